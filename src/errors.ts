@@ -1,0 +1,118 @@
+/**
+ * One error base class for the whole program. Every failure a user or a peer can cause carries a
+ * stable `code` (never renamed, never reused: scripts and acceptance checks branch on it) and the
+ * process exit code its category implies (spec/CLI.md: 1 operational, 2 usage, 3 security).
+ */
+
+/** Exit 2: the caller asked for something malformed. */
+const USAGE_CODES = ['E_USAGE', 'E_CONFIG', 'E_NOT_A_REPOSITORY'] as const;
+
+/** Exit 1: the world did not cooperate (network, disk, nothing reachable, nothing known). */
+const OPERATIONAL_CODES = [
+  'E_IO',
+  'E_NETWORK',
+  'E_HTTP',
+  'E_TIMEOUT',
+  'E_SLOW_SOURCE',
+  'E_NO_SOURCE',
+  'E_NOT_FOUND',
+  'E_NOT_INITIALIZED',
+  'E_ABORTED',
+  'E_BUSY',
+  'E_INTERNAL',
+] as const;
+
+/** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
+const SECURITY_CODES = [
+  'E_HASH_MISMATCH',
+  'E_SIZE_MISMATCH',
+  'E_TOO_LARGE',
+  'E_SIGNATURE',
+  'E_UNTRUSTED_KEY',
+  'E_THRESHOLD',
+  'E_EXPIRED',
+  'E_ROLLBACK',
+  'E_VERSION_MISMATCH',
+  'E_WRONG_TARGET',
+  'E_MALFORMED',
+  'E_UNSUPPORTED',
+  'E_CHUNK_MISMATCH',
+] as const;
+
+export type UsageCode = (typeof USAGE_CODES)[number];
+export type OperationalCode = (typeof OPERATIONAL_CODES)[number];
+export type SecurityCode = (typeof SECURITY_CODES)[number];
+export type ErrorCode = UsageCode | OperationalCode | SecurityCode;
+
+export const EXIT_OK = 0;
+export const EXIT_OPERATIONAL = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_SECURITY = 3;
+
+const exitByCode = new Map<string, number>([
+  ...USAGE_CODES.map((c) => [c, EXIT_USAGE] as const),
+  ...OPERATIONAL_CODES.map((c) => [c, EXIT_OPERATIONAL] as const),
+  ...SECURITY_CODES.map((c) => [c, EXIT_SECURITY] as const),
+]);
+
+export function exitCodeFor(code: ErrorCode): number {
+  return exitByCode.get(code) ?? EXIT_OPERATIONAL;
+}
+
+export function isSecurityCode(code: string): code is SecurityCode {
+  return (SECURITY_CODES as readonly string[]).includes(code);
+}
+
+export class DchatError extends Error {
+  readonly code: ErrorCode;
+  /** Extra structured facts for --json output (e.g. which flag, which key, which chunk). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get exitCode(): number {
+    return exitCodeFor(this.code);
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details
+      ? { code: this.code, message: this.message, details: this.details }
+      : { code: this.code, message: this.message };
+  }
+}
+
+/** A bad flag or value. `flag` is named in the message, as spec/CLI.md requires. */
+export class UsageError extends DchatError {
+  constructor(flag: string, message: string, options: { cause?: unknown } = {}) {
+    super('E_USAGE', `${flag}: ${message}`, { ...options, details: { flag } });
+  }
+}
+
+/** Signed metadata or package bytes failed a check. */
+export class VerificationError extends DchatError {}
+
+/** Transport-level failure of one source (mirror, peer, ...). Never a trust decision. */
+export class SourceError extends DchatError {}
+
+/** Wraps anything thrown into a DchatError, keeping the original as `cause`. */
+export function toDchatError(err: unknown, fallback: ErrorCode = 'E_INTERNAL'): DchatError {
+  if (err instanceof DchatError) return err;
+  if (err instanceof Error) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT') return new DchatError('E_NOT_FOUND', err.message, { cause: err });
+    if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno))
+      return new DchatError('E_IO', err.message, { cause: err });
+    if (err.name === 'AbortError') return new DchatError('E_ABORTED', err.message, { cause: err });
+    return new DchatError(fallback, err.message, { cause: err });
+  }
+  return new DchatError(fallback, String(err));
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { DownloadSourceSchema } from './download-source.ts';
+import { base64, boundedString, isoDate, versionString } from './schema-util.ts';
+
+export const ANNOUNCE_FORMAT = 'dchat.announce/1';
+
+/**
+ * Seed VersionAnnouncement on the wire. `metadata` carries the TUF documents that prove the
+ * release (timestamp, snapshot, targets, and any newer roots), base64 of their exact bytes, so a
+ * receiver runs the same TUF client update over them as over a mirror. `ttl` (hops left) sits
+ * outside every signature: relays lower it, nobody can forge a release by changing it.
+ */
+export const TufBundleSchema = z.object({
+  roots: z.array(base64).max(16).default([]),
+  timestamp: base64,
+  snapshot: base64,
+  targets: base64,
+});
+export type TufBundle = z.infer<typeof TufBundleSchema>;
+
+export const VersionAnnouncementSchema = z.object({
+  format: z.literal(ANNOUNCE_FORMAT),
+  id: z.uuid(),
+  node_id: boundedString.max(128),
+  version: versionString,
+  platform: boundedString.max(64).optional(),
+  metadata: TufBundleSchema,
+  sources: z.array(DownloadSourceSchema).max(32),
+  timestamp: isoDate,
+  ttl: z.number().int().min(0).max(255),
+});
+export type VersionAnnouncement = z.infer<typeof VersionAnnouncementSchema>;

@@ -1,0 +1,54 @@
+/**
+ * One interface for every transport that can hand us bytes of a release: local cache, HTTPS
+ * mirror, IPFS, peer transfer, BitTorrent, GitHub Releases, F-Droid. A Source never decides
+ * trust: it returns bytes, the download engine verifies each chunk against the signed chunk table
+ * and the whole file against the signed target before anything is kept.
+ */
+import type { DchatError } from '../errors.ts';
+
+export type SourceType = 'cache' | 'https' | 'ipfs' | 'peer' | 'bittorrent' | 'github' | 'fdroid';
+
+export interface FetchOptions {
+  signal?: AbortSignal;
+  /** Hard cap: a source that sends more than this fails with E_TOO_LARGE (endless data). */
+  maxBytes: number;
+}
+
+export interface RangeRequest extends FetchOptions {
+  /** TUF target path, e.g. "dchat-1.0.0-linux-x64". */
+  target: string;
+  /** SHA-256 of the target (lets consistent-snapshot mirrors and content stores find it). */
+  sha256: string;
+  /** Byte range [start, end) of the package. */
+  start: number;
+  end: number;
+}
+
+export interface Source {
+  readonly id: string;
+  readonly type: SourceType;
+  /** Human-readable location (URL, multiaddr, CID), for logs and reports. */
+  readonly uri: string;
+  /**
+   * A metadata file of the TUF repository ("timestamp.json", "3.snapshot.json", "2.root.json"),
+   * or undefined when the source says it does not exist (HTTP 404): the root chain stops there.
+   * Sources that cannot serve metadata return undefined.
+   */
+  fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
+  /** The chunk table kept beside a package, or undefined if this source has none. */
+  fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
+  /** Bytes [start, end) of a package. Must return exactly end-start bytes or throw a SourceError. */
+  fetchRange(req: RangeRequest): Promise<Uint8Array>;
+  /**
+   * Optional streaming form for long ranges (one HTTP request for many chunks): yields the bytes
+   * of [start, end) in order, in pieces of any size, and never more than end-start bytes in total.
+   */
+  streamRange?(req: RangeRequest): AsyncIterable<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+/** What a source reports when it fails, so the planner can penalise it. */
+export interface SourceFailure {
+  source: string;
+  error: DchatError;
+}

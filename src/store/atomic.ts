@@ -1,0 +1,140 @@
+/**
+ * Crash-safe file writes: temp file in the same directory, fsync, rename over the final name, fsync
+ * the directory. After a kill -9 at any instant the final path holds the old complete file, the new
+ * complete file, or nothing; only `.tmp-` files can be partial, and `sweepTemp` removes them.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { DchatError } from '../errors.ts';
+
+export const TEMP_MARK = '.tmp-';
+
+export function tempPathFor(finalPath: string): string {
+  return join(
+    dirname(finalPath),
+    `.${basename(finalPath)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface WriteOptions {
+  mode?: number;
+}
+
+/** Writes `data` to `path` atomically (see file comment). Creates parent directories. */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  opts: WriteOptions = {},
+): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (cause) {
+    await rm(tmp, { force: true });
+    throw new DchatError('E_IO', `cannot write ${path}: ${(cause as Error).message}`, { cause });
+  }
+  await fsyncDir(dir);
+}
+
+/** Moves a complete, fsynced temp file to its final name atomically and syncs the directory. */
+export async function commitFile(tmpPath: string, finalPath: string): Promise<void> {
+  await mkdir(dirname(finalPath), { recursive: true });
+  await rename(tmpPath, finalPath);
+  await fsyncDir(dirname(finalPath));
+}
+
+/** Copies a file into place atomically (data fsynced before the rename). */
+export async function copyFileAtomic(src: string, finalPath: string, mode = 0o644): Promise<void> {
+  const tmp = tempPathFor(finalPath);
+  await mkdir(dirname(finalPath), { recursive: true });
+  const inp = await open(src, 'r');
+  try {
+    const out = await open(tmp, 'wx', mode);
+    try {
+      const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+      let pos = 0;
+      for (;;) {
+        const { bytesRead } = await inp.read(buf, 0, buf.byteLength, pos);
+        if (bytesRead === 0) break;
+        await out.write(buf, 0, bytesRead, pos);
+        pos += bytesRead;
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await commitFile(tmp, finalPath);
+  } catch (cause) {
+    await rm(tmp, { force: true });
+    throw new DchatError('E_IO', `cannot copy ${src} to ${finalPath}: ${(cause as Error).message}`, {
+      cause,
+    });
+  } finally {
+    await inp.close();
+  }
+}
+
+/** Hard-links `src` at `finalPath` atomically (replacing what was there); copies across devices. */
+export async function linkFileAtomic(src: string, finalPath: string): Promise<void> {
+  const tmp = tempPathFor(finalPath);
+  try {
+    await mkdir(dirname(finalPath), { recursive: true });
+    await link(src, tmp);
+    await commitFile(tmp, finalPath);
+  } catch (cause) {
+    await rm(tmp, { force: true });
+    if (
+      (cause as NodeJS.ErrnoException).code === 'EXDEV' ||
+      (cause as NodeJS.ErrnoException).code === 'EPERM'
+    ) {
+      await copyFileAtomic(src, finalPath);
+      return;
+    }
+    throw new DchatError('E_IO', `cannot link ${finalPath}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Removes leftover temp files (from a killed process) in `dir`, older than `minAgeMs`. */
+export async function sweepTemp(dir: string, minAgeMs = 0, now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith('.') || !name.includes(TEMP_MARK)) continue;
+    const p = join(dir, name);
+    try {
+      const st = await stat(p);
+      if (now - st.mtimeMs >= minAgeMs) {
+        await unlink(p);
+        removed++;
+      }
+    } catch {
+      // Raced with another sweeper: fine.
+    }
+  }
+  return removed;
+}

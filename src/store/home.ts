@@ -1,0 +1,57 @@
+/**
+ * The data directory ($DCHAT_HOME, default ~/.dchat). Every path the program writes is named here,
+ * so the layout is documented in one place:
+ *   trust/{root,timestamp,snapshot,targets}.json   trusted TUF metadata (anti-rollback state)
+ *   trust/origin.json                              where the root came from (default | trust-init)
+ *   packages/dchat-<v>-<p>                         verified packages (only complete, verified files)
+ *   packages/dchat-<v>-<p>.target.json             the signed target entry kept beside it
+ *   packages/dchat-<v>-<p>.chunks                  its chunk table
+ *   packages/auto_update_config.json               seed AutoUpdateConfig
+ *   partial/                                       downloads in progress with their resume state
+ *   mirrors.toml                                   DownloadSource records
+ *   node/                                          node identity, control socket, runtime state
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { packageName } from '../model/platform.ts';
+import type { RoleName } from '../trust/metadata.ts';
+
+export interface HomePaths {
+  home: string;
+  trustDir: string;
+  trustFile(role: RoleName): string;
+  trustOrigin: string;
+  packagesDir: string;
+  packageFile(version: string, platform: string): string;
+  targetFile(version: string, platform: string): string;
+  chunkTableFile(version: string, platform: string): string;
+  autoUpdateConfig: string;
+  partialDir: string;
+  mirrorsToml: string;
+  nodeDir: string;
+  runDir: string;
+}
+
+export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(flag ?? env.DCHAT_HOME ?? join(homedir(), '.dchat'));
+}
+
+export function homePaths(home: string): HomePaths {
+  const trustDir = join(home, 'trust');
+  const packagesDir = join(home, 'packages');
+  return {
+    home,
+    trustDir,
+    trustFile: (role) => join(trustDir, `${role}.json`),
+    trustOrigin: join(trustDir, 'origin.json'),
+    packagesDir,
+    packageFile: (v, p) => join(packagesDir, packageName(v, p)),
+    targetFile: (v, p) => join(packagesDir, `${packageName(v, p)}.target.json`),
+    chunkTableFile: (v, p) => join(packagesDir, `${packageName(v, p)}.chunks`),
+    autoUpdateConfig: join(packagesDir, 'auto_update_config.json'),
+    partialDir: join(home, 'partial'),
+    mirrorsToml: join(home, 'mirrors.toml'),
+    nodeDir: join(home, 'node'),
+    runDir: join(home, 'run'),
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * Release side of TUF (pure): builds and signs the next versions of the four roles in memory.
+ * Writing them out in a crash-safe order is the publisher's job (release/mirror-dir.ts).
+ */
+import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
+import { Role } from '@tufjs/models/dist/role.js';
+import { sha256Hex } from '../crypto/hash.ts';
+import { DchatError } from '../errors.ts';
+import { distinctKeys, type SigningKey } from './keys.ts';
+import { type AnyMetadata, type RoleName, serializeMetadata } from './metadata.ts';
+import { requireThreshold } from './signatures.ts';
+
+export const SPEC_VERSION = '1.0.31';
+export const ROLES: readonly RoleName[] = ['root', 'targets', 'snapshot', 'timestamp'];
+
+export interface Repo {
+  root: Metadata<Root>;
+  targets: Metadata<Targets>;
+  snapshot: Metadata<Snapshot>;
+  timestamp: Metadata<Timestamp>;
+}
+
+/** TUF expiry format: whole seconds, UTC, trailing Z. */
+export function expiryString(now: Date, seconds: number): string {
+  return new Date(Math.floor(now.getTime() / 1000) * 1000 + seconds * 1000)
+    .toISOString()
+    .replace('.000Z', 'Z');
+}
+
+export function signWith<T extends AnyMetadata>(md: T, keys: readonly SigningKey[]): T {
+  md.signatures = {};
+  for (const k of distinctKeys(keys)) md.sign(k.signer, true);
+  return md;
+}
+
+/** Keys that the root lists for `role` among `keys` (the rest would only add untrusted signatures). */
+export function keysForRole(root: Root, role: RoleName, keys: readonly SigningKey[]): SigningKey[] {
+  const ids = new Set(root.roles[role]?.keyIDs ?? []);
+  return distinctKeys(keys).filter((k) => ids.has(k.keyId));
+}
+
+/** Signs `md` as `role` and proves the result meets the root's threshold (E_THRESHOLD/E_UNTRUSTED_KEY). */
+function signRole<T extends AnyMetadata>(root: Root, role: RoleName, md: T, keys: readonly SigningKey[]): T {
+  const usable = keysForRole(root, role, keys);
+  signWith(md, usable.length > 0 ? usable : distinctKeys(keys));
+  requireThreshold(root, role, md, `new ${role}`);
+  return md;
+}
+
+export interface InitOptions {
+  keys: readonly SigningKey[];
+  threshold: number;
+  now: Date;
+  rootExpiresSec: number;
+  targetsExpiresSec: number;
+  snapshotExpiresSec: number;
+  timestampExpiresSec: number;
+}
+
+/** A new repository whose four roles trust `keys`, `threshold` of them required for each. */
+export function initRepo(o: InitOptions): Repo {
+  const keys = distinctKeys(o.keys);
+  if (o.threshold < 1 || o.threshold > keys.length) {
+    throw new DchatError(
+      'E_USAGE',
+      `--threshold: ${o.threshold} needs at least that many distinct keys (got ${keys.length})`,
+    );
+  }
+  const rootSigned = new Root({
+    version: 1,
+    specVersion: SPEC_VERSION,
+    expires: expiryString(o.now, o.rootExpiresSec),
+    consistentSnapshot: true,
+    keys: Object.fromEntries(keys.map((k) => [k.keyId, k.key])),
+    roles: Object.fromEntries(
+      ROLES.map((r) => [r, new Role({ keyIDs: keys.map((k) => k.keyId), threshold: o.threshold })]),
+    ),
+  });
+  const root = signRole(rootSigned, 'root', new Metadata(rootSigned), keys);
+  const targets = new Metadata(
+    new Targets({ version: 1, specVersion: SPEC_VERSION, expires: expiryString(o.now, o.targetsExpiresSec) }),
+  );
+  signRole(rootSigned, 'targets', targets, keys);
+  return finishSnapshot(
+    { root, targets } as Repo,
+    keys,
+    o.now,
+    o.snapshotExpiresSec,
+    o.timestampExpiresSec,
+    1,
+  );
+}
+
+/** New snapshot (for the current targets) and timestamp (for that snapshot), versions + 1. */
+function finishSnapshot(
+  repo: Repo,
+  keys: readonly SigningKey[],
+  now: Date,
+  snapSec: number,
+  tsSec: number,
+  version?: number,
+): Repo {
+  const root = repo.root.signed;
+  const targetsBytes = serializeMetadata(repo.targets);
+  const snapVersion = version ?? repo.snapshot.signed.version + 1;
+  const snapshot = new Metadata(
+    new Snapshot({
+      version: snapVersion,
+      specVersion: SPEC_VERSION,
+      expires: expiryString(now, snapSec),
+      meta: {
+        'targets.json': new MetaFile({
+          version: repo.targets.signed.version,
+          length: targetsBytes.byteLength,
+          hashes: { sha256: sha256Hex(targetsBytes) },
+        }),
+      },
+    }),
+  );
+  signRole(root, 'snapshot', snapshot, keys);
+  const snapBytes = serializeMetadata(snapshot);
+  const tsVersion = version ?? repo.timestamp.signed.version + 1;
+  const timestamp = new Metadata(
+    new Timestamp({
+      version: tsVersion,
+      specVersion: SPEC_VERSION,
+      expires: expiryString(now, tsSec),
+      snapshotMeta: new MetaFile({
+        version: snapVersion,
+        length: snapBytes.byteLength,
+        hashes: { sha256: sha256Hex(snapBytes) },
+      }),
+    }),
+  );
+  signRole(root, 'timestamp', timestamp, keys);
+  return { root: repo.root, targets: repo.targets, snapshot, timestamp };
+}
+
+export interface TargetInput {
+  path: string;
+  length: number;
+  sha256: string;
+  custom: Record<string, unknown>;
+}
+
+export interface PublishOptions {
+  keys: readonly SigningKey[];
+  now: Date;
+  targetsExpiresSec: number;
+  snapshotExpiresSec: number;
+  timestampExpiresSec: number;
+}
+
+/** Adds (or replaces) targets and re-signs targets, snapshot and timestamp, each version + 1. */
+export function publishTargets(repo: Repo, inputs: readonly TargetInput[], o: PublishOptions): Repo {
+  const prev = repo.targets.signed;
+  const targetsMap: Record<string, TargetFile> = { ...prev.targets };
+  for (const t of inputs) {
+    targetsMap[t.path] = new TargetFile({
+      path: t.path,
+      length: t.length,
+      hashes: { sha256: t.sha256 },
+      unrecognizedFields: { custom: t.custom as never },
+    });
+  }
+  const targets = new Metadata(
+    new Targets({
+      version: prev.version + 1,
+      specVersion: SPEC_VERSION,
+      expires: expiryString(o.now, o.targetsExpiresSec),
+      targets: targetsMap,
+    }),
+  );
+  signRole(repo.root.signed, 'targets', targets, o.keys);
+  return finishSnapshot({ ...repo, targets }, o.keys, o.now, o.snapshotExpiresSec, o.timestampExpiresSec);
+}
+
+/** Re-signs snapshot and timestamp with fresh expiries (freshness without a new release). */
+export function refreshRepo(repo: Repo, o: Omit<PublishOptions, 'targetsExpiresSec'>): Repo {
+  return finishSnapshot(repo, o.keys, o.now, o.snapshotExpiresSec, o.timestampExpiresSec);
+}
+
+export interface RotateOptions {
+  oldKeys: readonly SigningKey[];
+  newKeys: readonly SigningKey[];
+  threshold: number;
+  now: Date;
+  rootExpiresSec: number;
+}
+
+/**
+ * Root version N+1 trusting `newKeys` (threshold each role), signed by a threshold of the old
+ * root's keys and of the new keys (TUF §5.3.5). Other roles are re-signed by the caller with the
+ * new keys (publish or refresh), which the new root requires.
+ */
+export function rotateRoot(repo: Repo, o: RotateOptions): Metadata<Root> {
+  const newKeys = distinctKeys(o.newKeys);
+  if (o.threshold < 1 || o.threshold > newKeys.length) {
+    throw new DchatError(
+      'E_USAGE',
+      `--threshold: ${o.threshold} needs at least that many distinct new keys (got ${newKeys.length})`,
+    );
+  }
+  const old = repo.root.signed;
+  const signed = new Root({
+    version: old.version + 1,
+    specVersion: SPEC_VERSION,
+    expires: expiryString(o.now, o.rootExpiresSec),
+    consistentSnapshot: true,
+    keys: Object.fromEntries(newKeys.map((k) => [k.keyId, k.key])),
+    roles: Object.fromEntries(
+      ROLES.map((r) => [r, new Role({ keyIDs: newKeys.map((k) => k.keyId), threshold: o.threshold })]),
+    ),
+  });
+  const md = new Metadata(signed);
+  signWith(md, distinctKeys([...keysForRole(old, 'root', o.oldKeys), ...newKeys]));
+  requireThreshold(old, 'root', md, 'new root (old keys)');
+  requireThreshold(signed, 'root', md, 'new root (new keys)');
+  return md;
+}
+
+/** Re-signs every non-root role under a (new) root, versions + 1: used right after a rotation. */
+export function resignAll(repo: Repo, root: Metadata<Root>, o: PublishOptions): Repo {
+  const prev = repo.targets.signed;
+  const targets = new Metadata(
+    new Targets({
+      version: prev.version + 1,
+      specVersion: SPEC_VERSION,
+      expires: expiryString(o.now, o.targetsExpiresSec),
+      targets: prev.targets,
+    }),
+  );
+  signRole(root.signed, 'targets', targets, o.keys);
+  return finishSnapshot(
+    { ...repo, root, targets },
+    o.keys,
+    o.now,
+    o.snapshotExpiresSec,
+    o.timestampExpiresSec,
+  );
+}
