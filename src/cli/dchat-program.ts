@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { registerRelease } from './commands/release.ts';
+import { registerTrust } from './commands/trust.ts';
+import { registerUpdate } from './commands/update.ts';
+import type { CliContext } from './context.ts';
+import { newProgram } from './program.ts';
+
+/** The `dchat` program: every command group registers itself; bodies load lazily. */
+export function buildDchat(ctx: CliContext): Command {
+  const program = newProgram(
+    'dchat',
+    'dchat update distribution: releases, trust, updates, node, governance, testnet',
+    ctx,
+  );
+  registerRelease(program, ctx);
+  registerTrust(program, ctx);
+  registerUpdate(program, ctx);
+  return program;
+}

@@ -1,0 +1,88 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_OK, EXIT_USAGE } from '../errors.ts';
+import { createLogs, type Logs } from '../log/logger.ts';
+import { type HomePaths, homePaths, resolveHome } from '../store/home.ts';
+import type { CliContext } from './context.ts';
+import { Output, runBody } from './output.ts';
+
+export const VERSION = '0.1.0';
+
+/** What every command body receives. */
+export interface CommandEnv {
+  ctx: CliContext;
+  out: Output;
+  paths: HomePaths;
+  logs: Logs;
+  /** Global flags (--home, --json) merged with the command's own. */
+  globals: { home?: string; json?: boolean };
+}
+
+export type Body<O> = (opts: O, env: CommandEnv, args: string[]) => Promise<number | undefined | void>;
+
+/** The exit code of the last action, read by `runProgram` (commander does not return it). */
+const exitCodes = new WeakMap<Command, number>();
+
+/** Wraps a command body: global flags, output, logging, errors -> exit codes. */
+export function action<O>(ctx: CliContext, body: Body<O>) {
+  return async function (this: Command, ...argv: unknown[]): Promise<void> {
+    const cmd = argv[argv.length - 1] as Command;
+    const opts = cmd.optsWithGlobals() as O & { home?: string; json?: boolean };
+    const out = new Output(ctx, Boolean(opts.json));
+    const args = cmd.args;
+    const code = await runBody(out, async () => {
+      const paths = homePaths(resolveHome(opts.home, ctx.env));
+      const logs = createLogs(ctx.env);
+      return body(opts, { ctx, out, paths, logs, globals: { home: opts.home, json: opts.json } }, args);
+    });
+    let root: Command = cmd;
+    while (root.parent) root = root.parent;
+    exitCodes.set(root, code);
+  };
+}
+
+export function newProgram(name: string, description: string, ctx: CliContext): Command {
+  const program = new Command(name)
+    .description(description)
+    .addOption(new Option('--home <dir>', 'data directory (env DCHAT_HOME, default ~/.dchat)'))
+    .option('--json', 'machine output: one JSON document on stdout')
+    .showHelpAfterError(false)
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(`error[E_USAGE]: ${s.replace(/^error: /, '').trimEnd()}\n`),
+    });
+  program.exitOverride();
+  return program;
+}
+
+/** Parses argv, runs the action, returns the exit code (never calls process.exit itself). */
+export async function runProgram(program: Command, argv: string[]): Promise<number> {
+  // `--version` alone prints ours; elsewhere it is the seed's release-version flag
+  // (`update download --version 1.0.0`), so commander's own version option is not used.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    (program.configureOutput().writeOut ?? ((s: string) => process.stdout.write(s)))(`${VERSION}\n`);
+    return EXIT_OK;
+  }
+  // Every subcommand must report usage errors the same way (commander copies settings on create).
+  const applyOverride = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(applyOverride);
+  };
+  applyOverride(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return EXIT_OK;
+      if (err.code === 'commander.executeSubCommandAsync') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  return exitCodes.get(program) ?? EXIT_OK;
+}

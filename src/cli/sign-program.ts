@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import type { CliContext } from './context.ts';
+import { action, newProgram } from './program.ts';
+
+/**
+ * `dchat-sign`: the seed's signing tool. `dchat-sign keygen --out K` makes a key pair;
+ * `dchat-sign --key K --input FILE --output FILE.sig` signs the statement binding the file's name,
+ * version, platform, size and both hashes.
+ */
+export function buildDchatSign(ctx: CliContext): Command {
+  const program = newProgram('dchat-sign', 'sign dchat release packages with an Ed25519 release key', ctx)
+    .option('--key <file>', 'private key (PEM) to sign with')
+    .option('--input <file>', 'package file to sign')
+    .option('--output <file>', 'where to write the signature (.sig)')
+    .option('--version <v>', 'release version (default: parsed from the file name)')
+    .option('--platform <p>', 'platform (default: parsed from the file name)')
+    .action(action(ctx, async (o, env) => (await import('./commands/sign-impl.ts')).sign(o as never, env)));
+  program
+    .command('keygen')
+    .description('write a new Ed25519 key pair: FILE (private, mode 0600) and FILE.pub')
+    .requiredOption('--out <file>', 'private key path')
+    .option('--force', 'overwrite an existing key file')
+    .action(action(ctx, async (o, env) => (await import('./commands/sign-impl.ts')).keygen(o as never, env)));
+  return program;
+}
