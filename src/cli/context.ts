@@ -16,6 +16,13 @@ export interface CliContext {
 }
 
 export function processContext(): CliContext {
+  // `dchat ... | head` closes our stdout early: that is the reader's choice, not our failure.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const handlers: (() => Promise<void>)[] = [];
   let installed = false;
   return {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests use, only those missing, with one `apt-get update`.
+# Called by `npm test`; safe to run again. Needs root (or sudo) on Debian/Ubuntu.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have nginx   || need+=(nginx)
+have openssl || need+=(openssl)
+have curl    || need+=(curl)
+have sha256sum || need+=(coreutils)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "setup-system: all test tools present"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if have sudo; then SUDO="sudo"; else echo "setup-system: need root to install: ${need[*]}" >&2; exit 1; fi
+fi
+echo "setup-system: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "setup-system: done"
