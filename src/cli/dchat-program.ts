@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerMirror } from './commands/mirror.ts';
 import { registerRelease } from './commands/release.ts';
 import { registerTrust } from './commands/trust.ts';
 import { registerUpdate } from './commands/update.ts';
@@ -15,5 +16,6 @@ export function buildDchat(ctx: CliContext): Command {
   registerRelease(program, ctx);
   registerTrust(program, ctx);
   registerUpdate(program, ctx);
+  registerMirror(program, ctx);
   return program;
 }

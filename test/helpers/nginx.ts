@@ -24,7 +24,8 @@ export async function freePort(): Promise<number> {
 
 /**
  * A real nginx serving `root` over HTTPS on 127.0.0.1 (Range requests, keep-alive, sendfile), run
- * unprivileged in the foreground with its own prefix so tests never touch the system's nginx.
+ * in the foreground with its own prefix so tests never touch the system's nginx. As root, workers
+ * keep root's identity: otherwise they drop to `nobody` and cannot read mkdtemp's 0700 dirs.
  */
 export async function startNginx(root: string, ca: TestCa): Promise<NginxServer> {
   const prefix = mkdtempSync(join(tmpdir(), 'dchat-nginx-'));
@@ -33,6 +34,7 @@ export async function startNginx(root: string, ca: TestCa): Promise<NginxServer>
   writeFileSync(
     conf,
     `daemon off;
+${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;

@@ -1,0 +1,23 @@
+/**
+ * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
+ * in the same run (never a bare time). Names: verify, download, all.
+ */
+const [name = 'all', ...rest] = process.argv.slice(2);
+
+const benches: Record<string, () => Promise<boolean>> = {
+  verify: async () => (await import('./verify.ts')).benchVerify(rest),
+  download: async () => (await import('./download.ts')).benchDownload(rest),
+};
+
+const chosen = name === 'all' ? Object.keys(benches) : [name];
+let ok = true;
+for (const n of chosen) {
+  const b = benches[n];
+  if (!b) {
+    console.error(`error[E_USAGE]: unknown benchmark '${n}' (have: ${Object.keys(benches).join(', ')}, all)`);
+    process.exit(2);
+  }
+  console.log(`== bench ${n}`);
+  ok = (await b()) !== false && ok;
+}
+process.exitCode = ok ? 0 : 1;

@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+
+/** Wall time of a command (ms), failing loudly if it fails: a benchmark of a failure is no number. */
+export function timeCommand(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; expectStatus?: number } = {}): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = performance.now() - t0;
+  if (r.status !== (opts.expectStatus ?? 0)) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
+  }
+  return ms;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** A file of pseudo-random bytes (incompressible, so no layer can shortcut it). */
+export function writeRandomFile(path: string, bytes: number): void {
+  const fd = openSync(path, 'w');
+  const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+  try {
+    for (let done = 0; done < bytes; ) {
+      const n = Math.min(buf.byteLength, bytes - done);
+      randomFillSync(buf, 0, n);
+      writeSync(fd, buf, 0, n);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Interleaves runs of A and B so drift (thermal, page cache, neighbours) hits both alike. */
+export function compare(runs: number, a: () => number, b: () => number): { a: number[]; b: number[] } {
+  const out = { a: [] as number[], b: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    out.a.push(a());
+    out.b.push(b());
+  }
+  return out;
+}
+
+export function report(name: string, oursLabel: string, refLabel: string, r: { a: number[]; b: number[] }, target: number): boolean {
+  const ours = median(r.a);
+  const ref = median(r.b);
+  const ratio = ours / ref;
+  console.log(`${name}: ${oursLabel} median ${ours.toFixed(0)} ms, ${refLabel} median ${ref.toFixed(0)} ms`);
+  console.log(`${name}: ratio ${ratio.toFixed(3)}x (target <= ${target}x) ${ratio <= target ? 'MET' : 'NOT MET'}`);
+  console.log(`${name}: runs ours=[${r.a.map((x) => x.toFixed(0)).join(', ')}] ref=[${r.b.map((x) => x.toFixed(0)).join(', ')}]`);
+  return ratio <= target;
+}
