@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { DchatError } from '../errors.ts';
 
 /**
  * What a command may touch of the outside world. Commands never reach for process.*: tests run
@@ -30,7 +31,7 @@ export function processContext(): CliContext {
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
-    now: () => (process.env.DCHAT_FAKE_NOW ? new Date(process.env.DCHAT_FAKE_NOW) : new Date()),
+    now: () => fakeNow(process.env.DCHAT_FAKE_NOW) ?? new Date(),
     onShutdown: (fn) => {
       handlers.push(fn);
       if (installed) return;
@@ -45,4 +46,17 @@ export function processContext(): CliContext {
       process.on('SIGTERM', stop);
     },
   };
+}
+
+/**
+ * DCHAT_FAKE_NOW (tests, demos): the clock every expiry decision uses. An unparsable value must
+ * fail closed: an Invalid Date compares false with every expiry, so it would silently turn off the
+ * freeze protection (every expired document would look fresh).
+ */
+export function fakeNow(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime()))
+    throw new DchatError('E_CONFIG', `DCHAT_FAKE_NOW: '${value.slice(0, 64)}' is not a date like 2030-01-01T00:00:00Z`);
+  return d;
 }

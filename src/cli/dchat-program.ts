@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerMirror } from './commands/mirror.ts';
+import { registerNode } from './commands/node.ts';
 import { registerRelease } from './commands/release.ts';
 import { registerTrust } from './commands/trust.ts';
 import { registerUpdate } from './commands/update.ts';
@@ -16,6 +17,7 @@ export function buildDchat(ctx: CliContext): Command {
   registerRelease(program, ctx);
   registerTrust(program, ctx);
   registerUpdate(program, ctx);
+  registerNode(program, ctx);
   registerMirror(program, ctx);
   return program;
 }

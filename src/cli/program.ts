@@ -80,6 +80,13 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
       )
         return EXIT_OK;
       if (err.code === 'commander.executeSubCommandAsync') return EXIT_OK;
+      // spec/CLI.md: with --json the error object is the JSON document on stdout, for usage
+      // errors that commander itself detects (missing or unknown flag) as for any other.
+      if (argv.includes('--json')) {
+        const write = program.configureOutput().writeOut ?? ((s: string) => process.stdout.write(s));
+        const message = err.message.replace(/^error: /, '').trimEnd();
+        write(`${JSON.stringify({ error: { code: 'E_USAGE', message } })}\n`);
+      }
       return EXIT_USAGE;
     }
     throw err;

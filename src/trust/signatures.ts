@@ -1,4 +1,6 @@
-import type { Metadata, Root } from '@tufjs/models';
+import type { KeyObject } from 'node:crypto';
+import type { Key, Metadata, Root } from '@tufjs/models';
+import { getPublicKey } from '@tufjs/models/dist/utils/key.js';
 import { DchatError } from '../errors.ts';
 import type { AnyMetadata, RoleName } from './metadata.ts';
 
@@ -31,7 +33,7 @@ export function tallySignatures(root: Root, role: RoleName, md: AnyMetadata): Si
     }
     try {
       key.verifySignature(md as Metadata<never>);
-      validKeys.add(`${key.keyType}:${key.keyVal.public}`);
+      validKeys.add(keyIdentity(key));
     } catch {
       invalid.push(keyId);
     }
@@ -78,6 +80,23 @@ export function requireThreshold(
     `${what}: signed by ${t.valid} of the ${t.threshold} distinct ${role} keys required`,
     { details },
   );
+}
+
+/**
+ * The key itself, whatever its spelling. A root may list one ed25519 key under two key ids as
+ * "ab12…" and "AB12…" (or as hex and as PEM): both verify the same signature, so counting distinct
+ * `keyval.public` strings let one key meet a 2-of-n threshold alone. The SPKI DER of the public key
+ * is the same for every spelling.
+ */
+function keyIdentity(key: Key): string {
+  const pub = key.keyVal.public ?? '';
+  try {
+    const { key: obj } = getPublicKey({ keyType: key.keyType, scheme: key.scheme, keyVal: pub });
+    return (obj as KeyObject).export({ format: 'der', type: 'spki' }).toString('hex');
+  } catch {
+    // Unreachable after verifySignature succeeded (it parses the same key); keep the spelling.
+    return `${key.keyType}:${pub}`;
+  }
 }
 
 function short(keyId: string | undefined): string {

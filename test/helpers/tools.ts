@@ -16,6 +16,7 @@ export function hasTool(name: string): boolean {
 /** Returns a node:test `skip` value: false when present; throws in CI when missing. */
 export function requireTool(name: string): false | string {
   if (hasTool(name)) return false;
-  if (process.env.CI === 'true') throw new Error(`${name} is required in CI (scripts/setup-system.sh installs it)`);
+  if (process.env.CI === 'true')
+    throw new Error(`${name} is required in CI (scripts/setup-system.sh installs it)`);
   return `${name} not installed (run scripts/setup-system.sh)`;
 }

@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { collect } from '../flags.ts';
+import { action } from '../program.ts';
+
+export function registerNode(program: Command, ctx: CliContext): void {
+  const node = program.command('node').description('run a dchat node (libp2p: gossip, peer transfer)');
+  node
+    .command('start')
+    .description('start a node; runs until SIGINT/SIGTERM')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/127.0.0.1/tcp/0)', collect, [])
+    .option('--bootstrap <multiaddr>', 'peer to connect to, with /p2p/<id> (repeatable)', collect, [])
+    .option('--role <role>', 'validator|relay|user', 'user')
+    .option('--metrics <host:port>', 'Prometheus /metrics endpoint (not yet available)')
+    .option('--dashboard <host:port>', 'web dashboard (not yet available)')
+    .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
+    .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
+    .option('--announce-ttl <hops>', 'hops put on announcements this node originates', '8')
+    .action(action(ctx, async (o, env) => (await import('./node-impl.ts')).start(o as never, env)));
+  node
+    .command('status')
+    .description('peer id, addresses, connected peers, known releases, role (from the running node)')
+    .action(action(ctx, async (o, env) => (await import('./node-impl.ts')).status(o as never, env)));
+  node
+    .command('announce')
+    .description('announce a trusted release to the network through the running node')
+    .option('--version <v>', 'release version (default: the highest trusted)')
+    .option('--ttl <hops>', 'hops the announcement may travel')
+    .action(action(ctx, async (o, env) => (await import('./node-impl.ts')).announce(o as never, env)));
+}

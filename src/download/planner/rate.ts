@@ -1,0 +1,86 @@
+/**
+ * Rates (pure): the bandwidth limit as a token bucket, and the slow-retrieval guard as a sliding
+ * window of received bytes. Time is always an argument (ms); the engine does the waiting.
+ */
+
+/** Token bucket shared by every stream of a download (`--limit-rate`). */
+export class TokenBucket {
+  readonly rateBps: number;
+  readonly burst: number;
+  private tokens: number;
+  private at: number;
+
+  constructor(rateBps: number, now: number, burst = Math.max(64 * 1024, rateBps / 4)) {
+    this.rateBps = rateBps;
+    this.burst = burst;
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  /** Takes `n` bytes' worth (may go into debt); returns how long to wait before using them. */
+  take(n: number, now: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.rateBps) / 1000);
+    this.at = now;
+    this.tokens -= n;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.rateBps) * 1000);
+  }
+}
+
+/** Bytes received over the last `windowMs`, to tell a slow source (slow-retrieval attack) apart. */
+export class RateWindow {
+  readonly windowMs: number;
+  readonly startedAt: number;
+  private readonly samples: { at: number; bytes: number }[] = [];
+  private sum = 0;
+
+  constructor(windowMs: number, now: number) {
+    this.windowMs = windowMs;
+    this.startedAt = now;
+  }
+
+  add(bytes: number, now: number): void {
+    this.samples.push({ at: now, bytes });
+    this.sum += bytes;
+    this.trim(now);
+  }
+
+  /** Bytes per second over the window ending at `now`. */
+  rate(now: number): number {
+    this.trim(now);
+    const span = Math.min(this.windowMs, Math.max(1, now - this.startedAt));
+    return (this.sum / span) * 1000;
+  }
+
+  /**
+   * True when the stream has run a whole window and delivered less than `minRateBps` over it.
+   * A stream is never judged before one window has passed (connection set-up, slow start).
+   */
+  tooSlow(now: number, minRateBps: number): boolean {
+    if (minRateBps <= 0 || now - this.startedAt < this.windowMs) return false;
+    return this.rate(now) < minRateBps;
+  }
+
+  private trim(now: number): void {
+    while (this.samples.length > 0 && (this.samples[0] as { at: number }).at <= now - this.windowMs) {
+      this.sum -= (this.samples.shift() as { bytes: number }).bytes;
+    }
+  }
+}
+
+/**
+ * The minimum rate actually enforced: a bandwidth limit of our own must never make a source look
+ * slow, so with a limit the floor is at most a quarter of each stream's share of it.
+ */
+export function effectiveMinRate(minRateBps: number, limitRateBps: number | undefined, streams: number): number {
+  if (!limitRateBps || limitRateBps <= 0) return minRateBps;
+  return Math.min(minRateBps, limitRateBps / Math.max(1, streams) / 4);
+}
+
+/** Parses `10M`, `512K`, `1.5G`, `1000` (bytes per second, K = 1024 as curl counts). */
+export function parseRate(value: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:[bB](?:\/s)?)?\s*$/.exec(value);
+  if (!m) return undefined;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()] ?? 1;
+  const n = Math.floor(Number(m[1]) * mult);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

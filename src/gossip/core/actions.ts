@@ -1,0 +1,68 @@
+import type { ErrorCode } from '../../errors.ts';
+import type { VersionAnnouncement } from '../../model/announcement.ts';
+import type { GossipMessage } from './messages.ts';
+
+/**
+ * What the core asks its host to do, drained with `poll()` after every input (quinn-proto's
+ * poll_transmit / poll). The host performs them; the core never does I/O itself.
+ */
+export type GossipAction<P> =
+  /** Send `message` to `to` (the host encodes it; the same object may go to several peers). */
+  | { type: 'send'; to: P; message: GossipMessage }
+  /** A new, valid release was accepted: download it, update trust state, tell the UI. */
+  | { type: 'accepted'; announcement: VersionAnnouncement; from: P | undefined; via: AcceptedVia }
+  /** A message from `from` was dropped for a reason that cost the peer score (for metrics and logs). */
+  | { type: 'rejected'; from: P; code: ErrorCode; reason: RejectReason }
+  /** Close the connection to `peer` and refuse it until the ban ends. */
+  | { type: 'disconnect'; peer: P; reason: string }
+  /** The learned mirror list changed; read it with `mirrors()`. */
+  | { type: 'mirrors-changed' };
+
+/** How an accepted release arrived: eager push or IWANT reply, anti-entropy WANT reply, or our own publish. */
+export type AcceptedVia = 'push' | 'sync' | 'local';
+
+export type RejectReason =
+  | 'invalid'
+  | 'malformed'
+  | 'too-large'
+  | 'rate-limited'
+  | 'broken-promise'
+  | 'bad-chunk';
+
+/** Result of the injected announcement check (the real one runs the TUF client update). */
+export type ValidationResult = { ok: true } | { ok: false; code: ErrorCode; reason?: string };
+export type ValidateAnnouncement = (announcement: VersionAnnouncement) => ValidationResult;
+
+/** Counters a node keeps about what it saw (exported as metrics by the node, summed by the simulator). */
+export interface GossipStats {
+  accepted: number;
+  duplicates: number;
+  /** Announcements at or below the highest known version: ignored, not relayed, not penalised. */
+  replaysIgnored: number;
+  invalid: number;
+  malformed: number;
+  tooLarge: number;
+  rateLimited: number;
+  /** Messages ignored because their sender's score is below the graylist threshold. */
+  graylisted: number;
+  brokenPromises: number;
+  disconnects: number;
+  /** Messages from peers we are not connected to (late deliveries after a disconnect). */
+  strangers: number;
+}
+
+export function emptyStats(): GossipStats {
+  return {
+    accepted: 0,
+    duplicates: 0,
+    replaysIgnored: 0,
+    invalid: 0,
+    malformed: 0,
+    tooLarge: 0,
+    rateLimited: 0,
+    graylisted: 0,
+    brokenPromises: 0,
+    disconnects: 0,
+    strangers: 0,
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The gossip protocol core: pure, sans-IO, shared by the libp2p adapter and the simulator.
+ */
+export type {
+  AcceptedVia,
+  GossipAction,
+  GossipStats,
+  RejectReason,
+  ValidateAnnouncement,
+  ValidationResult,
+} from './actions.ts';
+export { emptyStats } from './actions.ts';
+export type { GossipConfig } from './config.ts';
+export { defaultGossipConfig, resolveGossipConfig } from './config.ts';
+export type { DecodeResult, Digest, GossipMessage, GossipMessageType, MessageOf } from './messages.ts';
+export {
+  decodeGossipMessage,
+  encodeGossipMessage,
+  GOSSIP_FORMAT,
+  GOSSIP_MESSAGE_TYPES,
+  MAX_DIGEST_ENTRIES,
+  MAX_IDS_PER_MESSAGE,
+  MAX_SHARED_MIRRORS,
+  parseGossipMessage,
+} from './messages.ts';
+export type { MirrorBookLimits } from './mirror-book.ts';
+export { isShareableSource, MirrorBook } from './mirror-book.ts';
+export type { GossipNodeInit } from './node.ts';
+export { GossipNode } from './node.ts';
+export { deriveSeed, Rng } from './rng.ts';

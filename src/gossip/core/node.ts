@@ -1,0 +1,648 @@
+/**
+ * The gossip protocol of one node as a sans-IO state machine (STYLE.md section 4, quinn-proto):
+ * every input is a method call carrying `now` (ms); every effect is a GossipAction queued for the
+ * host to drain with `poll()`; `pollTimeout()` says when `timeout(now)` is next due. No timers,
+ * clocks, sockets or randomness of its own, so the libp2p adapter, the tests and the simulator
+ * of 100,000 nodes run exactly this code.
+ *
+ * Announcement path (issue 5 items 2 and 6), in order, cheapest check first:
+ *   rate limit and size cap -> graylist -> dedupe by id -> replay (version <= highest: ignore)
+ *   -> validate (the TUF check; failure: drop, no relay, score down) -> accept -> relay ttl-1.
+ */
+import { type ErrorCode, isSecurityCode } from '../../errors.ts';
+import type { VersionAnnouncement } from '../../model/announcement.ts';
+import type { DownloadSource } from '../../model/download-source.ts';
+import { compareVersions } from '../../model/version.ts';
+import {
+  type AcceptedVia,
+  emptyStats,
+  type GossipAction,
+  type GossipStats,
+  type RejectReason,
+  type ValidateAnnouncement,
+  type ValidationResult,
+} from './actions.ts';
+import { type GossipConfig, resolveGossipConfig } from './config.ts';
+import {
+  type Digest,
+  decodeGossipMessage,
+  GOSSIP_FORMAT,
+  type GossipMessage,
+  MAX_IDS_PER_MESSAGE,
+  type MessageOf,
+} from './messages.ts';
+import { MirrorBook } from './mirror-book.ts';
+import { addScore, admit, currentScore, PeerState } from './peer-state.ts';
+import { type CompareVersions, type HeldRelease, ReleaseBook } from './releases.ts';
+import { Rng } from './rng.ts';
+import { SeenCache } from './seen-cache.ts';
+
+export interface GossipNodeInit {
+  /** Time of creation (ms, any epoch the host keeps using). */
+  now: number;
+  /** The release check; the node's real one runs the TUF client update over the embedded bundle. */
+  validate: ValidateAnnouncement;
+  config?: Partial<GossipConfig>;
+  /** Seed of this node's random choices, when nodes share one resolved config (default: config.seed). */
+  seed?: number;
+  /** Mirrors configured by the operator: shared with peers, always ranked first. */
+  mirrors?: readonly DownloadSource[];
+  /** Highest release version already trusted (persisted anti-rollback state): nothing at or below is taken. */
+  initialHighest?: string;
+  /** Version order; SemVer by default. */
+  compareVersions?: CompareVersions;
+}
+
+/** Control messages without content are shared, never rebuilt. */
+const GRAFT: GossipMessage = Object.freeze({ format: GOSSIP_FORMAT, type: 'graft' });
+const PRUNE: GossipMessage = Object.freeze({ format: GOSSIP_FORMAT, type: 'prune' });
+/** Bans remembered at most (oldest forgotten first), so invented peer ids cannot grow memory. */
+const MAX_BANS = 4096;
+
+/** An IWANT or WANT we sent and expect answered. */
+interface Pending<P> {
+  peer: P;
+  deadline: number;
+}
+
+export class GossipNode<P> {
+  readonly config: GossipConfig;
+  readonly stats: GossipStats = emptyStats();
+  private readonly validate: ValidateAnnouncement;
+  private readonly rng: Rng;
+  private readonly peers = new Map<P, PeerState>();
+  private meshSize = 0;
+  private readonly banned = new Map<P, number>();
+  private readonly seen: SeenCache;
+  private readonly releases: ReleaseBook<P>;
+  private readonly book: MirrorBook<P>;
+  /** Announcements still to be advertised by IHAVE: id -> heartbeats left. */
+  private readonly recent = new Map<string, number>();
+  /** IWANT/WANT we sent: id -> who promised it and until when. */
+  private readonly promised = new Map<string, Pending<P>>();
+  private readonly out: GossipAction<P>[] = [];
+  private outHead = 0;
+  private nextHeartbeat: number;
+  private nextAntiEntropy: number;
+
+  constructor(init: GossipNodeInit) {
+    const c = resolveGossipConfig(init.config);
+    this.config = c;
+    this.validate = init.validate;
+    this.rng = new Rng(init.seed ?? c.seed);
+    this.seen = new SeenCache(c.seenCapacity, c.seenTtlMs);
+    this.releases = new ReleaseBook<P>(c.maxHeldReleases, init.compareVersions ?? compareVersions, init.initialHighest);
+    this.book = new MirrorBook<P>(init.mirrors ?? [], {
+      maxLearned: c.maxLearnedMirrors,
+      maxPerPeer: c.maxMirrorsPerPeer,
+      priorityPenalty: c.learnedPriorityPenalty,
+      provenAfter: c.mirrorProvenAfter,
+      dropAfterFailures: c.mirrorDropAfterFailures,
+    });
+    // Random phases: a network of nodes started together must not heartbeat in lockstep.
+    this.nextHeartbeat = init.now + this.rng.next() * c.heartbeatMs;
+    this.nextAntiEntropy = init.now + this.rng.next() * c.antiEntropyMs;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** A connection to `peer` is open (either side dialled). Sends HELLO: mesh intent, digest, mirrors. */
+  connected(now: number, peer: P): void {
+    const until = this.banned.get(peer);
+    if (until !== undefined) {
+      if (until > now) {
+        this.emit({ type: 'disconnect', peer, reason: 'banned' });
+        return;
+      }
+      this.banned.delete(peer);
+    }
+    if (this.peers.has(peer)) return;
+    const st = new PeerState(now, this.config);
+    this.peers.set(peer, st);
+    if (this.config.mode === 'flood') return;
+    const graft = this.meshSize < this.config.meshDegree;
+    if (graft) this.joinMesh(st);
+    this.send(peer, {
+      format: GOSSIP_FORMAT,
+      type: 'hello',
+      graft,
+      digest: this.releases.digest(),
+      mirrors: this.book.shareable(),
+    });
+  }
+
+  /** The connection to `peer` closed (or the host gave up on it). */
+  disconnected(_now: number, peer: P): void {
+    const st = this.peers.get(peer);
+    if (st) this.dropPeer(peer, st);
+  }
+
+  /** A message from `peer`, already decoded (the simulator's path); `bytes` is its size on the wire. */
+  receive(now: number, peer: P, message: GossipMessage, bytes: number): void {
+    const st = this.admitFrom(now, peer, bytes);
+    if (st) this.dispatch(now, peer, st, message);
+  }
+
+  /** Raw bytes from `peer` (the network adapter's path): limits first, then decode, then dispatch. */
+  receiveBytes(now: number, peer: P, bytes: Uint8Array): void {
+    const st = this.admitFrom(now, peer, bytes.byteLength);
+    if (!st) return;
+    const r = decodeGossipMessage(bytes, this.config.maxMessageBytes);
+    if (!r.ok) {
+      this.stats.malformed++;
+      this.penalize(now, peer, st, this.config.scoreMalformed, r.error.code, 'malformed');
+      return;
+    }
+    this.dispatch(now, peer, st, r.message);
+  }
+
+  /**
+   * Our own release (or one the operator injects): checked like any other, then sent to every
+   * peer (floodPublish) or the mesh, carrying the announcement's own ttl.
+   */
+  publish(now: number, announcement: VersionAnnouncement): ValidationResult {
+    if (!this.releases.isNewer(announcement.version))
+      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
+    const v = this.check(announcement);
+    if (!v.ok) return v;
+    const held = this.accept(now, announcement, Math.min(announcement.ttl, this.config.maxTtl), undefined, 'local');
+    this.relay(now, held, undefined, this.config.floodPublish);
+    return v;
+  }
+
+  /** The download engine found a chunk from `peer` that does not match the signed chunk table. */
+  badChunk(now: number, peer: P): void {
+    const st = this.peers.get(peer);
+    if (st) this.penalize(now, peer, st, this.config.scoreBadChunk, 'E_CHUNK_MISMATCH', 'bad-chunk');
+  }
+
+  /** A download from mirror `uri` succeeded or failed: learned mirrors prove themselves this way. */
+  mirrorResult(uri: string, ok: boolean, nowIso?: string): void {
+    this.book.report(uri, ok, nowIso);
+    this.emit({ type: 'mirrors-changed' });
+  }
+
+  /** The operator changed the configured mirrors: keep what was learned, tell every peer. */
+  setConfiguredMirrors(mirrors: readonly DownloadSource[]): void {
+    this.book.reconfigure(mirrors);
+    if (this.config.mode === 'flood') return;
+    const message: GossipMessage = { format: GOSSIP_FORMAT, type: 'mirrors', sources: this.book.shareable() };
+    for (const peer of this.peers.keys()) this.send(peer, message);
+  }
+
+  /** Runs whatever is due at `now`: heartbeat (mesh upkeep, IHAVE, expiries) and anti-entropy. */
+  timeout(now: number): void {
+    if (this.config.mode === 'flood') return;
+    const hb = this.config.heartbeatMs;
+    if (now >= this.nextHeartbeat) {
+      this.heartbeat(now);
+      this.nextHeartbeat += hb;
+      if (this.nextHeartbeat <= now) this.nextHeartbeat = now + hb;
+    }
+    const ae = this.config.antiEntropyMs;
+    if (ae > 0 && now >= this.nextAntiEntropy) {
+      this.antiEntropy();
+      this.nextAntiEntropy = now + ae * (0.75 + 0.5 * this.rng.next());
+    }
+  }
+
+  /** When `timeout` is next due (Infinity: never; flooding keeps no timers). */
+  pollTimeout(): number {
+    if (this.config.mode === 'flood') return Number.POSITIVE_INFINITY;
+    return this.config.antiEntropyMs > 0 ? Math.min(this.nextHeartbeat, this.nextAntiEntropy) : this.nextHeartbeat;
+  }
+
+  /** The next action for the host, or undefined when there is none. */
+  poll(): GossipAction<P> | undefined {
+    if (this.outHead < this.out.length) return this.out[this.outHead++];
+    if (this.outHead > 0) {
+      this.out.length = 0;
+      this.outHead = 0;
+    }
+    return undefined;
+  }
+
+  /** Every pending action at once (tests and simple hosts). */
+  drain(): GossipAction<P>[] {
+    const all = this.out.slice(this.outHead);
+    this.out.length = 0;
+    this.outHead = 0;
+    return all;
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  get highestVersion(): string | undefined {
+    return this.releases.highest;
+  }
+
+  heldReleases(): VersionAnnouncement[] {
+    return this.releases.list().map((h) => h.announcement);
+  }
+
+  /** Mirrors, best first: configured, then learned ones that proved themselves, then the rest. */
+  mirrors(): DownloadSource[] {
+    return this.book.ranked();
+  }
+
+  peerScore(peer: P, now: number): number | undefined {
+    const st = this.peers.get(peer);
+    return st ? currentScore(st, now, this.config) : undefined;
+  }
+
+  isBanned(peer: P, now: number): boolean {
+    return (this.banned.get(peer) ?? 0) > now;
+  }
+
+  connectedPeers(): P[] {
+    return [...this.peers.keys()];
+  }
+
+  meshPeers(): P[] {
+    const out: P[] = [];
+    for (const [p, st] of this.peers) if (st.inMesh) out.push(p);
+    return out;
+  }
+
+  // ---- message handling ---------------------------------------------------------------------
+
+  /** Size cap, rate limit and graylist, before anything is looked at. */
+  private admitFrom(now: number, peer: P, bytes: number): PeerState | undefined {
+    const st = this.peers.get(peer);
+    if (!st) {
+      this.stats.strangers++;
+      return undefined;
+    }
+    const c = this.config;
+    if (bytes > c.maxMessageBytes) {
+      this.stats.tooLarge++;
+      this.penalize(now, peer, st, c.scoreTooLarge, 'E_TOO_LARGE', 'too-large');
+      return undefined;
+    }
+    if (!admit(st, now, bytes, c)) {
+      this.stats.rateLimited++;
+      this.penalize(now, peer, st, c.scoreRateLimited, 'E_BUSY', 'rate-limited');
+      return undefined;
+    }
+    if (st.score !== 0 && currentScore(st, now, c) < c.graylistThreshold) {
+      this.stats.graylisted++;
+      return undefined;
+    }
+    return st;
+  }
+
+  private dispatch(now: number, peer: P, st: PeerState, m: GossipMessage): void {
+    switch (m.type) {
+      case 'announce':
+        this.onAnnouncement(now, peer, st, m.announcement, 'push');
+        return;
+      case 'bundle':
+        this.onAnnouncement(now, peer, st, m.announcement, 'sync');
+        return;
+    }
+    // Everything else is our protocol's; the seed's flooding speaks only announcements.
+    if (this.config.mode === 'flood') return;
+    switch (m.type) {
+      case 'ihave':
+        this.onIhave(now, peer, st, m);
+        return;
+      case 'iwant':
+        this.serve(peer, m.ids, 'announce');
+        return;
+      case 'want':
+        this.serve(peer, m.ids, 'bundle');
+        return;
+      case 'hello':
+        if (m.graft) this.onGraft(now, peer, st);
+        if (m.mirrors.length > 0) this.learnMirrors(peer, m.mirrors);
+        // Both sides sent a HELLO with a digest, so neither is answered with another digest.
+        this.onDigest(now, peer, st, m.digest, true);
+        return;
+      case 'graft':
+        this.onGraft(now, peer, st);
+        return;
+      case 'prune':
+        if (st.inMesh) this.leaveMesh(st);
+        st.backoffUntil = now + this.config.pruneBackoffMs;
+        return;
+      case 'digest':
+        this.onDigest(now, peer, st, m.digest, m.reply);
+        return;
+      case 'mirrors':
+        this.learnMirrors(peer, m.sources);
+        return;
+    }
+  }
+
+  private onAnnouncement(now: number, from: P, st: PeerState, a: VersionAnnouncement, via: AcceptedVia): void {
+    // Any copy settles an IWANT/WANT for this id, even a duplicate: the promiser did answer.
+    this.settlePromise(a.id);
+    const held = this.releases.get(a.id);
+    if (held || this.seen.has(a.id, now)) {
+      this.stats.duplicates++;
+      held?.knownHave.add(from);
+      return;
+    }
+    if (!this.releases.isNewer(a.version)) {
+      // A replay of an old or equal release: harmless, so ignored without penalty, but remembered
+      // so further copies cost only the dedupe lookup.
+      this.stats.replaysIgnored++;
+      this.seen.add(a.id, now);
+      return;
+    }
+    const v = this.check(a);
+    if (!v.ok) {
+      // Not added to `seen`: an attacker who sends a forgery under a genuine announcement's id
+      // must not make us drop the genuine one when it arrives.
+      this.stats.invalid++;
+      if (isSecurityCode(v.code)) this.penalize(now, from, st, this.config.scoreInvalid, v.code, 'invalid');
+      return;
+    }
+    if (st.firstDeliveries < this.config.scoreFirstDeliveryCap) {
+      st.firstDeliveries++;
+      addScore(st, now, this.config.scoreFirstDelivery, this.config);
+    }
+    // Hop counting (seed: "TTL=5" at A becomes "TTL=4" at B): a copy received with ttl t is
+    // passed on with t-1, and one received with ttl 0 is kept but never passed on.
+    const ttl = Math.min(a.ttl, this.config.maxTtl);
+    const h = this.accept(now, a, ttl - 1, from, via);
+    h.knownHave.add(from);
+    if (h.relayTtl >= 0) this.relay(now, h, from, false);
+  }
+
+  private onIhave(now: number, peer: P, st: PeerState, m: MessageOf<'ihave'>): void {
+    if (currentScore(st, now, this.config) < this.config.gossipThreshold) return;
+    let ids: string[] | undefined;
+    for (const it of m.items) {
+      const held = this.releases.get(it.id);
+      if (held) {
+        held.knownHave.add(peer);
+        continue;
+      }
+      if (this.promised.has(it.id) || this.seen.has(it.id, now) || !this.releases.isNewer(it.version)) continue;
+      if (!this.promise(now, peer, st, it.id)) break;
+      (ids ??= []).push(it.id);
+    }
+    if (ids) this.send(peer, { format: GOSSIP_FORMAT, type: 'iwant', ids });
+  }
+
+  /**
+   * Answers IWANT (with `announce`) or WANT (with `bundle`). A peer gets a release at most once by
+   * push or IWANT and once more by WANT per connection (a lost push is repaired by anti-entropy),
+   * so requests cannot make us repeat large messages.
+   */
+  private serve(peer: P, ids: readonly string[], as: 'announce' | 'bundle'): void {
+    for (const id of ids) {
+      const held = this.releases.get(id);
+      if (!held) continue;
+      if (as === 'announce') {
+        // IWANT answers the lazy push, so it obeys the hop bound.
+        if (held.sentTo.has(peer) || held.relayTtl < 0) continue;
+        held.sentTo.add(peer);
+      } else {
+        // WANT is anti-entropy repair between direct peers: always answered, with the hops left (>= 0).
+        if (held.bundledTo.has(peer)) continue;
+        held.bundledTo.add(peer);
+      }
+      held.knownHave.add(peer);
+      this.send(peer, { format: GOSSIP_FORMAT, type: as, announcement: withTtl(held, Math.max(0, held.relayTtl)) });
+    }
+  }
+
+  private onGraft(now: number, peer: P, st: PeerState): void {
+    if (st.inMesh) return;
+    const c = this.config;
+    if (now < st.backoffUntil || this.meshSize >= c.meshDegreeHigh || currentScore(st, now, c) < 0) {
+      this.send(peer, PRUNE);
+      return;
+    }
+    this.joinMesh(st);
+  }
+
+  private onDigest(now: number, peer: P, st: PeerState, d: Digest, isReply: boolean): void {
+    let ids: string[] | undefined;
+    for (const id of this.releases.missingFrom(d)) {
+      if (this.promised.has(id) || this.seen.has(id, now)) continue;
+      if (!this.promise(now, peer, st, id)) break;
+      (ids ??= []).push(id);
+    }
+    if (ids) this.send(peer, { format: GOSSIP_FORMAT, type: 'want', ids });
+    if (!isReply && this.releases.hasNewerThan(d))
+      this.send(peer, { format: GOSSIP_FORMAT, type: 'digest', digest: this.releases.digest(), reply: true });
+  }
+
+  private learnMirrors(peer: P, sources: readonly DownloadSource[]): void {
+    if (this.book.learn(peer, sources) > 0) this.emit({ type: 'mirrors-changed' });
+  }
+
+  // ---- periodic work ------------------------------------------------------------------------
+
+  private heartbeat(now: number): void {
+    this.seen.prune(now);
+    this.expirePromises(now);
+    this.expireBans(now);
+    this.maintainMesh(now);
+    this.lazyGossip(now);
+  }
+
+  /** gossipsub mesh upkeep: drop peers that scored below zero, graft up to D below D_lo, prune to D above D_hi. */
+  private maintainMesh(now: number): void {
+    const c = this.config;
+    for (const [p, st] of this.peers) {
+      if (st.inMesh && st.score < 0 && currentScore(st, now, c) < 0) {
+        this.leaveMesh(st);
+        st.backoffUntil = now + c.pruneBackoffMs;
+        this.send(p, PRUNE);
+      }
+    }
+    if (this.meshSize < c.meshDegreeLow) {
+      const candidates: P[] = [];
+      for (const [p, st] of this.peers)
+        if (!st.inMesh && now >= st.backoffUntil && currentScore(st, now, c) >= 0) candidates.push(p);
+      this.rng.shuffle(candidates);
+      for (const p of candidates) {
+        if (this.meshSize >= c.meshDegree) break;
+        this.joinMesh(this.peers.get(p) as PeerState);
+        this.send(p, GRAFT);
+      }
+    } else if (this.meshSize > c.meshDegreeHigh) {
+      // Keep the best-scored D; equal scores are broken at random, not by connection order.
+      const members = this.rng.shuffle(this.meshPeers());
+      const score = new Map(members.map((p) => [p, currentScore(this.peers.get(p) as PeerState, now, c)]));
+      members.sort((a, b) => (score.get(b) as number) - (score.get(a) as number));
+      for (const p of members.slice(c.meshDegree)) {
+        const st = this.peers.get(p) as PeerState;
+        this.leaveMesh(st);
+        st.backoffUntil = now + c.pruneBackoffMs;
+        this.send(p, PRUNE);
+      }
+    }
+  }
+
+  /**
+   * Lazy push: tell up to D_lazy non-mesh peers, not known to have it, which recent releases we
+   * hold; they pull with IWANT what they miss. This is what repairs the holes left by lost
+   * messages and by mesh peers that swallow announcements.
+   */
+  private lazyGossip(now: number): void {
+    if (this.recent.size === 0) return;
+    const c = this.config;
+    let batches: Map<P, MessageOf<'ihave'>['items']> | undefined;
+    for (const [id, left] of this.recent) {
+      if (left <= 1) this.recent.delete(id);
+      else this.recent.set(id, left - 1);
+      const held = this.releases.get(id);
+      if (!held || held.relayTtl < 0) continue;
+      const candidates: P[] = [];
+      for (const [p, st] of this.peers)
+        if (!st.inMesh && !held.knownHave.has(p) && currentScore(st, now, c) >= c.gossipThreshold)
+          candidates.push(p);
+      for (const p of this.rng.sample(candidates, c.lazyDegree)) {
+        held.knownHave.add(p);
+        batches ??= new Map();
+        let items = batches.get(p);
+        if (!items) batches.set(p, (items = []));
+        if (items.length < MAX_IDS_PER_MESSAGE) items.push({ id, version: held.announcement.version });
+      }
+    }
+    if (batches) for (const [p, items] of batches) this.send(p, { format: GOSSIP_FORMAT, type: 'ihave', items });
+  }
+
+  /** Push-pull with one random peer: our digest out; the peer asks for what it lacks and answers
+   * with its own digest if it holds something newer, which we then ask for. */
+  private antiEntropy(): void {
+    const n = this.peers.size;
+    if (n === 0) return;
+    let k = this.rng.int(n);
+    for (const p of this.peers.keys()) {
+      if (k-- === 0) {
+        this.send(p, { format: GOSSIP_FORMAT, type: 'digest', digest: this.releases.digest(), reply: false });
+        return;
+      }
+    }
+  }
+
+  private expirePromises(now: number): void {
+    for (const [id, pr] of this.promised) {
+      if (pr.deadline > now) continue;
+      this.promised.delete(id);
+      const st = this.peers.get(pr.peer);
+      if (!st) continue;
+      st.promises--;
+      this.stats.brokenPromises++;
+      this.penalize(now, pr.peer, st, this.config.scoreBrokenPromise, 'E_TIMEOUT', 'broken-promise');
+    }
+  }
+
+  private expireBans(now: number): void {
+    for (const [p, until] of this.banned) if (until <= now) this.banned.delete(p);
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  /** The injected validator, fenced: a validator that throws is our bug, not the peer's fault. */
+  private check(a: VersionAnnouncement): ValidationResult {
+    try {
+      return this.validate(a);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      return {
+        ok: false,
+        code: typeof code === 'string' && code.startsWith('E_') ? (code as ErrorCode) : 'E_INTERNAL',
+        reason: err instanceof Error ? err.message : String(err),
+      };
+    }
+  }
+
+  private accept(now: number, a: VersionAnnouncement, relayTtl: number, from: P | undefined, via: AcceptedVia) {
+    this.seen.add(a.id, now);
+    const held = this.releases.add(a, relayTtl, now);
+    this.stats.accepted++;
+    this.emit({ type: 'accepted', announcement: a, from, via });
+    return held;
+  }
+
+  /** Eager push of a newly accepted release: flooding sends it to every peer, the mesh protocol to
+   * the mesh (or everyone, for our own publish), and queues it for lazy IHAVE. */
+  private relay(now: number, held: HeldRelease<P>, except: P | undefined, everyone: boolean): void {
+    const message: GossipMessage = {
+      format: GOSSIP_FORMAT,
+      type: 'announce',
+      announcement: withTtl(held, held.relayTtl),
+    };
+    const all = everyone || this.config.mode === 'flood';
+    for (const [p, st] of this.peers) {
+      if (p === except || !(all || st.inMesh)) continue;
+      if (st.score < 0 && currentScore(st, now, this.config) < 0) continue;
+      held.sentTo.add(p);
+      held.knownHave.add(p);
+      this.send(p, message);
+    }
+    if (this.config.mode === 'mesh' && this.config.gossipHistory > 0)
+      this.recent.set(held.announcement.id, this.config.gossipHistory);
+  }
+
+  /** Records an IWANT/WANT so an unanswered one costs the promiser; false if it has too many open. */
+  private promise(now: number, peer: P, st: PeerState, id: string): boolean {
+    if (st.promises >= this.config.maxPromisesPerPeer) return false;
+    st.promises++;
+    this.promised.set(id, { peer, deadline: now + this.config.promiseTimeoutMs });
+    return true;
+  }
+
+  private settlePromise(id: string): void {
+    const pr = this.promised.get(id);
+    if (!pr) return;
+    this.promised.delete(id);
+    const st = this.peers.get(pr.peer);
+    if (st) st.promises--;
+  }
+
+  private penalize(now: number, peer: P, st: PeerState, delta: number, code: ErrorCode, reason: RejectReason): void {
+    this.emit({ type: 'rejected', from: peer, code, reason });
+    if (addScore(st, now, delta, this.config) >= this.config.disconnectThreshold) return;
+    this.stats.disconnects++;
+    if (this.banned.size >= MAX_BANS) this.banned.delete(this.banned.keys().next().value as P);
+    this.banned.set(peer, now + this.config.banMs);
+    this.dropPeer(peer, st);
+    this.emit({ type: 'disconnect', peer, reason: `score below ${this.config.disconnectThreshold} (${reason})` });
+  }
+
+  private dropPeer(peer: P, st: PeerState): void {
+    if (st.inMesh) this.meshSize--;
+    this.peers.delete(peer);
+    if (st.promises > 0) for (const [id, pr] of this.promised) if (pr.peer === peer) this.promised.delete(id);
+    this.releases.forgetPeer(peer);
+    this.book.forgetPeer(peer);
+  }
+
+  private joinMesh(st: PeerState): void {
+    st.inMesh = true;
+    this.meshSize++;
+  }
+
+  private leaveMesh(st: PeerState): void {
+    st.inMesh = false;
+    this.meshSize--;
+  }
+
+  private send(to: P, message: GossipMessage): void {
+    this.out.push({ type: 'send', to, message });
+  }
+
+  private emit(action: GossipAction<P>): void {
+    this.out.push(action);
+  }
+
+}
+
+/** The announcement as we pass it on: same signed content, our hop budget. Cached per release. */
+function withTtl<P>(held: HeldRelease<P>, ttl: number): VersionAnnouncement {
+  const a = held.announcement;
+  if (a.ttl === ttl) return a;
+  const cached = held.outgoing;
+  if (cached && cached.ttl === ttl) return cached;
+  const copy = { ...a, ttl };
+  held.outgoing = copy;
+  return copy;
+}

@@ -1,0 +1,64 @@
+import type { GossipConfig } from './config.ts';
+
+/**
+ * What a node keeps about one connected peer: its rate-limit buckets, its score and its place in
+ * the mesh. Plain fields on one object per peer (no per-peer closures or sub-objects): the
+ * simulator holds a million of these.
+ */
+export class PeerState {
+  /** Token buckets, refilled lazily from `refilledAt` (no timers). */
+  msgTokens: number;
+  byteTokens: number;
+  refilledAt: number;
+  /** Score as of `scoredAt`; read it through `currentScore`, which applies the decay since. */
+  score = 0;
+  scoredAt: number;
+  firstDeliveries = 0;
+  inMesh = false;
+  /** No GRAFT in either direction before this time (after a PRUNE). */
+  backoffUntil = 0;
+  /** Outstanding IWANT/WANT ids we asked this peer for. */
+  promises = 0;
+
+  constructor(now: number, cfg: GossipConfig) {
+    this.msgTokens = cfg.rateMsgBurst;
+    this.byteTokens = cfg.rateBytesBurst;
+    this.refilledAt = now;
+    this.scoredAt = now;
+  }
+}
+
+/**
+ * Token-bucket admission of one message of `bytes` bytes. Both buckets must hold enough; a
+ * refused message takes nothing, so a peer that slows down recovers at the refill rate.
+ */
+export function admit(p: PeerState, now: number, bytes: number, cfg: GossipConfig): boolean {
+  const dt = now - p.refilledAt;
+  if (dt > 0) {
+    p.msgTokens = Math.min(cfg.rateMsgBurst, p.msgTokens + (dt * cfg.rateMsgsPerSec) / 1000);
+    p.byteTokens = Math.min(cfg.rateBytesBurst, p.byteTokens + (dt * cfg.rateBytesPerSec) / 1000);
+    p.refilledAt = now;
+  }
+  if (p.msgTokens < 1 || p.byteTokens < bytes) return false;
+  p.msgTokens -= 1;
+  p.byteTokens -= bytes;
+  return true;
+}
+
+/** The score now: it decays toward 0 geometrically, so old offences are forgiven, repeated ones are not. */
+export function currentScore(p: PeerState, now: number, cfg: GossipConfig): number {
+  if (p.score === 0 || now <= p.scoredAt) return p.score;
+  const s = p.score * cfg.scoreDecay ** ((now - p.scoredAt) / cfg.scoreDecayIntervalMs);
+  // Decay never reaches zero exactly; below this the peer counts as forgiven.
+  return Math.abs(s) < SCORE_EPSILON ? 0 : s;
+}
+
+const SCORE_EPSILON = 0.01;
+
+/** Adds `delta` to the decayed score; returns the new score. */
+export function addScore(p: PeerState, now: number, delta: number, cfg: GossipConfig): number {
+  const s = currentScore(p, now, cfg) + delta;
+  p.score = Math.abs(s) < SCORE_EPSILON ? 0 : s;
+  p.scoredAt = Math.max(now, p.scoredAt);
+  return p.score;
+}

@@ -1,0 +1,207 @@
+/**
+ * The node's local control socket: a unix domain socket at $DCHAT_HOME/run/node.sock, in a
+ * directory of mode 0700, the socket itself 0600, so only the node's owner can talk to it.
+ * Protocol: newline-delimited JSON, one request and one response per connection:
+ *   -> {"method":"status","params":{...}}\n
+ *   <- {"ok":true,"result":{...}}\n   or   {"ok":false,"error":{"code":"E_...","message":"..."}}\n
+ * Requests are capped at MAX_REQUEST_BYTES and answered within a deadline; responses are capped
+ * by the client. A malformed request gets an error response, never a crash.
+ */
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { DchatError, toDchatError } from '../errors.ts';
+import type { HomePaths } from '../store/home.ts';
+
+export const MAX_REQUEST_BYTES = 64 * 1024;
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Linux sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+const REQUEST_DEADLINE_MS = 10_000;
+
+export function controlSocketPath(paths: HomePaths): string {
+  return join(paths.runDir, 'node.sock');
+}
+
+export type ControlHandler = (params: Record<string, unknown>) => Promise<unknown>;
+
+export class ControlServer {
+  private readonly path: string;
+  private readonly runDir: string;
+  private readonly handlers: Map<string, ControlHandler>;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(paths: HomePaths, handlers: Record<string, ControlHandler>) {
+    this.path = controlSocketPath(paths);
+    this.runDir = paths.runDir;
+    this.handlers = new Map(Object.entries(handlers));
+  }
+
+  get socketPath(): string {
+    return this.path;
+  }
+
+  async start(): Promise<void> {
+    if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH)
+      throw new DchatError(
+        'E_CONFIG',
+        `control socket path ${this.path} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter --home`,
+      );
+    await mkdir(this.runDir, { recursive: true, mode: 0o700 });
+    await chmod(this.runDir, 0o700);
+    await removeStaleSocket(this.path);
+    const server = createServer({ allowHalfOpen: false }, (socket) => this.onConnection(socket));
+    server.maxConnections = 32;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    await chmod(this.path, 0o600);
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await unlink(this.path).catch(() => {});
+  }
+
+  private onConnection(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(REQUEST_DEADLINE_MS, () => socket.destroy());
+    const parts: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const reply = (doc: unknown) => {
+      if (done) return;
+      done = true;
+      socket.end(`${JSON.stringify(doc)}\n`);
+    };
+    socket.on('data', (data: Buffer) => {
+      if (done) return;
+      const nl = data.indexOf(0x0a);
+      const take = nl >= 0 ? data.subarray(0, nl) : data;
+      size += take.byteLength;
+      if (size > MAX_REQUEST_BYTES) {
+        reply({ ok: false, error: { code: 'E_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes` } });
+        return;
+      }
+      parts.push(take);
+      if (nl < 0) return;
+      socket.pause();
+      this.dispatch(Buffer.concat(parts)).then(reply, (err) =>
+        reply({ ok: false, error: toDchatError(err).toJSON() }),
+      );
+    });
+  }
+
+  private async dispatch(line: Buffer): Promise<unknown> {
+    let req: unknown;
+    try {
+      req = JSON.parse(line.toString('utf8'));
+    } catch {
+      throw new DchatError('E_MALFORMED', 'control request is not JSON');
+    }
+    if (typeof req !== 'object' || req === null || Array.isArray(req))
+      throw new DchatError('E_MALFORMED', 'control request is not a JSON object');
+    const { method, params } = req as { method?: unknown; params?: unknown };
+    if (typeof method !== 'string') throw new DchatError('E_MALFORMED', 'control request has no method');
+    const handler = this.handlers.get(method);
+    if (!handler) throw new DchatError('E_USAGE', `unknown control method '${method.slice(0, 40)}'`);
+    const p =
+      typeof params === 'object' && params !== null && !Array.isArray(params)
+        ? (params as Record<string, unknown>)
+        : {};
+    return { ok: true, result: await handler(p) };
+  }
+}
+
+/** A socket file left by a node that died: remove it; one that answers belongs to a live node. */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    await stat(path);
+  } catch {
+    return;
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive)
+    throw new DchatError('E_BUSY', `a node is already running with this home (${path} answers)`);
+  await unlink(path).catch(() => {});
+}
+
+/**
+ * Sends one request to the node of `paths` and returns its result. E_NOT_FOUND when no node is
+ * running (no socket, or nobody listening); the node's own error (with its code) otherwise.
+ */
+export async function controlRequest(
+  paths: HomePaths,
+  method: string,
+  params: Record<string, unknown> = {},
+  timeoutMs = 15_000,
+): Promise<unknown> {
+  const path = controlSocketPath(paths);
+  const line = `${JSON.stringify({ method, params })}\n`;
+  if (Buffer.byteLength(line) > MAX_REQUEST_BYTES)
+    throw new DchatError('E_TOO_LARGE', 'control request too large');
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(path);
+    const parts: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new DchatError('E_TIMEOUT', `the node did not answer '${method}' within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => socket.write(line));
+    socket.on('data', (d: Buffer) => {
+      size += d.byteLength;
+      if (size > MAX_RESPONSE_BYTES) {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new DchatError('E_TOO_LARGE', `control response over ${MAX_RESPONSE_BYTES} bytes`));
+        return;
+      }
+      parts.push(d);
+    });
+    socket.once('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts).toString('utf8'));
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+        reject(
+          new DchatError('E_NOT_FOUND', `no node is running with home ${paths.home} (start one: dchat node start)`, {
+            cause: err,
+          }),
+        );
+      else reject(new DchatError('E_IO', `control socket ${path}: ${err.message}`, { cause: err }));
+    });
+  });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.trim());
+  } catch (cause) {
+    throw new DchatError('E_MALFORMED', 'the node answered something that is not JSON', { cause });
+  }
+  const r = doc as { ok?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
+  if (r.ok === true) return r.result;
+  const code = typeof r.error?.code === 'string' ? r.error.code : 'E_INTERNAL';
+  const message = typeof r.error?.message === 'string' ? r.error.message : 'control request failed';
+  throw new DchatError(code as never, message);
+}

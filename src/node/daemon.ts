@@ -1,0 +1,427 @@
+/**
+ * The dchat node (composition root, DESIGN.md `node/`): libp2p with a persistent identity, the
+ * gossip adapter over the pure core, peer transfer (serving verified packages, fetching from
+ * peers), the local control socket and $DCHAT_HOME/node/state.json. Startable: `start()` brings
+ * every part up or throws with nothing left running; `stop()` undoes it in reverse order.
+ */
+import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PeerId } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Logger } from 'pino';
+import { DchatError, toDchatError } from '../errors.ts';
+import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
+import { ChunkClient, ChunkServer, type ChunkServerInit, type Holding } from '../gossip/libp2p/chunks.ts';
+import type { GossipConfig } from '../gossip/core/index.ts';
+import { LIMITS } from '../model/limits.ts';
+import type { PackageTarget } from '../model/package.ts';
+import { compareVersions } from '../model/version.ts';
+import { PeerSource } from '../sources/peer.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
+import { loadDefaultRoot } from '../store/default-root.ts';
+import type { HomePaths } from '../store/home.ts';
+import { FileTrustStore } from '../store/trust-store.ts';
+import { parseMetadata } from '../trust/metadata.ts';
+import { listPackages } from '../trust/package-check.ts';
+import { loadTrustOffline } from '../trust/updater.ts';
+import type { TrustedSet } from '../trust/trusted-set.ts';
+import { ControlServer } from './control.ts';
+import { loadOrCreateIdentity } from './identity.ts';
+import { createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
+import { downloadFromPeers } from './peer-download.ts';
+import { PackageStore } from './package-store.ts';
+
+export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+
+export interface NodeConfig {
+  listen: string[];
+  bootstrap: string[];
+  role: NodeRole;
+  /** Download (from peers) and verify every newly trusted release for `platform`. */
+  prefetch: boolean;
+  platform: string;
+  /** Hops put on announcements this node originates. */
+  announceTtl: number;
+  gossip?: Partial<GossipConfig>;
+  /** How often unconnected bootstrap peers are redialled. */
+  redialMs: number;
+  /** Reference time of trust (expiry) decisions; the CLI passes its clock (DCHAT_FAKE_NOW). */
+  clock?: () => Date;
+  /** Test harness only (chaos-byzantine): corrupt served chunks. */
+  chunkServer?: Pick<ChunkServerInit, 'tamper'>;
+}
+
+export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
+
+export interface NodeState {
+  format: 'dchat.node-state/1';
+  peer_id: string;
+  pid: number;
+  role: NodeRole;
+  addresses: string[];
+  started_at: string;
+  control_socket: string;
+}
+
+export interface DownloadRecord {
+  target: string;
+  version: string;
+  state: 'downloading' | 'verified' | 'failed';
+  attempts: number;
+  error?: string;
+  peers?: Record<string, number>;
+}
+
+export class DchatNode extends EventEmitter {
+  readonly paths: HomePaths;
+  readonly config: NodeConfig;
+  private readonly log: Logger;
+  private libp2p: DchatLibp2p | undefined;
+  private gossip: GossipService | undefined;
+  private chunkServer: ChunkServer | undefined;
+  private control: ControlServer | undefined;
+  private readonly bans = new BanList();
+  private readonly store: PackageStore;
+  private readonly trustStore: FileTrustStore;
+  private chunkClient: ChunkClient | undefined;
+  private peerSource: PeerSource | undefined;
+  private readonly holdings = new Map<string, { at: number; list: Holding[] }>();
+  private readonly downloads = new Map<string, DownloadRecord>();
+  private redialTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private startedAt = '';
+  badChunks = 0;
+
+  constructor(paths: HomePaths, config: NodeConfig, log: Logger, trustStore: FileTrustStore) {
+    super();
+    this.paths = paths;
+    this.config = config;
+    this.log = log;
+    this.store = new PackageStore(paths);
+    this.trustStore = trustStore;
+  }
+
+  static async create(paths: HomePaths, config: NodeConfig, log: Logger): Promise<DchatNode> {
+    return new DchatNode(paths, config, log, new FileTrustStore(paths, await loadDefaultRoot()));
+  }
+
+  get peerId(): string {
+    return this.requireLibp2p().peerId.toString();
+  }
+
+  private requireLibp2p(): DchatLibp2p {
+    if (!this.libp2p) throw new DchatError('E_INTERNAL', 'node not started');
+    return this.libp2p;
+  }
+
+  async start(): Promise<void> {
+    this.startedAt = new Date().toISOString();
+    const { key } = await loadOrCreateIdentity(this.paths);
+    // The control socket first: a second node on the same home fails before it binds a port.
+    this.control = new ControlServer(this.paths, {
+      status: async () => this.status(),
+      announce: async (p) =>
+        this.requireGossip().announce(
+          typeof p.version === 'string' ? p.version : undefined,
+          typeof p.ttl === 'number' ? p.ttl : this.config.announceTtl,
+        ),
+    });
+    await this.control.start();
+    try {
+      const trusted = await this.trustOffline();
+      if (trusted) await this.store.scan(trusted);
+      let gossipRef: GossipService | undefined;
+      const node = await createNodeLibp2p({
+        privateKey: key,
+        listen: this.config.listen,
+        bans: this.bans,
+        appScore: (p) => gossipRef?.peerScore(p) ?? 0,
+      });
+      this.libp2p = node;
+      const host = {
+        peerId: node.peerId,
+        pubsub: node.services.pubsub,
+        handle: node.handle.bind(node),
+        unhandle: node.unhandle.bind(node),
+        dialProtocol: node.dialProtocol.bind(node),
+        hangUp: (p: PeerId) => node.hangUp(p),
+        addEventListener: node.addEventListener.bind(node),
+        removeEventListener: node.removeEventListener.bind(node),
+        getPeers: () => node.getPeers(),
+      };
+      this.gossip = new GossipService(host as never, {
+        trustStore: this.trustStore,
+        bans: this.bans,
+        ...(this.config.gossip ? { config: this.config.gossip } : {}),
+        defaultTtl: this.config.announceTtl,
+        trustClock: () => this.clock(),
+        selfAddrs: () => node.getMultiaddrs().map(String),
+        onAccepted: (r) => {
+          this.emit('release:accepted', r);
+          if (r.via !== 'local') void this.maybeFetch();
+        },
+        onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
+      });
+      gossipRef = this.gossip;
+      this.chunkClient = new ChunkClient(host);
+      this.chunkServer = new ChunkServer(
+        host,
+        {
+          holdings: () => this.store.holdings(),
+          metadata: async (name) => this.metadataBytes(name),
+          chunkTable: (t) => this.store.chunkTableBytes(t),
+          readRange: (t, s, e) => this.store.readRange(t, s, e),
+        },
+        { ...this.config.chunkServer },
+      );
+      this.peerSource = new PeerSource({
+        transport: this.chunkClient,
+        peers: (target) => this.peersHolding(target),
+        onMisbehaviour: (peer, kind, detail) => {
+          this.badChunks++;
+          this.log.warn({ peer: peer.toString(), kind, detail }, 'peer served bad data');
+          this.gossip?.badChunk(peer.toString());
+        },
+      });
+      await this.chunkServer.start();
+      await this.gossip.start();
+      await this.gossip.adoptTrusted();
+      await this.writeState();
+      this.redial();
+      void this.maybeFetch();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.redialTimer) clearTimeout(this.redialTimer);
+    await this.control?.stop().catch(() => {});
+    await this.gossip?.stop().catch(() => {});
+    await this.chunkServer?.stop().catch(() => {});
+    try {
+      await this.libp2p?.stop();
+    } catch {
+      // Stopping anyway.
+    }
+    await rm(join(this.paths.nodeDir, 'state.json'), { force: true }).catch(() => {});
+  }
+
+  private clock(): Date {
+    return this.config.clock?.() ?? new Date();
+  }
+
+  private requireGossip(): GossipService {
+    if (!this.gossip) throw new DchatError('E_INTERNAL', 'node not started');
+    return this.gossip;
+  }
+
+  private async trustOffline(): Promise<TrustedSet | undefined> {
+    try {
+      return await loadTrustOffline(this.trustStore, this.clock());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** TUF metadata this node trusts, under the names a TUF client asks for. */
+  private metadataBytes(name: string): Uint8Array | undefined {
+    const docs = this.gossip?.trustedDocs() ?? {};
+    if (name === 'timestamp.json') return docs.timestamp;
+    const m = /^(\d+)\.(root|snapshot|targets)\.json$/.exec(name);
+    if (!m) return name === 'root.json' ? docs.root : undefined;
+    const bytes = docs[m[2] as 'root' | 'snapshot' | 'targets'];
+    if (!bytes) return undefined;
+    try {
+      const role = m[2] as 'root' | 'snapshot' | 'targets';
+      return parseMetadata(role, bytes).signed.version === Number(m[1]) ? bytes : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- bootstrap ----------------------------------------------------------------------------
+
+  private redial(): void {
+    if (this.stopping || !this.libp2p) return;
+    const node = this.libp2p;
+    const connected = new Set(node.getPeers().map(String));
+    for (const addr of this.config.bootstrap) {
+      let ma: ReturnType<typeof multiaddr>;
+      try {
+        ma = multiaddr(addr);
+      } catch {
+        continue;
+      }
+      const pid = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+      if (pid && (connected.has(pid) || this.bans.isBanned(pid))) continue;
+      node.dial(ma, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => {
+        this.log.debug({ addr, error: err.message }, 'bootstrap dial failed');
+      });
+    }
+    this.redialTimer = setTimeout(() => this.redial(), this.config.redialMs);
+    this.redialTimer.unref();
+  }
+
+  // ---- peer transfer ------------------------------------------------------------------------
+
+  /** Connected, unbanned peers known (or not yet known not) to hold `target`; holders first. */
+  private peersHolding(target?: string): PeerId[] {
+    const node = this.libp2p;
+    if (!node) return [];
+    const peers = node.getPeers().filter((p) => !this.bans.isBanned(p.toString()));
+    if (!target) return peers;
+    return peers.filter((p) => this.holdings.get(p.toString())?.list.some((h) => h.target === target));
+  }
+
+  /** Asks every connected peer what it holds (bounded time; failures just mean "nothing"). */
+  private async refreshHoldings(): Promise<void> {
+    const node = this.libp2p;
+    const client = this.chunkClient;
+    if (!node || !client) return;
+    const now = Date.now();
+    await Promise.all(
+      node.getPeers().map(async (p) => {
+        const key = p.toString();
+        const cached = this.holdings.get(key);
+        if (cached && now - cached.at < 1000) return;
+        try {
+          this.holdings.set(key, { at: now, list: await client.have(p, AbortSignal.timeout(5000)) });
+        } catch {
+          this.holdings.set(key, { at: now, list: [] });
+        }
+      }),
+    );
+    for (const key of this.holdings.keys()) if (!node.getPeers().some((p) => p.toString() === key)) this.holdings.delete(key);
+  }
+
+  private fetching = false;
+
+  /** With --prefetch: downloads the highest trusted release for our platform if we lack it. */
+  private async maybeFetch(): Promise<void> {
+    if (!this.config.prefetch || this.fetching || this.stopping) return;
+    this.fetching = true;
+    try {
+      for (let attempt = 0; !this.stopping; attempt++) {
+        const trusted = await this.trustOffline();
+        const target = trusted ? this.wanted(trusted) : undefined;
+        if (!trusted || !target) return;
+        const rec: DownloadRecord = this.downloads.get(target.path) ?? {
+          target: target.path,
+          version: target.custom.version,
+          state: 'downloading',
+          attempts: 0,
+        };
+        this.downloads.set(target.path, rec);
+        rec.attempts++;
+        rec.state = 'downloading';
+        try {
+          await this.refreshHoldings();
+          if (this.peersHolding(target.path).length === 0)
+            throw new DchatError('E_NO_SOURCE', `no connected peer holds ${target.path} yet`);
+          const source = this.peerSource as PeerSource;
+          const stored = await downloadFromPeers({
+            paths: this.paths,
+            trusted,
+            target,
+            source,
+            store: this.store,
+            signal: AbortSignal.timeout(120_000),
+          });
+          rec.state = 'verified';
+          delete rec.error;
+          rec.peers = Object.fromEntries([...source.received].map(([p, s]) => [p, s.ranges]));
+          this.log.info({ target: stored.target.path }, 'package downloaded from peers and verified');
+          this.emit('package:verified', stored.target.path);
+        } catch (err) {
+          const e = toDchatError(err);
+          rec.state = 'failed';
+          rec.error = `${e.code}: ${e.message}`;
+          this.log.info({ target: target.path, error: rec.error }, 'peer download failed; will retry');
+          await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+        }
+      }
+    } finally {
+      this.fetching = false;
+    }
+  }
+
+  private wanted(trusted: TrustedSet): PackageTarget | undefined {
+    const targets = trusted.targets;
+    if (!targets) return undefined;
+    const mine = listPackages(targets).filter((t) => t.custom.platform === this.config.platform);
+    const best = mine.sort((a, b) => compareVersions(b.custom.version, a.custom.version))[0];
+    if (!best || this.store.get(best.path)) return undefined;
+    return best;
+  }
+
+  // ---- status -------------------------------------------------------------------------------
+
+  private async writeState(): Promise<void> {
+    const node = this.requireLibp2p();
+    const state: NodeState = {
+      format: 'dchat.node-state/1',
+      peer_id: node.peerId.toString(),
+      pid: process.pid,
+      role: this.config.role,
+      addresses: node.getMultiaddrs().map(String),
+      started_at: this.startedAt,
+      control_socket: this.control?.socketPath ?? '',
+    };
+    await writeFileAtomic(join(this.paths.nodeDir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`, {
+      mode: 0o600,
+    });
+  }
+
+  status(): Record<string, unknown> {
+    const node = this.requireLibp2p();
+    const gossip = this.requireGossip();
+    const ps = node.services.pubsub as unknown as { getMeshPeers?(t: string): string[]; getScore?(p: string): number };
+    const now = Date.now();
+    return {
+      peer_id: node.peerId.toString(),
+      role: this.config.role,
+      pid: process.pid,
+      started_at: this.startedAt,
+      addresses: node.getMultiaddrs().map(String),
+      connected_peers: node.getPeers().map((p) => ({
+        id: p.toString(),
+        score: round(gossip.peerScore(p.toString())),
+        gossipsub_score: round(ps.getScore?.(p.toString()) ?? 0),
+      })),
+      mesh_peers: ps.getMeshPeers?.('/dchat/announce/1') ?? [],
+      banned_peers: this.bans.list(now),
+      releases: {
+        highest_trusted: gossip.highestTrusted ?? null,
+        announcements: gossip.core.heldReleases().map((a) => ({ id: a.id, version: a.version, node_id: a.node_id })),
+        packages: this.store.list().map((p) => ({
+          target: p.target.path,
+          version: p.target.custom.version,
+          platform: p.target.custom.platform,
+          verified: true,
+          source: p.origin,
+          verified_at: p.verifiedAt,
+        })),
+        downloads: [...this.downloads.values()],
+      },
+      mirrors: gossip.core.mirrors(),
+      stats: {
+        gossip: gossip.coreStats,
+        adapter: gossip.stats,
+        bad_chunks: this.badChunks,
+        chunks_served: this.chunkServer?.served ?? 0,
+        chunk_requests_refused: this.chunkServer?.refused ?? 0,
+      },
+      limits: { gossip_message_bytes: LIMITS.gossipMessageBytes },
+    };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

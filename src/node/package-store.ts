@@ -1,0 +1,181 @@
+/**
+ * The node's verified packages: $DCHAT_HOME/packages/dchat-<v>-<p> with its chunk table beside it
+ * (`.chunks`). Only packages that pass the full check against the trusted targets are indexed,
+ * and only indexed packages are ever served to peers (spec/CLI.md: a package that failed a
+ * security check is not served). Every chunk read for a peer is re-hashed against the chunk table
+ * first, so bytes damaged on disk after verification are never sent.
+ */
+import { open, readdir, readFile } from 'node:fs/promises';
+import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
+import { merkleRootHex } from '../crypto/merkle.ts';
+import { DchatError } from '../errors.ts';
+import { CHUNKS_FORMAT, type ChunkTable, chunkRange, parseChunkTable, serializeChunkTable } from '../model/chunks.ts';
+import { LIMITS } from '../model/limits.ts';
+import type { PackageTarget } from '../model/package.ts';
+import { commitFile, writeFileAtomic } from '../store/atomic.ts';
+import type { HomePaths } from '../store/home.ts';
+import type { Holding } from '../gossip/libp2p/chunks.ts';
+import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
+import type { TrustedSet } from '../trust/trusted-set.ts';
+
+export type PackageOrigin = 'cache' | 'peer' | 'https' | 'ipfs' | 'bittorrent' | 'github' | 'fdroid';
+
+export interface StoredPackage {
+  target: PackageTarget;
+  table: ChunkTable;
+  tableBytes: Uint8Array;
+  file: string;
+  /** Where its bytes came from in this run ('cache' when found on disk at start). */
+  origin: PackageOrigin;
+  verifiedAt: string;
+}
+
+export type { Holding };
+
+export class PackageStore {
+  private readonly paths: HomePaths;
+  private readonly byName = new Map<string, StoredPackage>();
+
+  constructor(paths: HomePaths) {
+    this.paths = paths;
+  }
+
+  get(target: string): StoredPackage | undefined {
+    return this.byName.get(target);
+  }
+
+  list(): StoredPackage[] {
+    return [...this.byName.values()];
+  }
+
+  holdings(): Holding[] {
+    return this.list().map((p) => ({
+      target: p.target.path,
+      version: p.target.custom.version,
+      platform: p.target.custom.platform,
+      sha256: p.target.sha256,
+      size: p.target.length,
+    }));
+  }
+
+  /**
+   * Indexes every package on disk that the trusted targets list and whose bytes pass the full
+   * check; anything else is left alone and not served. Returns the names indexed.
+   */
+  async scan(trusted: TrustedSet): Promise<string[]> {
+    const targets = trusted.targets;
+    if (!targets) return [];
+    let names: Set<string>;
+    try {
+      names = new Set(await readdir(this.paths.packagesDir));
+    } catch {
+      return [];
+    }
+    const all = listPackages(targets);
+    const indexed: string[] = [];
+    for (const target of all) {
+      if (!names.has(target.path) || this.byName.has(target.path)) continue;
+      const { version, platform } = target.custom;
+      const file = this.paths.packageFile(version, platform);
+      try {
+        const d = await digestFile(file, { chunkSize: target.custom.chunks.size, maxBytes: target.length });
+        const verdict = checkPackage(target, d, trusted.root.signed, all);
+        if (!verdict.ok) continue;
+        const table: ChunkTable = {
+          format: CHUNKS_FORMAT,
+          hash: 'blake3',
+          chunk_size: target.custom.chunks.size,
+          size: d.size,
+          chunks: d.chunks ?? [],
+        };
+        checkChunkTable(target, table);
+        const tableBytes = serializeChunkTable(table);
+        await writeFileAtomic(this.paths.chunkTableFile(version, platform), tableBytes);
+        this.byName.set(target.path, {
+          target,
+          table,
+          tableBytes,
+          file,
+          origin: 'cache',
+          verifiedAt: new Date().toISOString(),
+        });
+        indexed.push(target.path);
+      } catch {
+        // Unreadable or damaged: not indexed, so never served; a download replaces it.
+      }
+    }
+    return indexed;
+  }
+
+  /**
+   * Moves a complete, fsynced temp file that the caller verified in full (every chunk against
+   * `table`, the whole file against `target`) to its final name, with its chunk table.
+   */
+  async commit(
+    tmpFile: string,
+    target: PackageTarget,
+    table: ChunkTable,
+    origin: PackageOrigin,
+  ): Promise<StoredPackage> {
+    checkChunkTable(target, table);
+    const { version, platform } = target.custom;
+    const tableBytes = serializeChunkTable(table);
+    await writeFileAtomic(this.paths.chunkTableFile(version, platform), tableBytes);
+    const file = this.paths.packageFile(version, platform);
+    await commitFile(tmpFile, file);
+    const stored: StoredPackage = {
+      target,
+      table,
+      tableBytes,
+      file,
+      origin,
+      verifiedAt: new Date().toISOString(),
+    };
+    this.byName.set(target.path, stored);
+    return stored;
+  }
+
+  /** The chunk table bytes of an indexed package (what peers check against the signed root). */
+  chunkTableBytes(target: string): Uint8Array | undefined {
+    return this.byName.get(target)?.tableBytes;
+  }
+
+  /**
+   * Bytes [start, end) of an indexed package, read chunk by chunk and each chunk re-hashed
+   * against the table: E_CHUNK_MISMATCH (and the package dropped from the index) if the disk
+   * no longer holds what was verified.
+   */
+  async readRange(target: string, start: number, end: number): Promise<Uint8Array> {
+    const p = this.byName.get(target);
+    if (!p) throw new DchatError('E_NOT_FOUND', `no verified package ${target.slice(0, 80)}`);
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start < end && end <= p.target.length))
+      throw new DchatError('E_MALFORMED', `range [${start}, ${end}) is outside ${target}`);
+    const cs = p.table.chunk_size;
+    const first = Math.floor(start / cs);
+    const last = Math.floor((end - 1) / cs);
+    const out = Buffer.allocUnsafe(end - start);
+    const fh = await open(p.file, 'r');
+    try {
+      for (let i = first; i <= last; i++) {
+        const r = chunkRange(p.table, i);
+        const buf = Buffer.allocUnsafe(r.end - r.start);
+        let n = 0;
+        while (n < buf.byteLength) {
+          const { bytesRead } = await fh.read(buf, n, buf.byteLength - n, r.start + n);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+        if (n !== buf.byteLength || chunkHashHex(buf) !== p.table.chunks[i]) {
+          this.byName.delete(target);
+          throw new DchatError('E_CHUNK_MISMATCH', `${target} chunk ${i} changed on disk since it was verified`);
+        }
+        const from = Math.max(start, r.start);
+        const to = Math.min(end, r.end);
+        buf.copy(out, from - start, from - r.start, to - r.start);
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,14 @@
+/** The discrete-event simulator of the gossip core (issue 5 item 7). */
+export type { ProtocolRun } from './engine.ts';
+export { runProtocol } from './engine.ts';
+export type { CoverageCurve, ProtocolReport } from './metrics.ts';
+export type { SimOptions, SimProtocol, SimTopologyKind } from './options.ts';
+export { defaultSimOptions, MAX_SIM_NODES, resolveSimOptions } from './options.ts';
+export { formatReport } from './report.ts';
+export type { SimReport } from './run.ts';
+export { runSimulation, SIM_REPORT_FORMAT } from './run.ts';
+export { renderSvg } from './svg.ts';
+export type { Topology } from './topology.ts';
+export { lineTopology, randomTopology, ringTopology } from './topology.ts';
+export type { World } from './world.ts';
+export { buildWorld } from './world.ts';

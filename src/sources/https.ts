@@ -1,0 +1,297 @@
+/**
+ * An HTTPS mirror as a Source: a directory that `dchat release publish` wrote, served by any static
+ * server (see release/mirror-dir.ts for the layout). undici keeps connections alive (one pool per
+ * mirror), asks for byte ranges, and every body is read against a hard cap with connect, headers and
+ * idle-body timeouts and the caller's AbortSignal. Nothing here decides trust: bytes go back to the
+ * engine, which checks them against signed metadata.
+ *
+ * TLS roots: Node's default store, which already holds NODE_EXTRA_CA_CERTS when the process was
+ * started with it (undici connects through node:tls); `ca` adds certificates on top of it.
+ */
+import { getCACertificates } from 'node:tls';
+import { type Dispatcher, Pool } from 'undici';
+import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
+import type { FetchOptions, RangeRequest, Source } from './source.ts';
+
+export interface HttpsSourceOptions {
+  /** Base URL of the mirror directory, e.g. https://mirror.example.com/dchat */
+  url: string;
+  id?: string;
+  /** Extra trusted CA certificates (PEM), on top of Node's default roots. */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  connectTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  /** Longest silence allowed between two pieces of a body. */
+  bodyTimeoutMs?: number;
+  /** Connections kept per mirror. */
+  connections?: number;
+}
+
+export const HTTPS_DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  headersTimeoutMs: 15_000,
+  bodyTimeoutMs: 20_000,
+  connections: 4,
+} as const;
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+export class HttpsSource implements Source {
+  readonly id: string;
+  readonly type = 'https' as const;
+  readonly uri: string;
+  private readonly pool: Pool;
+  private readonly prefix: string;
+  /** Which path layout served each target: consistent-snapshot `targets/` or plain `packages/`. */
+  private readonly packagePath = new Map<string, string>();
+
+  constructor(o: HttpsSourceOptions) {
+    let u: URL;
+    try {
+      u = new URL(o.url);
+    } catch (cause) {
+      throw new DchatError('E_CONFIG', `mirror URL '${o.url.slice(0, 200)}' is not a URL`, { cause });
+    }
+    if (u.protocol !== 'https:')
+      throw new DchatError('E_CONFIG', `mirror URL ${u.href} is not https:// (HTTPS mirrors only)`);
+    if (u.username || u.password || u.search || u.hash)
+      throw new DchatError('E_CONFIG', `mirror URL ${u.origin}: credentials, query or fragment not allowed`);
+    this.uri = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+    this.id = o.id ?? this.uri;
+    this.prefix = u.pathname.replace(/\/+$/, '');
+    const extra = o.ca === undefined ? [] : Array.isArray(o.ca) ? o.ca : [o.ca];
+    this.pool = new Pool(u.origin, {
+      connections: o.connections ?? HTTPS_DEFAULTS.connections,
+      headersTimeout: o.headersTimeoutMs ?? HTTPS_DEFAULTS.headersTimeoutMs,
+      bodyTimeout: o.bodyTimeoutMs ?? HTTPS_DEFAULTS.bodyTimeoutMs,
+      keepAliveTimeout: 30_000,
+      connect: {
+        timeout: o.connectTimeoutMs ?? HTTPS_DEFAULTS.connectTimeoutMs,
+        ...(extra.length > 0
+          ? { ca: [...getCACertificates('default'), ...extra.map((c) => c.toString())] }
+          : {}),
+      },
+    });
+  }
+
+  async fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
+    checkName(name, 'metadata file');
+    return this.getSmall(`metadata/${name}`, opts);
+  }
+
+  async fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
+    checkName(target, 'target');
+    return this.getSmall(`packages/${target}.chunks`, opts);
+  }
+
+  async fetchRange(req: RangeRequest): Promise<Uint8Array> {
+    const out = Buffer.allocUnsafe(req.end - req.start);
+    let off = 0;
+    for await (const piece of this.streamRange(req)) {
+      out.set(piece, off);
+      off += piece.byteLength;
+    }
+    return out;
+  }
+
+  /**
+   * One request for bytes [start, end) of a package, yielded as they arrive. A 206 must carry
+   * exactly the range asked for; a server that ignores Range (200) is accepted from offset 0 only,
+   * and read no further than `end`. More bytes than asked fail E_TOO_LARGE, fewer E_NETWORK.
+   */
+  async *streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {
+    checkName(req.target, 'target');
+    const want = req.end - req.start;
+    if (!(req.start >= 0 && want > 0 && Number.isSafeInteger(req.end)))
+      throw new DchatError('E_INTERNAL', `bad range ${req.start}-${req.end}`);
+    if (want > req.maxBytes)
+      throw new SourceError('E_TOO_LARGE', `range of ${want} bytes is above the ${req.maxBytes}-byte cap`);
+    const res = await this.openPackage(req, `bytes=${req.start}-${req.end - 1}`);
+    let got = 0;
+    let finished = false;
+    try {
+      if (res.statusCode === 206) {
+        checkContentRange(res.headers, req.start, req.end, this.uri);
+        const len = contentLength(res.headers);
+        if (len !== undefined && len > want)
+          throw new SourceError('E_TOO_LARGE', `${this.uri}: Content-Length ${len} for a ${want}-byte range`);
+        if (len !== undefined && len < want)
+          throw new SourceError('E_HTTP', `${this.uri}: Content-Length ${len} for a ${want}-byte range`, {
+            details: { status: 206 },
+          });
+      } else if (res.statusCode !== 200 || req.start !== 0) {
+        throw httpError(res.statusCode, `${this.uri}/${req.target} range ${req.start}-${req.end - 1}`);
+      }
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (got + chunk.byteLength > want) {
+          if (res.statusCode === 200) {
+            // The whole file from offset 0: what we asked for is its head.
+            const head = chunk.subarray(0, want - got);
+            got = want;
+            yield head;
+            break;
+          }
+          throw new SourceError(
+            'E_TOO_LARGE',
+            `${this.uri} sent more than the ${want} bytes of range ${req.start}-${req.end - 1}`,
+          );
+        }
+        got += chunk.byteLength;
+        yield chunk;
+      }
+      if (got < want)
+        throw new SourceError(
+          'E_NETWORK',
+          `${this.uri}: body ended after ${got} of ${want} bytes (truncated)`,
+        );
+      finished = res.statusCode === 206;
+    } catch (err) {
+      throw mapError(err, this.uri, req.signal);
+    } finally {
+      // Not read to its end (stopped early, failed): close the connection rather than drain it.
+      if (!finished) res.body.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  /** GET of a small file with a cap; 404 is "not there" (undefined). */
+  private async getSmall(rel: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
+    const res = await this.request(rel, opts.signal);
+    try {
+      if (res.statusCode === 404) {
+        await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+        return undefined;
+      }
+      if (res.statusCode !== 200) throw httpError(res.statusCode, `${this.uri}/${rel}`);
+      const len = contentLength(res.headers);
+      if (len !== undefined && len > opts.maxBytes)
+        throw new SourceError(
+          'E_TOO_LARGE',
+          `${this.uri}/${rel} is ${len} bytes, more than the ${opts.maxBytes} allowed`,
+        );
+      const parts: Buffer[] = [];
+      let n = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        n += chunk.byteLength;
+        if (n > opts.maxBytes)
+          throw new SourceError(
+            'E_TOO_LARGE',
+            `${this.uri}/${rel} is larger than the ${opts.maxBytes} bytes allowed`,
+          );
+        parts.push(chunk);
+      }
+      return Buffer.concat(parts, n);
+    } catch (err) {
+      res.body.destroy();
+      throw mapError(err, this.uri, opts.signal);
+    }
+  }
+
+  /** The package by content (`targets/<sha256>.<name>`), else by name (`packages/<name>`). */
+  private async openPackage(req: RangeRequest, range: string): Promise<Dispatcher.ResponseData> {
+    const known = this.packagePath.get(req.target);
+    const candidates = known
+      ? [known]
+      : [`targets/${req.sha256}.${req.target}`, `packages/${req.target}`];
+    let last: Dispatcher.ResponseData | undefined;
+    for (const rel of candidates) {
+      const res = await this.request(rel, req.signal, { range });
+      if (res.statusCode !== 404) {
+        this.packagePath.set(req.target, rel);
+        return res;
+      }
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+      last = res;
+    }
+    throw httpError(last?.statusCode ?? 404, `${this.uri}: ${req.target}`);
+  }
+
+  private async request(
+    rel: string,
+    signal: AbortSignal | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<Dispatcher.ResponseData> {
+    try {
+      return await this.pool.request({
+        path: `${this.prefix}/${rel}`,
+        method: 'GET',
+        headers: { 'user-agent': 'dchat', ...headers },
+        highWaterMark: 1024 * 1024,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      throw mapError(err, `${this.uri}/${rel}`, signal);
+    }
+  }
+}
+
+function checkName(name: string, what: string): void {
+  if (!NAME_RE.test(name) || name.includes('..'))
+    throw new DchatError('E_MALFORMED', `bad ${what} name '${name.slice(0, 64)}'`);
+}
+
+function header(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function contentLength(h: Record<string, string | string[] | undefined>): number | undefined {
+  const v = header(h, 'content-length');
+  if (v === undefined || !/^\d{1,16}$/.test(v.trim())) return undefined;
+  return Number(v);
+}
+
+function checkContentRange(
+  h: Record<string, string | string[] | undefined>,
+  start: number,
+  end: number,
+  uri: string,
+): void {
+  const v = header(h, 'content-range') ?? '';
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(v.trim());
+  if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+    throw new SourceError(
+      'E_HTTP',
+      `${uri}: Content-Range '${v.slice(0, 80)}' is not the range ${start}-${end - 1} asked for`,
+      { details: { status: 206 } },
+    );
+  }
+}
+
+function httpError(status: number, what: string): SourceError {
+  const code: ErrorCode = status === 404 || status === 410 ? 'E_NOT_FOUND' : 'E_HTTP';
+  return new SourceError(code, `${what}: HTTP ${status}`, { details: { status } });
+}
+
+/** Any failure of undici or node:tls as a SourceError with a stable code. */
+export function mapError(err: unknown, where: string, signal?: AbortSignal): DchatError {
+  if (err instanceof DchatError) return err;
+  const e = err as Error & { code?: string };
+  if (signal?.aborted || e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') {
+    const reason = signal?.reason;
+    if (reason instanceof DchatError) return reason;
+    return new SourceError('E_ABORTED', `${where}: aborted`, { cause: err });
+  }
+  switch (e?.code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new SourceError('E_TIMEOUT', `${where}: connect timed out`, { cause: err });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new SourceError('E_TIMEOUT', `${where}: no response headers in time`, { cause: err });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new SourceError('E_TIMEOUT', `${where}: body stalled`, { cause: err });
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return new SourceError('E_NETWORK', `${where}: body does not match its Content-Length`, {
+        cause: err,
+      });
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+      return new SourceError('E_NETWORK', `${where}: connection dropped (${e.message})`, { cause: err });
+    case 'ECONNREFUSED':
+      return new SourceError('E_NETWORK', `${where}: connection refused`, { cause: err });
+    default:
+      return new SourceError('E_NETWORK', `${where}: ${e?.message ?? String(err)}`, { cause: err });
+  }
+}

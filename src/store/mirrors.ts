@@ -1,0 +1,317 @@
+/**
+ * $DCHAT_HOME/mirrors.toml: where releases may be fetched from. Each `[[mirror]]` is a seed
+ * DownloadSource (id, source_type, uri, region, priority, last_success, failure_count) plus what
+ * dchat measured (latency_ms, throughput_bps); `[settings]` holds the download tunables. Written
+ * atomically. A missing file means the defaults: the seed's three sources for a home on the public
+ * network, none for a home whose root came from `trust init` (spec/CLI.md). Bad input is E_CONFIG
+ * naming the file, the entry and the field.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parse, stringify, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { DchatError, UsageError } from '../errors.ts';
+import {
+  DownloadSourceSchema,
+  MIRROR_TYPE_FLAGS,
+  type SeedSourceType,
+} from '../model/download-source.ts';
+import { LIMITS } from '../model/limits.ts';
+import { writeFileAtomic } from './atomic.ts';
+import type { HomePaths } from './home.ts';
+import { usesPublicNetwork } from './trust-origin.ts';
+
+export const MirrorRecordSchema = z.strictObject({
+  ...DownloadSourceSchema.shape,
+  /** Measured: moving average of the time to first byte, ms. */
+  latency_ms: z.number().int().nonnegative().max(3_600_000).optional(),
+  /** Measured: moving average of the transfer rate, bytes/s. */
+  throughput_bps: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+});
+export type MirrorRecord = z.infer<typeof MirrorRecordSchema>;
+
+const rate = z.union([z.number().int().nonnegative(), z.string().max(32)]);
+
+export const MirrorSettingsSchema = z.strictObject({
+  /** A mirror failing this many times in a row is removed (0: never). */
+  prune_after_failures: z.number().int().min(0).max(10_000).default(5),
+  /** Mirrors in this region are preferred within their priority. */
+  region: z.string().max(64).optional(),
+  /** Bandwidth limit for downloads, bytes/s or "10M" (0: none). */
+  limit_rate: rate.default(0),
+  /** Slow-retrieval guard: a source below this rate over `slow_window_secs` is dropped. */
+  min_rate: rate.default(4096),
+  slow_window_secs: z.number().int().min(1).max(3600).default(20),
+  /** Sources fetched from at the same time. */
+  parallel_sources: z.number().int().min(1).max(16).default(3),
+});
+export type MirrorSettings = z.infer<typeof MirrorSettingsSchema>;
+
+export const DEFAULT_SETTINGS: MirrorSettings = MirrorSettingsSchema.parse({});
+
+export interface MirrorConfig {
+  settings: MirrorSettings;
+  mirrors: MirrorRecord[];
+  /** False when nothing was read from disk (defaults in use). */
+  fromFile: boolean;
+}
+
+/** The seed's default sources (`dchat update list-mirrors` on the public network). */
+export function defaultMirrors(): MirrorRecord[] {
+  return [
+    {
+      id: '6f1c3a52-8d4e-4b7a-9f2e-1a5d3c7b9e01',
+      source_type: 'HttpsMirror',
+      uri: 'https://releases.dchat.network',
+      priority: 10,
+      failure_count: 0,
+      origin: 'default',
+    },
+    {
+      id: 'b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a40',
+      source_type: 'Ipfs',
+      uri: 'ipns://releases.dchat.network',
+      priority: 20,
+      failure_count: 0,
+      origin: 'default',
+    },
+    {
+      id: 'c3f5a7b9-2b4d-4f6a-9b8c-0d1e2f3a4b51',
+      source_type: 'Gossip',
+      uri: 'gossip://',
+      priority: 30,
+      failure_count: 0,
+      origin: 'default',
+    },
+  ];
+}
+
+/** How list-mirrors names a source (the seed prints "Gossip discovery" for the gossip source). */
+export function displayName(m: Pick<MirrorRecord, 'source_type' | 'uri'>): string {
+  return m.source_type === 'Gossip' ? 'Gossip discovery' : m.uri;
+}
+
+export async function loadMirrors(paths: HomePaths): Promise<MirrorConfig> {
+  let text: string;
+  try {
+    const bytes = await readFile(paths.mirrorsToml);
+    if (bytes.byteLength > LIMITS.configBytes)
+      throw new DchatError('E_CONFIG', `${paths.mirrorsToml} is larger than ${LIMITS.configBytes} bytes`);
+    text = bytes.toString('utf8');
+  } catch (err) {
+    if (err instanceof DchatError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new DchatError('E_IO', `cannot read ${paths.mirrorsToml}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    const mirrors = (await usesPublicNetwork(paths)) ? defaultMirrors() : [];
+    return { settings: { ...DEFAULT_SETTINGS }, mirrors, fromFile: false };
+  }
+  return { ...parseMirrorsToml(text, paths.mirrorsToml), fromFile: true };
+}
+
+/** Parses the text of a mirrors.toml; every problem is E_CONFIG naming `file` and the field. */
+export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<MirrorConfig, 'fromFile'> {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text) as Record<string, unknown>;
+  } catch (err) {
+    const where = err instanceof TomlError ? ` line ${err.line}, column ${err.column}` : '';
+    throw new DchatError(
+      'E_CONFIG',
+      `${file}${where}: not valid TOML: ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    );
+  }
+  for (const key of Object.keys(doc)) {
+    if (key !== 'settings' && key !== 'mirror')
+      throw new DchatError('E_CONFIG', `${file}: unknown table or key '${key}' (expected [settings], [[mirror]])`);
+  }
+  const settingsResult = MirrorSettingsSchema.safeParse(doc.settings ?? {});
+  if (!settingsResult.success) throw configError(file, 'settings', settingsResult.error);
+  const settings = settingsResult.data;
+  for (const key of ['limit_rate', 'min_rate'] as const) checkRate(settings[key], `${file}: settings.${key}`);
+  const raw = doc.mirror ?? [];
+  if (!Array.isArray(raw)) throw new DchatError('E_CONFIG', `${file}: 'mirror' must be an array of tables ([[mirror]])`);
+  if (raw.length > LIMITS.maxMirrors)
+    throw new DchatError('E_CONFIG', `${file}: ${raw.length} mirrors, at most ${LIMITS.maxMirrors}`);
+  const mirrors: MirrorRecord[] = [];
+  const ids = new Set<string>();
+  raw.forEach((entry, i) => {
+    const r = MirrorRecordSchema.safeParse(datesToStrings(entry));
+    if (!r.success) throw configError(file, `mirror ${i + 1}`, r.error);
+    if (ids.has(r.data.id)) throw new DchatError('E_CONFIG', `${file}: mirror ${i + 1}: duplicate id ${r.data.id}`);
+    ids.add(r.data.id);
+    try {
+      r.data.uri = normalizeMirrorUri(r.data.source_type, r.data.uri);
+    } catch (err) {
+      throw new DchatError('E_CONFIG', `${file}: mirror ${i + 1}: ${(err as Error).message}`, { cause: err });
+    }
+    mirrors.push(r.data);
+  });
+  return { settings, mirrors };
+}
+
+export async function saveMirrors(paths: HomePaths, cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>): Promise<void> {
+  await writeFileAtomic(paths.mirrorsToml, serializeMirrors(cfg));
+}
+
+export function serializeMirrors(cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>): string {
+  const clean = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const body = stringify({
+    settings: clean(cfg.settings),
+    mirror: cfg.mirrors.map((m) => clean(m)),
+  });
+  return `# dchat download sources (seed DownloadSource records). Edited by \`dchat update add-mirror\`,\n# \`remove-mirror\`, and by every download (last_success, failure_count, measurements).\n\n${body}\n`;
+}
+
+export interface AddMirrorInput {
+  url: string;
+  mirrorType: string;
+  region?: string;
+  priority?: number;
+}
+
+/**
+ * Adds a mirror (or updates the priority/region of the one with the same URI). Returns the new
+ * list and whether the mirror was new. The flag named in errors is the one the user typed.
+ */
+export function addMirror(
+  mirrors: readonly MirrorRecord[],
+  input: AddMirrorInput,
+  newId: () => string = randomUUID,
+): { mirrors: MirrorRecord[]; record: MirrorRecord; added: boolean } {
+  const type = MIRROR_TYPE_FLAGS[input.mirrorType.toLowerCase()];
+  if (!type || type === 'Gossip' || type === 'Peer')
+    throw new UsageError(
+      '--mirror-type',
+      `'${input.mirrorType.slice(0, 40)}' is not one of https, ipfs, bittorrent, github, fdroid`,
+    );
+  let uri: string;
+  try {
+    uri = normalizeMirrorUri(type, input.url);
+  } catch (err) {
+    throw new UsageError('--url', (err as Error).message, { cause: err });
+  }
+  if (input.region !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(input.region))
+    throw new UsageError('--region', `'${input.region.slice(0, 40)}' is not a region name like us-west`);
+  const existing = mirrors.find((m) => m.uri === uri);
+  if (existing) {
+    const record: MirrorRecord = {
+      ...existing,
+      source_type: type,
+      priority: input.priority ?? existing.priority,
+      ...(input.region !== undefined ? { region: input.region } : {}),
+    };
+    return { mirrors: mirrors.map((m) => (m === existing ? record : m)), record, added: false };
+  }
+  if (mirrors.length >= LIMITS.maxMirrors)
+    throw new UsageError('--url', `already ${mirrors.length} mirrors, the most mirrors.toml may hold`);
+  const record: MirrorRecord = {
+    id: newId(),
+    source_type: type,
+    uri,
+    ...(input.region !== undefined ? { region: input.region } : {}),
+    priority: input.priority ?? 10,
+    failure_count: 0,
+    origin: 'configured',
+  };
+  return { mirrors: [...mirrors, record], record, added: true };
+}
+
+/** Removes the mirror with this URL; E_USAGE naming --url when there is none. */
+export function removeMirror(
+  mirrors: readonly MirrorRecord[],
+  url: string,
+): { mirrors: MirrorRecord[]; removed: MirrorRecord } {
+  const wanted = url.trim().replace(/\/+$/, '');
+  const removed = mirrors.find(
+    (m) => m.uri === wanted || m.uri === url.trim() || displayName(m) === url.trim(),
+  );
+  if (!removed) throw new UsageError('--url', `no mirror with URL ${url.slice(0, 200)} (see \`dchat update list-mirrors\`)`);
+  return { mirrors: mirrors.filter((m) => m !== removed), removed };
+}
+
+/** Checks and canonicalises a mirror URI for its type; throws with a message naming the problem. */
+export function normalizeMirrorUri(type: SeedSourceType, input: string): string {
+  const s = input.trim();
+  if (s.length === 0 || s.length > LIMITS.maxString) throw new Error('URL is empty or too long');
+  const url = (what: string, protocols: string[]): URL => {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw new Error(`'${s.slice(0, 100)}' is not a URL (${what})`);
+    }
+    if (!protocols.includes(u.protocol))
+      throw new Error(`'${s.slice(0, 100)}' is not a ${protocols.join(' or ')} URL (${what})`);
+    return u;
+  };
+  switch (type) {
+    case 'HttpsMirror':
+    case 'FDroid':
+    case 'GitHub': {
+      const u = url(type === 'HttpsMirror' ? 'HTTPS mirror' : type, ['https:']);
+      if (u.username || u.password || u.search || u.hash)
+        throw new Error(`${u.origin}: credentials, query or fragment are not allowed in a mirror URL`);
+      return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+    }
+    case 'Ipfs': {
+      url('IPFS', ['ipfs:', 'ipns:']);
+      if (!/^ip[fn]s:\/\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._\-/]*)?$/.test(s))
+        throw new Error(`'${s.slice(0, 100)}' is not ipfs://CID or ipns://NAME`);
+      return s.replace(/\/+$/, '');
+    }
+    case 'BitTorrent': {
+      if (/^magnet:\?/.test(s)) {
+        if (!/[?&]xt=urn:bt(ih|mh):[A-Za-z0-9]+/.test(s))
+          throw new Error('magnet link has no xt=urn:btih:... info hash');
+        return s;
+      }
+      url('BitTorrent', ['https:']);
+      return s;
+    }
+    case 'Gossip':
+      if (s !== 'gossip://') throw new Error(`gossip source URI must be gossip://`);
+      return s;
+    case 'Peer':
+      if (!/^\/[A-Za-z0-9]/.test(s) && !/^peer:\/\//.test(s)) throw new Error('peer source must be a multiaddr');
+      return s;
+    default:
+      throw new Error(`unknown source type ${type as string}`);
+  }
+}
+
+/** Mirrors in the seed's list order: by priority, then as written. */
+export function sortByPriority(mirrors: readonly MirrorRecord[]): MirrorRecord[] {
+  return mirrors
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => a.m.priority - b.m.priority || a.i - b.i)
+    .map((x) => x.m);
+}
+
+function configError(file: string, where: string, err: z.ZodError): DchatError {
+  const issue = err.issues[0];
+  const path = issue?.path.length ? `.${issue.path.join('.')}` : '';
+  let msg = issue?.message ?? 'invalid';
+  if (issue?.code === 'unrecognized_keys') msg = `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  return new DchatError('E_CONFIG', `${file}: ${where}${path}: ${msg}`, { cause: err });
+}
+
+function checkRate(v: number | string, where: string): void {
+  if (typeof v === 'number') return;
+  if (!/^\s*\d+(?:\.\d+)?\s*[kKmMgG]?\s*$/.test(v))
+    throw new DchatError('E_CONFIG', `${where}: '${v}' is not a rate like 500K, 10M or 1048576`);
+}
+
+/** TOML datetimes parse as Date objects; the schema wants the seed's ISO strings. */
+function datesToStrings(entry: unknown): unknown {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
+  return Object.fromEntries(
+    Object.entries(entry).map(([k, v]) => [
+      k,
+      v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : v,
+    ]),
+  );
+}
