@@ -57,6 +57,9 @@ export function fakeNow(value: string | undefined): Date | undefined {
   if (!value) return undefined;
   const d = new Date(value);
   if (Number.isNaN(d.getTime()))
-    throw new DchatError('E_CONFIG', `DCHAT_FAKE_NOW: '${value.slice(0, 64)}' is not a date like 2030-01-01T00:00:00Z`);
+    throw new DchatError(
+      'E_CONFIG',
+      `DCHAT_FAKE_NOW: '${value.slice(0, 64)}' is not a date like 2030-01-01T00:00:00Z`,
+    );
   return d;
 }

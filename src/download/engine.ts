@@ -51,7 +51,14 @@ import {
 import { isAvailable, newHealth, rankSources, type SourceHealth } from './planner/ranking.ts';
 import { effectiveMinRate, RateWindow, TokenBucket } from './planner/rate.ts';
 import { type Assignment, ChunkScheduler } from './planner/schedule.ts';
-import { acquireLock, discardPartial, loadResume, type PartialPaths, partialPaths, saveResume } from './resume.ts';
+import {
+  acquireLock,
+  discardPartial,
+  loadResume,
+  type PartialPaths,
+  partialPaths,
+  saveResume,
+} from './resume.ts';
 
 export interface EngineSource {
   source: Source;
@@ -113,6 +120,8 @@ export interface DownloadOptions {
   penalty?: PenaltyPolicy;
   signal?: AbortSignal;
   onEvent?: (e: DownloadEvent) => void;
+  /** Called once at the end, success or not, with what each source did (health records). */
+  onFinish?: (reports: SourceReport[]) => void;
   progressIntervalMs?: number;
   /** Milliseconds clock (tests may pin it; penalties and rates are judged on it). */
   clock?: () => number;
@@ -223,7 +232,8 @@ class Download {
     this.finalPath = o.paths.packageFile(o.target.custom.version, o.target.custom.platform);
     this.policy = o.penalty ?? DEFAULT_PENALTY_POLICY;
     this.parallel = Math.max(1, o.parallelSources ?? 3);
-    this.bucket = o.limitRateBps && o.limitRateBps > 0 ? new TokenBucket(o.limitRateBps, this.clock()) : undefined;
+    this.bucket =
+      o.limitRateBps && o.limitRateBps > 0 ? new TokenBucket(o.limitRateBps, this.clock()) : undefined;
     this.total = new RateWindow(2000, this.clock());
     this.wakePromise = new Promise((r) => {
       this.wakeResolve = r;
@@ -282,6 +292,11 @@ class Download {
       await this.fh?.close().catch(() => {});
       await Promise.all(this.own.map((s) => s.close?.().catch(() => {})));
       await release();
+      try {
+        this.o.onFinish?.([...this.reports.values()]);
+      } catch {
+        // Reporting must not change the outcome.
+      }
     }
   }
 
@@ -379,7 +394,10 @@ class Download {
 
   private async loadChunkTable(): Promise<ChunkTable> {
     const name = this.target.path;
-    for (const local of [this.pp.table, this.o.paths.chunkTableFile(this.target.custom.version, this.target.custom.platform)]) {
+    for (const local of [
+      this.pp.table,
+      this.o.paths.chunkTableFile(this.target.custom.version, this.target.custom.platform),
+    ]) {
       const bytes = await readCapped(local, LIMITS.chunkTableBytes).catch(() => undefined);
       if (!bytes) continue;
       try {
@@ -414,9 +432,13 @@ class Download {
           checkChunkTable(this.target, table);
         } catch (err) {
           const e = toDchatError(err);
-          throw new SourceError(e.code === 'E_TOO_LARGE' ? 'E_TOO_LARGE' : 'E_CHUNK_MISMATCH', `${source.uri}: ${e.message}`, {
-            cause: e,
-          });
+          throw new SourceError(
+            e.code === 'E_TOO_LARGE' ? 'E_TOO_LARGE' : 'E_CHUNK_MISMATCH',
+            `${source.uri}: ${e.message}`,
+            {
+              cause: e,
+            },
+          );
         }
         this.chunkTableFrom = source.uri;
         this.emit({ type: 'chunk-table', source: source.uri });
@@ -456,7 +478,11 @@ class Download {
         await Promise.race([sleep(Math.min(...waits)), this.wakeup(), this.digest.done]);
         continue;
       }
-      await Promise.race([...[...this.tasks.values()].map((t) => t.promise), this.wakeup(), this.digest.done]);
+      await Promise.race([
+        ...[...this.tasks.values()].map((t) => t.promise),
+        this.wakeup(),
+        this.digest.done,
+      ]);
     }
   }
 
@@ -484,7 +510,10 @@ class Download {
         ? count
         : Math.max(
             1,
-            Math.min(Math.floor(RUN_BYTES / this.table.chunk_size), Math.ceil(this.scheduler.unassigned / share)),
+            Math.min(
+              Math.floor(RUN_BYTES / this.table.chunk_size),
+              Math.ceil(this.scheduler.unassigned / share),
+            ),
           );
     for (const h of ranked) {
       if (this.tasks.size >= this.parallel) break;
@@ -598,7 +627,10 @@ class Download {
         const data = await source.fetchRange({ ...req, end: cEnd, maxBytes: cEnd - start });
         this.received(task, data.byteLength);
         if (data.byteLength !== cEnd - start)
-          throw new SourceError('E_SIZE_MISMATCH', `${source.uri}: chunk ${asg.next} has ${data.byteLength} bytes`);
+          throw new SourceError(
+            'E_SIZE_MISMATCH',
+            `${source.uri}: chunk ${asg.next} has ${data.byteLength} bytes`,
+          );
         await this.throttle(data.byteLength, signal);
         await this.acceptChunk(task, asg.next, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         continue;
@@ -611,7 +643,10 @@ class Download {
       stream: for await (const piece of source.streamRange(req)) {
         got += piece.byteLength;
         if (got > end - start)
-          throw new SourceError('E_TOO_LARGE', `${source.uri} sent more than the ${end - start} bytes asked for`);
+          throw new SourceError(
+            'E_TOO_LARGE',
+            `${source.uri} sent more than the ${end - start} bytes asked for`,
+          );
         this.received(task, piece.byteLength);
         await this.throttle(piece.byteLength, signal);
         let off = 0;
@@ -649,7 +684,10 @@ class Download {
     (this.reports.get(task.sourceId) as SourceReport).fetched += n;
     if (this.fetched > this.maxFetch)
       this.fail(
-        new DchatError('E_TOO_LARGE', `received ${this.fetched} bytes for a ${this.target.length}-byte package: giving up`),
+        new DchatError(
+          'E_TOO_LARGE',
+          `received ${this.fetched} bytes for a ${this.target.length}-byte package: giving up`,
+        ),
       );
     if (this.fatal) throw this.fatal;
   }
@@ -697,7 +735,9 @@ class Download {
       },
       (err: unknown) => {
         this.pendingWrites.delete(p);
-        this.fail(new DchatError('E_IO', `cannot write ${this.pp.part}: ${(err as Error).message}`, { cause: err }));
+        this.fail(
+          new DchatError('E_IO', `cannot write ${this.pp.part}: ${(err as Error).message}`, { cause: err }),
+        );
       },
     );
     this.pendingWrites.add(p);
@@ -792,22 +832,31 @@ class Download {
   /** The error of a run that ran out of sources, from what each source did. */
   private noSourceError(): DchatError {
     const failed = [...this.reports.values()].filter((r) => r.failures.length > 0);
-    if (failed.length === 0) return new DchatError('E_NO_SOURCE', `no source to download ${this.target.path} from`);
+    if (failed.length === 0)
+      return new DchatError('E_NO_SOURCE', `no source to download ${this.target.path} from`);
     const all = failed.flatMap((r) => r.failures.map((f) => ({ ...f, uri: r.uri })));
-    const summary = failed.map((r) => `${r.uri}: ${r.failures.at(-1)?.code} ${r.failures.at(-1)?.message}`).join('; ');
+    const summary = failed
+      .map((r) => `${r.uri}: ${r.failures.at(-1)?.code} ${r.failures.at(-1)?.message}`)
+      .join('; ');
     const details = { failures: all.map((f) => ({ source: f.uri, code: f.code, message: f.message })) };
     const corrupt = all.find((f) => f.kind === 'corrupt');
     if (corrupt)
-      return new VerificationError(corrupt.code as ErrorCode, `${corrupt.message} (no source left that serves ${this.target.path} intact)`, {
-        details,
-      });
+      return new VerificationError(
+        corrupt.code as ErrorCode,
+        `${corrupt.message} (no source left that serves ${this.target.path} intact)`,
+        {
+          details,
+        },
+      );
     if (all.every((f) => f.kind === 'slow'))
       return new DchatError('E_SLOW_SOURCE', `every source was too slow: ${summary}`, { details });
     if (failed.length === 1) {
       const last = all.at(-1) as (typeof all)[number];
       return new DchatError(last.code as ErrorCode, last.message, { details });
     }
-    return new DchatError('E_NO_SOURCE', `no source could deliver ${this.target.path}: ${summary}`, { details });
+    return new DchatError('E_NO_SOURCE', `no source could deliver ${this.target.path}: ${summary}`, {
+      details,
+    });
   }
 
   // ---- 5. the end --------------------------------------------------------------------------
@@ -824,7 +873,10 @@ class Download {
     if (!verdict.ok) {
       // Every chunk matched the signed table, yet the whole does not match the signed target.
       await discardPartial(this.pp);
-      throw new VerificationError(verdict.code ?? 'E_HASH_MISMATCH', verdict.message ?? 'package check failed');
+      throw new VerificationError(
+        verdict.code ?? 'E_HASH_MISMATCH',
+        verdict.message ?? 'package check failed',
+      );
     }
     this.emit({ type: 'verified', sha256: digests.sha256, blake3: digests.blake3 });
     await this.writeSidecars(this.table);

@@ -9,9 +9,9 @@
  */
 import { chunkHashHex } from '../crypto/file-digest.ts';
 import { type Digests, DualHasher, digestEquals } from '../crypto/hash.ts';
-import { ParallelDigest } from '../crypto/parallel-digest.ts';
 import { DchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
+import { StreamDigest } from './stream-digest.ts';
 
 /** Below this size one thread hashes faster than a worker starts. */
 const WORKER_THRESHOLD = 16 * 1024 * 1024;
@@ -24,8 +24,8 @@ interface Hasher {
 
 function makeHasher(size: number): Hasher {
   if (size >= WORKER_THRESHOLD) {
-    const pd = new ParallelDigest();
-    return { update: (d) => pd.update(d), digest: () => pd.digest(), destroy: () => pd.destroy() };
+    const sd = new StreamDigest();
+    return { update: (d) => sd.update(d), digest: () => sd.digest(), destroy: () => sd.destroy() };
   }
   const dual = new DualHasher();
   return {
@@ -152,6 +152,9 @@ export class OrderedDigest {
       if (data) {
         this.window.delete(i);
         this.held -= data.byteLength;
+        // The hasher takes the buffer over: its write to the partial file must be done first.
+        await this.onDisk.get(i);
+        if (this.stopped) throw this.failed;
       } else if (this.onDisk.has(i)) {
         await this.onDisk.get(i);
         if (this.stopped) throw this.failed;

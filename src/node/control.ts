@@ -92,7 +92,10 @@ export class ControlServer {
       const take = nl >= 0 ? data.subarray(0, nl) : data;
       size += take.byteLength;
       if (size > MAX_REQUEST_BYTES) {
-        reply({ ok: false, error: { code: 'E_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes` } });
+        reply({
+          ok: false,
+          error: { code: 'E_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes` },
+        });
         return;
       }
       parts.push(take);
@@ -140,8 +143,7 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (alive)
-    throw new DchatError('E_BUSY', `a node is already running with this home (${path} answers)`);
+  if (alive) throw new DchatError('E_BUSY', `a node is already running with this home (${path} answers)`);
   await unlink(path).catch(() => {});
 }
 
@@ -186,9 +188,13 @@ export async function controlRequest(
       clearTimeout(timer);
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
         reject(
-          new DchatError('E_NOT_FOUND', `no node is running with home ${paths.home} (start one: dchat node start)`, {
-            cause: err,
-          }),
+          new DchatError(
+            'E_NOT_FOUND',
+            `no node is running with home ${paths.home} (start one: dchat node start)`,
+            {
+              cause: err,
+            },
+          ),
         );
       else reject(new DchatError('E_IO', `control socket ${path}: ${err.message}`, { cause: err }));
     });

@@ -11,9 +11,9 @@ import type { PeerId } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { DchatError, toDchatError } from '../errors.ts';
+import type { GossipConfig } from '../gossip/core/index.ts';
 import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
 import { ChunkClient, ChunkServer, type ChunkServerInit, type Holding } from '../gossip/libp2p/chunks.ts';
-import type { GossipConfig } from '../gossip/core/index.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { compareVersions } from '../model/version.ts';
@@ -21,16 +21,17 @@ import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
 import type { HomePaths } from '../store/home.ts';
+import { loadMirrors } from '../store/mirrors.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
 import { listPackages } from '../trust/package-check.ts';
-import { loadTrustOffline } from '../trust/updater.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
+import { loadTrustOffline } from '../trust/updater.ts';
 import { ControlServer } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
-import { downloadFromPeers } from './peer-download.ts';
 import { PackageStore } from './package-store.ts';
+import { downloadFromPeers } from './peer-download.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -122,16 +123,21 @@ export class DchatNode extends EventEmitter {
     // The control socket first: a second node on the same home fails before it binds a port.
     this.control = new ControlServer(this.paths, {
       status: async () => this.status(),
-      announce: async (p) =>
-        this.requireGossip().announce(
+      announce: async (p) => {
+        // Trust may have moved on disk since start (`dchat update ...`): announce what it says now.
+        await this.reload();
+        return this.requireGossip().announce(
           typeof p.version === 'string' ? p.version : undefined,
           typeof p.ttl === 'number' ? p.ttl : this.config.announceTtl,
-        ),
+        );
+      },
     });
     await this.control.start();
     try {
       const trusted = await this.trustOffline();
       if (trusted) await this.store.scan(trusted);
+      // Configured mirrors (mirrors.toml) are what this node shares with peers; E_CONFIG if bad.
+      const mirrors = (await loadMirrors(this.paths)).mirrors.map(({ latency_ms, throughput_bps, ...m }) => m);
       let gossipRef: GossipService | undefined;
       const node = await createNodeLibp2p({
         privateKey: key,
@@ -155,6 +161,7 @@ export class DchatNode extends EventEmitter {
         trustStore: this.trustStore,
         bans: this.bans,
         ...(this.config.gossip ? { config: this.config.gossip } : {}),
+        mirrors,
         defaultTtl: this.config.announceTtl,
         trustClock: () => this.clock(),
         selfAddrs: () => node.getMultiaddrs().map(String),
@@ -214,6 +221,13 @@ export class DchatNode extends EventEmitter {
 
   private clock(): Date {
     return this.config.clock?.() ?? new Date();
+  }
+
+  /** Re-reads the trusted metadata and the verified packages from the home. */
+  private async reload(): Promise<void> {
+    await this.requireGossip().reloadTrust();
+    const trusted = await this.trustOffline();
+    if (trusted) await this.store.scan(trusted);
   }
 
   private requireGossip(): GossipService {
@@ -297,7 +311,8 @@ export class DchatNode extends EventEmitter {
         }
       }),
     );
-    for (const key of this.holdings.keys()) if (!node.getPeers().some((p) => p.toString() === key)) this.holdings.delete(key);
+    for (const key of this.holdings.keys())
+      if (!node.getPeers().some((p) => p.toString() === key)) this.holdings.delete(key);
   }
 
   private fetching = false;
@@ -381,7 +396,10 @@ export class DchatNode extends EventEmitter {
   status(): Record<string, unknown> {
     const node = this.requireLibp2p();
     const gossip = this.requireGossip();
-    const ps = node.services.pubsub as unknown as { getMeshPeers?(t: string): string[]; getScore?(p: string): number };
+    const ps = node.services.pubsub as unknown as {
+      getMeshPeers?(t: string): string[];
+      getScore?(p: string): number;
+    };
     const now = Date.now();
     return {
       peer_id: node.peerId.toString(),
@@ -398,7 +416,9 @@ export class DchatNode extends EventEmitter {
       banned_peers: this.bans.list(now),
       releases: {
         highest_trusted: gossip.highestTrusted ?? null,
-        announcements: gossip.core.heldReleases().map((a) => ({ id: a.id, version: a.version, node_id: a.node_id })),
+        announcements: gossip.core
+          .heldReleases()
+          .map((a) => ({ id: a.id, version: a.version, node_id: a.node_id })),
         packages: this.store.list().map((p) => ({
           target: p.target.path,
           version: p.target.custom.version,

@@ -3,10 +3,11 @@
  * (libp2p protobuf encoding), written atomically with mode 0600 on first start and reused after,
  * so the peer id survives restarts. A key file readable by others is refused, as ssh does.
  */
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import type { PrivateKey } from '@libp2p/interface';
+
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
 import { DchatError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -46,8 +47,12 @@ export async function loadOrCreateIdentity(paths: HomePaths): Promise<{ key: Pri
     if (key.type !== 'Ed25519') throw new Error(`key type ${key.type}, Ed25519 expected`);
     return { key, created: false };
   } catch (cause) {
-    throw new DchatError('E_CONFIG', `${file} is not a valid node identity key: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new DchatError(
+      'E_CONFIG',
+      `${file} is not a valid node identity key: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   }
 }

@@ -7,8 +7,8 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
+import { identify } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';

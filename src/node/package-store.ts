@@ -5,16 +5,14 @@
  * security check is not served). Every chunk read for a peer is re-hashed against the chunk table
  * first, so bytes damaged on disk after verification are never sent.
  */
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
-import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError } from '../errors.ts';
-import { CHUNKS_FORMAT, type ChunkTable, chunkRange, parseChunkTable, serializeChunkTable } from '../model/chunks.ts';
-import { LIMITS } from '../model/limits.ts';
+import type { Holding } from '../gossip/libp2p/chunks.ts';
+import { CHUNKS_FORMAT, type ChunkTable, chunkRange, serializeChunkTable } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { commitFile, writeFileAtomic } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';
-import type { Holding } from '../gossip/libp2p/chunks.ts';
 import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
@@ -148,7 +146,15 @@ export class PackageStore {
   async readRange(target: string, start: number, end: number): Promise<Uint8Array> {
     const p = this.byName.get(target);
     if (!p) throw new DchatError('E_NOT_FOUND', `no verified package ${target.slice(0, 80)}`);
-    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start < end && end <= p.target.length))
+    if (
+      !(
+        Number.isSafeInteger(start) &&
+        Number.isSafeInteger(end) &&
+        0 <= start &&
+        start < end &&
+        end <= p.target.length
+      )
+    )
       throw new DchatError('E_MALFORMED', `range [${start}, ${end}) is outside ${target}`);
     const cs = p.table.chunk_size;
     const first = Math.floor(start / cs);
@@ -167,7 +173,10 @@ export class PackageStore {
         }
         if (n !== buf.byteLength || chunkHashHex(buf) !== p.table.chunks[i]) {
           this.byName.delete(target);
-          throw new DchatError('E_CHUNK_MISMATCH', `${target} chunk ${i} changed on disk since it was verified`);
+          throw new DchatError(
+            'E_CHUNK_MISMATCH',
+            `${target} chunk ${i} changed on disk since it was verified`,
+          );
         }
         const from = Math.max(start, r.start);
         const to = Math.min(end, r.end);

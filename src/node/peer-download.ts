@@ -76,7 +76,10 @@ export async function downloadFromPeers(o: PeerDownloadOptions): Promise<StoredP
             });
             // The caller's own check, whatever the source did: the signed table decides.
             if (bytes.byteLength !== r.end - r.start || chunkHashHex(bytes) !== table.chunks[i])
-              throw new DchatError('E_CHUNK_MISMATCH', `chunk ${i} of ${target.path} does not match the table`);
+              throw new DchatError(
+                'E_CHUNK_MISMATCH',
+                `chunk ${i} of ${target.path} does not match the table`,
+              );
             await fh.write(bytes, 0, bytes.byteLength, r.start);
             o.onChunk?.(i);
             done = true;
@@ -87,9 +90,13 @@ export async function downloadFromPeers(o: PeerDownloadOptions): Promise<StoredP
           }
         }
         if (!done)
-          throw new DchatError('E_NO_SOURCE', `chunk ${i} of ${target.path}: ${(lastErr as Error)?.message}`, {
-            cause: lastErr,
-          });
+          throw new DchatError(
+            'E_NO_SOURCE',
+            `chunk ${i} of ${target.path}: ${(lastErr as Error)?.message}`,
+            {
+              cause: lastErr,
+            },
+          );
       }
     };
     const n = Math.max(1, Math.min(o.parallel ?? 4, table.chunks.length));

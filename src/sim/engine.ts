@@ -129,9 +129,9 @@ class Engine {
     const w = this.w;
     const q = this.q;
     const n = this.n;
-    // The scenario's schedule.
+    // The scenario's schedule: nodes boot (or join late), leave, split, heal; the origin publishes.
     for (let i = 0; i < n; i++) {
-      if ((w.joinAt[i] as number) > 0) q.push(w.joinAt[i] as number, JOIN, i);
+      q.push(w.joinAt[i] as number, JOIN, i);
       if (Number.isFinite(w.leaveAt[i])) q.push(w.leaveAt[i] as number, LEAVE, i);
     }
     if (Number.isFinite(w.splitAt)) q.push(w.splitAt, SPLIT);
@@ -140,17 +140,6 @@ class Engine {
     if (w.opts.maliciousMode === 'mixed') {
       const rng = new Rng(deriveSeed(w.opts.seed, STREAM.adversary));
       for (let i = 0; i < n; i++) if (w.malicious[i]) q.push(w.publishAt + rng.next() * 100, ATTACK, i);
-    }
-    // Time 0: everyone present connects to their present neighbours.
-    for (let i = 0; i < n; i++) {
-      if (w.joinAt[i] !== 0) continue;
-      this.online[i] = 1;
-      if (!w.malicious[i]) this.honestOnline++;
-    }
-    const topo = w.topo;
-    for (let i = 0; i < n; i++) {
-      if (!this.online[i]) continue;
-      for (const j of neighborsOf(topo, i)) if (i < j && this.online[j]) this.connectPair(i, j);
     }
     return this.loop();
   }

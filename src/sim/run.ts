@@ -38,7 +38,7 @@ export function runSimulation(options: Partial<SimOptions> = {}): SimReport {
   let leavers = 0;
   let partitioned = 0;
   for (let i = 0; i < opts.nodes; i++) {
-    if ((world.joinAt[i] as number) > 0) lateJoiners++;
+    if ((world.joinAt[i] as number) >= world.publishAt) lateJoiners++;
     if (Number.isFinite(world.leaveAt[i])) leavers++;
     partitioned += world.side[i] as number;
   }

@@ -22,7 +22,9 @@ export interface World {
   origin: number;
   /** 1 for nodes on the far side of the partition. */
   side: Uint8Array;
-  /** When each node comes online (0: from the start). */
+  /** When each node comes online: within the first third of the warm-up for the nodes present
+   * from the start (nodes boot at different times; it also keeps the start-up burst of HELLOs in
+   * flight small), after publication for churn's late joiners. */
   joinAt: Float64Array;
   /** When each node leaves for good (Infinity: never). */
   leaveAt: Float64Array;
@@ -64,6 +66,7 @@ export function buildWorld(opts: SimOptions): World {
 
   const publishAt = opts.warmupMs;
   const joinAt = new Float64Array(n);
+  for (let i = 0; i < n; i++) joinAt[i] = (rng.next() * opts.warmupMs) / 3;
   const leaveAt = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
   const churners = Math.round(opts.churn * honestCount);
   for (const i of take(churners)) joinAt[i] = publishAt + rng.next() * opts.churnWindowMs;

@@ -193,9 +193,7 @@ export class HttpsSource implements Source {
   /** The package by content (`targets/<sha256>.<name>`), else by name (`packages/<name>`). */
   private async openPackage(req: RangeRequest, range: string): Promise<Dispatcher.ResponseData> {
     const known = this.packagePath.get(req.target);
-    const candidates = known
-      ? [known]
-      : [`targets/${req.sha256}.${req.target}`, `packages/${req.target}`];
+    const candidates = known ? [known] : [`targets/${req.sha256}.${req.target}`, `packages/${req.target}`];
     let last: Dispatcher.ResponseData | undefined;
     for (const rel of candidates) {
       const res = await this.request(rel, req.signal, { range });

@@ -22,8 +22,18 @@ export const PEER_SOURCE_PRIORITY = 30;
 
 /** The wire client this source drives (gossip/libp2p/chunks.ts ChunkClient has this shape). */
 export interface PeerTransport {
-  metadata(peer: PeerId, name: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
-  chunkTable(peer: PeerId, target: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  metadata(
+    peer: PeerId,
+    name: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array | undefined>;
+  chunkTable(
+    peer: PeerId,
+    target: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array | undefined>;
   range(peer: PeerId, target: string, start: number, end: number, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
@@ -70,7 +80,9 @@ export class PeerSource implements Source {
     if (n === 0) return [];
     const start = this.rr++ % n;
     const rotated = [...peers.slice(start), ...peers.slice(0, start)];
-    return rotated.sort((a, b) => (this.inFlight.get(a.toString()) ?? 0) - (this.inFlight.get(b.toString()) ?? 0));
+    return rotated.sort(
+      (a, b) => (this.inFlight.get(a.toString()) ?? 0) - (this.inFlight.get(b.toString()) ?? 0),
+    );
   }
 
   private async tryPeers<T>(
@@ -81,7 +93,10 @@ export class PeerSource implements Source {
   ): Promise<T | undefined> {
     const peers = this.order(target).slice(0, this.init.maxAttempts ?? 8);
     if (peers.length === 0)
-      throw new SourceError('E_NO_SOURCE', `no connected peer ${target ? `holds ${target}` : 'to ask'} for ${what}`);
+      throw new SourceError(
+        'E_NO_SOURCE',
+        `no connected peer ${target ? `holds ${target}` : 'to ask'} for ${what}`,
+      );
     let lastError: DchatError | undefined;
     let notFound = 0;
     for (const peer of peers) {
@@ -106,9 +121,13 @@ export class PeerSource implements Source {
       }
     }
     if (notFound === peers.length) return undefined;
-    throw new SourceError(lastError?.code ?? 'E_NO_SOURCE', `every peer failed for ${what}: ${lastError?.message}`, {
-      cause: lastError,
-    });
+    throw new SourceError(
+      lastError?.code ?? 'E_NO_SOURCE',
+      `every peer failed for ${what}: ${lastError?.message}`,
+      {
+        cause: lastError,
+      },
+    );
   }
 
   async fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
@@ -137,24 +156,35 @@ export class PeerSource implements Source {
 
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {
     if (req.end - req.start > req.maxBytes)
-      throw new DchatError('E_TOO_LARGE', `range of ${req.end - req.start} bytes over the ${req.maxBytes} cap`);
+      throw new DchatError(
+        'E_TOO_LARGE',
+        `range of ${req.end - req.start} bytes over the ${req.maxBytes} cap`,
+      );
     const table = this.expected.get(req.target)?.table;
-    const bytes = await this.tryPeers(`${req.target} [${req.start}, ${req.end})`, req.target, req.signal, async (peer) => {
-      const data = await this.init.transport.range(peer, req.target, req.start, req.end, req.signal);
-      if (table) {
-        const bad = firstBadChunk(table, req.start, data);
-        if (bad !== undefined) {
-          this.badChunks++;
-          this.init.onMisbehaviour?.(peer, 'bad-chunk', `${req.target} chunk ${bad}`);
-          throw new DchatError('E_CHUNK_MISMATCH', `peer ${peer.toString().slice(-8)} sent a bad chunk ${bad}`);
+    const bytes = await this.tryPeers(
+      `${req.target} [${req.start}, ${req.end})`,
+      req.target,
+      req.signal,
+      async (peer) => {
+        const data = await this.init.transport.range(peer, req.target, req.start, req.end, req.signal);
+        if (table) {
+          const bad = firstBadChunk(table, req.start, data);
+          if (bad !== undefined) {
+            this.badChunks++;
+            this.init.onMisbehaviour?.(peer, 'bad-chunk', `${req.target} chunk ${bad}`);
+            throw new DchatError(
+              'E_CHUNK_MISMATCH',
+              `peer ${peer.toString().slice(-8)} sent a bad chunk ${bad}`,
+            );
+          }
         }
-      }
-      const stat = this.received.get(peer.toString()) ?? { bytes: 0, ranges: 0 };
-      stat.bytes += data.byteLength;
-      stat.ranges++;
-      this.received.set(peer.toString(), stat);
-      return data;
-    });
+        const stat = this.received.get(peer.toString()) ?? { bytes: 0, ranges: 0 };
+        stat.bytes += data.byteLength;
+        stat.ranges++;
+        this.received.set(peer.toString(), stat);
+        return data;
+      },
+    );
     if (!bytes) throw new SourceError('E_NO_SOURCE', `no peer holds ${req.target}`);
     return bytes;
   }

@@ -17,12 +17,18 @@ export async function loadAutoUpdateConfig(
   try {
     const bytes = await readFile(paths.autoUpdateConfig);
     if (bytes.byteLength > LIMITS.configBytes)
-      throw new DchatError('E_CONFIG', `${paths.autoUpdateConfig} is larger than ${LIMITS.configBytes} bytes`);
+      throw new DchatError(
+        'E_CONFIG',
+        `${paths.autoUpdateConfig} is larger than ${LIMITS.configBytes} bytes`,
+      );
     text = bytes.toString('utf8');
   } catch (err) {
     if (err instanceof DchatError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { config: { ...DEFAULT_AUTO_UPDATE }, fromFile: false };
-    throw new DchatError('E_IO', `cannot read ${paths.autoUpdateConfig}: ${(err as Error).message}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { config: { ...DEFAULT_AUTO_UPDATE }, fromFile: false };
+    throw new DchatError('E_IO', `cannot read ${paths.autoUpdateConfig}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   let data: unknown;
   try {

@@ -11,11 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DchatError, UsageError } from '../errors.ts';
-import {
-  DownloadSourceSchema,
-  MIRROR_TYPE_FLAGS,
-  type SeedSourceType,
-} from '../model/download-source.ts';
+import { DownloadSourceSchema, MIRROR_TYPE_FLAGS, type SeedSourceType } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
@@ -125,14 +121,18 @@ export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<Mirr
   }
   for (const key of Object.keys(doc)) {
     if (key !== 'settings' && key !== 'mirror')
-      throw new DchatError('E_CONFIG', `${file}: unknown table or key '${key}' (expected [settings], [[mirror]])`);
+      throw new DchatError(
+        'E_CONFIG',
+        `${file}: unknown table or key '${key}' (expected [settings], [[mirror]])`,
+      );
   }
   const settingsResult = MirrorSettingsSchema.safeParse(doc.settings ?? {});
   if (!settingsResult.success) throw configError(file, 'settings', settingsResult.error);
   const settings = settingsResult.data;
   for (const key of ['limit_rate', 'min_rate'] as const) checkRate(settings[key], `${file}: settings.${key}`);
   const raw = doc.mirror ?? [];
-  if (!Array.isArray(raw)) throw new DchatError('E_CONFIG', `${file}: 'mirror' must be an array of tables ([[mirror]])`);
+  if (!Array.isArray(raw))
+    throw new DchatError('E_CONFIG', `${file}: 'mirror' must be an array of tables ([[mirror]])`);
   if (raw.length > LIMITS.maxMirrors)
     throw new DchatError('E_CONFIG', `${file}: ${raw.length} mirrors, at most ${LIMITS.maxMirrors}`);
   const mirrors: MirrorRecord[] = [];
@@ -140,7 +140,8 @@ export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<Mirr
   raw.forEach((entry, i) => {
     const r = MirrorRecordSchema.safeParse(datesToStrings(entry));
     if (!r.success) throw configError(file, `mirror ${i + 1}`, r.error);
-    if (ids.has(r.data.id)) throw new DchatError('E_CONFIG', `${file}: mirror ${i + 1}: duplicate id ${r.data.id}`);
+    if (ids.has(r.data.id))
+      throw new DchatError('E_CONFIG', `${file}: mirror ${i + 1}: duplicate id ${r.data.id}`);
     ids.add(r.data.id);
     try {
       r.data.uri = normalizeMirrorUri(r.data.source_type, r.data.uri);
@@ -152,7 +153,10 @@ export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<Mirr
   return { settings, mirrors };
 }
 
-export async function saveMirrors(paths: HomePaths, cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>): Promise<void> {
+export async function saveMirrors(
+  paths: HomePaths,
+  cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>,
+): Promise<void> {
   await writeFileAtomic(paths.mirrorsToml, serializeMirrors(cfg));
 }
 
@@ -229,7 +233,11 @@ export function removeMirror(
   const removed = mirrors.find(
     (m) => m.uri === wanted || m.uri === url.trim() || displayName(m) === url.trim(),
   );
-  if (!removed) throw new UsageError('--url', `no mirror with URL ${url.slice(0, 200)} (see \`dchat update list-mirrors\`)`);
+  if (!removed)
+    throw new UsageError(
+      '--url',
+      `no mirror with URL ${url.slice(0, 200)} (see \`dchat update list-mirrors\`)`,
+    );
   return { mirrors: mirrors.filter((m) => m !== removed), removed };
 }
 
@@ -276,7 +284,8 @@ export function normalizeMirrorUri(type: SeedSourceType, input: string): string 
       if (s !== 'gossip://') throw new Error(`gossip source URI must be gossip://`);
       return s;
     case 'Peer':
-      if (!/^\/[A-Za-z0-9]/.test(s) && !/^peer:\/\//.test(s)) throw new Error('peer source must be a multiaddr');
+      if (!/^\/[A-Za-z0-9]/.test(s) && !/^peer:\/\//.test(s))
+        throw new Error('peer source must be a multiaddr');
       return s;
     default:
       throw new Error(`unknown source type ${type as string}`);
@@ -295,7 +304,8 @@ function configError(file: string, where: string, err: z.ZodError): DchatError {
   const issue = err.issues[0];
   const path = issue?.path.length ? `.${issue.path.join('.')}` : '';
   let msg = issue?.message ?? 'invalid';
-  if (issue?.code === 'unrecognized_keys') msg = `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue?.code === 'unrecognized_keys')
+    msg = `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   return new DchatError('E_CONFIG', `${file}: ${where}${path}: ${msg}`, { cause: err });
 }
 

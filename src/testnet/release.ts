@@ -77,7 +77,8 @@ export async function prepareReleases(o: PrepareOptions): Promise<TestRelease[]>
     const repo = await loadRepo(repoDir);
     const keep = packageName(version, o.platform);
     if (Object.keys(repo.targets.signed.targets).some((n) => n !== keep)) {
-      for (const n of Object.keys(repo.targets.signed.targets)) if (n !== keep) delete repo.targets.signed.targets[n];
+      for (const n of Object.keys(repo.targets.signed.targets))
+        if (n !== keep) delete repo.targets.signed.targets[n];
       const next = publishTargets(repo, [], {
         keys: [key],
         now: o.now,
@@ -88,7 +89,15 @@ export async function prepareReleases(o: PrepareOptions): Promise<TestRelease[]>
       await writeRepoRoles(repoDir, next);
       await writeSums(repoDir, next);
     }
-    out.push({ repoDir, keyFile, key, version, platform: o.platform, packageFile, bundle: await readBundle(repoDir) });
+    out.push({
+      repoDir,
+      keyFile,
+      key,
+      version,
+      platform: o.platform,
+      packageFile,
+      bundle: await readBundle(repoDir),
+    });
   }
   return out;
 }
@@ -108,7 +117,7 @@ export function forgeBundle(bundle: TufBundle, version: string): TufBundle {
     signed: { targets: Record<string, { hashes: Record<string, string>; custom: Record<string, unknown> }> };
   };
   const forged: typeof doc.signed.targets = {};
-  for (const [name, t] of Object.entries(doc.signed.targets)) {
+  for (const t of Object.values(doc.signed.targets)) {
     const platform = String(t.custom.platform);
     const evil = 'e'.repeat(64);
     forged[packageName(version, platform)] = {
@@ -116,7 +125,6 @@ export function forgeBundle(bundle: TufBundle, version: string): TufBundle {
       hashes: { sha256: evil },
       custom: { ...t.custom, version, sha256: evil },
     };
-    void name;
   }
   doc.signed.targets = forged;
   return { ...bundle, targets: Buffer.from(`${JSON.stringify(doc, null, 1)}\n`).toString('base64') };

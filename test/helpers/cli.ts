@@ -4,7 +4,12 @@
  * environment. Returns exit code, stdout and stderr.
  */
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { CliContext } from '../../src/cli/context.ts';
+import { buildDchat } from '../../src/cli/dchat-program.ts';
+import { runProgram } from '../../src/cli/program.ts';
+import { buildDchatSign } from '../../src/cli/sign-program.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BINS = {
@@ -64,4 +69,39 @@ export const dchatSign = (args: readonly string[], o?: RunOptions) => runBin('dc
 /** A readable description of a run, for assertion messages. */
 export function describeRun(r: CliResult): string {
   return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+}
+
+/**
+ * The same programs run in this process with captured streams (the CliContext seam the commands
+ * are written against): the whole parse -> body -> error rendering -> exit code path without a
+ * process start, for wide tables of cases. End-to-end behaviour is still checked with runBin.
+ */
+export async function runInProcess(
+  bin: 'dchat' | 'dchat-sign',
+  args: readonly string[],
+  o: { cwd: string; env?: Record<string, string | undefined>; now?: Date },
+): Promise<CliResult> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  stdout.on('data', (b: Buffer) => out.push(b));
+  stderr.on('data', (b: Buffer) => err.push(b));
+  const ctx: CliContext = {
+    stdout,
+    stderr,
+    env: { ...o.env },
+    cwd: o.cwd,
+    now: () => o.now ?? new Date(),
+  };
+  const program = bin === 'dchat' ? buildDchat(ctx) : buildDchatSign(ctx);
+  const code = await runProgram(program, [...args]);
+  stdout.end();
+  stderr.end();
+  return {
+    code,
+    signal: null,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+  };
 }

@@ -759,6 +759,22 @@ describe('fast-forward', () => {
     // The thief's v1000 replayed now: signed by a key the new root no longer lists.
     await assertCode(() => updateTrust(store, m.set('timestamp.json', ff), NOW), 'E_UNTRUSTED_KEY');
   });
+
+  test('§5.3.11: any change of the timestamp keys discards the stored timestamp, even one still validly signed', async () => {
+    const keys = splitKeys();
+    const t2 = publish(makeRepo({ keys }), [targetFor(A, '1.0.0', 'linux-x64')]);
+    const store = new InMemoryTrustStore(t2.repo.root);
+    const ff = makeTimestamp(t2.repo.snapshot, { version: 1000, keys: keys.timestamp });
+    await updateTrust(store, new MapFetcher(t2.repo).set('timestamp.json', ff), NOW);
+    // Root v2 adds a second timestamp key (the old one stays listed, threshold 1): v1000 would
+    // still verify, so only the rule "timestamp keys changed -> forget it" lets v3 through.
+    const [extra] = makeKeys(1);
+    const root2 = makeRoot({ ...keys, timestamp: [...keys.timestamp, extra!] }, { version: 2 });
+    const t3 = publish(t2, [targetFor(B, '1.1.0', 'linux-x64')]);
+    const r = await updateTrust(store, new MapFetcher({ ...t3.repo, root: root2 }, [root2]), NOW);
+    assert.equal(r.trusted.timestamp?.signed.version, 3);
+    assert.equal(store.version('timestamp'), 3);
+  });
 });
 
 describe('unsupported, malformed and oversized metadata', () => {

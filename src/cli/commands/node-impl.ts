@@ -35,7 +35,8 @@ function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string
     throw new UsageError(flag, `'${value.slice(0, 120)}' is not a multiaddr`, { cause });
   }
   const names = ma.getComponents().map((c) => c.name);
-  if (!names.includes('tcp')) throw new UsageError(flag, `'${value.slice(0, 120)}' has no /tcp/ part (TCP only)`);
+  if (!names.includes('tcp'))
+    throw new UsageError(flag, `'${value.slice(0, 120)}' has no /tcp/ part (TCP only)`);
   if (needPeerId && !names.includes('p2p'))
     throw new UsageError(flag, `'${value.slice(0, 120)}' needs the peer id: .../p2p/<peer-id>`);
   return ma.toString();
@@ -43,12 +44,20 @@ function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string
 
 export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (o.metrics !== undefined)
-    throw new UsageError('--metrics', 'not yet available (the metrics endpoint comes with the observability issue)');
+    throw new UsageError(
+      '--metrics',
+      'not yet available (the metrics endpoint comes with the observability issue)',
+    );
   if (o.dashboard !== undefined)
-    throw new UsageError('--dashboard', 'not yet available (the dashboard comes with the observability issue)');
+    throw new UsageError(
+      '--dashboard',
+      'not yet available (the dashboard comes with the observability issue)',
+    );
   if (!(NODE_ROLES as readonly string[]).includes(o.role))
     throw new UsageError('--role', `'${o.role.slice(0, 40)}' is not one of ${NODE_ROLES.join(', ')}`);
-  const listen = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map((a) => multiaddrFlag(a, '--listen', false));
+  const listen = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map((a) =>
+    multiaddrFlag(a, '--listen', false),
+  );
   const bootstrap = o.bootstrap.map((a) => multiaddrFlag(a, '--bootstrap', true));
   if (await usesPublicNetwork(env.paths)) bootstrap.push(...PUBLIC_BOOTSTRAP);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
@@ -83,7 +92,13 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   for (const a of st.addresses as string[]) env.out.line(`   Listening: ${a}`);
   if (bootstrap.length) env.out.line(`   Bootstrap: ${bootstrap.join(', ')}`);
   env.out.line(`   Control: dchat node status${env.globals.home ? ` --home ${env.globals.home}` : ''}`);
-  env.out.record({ event: 'started', peer_id: st.peer_id, addresses: st.addresses, role: o.role, pid: process.pid });
+  env.out.record({
+    event: 'started',
+    peer_id: st.peer_id,
+    addresses: st.addresses,
+    role: o.role,
+    pid: process.pid,
+  });
   if (!env.ctx.onShutdown) {
     // Embedded use without signals: nothing would ever stop it.
     await node.stop();
@@ -129,7 +144,11 @@ export async function announce(o: { version?: string; ttl?: string }, env: Comma
   if (o.version !== undefined) params.version = versionFlag(o.version);
   const ttl = intFlag(o.ttl, '--ttl', 0, 255);
   if (ttl !== undefined) params.ttl = ttl;
-  const r = (await controlRequest(env.paths, 'announce', params)) as { id: string; version: string; ttl: number };
+  const r = (await controlRequest(env.paths, 'announce', params)) as {
+    id: string;
+    version: string;
+    ttl: number;
+  };
   env.out.line(`📣 Announced ${r.version} (id ${r.id}, ttl ${r.ttl})`);
   env.out.result({ ok: true, ...r });
 }

@@ -8,7 +8,12 @@ export function registerNode(program: Command, ctx: CliContext): void {
   node
     .command('start')
     .description('start a node; runs until SIGINT/SIGTERM')
-    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/127.0.0.1/tcp/0)', collect, [])
+    .option(
+      '--listen <multiaddr>',
+      'address to listen on (repeatable; default /ip4/127.0.0.1/tcp/0)',
+      collect,
+      [],
+    )
     .option('--bootstrap <multiaddr>', 'peer to connect to, with /p2p/<id> (repeatable)', collect, [])
     .option('--role <role>', 'validator|relay|user', 'user')
     .option('--metrics <host:port>', 'Prometheus /metrics endpoint (not yet available)')

@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { action } from '../program.ts';
 
+/**
+ * `dchat update ...`: the seed's commands (spec/CLI.md "Update"), plus tuning flags. Bodies load
+ * lazily so `dchat --version` stays fast.
+ */
 export function registerUpdate(program: Command, ctx: CliContext): void {
   const update = program.command('update').description('discover, download and verify releases');
   update
@@ -12,4 +16,90 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .option('--platform <p>', 'its platform (default: from the file name dchat-<version>-<platform>)')
     .option('--metadata <dir>', 'a repository or mirror copy to update trust from first')
     .action(action(ctx, async (o, env) => (await import('./verify-impl.ts')).verify(o as never, env)));
+  update
+    .command('check')
+    .description('refresh signed release metadata from the mirrors and name the newest trusted version')
+    .option('--current <v>', 'the version running here (default: this program’s own version)')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-discover-impl.ts')).check(o as never, env)),
+    );
+  update
+    .command('list-versions')
+    .description('every trusted release: version, type, platform, size, date')
+    .action(
+      action(ctx, async (o, env) =>
+        (await import('./update-discover-impl.ts')).listVersions(o as never, env),
+      ),
+    );
+  update
+    .command('download')
+    .description('fetch a release from the mirrors, verifying every chunk, into $DCHAT_HOME/packages')
+    .requiredOption('--version <v>', 'release version')
+    .option('--platform <p>', 'platform (default: this machine’s)')
+    .option('--source <type>', 'only this kind of source: https|ipfs|bittorrent|peer|github|fdroid')
+    .option('--limit-rate <rate>', 'bandwidth limit, bytes/s or 500K, 10M (default: mirrors.toml limit_rate)')
+    .option(
+      '--min-rate <rate>',
+      'drop a source slower than this over --slow-window (default: mirrors.toml min_rate)',
+    )
+    .option(
+      '--slow-window <seconds>',
+      'window of the minimum-rate check (default: mirrors.toml slow_window_secs)',
+    )
+    .option('--parallel <n>', 'sources fetched from at once (default: mirrors.toml parallel_sources)')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-download-impl.ts')).download(o as never, env)),
+    );
+  update
+    .command('add-mirror')
+    .description('add a download source to mirrors.toml (or change its priority/region)')
+    .requiredOption('--url <url>', 'mirror URL (https://..., ipfs://CID, magnet:?...)')
+    .requiredOption('--mirror-type <type>', 'https|ipfs|bittorrent|github|fdroid')
+    .option(
+      '--region <r>',
+      'region, e.g. us-west (preferred within a priority when it matches settings.region)',
+    )
+    .option('--priority <n>', 'lower is tried first (default 10)')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).addMirror(o as never, env)),
+    );
+  update
+    .command('remove-mirror')
+    .description('remove a download source from mirrors.toml')
+    .requiredOption('--url <url>', 'mirror URL as listed by list-mirrors')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).removeMirror(o as never, env)),
+    );
+  update
+    .command('list-mirrors')
+    .description('configured download sources, in the order they are tried')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).listMirrors(o as never, env)),
+    );
+  update
+    .command('test-mirrors')
+    .description('probe every mirror at once: latency, throughput, fresh signed metadata')
+    .option('--timeout <seconds>', 'bound on the whole test (default 10)')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).testMirrors(o as never, env)),
+    );
+  update
+    .command('configure-auto-update')
+    .description('change the auto-update policy (packages/auto_update_config.json)')
+    .option('--enabled <bool>', 'check and download automatically')
+    .option('--security-only <bool>', 'only security releases')
+    .option('--check-interval <hours>', 'hours between checks')
+    .option('--auto-restart <bool>', 'restart into a new version after it is installed')
+    .option('--background-download <bool>', 'download in the background ahead of activation')
+    .option('--channel <c>', 'stable|beta|nightly')
+    .option('--pin <version>', 'stay on this version (none: unpin)')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-config-impl.ts')).configure(o as never, env)),
+    );
+  update
+    .command('show-config')
+    .description('the auto-update policy')
+    .action(
+      action(ctx, async (o, env) => (await import('./update-config-impl.ts')).showConfig(o as never, env)),
+    );
 }

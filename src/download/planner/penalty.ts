@@ -95,7 +95,7 @@ export function onSourceFailure(
   const backoff = Math.min(policy.maxBackoffMs, policy.baseBackoffMs * 2 ** (base.runFailures - 1));
   // A slow source is not retried before the others had a fair chance.
   const wait = kind === 'slow' ? Math.max(backoff, policy.maxBackoffMs / 2) : backoff;
-  return { action: 'backoff', health: { ...base, penaltyUntil: now + wait, resumesWithoutProgress: 0 } };
+  return { action: 'backoff', health: { ...base, penaltyUntil: now + wait } };
 }
 
 /** After a source delivered: failures in a row reset, measurements folded into the averages. */

@@ -26,27 +26,37 @@ export class TokenBucket {
   }
 }
 
-/** Bytes received over the last `windowMs`, to tell a slow source (slow-retrieval attack) apart. */
+/**
+ * Bytes received over the last `windowMs`, to tell a slow source (slow-retrieval attack) apart.
+ * Counted in 20 buckets, so a stream of many small pieces costs O(1) per piece.
+ */
 export class RateWindow {
   readonly windowMs: number;
   readonly startedAt: number;
-  private readonly samples: { at: number; bytes: number }[] = [];
+  private readonly bucketMs: number;
+  private readonly buckets: Float64Array;
+  /** Index (time / bucketMs) of the newest bucket written. */
+  private head: number;
   private sum = 0;
 
   constructor(windowMs: number, now: number) {
     this.windowMs = windowMs;
     this.startedAt = now;
+    this.bucketMs = Math.max(1, windowMs / 20);
+    this.buckets = new Float64Array(20);
+    this.head = Math.floor(now / this.bucketMs);
   }
 
   add(bytes: number, now: number): void {
-    this.samples.push({ at: now, bytes });
+    this.advance(now);
+    const slot = this.head % this.buckets.length;
+    this.buckets[slot] = (this.buckets[slot] as number) + bytes;
     this.sum += bytes;
-    this.trim(now);
   }
 
   /** Bytes per second over the window ending at `now`. */
   rate(now: number): number {
-    this.trim(now);
+    this.advance(now);
     const span = Math.min(this.windowMs, Math.max(1, now - this.startedAt));
     return (this.sum / span) * 1000;
   }
@@ -60,10 +70,17 @@ export class RateWindow {
     return this.rate(now) < minRateBps;
   }
 
-  private trim(now: number): void {
-    while (this.samples.length > 0 && (this.samples[0] as { at: number }).at <= now - this.windowMs) {
-      this.sum -= (this.samples.shift() as { bytes: number }).bytes;
+  /** Moves the window to `now`, clearing the buckets that fell out of it. */
+  private advance(now: number): void {
+    const idx = Math.floor(now / this.bucketMs);
+    if (idx <= this.head) return;
+    const n = this.buckets.length;
+    for (let i = this.head + 1; i <= Math.min(idx, this.head + n); i++) {
+      const slot = i % n;
+      this.sum -= this.buckets[slot] as number;
+      this.buckets[slot] = 0;
     }
+    this.head = idx;
   }
 }
 
@@ -71,7 +88,11 @@ export class RateWindow {
  * The minimum rate actually enforced: a bandwidth limit of our own must never make a source look
  * slow, so with a limit the floor is at most a quarter of each stream's share of it.
  */
-export function effectiveMinRate(minRateBps: number, limitRateBps: number | undefined, streams: number): number {
+export function effectiveMinRate(
+  minRateBps: number,
+  limitRateBps: number | undefined,
+  streams: number,
+): number {
   if (!limitRateBps || limitRateBps <= 0) return minRateBps;
   return Math.min(minRateBps, limitRateBps / Math.max(1, streams) / 4);
 }

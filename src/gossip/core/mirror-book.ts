@@ -22,6 +22,8 @@ interface Learned<P> {
 }
 
 const PRIORITY_MAX = 1_000_000;
+const NONE: readonly DownloadSource[] = Object.freeze([]);
+const NO_URIS: ReadonlySet<string> = new Set();
 
 /**
  * Mirror-list sharing (issue 5 item 3). Peers tell each other which mirrors they use; a mirror
@@ -31,33 +33,50 @@ const PRIORITY_MAX = 1_000_000;
  * proven mirrors are passed on, so gossip does not launder a stranger's URL across the network.
  */
 export class MirrorBook<P> {
-  private configured: DownloadSource[];
-  private configuredUris: Set<string>;
-  private readonly learned = new Map<string, Learned<P>>();
-  private readonly perPeer = new Map<P, number>();
+  private configured: readonly DownloadSource[] = NONE;
+  private configuredUris: ReadonlySet<string> = NO_URIS;
+  // Created on first use: most simulated nodes never learn a mirror, and 100,000 empty Maps cost.
+  private learnedMap: Map<string, Learned<P>> | undefined;
+  private perPeerMap: Map<P, number> | undefined;
   private readonly limits: MirrorBookLimits;
-  private shareCache: DownloadSource[] | undefined;
+  private shareCache: readonly DownloadSource[] | undefined;
 
   constructor(configured: readonly DownloadSource[], limits: MirrorBookLimits) {
-    this.configured = [...configured].sort((a, b) => a.priority - b.priority);
-    this.configuredUris = new Set(configured.map((s) => s.uri));
     this.limits = limits;
+    this.reconfigure(configured);
   }
 
   /** The operator changed the configured list; learned mirrors it now names become configured. */
   reconfigure(configured: readonly DownloadSource[]): void {
-    this.configured = [...configured].sort((a, b) => a.priority - b.priority);
-    this.configuredUris = new Set(configured.map((s) => s.uri));
-    for (const [uri, l] of this.learned) if (this.configuredUris.has(uri)) this.forget(uri, l);
+    if (configured.length > 0) {
+      this.configured = [...configured].sort((a, b) => a.priority - b.priority);
+      this.configuredUris = new Set(configured.map((s) => s.uri));
+    } else {
+      this.configured = NONE;
+      this.configuredUris = NO_URIS;
+    }
+    if (this.learnedMap)
+      for (const [uri, l] of this.learnedMap) if (this.configuredUris.has(uri)) this.forget(uri, l);
     this.shareCache = undefined;
   }
 
   get learnedCount(): number {
-    return this.learned.size;
+    return this.learnedMap?.size ?? 0;
+  }
+
+  private get learned(): Map<string, Learned<P>> {
+    this.learnedMap ??= new Map();
+    return this.learnedMap;
+  }
+
+  private get perPeer(): Map<P, number> {
+    this.perPeerMap ??= new Map();
+    return this.perPeerMap;
   }
 
   /** Takes mirrors a peer shared; returns how many were new. */
   learn(from: P, sources: readonly DownloadSource[]): number {
+    if (sources.length === 0) return 0;
     let added = 0;
     for (const s of sources) {
       if (this.learned.size >= this.limits.maxLearned) break;
@@ -83,7 +102,7 @@ export class MirrorBook<P> {
 
   /** A download from `uri` succeeded or failed (reported by the download engine). */
   report(uri: string, ok: boolean, nowIso?: string): void {
-    const l = this.learned.get(uri);
+    const l = this.learnedMap?.get(uri);
     if (!l) return;
     if (ok) {
       l.successes++;
@@ -105,24 +124,25 @@ export class MirrorBook<P> {
 
   /** The peer is gone: its unproven mirrors go with it (its proven ones earned their place). */
   forgetPeer(from: P): void {
+    if (!this.perPeerMap?.has(from)) return;
     for (const [uri, l] of this.learned) if (l.from === from && l.successes < this.limits.provenAfter) this.forget(uri, l);
-    this.perPeer.delete(from);
+    this.perPeerMap.delete(from);
   }
 
   /** Every mirror, best first: configured ones by priority, then proven learned, then unproven. */
   ranked(): DownloadSource[] {
     const proven: DownloadSource[] = [];
     const unproven: DownloadSource[] = [];
-    for (const l of this.learned.values())
+    for (const l of this.learnedMap?.values() ?? [])
       (l.successes >= this.limits.provenAfter ? proven : unproven).push(l.source);
     const byPriority = (a: DownloadSource, b: DownloadSource) => a.priority - b.priority;
     return [...this.configured, ...proven.sort(byPriority), ...unproven.sort(byPriority)];
   }
 
   /** What we tell peers: configured and proven mirrors only, at most a message's worth. */
-  shareable(): DownloadSource[] {
+  shareable(): readonly DownloadSource[] {
     if (!this.shareCache) {
-      const proven = [...this.learned.values()]
+      const proven = [...(this.learnedMap?.values() ?? [])]
         .filter((l) => l.successes >= this.limits.provenAfter)
         .map((l) => l.source);
       this.shareCache = [...this.configured, ...proven].slice(0, MAX_SHARED_MIRRORS);

@@ -72,17 +72,22 @@ export class GossipNode<P> {
   private readonly rng: Rng;
   private readonly peers = new Map<P, PeerState>();
   private meshSize = 0;
-  private readonly banned = new Map<P, number>();
+  /** Banned peers and until when; created at the first ban. */
+  private banned: Map<P, number> | undefined;
   private readonly seen: SeenCache;
   private readonly releases: ReleaseBook<P>;
   private readonly book: MirrorBook<P>;
   /** Announcements still to be advertised by IHAVE: id -> heartbeats left. */
   private readonly recent = new Map<string, number>();
-  /** IWANT/WANT we sent: id -> who promised it and until when. */
+  /** IWANT/WANT we sent: id -> who promised it and until when. Emptied, never shrunk to nothing. */
   private readonly promised = new Map<string, Pending<P>>();
+  /** HELLO messages as last built (without and with graft); rebuilt when digest or mirrors change. */
+  private helloCache: [GossipMessage, GossipMessage] | undefined;
   private readonly out: GossipAction<P>[] = [];
   private outHead = 0;
   private nextHeartbeat: number;
+  /** A mesh peer went below zero or the mesh grew past D_hi: the next heartbeat has mesh work. */
+  private meshDirty = false;
   private nextAntiEntropy: number;
 
   constructor(init: GossipNodeInit) {
@@ -108,13 +113,14 @@ export class GossipNode<P> {
 
   /** A connection to `peer` is open (either side dialled). Sends HELLO: mesh intent, digest, mirrors. */
   connected(now: number, peer: P): void {
-    const until = this.banned.get(peer);
+    this.alignHeartbeat(now);
+    const until = this.banned?.get(peer);
     if (until !== undefined) {
       if (until > now) {
         this.emit({ type: 'disconnect', peer, reason: 'banned' });
         return;
       }
-      this.banned.delete(peer);
+      this.banned?.delete(peer);
     }
     if (this.peers.has(peer)) return;
     const st = new PeerState(now, this.config);
@@ -122,29 +128,26 @@ export class GossipNode<P> {
     if (this.config.mode === 'flood') return;
     const graft = this.meshSize < this.config.meshDegree;
     if (graft) this.joinMesh(st);
-    this.send(peer, {
-      format: GOSSIP_FORMAT,
-      type: 'hello',
-      graft,
-      digest: this.releases.digest(),
-      mirrors: this.book.shareable(),
-    });
+    this.send(peer, this.hello(graft));
   }
 
   /** The connection to `peer` closed (or the host gave up on it). */
-  disconnected(_now: number, peer: P): void {
+  disconnected(now: number, peer: P): void {
+    this.alignHeartbeat(now);
     const st = this.peers.get(peer);
     if (st) this.dropPeer(peer, st);
   }
 
   /** A message from `peer`, already decoded (the simulator's path); `bytes` is its size on the wire. */
   receive(now: number, peer: P, message: GossipMessage, bytes: number): void {
+    this.alignHeartbeat(now);
     const st = this.admitFrom(now, peer, bytes);
     if (st) this.dispatch(now, peer, st, message);
   }
 
   /** Raw bytes from `peer` (the network adapter's path): limits first, then decode, then dispatch. */
   receiveBytes(now: number, peer: P, bytes: Uint8Array): void {
+    this.alignHeartbeat(now);
     const st = this.admitFrom(now, peer, bytes.byteLength);
     if (!st) return;
     const r = decodeGossipMessage(bytes, this.config.maxMessageBytes);
@@ -161,6 +164,7 @@ export class GossipNode<P> {
    * peer (floodPublish) or the mesh, carrying the announcement's own ttl.
    */
   publish(now: number, announcement: VersionAnnouncement): ValidationResult {
+    this.alignHeartbeat(now);
     if (!this.releases.isNewer(announcement.version))
       return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
     const v = this.check(announcement);
@@ -172,6 +176,7 @@ export class GossipNode<P> {
 
   /** The download engine found a chunk from `peer` that does not match the signed chunk table. */
   badChunk(now: number, peer: P): void {
+    this.alignHeartbeat(now);
     const st = this.peers.get(peer);
     if (st) this.penalize(now, peer, st, this.config.scoreBadChunk, 'E_CHUNK_MISMATCH', 'bad-chunk');
   }
@@ -186,7 +191,7 @@ export class GossipNode<P> {
   setConfiguredMirrors(mirrors: readonly DownloadSource[]): void {
     this.book.reconfigure(mirrors);
     if (this.config.mode === 'flood') return;
-    const message: GossipMessage = { format: GOSSIP_FORMAT, type: 'mirrors', sources: this.book.shareable() };
+    const message: GossipMessage = { format: GOSSIP_FORMAT, type: 'mirrors', sources: [...this.book.shareable()] };
     for (const peer of this.peers.keys()) this.send(peer, message);
   }
 
@@ -206,10 +211,23 @@ export class GossipNode<P> {
     }
   }
 
-  /** When `timeout` is next due (Infinity: never; flooding keeps no timers). */
+  /**
+   * When `timeout` is next due (Infinity: never). Flooding keeps no timers; the mesh protocol
+   * skips heartbeats while it has nothing to do (no IHAVE to send, no request outstanding, mesh
+   * within bounds), like a QUIC connection that arms no timer when idle: a quiet network of
+   * 100,000 nodes then costs only its anti-entropy ticks.
+   */
   pollTimeout(): number {
-    if (this.config.mode === 'flood') return Number.POSITIVE_INFINITY;
-    return this.config.antiEntropyMs > 0 ? Math.min(this.nextHeartbeat, this.nextAntiEntropy) : this.nextHeartbeat;
+    const c = this.config;
+    if (c.mode === 'flood') return Number.POSITIVE_INFINITY;
+    const busy =
+      this.recent.size > 0 ||
+      this.promised.size > 0 ||
+      this.meshDirty ||
+      this.meshSize > c.meshDegreeHigh ||
+      (this.meshSize < c.meshDegreeLow && this.peers.size > this.meshSize);
+    const hb = busy ? this.nextHeartbeat : Number.POSITIVE_INFINITY;
+    return c.antiEntropyMs > 0 ? Math.min(hb, this.nextAntiEntropy) : hb;
   }
 
   /** The next action for the host, or undefined when there is none. */
@@ -251,7 +269,7 @@ export class GossipNode<P> {
   }
 
   isBanned(peer: P, now: number): boolean {
-    return (this.banned.get(peer) ?? 0) > now;
+    return (this.banned?.get(peer) ?? 0) > now;
   }
 
   connectedPeers(): P[] {
@@ -336,11 +354,15 @@ export class GossipNode<P> {
 
   private onAnnouncement(now: number, from: P, st: PeerState, a: VersionAnnouncement, via: AcceptedVia): void {
     // Any copy settles an IWANT/WANT for this id, even a duplicate: the promiser did answer.
-    this.settlePromise(a.id);
-    const held = this.releases.get(a.id);
-    if (held || this.seen.has(a.id, now)) {
+    if (this.promised.size > 0) this.settlePromise(a.id);
+    // Duplicates are most of the traffic: one lookup in `seen` (accepted ids are in it too).
+    if (this.seen.has(a.id, now)) {
       this.stats.duplicates++;
-      held?.knownHave.add(from);
+      if (this.config.mode === 'mesh') this.releases.get(a.id)?.knownHave.add(from);
+      return;
+    }
+    if (this.releases.get(a.id)) {
+      this.stats.duplicates++;
       return;
     }
     if (!this.releases.isNewer(a.version)) {
@@ -448,6 +470,7 @@ export class GossipNode<P> {
   /** gossipsub mesh upkeep: drop peers that scored below zero, graft up to D below D_lo, prune to D above D_hi. */
   private maintainMesh(now: number): void {
     const c = this.config;
+    this.meshDirty = false;
     for (const [p, st] of this.peers) {
       if (st.inMesh && st.score < 0 && currentScore(st, now, c) < 0) {
         this.leaveMesh(st);
@@ -535,10 +558,36 @@ export class GossipNode<P> {
   }
 
   private expireBans(now: number): void {
+    if (!this.banned) return;
     for (const [p, until] of this.banned) if (until <= now) this.banned.delete(p);
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /** The HELLO for a new connection, shared between connections while nothing it says changed. */
+  private hello(graft: boolean): GossipMessage {
+    const digest = this.releases.digest();
+    const mirrors = this.book.shareable() as DownloadSource[];
+    let cache = this.helloCache;
+    const head = cache?.[0];
+    if (!cache || head?.type !== 'hello' || head.digest !== digest || head.mirrors !== mirrors) {
+      const base = { format: GOSSIP_FORMAT, type: 'hello', digest, mirrors } as const;
+      cache = [{ ...base, graft: false }, { ...base, graft: true }];
+      this.helloCache = cache;
+    }
+    return cache[graft ? 1 : 0];
+  }
+
+  /**
+   * Heartbeats stay on their phase grid even when skipped while idle: work that appears at `now`
+   * waits for the next grid point instead of firing a stale heartbeat at once (which would, for
+   * one, send IHAVE for a release the mesh is still delivering).
+   */
+  private alignHeartbeat(now: number): void {
+    if (this.nextHeartbeat >= now) return;
+    const hb = this.config.heartbeatMs;
+    this.nextHeartbeat += Math.ceil((now - this.nextHeartbeat) / hb) * hb;
+  }
 
   /** The injected validator, fenced: a validator that throws is our bug, not the peer's fault. */
   private check(a: VersionAnnouncement): ValidationResult {
@@ -600,8 +649,11 @@ export class GossipNode<P> {
 
   private penalize(now: number, peer: P, st: PeerState, delta: number, code: ErrorCode, reason: RejectReason): void {
     this.emit({ type: 'rejected', from: peer, code, reason });
-    if (addScore(st, now, delta, this.config) >= this.config.disconnectThreshold) return;
+    const score = addScore(st, now, delta, this.config);
+    if (st.inMesh && score < 0) this.meshDirty = true;
+    if (score >= this.config.disconnectThreshold) return;
     this.stats.disconnects++;
+    this.banned ??= new Map();
     if (this.banned.size >= MAX_BANS) this.banned.delete(this.banned.keys().next().value as P);
     this.banned.set(peer, now + this.config.banMs);
     this.dropPeer(peer, st);

@@ -1,6 +1,8 @@
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import { type Digest, MAX_DIGEST_ENTRIES } from './messages.ts';
 
+const NOTHING: readonly string[] = Object.freeze([]);
+
 export type CompareVersions = (a: string, b: string) => number;
 
 /** An accepted release as the node keeps it for relaying, IWANT and WANT. */
@@ -97,7 +99,10 @@ export class ReleaseBook<P> {
   }
 
   /** Ids in a peer's digest that we would accept (newer than our highest), newest first. */
-  missingFrom(d: Digest): string[] {
+  missingFrom(d: Digest): readonly string[] {
+    // Most digests (every HELLO of a quiet network) hold nothing new: answer without allocating.
+    const first = d.releases[0];
+    if (first === undefined || this.byId.has(first.id) || !this.isNewer(first.version)) return NOTHING;
     const out: string[] = [];
     for (const r of d.releases) if (!this.byId.has(r.id) && this.isNewer(r.version)) out.push(r.id);
     return out;

@@ -114,6 +114,8 @@ export interface AdapterStats {
   /** Messages on the announce topic that are not announcements, or not decodable (REJECT). */
   badTopicMessages: number;
   published: number;
+  /** Releases the core accepted, by how they came: gossip push, anti-entropy sync, our own. */
+  acceptedVia: { push: number; sync: number; local: number };
   directSent: number;
   directReceived: number;
   /** Peers disconnected and banned for their score. */
@@ -134,6 +136,7 @@ export class GossipService {
     verifyRateLimited: 0,
     badTopicMessages: 0,
     published: 0,
+    acceptedVia: { push: 0, sync: 0, local: 0 },
     directSent: 0,
     directReceived: 0,
     refusedPeers: 0,
@@ -294,16 +297,25 @@ export class GossipService {
           this.stats.verifyRateLimited++;
           return 'ignored';
         }
-        const v = await verifyBundle(this.docs, a.metadata, { version: a.version, platform: a.platform }, this.trustNow());
-        const result: ValidationResult = v.ok ? { ok: true } : { ok: false, code: v.error.code, reason: v.error.message };
-        if (!v.ok) this.log('debug', 'announcement failed verification', { peer, id: a.id, code: v.error.code });
+        const v = await verifyBundle(
+          this.docs,
+          a.metadata,
+          { version: a.version, platform: a.platform },
+          this.trustNow(),
+        );
+        const result: ValidationResult = v.ok
+          ? { ok: true }
+          : { ok: false, code: v.error.code, reason: v.error.message };
+        if (!v.ok)
+          this.log('debug', 'announcement failed verification', { peer, id: a.id, code: v.error.code });
         this.remember(a.id, key, result);
       }
     }
     const actions = this.feed(() => this.core.receiveBytes(this.now(), peer, bytes));
     let outcome: Outcome = 'ignored';
     for (const act of actions) {
-      if (act.type === 'accepted' && announcement && act.announcement.id === announcement.id) outcome = 'accepted';
+      if (act.type === 'accepted' && announcement && act.announcement.id === announcement.id)
+        outcome = 'accepted';
       if (act.type === 'rejected' && act.from === peer) {
         outcome = 'rejected';
         if (act.reason === 'invalid' && announcement) this.stats.forgedAnnouncements++;
@@ -428,6 +440,7 @@ export class GossipService {
   }
 
   private onAccepted(a: VersionAnnouncement, from: string | undefined, via: 'push' | 'sync' | 'local'): void {
+    this.stats.acceptedVia[via]++;
     const maxTtl = this.core.config.maxTtl;
     const relayTtl = via === 'local' ? Math.min(a.ttl, maxTtl) : Math.min(a.ttl, maxTtl) - 1;
     if (relayTtl >= 0 && !this.quiet.has(a.id)) this.publish({ ...a, ttl: relayTtl });
@@ -444,7 +457,10 @@ export class GossipService {
         this.log('info', 'release accepted', { version: a.version, id: a.id, from, via });
         this.init.onAccepted?.({ announcement: a, from, via, trusted: r.trusted });
       } catch (err) {
-        this.log('warn', 'could not persist an accepted release', { id: a.id, error: (err as Error).message });
+        this.log('warn', 'could not persist an accepted release', {
+          id: a.id,
+          error: (err as Error).message,
+        });
       }
     });
   }
@@ -535,8 +551,17 @@ export class GossipService {
   }
 
   private async localPublish(a: VersionAnnouncement, quiet: boolean): Promise<ValidationResult> {
-    const v = await verifyBundle(this.docs, a.metadata, { version: a.version, platform: a.platform }, this.trustNow());
-    this.remember(a.id, contentKey(a), v.ok ? { ok: true } : { ok: false, code: v.error.code, reason: v.error.message });
+    const v = await verifyBundle(
+      this.docs,
+      a.metadata,
+      { version: a.version, platform: a.platform },
+      this.trustNow(),
+    );
+    this.remember(
+      a.id,
+      contentKey(a),
+      v.ok ? { ok: true } : { ok: false, code: v.error.code, reason: v.error.message },
+    );
     if (quiet) this.quiet.add(a.id);
     let result: ValidationResult = { ok: false, code: 'E_INTERNAL' };
     this.feed(() => {
@@ -609,4 +634,3 @@ function seedOf(peerId: string): number {
   for (let i = 0; i < peerId.length; i++) h = Math.imul(h ^ peerId.charCodeAt(i), 16777619);
   return h >>> 0;
 }
-

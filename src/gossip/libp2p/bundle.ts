@@ -37,8 +37,10 @@ export class BundleFetcher implements MetadataFetcher {
     const m = /^(\d{1,12})\.(root|snapshot|targets)\.json$/.exec(name);
     if (name === 'timestamp.json') bytes = this.timestamp;
     else if (m?.[2] === 'root') bytes = this.roots.get(Number(m[1]));
-    else if (m?.[2] === 'snapshot') bytes = versionOf(this.snapshot) === Number(m[1]) ? this.snapshot : undefined;
-    else if (m?.[2] === 'targets') bytes = versionOf(this.targets) === Number(m[1]) ? this.targets : undefined;
+    else if (m?.[2] === 'snapshot')
+      bytes = versionOf(this.snapshot) === Number(m[1]) ? this.snapshot : undefined;
+    else if (m?.[2] === 'targets')
+      bytes = versionOf(this.targets) === Number(m[1]) ? this.targets : undefined;
     if (bytes && bytes.byteLength > maxBytes)
       throw new DchatError('E_TOO_LARGE', `bundled ${name} is ${bytes.byteLength} bytes, over ${maxBytes}`);
     return bytes;

@@ -102,9 +102,13 @@ export class ChunkServer {
   }
 
   async start(): Promise<void> {
-    await this.host.handle(CHUNKS_PROTOCOL, (stream, connection) => this.onStream(stream, connection.remotePeer), {
-      maxInboundStreams: this.init.maxInboundStreams ?? 16,
-    });
+    await this.host.handle(
+      CHUNKS_PROTOCOL,
+      (stream, connection) => this.onStream(stream, connection.remotePeer),
+      {
+        maxInboundStreams: this.init.maxInboundStreams ?? 16,
+      },
+    );
   }
 
   async stop(): Promise<void> {
@@ -187,9 +191,13 @@ export class ChunkClient {
     if (!r.header.ok) {
       if (r.header.code === 'E_NOT_FOUND') return undefined;
       const code = r.header.code === 'E_BUSY' ? 'E_BUSY' : 'E_NETWORK';
-      throw new DchatError(code, `peer ${peer.toString().slice(-8)}: ${String(r.header.message ?? r.header.code).slice(0, 200)}`);
+      throw new DchatError(
+        code,
+        `peer ${peer.toString().slice(-8)}: ${String(r.header.message ?? r.header.code).slice(0, 200)}`,
+      );
     }
-    if (!r.body) throw new DchatError('E_MALFORMED', `peer ${peer.toString().slice(-8)} sent a header without bytes`);
+    if (!r.body)
+      throw new DchatError('E_MALFORMED', `peer ${peer.toString().slice(-8)} sent a header without bytes`);
     return r.body;
   }
 
@@ -205,19 +213,39 @@ export class ChunkClient {
     return parseWith(z.array(HoldingSchema).max(MAX_HOLDINGS), r.header.holdings, 'holdings');
   }
 
-  metadata(peer: PeerId, name: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  metadata(
+    peer: PeerId,
+    name: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array | undefined> {
     return this.call(peer, { type: 'metadata', name }, maxBytes, signal);
   }
 
-  chunkTable(peer: PeerId, target: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  chunkTable(
+    peer: PeerId,
+    target: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array | undefined> {
     return this.call(peer, { type: 'chunk-table', target }, maxBytes, signal);
   }
 
-  async range(peer: PeerId, target: string, start: number, end: number, signal?: AbortSignal): Promise<Uint8Array> {
+  async range(
+    peer: PeerId,
+    target: string,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
     const body = await this.call(peer, { type: 'range', target, start, end }, end - start, signal);
-    if (!body) throw new DchatError('E_NOT_FOUND', `peer ${peer.toString().slice(-8)} does not have ${target}`);
+    if (!body)
+      throw new DchatError('E_NOT_FOUND', `peer ${peer.toString().slice(-8)} does not have ${target}`);
     if (body.byteLength !== end - start)
-      throw new DchatError('E_SIZE_MISMATCH', `peer sent ${body.byteLength} bytes for a ${end - start}-byte range`);
+      throw new DchatError(
+        'E_SIZE_MISMATCH',
+        `peer sent ${body.byteLength} bytes for a ${end - start}-byte range`,
+      );
     return body;
   }
 }

@@ -80,10 +80,16 @@ export async function rpcCall(
     let body: Uint8Array | undefined;
     if (header.ok && typeof header.size === 'number') {
       if (!Number.isSafeInteger(header.size) || header.size < 0 || header.size > opts.maxBody)
-        throw new DchatError('E_TOO_LARGE', `peer announced ${header.size} bytes, at most ${opts.maxBody} allowed`);
+        throw new DchatError(
+          'E_TOO_LARGE',
+          `peer announced ${header.size} bytes, at most ${opts.maxBody} allowed`,
+        );
       body = header.size === 0 ? new Uint8Array(0) : (await lp.read({ signal })).subarray();
       if (body.byteLength !== header.size)
-        throw new DchatError('E_MALFORMED', `peer sent ${body.byteLength} bytes after announcing ${header.size}`);
+        throw new DchatError(
+          'E_MALFORMED',
+          `peer sent ${body.byteLength} bytes after announcing ${header.size}`,
+        );
     }
     await stream.close({ signal }).catch(() => stream?.abort(new Error('close failed')));
     return body === undefined ? { header } : { header, body };
@@ -91,7 +97,9 @@ export async function rpcCall(
     stream?.abort(err instanceof Error ? err : new Error(String(err)));
     if (err instanceof DchatError) throw err;
     if (signal.aborted && !opts.signal?.aborted)
-      throw new DchatError('E_TIMEOUT', `${protocol} to ${peer.toString().slice(-8)} timed out`, { cause: err });
+      throw new DchatError('E_TIMEOUT', `${protocol} to ${peer.toString().slice(-8)} timed out`, {
+        cause: err,
+      });
     const e = toDchatError(err, 'E_NETWORK');
     const code = e.code === 'E_INTERNAL' || e.code === 'E_IO' ? 'E_NETWORK' : e.code;
     const name = (err as Error)?.name;
@@ -122,7 +130,9 @@ export async function rpcServe(
     const frame = await lp.read({ signal });
     let reply: ServerReply;
     if (frame.byteLength > MAX_REQUEST_FRAME) {
-      reply = { header: { ok: false, code: 'E_TOO_LARGE', message: `request over ${MAX_REQUEST_FRAME} bytes` } };
+      reply = {
+        header: { ok: false, code: 'E_TOO_LARGE', message: `request over ${MAX_REQUEST_FRAME} bytes` },
+      };
     } else {
       try {
         reply = await handle(parseJsonFrame(frame.subarray(), 'request'));

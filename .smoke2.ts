@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { initRepository, publishRelease } from './src/release/publish.ts';
 import { signingKeyFromPrivate } from './src/trust/keys.ts';
 import { makeTestCa } from './test/helpers/tls.ts';
@@ -12,16 +12,20 @@ import { FileTrustStore } from './src/store/trust-store.ts';
 import { updateTrustFromSources } from './src/sources/mirror-fetcher.ts';
 import { findPackage, listPackages } from './src/trust/package-check.ts';
 import { downloadPackage } from './src/download/engine.ts';
-const dir = mkdtempSync(join(tmpdir(), 'smoke-'));
-const key = signingKeyFromPrivate(generateKeyPairSync('ed25519').privateKey);
+import { writeRandomFile } from './bench/util.ts';
+const dir = '/tmp/smoke-big';
 const repo = join(dir, 'repo');
 const now = new Date();
-await initRepository({ dir: repo, keys: [key], threshold: 1, now });
-const size = Number(process.argv[2] ?? 20) * 1024 * 1024;
-writeFileSync(join(dir, 'pkg'), randomBytes(size));
-await publishRelease({ dir: repo, packagePath: join(dir, 'pkg'), version: '1.0.0', platform: 'linux-x64', keys: [key], now, chunkSize: 1 << 20 });
+if (!existsSync(repo)) {
+  mkdirSync(dir, { recursive: true });
+  const key = signingKeyFromPrivate(generateKeyPairSync('ed25519').privateKey);
+  await initRepository({ dir: repo, keys: [key], threshold: 1, now });
+  writeRandomFile(join(dir, 'pkg'), 1024 * 1024 * 1024);
+  await publishRelease({ dir: repo, packagePath: join(dir, 'pkg'), version: '1.0.0', platform: 'linux-x64', keys: [key], now });
+}
 const ca = makeTestCa();
 const ng = await startNginx(repo, ca);
+rmSync(join(dir, 'home'), { recursive: true, force: true });
 const paths = homePaths(join(dir, 'home'));
 const store = new FileTrustStore(paths);
 await store.save('root', readFileSync(join(repo, 'root.json')));
@@ -29,8 +33,12 @@ const src = new HttpsSource({ url: ng.url, ca: ca.caPem });
 const up = await updateTrustFromSources(store, [src], now);
 const targets = up.trusted.requireTargets();
 const target = findPackage(targets, '1.0.0', 'linux-x64');
-const t0 = performance.now();
-const res = await downloadPackage({ target, allTargets: listPackages(targets), root: up.trusted.root.signed, sources: [{ source: src, priority: 10 }], paths, onEvent: (e) => { if (e.type !== 'progress') console.log(JSON.stringify(e)); } });
-console.log('took', (performance.now() - t0).toFixed(0), 'ms', res.fetchedBytes, res.sha256 === target.sha256, statSync(res.path).size);
+const ckpt = Number(process.argv[2] ?? 500);
+for (let i = 0; i < 1; i++) {
+  rmSync(paths.packageFile('1.0.0', 'linux-x64'), { force: true });
+  const t0 = performance.now();
+  const res = await downloadPackage({ target, allTargets: listPackages(targets), root: up.trusted.root.signed, sources: [{ source: src, priority: 10 }], paths, checkpointMs: ckpt });
+  console.log('took', (performance.now() - t0).toFixed(0), 'ms', res.fetchedBytes);
+}
 await src.close();
 await ng.stop();

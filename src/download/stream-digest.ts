@@ -1,0 +1,93 @@
+/**
+ * SHA-256 + BLAKE3 of a download, both on a second core. Network bodies arrive as fresh buffers the
+ * download no longer needs once they are verified and written, so they are handed to a worker by
+ * transfer (no copy): neither hash costs the thread that runs TLS and the per-chunk checks. At most
+ * `maxInFlight` bytes wait in the worker. (ParallelDigest in crypto/ suits files read straight into
+ * its shared ring; copying network data into shared memory is several times slower than memcpy.)
+ */
+import { Worker } from 'node:worker_threads';
+import type { Digests } from '../crypto/hash.ts';
+import { DchatError } from '../errors.ts';
+
+// Built files run as .js from dist/, sources as .ts under Node's type stripping.
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './digest-worker.ts' : './digest-worker.js',
+  import.meta.url,
+);
+
+export class StreamDigest {
+  private readonly worker: Worker;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private waiters: (() => void)[] = [];
+  private result: Promise<Digests>;
+  private resolveResult!: (d: Digests) => void;
+  private failure: DchatError | undefined;
+  private ended = false;
+
+  constructor(maxInFlight = 32 * 1024 * 1024) {
+    this.maxInFlight = maxInFlight;
+    this.worker = new Worker(WORKER_URL);
+    this.result = new Promise<Digests>((resolve, reject) => {
+      this.resolveResult = resolve;
+      this.worker.once('error', (e) => {
+        this.failure = new DchatError('E_INTERNAL', `hash worker failed: ${e.message}`, { cause: e });
+        reject(this.failure);
+        this.wakeAll();
+      });
+    });
+    this.result.catch(() => {});
+    this.worker.on('message', (m: { type: 'ack'; len: number } | ({ type: 'digest' } & Digests)) => {
+      if (m.type === 'ack') {
+        this.inFlight -= m.len;
+        this.wakeAll();
+      } else {
+        this.resolveResult({ size: m.size, sha256: m.sha256, blake3: m.blake3 });
+        void this.worker.terminate();
+      }
+    });
+  }
+
+  /**
+   * Hands `data` to the worker. The caller gives it up: its memory is transferred when `data`
+   * spans a whole ArrayBuffer (else copied first) and must not be touched afterwards.
+   */
+  async update(data: Buffer): Promise<void> {
+    if (this.ended) throw new DchatError('E_INTERNAL', 'digest already finished');
+    while (this.inFlight > 0 && this.inFlight + data.byteLength > this.maxInFlight) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    if (this.failure) throw this.failure;
+    const own =
+      data.byteOffset === 0 &&
+      data.buffer.byteLength === data.byteLength &&
+      data.buffer instanceof ArrayBuffer
+        ? data
+        : Buffer.from(data);
+    const buf = own.buffer as ArrayBuffer;
+    this.inFlight += own.byteLength;
+    this.worker.postMessage({ type: 'data', buf, off: own.byteOffset, len: own.byteLength }, [buf]);
+  }
+
+  async digest(): Promise<Digests> {
+    if (!this.ended) {
+      this.ended = true;
+      this.worker.postMessage({ type: 'end' });
+    }
+    return this.result;
+  }
+
+  destroy(): void {
+    this.ended = true;
+    void this.worker.terminate();
+    this.failure ??= new DchatError('E_ABORTED', 'digest stopped');
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+}

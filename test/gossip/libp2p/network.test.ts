@@ -1,0 +1,205 @@
+/**
+ * Real node processes on loopback (`dchat node start`): discovery by gossip along a line of
+ * nodes, a late joiner catching up by anti-entropy (no re-announcement), and a forged
+ * announcement that the first honest node drops and never relays.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { trustUpdate } from '../../../src/download/trust-session.ts';
+import { ANNOUNCE_FORMAT } from '../../../src/model/announcement.ts';
+import { controlRequest } from '../../../src/node/control.ts';
+import { DirectoryFetcher } from '../../../src/sources/directory-fetcher.ts';
+import { homePaths } from '../../../src/store/home.ts';
+import { trustInit } from '../../../src/testnet/harness.ts';
+import type { AttackPlan } from '../../../src/testnet/malicious.ts';
+import { DCHAT_TEST_ENTRY, type NodeProcess, spawnNode, stopAll } from '../../../src/testnet/process.ts';
+import { forgeBundle, prepareReleases, type TestRelease } from '../../../src/testnet/release.ts';
+
+const PLATFORM = 'linux-x64';
+const TARGET = `dchat-1.0.0-${PLATFORM}`;
+
+type Status = {
+  peer_id: string;
+  connected_peers: { id: string; gossipsub_score: number }[];
+  mesh_peers: string[];
+  banned_peers: string[];
+  releases: {
+    highest_trusted: string | null;
+    announcements: { id: string }[];
+    packages: { target: string; source: string }[];
+  };
+  stats: {
+    adapter: { forgedAnnouncements: number; acceptedVia: { push: number; sync: number; local: number } };
+  };
+};
+
+const status = (p: NodeProcess) => controlRequest(homePaths(p.home), 'status') as Promise<Status>;
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+describe('gossip over libp2p between real node processes', () => {
+  let dir: string;
+  let rel: TestRelease;
+  let rootBytes: Buffer;
+  const procs: NodeProcess[] = [];
+  const nodes: NodeProcess[] = [];
+
+  const startNode = async (name: string, bootstrap: NodeProcess[]) => {
+    const home = join(dir, name);
+    await trustInit(homePaths(home), rootBytes, new Date());
+    const args = ['--home', home, 'node', 'start', '--json', '--prefetch', '--platform', PLATFORM];
+    for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
+    const p = await spawnNode({ name, home, role: 'user', args });
+    procs.push(p);
+    return p;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dchat-gossip-'));
+    [rel] = (await prepareReleases({
+      dir: join(dir, 'release'),
+      versions: ['1.0.0'],
+      platform: PLATFORM,
+      packageBytes: 200_000,
+      chunkSize: 16 * 1024,
+      now: new Date(),
+    })) as [TestRelease];
+    rootBytes = await readFile(join(rel.repoDir, 'root.json'));
+    // A line n0 - n1 - n2, formed before anyone has the release.
+    const n0 = await startNode('n0', []);
+    const n1 = await startNode('n1', [n0]);
+    const n2 = await startNode('n2', [n1]);
+    nodes.push(n0, n1, n2);
+    await waitFor('the line to connect and the announce mesh to form', async () => {
+      const [s0, s1, s2] = await Promise.all(nodes.map(status));
+      return (
+        s1?.connected_peers.length === 2 &&
+        (s0?.mesh_peers.length ?? 0) >= 1 &&
+        (s1?.mesh_peers.length ?? 0) >= 2 &&
+        (s2?.mesh_peers.length ?? 0) >= 1
+      );
+    });
+  });
+
+  after(async () => {
+    await stopAll(procs);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a release announced at one end reaches the other end by gossip and is fetched from peers', async () => {
+    const [n0, , n2] = nodes as [NodeProcess, NodeProcess, NodeProcess];
+    // n0 gets the release from the mirror, then announces it.
+    const p0 = homePaths(n0.home);
+    await trustUpdate(p0, new DirectoryFetcher(rel.repoDir), new Date());
+    await mkdir(p0.packagesDir, { recursive: true });
+    await copyFile(rel.packageFile, p0.packageFile('1.0.0', PLATFORM));
+    const a = (await controlRequest(p0, 'announce', { ttl: 4 })) as { id: string; version: string };
+    assert.equal(a.version, '1.0.0');
+
+    for (const p of nodes.slice(1)) {
+      const s = await waitFor(`${p.name} to verify the package`, async () => {
+        const st = await status(p);
+        return st.releases.packages.some((x) => x.target === TARGET) && st;
+      });
+      assert.equal(s.releases.highest_trusted, '1.0.0');
+      assert.ok(
+        s.releases.announcements.some((x) => x.id === a.id),
+        `${p.name} holds the announcement`,
+      );
+      assert.equal(s.stats.adapter.acceptedVia.push, 1, `${p.name} learned it by gossip push`);
+      assert.equal(s.releases.packages.find((x) => x.target === TARGET)?.source, 'peer');
+    }
+    // n2 never talked to n0: it learned through n1's relayed copy.
+    const s2 = await status(n2);
+    assert.ok(!s2.connected_peers.some((p) => p.id === n0.peerId));
+  });
+
+  test('a late joiner catches up by anti-entropy, without a new announcement', async () => {
+    const n2 = nodes[2] as NodeProcess;
+    const n3 = await startNode('n3', [n2]);
+    const s = await waitFor('n3 to verify the package', async () => {
+      const st = await status(n3);
+      return st.releases.packages.some((x) => x.target === TARGET) && st;
+    });
+    assert.equal(s.releases.highest_trusted, '1.0.0');
+    assert.equal(s.stats.adapter.acceptedVia.push, 0);
+    assert.equal(s.stats.adapter.acceptedVia.sync, 1, 'learned from a digest exchange (WANT -> BUNDLE)');
+    nodes.push(n3);
+  });
+
+  test('forged announcements are rejected by the first honest node, never relayed, and the sender scored down', async () => {
+    const n1 = nodes[1] as NodeProcess;
+    const home = join(dir, 'liar');
+    await trustInit(homePaths(home), rootBytes, new Date());
+    const plan: AttackPlan = {
+      announcements: [
+        {
+          kind: 'forged',
+          announcement: {
+            format: ANNOUNCE_FORMAT,
+            id: '00000000-0000-4000-8000-000000000000',
+            node_id: 'liar',
+            version: '9.0.0',
+            metadata: forgeBundle(rel.bundle, '9.0.0'),
+            sources: [],
+            timestamp: new Date().toISOString(),
+            ttl: 8,
+          },
+        },
+      ],
+      spamPerRound: 0,
+      roundMs: 200,
+      rounds: 25,
+      corruptChunks: false,
+    };
+    await writeFile(join(home, 'plan.json'), JSON.stringify(plan));
+    const liar = await spawnNode({
+      name: 'liar',
+      home,
+      role: 'malicious',
+      entry: DCHAT_TEST_ENTRY,
+      args: [
+        '_malicious-node',
+        '--json',
+        '--home',
+        home,
+        '--plan',
+        join(home, 'plan.json'),
+        '--bootstrap',
+        n1.addresses[0] as string,
+      ],
+    });
+    procs.push(liar);
+    const s1 = await waitFor('n1 to reject forgeries', async () => {
+      const st = await status(n1);
+      return st.stats.adapter.forgedAnnouncements >= 3 && st;
+    });
+    assert.equal(s1.releases.highest_trusted, '1.0.0', 'n1 trusts nothing the forger claimed');
+    const scored = await waitFor('the forger to be scored below zero or banned', async () => {
+      const st = await status(n1);
+      const p = st.connected_peers.find((x) => x.id === liar.peerId);
+      return (st.banned_peers.includes(liar.peerId) || (p !== undefined && p.gossipsub_score < 0)) && st;
+    });
+    assert.ok(scored);
+    for (const p of nodes.filter((x) => x !== n1)) {
+      const st = await status(p);
+      assert.equal(st.stats.adapter.forgedAnnouncements, 0, `${p.name} never received a relayed forgery`);
+      assert.equal(st.releases.highest_trusted, '1.0.0');
+    }
+  });
+});
