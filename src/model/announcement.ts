@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DownloadSourceSchema } from './download-source.ts';
-import { base64, boundedString, isoDate, versionString } from './schema-util.ts';
+import { LIMITS } from './limits.ts';
+import { boundedString, isoDate, versionString } from './schema-util.ts';
 
 export const ANNOUNCE_FORMAT = 'dchat.announce/1';
 
@@ -10,11 +11,17 @@ export const ANNOUNCE_FORMAT = 'dchat.announce/1';
  * receiver runs the same TUF client update over them as over a mirror. `ttl` (hops left) sits
  * outside every signature: relays lower it, nobody can forge a release by changing it.
  */
+/** One TUF document as base64: as large as a whole gossip message may be, no larger. */
+const base64Document = z
+  .string()
+  .max(Math.ceil((LIMITS.gossipMessageBytes * 4) / 3) + 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+
 export const TufBundleSchema = z.object({
-  roots: z.array(base64).max(16).default([]),
-  timestamp: base64,
-  snapshot: base64,
-  targets: base64,
+  roots: z.array(base64Document).max(16).default([]),
+  timestamp: base64Document,
+  snapshot: base64Document,
+  targets: base64Document,
 });
 export type TufBundle = z.infer<typeof TufBundleSchema>;
 

@@ -137,7 +137,9 @@ export class DchatNode extends EventEmitter {
       const trusted = await this.trustOffline();
       if (trusted) await this.store.scan(trusted);
       // Configured mirrors (mirrors.toml) are what this node shares with peers; E_CONFIG if bad.
-      const mirrors = (await loadMirrors(this.paths)).mirrors.map(({ latency_ms, throughput_bps, ...m }) => m);
+      const mirrors = (await loadMirrors(this.paths)).mirrors.map(
+        ({ latency_ms, throughput_bps, ...m }) => m,
+      );
       let gossipRef: GossipService | undefined;
       const node = await createNodeLibp2p({
         privateKey: key,

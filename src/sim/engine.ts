@@ -359,11 +359,12 @@ class Engine {
     }
   }
 
+  /** Node i dials node j. */
   private connectPair(i: number, j: number): void {
     const ci = this.cores[i];
     const cj = this.cores[j];
-    ci?.connected(this.now, j);
-    cj?.connected(this.now, i);
+    ci?.connected(this.now, j, 'outbound');
+    cj?.connected(this.now, i, 'inbound');
     if (ci) this.drain(i);
     if (cj) this.drain(j);
   }

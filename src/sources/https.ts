@@ -149,7 +149,7 @@ export class HttpsSource implements Source {
       throw mapError(err, this.uri, req.signal);
     } finally {
       // Not read to its end (stopped early, failed): close the connection rather than drain it.
-      if (!finished) res.body.destroy();
+      if (!finished) discard(res.body);
     }
   }
 
@@ -185,7 +185,7 @@ export class HttpsSource implements Source {
       }
       return Buffer.concat(parts, n);
     } catch (err) {
-      res.body.destroy();
+      discard(res.body);
       throw mapError(err, this.uri, opts.signal);
     }
   }
@@ -224,6 +224,12 @@ export class HttpsSource implements Source {
       throw mapError(err, `${this.uri}/${rel}`, signal);
     }
   }
+}
+
+/** Closes a body we stop reading (the connection goes with it); its abort error is expected. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function checkName(name: string, what: string): void {

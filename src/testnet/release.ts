@@ -48,12 +48,7 @@ export interface PrepareOptions {
   now: Date;
 }
 
-/**
- * A repository with `versions` published in order. After each publish the older targets are
- * dropped from the targets role (a repository may stop listing superseded releases): each
- * bundle then carries one target, which keeps every bundled document within the per-document
- * size that VersionAnnouncement's schema accepts today. Returns one TestRelease per version.
- */
+/** A repository with `versions` published in order. Returns one TestRelease per version. */
 export async function prepareReleases(o: PrepareOptions): Promise<TestRelease[]> {
   const repoDir = join(o.dir, 'mirror');
   const keyFile = join(o.dir, 'keys', 'release.key');
@@ -74,21 +69,6 @@ export async function prepareReleases(o: PrepareOptions): Promise<TestRelease[]>
       now: o.now,
       chunkSize: o.chunkSize,
     });
-    const repo = await loadRepo(repoDir);
-    const keep = packageName(version, o.platform);
-    if (Object.keys(repo.targets.signed.targets).some((n) => n !== keep)) {
-      for (const n of Object.keys(repo.targets.signed.targets))
-        if (n !== keep) delete repo.targets.signed.targets[n];
-      const next = publishTargets(repo, [], {
-        keys: [key],
-        now: o.now,
-        targetsExpiresSec: DEFAULT_EXPIRY.targets,
-        snapshotExpiresSec: DEFAULT_EXPIRY.snapshot,
-        timestampExpiresSec: DEFAULT_EXPIRY.timestamp,
-      });
-      await writeRepoRoles(repoDir, next);
-      await writeSums(repoDir, next);
-    }
     out.push({
       repoDir,
       keyFile,

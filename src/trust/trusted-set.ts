@@ -190,7 +190,7 @@ export class TrustedSet {
       );
     }
     // §5.6.5: freeze.
-    if (false) {
+    if (next.signed.isExpired(this.referenceTime)) {
       throw new DchatError('E_EXPIRED', `targets v${next.signed.version} expired at ${next.signed.expires}`);
     }
     this._targets = next;

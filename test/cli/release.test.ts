@@ -26,7 +26,10 @@ const RELEASES = [
 ];
 
 let dir: { path: string; cleanup(): Promise<void> };
+/** The real executable (what these tests are about). */
 const run = (args: string[], env?: Record<string, string>) => dchat(args, { cwd: dir.path, env });
+/** Set-up and intermediate steps: the same program in process (no start-up cost). */
+const local = (args: string[], now?: Date) => runInProcess('dchat', args, { cwd: dir.path, now });
 const ok = (r: CliResult) => assert.equal(r.code, 0, describeRun(r));
 const fakeNow = (days: number) => ({ DCHAT_FAKE_NOW: at(new Date(), days * DAY).toISOString() });
 
@@ -48,7 +51,9 @@ function verifyArgs(home: string, version: string, platform: string, metadata = 
 before(async () => {
   dir = await makeTempDir('dchat-cli-release-');
   await Promise.all(
-    ['k1', 'k2', 'k3'].map(async (k) => ok(await dchatSign(['keygen', '--out', k], { cwd: dir.path }))),
+    ['k1', 'k2', 'k3'].map(async (k) =>
+      ok(await runInProcess('dchat-sign', ['keygen', '--out', k], { cwd: dir.path })),
+    ),
   );
   for (const r of RELEASES) await writeFile(join(dir.path, `dchat-${r.version}-${r.platform}`), r.bytes);
 });
@@ -72,14 +77,15 @@ describe('release init and publish', () => {
   });
 
   test('init into an existing repository: exit 2 naming --out', async () => {
-    const r = await run(['release', 'init', '--out', 'repo', '--key', 'k1']);
+    const r = await local(['release', 'init', '--out', 'repo', '--key', 'k1']);
     assert.equal(r.code, 2, describeRun(r));
     assert.match(r.stderr, /^error\[E_USAGE\]: --out: /m);
   });
 
   test('publish three releases (two versions, two platforms): they accumulate', async () => {
     ok(
-      await dchatSign(
+      await runInProcess(
+        'dchat-sign',
         ['--key', 'k1', '--input', 'dchat-1.1.0-linux-x64', '--output', 'dchat-1.1.0-linux-x64.sig'],
         { cwd: dir.path },
       ),
@@ -162,7 +168,7 @@ describe('release init and publish', () => {
   });
 
   test('publish --sig for other bytes -> exit 3 E_HASH_MISMATCH; for another version -> E_WRONG_TARGET', async () => {
-    const otherVersion = await run([
+    const otherVersion = await local([
       'release',
       'publish',
       '--package',
@@ -338,8 +344,8 @@ describe('rotate-keys and refresh', () => {
   const homeOld = () => join(dir.path, 'home-pinned-v1');
 
   test('a node pins root v1 and verifies before the rotation', async () => {
-    ok(await run(['--home', homeOld(), 'trust', 'init', '--root', 'root-v1.json']));
-    ok(await run(verifyArgs(homeOld(), '1.0.0', 'linux-x64')));
+    ok(await local(['--home', homeOld(), 'trust', 'init', '--root', 'root-v1.json']));
+    ok(await local(verifyArgs(homeOld(), '1.0.0', 'linux-x64')));
   });
 
   test('rotate-keys to k2+k3 (2-of-2): old key refused afterwards, new keys publish', async () => {
@@ -365,7 +371,7 @@ describe('rotate-keys and refresh', () => {
 
     await writeFile(join(dir.path, 'dchat-1.2.0-linux-x64'), packageBytes('rel 1.2.0', 90_000));
     const publish = (...keys: string[]) =>
-      run([
+      local([
         'release',
         'publish',
         '--package',
@@ -399,7 +405,7 @@ describe('rotate-keys and refresh', () => {
     assert.equal(doc.roles.targets.threshold, 2);
     // A brand-new node that pins the old root copy verifies an old release the same way.
     const fresh = join(dir.path, 'home-fresh');
-    ok(await run(['--home', fresh, 'trust', 'init', '--root', 'root-v1.json']));
+    ok(await local(['--home', fresh, 'trust', 'init', '--root', 'root-v1.json']));
     ok(await run(verifyArgs(fresh, '1.0.0', 'windows-x64')));
   });
 
@@ -420,7 +426,12 @@ describe('rotate-keys and refresh', () => {
 
     // refresh re-signs snapshot and timestamp only: 35 days on, fresh ones still sit on top of
     // targets that expired after their 30 days.
-    ok(await run(['release', 'refresh', '--out', 'repo', '--key', 'k2', '--key', 'k3'], fakeNow(35)));
+    ok(
+      await local(
+        ['release', 'refresh', '--out', 'repo', '--key', 'k2', '--key', 'k3'],
+        at(new Date(), 35 * DAY),
+      ),
+    );
     const late = await run(verifyArgs(home, '1.0.0', 'linux-x64'), fakeNow(35));
     assert.equal(late.code, 3, describeRun(late));
     assert.match(late.stderr, /^error\[E_EXPIRED\]: targets/m);
@@ -428,7 +439,7 @@ describe('rotate-keys and refresh', () => {
 
   test('refresh with keys below the threshold -> exit 3, nothing written', async () => {
     const ts = await readFile(join(dir.path, 'repo', 'metadata', 'timestamp.json'));
-    const r = await run(['release', 'refresh', '--out', 'repo', '--key', 'k2']);
+    const r = await local(['release', 'refresh', '--out', 'repo', '--key', 'k2']);
     assert.equal(r.code, 3, describeRun(r));
     assert.match(r.stderr, /^error\[E_THRESHOLD\]: /m);
     assert.ok((await readFile(join(dir.path, 'repo', 'metadata', 'timestamp.json'))).equals(ts));

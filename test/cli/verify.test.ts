@@ -18,7 +18,10 @@ import { at, DAY, type JsonDoc, makeTempDir, packageBytes } from '../helpers/rep
 const PKG = packageBytes('verify 1.0.0', 1_500_000);
 const PKG2 = packageBytes('verify 1.1.0', 80_000);
 let dir: { path: string; cleanup(): Promise<void> };
+/** The real executable (what these tests are about). */
 const run = (args: string[], env?: Record<string, string>) => dchat(args, { cwd: dir.path, env });
+/** Set-up and intermediate steps: the same program in process (no start-up cost). */
+const local = (args: string[]) => runInProcess('dchat', args, { cwd: dir.path });
 const ok = (r: CliResult) => assert.equal(r.code, 0, describeRun(r));
 const home = () => join(dir.path, 'home');
 const verify = (file: string, version: string, ...extra: string[]) =>
@@ -33,20 +36,22 @@ function onlyJson(r: CliResult): JsonDoc {
 
 before(async () => {
   dir = await makeTempDir('dchat-cli-verify-');
-  ok(await dchatSign(['keygen', '--out', 'release.key'], { cwd: dir.path }));
+  ok(await runInProcess('dchat-sign', ['keygen', '--out', 'release.key'], { cwd: dir.path }));
   await writeFile(join(dir.path, 'dchat-1.0.0-linux-x64'), PKG);
   await writeFile(join(dir.path, 'dchat-1.1.0-linux-x64'), PKG2);
   const evil = Buffer.from(PKG);
   evil[777_777] = (evil[777_777] as number) ^ 0x10;
   await writeFile(join(dir.path, 'tampered-dchat-1.0.0-linux-x64'), evil);
   ok(
-    await dchatSign(['--key', 'release.key', '--input', 'dchat-1.0.0-linux-x64', '--output', '1.0.0.sig'], {
-      cwd: dir.path,
-    }),
+    await runInProcess(
+      'dchat-sign',
+      ['--key', 'release.key', '--input', 'dchat-1.0.0-linux-x64', '--output', '1.0.0.sig'],
+      { cwd: dir.path },
+    ),
   );
-  ok(await run(['release', 'init', '--out', 'repo', '--key', 'release.key']));
+  ok(await local(['release', 'init', '--out', 'repo', '--key', 'release.key']));
   ok(
-    await run([
+    await local([
       'release',
       'publish',
       '--package',
@@ -170,7 +175,7 @@ describe('update verify', () => {
 
   test('mix-and-match: the genuine 1.0.0 file checked as 1.1.0 -> exit 3 E_WRONG_TARGET', async () => {
     ok(
-      await run([
+      await local([
         'release',
         'publish',
         '--package',
@@ -195,11 +200,34 @@ describe('update verify', () => {
     const r = await verify('dchat-1.0.0-linux-x64', '1.0.0', '--metadata', 'repo-v2');
     assert.equal(r.code, 3, describeRun(r));
     assert.match(r.stderr, /^error\[E_ROLLBACK\]: timestamp version 2 is older than the trusted 3/m);
-    const j = await verify('dchat-1.0.0-linux-x64', '1.0.0', '--metadata', 'repo-v2', '--json');
+    const j = await local([
+      '--home',
+      home(),
+      '--json',
+      'update',
+      'verify',
+      '--package',
+      'dchat-1.0.0-linux-x64',
+      '--version',
+      '1.0.0',
+      '--metadata',
+      'repo-v2',
+    ]);
     assert.equal(j.code, 3, describeRun(j));
     assert.equal(onlyJson(j).error.code, 'E_ROLLBACK');
     // The refusal did not move the store back: the newer release still verifies offline.
-    ok(await verify('dchat-1.1.0-linux-x64', '1.1.0'));
+    ok(
+      await local([
+        '--home',
+        home(),
+        'update',
+        'verify',
+        '--package',
+        'dchat-1.1.0-linux-x64',
+        '--version',
+        '1.1.0',
+      ]),
+    );
   });
 
   test('freeze: DCHAT_FAKE_NOW past the timestamp expiry -> exit 3 E_EXPIRED, offline and with --metadata', async () => {
@@ -238,7 +266,7 @@ describe('update verify', () => {
 
   test('no metadata yet (pinned root only, offline): exit 1 E_NOT_INITIALIZED', async () => {
     const fresh = join(dir.path, 'home-fresh');
-    ok(await run(['--home', fresh, 'trust', 'init', '--root', 'repo/root.json']));
+    ok(await local(['--home', fresh, 'trust', 'init', '--root', 'repo/root.json']));
     const r = await run([
       '--home',
       fresh,

@@ -111,8 +111,14 @@ export class GossipNode<P> {
 
   // ---- inputs -------------------------------------------------------------------------------
 
-  /** A connection to `peer` is open (either side dialled). Sends HELLO: mesh intent, digest, mirrors. */
-  connected(now: number, peer: P): void {
+  /**
+   * A connection to `peer` is open. The side that dialled ('outbound') speaks first with HELLO
+   * (mesh intent, digest, mirrors); the other side answers only what the dialer cannot know
+   * (see onHello), which halves the handshake traffic of a network coming up. If both sides
+   * call it 'outbound' (a simultaneous open, or a host that cannot tell), both send HELLO and
+   * neither answers.
+   */
+  connected(now: number, peer: P, direction: 'outbound' | 'inbound' = 'outbound'): void {
     this.alignHeartbeat(now);
     const until = this.banned?.get(peer);
     if (until !== undefined) {
@@ -125,7 +131,8 @@ export class GossipNode<P> {
     if (this.peers.has(peer)) return;
     const st = new PeerState(now, this.config);
     this.peers.set(peer, st);
-    if (this.config.mode === 'flood') return;
+    if (this.config.mode === 'flood' || direction === 'inbound') return;
+    st.helloSent = true;
     const graft = this.meshSize < this.config.meshDegree;
     if (graft) this.joinMesh(st);
     this.send(peer, this.hello(graft));
@@ -331,10 +338,7 @@ export class GossipNode<P> {
         this.serve(peer, m.ids, 'bundle');
         return;
       case 'hello':
-        if (m.graft) this.onGraft(now, peer, st);
-        if (m.mirrors.length > 0) this.learnMirrors(peer, m.mirrors);
-        // Both sides sent a HELLO with a digest, so neither is answered with another digest.
-        this.onDigest(now, peer, st, m.digest, true);
+        this.onHello(now, peer, st, m);
         return;
       case 'graft':
         this.onGraft(now, peer, st);
@@ -429,6 +433,27 @@ export class GossipNode<P> {
       held.knownHave.add(peer);
       this.send(peer, { format: GOSSIP_FORMAT, type: as, announcement: withTtl(held, Math.max(0, held.relayTtl)) });
     }
+  }
+
+  private onHello(now: number, peer: P, st: PeerState, m: MessageOf<'hello'>): void {
+    if (m.graft) this.onGraft(now, peer, st);
+    if (m.mirrors.length > 0) this.learnMirrors(peer, m.mirrors);
+    if (st.helloSent) {
+      // Both sides sent a HELLO: each already told the other everything; nothing to answer.
+      this.onDigest(now, peer, st, m.digest, true);
+      return;
+    }
+    // We are the listener: say only what the dialer does not know. Our own mesh intent...
+    const c = this.config;
+    if (!st.inMesh && !m.graft && this.meshSize < c.meshDegree && now >= st.backoffUntil) {
+      this.joinMesh(st);
+      this.send(peer, GRAFT);
+    }
+    // ...our mirrors, if we use any worth passing on...
+    const mirrors = this.book.shareable();
+    if (mirrors.length > 0) this.send(peer, { format: GOSSIP_FORMAT, type: 'mirrors', sources: [...mirrors] });
+    // ...and our digest only if we hold something newer than the dialer (onDigest decides).
+    this.onDigest(now, peer, st, m.digest, false);
   }
 
   private onGraft(now: number, peer: P, st: PeerState): void {

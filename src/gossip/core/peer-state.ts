@@ -19,6 +19,8 @@ export class PeerState {
   backoffUntil = 0;
   /** Outstanding IWANT/WANT ids we asked this peer for. */
   promises = 0;
+  /** We sent this peer a HELLO (we dialled it, or the host could not tell). */
+  helloSent = false;
 
   constructor(now: number, cfg: GossipConfig) {
     this.msgTokens = cfg.rateMsgBurst;

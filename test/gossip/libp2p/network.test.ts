@@ -13,6 +13,7 @@ import { ANNOUNCE_FORMAT } from '../../../src/model/announcement.ts';
 import { controlRequest } from '../../../src/node/control.ts';
 import { DirectoryFetcher } from '../../../src/sources/directory-fetcher.ts';
 import { homePaths } from '../../../src/store/home.ts';
+import { addMirror, DEFAULT_SETTINGS, saveMirrors } from '../../../src/store/mirrors.ts';
 import { trustInit } from '../../../src/testnet/harness.ts';
 import type { AttackPlan } from '../../../src/testnet/malicious.ts';
 import { DCHAT_TEST_ENTRY, type NodeProcess, spawnNode, stopAll } from '../../../src/testnet/process.ts';
@@ -31,6 +32,7 @@ type Status = {
     announcements: { id: string }[];
     packages: { target: string; source: string }[];
   };
+  mirrors: { uri: string; origin: string; priority: number }[];
   stats: {
     adapter: { forgedAnnouncements: number; acceptedVia: { push: number; sync: number; local: number } };
   };
@@ -80,7 +82,13 @@ describe('gossip over libp2p between real node processes', () => {
       now: new Date(),
     })) as [TestRelease];
     rootBytes = await readFile(join(rel.repoDir, 'root.json'));
-    // A line n0 - n1 - n2, formed before anyone has the release.
+    // A line n0 - n1 - n2, formed before anyone has the release. n0 uses one HTTPS mirror.
+    const home0 = join(dir, 'n0');
+    await mkdir(home0, { recursive: true });
+    await saveMirrors(homePaths(home0), {
+      settings: DEFAULT_SETTINGS,
+      mirrors: addMirror([], { url: 'https://mirror.example.org/dchat', mirrorType: 'https' }).mirrors,
+    });
     const n0 = await startNode('n0', []);
     const n1 = await startNode('n1', [n0]);
     const n2 = await startNode('n2', [n1]);
@@ -127,6 +135,20 @@ describe('gossip over libp2p between real node processes', () => {
     // n2 never talked to n0: it learned through n1's relayed copy.
     const s2 = await status(n2);
     assert.ok(!s2.connected_peers.some((p) => p.id === n0.peerId));
+  });
+
+  test('mirror lists are shared: a neighbour learns the mirror as untrusted and ranks it lower', async () => {
+    const [n0, n1] = nodes as [NodeProcess, NodeProcess];
+    const s0 = await status(n0);
+    const mine = s0.mirrors.find((m) => m.uri === 'https://mirror.example.org/dchat');
+    assert.equal(mine?.origin, 'configured');
+    const s1 = await waitFor('n1 to learn the mirror', async () => {
+      const st = await status(n1);
+      return st.mirrors.some((m) => m.uri === mine?.uri) && st;
+    });
+    const learned = s1.mirrors.find((m) => m.uri === mine?.uri);
+    assert.equal(learned?.origin, 'learned');
+    assert.ok((learned?.priority ?? 0) > (mine?.priority ?? 0));
   });
 
   test('a late joiner catches up by anti-entropy, without a new announcement', async () => {
