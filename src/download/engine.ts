@@ -199,6 +199,8 @@ class Download {
   private readonly written = new Set<number>();
   private readonly resumedGood = new Set<number>();
   private readonly pendingWrites = new Set<Promise<void>>();
+  /** Chunks a local copy holds damaged: never asked from it again (other chunks still are). */
+  private readonly localBad = new Map<string, Set<number>>();
   private readonly policy: PenaltyPolicy;
   private readonly parallel: number;
   private readonly bucket: TokenBucket | undefined;
@@ -498,12 +500,19 @@ class Download {
     r?.();
   }
 
+  /**
+   * Hands out work at `now`: a local copy first takes everything it may hold (one run), network
+   * sources share the rest in bounded runs, and an idle network source steals the back half of the
+   * largest network run in flight (never a local one: that would only refetch what is on disk).
+   */
   private startTasks(): void {
     const now = this.clock();
     const ranked = rankSources([...this.health.values()], now, this.o.preferredRegion).filter((h) =>
       isAvailable(h, now),
     );
-    const share = Math.min(this.parallel, ranked.length);
+    const isLocal = (id: string) => this.sources.get(id)?.type === 'cache';
+    const network = ranked.filter((h) => !isLocal(h.id)).length;
+    const share = Math.min(this.parallel, network);
     const count = this.table.chunks.length;
     const runChunks =
       share <= 1
@@ -518,9 +527,16 @@ class Download {
     for (const h of ranked) {
       if (this.tasks.size >= this.parallel) break;
       if (this.busy.has(h.id)) continue;
+      const local = isLocal(h.id);
       const asg =
-        this.scheduler.assign(h.id, { share: 1, maxRunChunks: runChunks }) ??
-        (this.scheduler.unassigned === 0 ? this.scheduler.steal(h.id) : undefined);
+        this.scheduler.assign(
+          h.id,
+          { share: 1, maxRunChunks: local ? count : runChunks },
+          this.localBad.get(h.id),
+        ) ??
+        (this.scheduler.unassigned === 0 && !local
+          ? this.scheduler.steal(h.id, 2, (a) => !isLocal(a.sourceId))
+          : undefined);
       if (!asg) continue;
       this.startTask(h.id, asg);
     }
@@ -698,9 +714,21 @@ class Download {
     if (wait > 0) await sleep(wait, signal);
   }
 
-  /** Verify, then write, then hand to the whole-file hashes: in that order, always. */
-  private async acceptChunk(task: Task, index: number, data: Buffer): Promise<void> {
+  /**
+   * Verify, then write, then hand to the whole-file hashes: in that order, always. Returns false
+   * for a damaged chunk of a local copy (skipped: a network source fetches it).
+   */
+  private async acceptChunk(task: Task, index: number, data: Buffer): Promise<boolean> {
     if (!digestEquals(chunkHashHex(data), this.table.chunks[index] as string)) {
+      if (task.source.type === 'cache') {
+        const bad = this.localBad.get(task.sourceId) ?? new Set<number>();
+        bad.add(index);
+        this.localBad.set(task.sourceId, bad);
+        this.scheduler.skip(task.asg, index);
+        this.emit({ type: 'chunk-recheck-failed', chunk: index });
+        this.wake();
+        return false;
+      }
       throw new SourceError(
         'E_CHUNK_MISMATCH',
         `${task.source.uri}: chunk ${index} does not match the signed chunk table`,
@@ -724,6 +752,7 @@ class Download {
     await this.digest.offer(index, data, written);
     this.maybeCheckpoint();
     this.maybeProgress(false);
+    return true;
   }
 
   private write(index: number, data: Buffer): Promise<void> {

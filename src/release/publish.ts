@@ -103,6 +103,16 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const name = packageName(o.version, o.platform);
   const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const d = await digestFile(o.packagePath, { chunkSize });
+  // A released version is immutable (apt, TUF practice): nodes may already hold the old bytes,
+  // and rewriting packages/<name> before the new timestamp commits would leave it disagreeing
+  // with the trusted metadata after a crash. Re-publishing the same bytes is allowed (e.g. --sig).
+  const existing = repo.targets.signed.targets[name];
+  if (existing && existing.hashes.sha256 !== d.sha256) {
+    throw new UsageError(
+      '--version',
+      `${name} is already published with other bytes; publish a new version instead`,
+    );
+  }
   const chunks = d.chunks ?? [];
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,
@@ -208,7 +218,7 @@ export interface RotateInput {
  * Root N+1 trusting the new keys, then every other role re-signed by them, so the repository is
  * valid under the new root at once (clients following the chain accept it on their next update).
  */
-export async function rotateKeys(o: RotateInput): Promise<Repo> {
+export async function rotateKeys(o: RotateInput): Promise<Repo & { droppedSignatures: string[] }> {
   const repo = await loadRepo(o.dir);
   const root = rotateRoot(repo, {
     oldKeys: o.oldKeys,
@@ -227,5 +237,6 @@ export async function rotateKeys(o: RotateInput): Promise<Repo> {
   // Root first: a client that sees the new timestamp must be able to find the root that signs it.
   await writeRoot(o.dir, root);
   await writeRepoRoles(o.dir, next);
+  await writeSums(o.dir, next);
   return next;
 }

@@ -28,7 +28,11 @@ export function attackBurst(world: World, rng: Rng, maxMessageBytes: number): At
   ];
   for (let k = 0; k < world.opts.spamPerPeer; k++) {
     out.push({
-      message: { format: GOSSIP_FORMAT, type: 'ihave', items: [{ id: rng.uuid(), version: SIM_FORGED_VERSION }] },
+      message: {
+        format: GOSSIP_FORMAT,
+        type: 'ihave',
+        items: [{ id: rng.uuid(), version: SIM_FORGED_VERSION }],
+      },
       bytes: 122,
     });
   }

@@ -4,7 +4,7 @@
  * core it is for, drains the core's actions (sends become future deliveries), and arms the core's
  * next timeout. Attackers are not cores: they swallow what they get and send their burst.
  */
-import { emptyStats, type GossipStats } from '../gossip/core/actions.ts';
+import { emptyStats, type GossipActionSink, type GossipStats } from '../gossip/core/actions.ts';
 import { resolveGossipConfig } from '../gossip/core/config.ts';
 import { GOSSIP_MESSAGE_TYPES, type GossipMessage, type GossipMessageType } from '../gossip/core/messages.ts';
 import { GossipNode } from '../gossip/core/node.ts';
@@ -82,6 +82,16 @@ class Engine {
   private coveredOnline = 0;
   private lastProgressAt: number;
   private events = 0;
+  /** The node whose actions `sink` is receiving. */
+  private draining = 0;
+  private readonly sink: GossipActionSink<number> = {
+    send: (to, message) => this.send(this.draining, to, message, estimateBytes(message, this.annBytes)),
+    action: (a) => {
+      // 'rejected' and 'mirrors-changed' are counted by the core's stats.
+      if (a.type === 'accepted') this.accepted(this.draining, a.announcement);
+      else if (a.type === 'disconnect') this.cutLink(this.draining, a.peer);
+    },
+  };
 
   constructor(world: World, protocol: SimProtocol) {
     this.w = world;
@@ -305,22 +315,8 @@ class Engine {
   /** Runs every action the core queued, then arms its next timeout. */
   private drain(i: number): void {
     const core = this.cores[i] as GossipNode<number>;
-    for (let a = core.poll(); a !== undefined; a = core.poll()) {
-      switch (a.type) {
-        case 'send':
-          this.send(i, a.to, a.message, estimateBytes(a.message, this.annBytes));
-          break;
-        case 'accepted':
-          this.accepted(i, a.announcement);
-          break;
-        case 'disconnect':
-          this.cutLink(i, a.peer);
-          break;
-        default:
-          // 'rejected' and 'mirrors-changed' are counted by the core's stats.
-          break;
-      }
-    }
+    this.draining = i;
+    core.drainTo(this.sink);
     this.armTimer(i, core);
   }
 

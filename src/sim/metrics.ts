@@ -100,7 +100,12 @@ export function coverageByHop(run: ProtocolRun, total: number): number[] {
 }
 
 /** Coverage at `points` evenly spaced times over [0, horizonMs]. */
-export function sampleCurve(sorted: Float64Array, total: number, horizonMs: number, points = 240): CoverageCurve {
+export function sampleCurve(
+  sorted: Float64Array,
+  total: number,
+  horizonMs: number,
+  points = 240,
+): CoverageCurve {
   const tMs: number[] = [];
   const coverage: number[] = [];
   let k = 0;

@@ -54,7 +54,12 @@ export class Network {
     if (m.loss > 0 && this.rng.next() < m.loss) return -1;
     const dx = (this.x[from] as number) - (this.x[to] as number);
     const dy = (this.y[from] as number) - (this.y[to] as number);
-    return done + m.baseLatencyMs + Math.sqrt(dx * dx + dy * dy) * m.distanceLatencyMs + this.rng.next() * m.jitterMs;
+    return (
+      done +
+      m.baseLatencyMs +
+      Math.sqrt(dx * dx + dy * dy) * m.distanceLatencyMs +
+      this.rng.next() * m.jitterMs
+    );
   }
 
   /** Forget queued uplink work (a node that left and came back starts with an idle link). */

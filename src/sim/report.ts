@@ -14,7 +14,8 @@ export function formatReport(report: SimReport): string {
   );
   const scenario: string[] = [];
   if (w.malicious > 0) scenario.push(`${w.malicious} malicious (${o.maliciousMode})`);
-  if (o.churn > 0) scenario.push(`${w.lateJoiners} late joiners + ${w.leavers} leavers within ${o.churnWindowMs} ms`);
+  if (o.churn > 0)
+    scenario.push(`${w.lateJoiners} late joiners + ${w.leavers} leavers within ${o.churnWindowMs} ms`);
   if (w.partitioned > 0) scenario.push(`${w.partitioned} nodes partitioned for ${o.partitionMs} ms`);
   lines.push(`   scenario: ${scenario.length ? scenario.join('; ') : 'no faults'}`);
   lines.push('');
@@ -45,7 +46,9 @@ export function formatReport(report: SimReport): string {
   const table = [head, ...rows.map(([name, f]) => [name, ...cols.map(f)])];
   const widths = head.map((_, c) => Math.max(...table.map((row) => (row[c] ?? '').length)));
   for (const row of table)
-    lines.push(`   ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('   ')}`);
+    lines.push(
+      `   ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('   ')}`,
+    );
   if (report.wallMs !== undefined) lines.push('', `   wall time ${(report.wallMs / 1000).toFixed(2)} s`);
   return lines.join('\n');
 }

@@ -1,14 +1,13 @@
-import { runProtocol } from './engine.ts';
-import { plotHorizon, type ProtocolReport, summarize } from './metrics.ts';
-import { resolveSimOptions, type SimOptions } from './options.ts';
+import { type ProtocolRun, runProtocol } from './engine.ts';
+import { type ProtocolReport, plotHorizon, summarize } from './metrics.ts';
+import { resolveSimOptions, type SimOptions, type SimProtocol } from './options.ts';
 import { type DegreeStats, degreeStats } from './topology.ts';
-import { buildWorld } from './world.ts';
+import { buildWorld, type World } from './world.ts';
 
 export const SIM_REPORT_FORMAT = 'dchat.sim-report/1';
 
-export interface SimReport {
-  format: typeof SIM_REPORT_FORMAT;
-  options: SimOptions;
+/** What the report says about the world (the same for every protocol run on it). */
+export interface WorldSummary {
   topology: DegreeStats & { kind: SimOptions['topology'] };
   world: {
     nodes: number;
@@ -19,6 +18,11 @@ export interface SimReport {
     leavers: number;
     partitioned: number;
   };
+}
+
+export interface SimReport extends WorldSummary {
+  format: typeof SIM_REPORT_FORMAT;
+  options: SimOptions;
   /** One entry per protocol, in the order of options.protocols, all on the same world. */
   results: ProtocolReport[];
   /** Wall-clock duration of the run, filled in by a caller that owns a clock (the CLI). */
@@ -32,8 +36,29 @@ export interface SimReport {
 export function runSimulation(options: Partial<SimOptions> = {}): SimReport {
   const opts = resolveSimOptions(options);
   const world = buildWorld(opts);
-  const runs = opts.protocols.map((p) => runProtocol(world, p));
-  const horizon = plotHorizon(runs);
+  return buildReport(
+    opts,
+    summarizeWorld(world),
+    opts.protocols.map((p) => runProtocol(world, p)),
+  );
+}
+
+/**
+ * One protocol of a simulation on its own, for hosts that run protocols in parallel (the CLI
+ * uses one worker thread per protocol): the world is rebuilt from the same seed, so it is the
+ * same world, and `buildReport` over the pieces equals `runSimulation`.
+ */
+export function runSimulationPart(
+  options: Partial<SimOptions>,
+  protocol: SimProtocol,
+): { summary: WorldSummary; run: ProtocolRun } {
+  const opts = resolveSimOptions(options);
+  const world = buildWorld(opts);
+  return { summary: summarizeWorld(world), run: runProtocol(world, protocol) };
+}
+
+export function summarizeWorld(world: World): WorldSummary {
+  const opts = world.opts;
   let lateJoiners = 0;
   let leavers = 0;
   let partitioned = 0;
@@ -43,8 +68,6 @@ export function runSimulation(options: Partial<SimOptions> = {}): SimReport {
     partitioned += world.side[i] as number;
   }
   return {
-    format: SIM_REPORT_FORMAT,
-    options: opts,
     topology: { kind: opts.topology, ...degreeStats(world.topo) },
     world: {
       nodes: opts.nodes,
@@ -55,6 +78,20 @@ export function runSimulation(options: Partial<SimOptions> = {}): SimReport {
       leavers,
       partitioned,
     },
-    results: runs.map((r) => summarize(r, world.honestCount, horizon)),
+  };
+}
+
+/** The report over runs of the same world; every curve shares one time axis. */
+export function buildReport(
+  opts: SimOptions,
+  summary: WorldSummary,
+  runs: readonly ProtocolRun[],
+): SimReport {
+  const horizon = plotHorizon(runs);
+  return {
+    format: SIM_REPORT_FORMAT,
+    options: opts,
+    ...summary,
+    results: runs.map((r) => summarize(r, summary.world.honest, horizon)),
   };
 }

@@ -22,12 +22,22 @@ export function renderSvg(report: SimReport): string {
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-    text(W / 2, 24, `Announcement coverage: ${report.world.nodes} nodes, ttl ${o.ttl}, loss ${o.loss}, malicious ${o.malicious}, churn ${o.churn}, partition ${o.partition}, seed ${o.seed}`, 'middle', 14),
+    text(
+      W / 2,
+      24,
+      `Announcement coverage: ${report.world.nodes} nodes, ttl ${o.ttl}, loss ${o.loss}, malicious ${o.malicious}, churn ${o.churn}, partition ${o.partition}, seed ${o.seed}`,
+      'middle',
+      14,
+    ),
   );
   // Left: coverage vs time.
-  parts.push(...frame(LEFTS[0] as number, 'virtual time since publication (ms)', niceTicks(horizon), horizon));
+  parts.push(
+    ...frame(LEFTS[0] as number, 'virtual time since publication (ms)', niceTicks(horizon), horizon),
+  );
   for (const r of results) {
-    const pts = r.curve.tMs.map((t, k) => [x(LEFTS[0] as number, t, horizon), y(r.curve.coverage[k] ?? 0)] as const);
+    const pts = r.curve.tMs.map(
+      (t, k) => [x(LEFTS[0] as number, t, horizon), y(r.curve.coverage[k] ?? 0)] as const,
+    );
     parts.push(polyline(pts, COLORS[r.protocol] ?? '#444'));
   }
   // Right: coverage vs hops (a step per round).

@@ -109,13 +109,23 @@ export function buildWorld(opts: SimOptions): World {
  * metadata, and `simValidate` stands in for the TUF check (genuine marker: valid; anything
  * else: E_SIGNATURE). The real check is tested in trust/; here only its verdict matters.
  */
-export function simAnnouncement(id: string, version: string, ttl: number, genuine: boolean): VersionAnnouncement {
+export function simAnnouncement(
+  id: string,
+  version: string,
+  ttl: number,
+  genuine: boolean,
+): VersionAnnouncement {
   return {
     format: ANNOUNCE_FORMAT,
     id,
     node_id: genuine ? 'publisher' : 'attacker',
     version,
-    metadata: { roots: [], timestamp: 'c2lt', snapshot: 'c2lt', targets: genuine ? signedMark(version) : 'Zm9yZ2Vk' },
+    metadata: {
+      roots: [],
+      timestamp: 'c2lt',
+      snapshot: 'c2lt',
+      targets: genuine ? signedMark(version) : 'Zm9yZ2Vk',
+    },
     sources: [],
     timestamp: '2025-01-01T00:00:00.000Z',
     ttl,

@@ -8,7 +8,7 @@
  * TLS roots: Node's default store, which already holds NODE_EXTRA_CA_CERTS when the process was
  * started with it (undici connects through node:tls); `ca` adds certificates on top of it.
  */
-import { getCACertificates } from 'node:tls';
+import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { type Dispatcher, Pool } from 'undici';
 import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
 import type { FetchOptions, RangeRequest, Source } from './source.ts';
@@ -67,9 +67,7 @@ export class HttpsSource implements Source {
       keepAliveTimeout: 30_000,
       connect: {
         timeout: o.connectTimeoutMs ?? HTTPS_DEFAULTS.connectTimeoutMs,
-        ...(extra.length > 0
-          ? { ca: [...getCACertificates('default'), ...extra.map((c) => c.toString())] }
-          : {}),
+        ...(extra.length > 0 ? { secureContext: contextWith(extra.map((c) => c.toString())) } : {}),
       },
     });
   }
@@ -224,6 +222,18 @@ export class HttpsSource implements Source {
       throw mapError(err, `${this.uri}/${rel}`, signal);
     }
   }
+}
+
+/** One TLS context per set of extra roots: parsing ~150 default roots per connection is slow. */
+const contexts = new Map<string, SecureContext>();
+function contextWith(extra: readonly string[]): SecureContext {
+  const key = extra.join('\n');
+  let ctx = contexts.get(key);
+  if (!ctx) {
+    ctx = createSecureContext({ ca: [...getCACertificates('default'), ...extra] });
+    contexts.set(key, ctx);
+  }
+  return ctx;
 }
 
 /** Closes a body we stop reading (the connection goes with it); its abort error is expected. */

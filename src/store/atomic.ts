@@ -67,7 +67,13 @@ export async function commitFile(tmpPath: string, finalPath: string): Promise<vo
 export async function copyFileAtomic(src: string, finalPath: string, mode = 0o644): Promise<void> {
   const tmp = tempPathFor(finalPath);
   await mkdir(dirname(finalPath), { recursive: true });
-  const inp = await open(src, 'r');
+  const inp = await open(src, 'r').catch((cause: NodeJS.ErrnoException) => {
+    throw new DchatError(
+      cause.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
+      `cannot read ${src}: ${cause.message}`,
+      { cause },
+    );
+  });
   try {
     const out = await open(tmp, 'wx', mode);
     try {

@@ -219,23 +219,59 @@ export function rotateRoot(repo: Repo, o: RotateOptions): Metadata<Root> {
   return md;
 }
 
-/** Re-signs every non-root role under a (new) root, versions + 1: used right after a rotation. */
-export function resignAll(repo: Repo, root: Metadata<Root>, o: PublishOptions): Repo {
+/**
+ * Re-signs every non-root role under a (new) root, versions + 1: used right after a rotation.
+ * A dchat-sign signature by a key the new root no longer lists for targets is dropped from the
+ * target (keys are often rotated because they leaked: a retired key must vouch for nothing);
+ * the new targets keys' threshold signature covers those targets from now on.
+ */
+export function resignAll(
+  repo: Repo,
+  root: Metadata<Root>,
+  o: PublishOptions,
+): Repo & { droppedSignatures: string[] } {
   const prev = repo.targets.signed;
+  const newTargetKeys = new Set(
+    (root.signed.roles.targets?.keyIDs ?? [])
+      .map((id) => root.signed.keys[id]?.keyVal.public)
+      .filter((k): k is string => k !== undefined),
+  );
+  const droppedSignatures: string[] = [];
+  const targetsMap: Record<string, TargetFile> = {};
+  for (const [path, t] of Object.entries(prev.targets)) {
+    const custom = t.custom as Record<string, unknown>;
+    const signer =
+      typeof custom.signer_pubkey === 'string'
+        ? Buffer.from(custom.signer_pubkey, 'base64').toString('hex')
+        : undefined;
+    if (signer === undefined || newTargetKeys.has(signer)) {
+      targetsMap[path] = t;
+      continue;
+    }
+    const { signature: _s, signer_pubkey: _p, ...kept } = custom;
+    droppedSignatures.push(path);
+    targetsMap[path] = new TargetFile({
+      path,
+      length: t.length,
+      hashes: t.hashes,
+      unrecognizedFields: { ...t.unrecognizedFields, custom: kept as never },
+    });
+  }
   const targets = new Metadata(
     new Targets({
       version: prev.version + 1,
       specVersion: SPEC_VERSION,
       expires: expiryString(o.now, o.targetsExpiresSec),
-      targets: prev.targets,
+      targets: targetsMap,
     }),
   );
   signRole(root.signed, 'targets', targets, o.keys);
-  return finishSnapshot(
+  const next = finishSnapshot(
     { ...repo, root, targets },
     o.keys,
     o.now,
     o.snapshotExpiresSec,
     o.timestampExpiresSec,
   );
+  return { ...next, droppedSignatures };
 }

@@ -16,7 +16,7 @@ import { parseChunkTable } from '../../src/model/chunks.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { checkChunkTable, listPackages } from '../../src/trust/package-check.ts';
 import { updateTrust } from '../../src/trust/updater.ts';
-import { type CliResult, dchat, dchatSign, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, dchat, describeRun, runInProcess } from '../helpers/cli.ts';
 import { at, DAY, InMemoryTrustStore, makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 const RELEASES = [

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rawPublicKeyHex } from '../../src/crypto/ed25519.ts';
 import { digestBytes } from '../../src/crypto/hash.ts';
-import { type CliResult, dchat, dchatSign, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, dchat, describeRun, runInProcess } from '../helpers/cli.ts';
 import { at, DAY, type JsonDoc, makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 const PKG = packageBytes('verify 1.0.0', 1_500_000);

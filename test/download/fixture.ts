@@ -34,7 +34,11 @@ export interface MirrorRepo {
   dir: string;
   keys: SigningKey[];
   packages: Map<string, Published>;
-  publish(version: string, size: number, o?: { now?: Date; expiresSec?: number; security?: boolean }): Promise<Published>;
+  publish(
+    version: string,
+    size: number,
+    o?: { now?: Date; expiresSec?: number; security?: boolean },
+  ): Promise<Published>;
   refresh(o?: { now?: Date; expiresSec?: number }): Promise<void>;
   /** A copy of the mirror directory as it is now (a mirror that will go stale). */
   snapshot(): string;
@@ -78,7 +82,12 @@ export async function makeMirrorRepo(now = new Date()): Promise<MirrorRepo> {
       return p;
     },
     async refresh(o = {}) {
-      await refreshRepository({ dir, keys, now: o.now ?? now, ...(o.expiresSec !== undefined ? { expiresSec: o.expiresSec } : {}) });
+      await refreshRepository({
+        dir,
+        keys,
+        now: o.now ?? now,
+        ...(o.expiresSec !== undefined ? { expiresSec: o.expiresSec } : {}),
+      });
     },
     snapshot() {
       const copy = join(base, `snapshot-${++snaps}`);
@@ -94,7 +103,11 @@ export async function makeHome(repo: MirrorRepo, now = new Date()): Promise<Home
   const paths = homePaths(home);
   const root = readFileSync(join(repo.dir, 'root.json'));
   await new FileTrustStore(paths).save('root', root);
-  await writeTrustOrigin(paths, { origin: 'trust-init', root_sha256: sha256Hex(root), at: now.toISOString() });
+  await writeTrustOrigin(paths, {
+    origin: 'trust-init',
+    root_sha256: sha256Hex(root),
+    at: now.toISOString(),
+  });
   return paths;
 }
 

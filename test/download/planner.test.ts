@@ -6,7 +6,7 @@ import {
   onSourceFailure,
   onSourceSuccess,
 } from '../../src/download/planner/penalty.ts';
-import { applyOutcomes } from '../../src/download/planner/pruning.ts';
+import { applyOutcomes, type HealthFields } from '../../src/download/planner/pruning.ts';
 import { isAvailable, newHealth, rankSources, sourceScore } from '../../src/download/planner/ranking.ts';
 import { effectiveMinRate, parseRate, RateWindow, TokenBucket } from '../../src/download/planner/rate.ts';
 import { ChunkScheduler, fromRanges, toRanges } from '../../src/download/planner/schedule.ts';
@@ -25,11 +25,20 @@ describe('ranking', () => {
     // The operator's region tips the balance between equal mirrors.
     const a = newHealth('a', 10, { region: 'eu' });
     const b = newHealth('b', 10, { region: 'us' });
-    assert.deepEqual(rankSources([a, b], now, 'us').map((h) => h.id), ['b', 'a']);
-    assert.deepEqual(rankSources([b, a], now, 'eu').map((h) => h.id), ['a', 'b']);
+    assert.deepEqual(
+      rankSources([a, b], now, 'us').map((h) => h.id),
+      ['b', 'a'],
+    );
+    assert.deepEqual(
+      rankSources([b, a], now, 'eu').map((h) => h.id),
+      ['a', 'b'],
+    );
     // Failures in a row push a mirror down within its priority, not below another priority.
     const flaky = newHealth('flaky', 10, { latencyMs: 20, throughputBps: 100e6, failureCount: 7 });
-    assert.deepEqual(rankSources([flaky, slow, ipfs], now).map((h) => h.id), ['slow', 'flaky', 'ipfs']);
+    assert.deepEqual(
+      rankSources([flaky, slow, ipfs], now).map((h) => h.id),
+      ['slow', 'flaky', 'ipfs'],
+    );
     assert.ok(sourceScore(flaky) > sourceScore(fast));
   });
 
@@ -37,10 +46,16 @@ describe('ranking', () => {
     const a = { ...newHealth('a', 10), penaltyUntil: 5_000 };
     const b = newHealth('b', 20);
     const c = { ...newHealth('c', 5), banned: true };
-    assert.deepEqual(rankSources([a, b, c], 1_000).map((h) => h.id), ['b', 'a']);
+    assert.deepEqual(
+      rankSources([a, b, c], 1_000).map((h) => h.id),
+      ['b', 'a'],
+    );
     assert.equal(isAvailable(a, 1_000), false);
     assert.equal(isAvailable(a, 5_000), true);
-    assert.deepEqual(rankSources([a, b, c], 6_000).map((h) => h.id), ['a', 'b']);
+    assert.deepEqual(
+      rankSources([a, b, c], 6_000).map((h) => h.id),
+      ['a', 'b'],
+    );
   });
 });
 
@@ -143,7 +158,11 @@ describe('chunk scheduler', () => {
     assert.equal(a.next, 2);
     const r = s.reopen(a);
     assert.deepEqual([r?.sourceId, r?.next, r?.end], ['a', 2, 8]);
-    assert.equal(s.assign('b', { share: 1, maxRunChunks: 8 }), undefined, 'reopened work is not handed to others');
+    assert.equal(
+      s.assign('b', { share: 1, maxRunChunks: 8 }),
+      undefined,
+      'reopened work is not handed to others',
+    );
     assert.ok(r);
     s.release(r);
     const b = s.assign('b', { share: 1, maxRunChunks: 8 });
@@ -235,7 +254,12 @@ describe('rates', () => {
 });
 
 describe('mirror health and pruning', () => {
-  const rec = (id: string, failure_count = 0) => ({ id, uri: `https://${id}`, failure_count, priority: 10 });
+  const rec = (id: string, failure_count = 0): HealthFields & { priority: number } => ({
+    id,
+    uri: `https://${id}`,
+    failure_count,
+    priority: 10,
+  });
 
   test('success resets the count and stamps last_success; failure counts up', () => {
     const now = new Date('2026-05-01T10:00:00.123Z');
@@ -262,8 +286,16 @@ describe('mirror health and pruning', () => {
 
   test('N failures in a row prune the mirror (N configurable; 0 never)', () => {
     const now = new Date();
-    const r = applyOutcomes([rec('a', 4), rec('b')], [{ id: 'a', ok: false, error: 'E_NETWORK refused' }], now, 5);
-    assert.deepEqual(r.records.map((x) => x.id), ['b']);
+    const r = applyOutcomes(
+      [rec('a', 4), rec('b')],
+      [{ id: 'a', ok: false, error: 'E_NETWORK refused' }],
+      now,
+      5,
+    );
+    assert.deepEqual(
+      r.records.map((x) => x.id),
+      ['b'],
+    );
     assert.deepEqual(r.pruned, [{ id: 'a', uri: 'https://a', failures: 5, lastError: 'E_NETWORK refused' }]);
     const never = applyOutcomes([rec('a', 400)], [{ id: 'a', ok: false }], now, 0);
     assert.equal(never.records.length, 1);

@@ -58,7 +58,11 @@ function isPackagePath(p: string): boolean {
   return PACKAGE_PATH.test(p) && !p.endsWith('.chunks') && !p.endsWith('.sig');
 }
 
-export async function startFaultMirror(root: string, ca: TestCa, initial: Fault[] = []): Promise<FaultMirror> {
+export async function startFaultMirror(
+  root: string,
+  ca: TestCa,
+  initial: Fault[] = [],
+): Promise<FaultMirror> {
   let faults: { f: Fault; used: number }[] = initial.map((f) => ({ f, used: 0 }));
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -112,7 +116,8 @@ export async function startFaultMirror(root: string, ca: TestCa, initial: Fault[
         return;
       }
       if (fault?.kind === 'stall') return; // never answers
-      const file = fault?.kind === 'serve' ? fault.file : join(root, normalize(path).replace(/^(\.\.[/\\])+/, ''));
+      const file =
+        fault?.kind === 'serve' ? fault.file : join(root, normalize(path).replace(/^(\.\.[/\\])+/, ''));
       let size: number;
       try {
         const st = statSync(file);

@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { parseChunkTable } from '../../src/model/chunks.ts';
 import { CacheSource } from '../../src/sources/cache.ts';
 import { HttpsSource } from '../../src/sources/https.ts';
+import { CHUNK, type MirrorRepo, makeMirrorRepo, type Published } from '../download/fixture.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { assertCode } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
-import { CHUNK, type MirrorRepo, makeMirrorRepo, type Published } from '../download/fixture.ts';
 
 const skip = requireTool('nginx') || requireTool('openssl');
 
@@ -35,7 +35,11 @@ describe('HttpsSource against nginx and a faulty mirror', { skip }, () => {
     await fault?.stop();
   });
 
-  const req = (start: number, end: number, extra: Partial<{ maxBytes: number; signal: AbortSignal }> = {}) => ({
+  const req = (
+    start: number,
+    end: number,
+    extra: Partial<{ maxBytes: number; signal: AbortSignal }> = {},
+  ) => ({
     target: pkg.name,
     sha256: pkg.sha256,
     start,
@@ -50,7 +54,9 @@ describe('HttpsSource against nginx and a faulty mirror', { skip }, () => {
       const ts = await s.fetchMetadata('timestamp.json', { maxBytes: 16_384 });
       assert.ok(ts && JSON.parse(Buffer.from(ts).toString()).signed._type === 'timestamp');
       assert.equal(await s.fetchMetadata('99.root.json', { maxBytes: 512_000 }), undefined);
-      const table = parseChunkTable((await s.fetchChunkTable(pkg.name, { maxBytes: 1_000_000 })) as Uint8Array);
+      const table = parseChunkTable(
+        (await s.fetchChunkTable(pkg.name, { maxBytes: 1_000_000 })) as Uint8Array,
+      );
       assert.equal(table.chunks.length, 6);
       assert.deepEqual(Buffer.from(await s.fetchRange(req(100, 70_000))), pkg.bytes.subarray(100, 70_000));
       const parts: Buffer[] = [];

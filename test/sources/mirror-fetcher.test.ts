@@ -99,14 +99,22 @@ describe('metadata through a list of mirrors: signatures decide, never a majorit
       r.attempts.map((a) => a.error?.code ?? 'ok'),
       ['E_MALFORMED', 'E_UNTRUSTED_KEY', 'ok'],
     );
-    await assertCode(() => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [src(forged.url)], now), 'E_UNTRUSTED_KEY');
+    await assertCode(
+      () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [src(forged.url)], now),
+      'E_UNTRUSTED_KEY',
+    );
   });
 
   test('an expired mirror cannot freeze the node: E_EXPIRED unless a fresh mirror answers', async () => {
     // Eight days after t0: the stale copy's timestamp (7 days) has expired, the refreshed one has not.
     const now = new Date(t0.getTime() + 8 * DAY);
     await assertCode(
-      () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [src(stale[0]!.url), src(stale[1]!.url)], now),
+      () =>
+        updateTrustFromSources(
+          new InMemoryTrustStore(rootBytes),
+          [src(stale[0]!.url), src(stale[1]!.url)],
+          now,
+        ),
       'E_EXPIRED',
     );
     const store = new InMemoryTrustStore(rootBytes);
@@ -115,7 +123,12 @@ describe('metadata through a list of mirrors: signatures decide, never a majorit
     assert.equal(r.source.uri, nginx.url);
     // Fifteen days after t0 nothing is fresh any more.
     await assertCode(
-      () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [src(nginx.url)], new Date(t0.getTime() + 15 * DAY)),
+      () =>
+        updateTrustFromSources(
+          new InMemoryTrustStore(rootBytes),
+          [src(nginx.url)],
+          new Date(t0.getTime() + 15 * DAY),
+        ),
       'E_EXPIRED',
     );
   });
@@ -129,7 +142,13 @@ describe('metadata through a list of mirrors: signatures decide, never a majorit
     );
     assert.match(e.message, /127\.0\.0\.1:9/);
     assert.match(e.message, /127\.0\.0\.1:7/);
-    await assertCode(() => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [dead], new Date()), 'E_NETWORK');
-    await assertCode(() => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [], new Date()), 'E_NO_SOURCE');
+    await assertCode(
+      () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [dead], new Date()),
+      'E_NETWORK',
+    );
+    await assertCode(
+      () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [], new Date()),
+      'E_NO_SOURCE',
+    );
   });
 });

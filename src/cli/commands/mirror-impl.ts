@@ -12,14 +12,31 @@ export function parseHostPort(value: string, flag: string): { host: string; port
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-export async function serve(o: { dir: string; listen: string; tlsCert?: string; tlsKey?: string }, env: CommandEnv): Promise<number> {
+export async function serve(
+  o: { dir: string; listen: string; tlsCert?: string; tlsKey?: string },
+  env: CommandEnv,
+): Promise<number> {
   const dir = resolve(env.ctx.cwd, o.dir);
-  if (!(await isRepo(dir))) throw new UsageError('--dir', `${dir} is not a release repository (no metadata/1.root.json)`);
+  if (!(await isRepo(dir)))
+    throw new UsageError('--dir', `${dir} is not a release repository (no metadata/1.root.json)`);
   const { host, port } = parseHostPort(o.listen, '--listen');
-  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError('--tls-key', '--tls-cert and --tls-key go together');
-  const tls = o.tlsCert && o.tlsKey ? { cert: await readFile(resolve(env.ctx.cwd, o.tlsCert)), key: await readFile(resolve(env.ctx.cwd, o.tlsKey)) } : undefined;
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+    throw new UsageError('--tls-key', '--tls-cert and --tls-key go together');
+  const tls =
+    o.tlsCert && o.tlsKey
+      ? {
+          cert: await readFile(resolve(env.ctx.cwd, o.tlsCert)),
+          key: await readFile(resolve(env.ctx.cwd, o.tlsKey)),
+        }
+      : undefined;
   const log = env.logs.forComponent('mirror');
-  const server = await startStaticServer({ root: dir, host, port, tls, onRequest: (r) => log.debug(r, 'served') });
+  const server = await startStaticServer({
+    root: dir,
+    host,
+    port,
+    tls,
+    onRequest: (r) => log.debug(r, 'served'),
+  });
   env.out.line(`🌐 Serving ${dir} at ${server.url} (Ctrl-C to stop)`);
   env.out.line(`   Nodes add it with: dchat update add-mirror --url ${server.url} --mirror-type https`);
   env.out.record({ type: 'listening', url: server.url, dir });

@@ -137,8 +137,13 @@ export async function rotate(
   env.out.line(
     `🔑 Rotated keys: root v${repo.root.signed.version} trusts ${Object.keys(repo.root.signed.keys).length} key(s), threshold ${threshold}`,
   );
+  if (repo.droppedSignatures.length) {
+    env.out.line(
+      `   Dropped dchat-sign signatures by retired keys from: ${repo.droppedSignatures.join(', ')} (re-sign with dchat-sign and publish again to restore them)`,
+    );
+  }
   env.out.line(`   Nodes follow the signed chain on their next update; new nodes can pin ${dir}/root.json`);
-  env.out.result({ ok: true, dir, ...summary(repo) });
+  env.out.result({ ok: true, dir, dropped_signatures: repo.droppedSignatures, ...summary(repo) });
 }
 
 export async function refresh(

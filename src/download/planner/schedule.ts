@@ -67,27 +67,47 @@ export class ChunkScheduler {
     return [...this.running.values()];
   }
 
-  /** The next run of missing chunks for `sourceId`, or undefined when none is left to hand out. */
-  assign(sourceId: string, o: AssignOptions): Assignment | undefined {
+  /**
+   * The next run of missing chunks for `sourceId`, or undefined when none is left to hand out.
+   * `exclude`: chunks this source is known not to have intact (it is never given them again).
+   */
+  assign(sourceId: string, o: AssignOptions, exclude?: ReadonlySet<number>): Assignment | undefined {
     if (this.missingCount === 0) return undefined;
     let start = this.low;
     while (start < this.count && this.status[start] !== MISSING) start++;
     this.low = start;
+    while (start < this.count && (this.status[start] !== MISSING || exclude?.has(start))) start++;
     if (start >= this.count) return undefined;
     const want = Math.max(1, Math.min(o.maxRunChunks, Math.ceil(this.missingCount / Math.max(1, o.share))));
     let end = start;
-    while (end < this.count && end - start < want && this.status[end] === MISSING) end++;
+    while (end < this.count && end - start < want && this.status[end] === MISSING && !exclude?.has(end))
+      end++;
     return this.open(sourceId, start, end);
   }
 
+  /** Chunk `index` (the next of run `a`) is given back alone; the run moves past it. */
+  skip(a: Assignment, index: number): void {
+    if (index !== a.next || this.status[index] !== ASSIGNED) return;
+    this.status[index] = MISSING;
+    this.missingCount++;
+    if (index < this.low) this.low = index;
+    a.next++;
+    if (a.next >= a.end) this.running.delete(a.id);
+  }
+
   /**
-   * Work stealing: the back half of the run with the most chunks left (of another source), or
-   * undefined if no run has at least `minChunks` chunks beyond the one being received.
+   * Work stealing: the back half of the run with the most chunks left (of another source that
+   * `canStealFrom` allows), or undefined if no run has at least `minChunks` chunks beyond the one
+   * being received.
    */
-  steal(sourceId: string, minChunks = 2): Assignment | undefined {
+  steal(
+    sourceId: string,
+    minChunks = 2,
+    canStealFrom: (a: Assignment) => boolean = () => true,
+  ): Assignment | undefined {
     let victim: Assignment | undefined;
     for (const a of this.running.values()) {
-      if (a.sourceId === sourceId) continue;
+      if (a.sourceId === sourceId || !canStealFrom(a)) continue;
       if (!victim || a.end - a.next > victim.end - victim.next) victim = a;
     }
     if (!victim) return undefined;

@@ -18,6 +18,12 @@ export type GossipAction<P> =
   /** The learned mirror list changed; read it with `mirrors()`. */
   | { type: 'mirrors-changed' };
 
+/** Receives drained actions without one object per send being built (see GossipNode.drainTo). */
+export interface GossipActionSink<P> {
+  send(to: P, message: GossipMessage): void;
+  action(action: Exclude<GossipAction<P>, { type: 'send' }>): void;
+}
+
 /** How an accepted release arrived: eager push or IWANT reply, anti-entropy WANT reply, or our own publish. */
 export type AcceptedVia = 'push' | 'sync' | 'local';
 

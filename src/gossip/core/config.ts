@@ -59,8 +59,13 @@ export interface GossipConfig {
   scoreBadChunk: number;
   scoreFirstDelivery: number;
   scoreFirstDeliveryCap: number;
-  /** Score thresholds: below gossip, IHAVE from/to the peer is skipped; below graylist, all its
-   * messages are ignored; below disconnect, the node asks to disconnect and bans it. */
+  /**
+   * Score thresholds: below gossip, IHAVE from/to the peer is skipped; below graylist, all its
+   * messages are ignored; below disconnect, the node asks to disconnect and bans it. With the
+   * defaults one forged, malformed or oversized message graylists a peer (an honest node never
+   * relays what fails validation: it validates before relaying) and a second one disconnects it;
+   * so do two bad chunks, or ~40 messages past the rate limit in a short time.
+   */
   gossipThreshold: number;
   graylistThreshold: number;
   disconnectThreshold: number;
@@ -100,9 +105,9 @@ export const defaultGossipConfig: Readonly<GossipConfig> = {
   rateMsgBurst: 200,
   rateBytesPerSec: 1024 * 1024,
   rateBytesBurst: 4 * 1024 * 1024,
-  scoreInvalid: -10,
-  scoreMalformed: -10,
-  scoreTooLarge: -10,
+  scoreInvalid: -25,
+  scoreMalformed: -25,
+  scoreTooLarge: -25,
   scoreRateLimited: -1,
   scoreBrokenPromise: -2,
   scoreBadChunk: -25,
@@ -110,7 +115,7 @@ export const defaultGossipConfig: Readonly<GossipConfig> = {
   scoreFirstDeliveryCap: 10,
   gossipThreshold: -5,
   graylistThreshold: -20,
-  disconnectThreshold: -50,
+  disconnectThreshold: -40,
   scoreDecay: 0.9,
   scoreDecayIntervalMs: 1000,
   banMs: 600_000,
@@ -132,12 +137,16 @@ const resolved = new WeakSet<GossipConfig>();
 export function resolveGossipConfig(partial: Partial<GossipConfig> = {}): GossipConfig {
   if (resolved.has(partial as GossipConfig)) return partial as GossipConfig;
   const c: GossipConfig = { ...defaultGossipConfig };
-  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(partial))
+    if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
   if (!(c.meshDegreeLow <= c.meshDegree && c.meshDegree <= c.meshDegreeHigh))
     throw new DchatError('E_CONFIG', 'gossip config: need meshDegreeLow <= meshDegree <= meshDegreeHigh');
   if (c.heartbeatMs <= 0) throw new DchatError('E_CONFIG', 'gossip config: heartbeatMs must be positive');
   if (!(c.disconnectThreshold <= c.graylistThreshold && c.graylistThreshold <= c.gossipThreshold))
-    throw new DchatError('E_CONFIG', 'gossip config: need disconnectThreshold <= graylistThreshold <= gossipThreshold');
+    throw new DchatError(
+      'E_CONFIG',
+      'gossip config: need disconnectThreshold <= graylistThreshold <= gossipThreshold',
+    );
   Object.freeze(c);
   resolved.add(c);
   return c;

@@ -4,6 +4,7 @@
 export type {
   AcceptedVia,
   GossipAction,
+  GossipActionSink,
   GossipStats,
   RejectReason,
   ValidateAnnouncement,

@@ -40,7 +40,10 @@ const BundleSchema = z.object({ format, type: z.literal('bundle'), announcement:
 const IhaveSchema = z.object({
   format,
   type: z.literal('ihave'),
-  items: z.array(z.object({ id: announcementId, version: versionString })).min(1).max(MAX_IDS_PER_MESSAGE),
+  items: z
+    .array(z.object({ id: announcementId, version: versionString }))
+    .min(1)
+    .max(MAX_IDS_PER_MESSAGE),
 });
 const IwantSchema = z.object({
   format,

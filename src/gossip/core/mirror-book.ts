@@ -125,7 +125,8 @@ export class MirrorBook<P> {
   /** The peer is gone: its unproven mirrors go with it (its proven ones earned their place). */
   forgetPeer(from: P): void {
     if (!this.perPeerMap?.has(from)) return;
-    for (const [uri, l] of this.learned) if (l.from === from && l.successes < this.limits.provenAfter) this.forget(uri, l);
+    for (const [uri, l] of this.learned)
+      if (l.from === from && l.successes < this.limits.provenAfter) this.forget(uri, l);
     this.perPeerMap.delete(from);
   }
 

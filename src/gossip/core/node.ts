@@ -17,6 +17,7 @@ import {
   type AcceptedVia,
   emptyStats,
   type GossipAction,
+  type GossipActionSink,
   type GossipStats,
   type RejectReason,
   type ValidateAnnouncement,
@@ -53,6 +54,9 @@ export interface GossipNodeInit {
   compareVersions?: CompareVersions;
 }
 
+/** Every action but a send (sends are queued as bare messages). */
+type HostAction<P> = Exclude<GossipAction<P>, { type: 'send' }>;
+
 /** Control messages without content are shared, never rebuilt. */
 const GRAFT: GossipMessage = Object.freeze({ format: GOSSIP_FORMAT, type: 'graft' });
 const PRUNE: GossipMessage = Object.freeze({ format: GOSSIP_FORMAT, type: 'prune' });
@@ -83,7 +87,13 @@ export class GossipNode<P> {
   private readonly promised = new Map<string, Pending<P>>();
   /** HELLO messages as last built (without and with graft); rebuilt when digest or mirrors change. */
   private helloCache: [GossipMessage, GossipMessage] | undefined;
-  private readonly out: GossipAction<P>[] = [];
+  /**
+   * Pending actions, in order. A send is kept as its message with the destination beside it in
+   * `outTo`, so the hot path allocates no action object: `poll()` builds one on demand, and
+   * `drainTo()` hands sends over without building anything.
+   */
+  private readonly out: (HostAction<P> | GossipMessage)[] = [];
+  private readonly outTo: (P | undefined)[] = [];
   private outHead = 0;
   private nextHeartbeat: number;
   /** A mesh peer went below zero or the mesh grew past D_hi: the next heartbeat has mesh work. */
@@ -96,7 +106,11 @@ export class GossipNode<P> {
     this.validate = init.validate;
     this.rng = new Rng(init.seed ?? c.seed);
     this.seen = new SeenCache(c.seenCapacity, c.seenTtlMs);
-    this.releases = new ReleaseBook<P>(c.maxHeldReleases, init.compareVersions ?? compareVersions, init.initialHighest);
+    this.releases = new ReleaseBook<P>(
+      c.maxHeldReleases,
+      init.compareVersions ?? compareVersions,
+      init.initialHighest,
+    );
     this.book = new MirrorBook<P>(init.mirrors ?? [], {
       maxLearned: c.maxLearnedMirrors,
       maxPerPeer: c.maxMirrorsPerPeer,
@@ -176,7 +190,13 @@ export class GossipNode<P> {
       return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
     const v = this.check(announcement);
     if (!v.ok) return v;
-    const held = this.accept(now, announcement, Math.min(announcement.ttl, this.config.maxTtl), undefined, 'local');
+    const held = this.accept(
+      now,
+      announcement,
+      Math.min(announcement.ttl, this.config.maxTtl),
+      undefined,
+      'local',
+    );
     this.relay(now, held, undefined, this.config.floodPublish);
     return v;
   }
@@ -198,7 +218,11 @@ export class GossipNode<P> {
   setConfiguredMirrors(mirrors: readonly DownloadSource[]): void {
     this.book.reconfigure(mirrors);
     if (this.config.mode === 'flood') return;
-    const message: GossipMessage = { format: GOSSIP_FORMAT, type: 'mirrors', sources: [...this.book.shareable()] };
+    const message: GossipMessage = {
+      format: GOSSIP_FORMAT,
+      type: 'mirrors',
+      sources: [...this.book.shareable()],
+    };
     for (const peer of this.peers.keys()) this.send(peer, message);
   }
 
@@ -239,19 +263,29 @@ export class GossipNode<P> {
 
   /** The next action for the host, or undefined when there is none. */
   poll(): GossipAction<P> | undefined {
-    if (this.outHead < this.out.length) return this.out[this.outHead++];
-    if (this.outHead > 0) {
-      this.out.length = 0;
-      this.outHead = 0;
+    if (this.outHead < this.out.length) {
+      const k = this.outHead++;
+      const x = this.out[k] as HostAction<P> | GossipMessage;
+      return isMessage(x) ? { type: 'send', to: this.outTo[k] as P, message: x } : x;
     }
+    if (this.outHead > 0) this.clearOut();
     return undefined;
+  }
+
+  /** Every pending action, in order, to `sink` (the simulator's allocation-free path). */
+  drainTo(sink: GossipActionSink<P>): void {
+    for (let k = this.outHead; k < this.out.length; k++) {
+      const x = this.out[k] as HostAction<P> | GossipMessage;
+      if (isMessage(x)) sink.send(this.outTo[k] as P, x);
+      else sink.action(x);
+    }
+    this.clearOut();
   }
 
   /** Every pending action at once (tests and simple hosts). */
   drain(): GossipAction<P>[] {
-    const all = this.out.slice(this.outHead);
-    this.out.length = 0;
-    this.outHead = 0;
+    const all: GossipAction<P>[] = [];
+    for (let a = this.poll(); a !== undefined; a = this.poll()) all.push(a);
     return all;
   }
 
@@ -356,7 +390,13 @@ export class GossipNode<P> {
     }
   }
 
-  private onAnnouncement(now: number, from: P, st: PeerState, a: VersionAnnouncement, via: AcceptedVia): void {
+  private onAnnouncement(
+    now: number,
+    from: P,
+    st: PeerState,
+    a: VersionAnnouncement,
+    via: AcceptedVia,
+  ): void {
     // Any copy settles an IWANT/WANT for this id, even a duplicate: the promiser did answer.
     if (this.promised.size > 0) this.settlePromise(a.id);
     // Duplicates are most of the traffic: one lookup in `seen` (accepted ids are in it too).
@@ -405,9 +445,11 @@ export class GossipNode<P> {
         held.knownHave.add(peer);
         continue;
       }
-      if (this.promised.has(it.id) || this.seen.has(it.id, now) || !this.releases.isNewer(it.version)) continue;
+      if (this.promised.has(it.id) || this.seen.has(it.id, now) || !this.releases.isNewer(it.version))
+        continue;
       if (!this.promise(now, peer, st, it.id)) break;
-      (ids ??= []).push(it.id);
+      ids ??= [];
+      ids.push(it.id);
     }
     if (ids) this.send(peer, { format: GOSSIP_FORMAT, type: 'iwant', ids });
   }
@@ -431,7 +473,11 @@ export class GossipNode<P> {
         held.bundledTo.add(peer);
       }
       held.knownHave.add(peer);
-      this.send(peer, { format: GOSSIP_FORMAT, type: as, announcement: withTtl(held, Math.max(0, held.relayTtl)) });
+      this.send(peer, {
+        format: GOSSIP_FORMAT,
+        type: as,
+        announcement: withTtl(held, Math.max(0, held.relayTtl)),
+      });
     }
   }
 
@@ -451,7 +497,8 @@ export class GossipNode<P> {
     }
     // ...our mirrors, if we use any worth passing on...
     const mirrors = this.book.shareable();
-    if (mirrors.length > 0) this.send(peer, { format: GOSSIP_FORMAT, type: 'mirrors', sources: [...mirrors] });
+    if (mirrors.length > 0)
+      this.send(peer, { format: GOSSIP_FORMAT, type: 'mirrors', sources: [...mirrors] });
     // ...and our digest only if we hold something newer than the dialer (onDigest decides).
     this.onDigest(now, peer, st, m.digest, false);
   }
@@ -471,7 +518,8 @@ export class GossipNode<P> {
     for (const id of this.releases.missingFrom(d)) {
       if (this.promised.has(id) || this.seen.has(id, now)) continue;
       if (!this.promise(now, peer, st, id)) break;
-      (ids ??= []).push(id);
+      ids ??= [];
+      ids.push(id);
     }
     if (ids) this.send(peer, { format: GOSSIP_FORMAT, type: 'want', ids });
     if (!isReply && this.releases.hasNewerThan(d))
@@ -549,11 +597,15 @@ export class GossipNode<P> {
         held.knownHave.add(p);
         batches ??= new Map();
         let items = batches.get(p);
-        if (!items) batches.set(p, (items = []));
+        if (!items) {
+          items = [];
+          batches.set(p, items);
+        }
         if (items.length < MAX_IDS_PER_MESSAGE) items.push({ id, version: held.announcement.version });
       }
     }
-    if (batches) for (const [p, items] of batches) this.send(p, { format: GOSSIP_FORMAT, type: 'ihave', items });
+    if (batches)
+      for (const [p, items] of batches) this.send(p, { format: GOSSIP_FORMAT, type: 'ihave', items });
   }
 
   /** Push-pull with one random peer: our digest out; the peer asks for what it lacks and answers
@@ -597,7 +649,10 @@ export class GossipNode<P> {
     const head = cache?.[0];
     if (!cache || head?.type !== 'hello' || head.digest !== digest || head.mirrors !== mirrors) {
       const base = { format: GOSSIP_FORMAT, type: 'hello', digest, mirrors } as const;
-      cache = [{ ...base, graft: false }, { ...base, graft: true }];
+      cache = [
+        { ...base, graft: false },
+        { ...base, graft: true },
+      ];
       this.helloCache = cache;
     }
     return cache[graft ? 1 : 0];
@@ -628,7 +683,13 @@ export class GossipNode<P> {
     }
   }
 
-  private accept(now: number, a: VersionAnnouncement, relayTtl: number, from: P | undefined, via: AcceptedVia) {
+  private accept(
+    now: number,
+    a: VersionAnnouncement,
+    relayTtl: number,
+    from: P | undefined,
+    via: AcceptedVia,
+  ) {
     this.seen.add(a.id, now);
     const held = this.releases.add(a, relayTtl, now);
     this.stats.accepted++;
@@ -672,7 +733,14 @@ export class GossipNode<P> {
     if (st) st.promises--;
   }
 
-  private penalize(now: number, peer: P, st: PeerState, delta: number, code: ErrorCode, reason: RejectReason): void {
+  private penalize(
+    now: number,
+    peer: P,
+    st: PeerState,
+    delta: number,
+    code: ErrorCode,
+    reason: RejectReason,
+  ): void {
     this.emit({ type: 'rejected', from: peer, code, reason });
     const score = addScore(st, now, delta, this.config);
     if (st.inMesh && score < 0) this.meshDirty = true;
@@ -682,7 +750,11 @@ export class GossipNode<P> {
     if (this.banned.size >= MAX_BANS) this.banned.delete(this.banned.keys().next().value as P);
     this.banned.set(peer, now + this.config.banMs);
     this.dropPeer(peer, st);
-    this.emit({ type: 'disconnect', peer, reason: `score below ${this.config.disconnectThreshold} (${reason})` });
+    this.emit({
+      type: 'disconnect',
+      peer,
+      reason: `score below ${this.config.disconnectThreshold} (${reason})`,
+    });
   }
 
   private dropPeer(peer: P, st: PeerState): void {
@@ -704,13 +776,25 @@ export class GossipNode<P> {
   }
 
   private send(to: P, message: GossipMessage): void {
-    this.out.push({ type: 'send', to, message });
+    this.out.push(message);
+    this.outTo.push(to);
   }
 
-  private emit(action: GossipAction<P>): void {
+  private emit(action: HostAction<P>): void {
     this.out.push(action);
+    this.outTo.push(undefined);
   }
 
+  private clearOut(): void {
+    this.out.length = 0;
+    this.outTo.length = 0;
+    this.outHead = 0;
+  }
+}
+
+/** Queued messages carry the wire format; actions never do. */
+function isMessage<P>(x: HostAction<P> | GossipMessage): x is GossipMessage {
+  return (x as { format?: unknown }).format === GOSSIP_FORMAT;
 }
 
 /** The announcement as we pass it on: same signed content, our hop budget. Cached per release. */

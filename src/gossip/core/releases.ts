@@ -111,7 +111,8 @@ export class ReleaseBook<P> {
   /** True if we hold something newer than anything in the peer's digest. */
   hasNewerThan(d: Digest): boolean {
     if (this.order.length === 0) return false;
-    const newest = (this.byId.get(this.order[this.order.length - 1] as string) as HeldRelease<P>).announcement;
+    const newest = (this.byId.get(this.order[this.order.length - 1] as string) as HeldRelease<P>)
+      .announcement;
     for (const r of d.releases) if (this.compare(r.version, newest.version) >= 0) return false;
     return true;
   }

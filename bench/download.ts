@@ -1,0 +1,100 @@
+/**
+ * `npm run bench -- download [--size-mib N] [--runs N]`: `dchat update download` of a 1 GiB package
+ * from a loopback nginx HTTPS mirror (TLS with a CA made here, trusted through NODE_EXTRA_CA_CERTS),
+ * each chunk checked against the signed table, SHA-256 + BLAKE3 of the whole file, fsync, rename:
+ * a whole CLI process, metadata refresh included. Reference: `curl -o` of the same URL in the same
+ * session, runs interleaved, page cache warm for both. Target <= 1.2x.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateEd25519 } from '../src/crypto/ed25519.ts';
+import { initRepository, publishRelease } from '../src/release/publish.ts';
+import { signingKeyFromPrivate } from '../src/trust/keys.ts';
+import { startNginx } from '../test/helpers/nginx.ts';
+import { makeTestCa } from '../test/helpers/tls.ts';
+import { compare, report, timeCommand, writeRandomFile } from './util.ts';
+
+export async function benchDownload(argv: string[]): Promise<boolean> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '5' } },
+  });
+  const size = Number(values['size-mib']) * 1024 * 1024;
+  const runs = Number(values.runs);
+  const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-download-'));
+  const ca = makeTestCa();
+  let stop: (() => Promise<void>) | undefined;
+  try {
+    const src = join(dir, 'dchat-1.0.0-linux-x64');
+    console.log(`download: writing ${size} random bytes and publishing them...`);
+    writeRandomFile(src, size);
+    const key = signingKeyFromPrivate(generateEd25519().privateKey);
+    const repo = join(dir, 'repo');
+    const now = new Date();
+    await initRepository({ dir: repo, keys: [key], threshold: 1, now });
+    const pub = await publishRelease({
+      dir: repo,
+      packagePath: src,
+      version: '1.0.0',
+      platform: 'linux-x64',
+      keys: [key],
+      now,
+    });
+    rmSync(src);
+    const nginx = await startNginx(repo, ca);
+    stop = nginx.stop;
+    const url = `${nginx.url}/targets/${pub.custom.sha256}.${pub.name}`;
+
+    const dist = resolve(import.meta.dirname, '..', 'dist', 'cli', 'dchat.js');
+    // The built CLI when the build is current enough to have this command, else the sources.
+    const built = existsSync(
+      resolve(import.meta.dirname, '..', 'dist', 'cli', 'commands', 'update-download-impl.js'),
+    );
+    const cli = built ? dist : resolve(import.meta.dirname, '..', 'src', 'cli', 'dchat.ts');
+    const node = process.execPath;
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert };
+    const home = join(dir, 'home');
+    timeCommand(node, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], { env });
+    timeCommand(
+      node,
+      [cli, '--home', home, 'update', 'add-mirror', '--url', nginx.url, '--mirror-type', 'https'],
+      {
+        env,
+      },
+    );
+    const final = join(home, 'packages', pub.name);
+    const curlOut = join(dir, 'curl.out');
+    const ours = () => {
+      for (const f of [final, `${final}.chunks`, `${final}.target.json`]) rmSync(f, { force: true });
+      const ms = timeCommand(
+        node,
+        [cli, '--home', home, 'update', 'download', '--version', '1.0.0', '--platform', 'linux-x64'],
+        { env },
+      );
+      if (readFileSync(`${final}.target.json`, 'utf8').indexOf(pub.custom.sha256) < 0)
+        throw new Error('download did not leave the verified package');
+      return ms;
+    };
+    const curl = () => {
+      rmSync(curlOut, { force: true });
+      return timeCommand('curl', ['-sS', '--fail', '--cacert', ca.caCert, '-o', curlOut, url]);
+    };
+    console.log(`download: ${cli.endsWith('.js') ? 'dist' : 'source'} CLI, ${runs} interleaved runs each`);
+    // Warm-up: page cache of the served file, nginx, TLS session paths.
+    curl();
+    ours();
+    const r = compare(runs, ours, curl);
+    const mbps = (ms: number) => ((size / ms) * 1000) / 1e6;
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    console.log(
+      `download: ${(size / 1024 ** 3).toFixed(2)} GiB, dchat ${mbps(med(r.a)).toFixed(0)} MB/s, curl ${mbps(med(r.b)).toFixed(0)} MB/s`,
+    );
+    return report('download', 'dchat update download (+verify +fsync)', 'curl -o', r, 1.2);
+  } finally {
+    await stop?.();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(ca.dir, { recursive: true, force: true });
+  }
+}
