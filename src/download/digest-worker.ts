@@ -19,7 +19,8 @@ parentPort?.on('message', (m: Message) => {
     sha.update(piece);
     b3.update(piece);
     size += m.len;
-    parentPort?.postMessage({ type: 'ack', len: m.len });
+    // The buffer goes back to the sender, who may reuse it (no fresh 1 MiB buffer per chunk).
+    parentPort?.postMessage({ type: 'ack', len: m.len, buf: m.buf }, [m.buf]);
     return;
   }
   parentPort?.postMessage({

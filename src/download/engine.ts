@@ -34,6 +34,7 @@ import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { CacheSource } from '../sources/cache.ts';
 import { readCapped } from '../sources/directory-fetcher.ts';
+import { releasePiece } from '../sources/https.ts';
 import type { Source } from '../sources/source.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -166,6 +167,7 @@ export interface DownloadResult {
 }
 
 const RUN_BYTES = 64 * 1024 * 1024;
+const CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
 export async function downloadPackage(o: DownloadOptions): Promise<DownloadResult> {
   return new Download(o).run();
@@ -219,6 +221,7 @@ class Download {
   private resumedBytes = 0;
   private maxFetch = 0;
   private lastCheckpoint = 0;
+  private checkpointBytes = 0;
   private checkpointed = -1;
   private checkpointChain: Promise<void> = Promise.resolve();
   private lastProgress = 0;
@@ -267,6 +270,8 @@ class Download {
         table: this.table,
         readChunk: (i) => this.readChunk(i),
         onBadChunk: (i) => this.onBadResumedChunk(i),
+        // Written and hashed: the buffer can carry the next piece of a download.
+        onReturn: releasePiece,
         ...(this.o.windowBytes !== undefined ? { windowBytes: this.o.windowBytes } : {}),
       });
       this.digest.addResumed(resumed);
@@ -652,7 +657,7 @@ class Download {
         continue;
       }
       let idx = asg.next;
-      let buf = Buffer.allocUnsafe(this.chunkLength(idx));
+      let buf: Buffer | undefined;
       let fill = 0;
       let got = 0;
       let stopped = false;
@@ -665,22 +670,36 @@ class Download {
           );
         this.received(task, piece.byteLength);
         await this.throttle(piece.byteLength, signal);
+        const bytes = Buffer.isBuffer(piece)
+          ? piece
+          : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
         let off = 0;
-        while (off < piece.byteLength) {
-          const n = Math.min(piece.byteLength - off, buf.byteLength - fill);
-          buf.set(piece.subarray(off, off + n), fill);
-          fill += n;
-          off += n;
-          if (fill === buf.byteLength) {
-            await this.acceptChunk(task, idx, buf);
-            idx++;
-            // Done, or the tail of this run was handed to another source: stop reading.
-            if (idx >= asg.end) {
-              stopped = true;
-              break stream;
+        while (off < bytes.byteLength) {
+          const len = this.chunkLength(idx);
+          let chunk: Buffer | undefined;
+          if (fill === 0 && bytes.byteLength - off >= len) {
+            // A whole chunk inside the piece: checked and written from there, no copy.
+            chunk = off === 0 && len === bytes.byteLength ? bytes : bytes.subarray(off, off + len);
+            off += len;
+          } else {
+            buf ??= Buffer.allocUnsafe(len);
+            const n = Math.min(bytes.byteLength - off, len - fill);
+            bytes.copy(buf, fill, off, off + n);
+            fill += n;
+            off += n;
+            if (fill === len) {
+              chunk = buf;
+              buf = undefined;
+              fill = 0;
             }
-            buf = Buffer.allocUnsafe(this.chunkLength(idx));
-            fill = 0;
+          }
+          if (!chunk) continue;
+          await this.acceptChunk(task, idx, chunk);
+          idx++;
+          // Done, or the tail of this run was handed to another source: stop reading.
+          if (idx >= asg.end) {
+            stopped = true;
+            break stream;
           }
         }
       }
@@ -795,10 +814,16 @@ class Download {
     this.wake();
   }
 
+  /**
+   * Every `checkpointMs`, or every CHECKPOINT_BYTES written: this also spreads the disk writeback
+   * over the download, so the final fsync has little left to flush.
+   */
   private maybeCheckpoint(): void {
     const now = this.clock();
-    if (now - this.lastCheckpoint < (this.o.checkpointMs ?? 500)) return;
+    const bytes = this.verifiedBytes - this.checkpointBytes;
+    if (now - this.lastCheckpoint < (this.o.checkpointMs ?? 500) && bytes < CHECKPOINT_BYTES) return;
     this.lastCheckpoint = now;
+    this.checkpointBytes = this.verifiedBytes;
     void this.checkpoint();
   }
 

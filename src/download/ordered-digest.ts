@@ -22,9 +22,9 @@ interface Hasher {
   destroy(): void;
 }
 
-function makeHasher(size: number): Hasher {
+function makeHasher(size: number, onReturn?: (buf: Buffer) => void): Hasher {
   if (size >= WORKER_THRESHOLD) {
-    const sd = new StreamDigest();
+    const sd = new StreamDigest(onReturn ? { onReturn } : {});
     return { update: (d) => sd.update(d), digest: () => sd.digest(), destroy: () => sd.destroy() };
   }
   const dual = new DualHasher();
@@ -44,6 +44,8 @@ export interface OrderedDigestOptions {
   /** Called when a chunk read back fails its check: it must be fetched again and offered anew. */
   onBadChunk: (index: number) => void;
   windowBytes?: number;
+  /** Receives buffers the hashing is done with (for reuse). */
+  onReturn?: (buf: Buffer) => void;
 }
 
 export class OrderedDigest {
@@ -68,7 +70,7 @@ export class OrderedDigest {
 
   constructor(o: OrderedDigestOptions) {
     this.table = o.table;
-    this.hasher = makeHasher(o.table.size);
+    this.hasher = makeHasher(o.table.size, o.onReturn);
     this.readChunk = o.readChunk;
     this.onBadChunk = o.onBadChunk;
     this.windowBytes = o.windowBytes ?? 64 * 1024 * 1024;

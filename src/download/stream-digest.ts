@@ -24,9 +24,12 @@ export class StreamDigest {
   private resolveResult!: (d: Digests) => void;
   private failure: DchatError | undefined;
   private ended = false;
+  private readonly onReturn: ((buf: Buffer) => void) | undefined;
 
-  constructor(maxInFlight = 32 * 1024 * 1024) {
-    this.maxInFlight = maxInFlight;
+  /** `onReturn` receives each buffer back once hashed (nothing else refers to it any more). */
+  constructor(o: { maxInFlight?: number; onReturn?: (buf: Buffer) => void } = {}) {
+    this.maxInFlight = o.maxInFlight ?? 32 * 1024 * 1024;
+    this.onReturn = o.onReturn;
     this.worker = new Worker(WORKER_URL);
     this.result = new Promise<Digests>((resolve, reject) => {
       this.resolveResult = resolve;
@@ -37,15 +40,19 @@ export class StreamDigest {
       });
     });
     this.result.catch(() => {});
-    this.worker.on('message', (m: { type: 'ack'; len: number } | ({ type: 'digest' } & Digests)) => {
-      if (m.type === 'ack') {
-        this.inFlight -= m.len;
-        this.wakeAll();
-      } else {
-        this.resolveResult({ size: m.size, sha256: m.sha256, blake3: m.blake3 });
-        void this.worker.terminate();
-      }
-    });
+    this.worker.on(
+      'message',
+      (m: { type: 'ack'; len: number; buf: ArrayBuffer } | ({ type: 'digest' } & Digests)) => {
+        if (m.type === 'ack') {
+          this.inFlight -= m.len;
+          this.onReturn?.(Buffer.from(m.buf));
+          this.wakeAll();
+        } else {
+          this.resolveResult({ size: m.size, sha256: m.sha256, blake3: m.blake3 });
+          void this.worker.terminate();
+        }
+      },
+    );
   }
 
   /**

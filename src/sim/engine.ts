@@ -315,8 +315,11 @@ class Engine {
   /** Runs every action the core queued, then arms its next timeout. */
   private drain(i: number): void {
     const core = this.cores[i] as GossipNode<number>;
+    // A disconnect handled inside drains the peer's core too: restore whose actions these are.
+    const outer = this.draining;
     this.draining = i;
     core.drainTo(this.sink);
+    this.draining = outer;
     this.armTimer(i, core);
   }
 

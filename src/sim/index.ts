@@ -10,5 +10,7 @@ export { buildReport, runSimulation, runSimulationPart, SIM_REPORT_FORMAT, summa
 export { renderSvg } from './svg.ts';
 export type { Topology } from './topology.ts';
 export { lineTopology, randomTopology, ringTopology } from './topology.ts';
+export type { TtlSweepRow } from './ttl-sweep.ts';
+export { formatTtlSweep, ttlSweep } from './ttl-sweep.ts';
 export type { World } from './world.ts';
 export { buildWorld } from './world.ts';

@@ -1,7 +1,7 @@
 import type { SimReport } from './run.ts';
 
 const W = 980;
-const H = 440;
+const H = 470;
 const PANEL_W = 420;
 const PANEL_H = 300;
 const TOP = 70;
@@ -52,14 +52,15 @@ export function renderSvg(report: SimReport): string {
     pts.push([x(LEFTS[1] as number, maxHop, maxHop), y(last)]);
     parts.push(polyline(pts, COLORS[r.protocol] ?? '#444'));
   }
-  // Legend.
+  // Legend: one row per protocol under the panels.
   results.forEach((r, k) => {
-    const ly = H - 26 + k * 0;
-    const lx = 70 + k * 460;
-    const summary = `${r.label}: ${(r.coverage * 100).toFixed(2)}%, 99.9% at ${r.msTo999 === null ? 'never' : `${Math.round(r.msTo999)} ms / ${r.hopsTo999} hops`}, ${r.messagesPerNode.toFixed(2)} msgs/node`;
+    const ly = TOP + PANEL_H + 66 + k * 18;
+    const lx = LEFTS[0] as number;
+    const at999 = r.msTo999 === null ? 'never' : `${Math.round(r.msTo999)} ms / ${r.hopsTo999} hops`;
+    const summary = `${r.label}: ${(r.coverage * 100).toFixed(2)}% covered, 99.9% at ${at999}, ${r.messagesPerNode.toFixed(2)} msgs/node`;
     parts.push(
       `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 24}" y2="${ly - 4}" stroke="${COLORS[r.protocol] ?? '#444'}" stroke-width="3"/>`,
-      text(lx + 30, ly, summary, 'start', 11),
+      text(lx + 30, ly, summary, 'start', 12),
     );
   });
   parts.push('</svg>');

@@ -25,6 +25,8 @@ export interface HttpsSourceOptions {
   bodyTimeoutMs?: number;
   /** Connections kept per mirror. */
   connections?: number;
+  /** Size of the pieces streamRange yields (default 1 MiB, the default chunk size). */
+  pieceBytes?: number;
 }
 
 export const HTTPS_DEFAULTS = {
@@ -44,6 +46,7 @@ export class HttpsSource implements Source {
   private readonly prefix: string;
   /** Which path layout served each target: consistent-snapshot `targets/` or plain `packages/`. */
   private readonly packagePath = new Map<string, string>();
+  private readonly pieceBytes: number;
 
   constructor(o: HttpsSourceOptions) {
     let u: URL;
@@ -59,6 +62,7 @@ export class HttpsSource implements Source {
     this.uri = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
     this.id = o.id ?? this.uri;
     this.prefix = u.pathname.replace(/\/+$/, '');
+    this.pieceBytes = o.pieceBytes ?? 1024 * 1024;
     const extra = o.ca === undefined ? [] : Array.isArray(o.ca) ? o.ca : [o.ca];
     this.pool = new Pool(u.origin, {
       connections: o.connections ?? HTTPS_DEFAULTS.connections,
@@ -93,9 +97,12 @@ export class HttpsSource implements Source {
   }
 
   /**
-   * One request for bytes [start, end) of a package, yielded as they arrive. A 206 must carry
-   * exactly the range asked for; a server that ignores Range (200) is accepted from offset 0 only,
-   * and read no further than `end`. More bytes than asked fail E_TOO_LARGE, fewer E_NETWORK.
+   * One request for bytes [start, end) of a package, yielded in order as pieces of `pieceBytes`
+   * (the last may be shorter), aligned to `start`. A 206 must carry exactly the range asked for; a
+   * server that ignores Range (200) is accepted from offset 0 only, and read no further than `end`.
+   * More bytes than asked fail E_TOO_LARGE, fewer E_NETWORK. Built on undici's dispatch API: the
+   * 16 KiB TLS records are gathered straight into the pieces, with no stream object per record,
+   * and the socket is paused while the consumer is behind.
    */
   async *streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {
     checkName(req.target, 'target');
@@ -104,50 +111,44 @@ export class HttpsSource implements Source {
       throw new DchatError('E_INTERNAL', `bad range ${req.start}-${req.end}`);
     if (want > req.maxBytes)
       throw new SourceError('E_TOO_LARGE', `range of ${want} bytes is above the ${req.maxBytes}-byte cap`);
-    const res = await this.openPackage(req, `bytes=${req.start}-${req.end - 1}`);
-    let got = 0;
-    let finished = false;
+    req.signal?.throwIfAborted();
+    const range = `bytes=${req.start}-${req.end - 1}`;
+    const known = this.packagePath.get(req.target);
+    const candidates = known ? [known] : [`targets/${req.sha256}.${req.target}`, `packages/${req.target}`];
+    let stream: RangeStream | undefined;
+    for (const rel of candidates) {
+      const s = new RangeStream(this.pool, `${this.prefix}/${rel}`, range, want, this.pieceBytes, req.signal);
+      const status = await s.started.catch((err: unknown) => {
+        throw mapError(err, `${this.uri}/${rel}`, req.signal);
+      });
+      if (status.code === 404 && rel !== candidates[candidates.length - 1]) {
+        s.abort();
+        continue;
+      }
+      this.packagePath.set(req.target, rel);
+      stream = s;
+      break;
+    }
+    if (!stream) throw httpError(404, `${this.uri}: ${req.target}`);
     try {
-      if (res.statusCode === 206) {
-        checkContentRange(res.headers, req.start, req.end, this.uri);
-        const len = contentLength(res.headers);
+      const { code, headers } = await stream.started;
+      if (code === 206) {
+        checkContentRange(headers, req.start, req.end, this.uri);
+        const len = contentLength(headers);
         if (len !== undefined && len > want)
           throw new SourceError('E_TOO_LARGE', `${this.uri}: Content-Length ${len} for a ${want}-byte range`);
         if (len !== undefined && len < want)
           throw new SourceError('E_HTTP', `${this.uri}: Content-Length ${len} for a ${want}-byte range`, {
             details: { status: 206 },
           });
-      } else if (res.statusCode !== 200 || req.start !== 0) {
-        throw httpError(res.statusCode, `${this.uri}/${req.target} range ${req.start}-${req.end - 1}`);
+      } else if (code !== 200 || req.start !== 0) {
+        throw httpError(code, `${this.uri}/${req.target} range ${req.start}-${req.end - 1}`);
       }
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (got + chunk.byteLength > want) {
-          if (res.statusCode === 200) {
-            // The whole file from offset 0: what we asked for is its head.
-            const head = chunk.subarray(0, want - got);
-            got = want;
-            yield head;
-            break;
-          }
-          throw new SourceError(
-            'E_TOO_LARGE',
-            `${this.uri} sent more than the ${want} bytes of range ${req.start}-${req.end - 1}`,
-          );
-        }
-        got += chunk.byteLength;
-        yield chunk;
-      }
-      if (got < want)
-        throw new SourceError(
-          'E_NETWORK',
-          `${this.uri}: body ended after ${got} of ${want} bytes (truncated)`,
-        );
-      finished = res.statusCode === 206;
+      yield* stream.pieces(this.uri);
     } catch (err) {
       throw mapError(err, this.uri, req.signal);
     } finally {
-      // Not read to its end (stopped early, failed): close the connection rather than drain it.
-      if (!finished) discard(res.body);
+      stream.abort();
     }
   }
 
@@ -188,23 +189,6 @@ export class HttpsSource implements Source {
     }
   }
 
-  /** The package by content (`targets/<sha256>.<name>`), else by name (`packages/<name>`). */
-  private async openPackage(req: RangeRequest, range: string): Promise<Dispatcher.ResponseData> {
-    const known = this.packagePath.get(req.target);
-    const candidates = known ? [known] : [`targets/${req.sha256}.${req.target}`, `packages/${req.target}`];
-    let last: Dispatcher.ResponseData | undefined;
-    for (const rel of candidates) {
-      const res = await this.request(rel, req.signal, { range });
-      if (res.statusCode !== 404) {
-        this.packagePath.set(req.target, rel);
-        return res;
-      }
-      await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
-      last = res;
-    }
-    throw httpError(last?.statusCode ?? 404, `${this.uri}: ${req.target}`);
-  }
-
   private async request(
     rel: string,
     signal: AbortSignal | undefined,
@@ -221,6 +205,208 @@ export class HttpsSource implements Source {
     } catch (err) {
       throw mapError(err, `${this.uri}/${rel}`, signal);
     }
+  }
+}
+
+/**
+ * Recycled piece buffers. Fresh 1 MiB buffers cost page faults and garbage collections (about a
+ * third of a second per GiB here); a consumer done with a piece (written, hashed, no reference
+ * kept) may give it back with `releasePiece`. Only whole, untouched piece buffers are taken back.
+ */
+const piecePool = new Map<number, Buffer[]>();
+const POOL_BYTES = 64 * 1024 * 1024;
+
+function takePiece(size: number): Buffer {
+  return piecePool.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+}
+
+/** Gives a piece buffer back for reuse. The caller must hold no reference to it any more. */
+export function releasePiece(buf: Uint8Array): void {
+  const size = buf.byteLength;
+  if (
+    size === 0 ||
+    buf.byteOffset !== 0 ||
+    buf.buffer.byteLength !== size ||
+    !(buf.buffer instanceof ArrayBuffer)
+  )
+    return;
+  const list = piecePool.get(size) ?? [];
+  if ((list.length + 1) * size > POOL_BYTES) return;
+  list.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, 0, size));
+  piecePool.set(size, list);
+}
+
+/** A piece still filling after this long is handed over as it is. */
+const PARTIAL_PIECE_MS = 50;
+
+/**
+ * One GET with a Range header through undici's dispatch API: status and headers first (`started`),
+ * then the body gathered into fixed-size pieces, at most `max` bytes of it. While more than a few
+ * pieces wait for the consumer, the socket is paused (undici's body timeout does not run then).
+ */
+class RangeStream {
+  readonly started: Promise<{ code: number; headers: Record<string, string | string[] | undefined> }>;
+  /** False for a 200 (whole file): reading stops at `max` instead of failing past it. */
+  private strict = true;
+  private readonly max: number;
+  private readonly pieceBytes: number;
+  private readonly queue: Buffer[] = [];
+  private controller: Dispatcher.DispatchController | undefined;
+  private current: Buffer | undefined;
+  private fill = 0;
+  private got = 0;
+  private ended = false;
+  private failure: unknown;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  /** Hands a partly filled piece over when the body is slow (progress, slow-source checks). */
+  private partialTimer: NodeJS.Timeout | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = () => this.abort(this.signal?.reason);
+
+  constructor(
+    pool: Pool,
+    path: string,
+    range: string,
+    max: number,
+    pieceBytes: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.max = max;
+    this.pieceBytes = Math.min(pieceBytes, max);
+    this.signal = signal;
+    let resolveStart!: (v: { code: number; headers: Record<string, string | string[] | undefined> }) => void;
+    let rejectStart!: (e: unknown) => void;
+    this.started = new Promise((res, rej) => {
+      resolveStart = res;
+      rejectStart = rej;
+    });
+    this.started.catch(() => {});
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    pool.dispatch(
+      { path, method: 'GET', headers: { 'user-agent': 'dchat', range } },
+      {
+        onRequestStart: (controller) => {
+          this.controller = controller;
+          if (this.stopped) controller.abort(new Error('stopped'));
+        },
+        onResponseStart: (_controller, code, headers) => {
+          // A 200 carries the whole file: its head is what was asked for, the rest is not read.
+          this.strict = code !== 200;
+          resolveStart({ code, headers: headers as Record<string, string | string[] | undefined> });
+        },
+        onResponseData: (controller, chunk) => this.onData(controller, chunk),
+        onResponseEnd: () => {
+          this.flush();
+          this.ended = true;
+          this.poke();
+        },
+        onResponseError: (_controller, err) => {
+          rejectStart(err);
+          if (!this.ended) this.failure ??= err;
+          this.poke();
+        },
+      },
+    );
+  }
+
+  /** The body's pieces; fails on an error, on more bytes than `max` (strict), or on fewer. */
+  async *pieces(uri: string): AsyncGenerator<Buffer> {
+    for (;;) {
+      const next = this.queue.shift();
+      if (next) {
+        if (this.controller?.paused && this.queue.length <= 1) this.controller.resume();
+        yield next;
+        continue;
+      }
+      if (this.failure !== undefined) throw this.failure;
+      if (this.ended) break;
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
+    }
+    if (this.got < this.max)
+      throw new SourceError(
+        'E_NETWORK',
+        `${uri}: body ended after ${this.got} of ${this.max} bytes (truncated)`,
+      );
+  }
+
+  /** Stops the request (no-op once the body has ended). */
+  abort(reason?: unknown): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.partialTimer) clearTimeout(this.partialTimer);
+    this.partialTimer = undefined;
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.ended) {
+      this.failure ??= reason ?? new Error('stopped');
+      try {
+        this.controller?.abort(reason instanceof Error ? reason : new Error('stopped'));
+      } catch {
+        // Already finished.
+      }
+    }
+    this.poke();
+  }
+
+  private onData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.stopped || this.failure !== undefined) return;
+    let off = 0;
+    if (this.got + chunk.byteLength > this.max) {
+      if (this.strict) {
+        this.failure = new SourceError(
+          'E_TOO_LARGE',
+          `sent more than the ${this.max} bytes of the range asked for`,
+        );
+        controller.abort(this.failure as Error);
+        this.poke();
+        return;
+      }
+      chunk = chunk.subarray(0, this.max - this.got);
+    }
+    this.got += chunk.byteLength;
+    while (off < chunk.byteLength) {
+      this.current ??= takePiece(Math.min(this.pieceBytes, this.max - (this.got - chunk.byteLength + off)));
+      const n = Math.min(chunk.byteLength - off, this.current.byteLength - this.fill);
+      chunk.copy(this.current, this.fill, off, off + n);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.current.byteLength) this.flush();
+    }
+    if (this.current && !this.partialTimer) {
+      this.partialTimer = setTimeout(() => {
+        this.partialTimer = undefined;
+        this.flush();
+        this.poke();
+      }, PARTIAL_PIECE_MS);
+    }
+    if (!this.strict && this.got >= this.max) {
+      // Whole-file answer: we have the head we wanted; the rest is not read.
+      this.ended = true;
+      this.stopped = true;
+      controller.abort(new Error('enough'));
+    } else if (this.queue.length >= 4 && !controller.paused) controller.pause();
+    this.poke();
+  }
+
+  private flush(): void {
+    if (this.partialTimer) {
+      clearTimeout(this.partialTimer);
+      this.partialTimer = undefined;
+    }
+    if (this.current && this.fill > 0)
+      this.queue.push(
+        this.fill === this.current.byteLength ? this.current : this.current.subarray(0, this.fill),
+      );
+    this.current = undefined;
+    this.fill = 0;
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 }
 

@@ -21,6 +21,7 @@ import {
   type WorldSummary,
 } from '../../sim/run.ts';
 import { renderSvg } from '../../sim/svg.ts';
+import { formatTtlSweep, ttlSweep } from '../../sim/ttl-sweep.ts';
 
 export type SimulateFlags = Record<string, string | boolean | undefined>;
 
@@ -62,6 +63,10 @@ export const SIMULATE_FLAGS: readonly { flags: string; description: string }[] =
   },
   { flags: '--seed <n>', description: 'seed of every random choice (default 1)' },
   { flags: '--out <file>', description: 'write both coverage curves to this SVG file' },
+  {
+    flags: '--ttl-sweep <from-to>',
+    description: 'also run each ttl in the range without anti-entropy: what the hop bound costs',
+  },
   { flags: '--no-parallel', description: 'run the protocols one after the other in this thread' },
 ];
 
@@ -74,14 +79,17 @@ export async function runSimulateCommand(
   env: { cwd?: string } = {},
 ): Promise<number> {
   const options = parseSimulateFlags(opts);
+  // Every flag is checked before any work starts.
+  const sweepTtls = opts.ttlSweep === undefined ? undefined : range(opts.ttlSweep, '--ttl-sweep', 0, 255);
+  const outFile = str(opts.out, '--out');
   const started = performance.now();
   const parallel =
     opts.parallel !== false && options.protocols.length > 1 && options.nodes >= PARALLEL_FROM_NODES;
   const report = parallel ? await runSimulationInWorkers(options) : runSimulation(options);
   report.wallMs = Math.round(performance.now() - started);
   let svgPath: string | undefined;
-  if (typeof opts.out === 'string') {
-    svgPath = resolve(env.cwd ?? '.', opts.out);
+  if (outFile) {
+    svgPath = resolve(env.cwd ?? '.', outFile);
     try {
       await writeFile(svgPath, renderSvg(report));
     } catch (err) {
@@ -90,7 +98,9 @@ export async function runSimulateCommand(
   }
   out.line(formatReport(report));
   if (svgPath) out.line(`   plot: ${svgPath}`);
-  out.result({ ...report, ...(svgPath ? { svg: svgPath } : {}) });
+  const sweep = sweepTtls ? ttlSweep(options, sweepTtls) : undefined;
+  if (sweep) out.line(`\n${formatTtlSweep(sweep)}`);
+  out.result({ ...report, ...(svgPath ? { svg: svgPath } : {}), ...(sweep ? { ttlSweep: sweep } : {}) });
   return 0;
 }
 
@@ -253,4 +263,15 @@ function degreeRange(v: string | boolean | undefined): [number, number] | undefi
   if (!(lo >= 1 && hi >= lo && hi <= 1000))
     throw new UsageError('--degree', 'must be N or MIN-MAX with 1 <= MIN <= MAX <= 1000');
   return [lo, hi];
+}
+
+/** "3-10" or "3..10" to [3, 4, ..., 10]. */
+function range(v: string | boolean | undefined, flag: string, min: number, max: number): number[] {
+  const s = str(v, flag) ?? '';
+  const m = /^(\d+)(?:-|\.\.)(\d+)$/.exec(s);
+  const lo = m ? Number(m[1]) : Number.NaN;
+  const hi = m ? Number(m[2]) : Number.NaN;
+  if (!(lo >= min && hi >= lo && hi <= max && hi - lo < 64))
+    throw new UsageError(flag, `must be FROM-TO within ${min}..${max}, at most 64 values`);
+  return Array.from({ length: hi - lo + 1 }, (_, k) => lo + k);
 }

@@ -1,4 +1,9 @@
-import { type DownloadEvent, downloadPackage, type SourceReport } from '../../download/engine.ts';
+import {
+  type DownloadEvent,
+  type DownloadResult,
+  downloadPackage,
+  type SourceReport,
+} from '../../download/engine.ts';
 import {
   downloadOutcomes,
   engineSources,
@@ -71,7 +76,13 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
   let reports: SourceReport[] = [];
   const bar = new ProgressBar(env);
   const ctl = new AbortController();
-  env.ctx.onShutdown?.(async () => ctl.abort());
+  let running: Promise<DownloadResult> | undefined;
+  // Ctrl-C / SIGTERM: stop the streams and let the engine record what is verified, then exit.
+  env.ctx.onShutdown?.(async () => {
+    ctl.abort();
+    await running?.catch(() => {});
+  });
+  const log = env.logs.forComponent('download');
   try {
     const settings = d.session.config.settings;
     const targets = d.trusted.requireTargets();
@@ -81,7 +92,7 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
     env.out.line(
       `⬇️  Downloading ${target.path} (${formatSize(target.length)}) from ${d.session.live.length} mirror${d.session.live.length === 1 ? '' : 's'}`,
     );
-    const result = await downloadPackage({
+    running = downloadPackage({
       target,
       allTargets: listPackages(targets),
       root: d.trusted.root.signed,
@@ -93,11 +104,15 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       parallelSources: flagParallel ?? settings.parallel_sources,
       ...(settings.region ? { preferredRegion: settings.region } : {}),
       signal: ctl.signal,
-      onEvent: (e) => onEvent(e, env, bar),
+      onEvent: (e) => {
+        if (e.type !== 'progress') log.debug(e, e.type);
+        onEvent(e, env, bar);
+      },
       onFinish: (r) => {
         reports = r;
       },
     });
+    const result = await running;
     bar.done();
     const pruned = await recordHealth(env.paths, mergeOutcomes(d.outcomes, downloadOutcomes(reports)), now());
     if (result.alreadyPresent) {

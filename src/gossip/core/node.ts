@@ -13,6 +13,7 @@ import { type ErrorCode, isSecurityCode } from '../../errors.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
 import { compareVersions } from '../../model/version.ts';
+import { ActionQueue, type HostAction } from './action-queue.ts';
 import {
   type AcceptedVia,
   emptyStats,
@@ -34,6 +35,7 @@ import {
 } from './messages.ts';
 import { MirrorBook } from './mirror-book.ts';
 import { addScore, admit, currentScore, PeerState } from './peer-state.ts';
+import { PendingRequests } from './pending-requests.ts';
 import { type CompareVersions, type HeldRelease, ReleaseBook } from './releases.ts';
 import { Rng } from './rng.ts';
 import { SeenCache } from './seen-cache.ts';
@@ -54,20 +56,11 @@ export interface GossipNodeInit {
   compareVersions?: CompareVersions;
 }
 
-/** Every action but a send (sends are queued as bare messages). */
-type HostAction<P> = Exclude<GossipAction<P>, { type: 'send' }>;
-
 /** Control messages without content are shared, never rebuilt. */
 const GRAFT: GossipMessage = Object.freeze({ format: GOSSIP_FORMAT, type: 'graft' });
 const PRUNE: GossipMessage = Object.freeze({ format: GOSSIP_FORMAT, type: 'prune' });
 /** Bans remembered at most (oldest forgotten first), so invented peer ids cannot grow memory. */
 const MAX_BANS = 4096;
-
-/** An IWANT or WANT we sent and expect answered. */
-interface Pending<P> {
-  peer: P;
-  deadline: number;
-}
 
 export class GossipNode<P> {
   readonly config: GossipConfig;
@@ -83,18 +76,10 @@ export class GossipNode<P> {
   private readonly book: MirrorBook<P>;
   /** Announcements still to be advertised by IHAVE: id -> heartbeats left. */
   private readonly recent = new Map<string, number>();
-  /** IWANT/WANT we sent: id -> who promised it and until when. Emptied, never shrunk to nothing. */
-  private readonly promised = new Map<string, Pending<P>>();
+  private readonly promised = new PendingRequests<P>();
   /** HELLO messages as last built (without and with graft); rebuilt when digest or mirrors change. */
   private helloCache: [GossipMessage, GossipMessage] | undefined;
-  /**
-   * Pending actions, in order. A send is kept as its message with the destination beside it in
-   * `outTo`, so the hot path allocates no action object: `poll()` builds one on demand, and
-   * `drainTo()` hands sends over without building anything.
-   */
-  private readonly out: (HostAction<P> | GossipMessage)[] = [];
-  private readonly outTo: (P | undefined)[] = [];
-  private outHead = 0;
+  private readonly out = new ActionQueue<P>();
   private nextHeartbeat: number;
   /** A mesh peer went below zero or the mesh grew past D_hi: the next heartbeat has mesh work. */
   private meshDirty = false;
@@ -188,6 +173,9 @@ export class GossipNode<P> {
     this.alignHeartbeat(now);
     if (!this.releases.isNewer(announcement.version))
       return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
+    // Ids name announcements network-wide; reusing one would be taken for a duplicate everywhere.
+    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
+      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
     const v = this.check(announcement);
     if (!v.ok) return v;
     const held = this.accept(
@@ -237,7 +225,7 @@ export class GossipNode<P> {
     }
     const ae = this.config.antiEntropyMs;
     if (ae > 0 && now >= this.nextAntiEntropy) {
-      this.antiEntropy();
+      this.antiEntropy(now);
       this.nextAntiEntropy = now + ae * (0.75 + 0.5 * this.rng.next());
     }
   }
@@ -263,23 +251,12 @@ export class GossipNode<P> {
 
   /** The next action for the host, or undefined when there is none. */
   poll(): GossipAction<P> | undefined {
-    if (this.outHead < this.out.length) {
-      const k = this.outHead++;
-      const x = this.out[k] as HostAction<P> | GossipMessage;
-      return isMessage(x) ? { type: 'send', to: this.outTo[k] as P, message: x } : x;
-    }
-    if (this.outHead > 0) this.clearOut();
-    return undefined;
+    return this.out.poll();
   }
 
   /** Every pending action, in order, to `sink` (the simulator's allocation-free path). */
   drainTo(sink: GossipActionSink<P>): void {
-    for (let k = this.outHead; k < this.out.length; k++) {
-      const x = this.out[k] as HostAction<P> | GossipMessage;
-      if (isMessage(x)) sink.send(this.outTo[k] as P, x);
-      else sink.action(x);
-    }
-    this.clearOut();
+    this.out.drainTo(sink);
   }
 
   /** Every pending action at once (tests and simple hosts). */
@@ -410,10 +387,10 @@ export class GossipNode<P> {
       return;
     }
     if (!this.releases.isNewer(a.version)) {
-      // A replay of an old or equal release: harmless, so ignored without penalty, but remembered
-      // so further copies cost only the dedupe lookup.
+      // A replay of an old or equal release: harmless, so ignored without penalty. Not added to
+      // `seen` (it was not validated): an old version under a new release's id must not make us
+      // drop the new release as a duplicate when it arrives.
       this.stats.replaysIgnored++;
-      this.seen.add(a.id, now);
       return;
     }
     const v = this.check(a);
@@ -610,27 +587,27 @@ export class GossipNode<P> {
 
   /** Push-pull with one random peer: our digest out; the peer asks for what it lacks and answers
    * with its own digest if it holds something newer, which we then ask for. */
-  private antiEntropy(): void {
+  private antiEntropy(now: number): void {
     const n = this.peers.size;
     if (n === 0) return;
     let k = this.rng.int(n);
-    for (const p of this.peers.keys()) {
-      if (k-- === 0) {
-        this.send(p, { format: GOSSIP_FORMAT, type: 'digest', digest: this.releases.digest(), reply: false });
-        return;
-      }
+    for (const [p, st] of this.peers) {
+      if (k-- > 0) continue;
+      // A peer we no longer listen to is not asked either; the next period picks another.
+      if (st.score < 0 && currentScore(st, now, this.config) < this.config.gossipThreshold) return;
+      this.send(p, { format: GOSSIP_FORMAT, type: 'digest', digest: this.releases.digest(), reply: false });
+      return;
     }
   }
 
   private expirePromises(now: number): void {
-    for (const [id, pr] of this.promised) {
-      if (pr.deadline > now) continue;
-      this.promised.delete(id);
-      const st = this.peers.get(pr.peer);
+    if (this.promised.size === 0) return;
+    for (const peer of this.promised.expire(now)) {
+      const st = this.peers.get(peer);
       if (!st) continue;
       st.promises--;
       this.stats.brokenPromises++;
-      this.penalize(now, pr.peer, st, this.config.scoreBrokenPromise, 'E_TIMEOUT', 'broken-promise');
+      this.penalize(now, peer, st, this.config.scoreBrokenPromise, 'E_TIMEOUT', 'broken-promise');
     }
   }
 
@@ -721,15 +698,14 @@ export class GossipNode<P> {
   private promise(now: number, peer: P, st: PeerState, id: string): boolean {
     if (st.promises >= this.config.maxPromisesPerPeer) return false;
     st.promises++;
-    this.promised.set(id, { peer, deadline: now + this.config.promiseTimeoutMs });
+    this.promised.add(id, peer, now + this.config.promiseTimeoutMs);
     return true;
   }
 
   private settlePromise(id: string): void {
-    const pr = this.promised.get(id);
-    if (!pr) return;
-    this.promised.delete(id);
-    const st = this.peers.get(pr.peer);
+    const peer = this.promised.settle(id);
+    if (peer === undefined) return;
+    const st = this.peers.get(peer);
     if (st) st.promises--;
   }
 
@@ -760,7 +736,7 @@ export class GossipNode<P> {
   private dropPeer(peer: P, st: PeerState): void {
     if (st.inMesh) this.meshSize--;
     this.peers.delete(peer);
-    if (st.promises > 0) for (const [id, pr] of this.promised) if (pr.peer === peer) this.promised.delete(id);
+    if (st.promises > 0) this.promised.forgetPeer(peer);
     this.releases.forgetPeer(peer);
     this.book.forgetPeer(peer);
   }
@@ -776,25 +752,12 @@ export class GossipNode<P> {
   }
 
   private send(to: P, message: GossipMessage): void {
-    this.out.push(message);
-    this.outTo.push(to);
+    this.out.send(to, message);
   }
 
   private emit(action: HostAction<P>): void {
-    this.out.push(action);
-    this.outTo.push(undefined);
+    this.out.emit(action);
   }
-
-  private clearOut(): void {
-    this.out.length = 0;
-    this.outTo.length = 0;
-    this.outHead = 0;
-  }
-}
-
-/** Queued messages carry the wire format; actions never do. */
-function isMessage<P>(x: HostAction<P> | GossipMessage): x is GossipMessage {
-  return (x as { format?: unknown }).format === GOSSIP_FORMAT;
 }
 
 /** The announcement as we pass it on: same signed content, our hop budget. Cached per release. */

@@ -14,7 +14,11 @@ const BAD = 'YmFk'; // "bad"
 
 const ids = new Rng(4242);
 
-export function announcement(version: string, ttl: number, opts: { valid?: boolean; id?: string } = {}): VersionAnnouncement {
+export function announcement(
+  version: string,
+  ttl: number,
+  opts: { valid?: boolean; id?: string } = {},
+): VersionAnnouncement {
   return {
     format: ANNOUNCE_FORMAT,
     id: opts.id ?? ids.uuid(),
@@ -31,7 +35,11 @@ export function announcement(version: string, ttl: number, opts: { valid?: boole
 export const validate: ValidateAnnouncement = (a) =>
   a.metadata.targets === GOOD ? { ok: true } : { ok: false, code: 'E_SIGNATURE', reason: 'bad signature' };
 
-export function node(config: Partial<GossipConfig> = {}, seed = 1, initialHighest = '1.0.0'): GossipNode<string> {
+export function node(
+  config: Partial<GossipConfig> = {},
+  seed = 1,
+  initialHighest = '1.0.0',
+): GossipNode<string> {
   return new GossipNode<string>({ now: 0, validate, config, seed, initialHighest });
 }
 
@@ -45,8 +53,13 @@ export function sends(actions: readonly GossipAction<string>[]): Sent[] {
   return actions.flatMap((a) => (a.type === 'send' ? [{ to: a.to, message: a.message }] : []));
 }
 
-export function sentOfType<T extends GossipMessage['type']>(actions: readonly GossipAction<string>[], type: T) {
-  return sends(actions).filter((s): s is { to: string; message: Extract<GossipMessage, { type: T }> } => s.message.type === type);
+export function sentOfType<T extends GossipMessage['type']>(
+  actions: readonly GossipAction<string>[],
+  type: T,
+) {
+  return sends(actions).filter(
+    (s): s is { to: string; message: Extract<GossipMessage, { type: T }> } => s.message.type === type,
+  );
 }
 
 /** Connects `n` to each of `peers` (as the dialer) and drops the handshake it queued. */
@@ -133,7 +146,8 @@ export class Pump {
     const n = this.get(id);
     for (let a = n.poll(); a !== undefined; a = n.poll()) {
       if (a.type === 'send') {
-        if (this.nodes.has(a.to)) this.queue.push({ at: this.now + this.delayMs, from: id, to: a.to, message: a.message });
+        if (this.nodes.has(a.to))
+          this.queue.push({ at: this.now + this.delayMs, from: id, to: a.to, message: a.message });
       } else if (a.type === 'accepted' && !this.accepted.has(id)) this.accepted.set(id, this.now);
       else if (a.type === 'disconnect') this.disconnect(id, a.peer);
     }

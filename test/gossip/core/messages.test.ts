@@ -117,7 +117,9 @@ test('property: mutated valid messages decode to a valid message or a coded erro
       const r = decodeGossipMessage(bytes);
       if (r.ok) {
         // Whatever got through is a well-formed message that encodes again within the cap.
-        assert.ok(parseGossipMessage(JSON.parse(new TextDecoder().decode(encodeGossipMessage(r.message)))).ok);
+        assert.ok(
+          parseGossipMessage(JSON.parse(new TextDecoder().decode(encodeGossipMessage(r.message)))).ok,
+        );
       } else {
         assert.ok(r.error instanceof DchatError);
         assert.ok(CODES.includes(r.error.code), `${r.error.code}: ${r.error.message}`);
