@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { SIMULATE_FLAGS } from './commands/simulate-flags.ts';
 import type { CliContext } from './context.ts';
 import { collect } from './flags.ts';
 import { action, newProgram } from './program.ts';
@@ -59,7 +60,15 @@ export function buildDchatTest(ctx: CliContext): Command {
       .action(action(ctx, async (o, env) => (await impl()).maliciousNode(o as never, env))) as Command,
     { hidden: true },
   );
-  // `dchat-test simulate` (issue 5 item 7) is registered here by the simulator's command module:
-  //   registerSimulate(program, ctx)   from './commands/simulate.ts'
+  // Issue 5 item 7: the discrete-event simulator, our protocol beside the seed's TTL flooding.
+  const simulate = program
+    .command('simulate')
+    .description('simulate announcement spread over N virtual nodes: ours vs TTL flooding, SVG plot');
+  for (const f of SIMULATE_FLAGS) simulate.option(f.flags, f.description);
+  simulate.action(
+    action(ctx, async (o, env) =>
+      (await import('./commands/simulate.ts')).runSimulateCommand(o as never, env.out, { cwd: env.ctx.cwd }),
+    ),
+  );
   return program;
 }

@@ -15,7 +15,7 @@
  * Nothing ever appears at the final path unless it passed every check; an interrupted run leaves
  * a partial file plus resume state (download/resume.ts) that the next run continues from.
  */
-import { constants } from 'node:fs';
+import { constants, write as fsWrite } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { Root } from '@tufjs/models';
 import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
@@ -775,8 +775,8 @@ class Download {
   }
 
   private write(index: number, data: Buffer): Promise<void> {
-    const fh = this.fh as FileHandle;
-    const p: Promise<void> = fh.write(data, 0, data.byteLength, index * this.table.chunk_size).then(
+    const fd = (this.fh as FileHandle).fd;
+    const p: Promise<void> = writeAll(fd, data, index * this.table.chunk_size).then(
       () => {
         this.written.add(index);
         this.pendingWrites.delete(p);
@@ -1015,6 +1015,23 @@ class Download {
       // A broken progress consumer must not break the download.
     }
   }
+}
+
+/** pwrite of all of `data` at `position` (short writes continued), on the thread pool. */
+function writeAll(fd: number, data: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number) => {
+      fsWrite(fd, data, off, data.byteLength - off, position + off, (err, n) => {
+        if (err) return reject(err);
+        if (off + n < data.byteLength) {
+          if (n === 0) return reject(new Error('write made no progress'));
+          return step(off + n);
+        }
+        resolve();
+      });
+    };
+    step(0);
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
