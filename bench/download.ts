@@ -5,6 +5,7 @@
  * a whole CLI process, metadata refresh included. Reference: `curl -o` of the same URL in the same
  * session, runs interleaved, page cache warm for both. Target <= 1.2x.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,8 +67,12 @@ export async function benchDownload(argv: string[]): Promise<boolean> {
     );
     const final = join(home, 'packages', pub.name);
     const curlOut = join(dir, 'curl.out');
+    // Each run starts with no dirty pages of the previous one: otherwise whoever runs next pays for
+    // the other's writeback (curl never syncs; our fsync would wait for its gigabyte too).
+    const settle = () => spawnSync('sync');
     const ours = () => {
       for (const f of [final, `${final}.chunks`, `${final}.target.json`]) rmSync(f, { force: true });
+      settle();
       const ms = timeCommand(
         node,
         [cli, '--home', home, 'update', 'download', '--version', '1.0.0', '--platform', 'linux-x64'],
@@ -79,6 +84,7 @@ export async function benchDownload(argv: string[]): Promise<boolean> {
     };
     const curl = () => {
       rmSync(curlOut, { force: true });
+      settle();
       return timeCommand('curl', ['-sS', '--fail', '--cacert', ca.caCert, '-o', curlOut, url]);
     };
     console.log(`download: ${cli.endsWith('.js') ? 'dist' : 'source'} CLI, ${runs} interleaved runs each`);

@@ -201,6 +201,7 @@ class Download {
   private readonly written = new Set<number>();
   private readonly resumedGood = new Set<number>();
   private readonly pendingWrites = new Set<Promise<void>>();
+  private writeChain: Promise<void> = Promise.resolve();
   /** Chunks a local copy holds damaged: never asked from it again (other chunks still are). */
   private readonly localBad = new Map<string, Set<number>>();
   private readonly policy: PenaltyPolicy;
@@ -774,9 +775,16 @@ class Download {
     return true;
   }
 
+  /**
+   * Queues the write of a verified chunk. Writes run one after another: several threads writing
+   * one file only contend for its inode lock (CPU burnt spinning) and scatter the disk I/O.
+   */
   private write(index: number, data: Buffer): Promise<void> {
     const fd = (this.fh as FileHandle).fd;
-    const p: Promise<void> = writeAll(fd, data, index * this.table.chunk_size).then(
+    const position = index * this.table.chunk_size;
+    const run = this.writeChain.then(() => writeAll(fd, data, position));
+    this.writeChain = run.catch(() => {});
+    const p: Promise<void> = run.then(
       () => {
         this.written.add(index);
         this.pendingWrites.delete(p);
@@ -919,6 +927,8 @@ class Download {
     await Promise.all([...this.pendingWrites]);
     if (this.fatal) throw this.fatal;
     const fh = this.fh as FileHandle;
+    // Exactly the signed length: nothing a previous run (or anyone) left past the end survives.
+    await fh.truncate(this.target.length);
     await fh.datasync();
     await fh.close();
     this.fh = undefined;

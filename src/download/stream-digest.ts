@@ -66,15 +66,22 @@ export class StreamDigest {
       await new Promise<void>((r) => this.waiters.push(r));
     }
     if (this.failure) throw this.failure;
-    const own =
-      data.byteOffset === 0 &&
-      data.buffer.byteLength === data.byteLength &&
-      data.buffer instanceof ArrayBuffer
-        ? data
-        : Buffer.from(data);
-    const buf = own.buffer as ArrayBuffer;
-    this.inFlight += own.byteLength;
-    this.worker.postMessage({ type: 'data', buf, off: own.byteOffset, len: own.byteLength }, [buf]);
+    // A buffer spanning its own ArrayBuffer moves as is; anything else (a slice, a small buffer
+    // from Node's shared pool, which may never be transferred) is copied into a fresh one first.
+    const whole = data.byteOffset === 0 && data.buffer.byteLength === data.byteLength;
+    let buf: ArrayBuffer;
+    if (whole && data.buffer instanceof ArrayBuffer) buf = data.buffer;
+    else {
+      buf = new ArrayBuffer(data.byteLength);
+      new Uint8Array(buf).set(data);
+    }
+    this.inFlight += data.byteLength;
+    try {
+      this.worker.postMessage({ type: 'data', buf, off: 0, len: data.byteLength }, [buf]);
+    } catch {
+      // Not transferable after all: send a copy.
+      this.worker.postMessage({ type: 'data', buf, off: 0, len: data.byteLength });
+    }
   }
 
   async digest(): Promise<Digests> {

@@ -17,8 +17,11 @@ const base64Document = z
   .max(Math.ceil((LIMITS.gossipMessageBytes * 4) / 3) + 4)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
 
+/** Roots one bundle may carry: a receiver further behind follows the chain from a mirror. */
+export const MAX_BUNDLED_ROOTS = 16;
+
 export const TufBundleSchema = z.object({
-  roots: z.array(base64Document).max(16).default([]),
+  roots: z.array(base64Document).max(MAX_BUNDLED_ROOTS).default([]),
   timestamp: base64Document,
   snapshot: base64Document,
   targets: base64Document,

@@ -3,6 +3,8 @@
  * so the layout is documented in one place:
  *   trust/{root,timestamp,snapshot,targets}.json   trusted TUF metadata (anti-rollback state)
  *   trust/origin.json                              where the root came from (default | trust-init)
+ *   trust/roots/<N>.root.json                      every root version trusted here, for the chain
+ *                                                  this node hands peers in gossip bundles
  *   packages/dchat-<v>-<p>                         verified packages (only complete, verified files)
  *   packages/dchat-<v>-<p>.target.json             the signed target entry kept beside it
  *   packages/dchat-<v>-<p>.chunks                  its chunk table
@@ -21,6 +23,8 @@ export interface HomePaths {
   trustDir: string;
   trustFile(role: RoleName): string;
   trustOrigin: string;
+  /** A root version this home trusted (kept so the node can hand peers the whole chain). */
+  rootHistoryFile(version: number): string;
   packagesDir: string;
   packageFile(version: string, platform: string): string;
   targetFile(version: string, platform: string): string;
@@ -44,6 +48,7 @@ export function homePaths(home: string): HomePaths {
     trustDir,
     trustFile: (role) => join(trustDir, `${role}.json`),
     trustOrigin: join(trustDir, 'origin.json'),
+    rootHistoryFile: (v) => join(trustDir, 'roots', `${v}.root.json`),
     packagesDir,
     packageFile: (v, p) => join(packagesDir, packageName(v, p)),
     targetFile: (v, p) => join(packagesDir, `${packageName(v, p)}.target.json`),

@@ -37,6 +37,7 @@ describe('download engine: nginx + fault mirror', { skip }, () => {
   let repo: MirrorRepo;
   let v1: Published;
   let v2: Published;
+  let big: Published;
   let nginx: NginxServer;
   let fault: FaultMirror;
   let fault2: FaultMirror;
@@ -47,6 +48,8 @@ describe('download engine: nginx + fault mirror', { skip }, () => {
     repo = await makeMirrorRepo();
     v1 = await repo.publish('1.0.0', SIZE);
     v2 = await repo.publish('1.1.0', SIZE);
+    // Large enough for the hashing worker; its last chunk is tiny (a small Node buffer).
+    big = await repo.publish('2.0.0', 16 * 1024 * 1024 + 100);
     nginx = await startNginx(repo.dir, ca);
     fault = await startFaultMirror(repo.dir, ca);
     fault2 = await startFaultMirror(repo.dir, ca);
@@ -272,6 +275,13 @@ describe('download engine: nginx + fault mirror', { skip }, () => {
     fault.setFaults([]);
   });
 
+  test('a package hashed on the worker thread, with a 100-byte last chunk', async () => {
+    const s = await setup('2.0.0');
+    const r = await downloadPackage({ ...s.base, sources: [https(nginx.url)] });
+    assertVerified(s, r, big);
+    assert.equal(r.size, 16 * 1024 * 1024 + 100);
+  });
+
   test('two healthy mirrors share the work in parallel', async () => {
     const s = await setup();
     const r = await downloadPackage({
@@ -315,7 +325,8 @@ describe('download engine: nginx + fault mirror', { skip }, () => {
     // Damage chunk 2 of the partial file: the rerun must notice and fetch it again.
     const part = readFileSync(pp.part);
     part[2 * CHUNK + 10] = (part[2 * CHUNK + 10] as number) ^ 1;
-    writeFileSync(pp.part, part);
+    // ...and leave junk past the end of the package: it must not survive into the final file.
+    writeFileSync(pp.part, Buffer.concat([part, Buffer.alloc(SIZE, 7)]));
     fault.setFaults([]);
     fault.resetCounters();
     const s2 = await setup('1.1.0', s.paths);

@@ -1,14 +1,19 @@
 /**
- * The TUF bundle inside a VersionAnnouncement (exact bytes of timestamp, snapshot, targets and any
- * newer roots, base64) as a MetadataFetcher, so the ordinary TUF client update (trust/updater.ts)
- * checks an announcement exactly as it checks a mirror. `verifyBundle` runs that update against
- * an in-memory copy of the node's trusted state: nothing is persisted until the release is
- * accepted, and a bundle that fails leaves the node's trust untouched.
+ * The TUF bundle inside a VersionAnnouncement (exact bytes of timestamp, snapshot, targets and the
+ * chain of roots after v1, base64) as a MetadataFetcher, so the ordinary TUF client update
+ * (trust/updater.ts) checks an announcement exactly as it checks a mirror. `verifyBundle` runs that
+ * update against an in-memory copy of the node's trusted state: nothing is persisted until the
+ * release is accepted, and a bundle that fails leaves the node's trust untouched.
+ *
+ * Roots: a receiver pinned to root N follows N+1, N+2... to the sender's root, so a bundle carries
+ * the sender's chain from v2 up (the newest MAX_BUNDLED_ROOTS of it), each link checked by the
+ * sender before it is sent (a stale or foreign root kept on disk would make honest announcements
+ * look forged) and again by the receiver's TUF update.
  */
 import { DchatError } from '../../errors.ts';
-import type { TufBundle } from '../../model/announcement.ts';
+import { MAX_BUNDLED_ROOTS, type TufBundle } from '../../model/announcement.ts';
 import { parseMetadata, type RoleName } from '../../trust/metadata.ts';
-import type { TrustedSet } from '../../trust/trusted-set.ts';
+import { TrustedSet } from '../../trust/trusted-set.ts';
 import { type MetadataFetcher, type TrustStore, updateTrust } from '../../trust/updater.ts';
 
 const ROLES: readonly RoleName[] = ['root', 'timestamp', 'snapshot', 'targets'];
@@ -58,7 +63,18 @@ function versionOf(bytes: Uint8Array): number | undefined {
 }
 
 /** Trusted metadata bytes by role, held in memory (a copy of the node's trust store). */
-export type TrustSnapshot = Partial<Record<RoleName, Uint8Array>>;
+export interface TrustSnapshot extends Partial<Record<RoleName, Uint8Array>> {
+  /**
+   * Roots before the current one that a peer pinned to an older root needs, oldest first (v2 up
+   * to the current version - 1, or the newest part of that chain), each link verified.
+   */
+  previousRoots?: Uint8Array[];
+}
+
+/** A trust store that also keeps every root it trusted by version (FileTrustStore does). */
+export interface RootHistory {
+  loadRoot(version: number): Promise<Uint8Array | undefined>;
+}
 
 export class MemoryTrustStore implements TrustStore {
   readonly docs: TrustSnapshot;
@@ -76,13 +92,50 @@ export class MemoryTrustStore implements TrustStore {
   }
 }
 
-export async function snapshotOf(store: TrustStore): Promise<TrustSnapshot> {
+export async function snapshotOf(store: TrustStore & Partial<RootHistory>): Promise<TrustSnapshot> {
   const out: TrustSnapshot = {};
   for (const r of ROLES) {
     const b = await store.load(r);
     if (b) out[r] = b;
   }
+  if (out.root && store.loadRoot) {
+    const chain = await rootChainBelow(out.root, (v) => (store.loadRoot as RootHistory['loadRoot'])(v));
+    if (chain.length > 0) out.previousRoots = chain;
+  }
   return out;
+}
+
+/**
+ * The kept roots just below `current` (down to v2, at most MAX_BUNDLED_ROOTS - 1 of them), oldest
+ * first, stopping at the first gap or at a root that does not sign its successor: only a chain
+ * every receiver's TUF update would follow is handed out.
+ */
+export async function rootChainBelow(
+  current: Uint8Array,
+  load: (version: number) => Promise<Uint8Array | undefined>,
+): Promise<Uint8Array[]> {
+  let next: Uint8Array = current;
+  let v: number;
+  try {
+    v = parseMetadata('root', current).signed.version;
+  } catch {
+    return [];
+  }
+  const chain: Uint8Array[] = [];
+  const epoch = new Date(0);
+  for (v = v - 1; v >= 2 && chain.length < MAX_BUNDLED_ROOTS - 1; v--) {
+    const bytes = await load(v).catch(() => undefined);
+    if (!bytes) break;
+    try {
+      // Expiry plays no part in following a chain (TUF 5.3): only signatures and versions.
+      new TrustedSet(bytes, epoch).updateRoot(next);
+    } catch {
+      break;
+    }
+    chain.unshift(bytes);
+    next = bytes;
+  }
+  return chain;
 }
 
 export type BundleVerdict =
@@ -123,16 +176,17 @@ export async function verifyBundle(
   }
 }
 
-/** The bundle a node announces: its trusted timestamp, snapshot, targets (and its root if rotated). */
-export function bundleFrom(docs: TrustSnapshot): TufBundle {
+/**
+ * The bundle a node announces: its trusted timestamp, snapshot, targets, and its root chain from
+ * v2 up to the current root (the newest `maxRoots` of it; v1 is what every receiver starts from).
+ */
+export function bundleFrom(docs: TrustSnapshot, maxRoots: number = MAX_BUNDLED_ROOTS): TufBundle {
   const { timestamp, snapshot, targets, root } = docs;
   if (!timestamp || !snapshot || !targets)
     throw new DchatError('E_NOT_INITIALIZED', 'no trusted release metadata to announce');
-  const roots: string[] = [];
-  if (root) {
-    const v = parseMetadata('root', root).signed.version;
-    if (v > 1) roots.push(Buffer.from(root).toString('base64'));
-  }
+  const chain: Uint8Array[] = [];
+  if (root && parseMetadata('root', root).signed.version > 1) chain.push(...(docs.previousRoots ?? []), root);
+  const roots = chain.slice(Math.max(0, chain.length - Math.max(0, maxRoots))).map((b) => Buffer.from(b).toString('base64'));
   return {
     roots,
     timestamp: Buffer.from(timestamp).toString('base64'),
