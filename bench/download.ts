@@ -97,7 +97,28 @@ export async function benchDownload(argv: string[]): Promise<boolean> {
     console.log(
       `download: ${(size / 1024 ** 3).toFixed(2)} GiB, dchat ${mbps(med(r.a)).toFixed(0)} MB/s, curl ${mbps(med(r.b)).toFixed(0)} MB/s`,
     );
-    return report('download', 'dchat update download (+verify +fsync)', 'curl -o', r, 1.2);
+    const ok = report('download', 'dchat update download (+verify +fsync)', 'curl -o', r, 1.2);
+    // For perspective (not the target): the same durability with curl, i.e. curl -o, then fsync.
+    const durable: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      rmSync(curlOut, { force: true });
+      settle();
+      durable.push(
+        timeCommand('sh', [
+          '-c',
+          'curl -sS --fail --cacert "$1" -o "$2" "$3" && sync "$2"',
+          'sh',
+          ca.caCert,
+          curlOut,
+          url,
+        ]),
+      );
+    }
+    const d = med(durable);
+    console.log(
+      `download: for reference, curl -o + fsync median ${d.toFixed(0)} ms; dchat / that = ${(med(r.a) / d).toFixed(3)}x`,
+    );
+    return ok;
   } finally {
     await stop?.();
     rmSync(dir, { recursive: true, force: true });

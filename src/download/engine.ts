@@ -20,7 +20,6 @@ import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises
 import type { Root } from '@tufjs/models';
 import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
 import { digestEquals } from '../crypto/hash.ts';
-import { merkleRootHex } from '../crypto/merkle.ts';
 import {
   DchatError,
   type ErrorCode,
@@ -38,6 +37,7 @@ import { releasePiece } from '../sources/https.ts';
 import type { Source } from '../sources/source.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';
+import { writePackageSidecars } from '../store/package-sidecars.ts';
 import { checkChunkTable, checkPackage } from '../trust/package-check.ts';
 import { OrderedDigest } from './ordered-digest.ts';
 import {
@@ -970,18 +970,7 @@ class Download {
 
   /** The chunk table and the signed target entry, beside the package (for offline verify). */
   private async writeSidecars(table: ChunkTable): Promise<void> {
-    const { version, platform } = this.target.custom;
-    if (merkleRootHex(table.chunks) !== this.target.custom.chunks.root)
-      throw new DchatError('E_INTERNAL', 'chunk table does not match the signed root');
-    await writeFileAtomic(this.o.paths.chunkTableFile(version, platform), serializeChunkTable(table));
-    const entry = {
-      format: 'dchat.target-entry/1',
-      path: this.target.path,
-      length: this.target.length,
-      hashes: { sha256: this.target.sha256 },
-      custom: this.target.custom,
-    };
-    await writeFileAtomic(this.o.paths.targetFile(version, platform), `${JSON.stringify(entry, null, 1)}\n`);
+    await writePackageSidecars(this.o.paths, this.target, table);
   }
 
   /** The partial file becomes the package: one rename (same filesystem), then the directory fsync. */

@@ -8,12 +8,12 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PeerId } from '@libp2p/interface';
-import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { DchatError, toDchatError } from '../errors.ts';
 import type { GossipConfig } from '../gossip/core/index.ts';
 import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
 import { ChunkClient, ChunkServer, type ChunkServerInit, type Holding } from '../gossip/libp2p/chunks.ts';
+import type { DownloadSource } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { compareVersions } from '../model/version.ts';
@@ -21,6 +21,7 @@ import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
 import type { HomePaths } from '../store/home.ts';
+import { persistLearnedMirrors } from '../store/learned-mirrors.ts';
 import { loadMirrors } from '../store/mirrors.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
@@ -29,7 +30,7 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import { ControlServer } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
-import { createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
+import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { PackageStore } from './package-store.ts';
 import { downloadFromPeers } from './peer-download.ts';
 
@@ -55,6 +56,10 @@ export interface NodeConfig {
 }
 
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
+/** Learned mirrors are written to mirrors.toml at most this often. */
+const MIRRORS_PERSIST_DELAY_MS = 500;
+/** Prefetch attempts per trigger (start, a release accepted, a peer connected), backoff included. */
+const MAX_FETCH_ATTEMPTS = 60;
 
 export interface NodeState {
   format: 'dchat.node-state/1';
@@ -91,6 +96,11 @@ export class DchatNode extends EventEmitter {
   private readonly holdings = new Map<string, { at: number; list: Holding[] }>();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
+  private mirrorsTimer: NodeJS.Timeout | undefined;
+  private learnedMirrors: DownloadSource[] | undefined;
+  private mirrorsWrite: Promise<void> = Promise.resolve();
+  /** Aborted at stop: ends prefetch backoffs at once. */
+  private readonly stopSignal = new AbortController();
   private stopping = false;
   private startedAt = '';
   badChunks = 0;
@@ -137,9 +147,10 @@ export class DchatNode extends EventEmitter {
       const trusted = await this.trustOffline();
       if (trusted) await this.store.scan(trusted);
       // Configured mirrors (mirrors.toml) are what this node shares with peers; E_CONFIG if bad.
-      const mirrors = (await loadMirrors(this.paths)).mirrors.map(
-        ({ latency_ms, throughput_bps, ...m }) => m,
-      );
+      // Mirrors it learned earlier stay in the file for downloads, but are not its to vouch for.
+      const mirrors = (await loadMirrors(this.paths)).mirrors
+        .filter((m) => m.origin !== 'learned')
+        .map(({ latency_ms, throughput_bps, ...m }) => m);
       let gossipRef: GossipService | undefined;
       const node = await createNodeLibp2p({
         privateKey: key,
@@ -158,8 +169,10 @@ export class DchatNode extends EventEmitter {
         addEventListener: node.addEventListener.bind(node),
         removeEventListener: node.removeEventListener.bind(node),
         getPeers: () => node.getPeers(),
+        getConnections: (p: PeerId) => node.getConnections(p),
+        getDialQueue: () => node.getDialQueue(),
       };
-      this.gossip = new GossipService(host as never, {
+      this.gossip = new GossipService(host, {
         trustStore: this.trustStore,
         bans: this.bans,
         ...(this.config.gossip ? { config: this.config.gossip } : {}),
@@ -172,17 +185,13 @@ export class DchatNode extends EventEmitter {
           if (r.via !== 'local') void this.maybeFetch();
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
+        onMirrorsChanged: (all) => this.mirrorsChanged(all),
       });
       gossipRef = this.gossip;
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
         host,
-        {
-          holdings: () => this.store.holdings(),
-          metadata: async (name) => this.metadataBytes(name),
-          chunkTable: (t) => this.store.chunkTableBytes(t),
-          readRange: (t, s, e) => this.store.readRange(t, s, e),
-        },
+        this.store.chunkBackend(async (name) => this.metadataBytes(name)),
         { ...this.config.chunkServer },
       );
       this.peerSource = new PeerSource({
@@ -198,6 +207,8 @@ export class DchatNode extends EventEmitter {
       await this.gossip.start();
       await this.gossip.adoptTrusted();
       await this.writeState();
+      // A new peer may hold what an earlier prefetch could not find.
+      node.addEventListener('peer:connect', () => void this.maybeFetch());
       this.redial();
       void this.maybeFetch();
     } catch (err) {
@@ -209,9 +220,11 @@ export class DchatNode extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopSignal.abort();
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
+    await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
     try {
       await this.libp2p?.stop();
@@ -245,20 +258,25 @@ export class DchatNode extends EventEmitter {
     }
   }
 
-  /** TUF metadata this node trusts, under the names a TUF client asks for. */
+  /**
+   * TUF metadata this node trusts, under the names a TUF client asks for; roots by version from
+   * the chain it keeps, so a peer behind on roots can follow it from here too.
+   */
   private metadataBytes(name: string): Uint8Array | undefined {
     const docs = this.gossip?.trustedDocs() ?? {};
     if (name === 'timestamp.json') return docs.timestamp;
     const m = /^(\d+)\.(root|snapshot|targets)\.json$/.exec(name);
     if (!m) return name === 'root.json' ? docs.root : undefined;
-    const bytes = docs[m[2] as 'root' | 'snapshot' | 'targets'];
-    if (!bytes) return undefined;
-    try {
-      const role = m[2] as 'root' | 'snapshot' | 'targets';
-      return parseMetadata(role, bytes).signed.version === Number(m[1]) ? bytes : undefined;
-    } catch {
-      return undefined;
-    }
+    const role = m[2] as 'root' | 'snapshot' | 'targets';
+    const candidates = role === 'root' ? [...(docs.previousRoots ?? []), docs.root] : [docs[role]];
+    return candidates.find((bytes) => {
+      if (!bytes) return false;
+      try {
+        return parseMetadata(role, bytes).signed.version === Number(m[1]);
+      } catch {
+        return false;
+      }
+    });
   }
 
   // ---- bootstrap ----------------------------------------------------------------------------
@@ -267,21 +285,44 @@ export class DchatNode extends EventEmitter {
     if (this.stopping || !this.libp2p) return;
     const node = this.libp2p;
     const connected = new Set(node.getPeers().map(String));
-    for (const addr of this.config.bootstrap) {
-      let ma: ReturnType<typeof multiaddr>;
-      try {
-        ma = multiaddr(addr);
-      } catch {
-        continue;
-      }
-      const pid = ma.getComponents().find((c) => c.name === 'p2p')?.value;
-      if (pid && (connected.has(pid) || this.bans.isBanned(pid))) continue;
+    for (const ma of bootstrapToDial(this.config.bootstrap, connected, (p) => this.bans.isBanned(p))) {
       node.dial(ma, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => {
-        this.log.debug({ addr, error: err.message }, 'bootstrap dial failed');
+        this.log.debug({ addr: ma.toString(), error: err.message }, 'bootstrap dial failed');
       });
     }
     this.redialTimer = setTimeout(() => this.redial(), this.config.redialMs);
     this.redialTimer.unref();
+  }
+
+  // ---- learned mirrors ----------------------------------------------------------------------
+
+  /** The core learned mirrors from a peer: written to mirrors.toml shortly (changes coalesce). */
+  private mirrorsChanged(all: readonly DownloadSource[]): void {
+    this.learnedMirrors = all.filter((m) => m.origin === 'learned');
+    if (this.mirrorsTimer || this.stopping) return;
+    this.mirrorsTimer = setTimeout(() => {
+      this.mirrorsTimer = undefined;
+      void this.flushMirrors();
+    }, MIRRORS_PERSIST_DELAY_MS);
+    this.mirrorsTimer.unref();
+  }
+
+  /** Writes the pending learned mirrors, one write at a time. */
+  private flushMirrors(): Promise<void> {
+    if (this.mirrorsTimer) clearTimeout(this.mirrorsTimer);
+    this.mirrorsTimer = undefined;
+    const learned = this.learnedMirrors;
+    this.learnedMirrors = undefined;
+    if (!learned) return this.mirrorsWrite;
+    this.mirrorsWrite = this.mirrorsWrite.then(async () => {
+      try {
+        if (await persistLearnedMirrors(this.paths, learned))
+          this.log.info({ learned: learned.length }, 'learned mirrors saved to mirrors.toml');
+      } catch (err) {
+        this.log.warn({ error: (err as Error).message }, 'could not save learned mirrors');
+      }
+    });
+    return this.mirrorsWrite;
   }
 
   // ---- peer transfer ------------------------------------------------------------------------
@@ -319,12 +360,15 @@ export class DchatNode extends EventEmitter {
 
   private fetching = false;
 
-  /** With --prefetch: downloads the highest trusted release for our platform if we lack it. */
+  /**
+   * With --prefetch: downloads the highest trusted release for our platform if we lack it, with
+   * backoff, at most MAX_FETCH_ATTEMPTS times per call (a new peer or release calls it again).
+   */
   private async maybeFetch(): Promise<void> {
     if (!this.config.prefetch || this.fetching || this.stopping) return;
     this.fetching = true;
     try {
-      for (let attempt = 0; !this.stopping; attempt++) {
+      for (let attempt = 0; attempt < MAX_FETCH_ATTEMPTS && !this.stopping; attempt++) {
         const trusted = await this.trustOffline();
         const target = trusted ? this.wanted(trusted) : undefined;
         if (!trusted || !target) return;
@@ -348,7 +392,7 @@ export class DchatNode extends EventEmitter {
             target,
             source,
             store: this.store,
-            signal: AbortSignal.timeout(120_000),
+            signal: AbortSignal.any([AbortSignal.timeout(120_000), this.stopSignal.signal]),
           });
           rec.state = 'verified';
           delete rec.error;
@@ -360,7 +404,7 @@ export class DchatNode extends EventEmitter {
           rec.state = 'failed';
           rec.error = `${e.code}: ${e.message}`;
           this.log.info({ target: target.path, error: rec.error }, 'peer download failed; will retry');
-          await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+          await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), this.stopSignal.signal);
         }
       }
     } finally {
@@ -442,6 +486,20 @@ export class DchatNode extends EventEmitter {
       limits: { gossip_message_bytes: LIMITS.gossipMessageBytes },
     };
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function round(n: number): number {

@@ -11,6 +11,7 @@ import type { Identify } from '@libp2p/identify';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import type { BanList } from '../gossip/libp2p/adapter.ts';
 import { peerScoreParams, peerScoreThresholds } from '../gossip/libp2p/scoring.ts';
@@ -66,4 +67,28 @@ export async function createNodeLibp2p(init: Libp2pInit): Promise<DchatLibp2p> {
       }),
     },
   }) as Promise<DchatLibp2p>;
+}
+
+/**
+ * The bootstrap addresses worth dialling now: valid multiaddrs whose peer (the /p2p/ part) is
+ * neither `connected` nor refused by `skip` (e.g. banned). Bad addresses are left out.
+ */
+export function bootstrapToDial(
+  addrs: readonly string[],
+  connected: ReadonlySet<string>,
+  skip: (peerId: string) => boolean = () => false,
+): Multiaddr[] {
+  const out: Multiaddr[] = [];
+  for (const addr of addrs) {
+    let ma: Multiaddr;
+    try {
+      ma = multiaddr(addr);
+    } catch {
+      continue;
+    }
+    const pid = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+    if (pid && (connected.has(pid) || skip(pid))) continue;
+    out.push(ma);
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 /**
- * The node's verified packages: $DCHAT_HOME/packages/dchat-<v>-<p> with its chunk table beside it
- * (`.chunks`). Only packages that pass the full check against the trusted targets are indexed,
+ * The node's verified packages: $DCHAT_HOME/packages/dchat-<v>-<p> with its chunk table (`.chunks`)
+ * and signed target entry (`.target.json`) beside it (store/package-sidecars.ts), so `dchat update
+ * verify` works offline on a package that came from peers as on one the download engine wrote. Only packages that pass the full check against the trusted targets are indexed,
  * and only indexed packages are ever served to peers (spec/CLI.md: a package that failed a
  * security check is not served). Every chunk read for a peer is re-hashed against the chunk table
  * first, so bytes damaged on disk after verification are never sent.
@@ -8,12 +9,13 @@
 import { open, readdir } from 'node:fs/promises';
 import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
 import { DchatError } from '../errors.ts';
-import type { Holding } from '../gossip/libp2p/chunks.ts';
-import { CHUNKS_FORMAT, type ChunkTable, chunkRange, serializeChunkTable } from '../model/chunks.ts';
+import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
+import { CHUNKS_FORMAT, type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
-import { commitFile, writeFileAtomic } from '../store/atomic.ts';
+import { commitFile } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';
-import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
+import { writePackageSidecars } from '../store/package-sidecars.ts';
+import { checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
 export type PackageOrigin = 'cache' | 'peer' | 'https' | 'ipfs' | 'bittorrent' | 'github' | 'fdroid';
@@ -86,17 +88,7 @@ export class PackageStore {
           size: d.size,
           chunks: d.chunks ?? [],
         };
-        checkChunkTable(target, table);
-        const tableBytes = serializeChunkTable(table);
-        await writeFileAtomic(this.paths.chunkTableFile(version, platform), tableBytes);
-        this.byName.set(target.path, {
-          target,
-          table,
-          tableBytes,
-          file,
-          origin: 'cache',
-          verifiedAt: new Date().toISOString(),
-        });
+        this.index(target, table, await writePackageSidecars(this.paths, target, table), 'cache');
         indexed.push(target.path);
       } catch {
         // Unreadable or damaged: not indexed, so never served; a download replaces it.
@@ -115,22 +107,37 @@ export class PackageStore {
     table: ChunkTable,
     origin: PackageOrigin,
   ): Promise<StoredPackage> {
-    checkChunkTable(target, table);
-    const { version, platform } = target.custom;
-    const tableBytes = serializeChunkTable(table);
-    await writeFileAtomic(this.paths.chunkTableFile(version, platform), tableBytes);
-    const file = this.paths.packageFile(version, platform);
-    await commitFile(tmpFile, file);
+    const tableBytes = await writePackageSidecars(this.paths, target, table);
+    await commitFile(tmpFile, this.paths.packageFile(target.custom.version, target.custom.platform));
+    return this.index(target, table, tableBytes, origin);
+  }
+
+  private index(
+    target: PackageTarget,
+    table: ChunkTable,
+    tableBytes: Uint8Array,
+    origin: PackageOrigin,
+  ): StoredPackage {
     const stored: StoredPackage = {
       target,
       table,
       tableBytes,
-      file,
+      file: this.paths.packageFile(target.custom.version, target.custom.platform),
       origin,
       verifiedAt: new Date().toISOString(),
     };
     this.byName.set(target.path, stored);
     return stored;
+  }
+
+  /** What the chunk server (/dchat/chunks/1) serves from: this store, plus trusted metadata by name. */
+  chunkBackend(metadata: ChunkServerBackend['metadata']): ChunkServerBackend {
+    return {
+      holdings: () => this.holdings(),
+      metadata,
+      chunkTable: (t) => this.chunkTableBytes(t),
+      readRange: (t, s, e) => this.readRange(t, s, e),
+    };
   }
 
   /** The chunk table bytes of an indexed package (what peers check against the signed root). */

@@ -214,26 +214,34 @@ export class HttpsSource implements Source {
  * kept) may give it back with `releasePiece`. Only whole, untouched piece buffers are taken back.
  */
 const piecePool = new Map<number, Buffer[]>();
+/** All sizes together: the pool never holds more than this. */
 const POOL_BYTES = 64 * 1024 * 1024;
+/** Small buffers are cheap to allocate; only piece-sized ones are worth keeping. */
+const POOL_MIN = 64 * 1024;
+let pooled = 0;
 
 function takePiece(size: number): Buffer {
-  return piecePool.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+  const buf = piecePool.get(size)?.pop();
+  if (!buf) return Buffer.allocUnsafe(size);
+  pooled -= size;
+  return buf;
 }
 
 /** Gives a piece buffer back for reuse. The caller must hold no reference to it any more. */
 export function releasePiece(buf: Uint8Array): void {
   const size = buf.byteLength;
   if (
-    size === 0 ||
+    size < POOL_MIN ||
+    pooled + size > POOL_BYTES ||
     buf.byteOffset !== 0 ||
     buf.buffer.byteLength !== size ||
     !(buf.buffer instanceof ArrayBuffer)
   )
     return;
   const list = piecePool.get(size) ?? [];
-  if ((list.length + 1) * size > POOL_BYTES) return;
   list.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, 0, size));
   piecePool.set(size, list);
+  pooled += size;
 }
 
 /** A piece still filling after this long is handed over as it is. */

@@ -210,7 +210,8 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
         ],
         spamPerRound: 10,
         roundMs: 400,
-        rounds: Math.ceil(o.timeoutMs / 400),
+        // The plan's schema allows at most 10,000 rounds.
+        rounds: Math.min(10_000, Math.ceil(o.timeoutMs / 400)),
         corruptChunks: true,
       };
       for (let k = 0; k < o.malicious; k++) {

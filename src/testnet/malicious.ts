@@ -10,7 +10,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { lpStream } from '@libp2p/utils';
-import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { encodeGossipMessage, GOSSIP_FORMAT } from '../gossip/core/index.ts';
 import { BanList } from '../gossip/libp2p/adapter.ts';
@@ -18,7 +17,7 @@ import { ChunkServer } from '../gossip/libp2p/chunks.ts';
 import { ANNOUNCE_TOPIC, DIGEST_PROTOCOL } from '../gossip/libp2p/topics.ts';
 import { type VersionAnnouncement, VersionAnnouncementSchema } from '../model/announcement.ts';
 import { loadOrCreateIdentity } from '../node/identity.ts';
-import { createNodeLibp2p } from '../node/libp2p.ts';
+import { bootstrapToDial, createNodeLibp2p } from '../node/libp2p.ts';
 import { PackageStore } from '../node/package-store.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
@@ -83,12 +82,7 @@ export async function startMaliciousNode(
   }
   const server = new ChunkServer(
     node,
-    {
-      holdings: () => store.holdings(),
-      metadata: async () => undefined,
-      chunkTable: (t) => store.chunkTableBytes(t),
-      readRange: (t, s, e) => store.readRange(t, s, e),
-    },
+    store.chunkBackend(async () => undefined),
     plan.corruptChunks
       ? {
           tamper: (_t, _s, bytes) => {
@@ -141,12 +135,9 @@ export async function startMaliciousNode(
   let timer: NodeJS.Timeout | undefined;
   const loop = async () => {
     if (stopped || stats.rounds >= plan.rounds) return;
-    for (const addr of bootstrap) {
-      const ma = multiaddr(addr);
-      const pid = ma.getComponents().find((c) => c.name === 'p2p')?.value;
-      if (pid && node.getPeers().some((p) => p.toString() === pid)) continue;
+    const connected = new Set(node.getPeers().map(String));
+    for (const ma of bootstrapToDial(bootstrap, connected))
       node.dial(ma, { signal: AbortSignal.timeout(3000) }).catch(() => {});
-    }
     await round().catch(() => {});
     timer = setTimeout(() => void loop(), plan.roundMs);
   };

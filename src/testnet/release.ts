@@ -5,14 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TufBundle } from '../model/announcement.ts';
 import { packageName } from '../model/platform.ts';
 import { writeNewKeyPair } from '../release/key-files.ts';
-import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from '../release/mirror-dir.ts';
-import { DEFAULT_EXPIRY, initRepository, publishRelease } from '../release/publish.ts';
+import { loadRepo, mirrorPaths } from '../release/mirror-dir.ts';
+import { initRepository, publishRelease, rotateKeys } from '../release/publish.ts';
 import type { SigningKey } from '../trust/keys.ts';
-import { publishTargets } from '../trust/repository.ts';
 
 export interface TestRelease {
   repoDir: string;
@@ -89,23 +88,71 @@ export async function prepareUntrustedRelease(o: PrepareOptions): Promise<TestRe
 }
 
 /**
- * A genuine bundle whose targets document was altered after signing (the claimed version and
- * the package hash changed): what a forger who has no release key can produce.
+ * A genuine bundle whose targets document was altered after signing: its newest target renamed to
+ * `version` with another package hash, every other target left as signed. What a forger who has
+ * no release key can produce; with a version string as long as the genuine one the document keeps
+ * its signed length, so it is the hash the snapshot signed that gives it away.
  */
 export function forgeBundle(bundle: TufBundle, version: string): TufBundle {
   const doc = JSON.parse(Buffer.from(bundle.targets, 'base64').toString('utf8')) as {
     signed: { targets: Record<string, { hashes: Record<string, string>; custom: Record<string, unknown> }> };
   };
-  const forged: typeof doc.signed.targets = {};
-  for (const t of Object.values(doc.signed.targets)) {
-    const platform = String(t.custom.platform);
+  const entries = Object.entries(doc.signed.targets);
+  const last = entries.at(-1);
+  if (last) {
+    const t = last[1];
     const evil = 'e'.repeat(64);
-    forged[packageName(version, platform)] = {
-      ...t,
-      hashes: { sha256: evil },
-      custom: { ...t.custom, version, sha256: evil },
-    };
+    entries[entries.length - 1] = [
+      packageName(version, String(t.custom.platform)),
+      { ...t, hashes: { ...t.hashes, sha256: evil }, custom: { ...t.custom, version, sha256: evil } },
+    ];
   }
-  doc.signed.targets = forged;
+  doc.signed.targets = Object.fromEntries(entries);
   return { ...bundle, targets: Buffer.from(`${JSON.stringify(doc, null, 1)}\n`).toString('base64') };
+}
+
+export interface RotateOptions {
+  /** Key rotations (root versions added), each to one fresh 1-of-1 release key. */
+  times: number;
+  /** Published after the last rotation, under the newest key. */
+  version: string;
+  packageBytes: number;
+  chunkSize: number;
+  now: Date;
+}
+
+/**
+ * Rotates the release key of `rel`'s repository `times` times (`release rotate-keys`: root N+1
+ * signed by the old and the new key), then publishes `version` under the newest key. A node
+ * still pinned to the repository's first root must follow the whole chain to trust it.
+ */
+export async function rotateAndPublish(rel: TestRelease, o: RotateOptions): Promise<TestRelease> {
+  let key = rel.key;
+  let keyFile = rel.keyFile;
+  for (let i = 1; i <= o.times; i++) {
+    keyFile = join(dirname(rel.keyFile), `release-${i}.key`);
+    const next = await writeNewKeyPair(keyFile, true);
+    await rotateKeys({ dir: rel.repoDir, oldKeys: [key], newKeys: [next], threshold: 1, now: o.now });
+    key = next;
+  }
+  const packageFile = join(dirname(rel.packageFile), packageName(o.version, rel.platform));
+  await writeFile(packageFile, randomBytes(o.packageBytes));
+  await publishRelease({
+    dir: rel.repoDir,
+    packagePath: packageFile,
+    version: o.version,
+    platform: rel.platform,
+    keys: [key],
+    now: o.now,
+    chunkSize: o.chunkSize,
+  });
+  return {
+    repoDir: rel.repoDir,
+    keyFile,
+    key,
+    version: o.version,
+    platform: rel.platform,
+    packageFile,
+    bundle: await readBundle(rel.repoDir),
+  };
 }

@@ -92,6 +92,16 @@ describe('dchat update download', { skip }, () => {
     assert.match(readFileSync(`${home}/mirrors.toml`, 'utf8'), /last_success = "/);
   });
 
+  test('a progress bar on stderr when it is a terminal, never on stdout', async () => {
+    const home = await homeWith(nginx.url);
+    const r = await runDchat(args(home), { env, ttyStderr: true });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\r {2}\[[█░]{30}\] +\d+% /);
+    assert.doesNotMatch(r.stdout, /█|░/);
+    const plain = await runDchat(args(await homeWith(nginx.url)), { env });
+    assert.doesNotMatch(plain.stderr, /█|░/, 'no bar when stderr is not a terminal');
+  });
+
   test('--json: NDJSON progress records, then the result document', async () => {
     const home = await homeWith(nginx.url);
     const r = await runDchat(args(home, '--json'), { env });

@@ -120,10 +120,11 @@ export interface CliRun {
 /** Runs `dchat ARGS` in this process (PassThrough streams, injected env and clock). */
 export async function runDchat(
   args: readonly string[],
-  o: { env?: NodeJS.ProcessEnv; now?: () => Date; cwd?: string } = {},
+  o: { env?: NodeJS.ProcessEnv; now?: () => Date; cwd?: string; ttyStderr?: boolean } = {},
 ): Promise<CliRun> {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr: PassThrough & { isTTY?: boolean } = new PassThrough();
+  if (o.ttyStderr) stderr.isTTY = true;
   let out = '';
   let err = '';
   stdout.on('data', (b: Buffer) => {

@@ -8,7 +8,7 @@ import { updateTrustFromSources } from '../../src/sources/mirror-fetcher.ts';
 import { listPackages } from '../../src/trust/package-check.ts';
 import { CHUNK, type MirrorRepo, makeMirrorRepo } from '../download/fixture.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
-import { type NginxServer, startNginx } from '../helpers/nginx.ts';
+import { freePort, type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { assertCode, InMemoryTrustStore } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -134,14 +134,14 @@ describe('metadata through a list of mirrors: signatures decide, never a majorit
   });
 
   test('nothing reachable: E_NO_SOURCE naming each mirror; no mirror at all: E_NO_SOURCE', async () => {
-    const dead = src('https://127.0.0.1:9');
-    const dead2 = src('https://127.0.0.1:7');
+    const [p1, p2] = [await freePort(), await freePort()];
+    const dead = src(`https://127.0.0.1:${p1}`);
+    const dead2 = src(`https://127.0.0.1:${p2}`);
     const e = await assertCode(
       () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [dead, dead2], new Date()),
       'E_NO_SOURCE',
     );
-    assert.match(e.message, /127\.0\.0\.1:9/);
-    assert.match(e.message, /127\.0\.0\.1:7/);
+    assert.ok(e.message.includes(`127.0.0.1:${p1}`) && e.message.includes(`127.0.0.1:${p2}`), e.message);
     await assertCode(
       () => updateTrustFromSources(new InMemoryTrustStore(rootBytes), [dead], new Date()),
       'E_NETWORK',

@@ -12,7 +12,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { trustOffline, trustUpdate } from '../../src/download/trust-session.ts';
 import { BanList } from '../../src/gossip/libp2p/adapter.ts';
-import { ChunkClient, ChunkServer } from '../../src/gossip/libp2p/chunks.ts';
+import { ChunkClient, ChunkServer, type ChunkServerInit } from '../../src/gossip/libp2p/chunks.ts';
 import { createNodeLibp2p, type DchatLibp2p } from '../../src/node/libp2p.ts';
 import { PackageStore } from '../../src/node/package-store.ts';
 import { downloadFromPeers } from '../../src/node/peer-download.ts';
@@ -31,7 +31,7 @@ describe('PeerSource over /dchat/chunks/1', () => {
   const nodes: DchatLibp2p[] = [];
   const servers: ChunkServer[] = [];
 
-  const seeded = async (name: string, tamper: boolean) => {
+  const seeded = async (name: string, tamper: boolean, init: ChunkServerInit = {}) => {
     const paths = homePaths(join(dir, name));
     await trustInit(paths, await readFile(join(rel.repoDir, 'root.json')), new Date());
     await trustUpdate(paths, new DirectoryFetcher(rel.repoDir), new Date());
@@ -48,21 +48,17 @@ describe('PeerSource over /dchat/chunks/1', () => {
     nodes.push(node);
     const server = new ChunkServer(
       node,
-      {
-        holdings: () => store.holdings(),
-        metadata: async () => undefined,
-        chunkTable: (t) => store.chunkTableBytes(t),
-        readRange: (t, s, e) => store.readRange(t, s, e),
-      },
+      store.chunkBackend(async () => undefined),
       tamper
         ? {
+            ...init,
             tamper: (_t, _s, b) => {
               const out = Buffer.from(b);
               out[out.length - 1] = (out[out.length - 1] ?? 0) ^ 1;
               return out;
             },
           }
-        : {},
+        : init,
     );
     await server.start();
     servers.push(server);
@@ -127,6 +123,13 @@ describe('PeerSource over /dchat/chunks/1', () => {
     // Nothing partial is left behind, and the verified file is now indexed for serving.
     assert.equal((await stat(paths.packageFile('1.0.0', PLATFORM))).size, target.length);
     assert.ok(store.get(target.path));
+    // Beside it, for offline verification: the chunk table and the signed target entry.
+    assert.deepEqual(await readFile(paths.chunkTableFile('1.0.0', PLATFORM)), Buffer.from(stored.tableBytes));
+    const entry = JSON.parse(await readFile(paths.targetFile('1.0.0', PLATFORM), 'utf8'));
+    assert.deepEqual(
+      [entry.format, entry.path, entry.length, entry.hashes.sha256, entry.custom.blake3],
+      ['dchat.target-entry/1', target.path, target.length, target.sha256, target.custom.blake3],
+    );
   });
 
   test('the server refuses malformed, oversized and unknown requests without crashing', async () => {
@@ -141,6 +144,30 @@ describe('PeerSource over /dchat/chunks/1', () => {
     assert.equal(await client.metadata(honest.peerId, 'timestamp.json', 16_384), undefined);
     const ok = await client.range(honest.peerId, 'dchat-1.0.0-linux-x64', 5, 20_000);
     assert.equal(ok.byteLength, 19_995);
+  });
+
+  test('the bytes a server holds for all peers at once are capped; a refused range holds none', async () => {
+    const capped = await seeded('capped', false, { maxBytesInFlight: 20_000 });
+    const me = nodes[2] as DchatLibp2p;
+    await me.dial(capped.getMultiaddrs()[0]!);
+    const client = new ChunkClient(me);
+    const name = `dchat-1.0.0-${PLATFORM}`;
+    await assert.rejects(
+      client.range(capped.peerId, name, 0, 20_001),
+      (e: { code?: string }) => e.code === 'E_BUSY',
+    );
+    const settled = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => client.range(capped.peerId, name, i * 16_384, (i + 1) * 16_384)),
+    );
+    assert.ok(settled.some((r) => r.status === 'fulfilled'));
+    for (const r of settled)
+      if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'E_BUSY');
+    // Every reservation was released: one after another, each range is served again.
+    for (let i = 0; i < 6; i++)
+      assert.equal(
+        (await client.range(capped.peerId, name, i * 16_384, i * 16_384 + 20_000)).byteLength,
+        20_000,
+      );
   });
 
   test('firstBadChunk checks only whole chunks inside the range', () => {

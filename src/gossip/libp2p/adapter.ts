@@ -14,20 +14,28 @@
  *  - Anti-entropy and mirror sharing (HELLO with digest and mirrors on connect, periodic DIGEST,
  *    WANT and BUNDLE answers, MIRRORS) go peer to peer on /dchat/digest/1.
  *
- * Validation order (nothing is relayed before it passed): size cap and per-peer verification
- * budget -> decode with the core's schemas -> replay of a version at or below the highest
- * trusted one (ignored, not penalised) -> the TUF client update (trust/updater.ts) over the
- * announcement's bundle against an in-memory copy of the node's trusted state, and the claimed
+ * Validation order (nothing is relayed before it passed), cheapest first: ban list -> size cap
+ * and one decode with the core's schemas -> replay of a version at or below the highest trusted
+ * one (ignored, not penalised) -> the verdict already known for this exact signed content, if
+ * any -> a sender the core graylists gets no verification at all -> per-peer verification budget
+ * and a global cap on verifications in flight -> the TUF client update (trust/updater.ts) over
+ * the announcement's bundle against an in-memory copy of the node's trusted state, and the claimed
  * version must be among the verified targets -> the core (dedupe, rate limit, graylist, scoring)
  * with that verdict. Trust is persisted only for releases the core accepted.
+ *
+ * Verdicts are kept by content (version, platform and the bundle's bytes), not by announcement id:
+ * a forger re-sends the same forged bundle under fresh ids, and each copy is then known forged at
+ * the cost of one hash. A copy the core does not judge (its sender is graylisted there) but whose
+ * content is proven forged still gets REJECT, so gossipsub's invalid-message penalty (P4) keeps
+ * counting and graylists the sender on the gossipsub side too.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { GossipSub, Message } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { PeerId, Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
-import { DchatError } from '../../errors.ts';
-import { ANNOUNCE_FORMAT, type VersionAnnouncement } from '../../model/announcement.ts';
+import { DchatError, isSecurityCode } from '../../errors.ts';
+import { ANNOUNCE_FORMAT, MAX_BUNDLED_ROOTS, type VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
 import { compareVersions } from '../../model/version.ts';
 import type { TrustedSet } from '../../trust/trusted-set.ts';
@@ -56,6 +64,10 @@ export interface GossipHost extends ProtocolHost {
   addEventListener(type: 'peer:connect' | 'peer:disconnect', fn: (e: CustomEvent<PeerId>) => void): void;
   removeEventListener(type: 'peer:connect' | 'peer:disconnect', fn: (e: CustomEvent<PeerId>) => void): void;
   getPeers(): PeerId[];
+  /** Open connections to `peer`, with who dialled (libp2p Connection.direction). */
+  getConnections(peer: PeerId): readonly { direction: 'inbound' | 'outbound' }[];
+  /** Dials under way (libp2p getDialQueue), to recognise a simultaneous open. */
+  getDialQueue(): readonly { peerId?: PeerId | undefined }[];
 }
 
 /** Peers the node refuses (connection gater) until their ban ends. */
@@ -99,6 +111,8 @@ export interface GossipServiceInit {
   trustClock?: () => Date;
   onAccepted?: (r: AcceptedRelease) => void;
   onLog?: (level: 'debug' | 'info' | 'warn', msg: string, data?: Record<string, unknown>) => void;
+  /** The core's mirror list changed (a peer shared mirrors): every mirror, best first. */
+  onMirrorsChanged?: (mirrors: DownloadSource[]) => void;
   /** Where this node can be reached, put in its announcements as a Peer source. */
   selfAddrs?: () => string[];
 }
@@ -117,6 +131,10 @@ export interface AdapterStats {
   /** Releases the core accepted, by how they came: gossip push, anti-entropy sync, our own. */
   acceptedVia: { push: number; sync: number; local: number };
   directSent: number;
+  /** Direct messages sent, by core message type (hello, digest, want, bundle, mirrors...). */
+  directSentByType: Record<string, number>;
+  /** Direct messages not sent because too many were in flight (anti-entropy repairs the loss). */
+  directDropped: number;
   directReceived: number;
   /** Peers disconnected and banned for their score. */
   refusedPeers: number;
@@ -126,7 +144,16 @@ export interface AdapterStats {
 
 type Outcome = 'accepted' | 'rejected' | 'ignored';
 
+/** Verdicts kept (by content), how long one is trusted, and TUF checks run at once. */
 const MAX_VERDICTS = 1024;
+const VERDICT_TTL_MS = 60_000;
+const MAX_VERIFICATIONS_IN_FLIGHT = 8;
+/** Ids remembered as published by this node, and releases held without being pushed. */
+const MAX_PUBLISHED_IDS = 4096;
+const DIRECT_TIMEOUT_MS = 10_000;
+const MAX_DIRECT_SENDS_IN_FLIGHT = 128;
+/** Inbound direct messages read at once over all peers (each up to twice the message cap). */
+const MAX_DIRECT_READS_IN_FLIGHT = 64;
 
 export class GossipService {
   readonly core: GossipNode<string>;
@@ -138,6 +165,8 @@ export class GossipService {
     published: 0,
     acceptedVia: { push: 0, sync: 0, local: 0 },
     directSent: 0,
+    directSentByType: {},
+    directDropped: 0,
     directReceived: 0,
     refusedPeers: 0,
     rejectedBy: {},
@@ -146,8 +175,15 @@ export class GossipService {
   private readonly init: GossipServiceInit;
   private readonly now: () => number;
   private readonly peerIds = new Map<string, PeerId>();
-  /** Verdicts of the TUF check, by announcement id, tied to the exact content checked. */
-  private readonly verdicts = new Map<string, { key: string; result: ValidationResult }>();
+  /** Verdicts of the TUF check by content digest (see contentDigest), least recently used first. */
+  private readonly verdicts = new Map<string, { result: ValidationResult; at: number }>();
+  /** TUF checks under way, by content digest: copies arriving meanwhile wait for the same one. */
+  private readonly verifying = new Map<string, Promise<ValidationResult>>();
+  /** The announcement being fed to the core right now, with its verdict (the core's validator). */
+  private current: { a: VersionAnnouncement; result: ValidationResult } | undefined;
+  private readonly digests = new WeakMap<VersionAnnouncement, string>();
+  /** Bumped whenever the trusted state changes: verdicts computed against older state are dropped. */
+  private trustEpoch = 0;
   /** Trusted state each accepted bundle leads to (persisted when the core accepts it). */
   private docs: TrustSnapshot = {};
   private trustedHighest: string | undefined;
@@ -156,6 +192,8 @@ export class GossipService {
   private readonly quiet = new Set<string>();
   private readonly verifyBuckets: PeerBuckets;
   private timer: NodeJS.Timeout | undefined;
+  private directInFlight = 0;
+  private directReading = 0;
   private persistChain: Promise<unknown> = Promise.resolve();
   private running = false;
   private readonly onConnect = (e: CustomEvent<PeerId>) => this.peerConnected(e.detail);
@@ -191,8 +229,7 @@ export class GossipService {
   // ---- lifecycle (Startable) ----------------------------------------------------------------
 
   async start(): Promise<void> {
-    this.docs = await snapshotOf(this.init.trustStore);
-    this.trustedHighest = highestVersionOf(this.docs);
+    await this.loadDocs();
     const ps = this.host.pubsub;
     ps.topicValidators.set(ANNOUNCE_TOPIC, (peer, msg) => this.validateTopic(peer, msg));
     ps.subscribe(ANNOUNCE_TOPIC);
@@ -221,14 +258,30 @@ export class GossipService {
   // ---- inputs -------------------------------------------------------------------------------
 
   private peerConnected(peer: PeerId): void {
+    this.track(peer);
+  }
+
+  /**
+   * Registers a connected peer with the core, telling it who dialled: only the dialer sends HELLO.
+   * A dial of ours to the peer still under way means both sides dialled at once: both then count
+   * as dialers and both send HELLO (the core's rule), rather than both waiting for the other.
+   * False if the peer is banned (hung up) or no longer connected.
+   */
+  private track(peer: PeerId): boolean {
     const id = peer.toString();
+    if (this.peerIds.has(id)) return true;
     if (this.init.bans.isBanned(id, this.now())) {
       void this.host.hangUp(peer).catch(() => {});
-      return;
+      return false;
     }
+    const conns = this.host.getConnections(peer);
+    if (conns.length === 0) return false;
+    const dialled =
+      conns.some((c) => c.direction === 'outbound') ||
+      this.host.getDialQueue().some((d) => d.peerId?.toString() === id);
     this.peerIds.set(id, peer);
-    this.core.connected(this.now(), id);
-    this.pump();
+    this.feed(() => this.core.connected(this.now(), id, dialled ? 'outbound' : 'inbound'));
+    return true;
   }
 
   private peerDisconnected(peer: PeerId): void {
@@ -247,15 +300,23 @@ export class GossipService {
 
   private async onDirect(stream: Stream, peer: PeerId): Promise<void> {
     const cap = this.core.config.maxMessageBytes;
+    if (this.directReading >= MAX_DIRECT_READS_IN_FLIGHT) {
+      stream.abort(new Error('busy'));
+      return;
+    }
+    this.directReading++;
     try {
+      // Up to twice the cap is read, so the core sees (and penalises) a frame just over it.
       const lp = lpStream(stream, { maxDataLength: cap * 2 });
-      const frame = await lp.read({ signal: AbortSignal.timeout(10_000) });
+      const frame = await lp.read({ signal: AbortSignal.timeout(DIRECT_TIMEOUT_MS) });
       await stream.close().catch(() => {});
       this.stats.directReceived++;
       await this.ingest(peer, frame.subarray(), 'direct');
     } catch {
       // A broken or oversized stream: dropped; the core never saw bytes to judge.
       stream.abort(new Error('bad digest stream'));
+    } finally {
+      this.directReading--;
     }
   }
 
@@ -267,83 +328,145 @@ export class GossipService {
     const peer = peerId.toString();
     if (!this.running) return 'ignored';
     if (this.init.bans.isBanned(peer, this.now())) return 'rejected';
-    if (!this.peerIds.has(peer)) {
-      this.peerIds.set(peer, peerId);
-      this.core.connected(this.now(), peer);
+    if (!this.track(peerId)) return 'ignored';
+    const cap = this.core.config.maxMessageBytes;
+    const decoded = bytes.byteLength <= cap ? decodeGossipMessage(bytes, cap) : undefined;
+    const message = decoded?.ok ? decoded.message : undefined;
+    if (via === 'topic' && message && message.type !== 'announce') {
+      this.stats.badTopicMessages++;
+      this.countRejected(peer);
+      return 'rejected';
     }
-    let announcement: VersionAnnouncement | undefined;
-    if (bytes.byteLength <= this.core.config.maxMessageBytes) {
-      const decoded = decodeGossipMessage(bytes, this.core.config.maxMessageBytes);
-      if (decoded.ok) {
-        const m = decoded.message;
-        if (m.type === 'announce' || m.type === 'bundle') announcement = m.announcement;
-        if (via === 'topic' && m.type !== 'announce') {
-          this.stats.badTopicMessages++;
-          this.countRejected(peer);
-          return 'rejected';
-        }
-      }
-    }
-    if (announcement && !this.holds(announcement.id)) {
-      const a = announcement;
+    const a = message?.type === 'announce' || message?.type === 'bundle' ? message.announcement : undefined;
+    let verdict: ValidationResult | undefined;
+    if (a && !this.holds(a.id)) {
       if (this.trustedHighest !== undefined && compareVersions(a.version, this.trustedHighest) <= 0) {
         this.stats.replaysIgnored++;
         return 'ignored';
       }
-      const key = contentKey(a);
-      const known = this.verdicts.get(a.id);
-      if (!known || known.key !== key) {
-        if (!this.verifyBuckets.admit(peer, this.now(), 0)) {
+      verdict = this.knownVerdict(a);
+      // A sender the core graylists is not read by it: its message costs no verification.
+      if (!verdict && !this.graylisted(peer)) {
+        if (
+          !this.verifyBuckets.admit(peer, this.now(), 0) ||
+          (this.verifying.size >= MAX_VERIFICATIONS_IN_FLIGHT && !this.verifying.has(this.digestOf(a)))
+        ) {
           this.stats.verifyRateLimited++;
           return 'ignored';
         }
-        const v = await verifyBundle(
-          this.docs,
-          a.metadata,
-          { version: a.version, platform: a.platform },
-          this.trustNow(),
-        );
-        const result: ValidationResult = v.ok
-          ? { ok: true }
-          : { ok: false, code: v.error.code, reason: v.error.message };
-        if (!v.ok)
-          this.log('debug', 'announcement failed verification', { peer, id: a.id, code: v.error.code });
-        this.remember(a.id, key, result);
+        verdict = await this.check(a);
+        if (!verdict.ok)
+          this.log('debug', 'announcement failed verification', { peer, id: a.id, code: verdict.code });
       }
     }
-    const actions = this.feed(() => this.core.receiveBytes(this.now(), peer, bytes));
+    const now = this.now();
+    const actions = message
+      ? this.feedChecked(a, verdict, () => this.core.receive(now, peer, message, bytes.byteLength))
+      : this.feed(() => this.core.receiveBytes(now, peer, bytes));
     let outcome: Outcome = 'ignored';
     for (const act of actions) {
-      if (act.type === 'accepted' && announcement && act.announcement.id === announcement.id)
-        outcome = 'accepted';
+      if (act.type === 'accepted' && a && act.announcement.id === a.id) outcome = 'accepted';
       if (act.type === 'rejected' && act.from === peer) {
         outcome = 'rejected';
-        if (act.reason === 'invalid' && announcement) this.stats.forgedAnnouncements++;
+        if (act.reason === 'invalid' && a) this.stats.forgedAnnouncements++;
       }
     }
-    if (via === 'topic' && outcome === 'ignored' && !this.decodable(bytes)) outcome = 'rejected';
+    if (outcome === 'ignored' && verdict && !verdict.ok && isSecurityCode(verdict.code)) {
+      // Content proven forged that the core did not judge (a graylisted sender): still forged.
+      this.stats.forgedAnnouncements++;
+      this.countRejected(peer);
+      outcome = 'rejected';
+    }
+    if (via === 'topic' && outcome === 'ignored' && !message) outcome = 'rejected';
     return outcome;
   }
 
-  private decodable(bytes: Uint8Array): boolean {
-    return decodeGossipMessage(bytes, this.core.config.maxMessageBytes).ok;
+  private graylisted(peer: string): boolean {
+    const score = this.core.peerScore(peer, this.now());
+    return score !== undefined && score < this.core.config.graylistThreshold;
   }
 
   private holds(id: string): boolean {
     return this.core.heldReleases().some((a) => a.id === id);
   }
 
-  private remember(id: string, key: string, result: ValidationResult): void {
-    this.verdicts.delete(id);
-    this.verdicts.set(id, { key, result });
-    if (this.verdicts.size > MAX_VERDICTS) this.verdicts.delete(this.verdicts.keys().next().value as string);
+  /** Digest of what a verdict depends on: the claim (version, platform) and the signed bundle. */
+  private digestOf(a: VersionAnnouncement): string {
+    let d = this.digests.get(a);
+    if (d === undefined) {
+      d = contentDigest(a);
+      this.digests.set(a, d);
+    }
+    return d;
+  }
+
+  /** The verdict of this exact content against the current trusted state, if still fresh. */
+  private knownVerdict(a: VersionAnnouncement): ValidationResult | undefined {
+    const key = this.digestOf(a);
+    const v = this.verdicts.get(key);
+    if (!v) return undefined;
+    this.verdicts.delete(key);
+    if (this.now() - v.at > VERDICT_TTL_MS) return undefined;
+    this.verdicts.set(key, v);
+    return v.result;
+  }
+
+  /**
+   * The TUF check of `a` against the trusted state, one at a time per content: copies of the same
+   * bundle arriving meanwhile wait for that check. The verdict is kept unless the trusted state
+   * changed while it ran.
+   */
+  private check(a: VersionAnnouncement): Promise<ValidationResult> {
+    const key = this.digestOf(a);
+    const running = this.verifying.get(key);
+    if (running) return running;
+    const epoch = this.trustEpoch;
+    const p = verifyBundle(
+      this.docs,
+      a.metadata,
+      { version: a.version, platform: a.platform },
+      this.trustNow(),
+    )
+      .then((v): ValidationResult => {
+        const result: ValidationResult = v.ok
+          ? { ok: true }
+          : { ok: false, code: v.error.code, reason: v.error.message };
+        if (epoch === this.trustEpoch) {
+          this.verdicts.set(key, { result, at: this.now() });
+          if (this.verdicts.size > MAX_VERDICTS)
+            this.verdicts.delete(this.verdicts.keys().next().value as string);
+        }
+        return result;
+      })
+      .finally(() => this.verifying.delete(key));
+    this.verifying.set(key, p);
+    return p;
+  }
+
+  /** Runs `input` on the core with `verdict` as the validator's answer for `a`. */
+  private feedChecked(
+    a: VersionAnnouncement | undefined,
+    verdict: ValidationResult | undefined,
+    input: () => void,
+  ): GossipAction<string>[] {
+    this.current = a && verdict ? { a, result: verdict } : undefined;
+    try {
+      return this.feed(input);
+    } finally {
+      this.current = undefined;
+    }
   }
 
   /** The core's synchronous validator: the verdict computed just before, for this exact content. */
   private lookupVerdict(a: VersionAnnouncement): ValidationResult {
-    const v = this.verdicts.get(a.id);
-    if (v && v.key === contentKey(a)) return v.result;
-    return { ok: false, code: 'E_INTERNAL', reason: 'announcement reached the core unverified' };
+    if (this.current && this.current.a === a) return this.current.result;
+    return (
+      this.knownVerdict(a) ?? {
+        ok: false,
+        code: 'E_INTERNAL',
+        reason: 'announcement reached the core unverified',
+      }
+    );
   }
 
   // ---- outputs ------------------------------------------------------------------------------
@@ -395,6 +518,7 @@ export class GossipService {
         return;
       }
       case 'mirrors-changed':
+        this.init.onMirrorsChanged?.(this.core.mirrors());
         return;
     }
   }
@@ -423,9 +547,15 @@ export class GossipService {
       this.log('warn', 'message too large to send', { type: message.type, error: (err as Error).message });
       return;
     }
+    if (this.directInFlight >= MAX_DIRECT_SENDS_IN_FLIGHT) {
+      this.stats.directDropped++;
+      return;
+    }
+    this.directInFlight++;
     this.stats.directSent++;
+    this.stats.directSentByType[message.type] = (this.stats.directSentByType[message.type] ?? 0) + 1;
     void (async () => {
-      const signal = AbortSignal.timeout(10_000);
+      const signal = AbortSignal.timeout(DIRECT_TIMEOUT_MS);
       let stream: Stream | undefined;
       try {
         stream = await this.host.dialProtocol(peer, DIGEST_PROTOCOL, { signal });
@@ -435,6 +565,8 @@ export class GossipService {
       } catch (err) {
         stream?.abort(err instanceof Error ? err : new Error(String(err)));
         this.log('debug', 'direct send failed', { to, type: message.type, error: (err as Error)?.message });
+      } finally {
+        this.directInFlight--;
       }
     })();
   }
@@ -452,8 +584,7 @@ export class GossipService {
     this.persistChain = this.persistChain.then(async () => {
       try {
         const r = await updateTrust(this.init.trustStore, new BundleFetcher(a.metadata), this.trustNow());
-        this.docs = await snapshotOf(this.init.trustStore);
-        this.trustedHighest = highestVersionOf(this.docs);
+        await this.loadDocs();
         this.log('info', 'release accepted', { version: a.version, id: a.id, from, via });
         this.init.onAccepted?.({ announcement: a, from, via, trusted: r.trusted });
       } catch (err) {
@@ -468,8 +599,7 @@ export class GossipService {
   private publish(a: VersionAnnouncement): void {
     // One copy per announcement id from this node, whatever number of copies it received.
     if (this.published.has(a.id)) return;
-    this.published.add(a.id);
-    if (this.published.size > 4096) this.published.delete(this.published.values().next().value as string);
+    remember(this.published, a.id);
     this.publishRaw(a);
   }
 
@@ -514,7 +644,23 @@ export class GossipService {
       ttl,
     };
     if (platform) a.platform = platform;
+    // The whole chain if it fits in one message; else its newest part (the oldest roots matter
+    // only to nodes that far behind, which a mirror serves).
+    for (let n = MAX_BUNDLED_ROOTS; n > 0 && a.metadata.roots.length > 0 && !this.fits(a); n--)
+      a.metadata = bundleFrom(this.docs, Math.min(n, a.metadata.roots.length) - 1);
     return a;
+  }
+
+  private fits(a: VersionAnnouncement): boolean {
+    try {
+      encodeGossipMessage(
+        { format: GOSSIP_FORMAT, type: 'announce', announcement: a },
+        this.core.config.maxMessageBytes,
+      );
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -540,7 +686,7 @@ export class GossipService {
     const held = this.core.heldReleases().find((h) => h.version === v);
     if (held) {
       this.quiet.delete(held.id);
-      this.published.add(held.id);
+      remember(this.published, held.id);
       this.publishRaw({ ...held, ttl: hops });
       return { id: held.id, version: v, ttl: hops };
     }
@@ -551,20 +697,10 @@ export class GossipService {
   }
 
   private async localPublish(a: VersionAnnouncement, quiet: boolean): Promise<ValidationResult> {
-    const v = await verifyBundle(
-      this.docs,
-      a.metadata,
-      { version: a.version, platform: a.platform },
-      this.trustNow(),
-    );
-    this.remember(
-      a.id,
-      contentKey(a),
-      v.ok ? { ok: true } : { ok: false, code: v.error.code, reason: v.error.message },
-    );
-    if (quiet) this.quiet.add(a.id);
+    const verdict = await this.check(a);
+    if (quiet) remember(this.quiet, a.id);
     let result: ValidationResult = { ok: false, code: 'E_INTERNAL' };
-    this.feed(() => {
+    this.feedChecked(a, verdict, () => {
       result = this.core.publish(this.now(), a);
     });
     return result;
@@ -586,8 +722,15 @@ export class GossipService {
 
   /** Trust changed by another path (e.g. a mirror update): reload the in-memory copy. */
   async reloadTrust(): Promise<void> {
+    await this.loadDocs();
+  }
+
+  /** Reads the trusted state from the store; verdicts reached against the old one are dropped. */
+  private async loadDocs(): Promise<void> {
     this.docs = await snapshotOf(this.init.trustStore);
     this.trustedHighest = highestVersionOf(this.docs);
+    this.trustEpoch++;
+    this.verdicts.clear();
   }
 
   private trustNow(): Date {
@@ -599,10 +742,24 @@ export class GossipService {
   }
 }
 
-/** Identity of an announcement's signed content (the id alone can be reused by a forger). */
-function contentKey(a: VersionAnnouncement): string {
+/**
+ * What a verdict depends on, as a SHA-256: the claim (version, platform) and the bundle's bytes.
+ * Not the id (a forger reuses genuine ids and varies its own), nor ttl, sources or timestamp,
+ * which no signature covers and no check reads.
+ */
+function contentDigest(a: VersionAnnouncement): string {
+  const h = createHash('sha256');
   const m = a.metadata;
-  return `${a.version}|${a.platform ?? ''}|${m.timestamp}|${m.snapshot}|${m.targets}|${m.roots.join(',')}`;
+  for (const part of [a.version, a.platform ?? '', m.timestamp, m.snapshot, m.targets, ...m.roots])
+    h.update(part).update('\n');
+  return h.digest('hex');
+}
+
+/** Adds `id` to a bounded set of ids, forgetting the oldest past MAX_PUBLISHED_IDS. */
+function remember(set: Set<string>, id: string): void {
+  set.delete(id);
+  set.add(id);
+  if (set.size > MAX_PUBLISHED_IDS) set.delete(set.values().next().value as string);
 }
 
 /** The highest release version among the trusted targets, if any. */

@@ -98,8 +98,9 @@ export async function snapshotOf(store: TrustStore & Partial<RootHistory>): Prom
     const b = await store.load(r);
     if (b) out[r] = b;
   }
-  if (out.root && store.loadRoot) {
-    const chain = await rootChainBelow(out.root, (v) => (store.loadRoot as RootHistory['loadRoot'])(v));
+  const loadRoot = store.loadRoot?.bind(store);
+  if (out.root && loadRoot) {
+    const chain = await rootChainBelow(out.root, loadRoot);
     if (chain.length > 0) out.previousRoots = chain;
   }
   return out;
@@ -186,7 +187,9 @@ export function bundleFrom(docs: TrustSnapshot, maxRoots: number = MAX_BUNDLED_R
     throw new DchatError('E_NOT_INITIALIZED', 'no trusted release metadata to announce');
   const chain: Uint8Array[] = [];
   if (root && parseMetadata('root', root).signed.version > 1) chain.push(...(docs.previousRoots ?? []), root);
-  const roots = chain.slice(Math.max(0, chain.length - Math.max(0, maxRoots))).map((b) => Buffer.from(b).toString('base64'));
+  const roots = chain
+    .slice(Math.max(0, chain.length - Math.max(0, maxRoots)))
+    .map((b) => Buffer.from(b).toString('base64'));
   return {
     roots,
     timestamp: Buffer.from(timestamp).toString('base64'),

@@ -66,6 +66,8 @@ export interface ChunkServerBackend {
 export interface ChunkServerInit {
   limits?: Partial<BucketConfig>;
   maxInboundStreams?: number;
+  /** Range bytes being read or sent at once, over all peers (default DEFAULT_MAX_BYTES_IN_FLIGHT). */
+  maxBytesInFlight?: number;
   /** Called for every refused request (rate limit, malformed), for the node's counters. */
   onRefused?: (peer: PeerId, code: string) => void;
   /**
@@ -83,12 +85,16 @@ export const DEFAULT_CHUNK_LIMITS: BucketConfig = {
   byteBurst: 128 * 1024 * 1024,
 };
 
+/** Four of the largest chunks: what all peers together may have the server hold in memory. */
+export const DEFAULT_MAX_BYTES_IN_FLIGHT = 4 * MAX_RANGE_BYTES;
+
 export class ChunkServer {
   private readonly host: ProtocolHost;
   private readonly backend: ChunkServerBackend;
   private readonly init: ChunkServerInit;
   private readonly buckets: PeerBuckets;
   private readonly now: () => number;
+  private bytesInFlight = 0;
   served = 0;
   servedBytes = 0;
   refused = 0;
@@ -115,8 +121,21 @@ export class ChunkServer {
     await this.host.unhandle(CHUNKS_PROTOCOL).catch(() => {});
   }
 
-  private onStream(stream: Stream, peer: PeerId): Promise<void> {
-    return rpcServe(stream, (req) => this.answer(peer, req), { maxBody: MAX_RANGE_BYTES });
+  /** One request; the bytes of a range count against the global cap until the reply is sent. */
+  private async onStream(stream: Stream, peer: PeerId): Promise<void> {
+    let held = 0;
+    const reserve = (bytes: number) => {
+      const cap = this.init.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
+      if (this.bytesInFlight + bytes > cap) return false;
+      this.bytesInFlight += bytes;
+      held += bytes;
+      return true;
+    };
+    try {
+      await rpcServe(stream, (req) => this.answer(peer, req, reserve));
+    } finally {
+      this.bytesInFlight -= held;
+    }
   }
 
   private refuse(peer: PeerId, code: string, message: string): never {
@@ -125,7 +144,11 @@ export class ChunkServer {
     throw new DchatError(code as never, message);
   }
 
-  private async answer(peer: PeerId, raw: Record<string, unknown>): Promise<ServerReply> {
+  private async answer(
+    peer: PeerId,
+    raw: Record<string, unknown>,
+    reserve: (bytes: number) => boolean,
+  ): Promise<ServerReply> {
     let req: ChunkRequest;
     try {
       req = parseWith(ChunkRequestSchema, raw, 'chunk request');
@@ -151,6 +174,7 @@ export class ChunkServer {
         return this.sent({ header: { ok: true }, body });
       }
       case 'range': {
+        if (!reserve(cost)) this.refuse(peer, 'E_BUSY', 'busy: too many bytes in flight, retry later');
         let body = await this.backend.readRange(req.target, req.start, req.end);
         if (this.init.tamper) body = this.init.tamper(req.target, req.start, body);
         return this.sent({ header: { ok: true }, body });
@@ -175,19 +199,23 @@ export class ChunkClient {
     this.timeoutMs = timeoutMs;
   }
 
-  private async call(
-    peer: PeerId,
-    req: Record<string, unknown>,
-    maxBody: number,
-    signal?: AbortSignal,
-  ): Promise<Uint8Array | undefined> {
-    const r = await rpcCall(
+  private request(peer: PeerId, req: Record<string, unknown>, maxBody: number, signal?: AbortSignal) {
+    return rpcCall(
       this.host,
       peer,
       CHUNKS_PROTOCOL,
       { format: CHUNKS_WIRE_FORMAT, ...req },
       { maxBody, timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) },
     );
+  }
+
+  private async call(
+    peer: PeerId,
+    req: Record<string, unknown>,
+    maxBody: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array | undefined> {
+    const r = await this.request(peer, req, maxBody, signal);
     if (!r.header.ok) {
       if (r.header.code === 'E_NOT_FOUND') return undefined;
       const code = r.header.code === 'E_BUSY' ? 'E_BUSY' : 'E_NETWORK';
@@ -202,13 +230,7 @@ export class ChunkClient {
   }
 
   async have(peer: PeerId, signal?: AbortSignal): Promise<Holding[]> {
-    const r = await rpcCall(
-      this.host,
-      peer,
-      CHUNKS_PROTOCOL,
-      { format: CHUNKS_WIRE_FORMAT, type: 'have' },
-      { maxBody: 0, timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) },
-    );
+    const r = await this.request(peer, { type: 'have' }, 0, signal);
     if (!r.header.ok) throw new DchatError('E_NETWORK', `peer ${peer.toString().slice(-8)} refused 'have'`);
     return parseWith(z.array(HoldingSchema).max(MAX_HOLDINGS), r.header.holdings, 'holdings');
   }

@@ -115,21 +115,28 @@ export interface ServerReply {
 }
 
 /**
- * Serves one request on an inbound stream: reads one capped request frame, calls `handle`, and
- * writes its header (and body). Handler errors become `{ok:false, code, message}`; transport
- * errors abort the stream. Never throws.
+ * Serves one request on an inbound stream: reads one request frame of at most MAX_REQUEST_FRAME
+ * bytes (a longer one is answered E_TOO_LARGE unread), calls `handle`, and writes its header (and
+ * body). Handler errors become `{ok:false, code, message}`; transport errors abort the stream.
+ * Never throws.
  */
 export async function rpcServe(
   stream: Stream,
   handle: (request: Record<string, unknown>) => Promise<ServerReply>,
-  opts: { maxBody: number; timeoutMs?: number },
+  opts: { timeoutMs?: number } = {},
 ): Promise<void> {
   const signal = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS);
   try {
-    const lp = lpStream(stream, { maxDataLength: Math.max(MAX_HEADER_FRAME, opts.maxBody) });
-    const frame = await lp.read({ signal });
+    // The cap applies to what is read (the request), not to the reply written back.
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME });
     let reply: ServerReply;
-    if (frame.byteLength > MAX_REQUEST_FRAME) {
+    let frame: Awaited<ReturnType<typeof lp.read>> | undefined;
+    try {
+      frame = await lp.read({ signal });
+    } catch (err) {
+      if ((err as Error)?.name !== 'InvalidDataLengthError') throw err;
+    }
+    if (!frame) {
       reply = {
         header: { ok: false, code: 'E_TOO_LARGE', message: `request over ${MAX_REQUEST_FRAME} bytes` },
       };

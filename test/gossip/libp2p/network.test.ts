@@ -1,7 +1,9 @@
 /**
  * Real node processes on loopback (`dchat node start`): discovery by gossip along a line of
- * nodes, a late joiner catching up by anti-entropy (no re-announcement), and a forged
- * announcement that the first honest node drops and never relays.
+ * nodes (only dialers say HELLO), packages fetched from peers and kept with the files offline
+ * `dchat update verify` reads, mirrors shared and saved as learned, a late joiner catching up by
+ * anti-entropy (no re-announcement), and a forged announcement that the first honest node drops
+ * and never relays.
  */
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +20,8 @@ import { trustInit } from '../../../src/testnet/harness.ts';
 import type { AttackPlan } from '../../../src/testnet/malicious.ts';
 import { DCHAT_TEST_ENTRY, type NodeProcess, spawnNode, stopAll } from '../../../src/testnet/process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from '../../../src/testnet/release.ts';
+import { runBin } from '../../helpers/cli.ts';
+import { startUserNode, waitFor } from '../../helpers/node-procs.ts';
 
 const PLATFORM = 'linux-x64';
 const TARGET = `dchat-1.0.0-${PLATFORM}`;
@@ -34,25 +38,15 @@ type Status = {
   };
   mirrors: { uri: string; origin: string; priority: number }[];
   stats: {
-    adapter: { forgedAnnouncements: number; acceptedVia: { push: number; sync: number; local: number } };
+    adapter: {
+      forgedAnnouncements: number;
+      acceptedVia: { push: number; sync: number; local: number };
+      directSentByType: Record<string, number>;
+    };
   };
 };
 
 const status = (p: NodeProcess) => controlRequest(homePaths(p.home), 'status') as Promise<Status>;
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 describe('gossip over libp2p between real node processes', () => {
   let dir: string;
@@ -64,9 +58,7 @@ describe('gossip over libp2p between real node processes', () => {
   const startNode = async (name: string, bootstrap: NodeProcess[]) => {
     const home = join(dir, name);
     await trustInit(homePaths(home), rootBytes, new Date());
-    const args = ['--home', home, 'node', 'start', '--json', '--prefetch', '--platform', PLATFORM];
-    for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
-    const p = await spawnNode({ name, home, role: 'user', args });
+    const p = await startUserNode({ name, home, platform: PLATFORM, bootstrap });
     procs.push(p);
     return p;
   };
@@ -109,6 +101,14 @@ describe('gossip over libp2p between real node processes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  test('only the side that dialled sends HELLO', async () => {
+    // n1 dialled n0 and n2 dialled n1; n0 dialled nobody.
+    const [s0, s1, s2] = await Promise.all(nodes.map(status));
+    assert.equal(s0?.stats.adapter.directSentByType.hello ?? 0, 0);
+    assert.equal(s1?.stats.adapter.directSentByType.hello, 1);
+    assert.equal(s2?.stats.adapter.directSentByType.hello, 1);
+  });
+
   test('a release announced at one end reaches the other end by gossip and is fetched from peers', async () => {
     const [n0, , n2] = nodes as [NodeProcess, NodeProcess, NodeProcess];
     // n0 gets the release from the mirror, then announces it.
@@ -137,6 +137,24 @@ describe('gossip over libp2p between real node processes', () => {
     assert.ok(!s2.connected_peers.some((p) => p.id === n0.peerId));
   });
 
+  test('a package fetched from peers is kept with its chunk table and signed target entry: offline verify passes', async () => {
+    const n2 = nodes[2] as NodeProcess;
+    const p2 = homePaths(n2.home);
+    const entry = JSON.parse(await readFile(p2.targetFile('1.0.0', PLATFORM), 'utf8'));
+    assert.equal(entry.path, TARGET);
+    assert.equal(entry.hashes.sha256, entry.custom.sha256);
+    assert.equal(entry.custom.version, '1.0.0');
+    const table = JSON.parse(await readFile(p2.chunkTableFile('1.0.0', PLATFORM), 'utf8'));
+    assert.equal(table.chunks.length, entry.custom.chunks.count);
+    const r = await runBin(
+      'dchat',
+      ['update', 'verify', '--package', p2.packageFile('1.0.0', PLATFORM), '--version', '1.0.0', '--json'],
+      { env: { DCHAT_HOME: n2.home } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).ok, true);
+  });
+
   test('mirror lists are shared: a neighbour learns the mirror as untrusted and ranks it lower', async () => {
     const [n0, n1] = nodes as [NodeProcess, NodeProcess];
     const s0 = await status(n0);
@@ -149,6 +167,15 @@ describe('gossip over libp2p between real node processes', () => {
     const learned = s1.mirrors.find((m) => m.uri === mine?.uri);
     assert.equal(learned?.origin, 'learned');
     assert.ok((learned?.priority ?? 0) > (mine?.priority ?? 0));
+    // Saved in n1's mirrors.toml as learned, where `dchat update list-mirrors` shows it.
+    const listed = await waitFor('n1 to save the learned mirror', async () => {
+      const r = await runBin('dchat', ['update', 'list-mirrors', '--json'], { env: { DCHAT_HOME: n1.home } });
+      const doc = JSON.parse(r.stdout) as { mirrors: { uri: string; origin: string }[] };
+      return doc.mirrors.some((m) => m.uri === mine?.uri) && doc;
+    });
+    assert.equal(listed.mirrors.find((m) => m.uri === mine?.uri)?.origin, 'learned');
+    const human = await runBin('dchat', ['update', 'list-mirrors'], { env: { DCHAT_HOME: n1.home } });
+    assert.match(human.stdout, /Learned from peers:\n\s+1\. https:\/\/mirror\.example\.org\/dchat/);
   });
 
   test('a late joiner catches up by anti-entropy, without a new announcement', async () => {

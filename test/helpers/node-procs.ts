@@ -1,0 +1,32 @@
+/**
+ * Helpers for tests that run real `dchat node start` processes on loopback: start a user node
+ * with --prefetch and bootstrap peers, and poll a condition within a deadline.
+ */
+import { type NodeProcess, spawnNode } from '../../src/testnet/process.ts';
+
+/** Polls `fn` every 150 ms until it returns something truthy; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** `dchat --home HOME node start --json --prefetch --platform P --bootstrap ...`, started. */
+export function startUserNode(o: {
+  name: string;
+  home: string;
+  platform: string;
+  bootstrap: readonly NodeProcess[];
+}): Promise<NodeProcess> {
+  const args = ['--home', o.home, 'node', 'start', '--json', '--prefetch', '--platform', o.platform];
+  for (const b of o.bootstrap) args.push('--bootstrap', b.addresses[0] as string);
+  return spawnNode({ name: o.name, home: o.home, role: 'user', args });
+}
