@@ -1,11 +1,20 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 
 /** Wall time of a command (ms), failing loudly if it fails: a benchmark of a failure is no number. */
-export function timeCommand(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; expectStatus?: number } = {}): number {
+export function timeCommand(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; expectStatus?: number } = {},
+): number {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, args, {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const ms = performance.now() - t0;
   if (r.status !== (opts.expectStatus ?? 0)) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
@@ -45,12 +54,22 @@ export function compare(runs: number, a: () => number, b: () => number): { a: nu
   return out;
 }
 
-export function report(name: string, oursLabel: string, refLabel: string, r: { a: number[]; b: number[] }, target: number): boolean {
+export function report(
+  name: string,
+  oursLabel: string,
+  refLabel: string,
+  r: { a: number[]; b: number[] },
+  target: number,
+): boolean {
   const ours = median(r.a);
   const ref = median(r.b);
   const ratio = ours / ref;
   console.log(`${name}: ${oursLabel} median ${ours.toFixed(0)} ms, ${refLabel} median ${ref.toFixed(0)} ms`);
-  console.log(`${name}: ratio ${ratio.toFixed(3)}x (target <= ${target}x) ${ratio <= target ? 'MET' : 'NOT MET'}`);
-  console.log(`${name}: runs ours=[${r.a.map((x) => x.toFixed(0)).join(', ')}] ref=[${r.b.map((x) => x.toFixed(0)).join(', ')}]`);
+  console.log(
+    `${name}: ratio ${ratio.toFixed(3)}x (target <= ${target}x) ${ratio <= target ? 'MET' : 'NOT MET'}`,
+  );
+  console.log(
+    `${name}: runs ours=[${r.a.map((x) => x.toFixed(0)).join(', ')}] ref=[${r.b.map((x) => x.toFixed(0)).join(', ')}]`,
+  );
   return ratio <= target;
 }

@@ -14,7 +14,10 @@ import { signingKeyFromPrivate } from '../src/trust/keys.ts';
 import { compare, report, timeCommand, writeRandomFile } from './util.ts';
 
 export async function benchVerify(argv: string[]): Promise<boolean> {
-  const { values } = parseArgs({ args: argv, options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '5' } },
+  });
   const size = Number(values['size-mib']) * 1024 * 1024;
   const runs = Number(values.runs);
   const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-verify-'));
@@ -26,18 +29,40 @@ export async function benchVerify(argv: string[]): Promise<boolean> {
     const repo = join(dir, 'repo');
     const now = new Date();
     await initRepository({ dir: repo, keys: [key], threshold: 1, now });
-    await publishRelease({ dir: repo, packagePath: pkg, version: '1.0.0', platform: 'linux-x64', keys: [key], now });
+    await publishRelease({
+      dir: repo,
+      packagePath: pkg,
+      version: '1.0.0',
+      platform: 'linux-x64',
+      keys: [key],
+      now,
+    });
     const home = join(dir, 'home');
     const cli = resolve(import.meta.dirname, '..', 'dist', 'cli', 'dchat.js');
     const node = process.execPath;
-    const r0 = spawnSync(node, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], { encoding: 'utf8' });
+    const r0 = spawnSync(node, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], {
+      encoding: 'utf8',
+    });
     if (r0.status !== 0) throw new Error(r0.stderr);
     // First verify takes the metadata in (the offline runs below then read it from the store).
-    timeCommand(node, [cli, '--home', home, 'update', 'verify', '--package', pkg, '--version', '1.0.0', '--metadata', repo]);
+    timeCommand(node, [
+      cli,
+      '--home',
+      home,
+      'update',
+      'verify',
+      '--package',
+      pkg,
+      '--version',
+      '1.0.0',
+      '--metadata',
+      repo,
+    ]);
     timeCommand('openssl', ['dgst', '-sha256', pkg]);
     const r = compare(
       runs,
-      () => timeCommand(node, [cli, '--home', home, 'update', 'verify', '--package', pkg, '--version', '1.0.0']),
+      () =>
+        timeCommand(node, [cli, '--home', home, 'update', 'verify', '--package', pkg, '--version', '1.0.0']),
       () => timeCommand('openssl', ['dgst', '-sha256', pkg]),
     );
     return report('verify', 'dchat update verify', 'openssl dgst -sha256', r, 1.15);

@@ -33,19 +33,63 @@ const home = join(demo, 'node-home');
 
 console.log('== 1. Release maintainers make keys (2-of-3 threshold)');
 for (const k of ['alice', 'bob', 'carol']) run('dchat-sign', ['keygen', '--out', `${k}.key`]);
-run('dchat', ['release', 'init', '--out', repo, '--key', 'alice.key', '--key', 'bob.key', '--key', 'carol.key', '--threshold', '2']);
+run('dchat', [
+  'release',
+  'init',
+  '--out',
+  repo,
+  '--key',
+  'alice.key',
+  '--key',
+  'bob.key',
+  '--key',
+  'carol.key',
+  '--threshold',
+  '2',
+]);
 
 console.log('\n== 2. Two releases are built, signed and published into the mirror directory');
 for (const v of ['1.0.0', '1.1.0']) {
   const pkg = join(demo, `dchat-${v}-linux-x64`);
-  writeFileSync(pkg, Buffer.concat([Buffer.from(`#!/bin/sh\necho dchat ${v}\n`), randomBytes(3 * 1024 * 1024)]));
+  writeFileSync(
+    pkg,
+    Buffer.concat([Buffer.from(`#!/bin/sh\necho dchat ${v}\n`), randomBytes(3 * 1024 * 1024)]),
+  );
   run('dchat-sign', ['--key', 'alice.key', '--input', pkg, '--output', `${pkg}.sig`]);
-  run('dchat', ['release', 'publish', '--package', pkg, '--version', v, '--platform', 'linux-x64', '--out', repo, '--key', 'alice.key', '--key', 'bob.key', '--sig', `${pkg}.sig`]);
+  run('dchat', [
+    'release',
+    'publish',
+    '--package',
+    pkg,
+    '--version',
+    v,
+    '--platform',
+    'linux-x64',
+    '--out',
+    repo,
+    '--key',
+    'alice.key',
+    '--key',
+    'bob.key',
+    '--sig',
+    `${pkg}.sig`,
+  ]);
 }
 
 console.log('\n== 3. A node pins the network root and verifies a package offline');
 run('dchat', ['--home', home, 'trust', 'init', '--root', join(repo, 'root.json')]);
-run('dchat', ['--home', home, 'update', 'verify', '--package', join(repo, 'packages', 'dchat-1.1.0-linux-x64'), '--version', '1.1.0', '--metadata', repo]);
+run('dchat', [
+  '--home',
+  home,
+  'update',
+  'verify',
+  '--package',
+  join(repo, 'packages', 'dchat-1.1.0-linux-x64'),
+  '--version',
+  '1.1.0',
+  '--metadata',
+  repo,
+]);
 run('dchat', ['--home', home, 'trust', 'show']);
 
 console.log('\n== 4. Attacks are refused (exit 3)');
@@ -53,8 +97,57 @@ const tampered = join(demo, 'dchat-1.1.0-linux-x64.tampered');
 const bytes = readFileSync(join(repo, 'packages', 'dchat-1.1.0-linux-x64'));
 bytes[100] = (bytes[100] ?? 0) ^ 0xff;
 writeFileSync(tampered, bytes);
-run('dchat', ['--home', home, 'update', 'verify', '--package', tampered, '--version', '1.1.0', '--platform', 'linux-x64'], 3);
-run('dchat', ['--home', home, 'update', 'verify', '--package', join(repo, 'packages', 'dchat-1.0.0-linux-x64'), '--version', '1.1.0', '--platform', 'linux-x64'], 3);
-run('dchat', ['release', 'publish', '--package', tampered, '--version', '1.2.0', '--platform', 'linux-x64', '--out', repo, '--key', 'alice.key'], 3);
+run(
+  'dchat',
+  [
+    '--home',
+    home,
+    'update',
+    'verify',
+    '--package',
+    tampered,
+    '--version',
+    '1.1.0',
+    '--platform',
+    'linux-x64',
+  ],
+  3,
+);
+run(
+  'dchat',
+  [
+    '--home',
+    home,
+    'update',
+    'verify',
+    '--package',
+    join(repo, 'packages', 'dchat-1.0.0-linux-x64'),
+    '--version',
+    '1.1.0',
+    '--platform',
+    'linux-x64',
+  ],
+  3,
+);
+run(
+  'dchat',
+  [
+    'release',
+    'publish',
+    '--package',
+    tampered,
+    '--version',
+    '1.2.0',
+    '--platform',
+    'linux-x64',
+    '--out',
+    repo,
+    '--key',
+    'alice.key',
+  ],
+  3,
+);
 
-console.log(`\n✅ Demo complete. Watch: mirror directory ${repo} (serve it with any HTTPS server), node home ${home}.`);
+console.log(
+  `\n✅ Demo complete. Watch: mirror directory ${repo} (serve it with any HTTPS server), node home ${home}.`,
+);

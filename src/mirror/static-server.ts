@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
@@ -38,12 +38,20 @@ export async function startStaticServer(o: StaticServerOptions): Promise<StaticS
       else res.destroy();
     });
   };
-  const server: Server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, handler) : createServer(handler);
+  const server: Server = o.tls
+    ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, handler)
+    : createServer(handler);
   server.keepAliveTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new DchatError('E_IO', `cannot listen on ${o.host ?? '127.0.0.1'}:${o.port ?? 0}: ${e.message}`, { cause: e })));
+    server.once('error', (e) =>
+      reject(
+        new DchatError('E_IO', `cannot listen on ${o.host ?? '127.0.0.1'}:${o.port ?? 0}: ${e.message}`, {
+          cause: e,
+        }),
+      ),
+    );
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
   });
   const addr = server.address() as AddressInfo;
@@ -59,7 +67,12 @@ export async function startStaticServer(o: StaticServerOptions): Promise<StaticS
   };
 }
 
-async function serve(root: string, req: IncomingMessage, res: ServerResponse, onRequest: StaticServerOptions['onRequest']): Promise<void> {
+async function serve(
+  root: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onRequest: StaticServerOptions['onRequest'],
+): Promise<void> {
   const done = (status: number, bytes = 0, path = req.url ?? '') => onRequest?.({ path, status, bytes });
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -115,7 +128,11 @@ async function serve(root: string, req: IncomingMessage, res: ServerResponse, on
     }
     status = 206;
   }
-  const headers: Record<string, string | number> = { 'content-type': type, 'content-length': end - start, 'accept-ranges': 'bytes' };
+  const headers: Record<string, string | number> = {
+    'content-type': type,
+    'content-length': end - start,
+    'accept-ranges': 'bytes',
+  };
   if (status === 206) headers['content-range'] = `bytes ${start}-${end - 1}/${size}`;
   res.writeHead(status, headers);
   if (req.method === 'HEAD' || end === start) {

@@ -103,16 +103,6 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const name = packageName(o.version, o.platform);
   const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const d = await digestFile(o.packagePath, { chunkSize });
-  // A released version is immutable (apt, TUF practice): nodes may already hold the old bytes,
-  // and rewriting packages/<name> before the new timestamp commits would leave it disagreeing
-  // with the trusted metadata after a crash. Re-publishing the same bytes is allowed (e.g. --sig).
-  const existing = repo.targets.signed.targets[name];
-  if (existing && existing.hashes.sha256 !== d.sha256) {
-    throw new UsageError(
-      '--version',
-      `${name} is already published with other bytes; publish a new version instead`,
-    );
-  }
   const chunks = d.chunks ?? [];
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,
@@ -124,6 +114,16 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
 
   let sig: SigDocument | undefined;
   if (o.sigPath) sig = await loadMatchingSig(o.sigPath, o.version, o.platform, d);
+  // A released version is immutable (apt, TUF practice): nodes may already hold the old bytes,
+  // and rewriting packages/<name> before the new timestamp commits would leave it disagreeing
+  // with the trusted metadata after a crash. Re-publishing the same bytes is allowed (e.g. --sig).
+  const existing = repo.targets.signed.targets[name];
+  if (existing && existing.hashes.sha256 !== d.sha256) {
+    throw new UsageError(
+      '--version',
+      `${name} is already published with other bytes; publish a new version instead`,
+    );
+  }
 
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
