@@ -4,7 +4,7 @@
  * verifies a package, and shows a tampered copy refused. Everything stays under .demo/ and
  * loopback; each run starts from nothing.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,7 +13,7 @@ const root = resolve(import.meta.dirname, '..');
 const demo = join(root, '.demo');
 const bin = (name: string) => join(root, 'dist', 'cli', `${name}.js`);
 
-function run(tool: 'dchat' | 'dchat-sign', args: string[], expectExit = 0): string {
+function run(tool: 'dchat' | 'dchat-sign' | 'dchat-test', args: string[], expectExit = 0): string {
   const shown = `${tool} ${args.join(' ')}`.replaceAll(demo, '.demo');
   process.stdout.write(`\n$ ${shown}\n`);
   const r = spawnSync(process.execPath, [bin(tool), ...args], { cwd: demo, encoding: 'utf8' });
@@ -149,5 +149,76 @@ run(
 );
 
 console.log(
-  `\n✅ Demo complete. Watch: mirror directory ${repo} (serve it with any HTTPS server), node home ${home}.`,
+  "\n== 5. dchat's embedded mirror serves the directory; a second node discovers, downloads and verifies",
+);
+const server = spawn(
+  process.execPath,
+  [bin('dchat'), 'mirror', 'serve', '--dir', repo, '--listen', '127.0.0.1:0', '--json'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
+const url = await new Promise<string>((resolveUrl, reject) => {
+  let buf = '';
+  server.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const m = /"url":"([^"]+)"/.exec(buf);
+    if (m) resolveUrl(m[1] as string);
+  });
+  server.once('exit', (code) => reject(new Error(`mirror exited ${code}`)));
+});
+const home2 = join(demo, 'node-home-2');
+try {
+  run('dchat', ['--home', home2, 'trust', 'init', '--root', join(repo, 'root.json')]);
+  run('dchat', [
+    '--home',
+    home2,
+    'update',
+    'add-mirror',
+    '--url',
+    url,
+    '--mirror-type',
+    'https',
+    '--region',
+    'local',
+  ]);
+  run('dchat', ['--home', home2, 'update', 'list-mirrors']);
+  run('dchat', ['--home', home2, 'update', 'check']);
+  run('dchat', ['--home', home2, 'update', 'list-versions']);
+  run('dchat', ['--home', home2, 'update', 'download', '--version', '1.1.0', '--platform', 'linux-x64']);
+  run('dchat', [
+    '--home',
+    home2,
+    'update',
+    'verify',
+    '--package',
+    join(home2, 'packages', 'dchat-1.1.0-linux-x64'),
+    '--version',
+    '1.1.0',
+  ]);
+} finally {
+  server.kill('SIGTERM');
+}
+
+console.log(
+  '\n== 6. A release spreads by gossip among real libp2p nodes on loopback (peer transfer, every chunk verified)',
+);
+const harness = join(demo, 'harness');
+run('dchat-test', [
+  '--home',
+  harness,
+  'distribute-update',
+  '--version',
+  '1.0.0',
+  '--method',
+  'gossip',
+  '--nodes',
+  '5',
+]);
+run('dchat-test', ['--home', harness, 'verify-distribution', '--version', '1.0.0']);
+
+console.log(`\n✅ Demo complete. Watch: the mirror directory ${repo}; node homes ${home} and ${home2};`);
+console.log(`   the gossip run's nodes, logs and report under ${harness}.`);
+console.log(
+  '   Switching versions together at a governance-chosen height comes with the governance and activation issues.',
 );

@@ -11,6 +11,7 @@
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { type Dispatcher, Pool } from 'undici';
 import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
+import { isAllowedMirrorUrl } from '../model/loopback.ts';
 import type { FetchOptions, RangeRequest, Source } from './source.ts';
 
 export interface HttpsSourceOptions {
@@ -55,8 +56,8 @@ export class HttpsSource implements Source {
     } catch (cause) {
       throw new DchatError('E_CONFIG', `mirror URL '${o.url.slice(0, 200)}' is not a URL`, { cause });
     }
-    if (u.protocol !== 'https:')
-      throw new DchatError('E_CONFIG', `mirror URL ${u.href} is not https:// (HTTPS mirrors only)`);
+    if (!isAllowedMirrorUrl(u))
+      throw new DchatError('E_CONFIG', `mirror URL ${u.href} is not https:// (plain http only on loopback)`);
     if (u.username || u.password || u.search || u.hash)
       throw new DchatError('E_CONFIG', `mirror URL ${u.origin}: credentials, query or fragment not allowed`);
     this.uri = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;

@@ -6,6 +6,7 @@
  * network, none for a home whose root came from `trust init` (spec/CLI.md). Bad input is E_CONFIG
  * naming the file, the entry and the field.
  */
+
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse, stringify, TomlError } from 'smol-toml';
@@ -13,6 +14,7 @@ import { z } from 'zod';
 import { DchatError, UsageError } from '../errors.ts';
 import { DownloadSourceSchema, MIRROR_TYPE_FLAGS, type SeedSourceType } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
+import { isAllowedMirrorUrl } from '../model/loopback.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
 import { usesPublicNetwork } from './trust-origin.ts';
@@ -260,7 +262,10 @@ export function normalizeMirrorUri(type: SeedSourceType, input: string): string 
     case 'HttpsMirror':
     case 'FDroid':
     case 'GitHub': {
-      const u = url(type === 'HttpsMirror' ? 'HTTPS mirror' : type, ['https:']);
+      const u = url(type === 'HttpsMirror' ? 'HTTPS mirror' : type, ['https:', 'http:']);
+      // Plain http only for dchat's embedded mirror on loopback (see model/loopback.ts).
+      if (!isAllowedMirrorUrl(u))
+        throw new Error(`'${s.slice(0, 100)}' is not an https URL (http only on loopback)`);
       if (u.username || u.password || u.search || u.hash)
         throw new Error(`${u.origin}: credentials, query or fragment are not allowed in a mirror URL`);
       return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
