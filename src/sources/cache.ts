@@ -10,7 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DchatError, SourceError } from '../errors.ts';
 import { readCapped } from './directory-fetcher.ts';
-import type { FetchOptions, RangeRequest, Source } from './source.ts';
+import { collectRange, type FetchOptions, type RangeRequest, type Source } from './source.ts';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const READ_PIECE = 4 * 1024 * 1024;
@@ -53,13 +53,7 @@ export class CacheSource implements Source {
   }
 
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {
-    const out = Buffer.allocUnsafe(req.end - req.start);
-    let off = 0;
-    for await (const piece of this.streamRange(req)) {
-      out.set(piece, off);
-      off += piece.byteLength;
-    }
-    return out;
+    return collectRange(this.streamRange(req), req);
   }
 
   async *streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {

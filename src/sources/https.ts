@@ -12,7 +12,7 @@ import { createSecureContext, getCACertificates, type SecureContext } from 'node
 import { type Dispatcher, Pool } from 'undici';
 import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
-import type { FetchOptions, RangeRequest, Source } from './source.ts';
+import { collectRange, type FetchOptions, type RangeRequest, type Source } from './source.ts';
 
 export interface HttpsSourceOptions {
   /** Base URL of the mirror directory, e.g. https://mirror.example.com/dchat */
@@ -88,13 +88,7 @@ export class HttpsSource implements Source {
   }
 
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {
-    const out = Buffer.allocUnsafe(req.end - req.start);
-    let off = 0;
-    for await (const piece of this.streamRange(req)) {
-      out.set(piece, off);
-      off += piece.byteLength;
-    }
-    return out;
+    return collectRange(this.streamRange(req), req);
   }
 
   /**

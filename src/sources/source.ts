@@ -52,3 +52,17 @@ export interface SourceFailure {
   source: string;
   error: DchatError;
 }
+
+/** fetchRange for sources that stream: gathers streamRange's pieces into one exact-size buffer. */
+export async function collectRange(
+  pieces: AsyncIterable<Uint8Array>,
+  req: RangeRequest,
+): Promise<Uint8Array> {
+  const out = Buffer.allocUnsafe(req.end - req.start);
+  let off = 0;
+  for await (const piece of pieces) {
+    out.set(piece, off);
+    off += piece.byteLength;
+  }
+  return out;
+}

@@ -47,6 +47,24 @@ function signRole<T extends AnyMetadata>(root: Root, role: RoleName, md: T, keys
   return md;
 }
 
+/** A root (unsigned) whose four roles all trust `keys`, `threshold` of them each. */
+function rootTrusting(
+  version: number,
+  keys: readonly SigningKey[],
+  threshold: number,
+  expires: string,
+): Root {
+  const keyIDs = keys.map((k) => k.keyId);
+  return new Root({
+    version,
+    specVersion: SPEC_VERSION,
+    expires,
+    consistentSnapshot: true,
+    keys: Object.fromEntries(keys.map((k) => [k.keyId, k.key])),
+    roles: Object.fromEntries(ROLES.map((r) => [r, new Role({ keyIDs, threshold })])),
+  });
+}
+
 export interface InitOptions {
   keys: readonly SigningKey[];
   threshold: number;
@@ -66,16 +84,7 @@ export function initRepo(o: InitOptions): Repo {
       `--threshold: ${o.threshold} needs at least that many distinct keys (got ${keys.length})`,
     );
   }
-  const rootSigned = new Root({
-    version: 1,
-    specVersion: SPEC_VERSION,
-    expires: expiryString(o.now, o.rootExpiresSec),
-    consistentSnapshot: true,
-    keys: Object.fromEntries(keys.map((k) => [k.keyId, k.key])),
-    roles: Object.fromEntries(
-      ROLES.map((r) => [r, new Role({ keyIDs: keys.map((k) => k.keyId), threshold: o.threshold })]),
-    ),
-  });
+  const rootSigned = rootTrusting(1, keys, o.threshold, expiryString(o.now, o.rootExpiresSec));
   const root = signRole(rootSigned, 'root', new Metadata(rootSigned), keys);
   const targets = new Metadata(
     new Targets({ version: 1, specVersion: SPEC_VERSION, expires: expiryString(o.now, o.targetsExpiresSec) }),
@@ -202,16 +211,7 @@ export function rotateRoot(repo: Repo, o: RotateOptions): Metadata<Root> {
     );
   }
   const old = repo.root.signed;
-  const signed = new Root({
-    version: old.version + 1,
-    specVersion: SPEC_VERSION,
-    expires: expiryString(o.now, o.rootExpiresSec),
-    consistentSnapshot: true,
-    keys: Object.fromEntries(newKeys.map((k) => [k.keyId, k.key])),
-    roles: Object.fromEntries(
-      ROLES.map((r) => [r, new Role({ keyIDs: newKeys.map((k) => k.keyId), threshold: o.threshold })]),
-    ),
-  });
+  const signed = rootTrusting(old.version + 1, newKeys, o.threshold, expiryString(o.now, o.rootExpiresSec));
   const md = new Metadata(signed);
   signWith(md, distinctKeys([...keysForRole(old, 'root', o.oldKeys), ...newKeys]));
   requireThreshold(old, 'root', md, 'new root (old keys)');
