@@ -112,6 +112,16 @@ export class PackageStore {
     return this.index(target, table, tableBytes, origin);
   }
 
+  /** Indexes a package the download engine already verified and committed with its sidecars. */
+  adopt(
+    target: PackageTarget,
+    table: ChunkTable,
+    tableBytes: Uint8Array,
+    origin: PackageOrigin,
+  ): StoredPackage {
+    return this.index(target, table, tableBytes, origin);
+  }
+
   private index(
     target: PackageTarget,
     table: ChunkTable,
