@@ -265,7 +265,7 @@ export function normalizeMirrorUri(type: SeedSourceType, input: string): string 
       const u = url(type === 'HttpsMirror' ? 'HTTPS mirror' : type, ['https:', 'http:']);
       // Plain http only for dchat's embedded mirror on loopback (see model/loopback.ts).
       if (!isAllowedMirrorUrl(u))
-        throw new Error(`'${s.slice(0, 100)}' is not an https URL (http only on loopback)`);
+        throw new Error(`'${s.slice(0, 100)}' is not a https: URL (plain http: only on loopback)`);
       if (u.username || u.password || u.search || u.hash)
         throw new Error(`${u.origin}: credentials, query or fragment are not allowed in a mirror URL`);
       return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
