@@ -16,7 +16,8 @@ import { ChunkClient, ChunkServer, type ChunkServerInit, type Holding } from '..
 import type { DownloadSource } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
-import { compareVersions } from '../model/version.ts';
+import { isValidPlatform } from '../model/platform.ts';
+import { compareVersions, isValidVersion } from '../model/version.ts';
 import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
@@ -25,7 +26,7 @@ import { persistLearnedMirrors } from '../store/learned-mirrors.ts';
 import { loadMirrors } from '../store/mirrors.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
-import { listPackages } from '../trust/package-check.ts';
+import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import { ControlServer } from './control.ts';
@@ -141,6 +142,8 @@ export class DchatNode extends EventEmitter {
           typeof p.ttl === 'number' ? p.ttl : this.config.announceTtl,
         );
       },
+      // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
+      download: async (p) => this.downloadRequested(p),
     });
     await this.control.start();
     try {
@@ -410,6 +413,38 @@ export class DchatNode extends EventEmitter {
     } finally {
       this.fetching = false;
     }
+  }
+
+  /** One package from peers on request (control method `download`), with the engine's checks. */
+  private async downloadRequested(p: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const version = typeof p.version === 'string' && isValidVersion(p.version) ? p.version : undefined;
+    const platform = typeof p.platform === 'string' && isValidPlatform(p.platform) ? p.platform : undefined;
+    if (!version || !platform) throw new DchatError('E_USAGE', 'download needs a valid version and platform');
+    await this.reload();
+    const trusted = await this.trustOffline();
+    if (!trusted) throw new DchatError('E_NOT_INITIALIZED', 'this node trusts no release metadata yet');
+    const target = findPackage(trusted.requireTargets(), version, platform);
+    const have = this.store.get(target.path);
+    if (have) return { path: have.file, target: target.path, source: 'cache', peers: {} };
+    await this.refreshHoldings();
+    if (this.peersHolding(target.path).length === 0)
+      throw new DchatError('E_NO_SOURCE', `no connected peer holds ${target.path}`);
+    const source = this.peerSource as PeerSource;
+    const stored = await downloadFromPeers({
+      paths: this.paths,
+      trusted,
+      target,
+      source,
+      store: this.store,
+      signal: AbortSignal.any([AbortSignal.timeout(600_000), this.stopSignal.signal]),
+    });
+    this.emit('package:verified', stored.target.path);
+    return {
+      path: stored.file,
+      target: target.path,
+      source: 'peer',
+      peers: Object.fromEntries([...source.received].map(([id, st]) => [id, st.bytes])),
+    };
   }
 
   private wanted(trusted: TrustedSet): PackageTarget | undefined {

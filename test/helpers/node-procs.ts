@@ -25,8 +25,11 @@ export function startUserNode(o: {
   home: string;
   platform: string;
   bootstrap: readonly NodeProcess[];
+  /** Default true: fetch newly trusted releases from peers in the background. */
+  prefetch?: boolean;
 }): Promise<NodeProcess> {
-  const args = ['--home', o.home, 'node', 'start', '--json', '--prefetch', '--platform', o.platform];
+  const args = ['--home', o.home, 'node', 'start', '--json', '--platform', o.platform];
+  if (o.prefetch !== false) args.push('--prefetch');
   for (const b of o.bootstrap) args.push('--bootstrap', b.addresses[0] as string);
   return spawnNode({ name: o.name, home: o.home, role: 'user', args });
 }

@@ -12,7 +12,7 @@ import {
   SOURCE_FLAG_TYPES,
   SUPPORTED_TYPES,
 } from '../../download/mirror-session.ts';
-import { DchatError, UsageError } from '../../errors.ts';
+import { DchatError, toDchatError, UsageError } from '../../errors.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { findPackage, listPackages } from '../../trust/package-check.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
@@ -60,6 +60,7 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
         '--source',
         `'${o.source.slice(0, 40)}' is not one of ${Object.keys(SOURCE_FLAG_TYPES).join(', ')}`,
       );
+    if (type === 'Peer') return downloadViaNode(version, platform, env);
     if (!SUPPORTED_TYPES.has(type))
       throw new DchatError(
         'E_NO_SOURCE',
@@ -243,4 +244,35 @@ class ProgressBar {
   done(): void {
     this.clear();
   }
+}
+
+/**
+ * `--source peer`: peers are the running node's (`dchat node start` on this home), so the node
+ * fetches with its peer Source and the download engine, and this command reports the result.
+ */
+async function downloadViaNode(version: string, platform: string, env: CommandEnv): Promise<number> {
+  const { controlRequest } = await import('../../node/control.ts');
+  env.out.line(
+    `⬇️  Asking the node of ${env.paths.home} to fetch dchat-${version}-${platform} from its peers`,
+  );
+  let r: { path: string; target: string; source: string; peers: Record<string, number> };
+  try {
+    r = (await controlRequest(env.paths, 'download', { version, platform }, 660_000)) as typeof r;
+  } catch (err) {
+    const e = toDchatError(err);
+    if (e.code === 'E_NOT_FOUND')
+      throw new DchatError(
+        'E_NO_SOURCE',
+        `--source peer needs a running node on this home (dchat node start): ${e.message}`,
+        { cause: e },
+      );
+    throw e;
+  }
+  const peers = Object.keys(r.peers);
+  env.out.line(
+    `✅ Chunks and package verified by the node (${r.source === 'cache' ? 'already held' : `from ${peers.length} peer(s)`})`,
+  );
+  env.out.line(`✅ Package saved: ${r.path}`);
+  env.out.result({ ok: true, version, platform, path: r.path, source: r.source, peers: r.peers });
+  return 0;
 }

@@ -251,4 +251,48 @@ describe('gossip over libp2p between real node processes', () => {
       assert.equal(st.releases.highest_trusted, '1.0.0');
     }
   });
+  test('`update download --source peer` asks the running node, which fetches from peers and verifies', async () => {
+    const n2 = nodes[2] as NodeProcess;
+    const home = join(dir, 'n5');
+    await trustInit(homePaths(home), rootBytes, new Date());
+    const n5 = await startUserNode({
+      name: 'n5',
+      home,
+      platform: PLATFORM,
+      bootstrap: [n2],
+      prefetch: false,
+    });
+    procs.push(n5);
+    await waitFor(
+      'n5 to trust the release',
+      async () => (await status(n5)).releases.highest_trusted === '1.0.0',
+    );
+    assert.equal((await status(n5)).releases.packages.length, 0, 'no prefetch: nothing fetched yet');
+    const r = await runBin(
+      'dchat',
+      ['update', 'download', '--version', '1.0.0', '--platform', PLATFORM, '--source', 'peer', '--json'],
+      { env: { DCHAT_HOME: home } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      source: string;
+      path: string;
+      peers: Record<string, number>;
+    };
+    assert.equal(doc.source, 'peer');
+    assert.ok(Object.keys(doc.peers).length >= 1);
+    const v = await runBin('dchat', ['update', 'verify', '--package', doc.path, '--version', '1.0.0'], {
+      env: { DCHAT_HOME: home },
+    });
+    assert.equal(v.code, 0, v.stderr);
+    // Without a running node there are no peers: a clear operational error.
+    const none = await runBin(
+      'dchat',
+      ['update', 'download', '--version', '1.0.0', '--platform', PLATFORM, '--source', 'peer'],
+      { env: { DCHAT_HOME: join(dir, 'nobody') } },
+    );
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /error\[E_NO_SOURCE\]/);
+  });
 });
