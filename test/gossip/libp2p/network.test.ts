@@ -236,7 +236,9 @@ describe('gossip over libp2p between real node processes', () => {
     procs.push(liar);
     const s1 = await waitFor('n1 to reject forgeries', async () => {
       const st = await status(n1);
-      return st.stats.adapter.forgedAnnouncements >= 3 && st;
+      // At least one forgery judged and refused; how many more copies arrive before the sender is
+      // graylisted or banned depends on scheduling, so the count is not pinned.
+      return st.stats.adapter.forgedAnnouncements >= 1 && st;
     });
     assert.equal(s1.releases.highest_trusted, '1.0.0', 'n1 trusts nothing the forger claimed');
     const scored = await waitFor('the forger to be scored below zero or banned', async () => {
