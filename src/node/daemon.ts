@@ -32,7 +32,7 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import { ControlServer } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
-import { PackageStore } from './package-store.ts';
+import { PackageStore, type StoredPackage } from './package-store.ts';
 import { downloadFromPeers } from './peer-download.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
@@ -385,23 +385,11 @@ export class DchatNode extends EventEmitter {
         rec.attempts++;
         rec.state = 'downloading';
         try {
-          await this.refreshHoldings();
-          if (this.peersHolding(target.path).length === 0)
-            throw new DchatError('E_NO_SOURCE', `no connected peer holds ${target.path} yet`);
-          const source = this.peerSource as PeerSource;
-          const stored = await downloadFromPeers({
-            paths: this.paths,
-            trusted,
-            target,
-            source,
-            store: this.store,
-            signal: AbortSignal.any([AbortSignal.timeout(120_000), this.stopSignal.signal]),
-          });
+          const { stored, source } = await this.fetchFromPeers(trusted, target, 120_000);
           rec.state = 'verified';
           delete rec.error;
           rec.peers = Object.fromEntries([...source.received].map(([p, s]) => [p, s.ranges]));
           this.log.info({ target: stored.target.path }, 'package downloaded from peers and verified');
-          this.emit('package:verified', stored.target.path);
         } catch (err) {
           const e = toDchatError(err);
           rec.state = 'failed';
@@ -415,6 +403,28 @@ export class DchatNode extends EventEmitter {
     }
   }
 
+  /** Downloads `target` from the peers that hold it (engine + peer Source) and announces it locally. */
+  private async fetchFromPeers(
+    trusted: TrustedSet,
+    target: PackageTarget,
+    timeoutMs: number,
+  ): Promise<{ stored: StoredPackage; source: PeerSource }> {
+    await this.refreshHoldings();
+    if (this.peersHolding(target.path).length === 0)
+      throw new DchatError('E_NO_SOURCE', `no connected peer holds ${target.path} yet`);
+    const source = this.peerSource as PeerSource;
+    const stored = await downloadFromPeers({
+      paths: this.paths,
+      trusted,
+      target,
+      source,
+      store: this.store,
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopSignal.signal]),
+    });
+    this.emit('package:verified', stored.target.path);
+    return { stored, source };
+  }
+
   /** One package from peers on request (control method `download`), with the engine's checks. */
   private async downloadRequested(p: Record<string, unknown>): Promise<Record<string, unknown>> {
     const version = typeof p.version === 'string' && isValidVersion(p.version) ? p.version : undefined;
@@ -426,19 +436,7 @@ export class DchatNode extends EventEmitter {
     const target = findPackage(trusted.requireTargets(), version, platform);
     const have = this.store.get(target.path);
     if (have) return { path: have.file, target: target.path, source: 'cache', peers: {} };
-    await this.refreshHoldings();
-    if (this.peersHolding(target.path).length === 0)
-      throw new DchatError('E_NO_SOURCE', `no connected peer holds ${target.path}`);
-    const source = this.peerSource as PeerSource;
-    const stored = await downloadFromPeers({
-      paths: this.paths,
-      trusted,
-      target,
-      source,
-      store: this.store,
-      signal: AbortSignal.any([AbortSignal.timeout(600_000), this.stopSignal.signal]),
-    });
-    this.emit('package:verified', stored.target.path);
+    const { stored, source } = await this.fetchFromPeers(trusted, target, 600_000);
     return {
       path: stored.file,
       target: target.path,

@@ -100,6 +100,11 @@ export function initRepo(o: InitOptions): Repo {
   );
 }
 
+/** What a parent role signs about a metadata file: its version, length and SHA-256. */
+function metaFileOf(version: number, bytes: Uint8Array): MetaFile {
+  return new MetaFile({ version, length: bytes.byteLength, hashes: { sha256: sha256Hex(bytes) } });
+}
+
 /** New snapshot (for the current targets) and timestamp (for that snapshot), versions + 1. */
 function finishSnapshot(
   repo: Repo,
@@ -118,11 +123,7 @@ function finishSnapshot(
       specVersion: SPEC_VERSION,
       expires: expiryString(now, snapSec),
       meta: {
-        'targets.json': new MetaFile({
-          version: repo.targets.signed.version,
-          length: targetsBytes.byteLength,
-          hashes: { sha256: sha256Hex(targetsBytes) },
-        }),
+        'targets.json': metaFileOf(repo.targets.signed.version, targetsBytes),
       },
     }),
   );
@@ -134,11 +135,7 @@ function finishSnapshot(
       version: tsVersion,
       specVersion: SPEC_VERSION,
       expires: expiryString(now, tsSec),
-      snapshotMeta: new MetaFile({
-        version: snapVersion,
-        length: snapBytes.byteLength,
-        hashes: { sha256: sha256Hex(snapBytes) },
-      }),
+      snapshotMeta: metaFileOf(snapVersion, snapBytes),
     }),
   );
   signRole(root, 'timestamp', timestamp, keys);
