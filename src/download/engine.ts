@@ -33,7 +33,7 @@ import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { CacheSource } from '../sources/cache.ts';
 import { readCapped } from '../sources/directory-fetcher.ts';
-import { releasePiece } from '../sources/https.ts';
+import { releasePiece } from '../sources/piece-pool.ts';
 import type { Source } from '../sources/source.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';

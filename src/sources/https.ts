@@ -12,7 +12,10 @@ import { createSecureContext, getCACertificates, type SecureContext } from 'node
 import { type Dispatcher, Pool } from 'undici';
 import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
+import { Http1Agent, Http1Range } from './http1-range.ts';
+import type { Headers, RangeHead, RangeTransfer } from './piece-queue.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from './source.ts';
+import { UndiciRange } from './undici-range.ts';
 
 export interface HttpsSourceOptions {
   /** Base URL of the mirror directory, e.g. https://mirror.example.com/dchat */
@@ -28,6 +31,11 @@ export interface HttpsSourceOptions {
   connections?: number;
   /** Size of the pieces streamRange yields (default 1 MiB, the default chunk size). */
   pieceBytes?: number;
+  /**
+   * Package bodies through the lean HTTP/1.1 path (http1-range.ts) when the answer allows it
+   * (default true); false sends every request through undici.
+   */
+  fastBodies?: boolean;
 }
 
 export const HTTPS_DEFAULTS = {
@@ -48,6 +56,9 @@ export class HttpsSource implements Source {
   /** Which path layout served each target: consistent-snapshot `targets/` or plain `packages/`. */
   private readonly packagePath = new Map<string, string>();
   private readonly pieceBytes: number;
+  private readonly agent: Http1Agent | undefined;
+  private readonly authority: string;
+  private readonly timeouts: { headersTimeoutMs: number; bodyTimeoutMs: number };
 
   constructor(o: HttpsSourceOptions) {
     let u: URL;
@@ -65,16 +76,33 @@ export class HttpsSource implements Source {
     this.prefix = u.pathname.replace(/\/+$/, '');
     this.pieceBytes = o.pieceBytes ?? 1024 * 1024;
     const extra = o.ca === undefined ? [] : Array.isArray(o.ca) ? o.ca : [o.ca];
+    const secureContext = extra.length > 0 ? contextWith(extra.map((c) => c.toString())) : undefined;
+    const connections = o.connections ?? HTTPS_DEFAULTS.connections;
+    const connectTimeoutMs = o.connectTimeoutMs ?? HTTPS_DEFAULTS.connectTimeoutMs;
+    this.timeouts = {
+      headersTimeoutMs: o.headersTimeoutMs ?? HTTPS_DEFAULTS.headersTimeoutMs,
+      bodyTimeoutMs: o.bodyTimeoutMs ?? HTTPS_DEFAULTS.bodyTimeoutMs,
+    };
     this.pool = new Pool(u.origin, {
-      connections: o.connections ?? HTTPS_DEFAULTS.connections,
-      headersTimeout: o.headersTimeoutMs ?? HTTPS_DEFAULTS.headersTimeoutMs,
-      bodyTimeout: o.bodyTimeoutMs ?? HTTPS_DEFAULTS.bodyTimeoutMs,
+      connections,
+      headersTimeout: this.timeouts.headersTimeoutMs,
+      bodyTimeout: this.timeouts.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
-      connect: {
-        timeout: o.connectTimeoutMs ?? HTTPS_DEFAULTS.connectTimeoutMs,
-        ...(extra.length > 0 ? { secureContext: contextWith(extra.map((c) => c.toString())) } : {}),
-      },
+      connect: { timeout: connectTimeoutMs, ...(secureContext ? { secureContext } : {}) },
     });
+    this.authority = u.host;
+    this.agent =
+      o.fastBodies === false
+        ? undefined
+        : new Http1Agent({
+            protocol: u.protocol === 'http:' ? 'http:' : 'https:',
+            // URL keeps IPv6 literals bracketed; sockets want them bare.
+            host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+            port: Number(u.port) || (u.protocol === 'http:' ? 80 : 443),
+            ...(secureContext ? { secureContext } : {}),
+            connectTimeoutMs,
+            maxIdle: connections,
+          });
   }
 
   async fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
@@ -95,9 +123,8 @@ export class HttpsSource implements Source {
    * One request for bytes [start, end) of a package, yielded in order as pieces of `pieceBytes`
    * (the last may be shorter), aligned to `start`. A 206 must carry exactly the range asked for; a
    * server that ignores Range (200) is accepted from offset 0 only, and read no further than `end`.
-   * More bytes than asked fail E_TOO_LARGE, fewer E_NETWORK. Built on undici's dispatch API: the
-   * 16 KiB TLS records are gathered straight into the pieces, with no stream object per record,
-   * and the socket is paused while the consumer is behind.
+   * More bytes than asked fail E_TOO_LARGE, fewer E_NETWORK. The body goes through the lean
+   * HTTP/1.1 path when the answer is a plain Content-Length body, else through undici.
    */
   async *streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {
     checkName(req.target, 'target');
@@ -110,12 +137,13 @@ export class HttpsSource implements Source {
     const range = `bytes=${req.start}-${req.end - 1}`;
     const known = this.packagePath.get(req.target);
     const candidates = known ? [known] : [`targets/${req.sha256}.${req.target}`, `packages/${req.target}`];
-    let stream: RangeStream | undefined;
+    let stream: RangeTransfer | undefined;
     for (const rel of candidates) {
-      const s = new RangeStream(this.pool, `${this.prefix}/${rel}`, range, want, this.pieceBytes, req.signal);
-      const status = await s.started.catch((err: unknown) => {
-        throw mapError(err, `${this.uri}/${rel}`, req.signal);
-      });
+      const { s, status } = await this.openRange(`${this.prefix}/${rel}`, range, want, req.signal).catch(
+        (err: unknown) => {
+          throw mapError(err, `${this.uri}/${rel}`, req.signal);
+        },
+      );
       if (status.code === 404 && rel !== candidates[candidates.length - 1]) {
         s.abort();
         continue;
@@ -148,7 +176,34 @@ export class HttpsSource implements Source {
   }
 
   async close(): Promise<void> {
+    this.agent?.close();
     await this.pool.destroy();
+  }
+
+  /** Starts a range request: the lean path first, undici when the answer is beyond it. */
+  private async openRange(
+    path: string,
+    range: string,
+    want: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ s: RangeTransfer; status: RangeHead }> {
+    if (this.agent) {
+      const fast = new Http1Range({
+        agent: this.agent,
+        authority: this.authority,
+        path,
+        range,
+        max: want,
+        pieceBytes: this.pieceBytes,
+        ...this.timeouts,
+        signal,
+      });
+      const status = await fast.started;
+      if (!status.unsupported) return { s: fast, status };
+      fast.abort();
+    }
+    const s = new UndiciRange(this.pool, path, range, want, this.pieceBytes, signal);
+    return { s, status: await s.started };
   }
 
   /** GET of a small file with a cap; 404 is "not there" (undefined). */
@@ -203,216 +258,6 @@ export class HttpsSource implements Source {
   }
 }
 
-/**
- * Recycled piece buffers. Fresh 1 MiB buffers cost page faults and garbage collections (about a
- * third of a second per GiB here); a consumer done with a piece (written, hashed, no reference
- * kept) may give it back with `releasePiece`. Only whole, untouched piece buffers are taken back.
- */
-const piecePool = new Map<number, Buffer[]>();
-/** All sizes together: the pool never holds more than this. */
-const POOL_BYTES = 64 * 1024 * 1024;
-/** Small buffers are cheap to allocate; only piece-sized ones are worth keeping. */
-const POOL_MIN = 64 * 1024;
-let pooled = 0;
-
-function takePiece(size: number): Buffer {
-  const buf = piecePool.get(size)?.pop();
-  if (!buf) return Buffer.allocUnsafe(size);
-  pooled -= size;
-  return buf;
-}
-
-/** Gives a piece buffer back for reuse. The caller must hold no reference to it any more. */
-export function releasePiece(buf: Uint8Array): void {
-  const size = buf.byteLength;
-  if (
-    size < POOL_MIN ||
-    pooled + size > POOL_BYTES ||
-    buf.byteOffset !== 0 ||
-    buf.buffer.byteLength !== size ||
-    !(buf.buffer instanceof ArrayBuffer)
-  )
-    return;
-  const list = piecePool.get(size) ?? [];
-  list.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, 0, size));
-  piecePool.set(size, list);
-  pooled += size;
-}
-
-/** A piece still filling after this long is handed over as it is. */
-const PARTIAL_PIECE_MS = 50;
-
-/**
- * One GET with a Range header through undici's dispatch API: status and headers first (`started`),
- * then the body gathered into fixed-size pieces, at most `max` bytes of it. While more than a few
- * pieces wait for the consumer, the socket is paused (undici's body timeout does not run then).
- */
-class RangeStream {
-  readonly started: Promise<{ code: number; headers: Record<string, string | string[] | undefined> }>;
-  /** False for a 200 (whole file): reading stops at `max` instead of failing past it. */
-  private strict = true;
-  private readonly max: number;
-  private readonly pieceBytes: number;
-  private readonly queue: Buffer[] = [];
-  private controller: Dispatcher.DispatchController | undefined;
-  private current: Buffer | undefined;
-  private fill = 0;
-  private got = 0;
-  private ended = false;
-  private failure: unknown;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  /** Hands a partly filled piece over when the body is slow (progress, slow-source checks). */
-  private partialTimer: NodeJS.Timeout | undefined;
-  private readonly signal: AbortSignal | undefined;
-  private readonly onAbort = () => this.abort(this.signal?.reason);
-
-  constructor(
-    pool: Pool,
-    path: string,
-    range: string,
-    max: number,
-    pieceBytes: number,
-    signal: AbortSignal | undefined,
-  ) {
-    this.max = max;
-    this.pieceBytes = Math.min(pieceBytes, max);
-    this.signal = signal;
-    let resolveStart!: (v: { code: number; headers: Record<string, string | string[] | undefined> }) => void;
-    let rejectStart!: (e: unknown) => void;
-    this.started = new Promise((res, rej) => {
-      resolveStart = res;
-      rejectStart = rej;
-    });
-    this.started.catch(() => {});
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    pool.dispatch(
-      { path, method: 'GET', headers: { 'user-agent': 'dchat', range } },
-      {
-        onRequestStart: (controller) => {
-          this.controller = controller;
-          if (this.stopped) controller.abort(new Error('stopped'));
-        },
-        onResponseStart: (_controller, code, headers) => {
-          // A 200 carries the whole file: its head is what was asked for, the rest is not read.
-          this.strict = code !== 200;
-          resolveStart({ code, headers: headers as Record<string, string | string[] | undefined> });
-        },
-        onResponseData: (controller, chunk) => this.onData(controller, chunk),
-        onResponseEnd: () => {
-          this.flush();
-          this.ended = true;
-          this.poke();
-        },
-        onResponseError: (_controller, err) => {
-          rejectStart(err);
-          if (!this.ended) this.failure ??= err;
-          this.poke();
-        },
-      },
-    );
-  }
-
-  /** The body's pieces; fails on an error, on more bytes than `max` (strict), or on fewer. */
-  async *pieces(uri: string): AsyncGenerator<Buffer> {
-    for (;;) {
-      const next = this.queue.shift();
-      if (next) {
-        if (this.controller?.paused && this.queue.length <= 1) this.controller.resume();
-        yield next;
-        continue;
-      }
-      if (this.failure !== undefined) throw this.failure;
-      if (this.ended) break;
-      await new Promise<void>((r) => {
-        this.wake = r;
-      });
-    }
-    if (this.got < this.max)
-      throw new SourceError(
-        'E_NETWORK',
-        `${uri}: body ended after ${this.got} of ${this.max} bytes (truncated)`,
-      );
-  }
-
-  /** Stops the request (no-op once the body has ended). */
-  abort(reason?: unknown): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
-    if (this.partialTimer) clearTimeout(this.partialTimer);
-    this.partialTimer = undefined;
-    if (this.stopped) return;
-    this.stopped = true;
-    if (!this.ended) {
-      this.failure ??= reason ?? new Error('stopped');
-      try {
-        this.controller?.abort(reason instanceof Error ? reason : new Error('stopped'));
-      } catch {
-        // Already finished.
-      }
-    }
-    this.poke();
-  }
-
-  private onData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.stopped || this.failure !== undefined) return;
-    let off = 0;
-    if (this.got + chunk.byteLength > this.max) {
-      if (this.strict) {
-        this.failure = new SourceError(
-          'E_TOO_LARGE',
-          `sent more than the ${this.max} bytes of the range asked for`,
-        );
-        controller.abort(this.failure as Error);
-        this.poke();
-        return;
-      }
-      chunk = chunk.subarray(0, this.max - this.got);
-    }
-    this.got += chunk.byteLength;
-    while (off < chunk.byteLength) {
-      this.current ??= takePiece(Math.min(this.pieceBytes, this.max - (this.got - chunk.byteLength + off)));
-      const n = Math.min(chunk.byteLength - off, this.current.byteLength - this.fill);
-      chunk.copy(this.current, this.fill, off, off + n);
-      this.fill += n;
-      off += n;
-      if (this.fill === this.current.byteLength) this.flush();
-    }
-    if (this.current && !this.partialTimer) {
-      this.partialTimer = setTimeout(() => {
-        this.partialTimer = undefined;
-        this.flush();
-        this.poke();
-      }, PARTIAL_PIECE_MS);
-    }
-    if (!this.strict && this.got >= this.max) {
-      // Whole-file answer: we have the head we wanted; the rest is not read.
-      this.ended = true;
-      this.stopped = true;
-      controller.abort(new Error('enough'));
-    } else if (this.queue.length >= 4 && !controller.paused) controller.pause();
-    this.poke();
-  }
-
-  private flush(): void {
-    if (this.partialTimer) {
-      clearTimeout(this.partialTimer);
-      this.partialTimer = undefined;
-    }
-    if (this.current && this.fill > 0)
-      this.queue.push(
-        this.fill === this.current.byteLength ? this.current : this.current.subarray(0, this.fill),
-      );
-    this.current = undefined;
-    this.fill = 0;
-  }
-
-  private poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-}
-
 /** One TLS context per set of extra roots: parsing ~150 default roots per connection is slow. */
 const contexts = new Map<string, SecureContext>();
 function contextWith(extra: readonly string[]): SecureContext {
@@ -436,23 +281,18 @@ function checkName(name: string, what: string): void {
     throw new DchatError('E_MALFORMED', `bad ${what} name '${name.slice(0, 64)}'`);
 }
 
-function header(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
+function header(h: Headers, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
-function contentLength(h: Record<string, string | string[] | undefined>): number | undefined {
+function contentLength(h: Headers): number | undefined {
   const v = header(h, 'content-length');
   if (v === undefined || !/^\d{1,16}$/.test(v.trim())) return undefined;
   return Number(v);
 }
 
-function checkContentRange(
-  h: Record<string, string | string[] | undefined>,
-  start: number,
-  end: number,
-  uri: string,
-): void {
+function checkContentRange(h: Headers, start: number, end: number, uri: string): void {
   const v = header(h, 'content-range') ?? '';
   const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(v.trim());
   if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
