@@ -1,6 +1,31 @@
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/** CPU time the whole machine spent busy (every process and the kernel), in ms, from /proc/stat. */
+export function machineBusyMs(): number {
+  const cpu =
+    readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  const busy = cpu.slice(0, 8).reduce((n, v, i) => (i === 3 || i === 4 ? n : n + v), 0);
+  hz ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return (busy * 1000) / hz;
+}
+let hz: number | undefined;
+
+export const CORES = availableParallelism();
+
+/** Wall time and the machine's busy CPU time (all cores, ms) while a command runs. */
+export function measureCommand(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; expectStatus?: number } = {},
+): { ms: number; busyMs: number } {
+  const b0 = machineBusyMs();
+  const ms = timeCommand(cmd, args, opts);
+  return { ms, busyMs: machineBusyMs() - b0 };
+}
 
 /** Wall time of a command (ms), failing loudly if it fails: a benchmark of a failure is no number. */
 export function timeCommand(
