@@ -6,10 +6,12 @@
  * TLS with undici's dispatch API cost 2.7 CPU-seconds (llhttp in WebAssembly, a fresh buffer per
  * record, the garbage collections they cause), a plain socket with `onread` 1.2, curl 1.1.
  *
- * It reads only what it fully understands: a 200 or 206 with a Content-Length and no
- * Transfer-Encoding. Anything else resolves `started` with `unsupported`, and the caller redoes
- * the request with undici (undici-range.ts), which speaks all of HTTP/1.1. Error statuses are
- * answered from the head alone; their connection is closed, never reused.
+ * It reads the body framings of RFC 9112 §6.3 (Content-Length, chunked, until close) and skips
+ * interim 1xx answers. A 200 or 206 framed any other way (another transfer coding, conflicting
+ * lengths) resolves `started` with `unsupported`, and the caller redoes the request with undici
+ * (undici-range.ts). Error statuses are answered from the head alone; their connection is closed,
+ * never reused. Every untrusted size has a cap: the head, its header count, chunk-size lines, and
+ * the body itself (never more than the range asked for).
  */
 import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { type ConnectionOptions, type SecureContext, connect as tlsConnect } from 'node:tls';
@@ -75,6 +77,7 @@ export class Http1Agent {
   /** Back to the pool after a complete response on a connection the server keeps open. */
   release(c: Conn): void {
     c.owner = undefined;
+    this.idle = this.idle.filter((x) => !x.dead);
     if (c.dead || this.closed || this.idle.length >= this.o.maxIdle) {
       destroy(c);
       return;

@@ -3,7 +3,7 @@
  * publisher (src/release/publish.ts) with small packages and 64 KiB chunks, homes pinned to its
  * root (as `trust init` does), and an in-process runner of the `dchat` program.
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -44,8 +44,15 @@ export interface MirrorRepo {
   snapshot(): string;
 }
 
+/** Every repository made by this test process, removed when it exits (each test file is a process). */
+const made = new Set<string>();
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function makeMirrorRepo(now = new Date()): Promise<MirrorRepo> {
   const base = mkdtempSync(join(tmpdir(), 'dchat-dl-'));
+  made.add(base);
   const dir = join(base, 'repo');
   const keys = makeKeys(1);
   await initRepository({ dir, keys, threshold: 1, now });
