@@ -69,7 +69,10 @@ export class Http1Agent {
     for (let c = allowIdle ? this.idle.pop() : undefined; c; c = this.idle.pop()) {
       if (c.idleTimer) clearTimeout(c.idleTimer);
       c.idleTimer = undefined;
-      if (!c.dead) return { conn: c, fresh: false };
+      if (!c.dead) {
+        c.socket.ref();
+        return { conn: c, fresh: false };
+      }
     }
     return { conn: await this.connect(signal), fresh: true };
   }
@@ -87,6 +90,8 @@ export class Http1Agent {
       destroy(c);
     }, IDLE_MS);
     c.idleTimer.unref();
+    // As node:http's Agent does: an idle connection does not keep the process alive.
+    c.socket.unref();
     this.idle.push(c);
   }
 

@@ -5,6 +5,7 @@
  * The TLS side runs against real nginx in https.test.ts and the download tests.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -259,6 +260,31 @@ describe('lean HTTP/1.1 range bodies', () => {
     } finally {
       await s.close();
     }
+  });
+
+  test('an idle kept-alive connection does not keep a process alive', async () => {
+    srv.script = ({ range: [a, b] }) => [head206(a, b), BODY.subarray(a, b + 1)];
+    const mod = new URL('../../src/sources/https.ts', import.meta.url).href;
+    const code = `
+      import { HttpsSource } from ${JSON.stringify(mod)};
+      const s = new HttpsSource({ url: ${JSON.stringify(srv.url)} });
+      const b = await s.fetchRange({ target: 'dchat-1.0.0-linux-x64', sha256: 'a'.repeat(64), start: 0, end: 100, maxBytes: 100 });
+      console.log(b.byteLength); // and no close(): the process must still end now
+    `;
+    const t0 = Date.now();
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      child.on('error', reject);
+      child.on('close', () => resolve(text.trim()));
+    });
+    assert.equal(out, '100');
+    assert.ok(Date.now() - t0 < 10_000, 'exited without waiting for the idle connection');
   });
 
   test('a transfer coding this path does not read goes to undici', async () => {
