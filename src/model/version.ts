@@ -1,9 +1,11 @@
-import semver from 'semver';
+// The two functions alone: the package index loads all 45 of its modules (20 ms of every start).
+import semverCompare from 'semver/functions/compare.js';
+import semverValid from 'semver/functions/valid.js';
 import { DchatError } from '../errors.ts';
 
 /** Release versions are strict SemVer 2.0 without build metadata ("1.2.3", "2.0.0-rc.1"). */
 export function isValidVersion(v: string): boolean {
-  return v.length <= 64 && semver.valid(v) === v && !v.includes('+');
+  return v.length <= 64 && semverValid(v) === v && !v.includes('+');
 }
 
 export function parseVersion(v: string, what = 'version'): string {
@@ -13,7 +15,7 @@ export function parseVersion(v: string, what = 'version'): string {
 }
 
 export function compareVersions(a: string, b: string): number {
-  return semver.compare(a, b);
+  return semverCompare(a, b);
 }
 
 export function sortVersions(vs: Iterable<string>): string[] {
