@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { processContext } from './context.ts';
-import { buildDchat } from './dchat-program.ts';
-import { runProgram } from './program.ts';
+import { useCompileCache } from './compile-cache.ts';
+
+// Before the rest is loaded, so that it comes from the compile cache.
+useCompileCache();
+const { processContext } = await import('./context.ts');
+const { runProgram } = await import('./program.ts');
+const { buildDchat } = await import('./dchat-program.ts');
 
 process.exitCode = await runProgram(buildDchat(processContext()), process.argv.slice(2));
