@@ -179,9 +179,8 @@ export async function benchDownload(argv: string[]): Promise<boolean> {
     disk.length = 0;
     const r = compare(runs, ours, curl);
     const mbps = (ms: number) => ((size / ms) * 1000) / 1e6;
-    const med = median;
     console.log(
-      `download: ${(size / 1024 ** 3).toFixed(2)} GiB, dchat ${mbps(med(r.a)).toFixed(0)} MB/s, curl ${mbps(med(r.b)).toFixed(0)} MB/s`,
+      `download: ${(size / 1024 ** 3).toFixed(2)} GiB, dchat ${mbps(median(r.a)).toFixed(0)} MB/s, curl ${mbps(median(r.b)).toFixed(0)} MB/s`,
     );
     const ok = report('download', 'dchat update download (+verify +fsync)', 'curl -o', r, 1.2);
     printFloor(size, median(r.a), median(r.b), median(curlBusy), median(disk));
@@ -201,9 +200,9 @@ export async function benchDownload(argv: string[]): Promise<boolean> {
         ]),
       );
     }
-    const d = med(durable);
+    const d = median(durable);
     console.log(
-      `download: for reference, curl -o + fsync median ${d.toFixed(0)} ms; dchat / that = ${(med(r.a) / d).toFixed(3)}x`,
+      `download: for reference, curl -o + fsync median ${d.toFixed(0)} ms; dchat / that = ${(median(r.a) / d).toFixed(3)}x`,
     );
     return ok;
   } finally {
