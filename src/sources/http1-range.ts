@@ -221,6 +221,7 @@ export class Http1Range extends PieceQueue implements RangeTransfer {
   private chunkState: 'size' | 'data' | 'data-end' | 'trailer' = 'size';
   private chunkLine = '';
   private chunkLeft = 0;
+  private trailerBytes = 0;
   private keepAlive = true;
   private paused = false;
   /** The memory last handed to the socket for its next read. */
@@ -554,6 +555,13 @@ export class Http1Range extends PieceQueue implements RangeTransfer {
         if (off < bytes.byteLength) this.keepAlive = false;
         this.complete();
         return;
+      } else {
+        // A trailer field: ignored, but an endless trailer section is refused like a huge head.
+        this.trailerBytes += line.length + 2;
+        if (this.trailerBytes > MAX_HEAD_BYTES) {
+          this.fail(new SourceError('E_HTTP', `chunked body: trailers larger than ${MAX_HEAD_BYTES} bytes`));
+          return;
+        }
       }
     }
     this.afterBody();

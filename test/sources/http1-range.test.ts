@@ -215,6 +215,14 @@ describe('lean HTTP/1.1 range bodies', () => {
       await assertCode(() => fetch(s, 0, 10), 'E_HTTP');
       srv.script = () => ['HTTP/1.1 206 Partial Content\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'];
       await assertCode(() => fetch(s, 0, 10), 'E_HTTP');
+      // All the data, then trailer fields without end.
+      srv.script = ({ range: [a, b] }) => [
+        `HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ${a}-${b}/1\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        ...chunked(BODY.subarray(a, b + 1), [4096]).slice(0, -1),
+        '0\r\n',
+        ...Array.from({ length: 2000 }, (_, i) => `X-Trailer-${i}: ${'v'.repeat(40)}\r\n`),
+      ];
+      await assertCode(() => fetch(s, 0, 10_000), 'E_HTTP');
       srv.script = () => [];
       await assertCode(() => fetch(s, 0, 10), 'E_TIMEOUT');
       srv.script = ({ range: [a, b] }) => [head206(a, b), BODY.subarray(a, a + 5)];
