@@ -9,6 +9,8 @@
 import { enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { CliContext } from './context.ts';
 
 export function useCompileCache(env: NodeJS.ProcessEnv = process.env): void {
   try {
@@ -17,4 +19,16 @@ export function useCompileCache(env: NodeJS.ProcessEnv = process.env): void {
   } catch {
     // An optimisation only: never a reason for a command to fail.
   }
+}
+
+/**
+ * The body of every bin: the cache first, then the rest of the CLI loaded through it (dynamic
+ * imports, so nothing is compiled before the cache is on), then the program run on process.argv.
+ */
+export async function runBin(loadProgram: () => Promise<(ctx: CliContext) => Command>): Promise<void> {
+  useCompileCache();
+  const { processContext } = await import('./context.ts');
+  const { runProgram } = await import('./program.ts');
+  const build = await loadProgram();
+  process.exitCode = await runProgram(build(processContext()), process.argv.slice(2));
 }
