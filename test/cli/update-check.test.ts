@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CHUNK, type MirrorRepo, makeHome, makeMirrorRepo, runDchat } from '../download/fixture.ts';
+import {
+  addMirror,
+  CHUNK,
+  type MirrorRepo,
+  makeHome,
+  makeMirrorRepo,
+  runDchat,
+} from '../download/fixture.ts';
 import { describeRun, runBin } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
@@ -37,21 +44,7 @@ describe('update check / list-versions through HTTPS mirrors', { skip }, () => {
 
   async function homeWith(...mirrors: [string, number][]): Promise<string> {
     const home = (await makeHome(repo, t0)).home;
-    for (const [url, priority] of mirrors) {
-      const r = await runDchat([
-        '--home',
-        home,
-        'update',
-        'add-mirror',
-        '--url',
-        url,
-        '--mirror-type',
-        'https',
-        '--priority',
-        String(priority),
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    for (const [url, priority] of mirrors) await addMirror(home, url, priority);
     return home;
   }
 
@@ -147,18 +140,7 @@ describe('update check / list-versions through HTTPS mirrors', { skip }, () => {
     assert.equal(stop.code, 0);
     const fresh = JSON.parse((await runDchat(['--home', home, '--json', 'update', 'check'], { env })).stdout);
     assert.equal(fresh.newest_version, '1.0.0');
-    await runDchat([
-      '--home',
-      home,
-      'update',
-      'add-mirror',
-      '--url',
-      stale.url,
-      '--mirror-type',
-      'https',
-      '--priority',
-      '5',
-    ]);
+    await addMirror(home, stale.url, 5);
     // From now on the stale mirror is a rollback: skipped, and never believed.
     const again = JSON.parse((await runDchat(['--home', home, '--json', 'update', 'check'], { env })).stdout);
     assert.equal(again.newest_version, '1.0.0');
@@ -191,18 +173,7 @@ describe('update check / list-versions through HTTPS mirrors', { skip }, () => {
 
     const home = await homeWith([nginx.url, 10]);
     await runDchat(['--home', home, 'update', 'check'], { env });
-    await runDchat([
-      '--home',
-      home,
-      'update',
-      'add-mirror',
-      '--url',
-      stale.url,
-      '--mirror-type',
-      'https',
-      '--priority',
-      '1',
-    ]);
+    await addMirror(home, stale.url, 1);
     const toml = join(home, 'mirrors.toml');
     writeFileSync(
       toml,

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import {
+  addMirror,
   CHUNK,
   type MirrorRepo,
   makeHome,
@@ -41,19 +42,7 @@ describe('dchat update download', { skip }, () => {
 
   async function homeWith(...urls: string[]): Promise<string> {
     const home = (await makeHome(repo)).home;
-    for (const url of urls) {
-      const r = await runDchat([
-        '--home',
-        home,
-        'update',
-        'add-mirror',
-        '--url',
-        url,
-        '--mirror-type',
-        'https',
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    for (const url of urls) await addMirror(home, url);
     return home;
   }
   const args = (home: string, ...more: string[]) => [
@@ -130,18 +119,7 @@ describe('dchat update download', { skip }, () => {
       'E_CHUNK_MISMATCH',
     );
     assert.ok(!existsSync(`${home}/packages/dchat-1.0.0-linux-x64`));
-    await runDchat([
-      '--home',
-      home,
-      'update',
-      'add-mirror',
-      '--url',
-      nginx.url,
-      '--mirror-type',
-      'https',
-      '--priority',
-      '20',
-    ]);
+    await addMirror(home, nginx.url, 20);
     const ok = await runDchat(args(home), { env });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /E_CHUNK_MISMATCH .*not used again in this download/);

@@ -3,6 +3,7 @@
  * publisher (src/release/publish.ts) with small packages and 64 KiB chunks, homes pinned to its
  * root (as `trust init` does), and an in-process runner of the `dchat` program.
  */
+import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,4 +160,20 @@ export function ndjson(text: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** `dchat update add-mirror` of an HTTPS mirror into `home` (with a priority if given); it must succeed. */
+export async function addMirror(home: string, url: string, priority?: number): Promise<void> {
+  const r = await runDchat([
+    '--home',
+    home,
+    'update',
+    'add-mirror',
+    '--url',
+    url,
+    '--mirror-type',
+    'https',
+    ...(priority === undefined ? [] : ['--priority', String(priority)]),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
 }

@@ -13,7 +13,7 @@ import { BINS, describeRun, runBin } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
-import { CHUNK, makeHome, makeMirrorRepo, ndjson, type Published, runDchat } from './fixture.ts';
+import { addMirror, CHUNK, makeHome, makeMirrorRepo, ndjson, type Published } from './fixture.ts';
 
 const skip = requireTool('openssl');
 const SIZE = 32 * CHUNK + 999;
@@ -33,17 +33,7 @@ before(async () => {
   mirror = await startFaultMirror(repo.dir, ca, [{ kind: 'slow', bytesPerSec: 512 * 1024 }]);
   paths = await makeHome(repo);
   home = paths.home;
-  const add = await runDchat([
-    '--home',
-    home,
-    'update',
-    'add-mirror',
-    '--url',
-    mirror.url,
-    '--mirror-type',
-    'https',
-  ]);
-  assert.equal(add.code, 0, add.stderr);
+  await addMirror(home, mirror.url);
 });
 after(async () => {
   await mirror?.stop();
