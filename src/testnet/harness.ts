@@ -7,7 +7,7 @@
  * $DCHAT_HOME/testnet/runs/<id>; its report follows spec/CLI.md ("Test harness").
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from '../crypto/hash.ts';
@@ -22,7 +22,7 @@ import { type HomePaths, homePaths } from '../store/home.ts';
 import { writeTrustOrigin } from '../store/trust-origin.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import type { AttackPlan, MaliciousStats } from './malicious.ts';
-import { DCHAT_TEST_ENTRY, type NodeProcess, spawnNode, stopAll } from './process.ts';
+import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
 
 export type Method = 'gossip' | 'peer';
@@ -219,23 +219,11 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
         const paths = homePaths(home);
         await trustInit(paths, rootBytes, o.now);
         await seedFromMirror(paths, rel, o.now);
-        const planFile = join(home, 'attack-plan.json');
-        await writeFile(planFile, JSON.stringify(plan));
-        const m = await spawnNode({
+        const m = await spawnMaliciousNode({
           name: `m${k}`,
           home,
-          role: 'malicious',
-          entry: DCHAT_TEST_ENTRY,
-          args: [
-            '_malicious-node',
-            '--json',
-            '--home',
-            home,
-            '--plan',
-            planFile,
-            '--bootstrap',
-            origin.addresses[0] as string,
-          ],
+          plan,
+          bootstrap: origin.addresses[0] as string,
         });
         procs.push(m);
         liars.push(m);

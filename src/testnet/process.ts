@@ -6,9 +6,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DchatError } from '../errors.ts';
+import type { AttackPlan } from './malicious.ts';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 export const DCHAT_ENTRY = fileURLToPath(new URL(`../cli/dchat${EXT}`, import.meta.url));
@@ -33,6 +35,27 @@ export interface SpawnOptions {
   entry?: string;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
+}
+
+/**
+ * A malicious node (`dchat-test _malicious-node`) playing `plan`, which is written to
+ * H/attack-plan.json, joined to the network through `bootstrap`.
+ */
+export async function spawnMaliciousNode(o: {
+  name: string;
+  home: string;
+  plan: AttackPlan;
+  bootstrap: string;
+}): Promise<NodeProcess> {
+  const planFile = join(o.home, 'attack-plan.json');
+  await writeFile(planFile, JSON.stringify(o.plan));
+  return spawnNode({
+    name: o.name,
+    home: o.home,
+    role: 'malicious',
+    entry: DCHAT_TEST_ENTRY,
+    args: ['_malicious-node', '--json', '--home', o.home, '--plan', planFile, '--bootstrap', o.bootstrap],
+  });
 }
 
 export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {

@@ -6,7 +6,7 @@
  * and never relays.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +18,7 @@ import { homePaths } from '../../../src/store/home.ts';
 import { addMirror, DEFAULT_SETTINGS, saveMirrors } from '../../../src/store/mirrors.ts';
 import { trustInit } from '../../../src/testnet/harness.ts';
 import type { AttackPlan } from '../../../src/testnet/malicious.ts';
-import { DCHAT_TEST_ENTRY, type NodeProcess, spawnNode, stopAll } from '../../../src/testnet/process.ts';
+import { type NodeProcess, spawnMaliciousNode, stopAll } from '../../../src/testnet/process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from '../../../src/testnet/release.ts';
 import { runBin } from '../../helpers/cli.ts';
 import { startUserNode, waitFor } from '../../helpers/node-procs.ts';
@@ -216,23 +216,7 @@ describe('gossip over libp2p between real node processes', () => {
       rounds: 25,
       corruptChunks: false,
     };
-    await writeFile(join(home, 'plan.json'), JSON.stringify(plan));
-    const liar = await spawnNode({
-      name: 'liar',
-      home,
-      role: 'malicious',
-      entry: DCHAT_TEST_ENTRY,
-      args: [
-        '_malicious-node',
-        '--json',
-        '--home',
-        home,
-        '--plan',
-        join(home, 'plan.json'),
-        '--bootstrap',
-        n1.addresses[0] as string,
-      ],
-    });
+    const liar = await spawnMaliciousNode({ name: 'liar', home, plan, bootstrap: n1.addresses[0] as string });
     procs.push(liar);
     const s1 = await waitFor('n1 to reject forgeries', async () => {
       const st = await status(n1);
