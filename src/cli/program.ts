@@ -4,8 +4,9 @@ import { createLogs, type Logs } from '../log/logger.ts';
 import { type HomePaths, homePaths, resolveHome } from '../store/home.ts';
 import type { CliContext } from './context.ts';
 import { Output, runBody } from './output.ts';
+import { VERSION } from './version.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.ts';
 
 /** What every command body receives. */
 export interface CommandEnv {
