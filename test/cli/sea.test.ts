@@ -93,7 +93,7 @@ describe('the single executable (dchat release build)', () => {
       spawnSync('/bin/sh', ['-c', 'command -v node'], { env: { PATH: NO_NODE_PATH } }).status,
       0,
     );
-    const r = await run(exe, ['--home', home, '--version'], { HOME: join(dir, 'nohome') });
+    const r = await run(exe, ['--version'], { DCHAT_HOME: home, HOME: join(dir, 'nohome') });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${STAMP}\n`);
     assert.equal(existsSync(home), false);
