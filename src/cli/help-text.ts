@@ -116,7 +116,7 @@ const HELP: Record<string, CommandHelp> = {
   'dchat completion': {
     examples: [
       'dchat completion bash > /etc/bash_completion.d/dchat',
-      'dchat completion zsh > "${fpath[1]}/_dchat"',
+      'dchat completion zsh > ~/.zfunc/_dchat       # with fpath+=(~/.zfunc) in ~/.zshrc',
       'dchat completion fish > ~/.config/fish/completions/dchat.fish',
     ],
   },

@@ -32,6 +32,7 @@ describe('dchat completion', () => {
       'bash',
       [
         '-c',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash script, not a template
         'eval "$(cat)"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _dchat; printf "%s\\n" "${COMPREPLY[@]}"',
         'bash',
         ...words,

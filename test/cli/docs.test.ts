@@ -35,6 +35,19 @@ test('the generator check mode fails on a stale page and passes on a fresh one',
     assert.ok(text.includes(heading), `${heading} missing`);
   assert.ok(!text.includes('_malicious-node'));
   assert.match(text, /Examples:\n {2}\$ dchat update download --version 1\.0\.0/);
+  const dir = mkdtempSync(join(tmpdir(), 'dchat-docs-'));
+  try {
+    const stale = join(dir, 'cli.md');
+    writeFileSync(stale, text.replace('--limit-rate', '--rate-limit'));
+    const r = spawnSync(process.execPath, ['scripts/gen-cli-docs.ts', '--check', '--file', stale], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is stale: run `npm run docs`/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('README and docs/ link only files that exist in the repository, never ../shared or DESIGN.md', () => {
@@ -59,4 +72,21 @@ test('README and docs/ link only files that exist in the repository, never ../sh
   }
   assert.ok(existsSync(join(REPO_ROOT, 'LICENSE')));
   assert.match(readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8'), /^MIT License/);
+});
+
+test('the operator guide explains every error code src/errors.ts defines (and the bins E_NODE_VERSION)', () => {
+  const codes = new Set(
+    readFileSync(join(REPO_ROOT, 'src', 'errors.ts'), 'utf8').match(/'E_[A-Z_]+'/g) ?? [],
+  );
+  assert.ok(codes.size >= 20);
+  const guide = readFileSync(join(REPO_ROOT, 'docs', 'operator-guide.md'), 'utf8');
+  const section = guide.slice(guide.indexOf('## Troubleshooting by error code'));
+  for (const quoted of [...codes, "'E_NODE_VERSION'"]) {
+    const code = quoted.slice(1, -1);
+    assert.match(
+      section,
+      new RegExp(`^\\| \`${code}\` \\| [123] \\|`, 'm'),
+      `${code} missing from the table`,
+    );
+  }
 });
