@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { collect } from '../flags.ts';
 import { action } from '../program.ts';
+import { registerReleaseBuild } from './release-build.ts';
 
 export function registerRelease(program: Command, ctx: CliContext): void {
   const release = program
@@ -50,4 +51,5 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .option('--key <file>', 'private key (repeatable)', collect, [])
     .option('--expires <duration>', 'expiry of snapshot and timestamp', '7d')
     .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).refresh(o as never, env)));
+  registerReleaseBuild(release, ctx);
 }
