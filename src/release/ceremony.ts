@@ -12,12 +12,14 @@ import {
   commitStaged,
   keysForRole,
   mergeSignatures,
+  nextTargets,
   prepareInit,
   type Repo,
   type RoleSpecs,
   type Staged,
 } from '../trust/repository.ts';
 import { planRotation } from '../trust/rotation.ts';
+import { tallySignatures } from '../trust/signatures.ts';
 import { DEFAULT_EXPIRY } from './defaults.ts';
 import { isRepo, loadRepo, mirrorPaths, writeRepoRoles, writeRoot, writeSums } from './mirror-dir.ts';
 import { clearStaged, loadStaged, readMetadataFile, stagingPaths, writeStaged } from './staging.ts';
@@ -183,4 +185,75 @@ export async function finishStaged(o: FinishInput): Promise<FinishResult> {
   if (staged.root) committedRoles.push('root');
   if (staged.targets) committedRoles.push('targets');
   return { repo, committedRoles };
+}
+
+export interface StagedStatus {
+  role: 'root' | 'targets';
+  version: number;
+  file: string;
+  /** Signature counts against each threshold the role must meet before `finish` commits it. */
+  thresholds: { against: string; valid: number; threshold: number }[];
+}
+
+/** How far each staged document is from its thresholds (what `finish` will check). */
+export function stagedStatus(dir: string, staged: Staged, current?: Repo): StagedStatus[] {
+  const out: StagedStatus[] = [];
+  const count = (
+    root: Repo['root'],
+    role: 'root' | 'targets',
+    md: Repo['root'] | Repo['targets'],
+    against: string,
+  ) => {
+    const t = tallySignatures(root.signed, role, md);
+    return { against, valid: t.valid, threshold: t.threshold };
+  };
+  if (staged.root) {
+    const thresholds = [count(staged.root, 'root', staged.root, current ? 'new root' : 'root')];
+    if (current) thresholds.unshift(count(current.root, 'root', staged.root, 'old root'));
+    out.push({ role: 'root', version: staged.root.signed.version, file: stagingPaths(dir).root, thresholds });
+  }
+  const rootToBe = staged.root ?? current?.root;
+  if (staged.targets && rootToBe) {
+    out.push({
+      role: 'targets',
+      version: staged.targets.signed.version,
+      file: stagingPaths(dir).targets,
+      thresholds: [count(rootToBe, 'targets', staged.targets, 'targets')],
+    });
+  }
+  return out;
+}
+
+export interface RenewTargetsInput {
+  dir: string;
+  keys: readonly SigningKey[];
+  now: Date;
+  targetsExpiresSec?: number;
+  snapshotExpiresSec?: number;
+  timestampExpiresSec?: number;
+  prepare?: boolean;
+}
+
+/**
+ * Targets N+1 with the same packages and a fresh expiry (targets expire on their own, TUF §5.6):
+ * signed and committed with snapshot and timestamp, or staged for the targets maintainers.
+ */
+export async function renewTargets(o: RenewTargetsInput): Promise<CeremonyOutcome> {
+  const repo = await loadRepo(o.dir);
+  const targets = nextTargets(repo.targets.signed, repo.targets.signed.version + 1, [], {
+    now: o.now,
+    targetsExpiresSec: o.targetsExpiresSec ?? DEFAULT_EXPIRY.targets,
+  });
+  addSignatures(targets, keysForRole(repo.root.signed, 'targets', o.keys));
+  if (o.prepare) {
+    await writeStaged(o.dir, { targets });
+    return { staged: { targets }, droppedSignatures: [] };
+  }
+  const next = commitStaged(repo, { targets }, o.keys, {
+    now: o.now,
+    snapshotExpiresSec: o.snapshotExpiresSec ?? DEFAULT_EXPIRY.snapshot,
+    timestampExpiresSec: o.timestampExpiresSec ?? DEFAULT_EXPIRY.timestamp,
+  });
+  await writeCommitted(o.dir, next, false);
+  return { committed: next, droppedSignatures: [] };
 }

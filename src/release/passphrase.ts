@@ -58,50 +58,60 @@ async function readPassphraseFile(path: string): Promise<string> {
 }
 
 /**
- * A prompt on /dev/tty with echo off; undefined when stderr is not a terminal or there is no
- * controlling terminal. Entering an empty line aborts (E_PASSPHRASE).
+ * A prompt on /dev/tty with echo off; undefined when stderr is not a terminal (scripts, CI). The
+ * terminal is opened only when a passphrase is actually needed. An empty line aborts.
  */
 export function terminalPrompt(stderrIsTty: boolean | undefined): PassphraseSource['prompt'] {
   if (stderrIsTty !== true) return undefined;
+  return (question) => askOnTerminal(question);
+}
+
+function askOnTerminal(question: string): Promise<string> {
   let fd: number;
   try {
     fd = openSync('/dev/tty', 'r+');
-  } catch {
-    return undefined;
+  } catch (cause) {
+    return Promise.reject(
+      new DchatError(
+        'E_PASSPHRASE',
+        `no terminal to ask for the passphrase on: give --passphrase-file or ${PASSPHRASE_ENV}`,
+        {
+          cause,
+          details: { reason: 'missing' },
+        },
+      ),
+    );
   }
-  return (question) =>
-    new Promise<string>((resolve, reject) => {
-      const input = new ReadStream(fd);
-      const output = new WriteStream(fd);
-      output.write(question);
-      input.setRawMode(true);
-      let answer = '';
-      const done = (err?: Error) => {
-        input.setRawMode(false);
-        input.pause();
-        input.removeAllListeners('data');
-        output.write('\n');
-        if (err) reject(err);
-        else resolve(answer);
-      };
-      input.on('data', (chunk: Buffer) => {
-        for (const ch of chunk.toString('utf8')) {
-          if (ch === '\r' || ch === '\n') {
-            if (answer === '')
-              return done(
-                new DchatError('E_PASSPHRASE', 'no passphrase entered', { details: { reason: 'missing' } }),
-              );
-            return done();
-          }
-          if (ch === '\u0003' || ch === '\u0004')
+  return new Promise<string>((resolve, reject) => {
+    const input = new ReadStream(fd);
+    const output = new WriteStream(fd);
+    output.write(question);
+    input.setRawMode(true);
+    let answer = '';
+    const done = (err?: Error) => {
+      input.setRawMode(false);
+      input.removeAllListeners('data');
+      output.write('\n');
+      input.destroy();
+      if (err) reject(err);
+      else resolve(answer);
+    };
+    input.on('data', (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          if (answer === '')
             return done(
-              new DchatError('E_PASSPHRASE', 'passphrase prompt cancelled', {
-                details: { reason: 'missing' },
-              }),
+              new DchatError('E_PASSPHRASE', 'no passphrase entered', { details: { reason: 'missing' } }),
             );
-          if (ch === '\u007f' || ch === '\b') answer = answer.slice(0, -1);
-          else if (answer.length < MAX_PASSPHRASE_BYTES) answer += ch;
+          return done();
         }
-      });
+        if (ch === '\u0003' || ch === '\u0004')
+          return done(
+            new DchatError('E_PASSPHRASE', 'passphrase prompt cancelled', { details: { reason: 'missing' } }),
+          );
+        if (ch === '\u007f' || ch === '\b') answer = answer.slice(0, -1);
+        else if (answer.length < MAX_PASSPHRASE_BYTES) answer += ch;
+      }
     });
+  });
 }
