@@ -14,6 +14,7 @@ export const ENV_VARS: Record<string, string> = {
   DCHAT_DEBUG: 'set: print the stack trace of an internal error (E_INTERNAL)',
   NODE_EXTRA_CA_CERTS: 'PEM file of extra TLS roots for HTTPS mirrors (private CAs)',
   SOURCE_DATE_EPOCH: 'seconds since 1970: the mtime of the built executable (reproducible builds)',
+  DCHAT_KEY_PASSPHRASE: 'passphrase of encrypted private keys when --passphrase-file is not given (CI)',
   DCHAT_FAKE_NOW: 'tests and demos only: the clock every expiry decision uses (an ISO date)',
 };
 
@@ -27,6 +28,7 @@ interface CommandHelp {
 }
 
 const MIRRORS = ['NODE_EXTRA_CA_CERTS'];
+const KEYS = ['DCHAT_KEY_PASSPHRASE'];
 
 /** Keyed by the command path as typed: "dchat update download". */
 const HELP: Record<string, CommandHelp> = {
@@ -41,13 +43,31 @@ const HELP: Record<string, CommandHelp> = {
     env: MIRRORS,
   },
   'dchat release init': {
-    examples: ['dchat-sign keygen --out release.key && dchat release init --out mirror --key release.key'],
+    examples: [
+      'dchat-sign keygen --out release.key && dchat release init --out mirror --key release.key',
+      'dchat release init --out mirror --root-key alice.pub --root-key bob.pub --root-key carol.pub \\\n' +
+        '    --root-threshold 2 --targets-key alice.pub --targets-key bob.pub --targets-key carol.pub \\\n' +
+        '    --targets-threshold 2 --online-key online.key --prepare',
+    ],
+    env: KEYS,
+  },
+  'dchat release sign': {
+    examples: ['dchat release sign --metadata root.json --key alice.key --output alice-root.json'],
+    env: KEYS,
+  },
+  'dchat release finish': {
+    examples: [
+      'dchat release finish --out mirror --key online.key --signatures alice-root.json bob-root.json',
+    ],
+    env: KEYS,
   },
   'dchat release publish': {
     examples: [
       'dchat release publish --package dchat-1.0.0-linux-x64 --version 1.0.0 --platform linux-x64 \\\n' +
         '    --out mirror --key release.key --sig dchat-1.0.0-linux-x64.sig --base-url https://mirror.example.org/dchat',
+      'dchat release publish --package dchat-1.0.0-linux-x64 --version 1.0.0 --platform linux-x64 --out mirror --prepare',
     ],
+    env: KEYS,
   },
   'dchat release rotate-keys': {
     examples: [
@@ -121,12 +141,19 @@ const HELP: Record<string, CommandHelp> = {
     ],
   },
   'dchat-sign': {
+    env: KEYS,
     examples: [
       'dchat-sign keygen --out release.key',
       'dchat-sign --key release.key --input dchat-1.0.0-linux-x64 --output dchat-1.0.0-linux-x64.sig',
     ],
   },
-  'dchat-sign keygen': { examples: ['dchat-sign keygen --out release.key'] },
+  'dchat-sign keygen': {
+    examples: [
+      'dchat-sign keygen --out release.key',
+      'dchat-sign keygen --out alice.key --encrypt   # asks for a passphrase',
+    ],
+    env: KEYS,
+  },
   'dchat-test': {
     examples: [
       'dchat-test distribute-update --version 1.0.0 --method gossip --nodes 10',
