@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { collect } from '../flags.ts';
 import { action } from '../program.ts';
+import { registerReleaseBuild } from './release-build.ts';
 
 const impl = () => import('./release-impl.ts');
 const signImpl = () => import('./release-sign-impl.ts');
@@ -126,4 +127,5 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--signatures <file...>', 'signed copies of the staged files to merge (release sign --output)')
       .option('--expires <duration>', 'expiry of snapshot and timestamp', '7d'),
   ).action(action(ctx, async (o, env) => (await signImpl()).finish(o as never, env)));
+  registerReleaseBuild(release, ctx);
 }
