@@ -179,6 +179,7 @@ export class GossipService {
       conns.some((c) => c.direction === 'outbound') ||
       this.host.getDialQueue().some((d) => d.peerId?.toString() === id);
     this.peerIds.set(id, peer);
+    this.wire.open(peer);
     this.feed(() => this.core.connected(this.now(), id, dialled ? 'outbound' : 'inbound'));
     return true;
   }

@@ -68,20 +68,33 @@ export class GossipWire {
     this.inbound.clear();
   }
 
+  /**
+   * A peer connected: open our stream to it now, so the first message that matters (a release
+   * pushed hop by hop) does not wait for a protocol negotiation on every hop.
+   */
+  open(peer: PeerId): void {
+    if (this.running) this.kick(peer, undefined);
+  }
+
   /** Queues `bytes` (one encoded message) for `peer`; written in order on our stream to it. */
   send(peer: PeerId, bytes: Uint8Array): void {
-    if (!this.running) return;
+    if (this.running) this.kick(peer, bytes);
+  }
+
+  private kick(peer: PeerId, bytes: Uint8Array | undefined): void {
     const key = peer.toString();
     let o = this.out.get(key);
     if (!o) {
       o = { peer, queue: [], writing: false };
       this.out.set(key, o);
     }
-    if (o.queue.length >= MAX_QUEUED_FRAMES) {
-      this.dropped++;
-      return;
+    if (bytes) {
+      if (o.queue.length >= MAX_QUEUED_FRAMES) {
+        this.dropped++;
+        return;
+      }
+      o.queue.push(bytes);
     }
-    o.queue.push(bytes);
     if (!o.writing) void this.write(key, o);
   }
 
@@ -100,17 +113,18 @@ export class GossipWire {
   ) {
     o.writing = true;
     try {
-      while (o.queue.length > 0 && this.running) {
+      do {
         if (o.stream?.status !== 'open' || !o.lp) {
           o.stream = await this.host.dialProtocol(o.peer, GOSSIP_PROTOCOL, {
             signal: AbortSignal.timeout(OPEN_TIMEOUT_MS),
           });
           o.lp = lpStream(o.stream, { maxDataLength: this.maxFrameBytes * 2 });
         }
+        if (o.queue.length === 0) break;
         const frames = o.queue.splice(0, o.queue.length);
         await o.lp.writeV(frames);
         this.sent += frames.length;
-      }
+      } while (o.queue.length > 0 && this.running);
     } catch (err) {
       // A broken stream loses what was in flight; the next send opens a new one.
       o.stream?.abort(err instanceof Error ? err : new Error(String(err)));
