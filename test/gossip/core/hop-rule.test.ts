@@ -52,7 +52,6 @@ function distances(n: number, edges: Set<string>, origin: number): number[] {
       d[v] = (d[u] as number) + 1;
       q.push(v);
     }
-    if (d[v] === Number.POSITIVE_INFINITY) (d[v] = (d[u] as number) + 1), q.push(v);
   }
   return d;
 }
@@ -64,7 +63,7 @@ test('property: the hop rule bounds the spread to TTL+1 hops (exactly so when fl
       const add = (a: number, b: number) => {
         if (a !== b) edges.add(a < b ? `${a}-${b}` : `${b}-${a}`);
       };
-      c.parent.forEach((p, i) => add(p, i + 1));
+      for (const [i, p] of c.parent.entries()) add(p, i + 1);
       for (const [a, b] of c.extra) add(a, b);
       const net = new Pump(10);
       for (let i = 0; i < c.n; i++) net.add(`n${i}`, node({ mode: c.mode, antiEntropyMs: 0 }, i + 1));
