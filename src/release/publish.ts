@@ -3,7 +3,7 @@
  * the package, computes digests and the chunk table, builds the next TUF versions (trust/repository)
  * and writes them into the mirror directory in the crash-safe order of mirror-dir.ts.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { digestFile } from '../crypto/file-digest.ts';
 import { merkleRootHex } from '../crypto/merkle.ts';
@@ -18,7 +18,8 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
-import { copyFileAtomic, linkFileAtomic, writeFileAtomic } from '../store/atomic.ts';
+import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
+import { readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
   initRepo,
@@ -94,6 +95,9 @@ export interface PublishResult {
 
 export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const repo = await loadRepo(o.dir);
+  // A publish killed mid-copy left a partial package (hundreds of MiB) under a temp name.
+  const p0 = mirrorPaths(o.dir);
+  for (const d of [p0.targetsDir, p0.packagesDir, p0.metadataDir, o.dir]) await sweepDeadTemp(d);
   const st = await stat(o.packagePath).catch((cause) => {
     throw new UsageError('--package', `cannot read ${o.packagePath}: ${(cause as Error).message}`, { cause });
   });
@@ -156,7 +160,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   await copyFileAtomic(o.packagePath, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
   await writeFileAtomic(p.chunkTable(name), serializeChunkTable(table));
-  if (sig && o.sigPath) await writeFileAtomic(p.sigFile(name), await readFile(o.sigPath));
+  if (sig && o.sigPath)
+    await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   await writeRepoRoles(o.dir, next);
   await writeSums(o.dir, next);
   return { repo: next, name, custom };
@@ -168,12 +173,7 @@ async function loadMatchingSig(
   platform: string,
   d: { size: number; sha256: string; blake3: string },
 ): Promise<SigDocument> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new UsageError('--sig', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+  const bytes = await readFlagFile('--sig', path, LIMITS.signatureFileBytes);
   const doc = parseSigDocument(bytes);
   const want = buildStatement(version, platform, d);
   const got = doc.statement;

@@ -8,7 +8,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DchatError, UsageError } from '../errors.ts';
@@ -17,6 +16,8 @@ import { LIMITS } from '../model/limits.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
+import { type LockOptions, withHomeLock } from './lock.ts';
+import { readCappedIfExists } from './read-capped.ts';
 import { usesPublicNetwork } from './trust-origin.ts';
 
 export const MirrorRecordSchema = z.strictObject({
@@ -90,22 +91,12 @@ export function displayName(m: Pick<MirrorRecord, 'source_type' | 'uri'>): strin
 }
 
 export async function loadMirrors(paths: HomePaths): Promise<MirrorConfig> {
-  let text: string;
-  try {
-    const bytes = await readFile(paths.mirrorsToml);
-    if (bytes.byteLength > LIMITS.configBytes)
-      throw new DchatError('E_CONFIG', `${paths.mirrorsToml} is larger than ${LIMITS.configBytes} bytes`);
-    text = bytes.toString('utf8');
-  } catch (err) {
-    if (err instanceof DchatError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new DchatError('E_IO', `cannot read ${paths.mirrorsToml}: ${(err as Error).message}`, {
-        cause: err,
-      });
+  const bytes = await readConfigFile(paths.mirrorsToml);
+  if (bytes === undefined) {
     const mirrors = (await usesPublicNetwork(paths)) ? defaultMirrors() : [];
     return { settings: { ...DEFAULT_SETTINGS }, mirrors, fromFile: false };
   }
-  return { ...parseMirrorsToml(text, paths.mirrorsToml), fromFile: true };
+  return { ...parseMirrorsToml(bytes.toString('utf8'), paths.mirrorsToml), fromFile: true };
 }
 
 /** Parses the text of a mirrors.toml; every problem is E_CONFIG naming `file` and the field. */
@@ -155,11 +146,41 @@ export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<Mirr
   return { settings, mirrors };
 }
 
+/**
+ * Writes mirrors.toml as is. Only for a caller that already holds the home's mirrors lock: every
+ * edit goes through `updateMirrors`, so two commands can never load, change and save over each
+ * other.
+ */
 export async function saveMirrors(
   paths: HomePaths,
   cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>,
 ): Promise<void> {
   await writeFileAtomic(paths.mirrorsToml, serializeMirrors(cfg));
+}
+
+/**
+ * The one way to edit mirrors.toml: load, `change`, save, all under the home's mirrors lock (see
+ * store/lock.ts), so concurrent `add-mirror`, `remove-mirror`, downloads and the node lose and
+ * resurrect nothing. `change` returns the new configuration, or undefined to write nothing.
+ * Returns what is stored afterwards.
+ */
+export function updateMirrors(
+  paths: HomePaths,
+  change: (cfg: MirrorConfig) => Pick<MirrorConfig, 'settings' | 'mirrors'> | undefined,
+  opts: LockOptions = {},
+): Promise<MirrorConfig> {
+  return withHomeLock(
+    paths,
+    'mirrors',
+    async () => {
+      const cfg = await loadMirrors(paths);
+      const next = change(cfg);
+      if (next === undefined) return cfg;
+      await saveMirrors(paths, next);
+      return { ...next, fromFile: true };
+    },
+    opts,
+  );
 }
 
 export function serializeMirrors(cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>): string {
@@ -329,4 +350,15 @@ function datesToStrings(entry: unknown): unknown {
       v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : v,
     ]),
   );
+}
+
+/** A config file of the home: capped, regular; too large is E_CONFIG naming the file. */
+export async function readConfigFile(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readCappedIfExists(file, LIMITS.configBytes);
+  } catch (err) {
+    if (err instanceof DchatError && err.code === 'E_TOO_LARGE')
+      throw new DchatError('E_CONFIG', `${err.message} for a configuration file`, { cause: err });
+    throw err;
+  }
 }

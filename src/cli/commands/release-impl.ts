@@ -12,10 +12,14 @@ import type { CommandEnv } from '../program.ts';
  * Key files named on the command line, relative to the command's cwd (CliContext.cwd, like every
  * other path flag), not to whatever process.cwd() happens to be when commands run in-process.
  */
-function keyFiles(paths: readonly string[], env: CommandEnv, flag = '--key') {
+function keyFiles(paths: readonly string[], env: CommandEnv, flag = '--key', o: object = {}) {
   return loadSigningKeyFiles(
     paths.map((p) => resolve(env.ctx.cwd, p)),
     flag,
+    {
+      allowInsecurePermissions:
+        (o as { allowInsecureKeyPermissions?: boolean }).allowInsecureKeyPermissions === true,
+    },
   );
 }
 
@@ -38,7 +42,7 @@ export async function init(
   o: { out: string; key: string[]; threshold: string; expires: string },
   env: CommandEnv,
 ): Promise<void> {
-  const keys = await keyFiles(o.key, env);
+  const keys = await keyFiles(o.key, env, '--key', o);
   const threshold = intFlag(o.threshold, '--threshold', 1, 64) ?? 1;
   const rootExpiresSec = parseDuration(o.expires, '--expires');
   const dir = resolve(env.ctx.cwd, o.out);
@@ -88,7 +92,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
   const expiresSec = o.expires === undefined ? undefined : parseDuration(o.expires, '--expires');
-  const keys = await keyFiles(o.key, env);
+  const keys = await keyFiles(o.key, env, '--key', o);
   const dir = resolve(env.ctx.cwd, o.out);
   const r = await publishRelease({
     dir,
@@ -122,8 +126,8 @@ export async function rotate(
   o: { out: string; key: string[]; newKey: string[]; threshold?: string; expires: string },
   env: CommandEnv,
 ): Promise<void> {
-  const oldKeys = await keyFiles(o.key, env, '--key');
-  const newKeys = await keyFiles(o.newKey, env, '--new-key');
+  const oldKeys = await keyFiles(o.key, env, '--key', o);
+  const newKeys = await keyFiles(o.newKey, env, '--new-key', o);
   const threshold = intFlag(o.threshold, '--threshold', 1, 64) ?? 1;
   const dir = resolve(env.ctx.cwd, o.out);
   const repo = await rotateKeys({
@@ -150,7 +154,7 @@ export async function refresh(
   o: { out: string; key: string[]; expires: string },
   env: CommandEnv,
 ): Promise<void> {
-  const keys = await keyFiles(o.key, env);
+  const keys = await keyFiles(o.key, env, '--key', o);
   const dir = resolve(env.ctx.cwd, o.out);
   const repo = await refreshRepository({
     dir,

@@ -12,6 +12,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .description('create a new repository whose root trusts these keys')
     .requiredOption('--out <dir>', 'repository directory')
     .option('--key <file>', 'private key (repeatable)', collect, [])
+    .option('--allow-insecure-key-permissions', 'use key files that group or others may read')
     .option('--threshold <n>', 'signatures required per role', '1')
     .option('--expires <duration>', 'root expiry', '365d')
     .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).init(o as never, env)));
@@ -23,6 +24,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .requiredOption('--platform <p>', 'platform, e.g. linux-x64')
     .requiredOption('--out <dir>', 'repository directory (from release init)')
     .option('--key <file>', 'private key (repeatable)', collect, [])
+    .option('--allow-insecure-key-permissions', 'use key files that group or others may read')
     .option('--sig <file>', 'dchat-sign signature to attach')
     .option('--type <type>', 'binary|source|docker|apk', 'binary')
     .option('--channel <channel>', 'stable|beta|nightly', 'stable')
@@ -39,6 +41,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .description('next root version trusting new keys, signed by the old and the new threshold')
     .requiredOption('--out <dir>', 'repository directory')
     .option('--key <file>', 'current (old) private key (repeatable)', collect, [])
+    .option('--allow-insecure-key-permissions', 'use key files that group or others may read')
     .option('--new-key <file>', 'new private key (repeatable)', collect, [])
     .option('--threshold <n>', 'signatures required per role under the new root')
     .option('--expires <duration>', 'new root expiry', '365d')
@@ -48,6 +51,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .description('re-sign snapshot and timestamp with fresh expiry')
     .requiredOption('--out <dir>', 'repository directory')
     .option('--key <file>', 'private key (repeatable)', collect, [])
+    .option('--allow-insecure-key-permissions', 'use key files that group or others may read')
     .option('--expires <duration>', 'expiry of snapshot and timestamp', '7d')
     .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).refresh(o as never, env)));
 }

@@ -24,7 +24,14 @@ export async function keygen(o: { out: string; force?: boolean }, env: CommandEn
 }
 
 export async function sign(
-  o: { key?: string; input?: string; output?: string; version?: string; platform?: string },
+  o: {
+    key?: string;
+    input?: string;
+    output?: string;
+    version?: string;
+    platform?: string;
+    allowInsecureKeyPermissions?: boolean;
+  },
   env: CommandEnv,
 ): Promise<void> {
   const keyPath = resolve(env.ctx.cwd, requireFlag(o.key, '--key'));
@@ -39,7 +46,9 @@ export async function sign(
   }
   const version = versionFlag(o.version ?? parsed?.version);
   const platform = platformFlag(o.platform ?? parsed?.platform);
-  const key = await loadSigningKeyFile(keyPath);
+  const key = await loadSigningKeyFile(keyPath, '--key', {
+    allowInsecurePermissions: o.allowInsecureKeyPermissions === true,
+  });
   const d = await digestFile(input).catch((cause) => {
     throw new UsageError('--input', `cannot read ${input}: ${(cause as Error).message}`, { cause });
   });
