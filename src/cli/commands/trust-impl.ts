@@ -16,14 +16,16 @@ export async function init(o: { root: string }, env: CommandEnv): Promise<void> 
   // Same checks as any root: size cap, well formed, signed by its own threshold.
   const ts = new TrustedSet(bytes, env.ctx.now());
   const root = ts.root.signed;
-  // A new trust anchor: the set becomes this root alone (metadata trusted under the previous one
-  // is forgotten in the same atomic write).
-  await new FileTrustStore(env.paths).pinRoot(bytes);
+  // The origin first: a crash between the two writes leaves a home that uses no default mirrors
+  // (fails closed), never the pinned root with the public network's mirrors.
   await writeTrustOrigin(env.paths, {
     origin: 'trust-init',
     root_sha256: sha256Hex(bytes),
     at: env.ctx.now().toISOString(),
   });
+  // A new trust anchor: the set becomes this root alone (metadata trusted under the previous one
+  // is forgotten in the same atomic write).
+  await new FileTrustStore(env.paths).pinRoot(bytes);
   const expired = root.isExpired(env.ctx.now());
   env.out.line(
     `🔐 Trusted root pinned: v${root.version}, ${Object.keys(root.keys).length} key(s), expires ${root.expires}`,

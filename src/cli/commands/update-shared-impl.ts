@@ -84,7 +84,9 @@ export async function discover(env: CommandEnv, type?: SeedSourceType): Promise<
     }
     const ignored = otherTargets(r.update.trusted.requireTargets());
     if (ignored.length > 0)
-      env.logs.forComponent('update').debug({ targets: ignored }, 'signed targets that are not dchat packages, ignored');
+      env.logs
+        .forComponent('update')
+        .debug({ targets: ignored }, 'signed targets that are not dchat packages, ignored');
     return { session, update: r.update, trusted: r.update.trusted, pruned: [], outcomes: r.outcomes };
   } catch (err) {
     await session.close();
