@@ -3,9 +3,8 @@
  * the package, computes digests and the chunk table, builds the next TUF versions (trust/repository)
  * and writes them into the mirror directory in the crash-safe order of mirror-dir.ts.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { digestFile } from '../crypto/file-digest.ts';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
 import { CHUNKS_FORMAT, type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
@@ -19,6 +18,7 @@ import {
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
+import { digestFile } from '../store/file-digest.ts';
 import { readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {

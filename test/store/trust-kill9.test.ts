@@ -31,7 +31,7 @@ before(async () => {
 });
 after(() => dir.cleanup());
 
-/** Runs the child until `delayMs` after it started, then SIGKILLs it; returns its lines. */
+/** Runs the child until `delayMs` after its first home reached v2, then SIGKILLs it; returns its lines. */
 function runAndKill(base: string, delayMs: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const args = { base, root: rootFile, v2: states.dirs[2], v3: states.dirs[3] };
@@ -43,7 +43,7 @@ function runAndKill(base: string, delayMs: number): Promise<string[]> {
     let timer: NodeJS.Timeout | undefined;
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
-      if (timer === undefined && out.includes('start\n'))
+      if (timer === undefined && out.includes('ready 0\n'))
         timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
     });
     child.stderr.on('data', (b: Buffer) => {
@@ -63,7 +63,7 @@ test(`kill -9 at random instants while updating (${TRIALS} trials): every set co
   let cutMidUpdate = 0;
   for (let trial = 0; trial < TRIALS; trial++) {
     const base = join(dir.path, `trial-${trial}`);
-    const delay = Math.floor(Math.random() * 120);
+    const delay = Math.floor(Math.random() * 60);
     const lines = await runAndKill(base, delay);
     const ready = lines.filter((l) => l.startsWith('ready ')).map((l) => Number(l.slice(6)));
     const done = new Set(lines.filter((l) => l.startsWith('done ')).map((l) => Number(l.slice(5))));
@@ -87,6 +87,6 @@ test(`kill -9 at random instants while updating (${TRIALS} trials): every set co
       assert.equal(r.trusted.timestamp?.signed.version, 3);
     }
   }
-  assert.ok(homesChecked >= TRIALS / 2, `only ${homesChecked} homes reached v2 before the kill`);
+  assert.ok(homesChecked >= TRIALS, `only ${homesChecked} homes checked`);
   assert.ok(cutMidUpdate > 0, 'no kill landed inside a v2 -> v3 update');
 });
