@@ -71,7 +71,7 @@ const ROLES = ['relay', 'user', 'user'] as const;
 
 /** Pins `rootFile` as the home's trust anchor, as `dchat trust init --root` does. */
 export async function trustInit(paths: HomePaths, rootBytes: Uint8Array, now: Date): Promise<void> {
-  await new FileTrustStore(paths).save('root', rootBytes);
+  await new FileTrustStore(paths).pinRoot(rootBytes);
   await writeTrustOrigin(paths, {
     origin: 'trust-init',
     root_sha256: sha256Hex(rootBytes),
@@ -111,7 +111,6 @@ type Status = {
   stats: {
     adapter: {
       forgedAnnouncements: number;
-      badTopicMessages: number;
       refusedPeers: number;
       rejectedBy: Record<string, number>;
     };
@@ -254,7 +253,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
         return (s?.connected_peers.length ?? 0) > 0;
       });
       await controlRequest(originPaths, 'announce', { version: o.version }, 10_000);
-      note(`📣 ${origin.name} announced ${o.version} over gossipsub`);
+      note(`📣 ${origin.name} announced ${o.version} over gossip`);
     }
     const target = `dchat-${o.version}-${o.platform}`;
     await until(deadline, async () => {
@@ -271,7 +270,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       nodes.push(r);
       if (s) {
         const a = s.stats.adapter;
-        rejected.forged_announcements += a.forgedAnnouncements + a.badTopicMessages;
+        rejected.forged_announcements += a.forgedAnnouncements + s.stats.gossip.malformed;
         rejected.bad_chunks += s.stats.bad_chunks;
         rejected.refused_peers += a.refusedPeers;
       }
