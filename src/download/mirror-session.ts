@@ -10,7 +10,7 @@ import { HttpsSource } from '../sources/https.ts';
 import { type SourcesUpdate, updateTrustFromSources } from '../sources/mirror-fetcher.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
-import { loadMirrors, type MirrorConfig, type MirrorRecord, saveMirrors } from '../store/mirrors.ts';
+import { loadMirrors, type MirrorConfig, type MirrorRecord, updateMirrors } from '../store/mirrors.ts';
 import type { EngineSource, SourceReport } from './engine.ts';
 import { applyOutcomes, type MirrorOutcome, type PrunedMirror } from './planner/pruning.ts';
 import { newHealth, rankSources } from './planner/ranking.ts';
@@ -218,11 +218,14 @@ export async function recordHealth(
   now: Date,
 ): Promise<PrunedMirror[]> {
   if (outcomes.length === 0) return [];
-  const cfg = await loadMirrors(paths);
-  const { records, pruned } = applyOutcomes(cfg.mirrors, outcomes, now, cfg.settings.prune_after_failures);
-  const touched = cfg.mirrors.some((m) => outcomes.some((o) => o.id === m.id));
-  if (!touched) return [];
-  await saveMirrors(paths, { settings: cfg.settings, mirrors: records });
+  let pruned: PrunedMirror[] = [];
+  await updateMirrors(paths, (cfg) => {
+    const touched = cfg.mirrors.some((m) => outcomes.some((o) => o.id === m.id));
+    if (!touched) return undefined;
+    const r = applyOutcomes(cfg.mirrors, outcomes, now, cfg.settings.prune_after_failures);
+    pruned = r.pruned;
+    return { settings: cfg.settings, mirrors: r.records };
+  });
   return pruned;
 }
 

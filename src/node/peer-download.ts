@@ -5,12 +5,13 @@
  * file checked against the signed target, then an atomic rename into $DCHAT_HOME/packages. A
  * failure leaves no file there. The verified package is then indexed for serving to peers.
  */
-import { readFile } from 'node:fs/promises';
 import { downloadPackage } from '../download/engine.ts';
 import { parseChunkTable } from '../model/chunks.ts';
+import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { PeerSource } from '../sources/peer.ts';
 import type { HomePaths } from '../store/home.ts';
+import { readCapped } from '../store/read-capped.ts';
 import { checkChunkTable, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import type { PackageStore, StoredPackage } from './package-store.ts';
@@ -51,7 +52,7 @@ export async function downloadFromPeers(o: PeerDownloadOptions): Promise<StoredP
   });
   // The engine committed the verified package and its sidecars; index them for serving.
   const { version, platform } = target.custom;
-  const tableBytes = await readFile(o.paths.chunkTableFile(version, platform));
+  const tableBytes = await readCapped(o.paths.chunkTableFile(version, platform), LIMITS.chunkTableBytes);
   const table = parseChunkTable(tableBytes);
   checkChunkTable(target, table);
   return o.store.adopt(target, table, tableBytes, 'peer');

@@ -10,6 +10,7 @@ import { parseRate } from '../../download/planner/rate.ts';
 import { DchatError, UsageError } from '../../errors.ts';
 import type { SeedSourceType } from '../../model/download-source.ts';
 import type { SourcesUpdate } from '../../sources/mirror-fetcher.ts';
+import { otherTargets } from '../../trust/package-check.ts';
 import type { TrustedSet } from '../../trust/trusted-set.ts';
 import type { CommandEnv } from '../program.ts';
 
@@ -81,6 +82,11 @@ export async function discover(env: CommandEnv, type?: SeedSourceType): Promise<
       reportPruned(env, pruned, session.config.settings.prune_after_failures);
       throw r.error ?? new DchatError('E_INTERNAL', 'refresh returned nothing');
     }
+    const ignored = otherTargets(r.update.trusted.requireTargets());
+    if (ignored.length > 0)
+      env.logs
+        .forComponent('update')
+        .debug({ targets: ignored }, 'signed targets that are not dchat packages, ignored');
     return { session, update: r.update, trusted: r.update.trusted, pruned: [], outcomes: r.outcomes };
   } catch (err) {
     await session.close();
