@@ -37,6 +37,7 @@ import { lpStream } from '@libp2p/utils';
 import { DchatError, isSecurityCode } from '../../errors.ts';
 import { ANNOUNCE_FORMAT, MAX_BUNDLED_ROOTS, type VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
+import { defaultPriority } from '../../model/source-kind.ts';
 import { compareVersions } from '../../model/version.ts';
 import type { TrustedSet } from '../../trust/trusted-set.ts';
 import { type TrustStore, updateTrust } from '../../trust/updater.ts';
@@ -629,7 +630,7 @@ export class GossipService {
       id: randomUUID(),
       source_type: 'Peer',
       uri,
-      priority: 30,
+      priority: defaultPriority('peer'),
       failure_count: 0,
       origin: 'configured',
     }));
