@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from './context.ts';
-import { action, newProgram } from './program.ts';
+import { lazy, newProgram } from './program.ts';
 
 /**
  * `dchat-sign`: the seed's signing tool. `dchat-sign keygen --out K` makes a key pair;
@@ -14,12 +14,12 @@ export function buildDchatSign(ctx: CliContext): Command {
     .option('--output <file>', 'where to write the signature (.sig)')
     .option('--version <v>', 'release version (default: parsed from the file name)')
     .option('--platform <p>', 'platform (default: parsed from the file name)')
-    .action(action(ctx, async (o, env) => (await import('./commands/sign-impl.ts')).sign(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).sign));
   program
     .command('keygen')
     .description('write a new Ed25519 key pair: FILE (private, mode 0600) and FILE.pub')
     .requiredOption('--out <file>', 'private key path')
     .option('--force', 'overwrite an existing key file')
-    .action(action(ctx, async (o, env) => (await import('./commands/sign-impl.ts')).keygen(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).keygen));
   return program;
 }

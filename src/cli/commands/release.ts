@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { collect } from '../flags.ts';
-import { action } from '../program.ts';
+import { lazy } from '../program.ts';
 
 export function registerRelease(program: Command, ctx: CliContext): void {
   const release = program
@@ -14,7 +14,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .option('--key <file>', 'private key (repeatable)', collect, [])
     .option('--threshold <n>', 'signatures required per role', '1')
     .option('--expires <duration>', 'root expiry', '365d')
-    .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).init(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./release-impl.ts')).init));
   release
     .command('publish')
     .description('add a package to the repository and re-sign targets, snapshot, timestamp')
@@ -33,7 +33,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
     .option('--delta-from <versions>', 'also publish delta patches from these versions')
     .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
-    .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).publish(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./release-impl.ts')).publish));
   release
     .command('rotate-keys')
     .description('next root version trusting new keys, signed by the old and the new threshold')
@@ -42,12 +42,12 @@ export function registerRelease(program: Command, ctx: CliContext): void {
     .option('--new-key <file>', 'new private key (repeatable)', collect, [])
     .option('--threshold <n>', 'signatures required per role under the new root')
     .option('--expires <duration>', 'new root expiry', '365d')
-    .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).rotate(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./release-impl.ts')).rotate));
   release
     .command('refresh')
     .description('re-sign snapshot and timestamp with fresh expiry')
     .requiredOption('--out <dir>', 'repository directory')
     .option('--key <file>', 'private key (repeatable)', collect, [])
     .option('--expires <duration>', 'expiry of snapshot and timestamp', '7d')
-    .action(action(ctx, async (o, env) => (await import('./release-impl.ts')).refresh(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./release-impl.ts')).refresh));
 }
