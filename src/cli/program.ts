@@ -45,10 +45,7 @@ export function action<O>(ctx: CliContext, body: Body<O>) {
  * interface its implementation declares: `lazy(ctx, async () => (await import('./x-impl.ts')).run)`.
  * That interface is the one place a command's parsed options get their type.
  */
-export function lazy<O>(
-  ctx: CliContext,
-  load: () => Promise<(opts: O, env: CommandEnv, args: string[]) => Promise<number | undefined | void>>,
-) {
+export function lazy<O>(ctx: CliContext, load: () => Promise<Body<O>>) {
   return action<O>(ctx, async (opts, env, args) => (await load())(opts, env, args));
 }
 
