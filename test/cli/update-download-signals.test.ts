@@ -54,9 +54,21 @@ describe('update download interrupted by a signal', { skip }, () => {
       mirror.setFaults([{ kind: 'slow', bytesPerSec: 512 * 1024 }]);
       const paths = await makeHome(repo);
       await addMirror(paths.home, mirror.url);
-      const args = ['--home', paths.home, 'update', 'download', '--version', '1.0.0', '--platform', 'linux-x64'];
+      const args = [
+        '--home',
+        paths.home,
+        'update',
+        'download',
+        '--version',
+        '1.0.0',
+        '--platform',
+        'linux-x64',
+      ];
       const env = { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca.caCert };
-      const child = spawn(process.execPath, [BINS.dchat, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BINS.dchat, ...args], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => {
