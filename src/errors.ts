@@ -5,7 +5,13 @@
  */
 
 /** Exit 2: the caller asked for something malformed. */
-const USAGE_CODES = ['E_USAGE', 'E_CONFIG', 'E_NOT_A_REPOSITORY'] as const;
+const USAGE_CODES = [
+  'E_USAGE',
+  'E_CONFIG',
+  'E_NOT_A_REPOSITORY',
+  /** An encrypted private key and no passphrase, or one that does not open it. */
+  'E_PASSPHRASE',
+] as const;
 
 /** Exit 1: the world did not cooperate (network, disk, nothing reachable, nothing known). */
 const OPERATIONAL_CODES = [

@@ -14,12 +14,24 @@ export function buildDchatSign(ctx: CliContext): Command {
     .option('--output <file>', 'where to write the signature (.sig)')
     .option('--version <v>', 'release version (default: parsed from the file name)')
     .option('--platform <p>', 'platform (default: parsed from the file name)')
+    .option(
+      '--passphrase-file <file>',
+      'passphrase of an encrypted key: first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt)',
+    )
     .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).sign));
   program
     .command('keygen')
     .description('write a new Ed25519 key pair: FILE (private, mode 0600) and FILE.pub')
     .requiredOption('--out <file>', 'private key path')
     .option('--force', 'overwrite an existing key file')
+    .option(
+      '--encrypt',
+      'encrypt the private key with a passphrase (PKCS#8, scrypt + AES-256; openssl reads it)',
+    )
+    .option(
+      '--passphrase-file <file>',
+      'with --encrypt: the passphrase is the first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt)',
+    )
     .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).keygen));
   return program;
 }

@@ -9,6 +9,7 @@ import { FileTrustStore } from '../../store/trust-store.ts';
 import { parseMetadata, type RoleName } from '../../trust/metadata.ts';
 import { TrustedSet } from '../../trust/trusted-set.ts';
 import type { CommandEnv } from '../program.ts';
+import { reportExpiry } from './trust-expiry.ts';
 
 export async function init(o: { root: string }, env: CommandEnv): Promise<void> {
   const path = resolve(env.ctx.cwd, o.root);
@@ -92,6 +93,18 @@ export async function show(_o: unknown, env: CommandEnv): Promise<void> {
     })),
     roles,
     metadata: others,
+    warnings: reportExpiry(
+      env,
+      [
+        { role: 'root' as const, version: root.version, expires: root.expires },
+        ...Object.entries(others).map(([role, v]) => ({
+          role: role as RoleName,
+          version: v.version,
+          expires: v.expires,
+        })),
+      ],
+      'node',
+    ),
   };
   env.out.line(
     `🔐 Trusted root v${root.version} (${origin.origin === 'default' ? 'public dchat network, shipped default' : 'pinned with trust init'})`,

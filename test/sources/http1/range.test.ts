@@ -1,5 +1,5 @@
 /**
- * The lean HTTP/1.1 body path (src/sources/http1-range.ts) against a scripted raw server on
+ * The lean HTTP/1.1 body path (src/sources/http1/range.ts) against a scripted raw server on
  * loopback: every framing (Content-Length, chunked, close), interim answers, kept-alive connections
  * and stale ones, bytes past the body, odd heads, and answers split at any byte (property test).
  * The TLS side runs against real nginx in https.test.ts and the download tests.
@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { HttpsSource } from '../../src/sources/https.ts';
-import { assertCode } from '../helpers/repo.ts';
+import { HttpsSource } from '../../../src/sources/https.ts';
+import { assertCode } from '../../helpers/repo.ts';
 
 const BODY = randomBytes(300_000);
 /** In a script: the server closes the connection here. */
@@ -272,7 +272,7 @@ describe('lean HTTP/1.1 range bodies', () => {
 
   test('an idle kept-alive connection does not keep a process alive', async () => {
     srv.script = ({ range: [a, b] }) => [head206(a, b), BODY.subarray(a, b + 1)];
-    const mod = new URL('../../src/sources/https.ts', import.meta.url).href;
+    const mod = new URL('../../../src/sources/https.ts', import.meta.url).href;
     const code = `
       import { HttpsSource } from ${JSON.stringify(mod)};
       const s = new HttpsSource({ url: ${JSON.stringify(srv.url)} });
