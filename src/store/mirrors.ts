@@ -44,7 +44,7 @@ export const MirrorSettingsSchema = z.strictObject({
   prune_after_failures: z.number().int().min(0).max(10_000).default(5),
   /** Mirrors in this region are preferred within their priority. */
   region: z.string().max(64).optional(),
-  /** Bandwidth limit for downloads, bytes/s or "10M" (0: none). */
+  /** Bandwidth limit for downloads, bytes/s or "10M" (binary units: 10 MiB/s, model/rate.ts; 0: none). */
   limit_rate: rate.default(0),
   /** Slow-retrieval guard: a source below this rate over `slow_window_secs` is dropped. */
   min_rate: rate.default(4096),

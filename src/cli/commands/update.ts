@@ -31,10 +31,13 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .requiredOption('--version <v>', 'release version')
     .option('--platform <p>', 'platform (default: this machine’s)')
     .option('--source <type>', 'only this kind of source: https|ipfs|bittorrent|peer|github|fdroid')
-    .option('--limit-rate <rate>', 'bandwidth limit, bytes/s or 500K, 10M (default: mirrors.toml limit_rate)')
+    .option(
+      '--limit-rate <rate>',
+      'bandwidth limit in bytes/s; K, M, G are KiB, MiB, GiB as curl reads them: 500K, 24M (= 24 MiB/s) (default: mirrors.toml limit_rate)',
+    )
     .option(
       '--min-rate <rate>',
-      'drop a source slower than this over --slow-window (default: mirrors.toml min_rate)',
+      'drop a source slower than this over --slow-window; units as --limit-rate (default: mirrors.toml min_rate)',
     )
     .option(
       '--slow-window <seconds>',
