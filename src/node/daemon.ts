@@ -30,6 +30,7 @@ import { parseMetadata } from '../trust/metadata.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
+import { usableMirrorCount } from '../update/registry.ts';
 import { UpdateService } from '../update/service.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
@@ -436,7 +437,7 @@ export class DchatNode extends EventEmitter {
     await this.refreshHoldings();
     const source = this.peerSource as PeerSource;
     const peers = this.peersHolding(target.path).length;
-    const mirrors = only === 'peer' ? 0 : await this.usableMirrors();
+    const mirrors = only === 'peer' ? 0 : await usableMirrorCount(this.paths);
     if (peers === 0 && mirrors === 0)
       throw new DchatError(
         'E_NO_SOURCE',
@@ -467,15 +468,6 @@ export class DchatNode extends EventEmitter {
         .filter(([, n]) => n > 0),
     );
     return { stored, source: origin, peers: byPeer, sources };
-  }
-
-  /** Mirrors of mirrors.toml this node could fetch from (0 when none or unreadable). */
-  private async usableMirrors(): Promise<number> {
-    try {
-      return (await loadMirrors(this.paths)).mirrors.length;
-    } catch {
-      return 0;
-    }
   }
 
   /** One package on request (control method `download`), with the engine's checks. */

@@ -68,6 +68,17 @@ export async function openRegistry(paths: HomePaths, o: RegistryOptions): Promis
   return registryFor(config, o);
 }
 
+/** How many mirrors of `paths` this build can fetch from now (0 when none, or mirrors.toml is bad). */
+export async function usableMirrorCount(paths: HomePaths): Promise<number> {
+  try {
+    const reg = await openRegistry(paths, { now: 0 });
+    await reg.close();
+    return reg.live.length;
+  } catch {
+    return 0;
+  }
+}
+
 export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceRegistry {
   const ca = extraCa(o.env);
   const live: LiveMirror[] = [];
