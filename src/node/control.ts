@@ -34,6 +34,7 @@ export const MAX_REQUEST_BYTES = 64 * 1024;
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Linux sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
+/** Time a client has to send its request line; the handler's own work is bounded by the handler. */
 const REQUEST_DEADLINE_MS = 10_000;
 
 export function controlSocketPath(paths: HomePaths): string {
@@ -70,7 +71,14 @@ export class ControlServer {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(paths: HomePaths, handlers: Record<string, ControlHandler>) {
+  private readonly requestDeadlineMs: number;
+
+  constructor(
+    paths: HomePaths,
+    handlers: Record<string, ControlHandler>,
+    o: { requestDeadlineMs?: number } = {},
+  ) {
+    this.requestDeadlineMs = o.requestDeadlineMs ?? REQUEST_DEADLINE_MS;
     this.path = controlSocketPath(paths);
     this.runDir = paths.runDir;
     this.handlers = new Map(Object.entries(handlers));
@@ -115,7 +123,7 @@ export class ControlServer {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.setTimeout(REQUEST_DEADLINE_MS, () => socket.destroy());
+    socket.setTimeout(this.requestDeadlineMs, () => socket.destroy());
     const parts: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -141,6 +149,8 @@ export class ControlServer {
       parts.push(take);
       if (nl < 0) return;
       socket.pause();
+      // The request is in: a long answer (a download) must not be cut by the request deadline.
+      socket.setTimeout(0);
       this.dispatch(Buffer.concat(parts)).then(
         (result) => reply(response({ ok: true, result })),
         (err) => {

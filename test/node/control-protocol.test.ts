@@ -32,12 +32,15 @@ describe('control protocol dchat.control/1', () => {
         },
         announce: async (p) => {
           seen.push(p);
+          // Longer than the request deadline below: answering takes what it takes.
+          if (p.ttl === 7) await new Promise((r) => setTimeout(r, 600));
           return announceResult as { id: string; version: string; ttl: number };
         },
         download: async () => {
           throw new Error('not used');
         },
       }),
+      { requestDeadlineMs: 200 },
     );
     await server.start();
   });
@@ -81,6 +84,19 @@ describe('control protocol dchat.control/1', () => {
       controlRequest(paths, 'announce', { ttl: 999 }),
       (e: { code?: string }) => e.code === 'E_MALFORMED',
     );
+  });
+
+  test('the request deadline bounds reading the request, not the answer', async () => {
+    seen.length = 0;
+    assert.deepEqual(await controlRequest(paths, 'announce', { ttl: 7 }), announceResult);
+    // A client that never finishes its request line is cut off.
+    const cut = await new Promise<boolean>((resolve) => {
+      const s = connect(server.socketPath);
+      s.write('{"format":');
+      s.on('close', () => resolve(true));
+      s.on('error', () => resolve(true));
+    });
+    assert.ok(cut);
   });
 
   test('a result that does not fit its schema is refused by the client', async () => {
