@@ -3,6 +3,7 @@ import { EXIT_OK, EXIT_USAGE } from '../errors.ts';
 import { createLogs, type Logs } from '../log/logger.ts';
 import { type HomePaths, homePaths, resolveHome } from '../store/home.ts';
 import type { CliContext } from './context.ts';
+import { addExtraHelp } from './help-text.ts';
 import { Output, runBody } from './output.ts';
 import { VERSION } from './version.ts';
 
@@ -62,6 +63,7 @@ export function newProgram(name: string, description: string, ctx: CliContext): 
       outputError: (s, write) => write(`error[E_USAGE]: ${s.replace(/^error: /, '').trimEnd()}\n`),
     });
   program.exitOverride();
+  addExtraHelp(program);
   return program;
 }
 

@@ -18,8 +18,7 @@
 import { constants, write as fsWrite } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { Root } from '@tufjs/models';
-import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
-import { digestEquals } from '../crypto/hash.ts';
+import { chunkHashHex, digestEquals } from '../crypto/hash.ts';
 import {
   DchatError,
   type ErrorCode,
@@ -36,6 +35,7 @@ import { readCapped } from '../sources/directory-fetcher.ts';
 import { releasePiece } from '../sources/piece-pool.ts';
 import type { Source } from '../sources/source.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from '../store/atomic.ts';
+import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { writePackageSidecars } from '../store/package-sidecars.ts';
 import { checkChunkTable, checkPackage } from '../trust/package-check.ts';

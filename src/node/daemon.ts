@@ -169,19 +169,16 @@ export class DchatNode extends EventEmitter {
       const mirrors = (await loadMirrors(this.paths)).mirrors
         .filter((m) => m.origin !== 'learned')
         .map(({ latency_ms, throughput_bps, ...m }) => m);
-      let gossipRef: GossipService | undefined;
       const node = await createNodeLibp2p({
         privateKey: key,
         listen: this.config.listen,
         bans: this.bans,
-        appScore: (p) => gossipRef?.peerScore(p) ?? 0,
       }).catch((err: unknown) => {
         throw listenError(err) ?? err;
       });
       this.libp2p = node;
       const host = {
         peerId: node.peerId,
-        pubsub: node.services.pubsub,
         handle: node.handle.bind(node),
         unhandle: node.unhandle.bind(node),
         dialProtocol: node.dialProtocol.bind(node),
@@ -207,7 +204,6 @@ export class DchatNode extends EventEmitter {
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
       });
-      gossipRef = this.gossip;
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
         host,
@@ -225,7 +221,7 @@ export class DchatNode extends EventEmitter {
       });
       await this.chunkServer.start();
       await this.gossip.start();
-      await this.gossip.adoptTrusted();
+      this.gossip.adoptTrusted();
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
@@ -513,10 +509,6 @@ export class DchatNode extends EventEmitter {
   status(): StatusResult {
     const node = this.requireLibp2p();
     const gossip = this.requireGossip();
-    const ps = node.services.pubsub as unknown as {
-      getMeshPeers?(t: string): string[];
-      getScore?(p: string): number;
-    };
     const now = Date.now();
     return {
       peer_id: node.peerId.toString(),
@@ -527,9 +519,8 @@ export class DchatNode extends EventEmitter {
       connected_peers: node.getPeers().map((p) => ({
         id: p.toString(),
         score: round(gossip.peerScore(p.toString())),
-        gossipsub_score: round(ps.getScore?.(p.toString()) ?? 0),
       })),
-      mesh_peers: ps.getMeshPeers?.('/dchat/announce/1') ?? [],
+      mesh_peers: gossip.core.meshPeers(),
       banned_peers: this.bans.list(now),
       releases: {
         highest_trusted: gossip.highestTrusted ?? null,

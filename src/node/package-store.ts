@@ -7,13 +7,14 @@
  * first, so bytes damaged on disk after verification are never sent.
  */
 import { open, readdir } from 'node:fs/promises';
-import { chunkHashHex, digestFile } from '../crypto/file-digest.ts';
+import { chunkHashHex } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
 import { CHUNKS_FORMAT, type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
 import { commitFile } from '../store/atomic.ts';
+import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { writePackageSidecars } from '../store/package-sidecars.ts';
 import { checkPackage, listPackages } from '../trust/package-check.ts';

@@ -163,7 +163,7 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
           js: `globalThis.__dchatSeaRoot ??= require("node:path").resolve(__dirname, ${JSON.stringify(up)});\n${MODULE_URL_FN}`,
         },
       });
-      files[outName] = (r.outputFiles?.[0] as { contents: Uint8Array }).contents;
+      files[outName] = outputOf(r, entry);
     }
     const manifestFiles = Object.fromEntries(
       Object.keys(files)
@@ -180,7 +180,7 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
       define: { __DCHAT_SEA_MANIFEST__: JSON.stringify(manifest) },
       banner: { js: MODULE_URL_FN },
     });
-    writeFileSync(join(work, 'dchat.cjs'), (main.outputFiles?.[0] as { contents: Uint8Array }).contents);
+    writeFileSync(join(work, 'dchat.cjs'), outputOf(main, 'src/cli/sea/main.ts'));
     const assets: Record<string, string> = {};
     for (const [rel, bytes] of Object.entries(files)) {
       const p = join(work, 'assets-in', rel);
@@ -218,9 +218,8 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
     mkdirSync(dirname(out), { recursive: true });
     const tmpOut = join(work, 'dchat.out');
     copyFileSync(src.nodeBinary, tmpOut);
-    await inject(tmpOut, 'NODE_SEA_BLOB', readFileSync(join(work, 'sea-prep.blob')), {
-      sentinelFuse: SEA_FUSE,
-    });
+    const blob = readFileSync(join(work, 'sea-prep.blob'));
+    await quietly(() => inject(tmpOut, 'NODE_SEA_BLOB', blob, { sentinelFuse: SEA_FUSE }));
     await chmod(tmpOut, 0o755);
     const fh = await open(tmpOut, 'r+');
     await fh.sync();
@@ -236,6 +235,12 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+function outputOf(r: { outputFiles?: { contents: Uint8Array }[] }, entry: string): Uint8Array {
+  const f = r.outputFiles?.[0];
+  if (!f) throw new DchatError('E_INTERNAL', `esbuild produced nothing for ${entry}`);
+  return f.contents;
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { digestFile } from '../crypto/file-digest.ts';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
 import { CHUNKS_FORMAT, type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
@@ -19,6 +18,7 @@ import {
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
 import { copyFileAtomic, linkFileAtomic, writeFileAtomic } from '../store/atomic.ts';
+import { digestFile } from '../store/file-digest.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
   addSignatures,

@@ -8,7 +8,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { DchatError, UsageError } from '../errors.ts';
 import { parseJsonBytes } from '../model/schema-util.ts';
 import { readCapped } from '../sources/directory-fetcher.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
@@ -34,11 +34,18 @@ export async function readMetadataFile(path: string, flag: string): Promise<AnyM
     throw new UsageError(flag, `cannot read ${path}: ${(cause as Error).message}`, { cause });
   });
   if (!bytes) throw new UsageError(flag, `cannot read ${path}: no such file`);
-  const json = parseJsonBytes(bytes, MAX_ANY, path);
-  const type = (json.signed as { _type?: unknown } | undefined)?._type;
-  if (type !== 'root' && type !== 'targets' && type !== 'snapshot' && type !== 'timestamp')
-    throw new UsageError(flag, `${path} is not TUF metadata (signed._type '${String(type).slice(0, 32)}')`);
-  return parseMetadata(type as RoleName, bytes);
+  // A file the user names is their input: unreadable metadata is a usage error naming the flag.
+  try {
+    const json = parseJsonBytes(bytes, MAX_ANY, path);
+    const type = (json.signed as { _type?: unknown } | undefined)?._type;
+    if (type !== 'root' && type !== 'targets' && type !== 'snapshot' && type !== 'timestamp')
+      throw new UsageError(flag, `${path} is not TUF metadata (signed._type '${String(type).slice(0, 32)}')`);
+    return parseMetadata(type as RoleName, bytes);
+  } catch (err) {
+    if (err instanceof DchatError && err.code !== 'E_USAGE')
+      throw new UsageError(flag, err.message, { cause: err });
+    throw err;
+  }
 }
 
 export async function loadStaged(dir: string): Promise<Staged> {

@@ -11,7 +11,7 @@
  * request goes to another peer. The caller still verifies every chunk and the whole file.
  */
 import type { PeerId } from '@libp2p/interface';
-import { chunkHashHex } from '../crypto/file-digest.ts';
+import { chunkHashHex } from '../crypto/hash.ts';
 import { DchatError, SourceError, toDchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange, parseChunkTable } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';

@@ -111,7 +111,6 @@ type Status = {
   stats: {
     adapter: {
       forged_announcements: number;
-      bad_topic_messages: number;
       refused_peers: number;
       rejected_by: Record<string, number>;
     };
@@ -254,7 +253,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
         return (s?.connected_peers.length ?? 0) > 0;
       });
       await controlRequest(originPaths, 'announce', { version: o.version }, 10_000);
-      note(`📣 ${origin.name} announced ${o.version} over gossipsub`);
+      note(`📣 ${origin.name} announced ${o.version} over gossip`);
     }
     const target = `dchat-${o.version}-${o.platform}`;
     await until(deadline, async () => {
@@ -271,7 +270,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       nodes.push(r);
       if (s) {
         const a = s.stats.adapter;
-        rejected.forged_announcements += a.forged_announcements + a.bad_topic_messages;
+        rejected.forged_announcements += a.forged_announcements + s.stats.gossip.malformed;
         rejected.bad_chunks += s.stats.bad_chunks;
         rejected.refused_peers += a.refused_peers;
       }

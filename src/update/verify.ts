@@ -10,6 +10,7 @@ import { verifyFile } from '../download/verify-file.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { DirectoryFetcher } from '../sources/directory-fetcher.ts';
+import type { FileDigestRun } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { PackageVerdict } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
@@ -20,6 +21,8 @@ export interface VerifyRequest {
   platform: string;
   /** A repository or mirror copy to update trust from first. */
   metadataDir?: string;
+  /** Hashing of `file` the caller started early (store/file-digest.ts), to overlap with trust. */
+  hashing?: FileDigestRun;
 }
 
 /** The package check's answer as the CLI consumes it: a failure always has a code and a message. */
@@ -45,9 +48,15 @@ export interface Verified {
 }
 
 export async function verifyPackage(paths: HomePaths, r: VerifyRequest, now: Date): Promise<Verified> {
-  const trusted = r.metadataDir
-    ? (await trustUpdate(paths, new DirectoryFetcher(r.metadataDir), now)).trusted
-    : await trustOffline(paths, now);
-  const { verdict, digests } = await verifyFile(trusted, r.file, r.version, r.platform);
+  let trusted: TrustedSet;
+  try {
+    trusted = r.metadataDir
+      ? (await trustUpdate(paths, new DirectoryFetcher(r.metadataDir), now)).trusted
+      : await trustOffline(paths, now);
+  } catch (err) {
+    r.hashing?.stop();
+    throw err;
+  }
+  const { verdict, digests } = await verifyFile(trusted, r.file, r.version, r.platform, r.hashing);
   return { verdict: toVerdict(verdict), digests, trusted };
 }

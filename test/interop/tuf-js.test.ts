@@ -26,8 +26,7 @@ import {
   Timestamp,
 } from '@tufjs/models';
 import { Role } from '@tufjs/models/dist/role.js';
-import { chunkHashHex } from '../../src/crypto/file-digest.ts';
-import { blake3Hex, digestBytes } from '../../src/crypto/hash.ts';
+import { blake3Hex, chunkHashHex, digestBytes } from '../../src/crypto/hash.ts';
 import { merkleRootHex } from '../../src/crypto/merkle.ts';
 import { initRepository, publishRelease } from '../../src/release/publish.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';

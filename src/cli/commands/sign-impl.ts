@@ -1,10 +1,10 @@
 import { basename, resolve } from 'node:path';
-import { digestFile } from '../../crypto/file-digest.ts';
 import { DchatError, UsageError } from '../../errors.ts';
 import { parsePackageName } from '../../model/platform.ts';
 import { loadSigningKeyFile, writeNewKeyPair } from '../../release/key-files.ts';
 import { PASSPHRASE_ENV, passphraseFor } from '../../release/passphrase.ts';
 import { writeFileAtomic } from '../../store/atomic.ts';
+import { digestFile } from '../../store/file-digest.ts';
 import { buildStatement, signStatement } from '../../trust/statement.ts';
 import { platformFlag, requireFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';

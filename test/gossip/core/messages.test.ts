@@ -29,8 +29,8 @@ const digest = { releases: [{ id: id(), version: '1.2.0' }] };
 
 /** One valid message of every type. */
 const samples: GossipMessage[] = [
-  { format: GOSSIP_FORMAT, type: 'announce', announcement: announcement('1.2.0', 5) },
-  { format: GOSSIP_FORMAT, type: 'bundle', announcement: announcement('1.2.0', 0) },
+  { format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: announcement('1.2.0', 5) },
+  { format: GOSSIP_FORMAT, type: 'bundle', kind: 'release', announcement: announcement('1.2.0', 0) },
   { format: GOSSIP_FORMAT, type: 'ihave', items: [{ id: id(), version: '1.2.0' }] },
   { format: GOSSIP_FORMAT, type: 'iwant', ids: [id(), id()] },
   { format: GOSSIP_FORMAT, type: 'want', ids: [id()] },

@@ -28,7 +28,7 @@ const TARGET = `dchat-1.0.0-${PLATFORM}`;
 
 type Status = {
   peer_id: string;
-  connected_peers: { id: string; gossipsub_score: number }[];
+  connected_peers: { id: string; score: number }[];
   mesh_peers: string[];
   banned_peers: string[];
   releases: {
@@ -41,7 +41,7 @@ type Status = {
     adapter: {
       forged_announcements: number;
       accepted_via: { push: number; sync: number; local: number };
-      direct_sent_by_type: Record<string, number>;
+      sent_by_type: Record<string, number>;
     };
   };
 };
@@ -105,9 +105,9 @@ describe('gossip over libp2p between real node processes', () => {
   test('only the side that dialled sends HELLO', async () => {
     // n1 dialled n0 and n2 dialled n1; n0 dialled nobody.
     const [s0, s1, s2] = await Promise.all(nodes.map(status));
-    assert.equal(s0?.stats.adapter.direct_sent_by_type.hello ?? 0, 0);
-    assert.equal(s1?.stats.adapter.direct_sent_by_type.hello, 1);
-    assert.equal(s2?.stats.adapter.direct_sent_by_type.hello, 1);
+    assert.equal(s0?.stats.adapter.sent_by_type.hello ?? 0, 0);
+    assert.equal(s1?.stats.adapter.sent_by_type.hello, 1);
+    assert.equal(s2?.stats.adapter.sent_by_type.hello, 1);
   });
 
   test('a release announced at one end reaches the other end by gossip and is fetched from peers', async () => {
@@ -229,7 +229,7 @@ describe('gossip over libp2p between real node processes', () => {
     const scored = await waitFor('the forger to be scored below zero or banned', async () => {
       const st = await status(n1);
       const p = st.connected_peers.find((x) => x.id === liar.peerId);
-      return (st.banned_peers.includes(liar.peerId) || (p !== undefined && p.gossipsub_score < 0)) && st;
+      return (st.banned_peers.includes(liar.peerId) || (p !== undefined && p.score < 0)) && st;
     });
     assert.ok(scored);
     for (const p of nodes.filter((x) => x !== n1)) {

@@ -101,7 +101,6 @@ describe('a node pinned to root v1 follows two key rotations through gossip', ()
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bans: new BanList(),
-      appScore: () => 0,
     });
     try {
       const conn = await probe.dial(multiaddr(follower.addresses[0] as string));
