@@ -234,6 +234,14 @@ async function downloadViaNode(version: string, platform: string, env: CommandEn
     `✅ Chunks and package verified by the node (${r.source === 'cache' ? 'already held' : `from ${peers.length} peer(s)`})`,
   );
   env.out.line(`✅ Package saved: ${r.path}`);
-  env.out.result({ ok: true, version, platform, path: r.path, source: r.source, peers: r.peers });
+  env.out.result({
+    ok: true,
+    version,
+    platform,
+    path: r.path,
+    source: r.source,
+    peers: r.peers,
+    sources: r.sources,
+  });
   return 0;
 }
