@@ -129,7 +129,7 @@ export class UpdateService {
         await health.commit(this.init.paths, now()).catch(() => []),
         reg.config.settings.prune_after_failures,
       );
-      throw err;
+      throw interruption(r.signal) ?? err;
     } finally {
       await reg.close();
     }
@@ -147,8 +147,11 @@ export class UpdateService {
       const pruned = await health.commit(this.init.paths, this.init.clock());
       return { ...out, pruned };
     } catch (err) {
-      await health.commit(this.init.paths, this.init.clock()).catch(() => []);
-      throw err;
+      r.onPruned?.(
+        await health.commit(this.init.paths, this.init.clock()).catch(() => []),
+        reg.config.settings.prune_after_failures,
+      );
+      throw interruption(r.signal) ?? err;
     } finally {
       await reg.close();
     }
@@ -170,4 +173,10 @@ export class UpdateService {
   verify(r: VerifyRequest): Promise<Verified> {
     return verifyPackage(this.init.paths, r, this.init.clock());
   }
+}
+
+/** What stopped an aborted operation, when the caller said (a signal, a deadline): that, not E_ABORTED. */
+function interruption(signal: AbortSignal | undefined): DchatError | undefined {
+  const reason: unknown = signal?.aborted ? signal.reason : undefined;
+  return reason instanceof DchatError ? reason : undefined;
 }
