@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CONTROL_FORMAT } from '../../src/model/control.ts';
+import fc from 'fast-check';
+import { CONTROL_FORMAT, ControlResponseSchema } from '../../src/model/control.ts';
 import { ControlServer, controlRequest, protocolHandlers } from '../../src/node/control.ts';
 import { snakeKeys } from '../../src/node/daemon.ts';
 import { type HomePaths, homePaths } from '../../src/store/home.ts';
@@ -106,6 +107,39 @@ describe('control protocol dchat.control/1', () => {
       (e: { code?: string; message?: string }) => e.code === 'E_MALFORMED' && /version/.test(e.message ?? ''),
     );
     announceResult = { id: 'a1', version: '1.2.3', ttl: 4 };
+  });
+
+  test('property: any request gets one well-formed response and no handler sees bad params', async () => {
+    seen.length = 0;
+    const request = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        format: fc.oneof(fc.constant(CONTROL_FORMAT), fc.string({ maxLength: 20 })),
+        method: fc.oneof(
+          fc.constantFrom('status', 'announce', 'download', 'nope'),
+          fc.string({ maxLength: 10 }),
+        ),
+        params: fc.oneof(
+          fc.jsonValue(),
+          fc.record(
+            { version: fc.string({ maxLength: 12 }), ttl: fc.oneof(fc.integer(), fc.string()) },
+            { requiredKeys: [] },
+          ),
+        ),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(request, async (doc) => {
+        const r = await raw(doc);
+        assert.ok(ControlResponseSchema.safeParse(r).success, JSON.stringify(r));
+      }),
+      { numRuns: 150 },
+    );
+    for (const p of seen) {
+      const q = p as { version?: string; ttl?: number };
+      assert.ok(q.ttl === undefined || (Number.isInteger(q.ttl) && q.ttl >= 0 && q.ttl <= 255));
+      assert.ok(q.version === undefined || /^\d+\.\d+\.\d+/.test(q.version));
+    }
   });
 
   test('status counters are renamed to snake_case one level deep; data keys below are kept', () => {
