@@ -10,6 +10,7 @@ import { lazy, newProgram } from './program.ts';
 export function buildDchatSign(ctx: CliContext): Command {
   const program = newProgram('dchat-sign', 'sign dchat release packages with an Ed25519 release key', ctx)
     .option('--key <file>', 'private key (PEM) to sign with')
+    .option('--allow-insecure-key-permissions', 'use a key file that group or others may read')
     .option('--input <file>', 'package file to sign')
     .option('--output <file>', 'where to write the signature (.sig)')
     .option('--version <v>', 'release version (default: parsed from the file name)')

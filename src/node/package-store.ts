@@ -16,7 +16,7 @@ import type { SourceKind } from '../model/source-kind.ts';
 import { commitFile } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
-import { writePackageSidecars } from '../store/package-sidecars.ts';
+import { commitPackage, writePackageSidecars } from '../store/package-sidecars.ts';
 import { checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
@@ -110,8 +110,9 @@ export class PackageStore {
     table: ChunkTable,
     origin: PackageOrigin,
   ): Promise<StoredPackage> {
-    const tableBytes = await writePackageSidecars(this.paths, target, table);
-    await commitFile(tmpFile, this.paths.packageFile(target.custom.version, target.custom.platform));
+    const tableBytes = await commitPackage(this.paths, target, table, () =>
+      commitFile(tmpFile, this.paths.packageFile(target.custom.version, target.custom.platform)),
+    );
     return this.index(target, table, tableBytes, origin);
   }
 

@@ -4,12 +4,13 @@
  * whole file checked against the signed target, then an atomic rename into $DCHAT_HOME/packages.
  * This module adds what only a node does afterwards: index the verified package for serving.
  */
-import { readFile } from 'node:fs/promises';
 import { parseChunkTable } from '../model/chunks.ts';
+import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { defaultPriority, type SourceKind } from '../model/source-kind.ts';
 import type { PeerSource } from '../sources/peer.ts';
 import type { HomePaths } from '../store/home.ts';
+import { readCapped } from '../store/read-capped.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { UpdateService } from '../update/service.ts';
@@ -63,7 +64,7 @@ export async function adoptPackage(
   origin: SourceKind,
 ): Promise<StoredPackage> {
   const { version, platform } = target.custom;
-  const tableBytes = await readFile(paths.chunkTableFile(version, platform));
+  const tableBytes = await readCapped(paths.chunkTableFile(version, platform), LIMITS.chunkTableBytes);
   const table = parseChunkTable(tableBytes);
   checkChunkTable(target, table);
   return store.adopt(target, table, tableBytes, origin);

@@ -1,15 +1,18 @@
 /**
- * $DCHAT_HOME/mirrors.toml: where releases may be fetched from. Each `[[mirror]]` is a seed
- * DownloadSource (id, source_type, uri, region, priority, last_success, failure_count) plus what
- * dchat measured (latency_ms, throughput_bps); `[settings]` holds the download tunables. Written
- * atomically. A missing file means the defaults: the seed's three sources for a home on the public
- * network, none for a home whose root came from `trust init` (spec/CLI.md). Bad input is E_CONFIG
- * naming the file, the entry and the field.
+ * $DCHAT_HOME/mirrors.toml: where releases may be fetched from, configuration only. Each
+ * `[[mirror]]` is a seed DownloadSource (id, source_type, uri, region, priority); what downloads
+ * measure (last_success, failure_count, latency_ms, throughput_bps) is state, kept in
+ * state/mirror-health.json (store/mirror-health.ts) and merged in on load; `[settings]` holds the
+ * download tunables. Edits keep the operator's comments (store/mirrors-toml-edit.ts), are written
+ * atomically, and run under the home's mirrors lock (`updateMirrors`). A missing file means the
+ * defaults: the seed's three sources for a home on the public network, none for a home whose root
+ * came from `trust init` (spec/CLI.md). Bad input is E_CONFIG naming the file, the entry and the
+ * field.
  */
 
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { parse, stringify, TomlError } from 'smol-toml';
+import { isDeepStrictEqual } from 'node:util';
+import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DchatError, UsageError } from '../errors.ts';
 import { DownloadSourceSchema } from '../model/download-source.ts';
@@ -26,10 +29,16 @@ import {
 } from '../model/source-kind.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
+import { type LockOptions, withHomeLock } from './lock.ts';
+import { healthOf, loadMirrorHealth, saveMirrorHealth, withHealth } from './mirror-health.ts';
+import { renderMirrorsToml } from './mirrors-toml-edit.ts';
+import { readCappedIfExists } from './read-capped.ts';
 import { usesPublicNetwork } from './trust-origin.ts';
 
 export const MirrorRecordSchema = z.strictObject({
   ...DownloadSourceSchema.shape,
+  /** State (state/mirror-health.json); accepted here from files older versions wrote. */
+  failure_count: DownloadSourceSchema.shape.failure_count.default(0),
   /** Measured: moving average of the time to first byte, ms. */
   latency_ms: z.number().int().nonnegative().max(3_600_000).optional(),
   /** Measured: moving average of the transfer rate, bytes/s. */
@@ -99,22 +108,30 @@ export function displayName(m: Pick<MirrorRecord, 'source_type' | 'uri'>): strin
 }
 
 export async function loadMirrors(paths: HomePaths): Promise<MirrorConfig> {
-  let text: string;
-  try {
-    const bytes = await readFile(paths.mirrorsToml);
-    if (bytes.byteLength > LIMITS.configBytes)
-      throw new DchatError('E_CONFIG', `${paths.mirrorsToml} is larger than ${LIMITS.configBytes} bytes`);
-    text = bytes.toString('utf8');
-  } catch (err) {
-    if (err instanceof DchatError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new DchatError('E_IO', `cannot read ${paths.mirrorsToml}: ${(err as Error).message}`, {
-        cause: err,
-      });
+  return (await readMirrorsFile(paths)).cfg;
+}
+
+interface MirrorsFile {
+  /** The configuration with each mirror's health from the state file. */
+  cfg: MirrorConfig;
+  /** The file as written, when there is one (edits keep its comments). */
+  old?: { text: string; cfg: Omit<MirrorConfig, 'fromFile'> };
+}
+
+async function readMirrorsFile(paths: HomePaths): Promise<MirrorsFile> {
+  const bytes = await readConfigFile(paths.mirrorsToml);
+  const health = await loadMirrorHealth(paths);
+  const measured = (ms: readonly MirrorRecord[]) => ms.map((m) => withHealth(m, health.get(m.id)));
+  if (bytes === undefined) {
     const mirrors = (await usesPublicNetwork(paths)) ? defaultMirrors() : [];
-    return { settings: { ...DEFAULT_SETTINGS }, mirrors, fromFile: false };
+    return { cfg: { settings: { ...DEFAULT_SETTINGS }, mirrors: measured(mirrors), fromFile: false } };
   }
-  return { ...parseMirrorsToml(text, paths.mirrorsToml), fromFile: true };
+  const text = bytes.toString('utf8');
+  const parsed = parseMirrorsToml(text, paths.mirrorsToml);
+  return {
+    cfg: { settings: parsed.settings, mirrors: measured(parsed.mirrors), fromFile: true },
+    old: { text, cfg: parsed },
+  };
 }
 
 /** Parses the text of a mirrors.toml; every problem is E_CONFIG naming `file` and the field. */
@@ -164,21 +181,60 @@ export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<Mirr
   return { settings, mirrors };
 }
 
+/**
+ * Stores `cfg`: its configuration in mirrors.toml (edited in place, comments kept, and only when
+ * the configuration changed) and each mirror's health in state/mirror-health.json. Only for a
+ * caller holding the home's mirrors lock: every edit goes through `updateMirrors`, so two
+ * commands can never load, change and save over each other.
+ */
 export async function saveMirrors(
   paths: HomePaths,
   cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>,
 ): Promise<void> {
-  await writeFileAtomic(paths.mirrorsToml, serializeMirrors(cfg));
+  let current: MirrorsFile | undefined;
+  try {
+    current = await readMirrorsFile(paths);
+  } catch {
+    // A file its owner broke is replaced by a clean one only through an explicit edit (here).
+  }
+  const text = renderMirrorsToml(cfg, current?.old, (t) => parseMirrorsToml(t, paths.mirrorsToml));
+  const unchanged = current?.old
+    ? text === current.old.text
+    : current !== undefined && text === serializeMirrors(current.cfg);
+  if (!unchanged) await writeFileAtomic(paths.mirrorsToml, text);
+  const before = current?.cfg.mirrors.map((m) => [m.id, healthOf(m)]);
+  const after = cfg.mirrors.map((m) => [m.id, healthOf(m)]);
+  if (!isDeepStrictEqual(before, after)) await saveMirrorHealth(paths, cfg.mirrors);
 }
 
+/**
+ * The one way to edit mirrors.toml: load, `change`, save, all under the home's mirrors lock (see
+ * store/lock.ts), so concurrent `add-mirror`, `remove-mirror`, downloads and the node lose and
+ * resurrect nothing. `change` returns the new configuration, or undefined to write nothing.
+ * Returns what is stored afterwards.
+ */
+export function updateMirrors(
+  paths: HomePaths,
+  change: (cfg: MirrorConfig) => Pick<MirrorConfig, 'settings' | 'mirrors'> | undefined,
+  opts: LockOptions = {},
+): Promise<MirrorConfig> {
+  return withHomeLock(
+    paths,
+    'mirrors',
+    async () => {
+      const cfg = await loadMirrors(paths);
+      const next = change(cfg);
+      if (next === undefined) return cfg;
+      await saveMirrors(paths, next);
+      return { ...next, fromFile: true };
+    },
+    opts,
+  );
+}
+
+/** mirrors.toml as a fresh file would hold `cfg` (configuration only). */
 export function serializeMirrors(cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>): string {
-  const clean = (o: Record<string, unknown>) =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  const body = stringify({
-    settings: clean(cfg.settings),
-    mirror: cfg.mirrors.map((m) => clean(m)),
-  });
-  return `# dchat download sources (seed DownloadSource records). Edited by \`dchat update add-mirror\`,\n# \`remove-mirror\`, and by every download (last_success, failure_count, measurements).\n\n${body}\n`;
+  return renderMirrorsToml(cfg, undefined, () => cfg);
 }
 
 export interface AddMirrorInput {
@@ -339,4 +395,15 @@ function datesToStrings(entry: unknown): unknown {
       v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : v,
     ]),
   );
+}
+
+/** A config file of the home: capped, regular; too large is E_CONFIG naming the file. */
+export async function readConfigFile(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readCappedIfExists(file, LIMITS.configBytes);
+  } catch (err) {
+    if (err instanceof DchatError && err.code === 'E_TOO_LARGE')
+      throw new DchatError('E_CONFIG', `${err.message} for a configuration file`, { cause: err });
+    throw err;
+  }
 }

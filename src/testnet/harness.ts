@@ -71,7 +71,7 @@ const ROLES = ['relay', 'user', 'user'] as const;
 
 /** Pins `rootFile` as the home's trust anchor, as `dchat trust init --root` does. */
 export async function trustInit(paths: HomePaths, rootBytes: Uint8Array, now: Date): Promise<void> {
-  await new FileTrustStore(paths).save('root', rootBytes);
+  await new FileTrustStore(paths).pinRoot(rootBytes);
   await writeTrustOrigin(paths, {
     origin: 'trust-init',
     root_sha256: sha256Hex(rootBytes),

@@ -7,6 +7,7 @@ import { openTrustStore } from '../download/trust-session.ts';
 import { DchatError, toDchatError } from '../errors.ts';
 import { type SourcesUpdate, updateTrustFromSources } from '../sources/mirror-fetcher.ts';
 import type { HomePaths } from '../store/home.ts';
+import { otherTargets } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { attemptOutcomes, type MirrorOutcome, type RunHealth } from './health.ts';
 import type { LiveMirror, SourceRegistry } from './registry.ts';
@@ -14,6 +15,8 @@ import type { LiveMirror, SourceRegistry } from './registry.ts';
 export interface Discovery {
   update: SourcesUpdate;
   trusted: TrustedSet;
+  /** Signed targets that are not dchat packages (ignored; the caller may log them). */
+  ignored: string[];
 }
 
 /** The refresh; throws the refresh's error (E_NO_SOURCE, a security code...) after noting health. */
@@ -42,7 +45,7 @@ export async function discover(
       signal ? { signal } : {},
     );
     health.add(attemptOutcomes(update.attempts));
-    return { update, trusted: update.trusted };
+    return { update, trusted: update.trusted, ignored: otherTargets(update.trusted.requireTargets()) };
   } catch (err) {
     const e = toDchatError(err);
     health.add(failedOutcomes(reg.live, e));

@@ -1,7 +1,8 @@
 /**
  * Mirror health, recorded once per operation (DESIGN.md `update/`): every step of a run (the TUF
- * refresh, the download, a probe) adds its outcomes to one RunHealth, and `commit` writes them to
- * mirrors.toml in a single update at the end, success or failure, pruning mirrors that failed
+ * refresh, the download, a probe) adds its outcomes to one RunHealth, and `commit` stores them in
+ * a single locked update at the end (store/mirrors.ts `updateMirrors`: health goes to the state
+ * file, mirrors.toml changes only when a mirror is pruned), success or failure, pruning mirrors that failed
  * `prune_after_failures` times in a row. Nothing is written for a home without a mirrors.toml: the
  * shipped defaults are derived from the trust origin at each start, not configuration to persist.
  */
@@ -9,7 +10,7 @@ import type { SourceReport } from '../download/engine.ts';
 import { applyOutcomes, type MirrorOutcome, type PrunedMirror } from '../download/planner/pruning.ts';
 import type { SourcesUpdate } from '../sources/mirror-fetcher.ts';
 import type { HomePaths } from '../store/home.ts';
-import { loadMirrors, saveMirrors } from '../store/mirrors.ts';
+import { updateMirrors } from '../store/mirrors.ts';
 
 export type { MirrorOutcome, PrunedMirror };
 
@@ -86,7 +87,7 @@ export function mergeOutcomes(...lists: (readonly MirrorOutcome[])[]): MirrorOut
 }
 
 /**
- * Writes outcomes into mirrors.toml (re-read first, so concurrent edits are kept) and prunes
+ * Applies outcomes under the mirrors lock (re-read first, so concurrent edits are kept) and prunes
  * mirrors that failed `prune_after_failures` times in a row. Returns what was pruned.
  */
 export async function recordHealth(
@@ -95,11 +96,13 @@ export async function recordHealth(
   now: Date,
 ): Promise<PrunedMirror[]> {
   if (outcomes.length === 0) return [];
-  const cfg = await loadMirrors(paths);
-  if (!cfg.fromFile) return [];
-  const touched = cfg.mirrors.some((m) => outcomes.some((o) => o.id === m.id));
-  if (!touched) return [];
-  const { records, pruned } = applyOutcomes(cfg.mirrors, outcomes, now, cfg.settings.prune_after_failures);
-  await saveMirrors(paths, { settings: cfg.settings, mirrors: records });
+  let pruned: PrunedMirror[] = [];
+  await updateMirrors(paths, (cfg) => {
+    if (!cfg.fromFile) return undefined;
+    if (!cfg.mirrors.some((m) => outcomes.some((o) => o.id === m.id))) return undefined;
+    const r = applyOutcomes(cfg.mirrors, outcomes, now, cfg.settings.prune_after_failures);
+    pruned = r.pruned;
+    return { settings: cfg.settings, mirrors: r.records };
+  });
   return pruned;
 }

@@ -9,10 +9,12 @@ const signImpl = () => import('./release-sign-impl.ts');
 
 /** `--passphrase-file`, for every command that reads private keys (they may be encrypted). */
 function withPassphrase(cmd: Command): Command {
-  return cmd.option(
-    '--passphrase-file <file>',
-    'passphrase of encrypted keys: first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt on the terminal)',
-  );
+  return cmd
+    .option(
+      '--passphrase-file <file>',
+      'passphrase of encrypted keys: first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt on the terminal)',
+    )
+    .option('--allow-insecure-key-permissions', 'use private key files that group or others may read');
 }
 
 /** Per-role key flags of init and rotate-keys (docs/maintainer-keys.md). */

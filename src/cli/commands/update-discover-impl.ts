@@ -6,7 +6,7 @@ import type { Discovery } from '../../update/discover.ts';
 import type { Checked } from '../../update/service.ts';
 import { versionFlag } from '../flags.ts';
 import { type CommandEnv, VERSION } from '../program.ts';
-import { formatSize, prunedJson, reportPruned, updateService } from './update-shared-impl.ts';
+import { formatSize, logIgnored, prunedJson, reportPruned, updateService } from './update-shared-impl.ts';
 
 /** Channels a configured channel follows: stable sees stable, beta sees beta and stable, nightly all. */
 const FOLLOWS: Record<AutoUpdateConfig['channel'], readonly string[]> = {
@@ -115,6 +115,7 @@ export async function listVersions(_o: Record<string, never>, env: CommandEnv): 
 async function checked(env: CommandEnv): Promise<Checked> {
   const d = await updateService(env).check({ onPruned: (p, after) => reportPruned(env, p, after) });
   reportPruned(env, d.pruned, d.pruneAfter);
+  logIgnored(env, d.discovery);
   return d;
 }
 

@@ -6,7 +6,14 @@ import type { DownloadEvent, SourceReport } from '../../update/download.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 import { metadataJson } from './update-discover-impl.ts';
-import { formatSize, prunedJson, rateValue, reportPruned, updateService } from './update-shared-impl.ts';
+import {
+  formatSize,
+  logIgnored,
+  prunedJson,
+  rateValue,
+  reportPruned,
+  updateService,
+} from './update-shared-impl.ts';
 
 export interface DownloadFlags {
   version: string;
@@ -73,6 +80,7 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       onPruned: (p, after) => reportPruned(env, p, after),
     });
     bar.done();
+    if (d.discovery) logIgnored(env, d.discovery);
     const { result } = d;
     if (result.alreadyPresent) {
       env.out.line(`✅ Already downloaded and verified: ${result.path}`);

@@ -1,11 +1,12 @@
+import { DchatError } from '../../errors.ts';
 import { kindOfSeed } from '../../model/source-kind.ts';
 import {
   addMirror as addRecord,
   displayName,
   loadMirrors,
   removeMirror as removeRecord,
-  saveMirrors,
   sortByPriority,
+  updateMirrors,
 } from '../../store/mirrors.ts';
 import { testMirrors as probeAll } from '../../update/probe.ts';
 import { hasTransport, rankRecords } from '../../update/registry.ts';
@@ -18,14 +19,17 @@ export async function addMirror(
   env: CommandEnv,
 ): Promise<void> {
   const priority = intFlag(o.priority, '--priority', 0, 1_000_000);
-  const cfg = await loadMirrors(env.paths);
-  const r = addRecord(cfg.mirrors, {
-    url: o.url,
-    mirrorType: o.mirrorType,
-    ...(o.region !== undefined ? { region: o.region } : {}),
-    ...(priority !== undefined ? { priority } : {}),
+  let r: ReturnType<typeof addRecord> | undefined;
+  await updateMirrors(env.paths, (cfg) => {
+    r = addRecord(cfg.mirrors, {
+      url: o.url,
+      mirrorType: o.mirrorType,
+      ...(o.region !== undefined ? { region: o.region } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+    });
+    return { settings: cfg.settings, mirrors: r.mirrors };
   });
-  await saveMirrors(env.paths, { settings: cfg.settings, mirrors: r.mirrors });
+  if (!r) throw new DchatError('E_INTERNAL', 'add-mirror: no result');
   const m = r.record;
   env.out.line(
     `${r.added ? '✅ Added mirror' : '✅ Updated mirror'} ${m.uri} (${m.source_type}, priority: ${m.priority}${m.region ? `, region: ${m.region}` : ''})`,
@@ -38,9 +42,12 @@ export async function addMirror(
 }
 
 export async function removeMirror(o: { url: string }, env: CommandEnv): Promise<void> {
-  const cfg = await loadMirrors(env.paths);
-  const r = removeRecord(cfg.mirrors, o.url);
-  await saveMirrors(env.paths, { settings: cfg.settings, mirrors: r.mirrors });
+  let r: ReturnType<typeof removeRecord> | undefined;
+  await updateMirrors(env.paths, (cfg) => {
+    r = removeRecord(cfg.mirrors, o.url);
+    return { settings: cfg.settings, mirrors: r.mirrors };
+  });
+  if (!r) throw new DchatError('E_INTERNAL', 'remove-mirror: no result');
   env.out.line(`🗑️  Removed mirror ${displayName(r.removed)}`);
   env.out.result({ ok: true, removed: r.removed, path: env.paths.mirrorsToml });
 }

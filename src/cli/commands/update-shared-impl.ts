@@ -1,6 +1,7 @@
 /** Pieces the `dchat update` command bodies share: the service, sizes, rates, pruning reports. */
 import { UsageError } from '../../errors.ts';
 import { parseRate } from '../../model/rate.ts';
+import type { Discovery } from '../../update/discover.ts';
 import type { PrunedMirror } from '../../update/health.ts';
 import { UpdateService } from '../../update/service.ts';
 import type { CommandEnv } from '../program.ts';
@@ -10,6 +11,14 @@ export { formatRate } from '../../model/rate.ts';
 /** The update service of this command's home, clock and environment. */
 export function updateService(env: CommandEnv): UpdateService {
   return new UpdateService({ paths: env.paths, env: env.ctx.env, clock: env.ctx.now });
+}
+
+/** Signed targets that are not dchat packages are ignored; a debug line says which. */
+export function logIgnored(env: CommandEnv, d: Discovery): void {
+  if (d.ignored.length > 0)
+    env.logs
+      .forComponent('update')
+      .debug({ targets: d.ignored }, 'signed targets that are not dchat packages, ignored');
 }
 
 /** "45 MB", "5.2 MB", "812 KB" (decimal units, as the seed prints package sizes). */

@@ -10,6 +10,10 @@
  *   -> the sender's validation budget -> validate (the TUF check, synchronous; failure: drop, no
  *   relay, score down) -> accept -> relay ttl-1 (the hop rule: a copy received with ttl t goes on
  *   with t-1; one received with ttl 0 is kept, never passed on).
+ * Validation is synchronous (the node's check is the TUF update over bytes in memory), so there
+ * is no verification in flight to track and no verdict to cache: a sender whose announcement
+ * fails is graylisted at once (its next messages are not even read), and the per-peer budget
+ * bounds what an honest-looking sender can make us check.
  * Every decision of the protocol is here, once: the libp2p adapter (gossip/libp2p/) only moves
  * these messages over `/dchat/gossip/1` and performs these actions, and the simulator (sim/)
  * drives this same class, so what it measures is what the node runs.

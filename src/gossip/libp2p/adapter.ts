@@ -66,8 +66,7 @@ export class GossipService {
   }
 
   get stats(): AdapterStats {
-    const { sent: _s, dropped, received } = this.wire;
-    return { ...this.counts, sendDropped: dropped, received };
+    return { ...this.counts, sendDropped: this.wire.dropped, received: this.wire.received };
   }
 
   get coreStats(): GossipStats {

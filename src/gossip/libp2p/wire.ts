@@ -8,7 +8,7 @@
  * is the core's decision.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { lpStream } from '@libp2p/utils';
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import type { ProtocolHost } from './rpc.ts';
 
 export const GOSSIP_PROTOCOL = '/dchat/gossip/1';
@@ -18,9 +18,13 @@ const OPEN_TIMEOUT_MS = 10_000;
 /** Streams a peer may hold open to us at once (one in use, one replacing a broken one...). */
 const MAX_INBOUND_STREAMS = 4;
 
+/** Our side of one peer: the frames waiting, and the stream they go on once it is open. */
 interface Outbound {
+  peer: PeerId;
   queue: Uint8Array[];
   writing: boolean;
+  stream?: Stream | undefined;
+  lp?: LengthPrefixedStream<Stream> | undefined;
 }
 
 export interface WireEvents {
@@ -38,10 +42,7 @@ export class GossipWire {
   private readonly host: ProtocolHost;
   private readonly events: WireEvents;
   private readonly maxFrameBytes: number;
-  private readonly out = new Map<
-    string,
-    Outbound & { peer: PeerId; stream?: Stream; lp?: ReturnType<typeof lpStream> }
-  >();
+  private readonly out = new Map<string, Outbound>();
   private readonly inbound = new Set<Stream>();
   private running = false;
 
@@ -107,10 +108,7 @@ export class GossipWire {
     this.out.delete(peer);
   }
 
-  private async write(
-    key: string,
-    o: Outbound & { peer: PeerId; stream?: Stream; lp?: ReturnType<typeof lpStream> },
-  ) {
+  private async write(key: string, o: Outbound) {
     o.writing = true;
     try {
       do {

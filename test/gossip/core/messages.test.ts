@@ -128,3 +128,18 @@ test('property: mutated valid messages decode to a valid message or a coded erro
     { numRuns: 500 },
   );
 });
+
+test('the gossiped object kind is a field: a kind this node does not speak, or none, is E_MALFORMED', () => {
+  const a = announcement('1.2.0', 5);
+  const ok = parseGossipMessage({
+    format: GOSSIP_FORMAT,
+    type: 'announce',
+    kind: 'release',
+    announcement: a,
+  });
+  assert.ok(ok.ok && ok.message.type === 'announce' && ok.message.kind === 'release');
+  for (const kind of ['vote', undefined, 7]) {
+    const r = parseGossipMessage({ format: GOSSIP_FORMAT, type: 'announce', kind, announcement: a });
+    assert.equal(r.ok ? '' : r.error.code, 'E_MALFORMED', String(kind));
+  }
+});

@@ -18,6 +18,7 @@ import { controlRequest } from '../../../src/node/control.ts';
 import { createNodeLibp2p } from '../../../src/node/libp2p.ts';
 import { DirectoryFetcher } from '../../../src/sources/directory-fetcher.ts';
 import { homePaths } from '../../../src/store/home.ts';
+import { FileTrustStore } from '../../../src/store/trust-store.ts';
 import { trustInit } from '../../../src/testnet/harness.ts';
 import { type NodeProcess, stopAll } from '../../../src/testnet/process.ts';
 import { prepareReleases, rotateAndPublish, type TestRelease } from '../../../src/testnet/release.ts';
@@ -75,7 +76,7 @@ describe('a node pinned to root v1 follows two key rotations through gossip', ()
     const origin = await start('origin', []);
     const follower = await start('follower', [origin]);
     const fp = homePaths(follower.home);
-    assert.equal(parseMetadata('root', await readFile(fp.trustFile('root'))).signed.version, 1);
+    assert.equal(parseMetadata('root', (await new FileTrustStore(fp).load('root'))!).signed.version, 1);
     await waitFor('the two to form the announce mesh', async () => {
       const [so, sf] = await Promise.all([status(origin), status(follower)]);
       return so.mesh_peers.length === 1 && sf.mesh_peers.length === 1;
@@ -93,7 +94,7 @@ describe('a node pinned to root v1 follows two key rotations through gossip', ()
     assert.equal(via.push + via.sync, 1);
     assert.equal(s.releases.packages[0]?.source, 'peer');
     // It followed the chain and kept it, so it can hand the same chain on.
-    assert.equal(parseMetadata('root', await readFile(fp.trustFile('root'))).signed.version, 3);
+    assert.equal(parseMetadata('root', (await new FileTrustStore(fp).load('root'))!).signed.version, 3);
     for (const v of [2, 3])
       assert.equal(parseMetadata('root', await readFile(fp.rootHistoryFile(v))).signed.version, v);
     // Its peers can also fetch every root of the chain from it by name, over /dchat/chunks/1.
