@@ -497,7 +497,7 @@ export class DchatNode extends EventEmitter {
       },
       mirrors: gossip.core.mirrors(),
       stats: {
-        gossip: gossip.coreStats,
+        gossip: gossip.core.stats,
         adapter: gossip.stats,
         bad_chunks: this.badChunks,
         chunks_served: this.chunkServer?.served ?? 0,
