@@ -5,7 +5,9 @@
  * the sender can bound what is in flight and reuse the buffer). At the end it reports its digest
  * to the parent and passes the end on. Pure computation: bytes in, a digest out.
  */
+import { createHash } from 'node:crypto';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { Blake3Hasher } from '@napi-rs/blake-hash';
 
 export type StageMessage = { type: 'data'; buf: ArrayBuffer; len: number } | { type: 'end' };
 export type StageReport =
@@ -20,9 +22,9 @@ const { algo, input, output } = workerData as {
   output?: MessagePort;
 };
 
-// Each stage loads only its own hash (the native BLAKE3 addon costs start-up time).
-const sha = algo === 'sha256' ? (await import('node:crypto')).createHash('sha256') : undefined;
-const b3 = algo === 'blake3' ? new (await import('@napi-rs/blake-hash')).Blake3Hasher() : undefined;
+// No top-level await here: the single-executable build bundles workers as CommonJS.
+const sha = algo === 'sha256' ? createHash('sha256') : undefined;
+const b3 = algo === 'blake3' ? new Blake3Hasher() : undefined;
 const from = input ?? parentPort;
 
 from?.on('message', (m: StageMessage) => {
@@ -34,7 +36,7 @@ from?.on('message', (m: StageMessage) => {
     else parentPort?.postMessage({ type: 'ack', buf: m.buf, len: m.len } satisfies StageReport, [m.buf]);
     return;
   }
-  const hex = sha ? sha.digest('hex') : (b3 as NonNullable<typeof b3>).digestBuffer().toString('hex');
+  const hex = sha ? sha.digest('hex') : (b3 as Blake3Hasher).digestBuffer().toString('hex');
   parentPort?.postMessage({ type: 'digest', algo, hex } satisfies StageReport);
   output?.postMessage(m);
   // The parent ends this thread once it has every report (a thread that ended by itself could

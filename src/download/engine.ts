@@ -37,7 +37,7 @@ import type { Source } from '../sources/source.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
-import { writePackageSidecars } from '../store/package-sidecars.ts';
+import { commitPackage } from '../store/package-sidecars.ts';
 import { checkChunkTable, checkPackage } from '../trust/package-check.ts';
 import { OrderedDigest } from './ordered-digest.ts';
 import {
@@ -943,8 +943,7 @@ class Download {
       );
     }
     this.emit({ type: 'verified', sha256: digests.sha256, blake3: digests.blake3 });
-    await this.writeSidecars(this.table);
-    await this.commit();
+    await this.writeSidecars(this.table, () => this.commit());
     await rm(this.pp.state, { force: true });
     await rm(this.pp.table, { force: true });
     await rm(this.pp.suspect, { force: true });
@@ -969,8 +968,8 @@ class Download {
   }
 
   /** The chunk table and the signed target entry, beside the package (for offline verify). */
-  private async writeSidecars(table: ChunkTable): Promise<void> {
-    await writePackageSidecars(this.o.paths, this.target, table);
+  private async writeSidecars(table: ChunkTable, place?: () => Promise<void>): Promise<void> {
+    await commitPackage(this.o.paths, this.target, table, place);
   }
 
   /** The partial file becomes the package: one rename (same filesystem), then the directory fsync. */

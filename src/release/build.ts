@@ -37,8 +37,7 @@ const SEA_FUSE = ['NODE', 'SEA', 'FUSE', 'fce680ab2cc467b6e072b8b5df1996b2'].joi
 
 /** Worker entry points, bundled on their own (Worker takes a path): dist-relative output names. */
 const WORKERS: Record<string, string> = {
-  'src/crypto/sha256-worker.ts': 'dist/crypto/sha256-worker.js',
-  'src/download/digest-worker.ts': 'dist/download/digest-worker.js',
+  'src/crypto/digest-worker.ts': 'dist/crypto/digest-worker.js',
 };
 
 /** dchat platform -> the @napi-rs/blake-hash package and file holding its addon. */
@@ -274,7 +273,7 @@ async function quietly(fn: () => Promise<void>): Promise<void> {
 
 /**
  * In the bundle each module's `import.meta.url` becomes the URL its file would have in the
- * extraction root (`dist/<path>.js`), so `new URL('./sha256-worker.js', import.meta.url)` and
+ * extraction root (`dist/<path>.js`), so `new URL('./digest-worker.js', import.meta.url)` and
  * `new URL('../../assets/default-root.json', import.meta.url)` point at the extracted files.
  */
 const MODULE_URL_FN =

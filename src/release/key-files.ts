@@ -4,7 +4,7 @@
  * (PKCS#8 with scrypt, see encrypted-pem.ts), or a public key (SPKI, the `.pub` file keygen writes),
  * which is enough to list a maintainer's key in a root without their private key being present.
  */
-import { chmod, readFile, stat } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
 import {
   generateEd25519,
   loadPublicKeyPem,
@@ -14,6 +14,7 @@ import {
 } from '../crypto/ed25519.ts';
 import { DchatError, UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { readFlagFile } from '../store/read-capped.ts';
 import {
   type PublicKeyRef,
   publicKeyRef,
@@ -28,25 +29,65 @@ const MAX_KEY_FILE_BYTES = 16_384;
 
 export type LoadedKey = { kind: 'private'; key: SigningKey } | { kind: 'public'; key: PublicKeyRef };
 
-/** The bytes of a key file named by `flag`; a missing, unreadable or oversized file is a usage error. */
+export interface KeyFileOptions {
+  /** Use a private key that group or others may read (ssh's StrictModes, turned off). */
+  allowInsecurePermissions?: boolean;
+}
+
+/** The options of a command that has `--allow-insecure-key-permissions`. */
+export function keyFileOptions(flags: object): KeyFileOptions {
+  return {
+    allowInsecurePermissions:
+      (flags as { allowInsecureKeyPermissions?: unknown }).allowInsecureKeyPermissions === true,
+  };
+}
+
+/**
+ * The bytes of a key file named by `flag`: a regular file, read with a cap (store/read-capped.ts);
+ * a missing, unreadable, special or oversized file is a usage error naming the flag.
+ */
 export async function readKeyFile(path: string, flag: string): Promise<Buffer> {
   try {
-    const st = await stat(path);
-    if (st.size > MAX_KEY_FILE_BYTES) throw new UsageError(flag, `${path} is too large to be a key file`);
-    return await readFile(path);
+    return await readFlagFile(flag, path, MAX_KEY_FILE_BYTES);
   } catch (err) {
-    if (err instanceof DchatError) throw err;
-    throw new UsageError(flag, `cannot read key file ${path}: ${(err as Error).message}`, { cause: err });
+    if (err instanceof DchatError && err.code === 'E_TOO_LARGE')
+      throw new UsageError(flag, `${err.message}: too large to be a key file`, { cause: err });
+    throw err;
   }
 }
 
+/**
+ * Like ssh, a private key (encrypted or not) that group or others may read is refused, naming the
+ * flag and the mode: someone else may already have a copy. `--allow-insecure-key-permissions`
+ * overrides.
+ */
+async function checkPrivateKeyMode(path: string, flag: string, opts: KeyFileOptions): Promise<void> {
+  if (opts.allowInsecurePermissions || process.platform === 'win32') return;
+  const mode = (await stat(path)).mode & 0o777;
+  if (mode & 0o077)
+    throw new UsageError(
+      flag,
+      `${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run \`chmod 600 ${path}\` or pass --allow-insecure-key-permissions`,
+    );
+}
+
 /** A private, encrypted private (passphrase from `pass`) or public key file. */
-export async function loadKeyFile(path: string, flag: string, pass?: PassphraseSource): Promise<LoadedKey> {
+export async function loadKeyFile(
+  path: string,
+  flag: string,
+  pass?: PassphraseSource,
+  opts: KeyFileOptions = {},
+): Promise<LoadedKey> {
   const pem = (await readKeyFile(path, flag)).toString('utf8');
-  try {
-    if (/-----BEGIN PUBLIC KEY-----/.test(pem) && !/PRIVATE KEY-----/.test(pem)) {
+  if (/-----BEGIN PUBLIC KEY-----/.test(pem) && !/PRIVATE KEY-----/.test(pem)) {
+    try {
       return { kind: 'public', key: publicKeyRef(rawPublicKeyHex(loadPublicKeyPem(pem, path))) };
+    } catch (err) {
+      throw new UsageError(flag, `${path}: ${(err as Error).message}`, { cause: err });
     }
+  }
+  await checkPrivateKeyMode(path, flag, opts);
+  try {
     if (isEncryptedPem(pem)) {
       if (!pass)
         throw new DchatError('E_PASSPHRASE', `${path} is encrypted and this command takes no passphrase`, {
@@ -78,8 +119,9 @@ export async function loadSigningKeyFile(
   path: string,
   flag = '--key',
   pass?: PassphraseSource,
+  opts: KeyFileOptions = {},
 ): Promise<SigningKey> {
-  const k = await loadKeyFile(path, flag, pass);
+  const k = await loadKeyFile(path, flag, pass, opts);
   if (k.kind === 'public')
     throw new UsageError(flag, `${path} is a public key; this needs the private key to sign with`);
   return k.key;
@@ -89,11 +131,12 @@ export async function loadSigningKeyFiles(
   paths: readonly string[],
   flag = '--key',
   pass?: PassphraseSource,
+  opts: KeyFileOptions = {},
 ): Promise<SigningKey[]> {
   if (paths.length === 0) throw new UsageError(flag, 'at least one key is required');
   const keys: SigningKey[] = [];
   // One at a time: each encrypted key may prompt on the terminal.
-  for (const p of paths) keys.push(await loadSigningKeyFile(p, flag, pass));
+  for (const p of paths) keys.push(await loadSigningKeyFile(p, flag, pass, opts));
   return keys;
 }
 

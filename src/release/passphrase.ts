@@ -85,8 +85,9 @@ function askOnTerminal(question: string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const input = new ReadStream(fd);
     const output = new WriteStream(fd);
-    output.write(question);
+    // Echo off before the question appears: an answer typed right after it is never shown.
     input.setRawMode(true);
+    output.write(question);
     let answer = '';
     const done = (err?: Error) => {
       input.setRawMode(false);

@@ -3,7 +3,7 @@
  * the package, computes digests and the chunk table, builds the next TUF versions (trust/repository)
  * and writes them into the mirror directory in the crash-safe order of mirror-dir.ts.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
@@ -17,8 +17,9 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
-import { copyFileAtomic, linkFileAtomic, writeFileAtomic } from '../store/atomic.ts';
+import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
+import { readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
   addSignatures,
@@ -93,6 +94,9 @@ export interface PublishResult {
 
 export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const repo = await loadRepo(o.dir);
+  // A publish killed mid-copy left a partial package (hundreds of MiB) under a temp name.
+  const p0 = mirrorPaths(o.dir);
+  for (const d of [p0.targetsDir, p0.packagesDir, p0.metadataDir, o.dir]) await sweepDeadTemp(d);
   const st = await stat(o.packagePath).catch((cause) => {
     throw new UsageError('--package', `cannot read ${o.packagePath}: ${(cause as Error).message}`, { cause });
   });
@@ -170,7 +174,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   await copyFileAtomic(o.packagePath, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
   await writeFileAtomic(p.chunkTable(name), serializeChunkTable(table));
-  if (sig && o.sigPath) await writeFileAtomic(p.sigFile(name), await readFile(o.sigPath));
+  if (sig && o.sigPath)
+    await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {
     await writeStaged(o.dir, { targets: staged });
     return { repo, name, custom, staged };
@@ -187,12 +192,7 @@ async function loadMatchingSig(
   platform: string,
   d: { size: number; sha256: string; blake3: string },
 ): Promise<SigDocument> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new UsageError('--sig', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+  const bytes = await readFlagFile('--sig', path, LIMITS.signatureFileBytes);
   const doc = parseSigDocument(bytes);
   const want = buildStatement(version, platform, d);
   const got = doc.statement;

@@ -10,6 +10,7 @@ import type { PackageTarget } from '../model/package.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
+import { withHomeLock } from './lock.ts';
 
 export const TARGET_ENTRY_FORMAT = 'dchat.target-entry/1';
 
@@ -39,4 +40,23 @@ export async function writePackageSidecars(
     `${JSON.stringify(targetEntry(target), null, 1)}\n`,
   );
   return tableBytes;
+}
+
+/**
+ * Writes the sidecars of `target` and then puts the package in place (`place`, e.g. the rename of
+ * the verified partial file), as the one writer of the home's packages (store/lock.ts): a node and
+ * a CLI download committing the same release cannot leave one's chunk table beside the other's
+ * package. Returns the chunk table's bytes.
+ */
+export function commitPackage(
+  paths: HomePaths,
+  target: PackageTarget,
+  table: ChunkTable,
+  place: () => Promise<void> = async () => {},
+): Promise<Uint8Array> {
+  return withHomeLock(paths, 'packages', async () => {
+    const bytes = await writePackageSidecars(paths, target, table);
+    await place();
+    return bytes;
+  });
 }

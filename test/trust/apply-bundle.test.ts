@@ -22,7 +22,7 @@ import {
 import { applyBundle, type TrustDocs } from '../../src/trust/apply-bundle.ts';
 import type { RoleName } from '../../src/trust/metadata.ts';
 import { parseMetadata } from '../../src/trust/metadata.ts';
-import { updateTrust } from '../../src/trust/updater.ts';
+import { type TrustStore, updateTrust } from '../../src/trust/updater.ts';
 
 const now = new Date();
 const versionOf = (role: RoleName, b: Uint8Array | undefined) =>
@@ -48,21 +48,8 @@ describe('applyBundle', () => {
     rotated = await rotateAndPublish(first, { times: 2, version: '2.0.0', ...common });
     // The sender updated from the mirror, following v2 and v3 (kept, as a node keeps them).
     const sender = new MemoryTrustStore({ root: firstRoot });
-    const saved: Uint8Array[] = [];
-    await updateTrust(
-      {
-        ...sender,
-        load: (r) => sender.load(r),
-        remove: (r) => sender.remove(r),
-        save: async (r, b) => {
-          if (r === 'root') saved.push(b);
-          await sender.save(r, b);
-        },
-      },
-      new DirectoryFetcher(rotated.repoDir),
-      now,
-    );
-    rotatedBundle = bundleFrom({ ...sender.docs, previousRoots: saved.slice(0, -1) });
+    await updateTrust(sender, new DirectoryFetcher(rotated.repoDir), now);
+    rotatedBundle = bundleFrom({ ...sender.docs, previousRoots: sender.roots.slice(0, -1) });
     assert.deepEqual(
       rotatedBundle.roots.map((b) => versionOf('root', Buffer.from(b, 'base64'))),
       [2, 3],
@@ -118,19 +105,23 @@ describe('applyBundle', () => {
     assert.deepEqual(Object.keys(input), ['root']);
   });
 
-  test('the node verifies once and persists what it verified: each change written once, nothing re-read', async () => {
+  test('the node verifies once and persists what it verified: one set written once, nothing re-read', async () => {
     const writes: string[] = [];
     const store = new MemoryTrustStore({ root: rootV1 });
-    const spy = {
-      load: (role: RoleName) => store.load(role),
-      save: async (role: RoleName, bytes: Uint8Array) => {
-        writes.push(`${role}${role === 'root' ? versionOf('root', bytes) : ''}`);
-        await store.save(role, bytes);
-      },
-      remove: async (role: RoleName) => {
-        writes.push(`-${role}`);
-        await store.remove(role);
-      },
+    const spy: TrustStore = {
+      loadSet: () => store.loadSet(),
+      transact: (cycle) =>
+        store.transact((current, commit) =>
+          cycle(current, async (next, roots) => {
+            writes.push(
+              ...roots.map((b) => `root${versionOf('root', b)}`),
+              ...(['root', 'timestamp', 'snapshot', 'targets'] as const).map(
+                (r) => `${r}${r === 'root' ? versionOf('root', next.root) : next[r] ? '' : ' (none)'}`,
+              ),
+            );
+            await commit(next, roots);
+          }),
+        ),
     };
     const trust = new NodeTrust(spy, () => now);
     await trust.load();
@@ -150,16 +141,8 @@ describe('applyBundle', () => {
     // The verified state is the trusted one at once: the next check runs against it.
     assert.equal(trust.highest, '2.0.0');
     await commit;
-    assert.deepEqual(writes, [
-      'root2',
-      'root3',
-      '-timestamp',
-      '-snapshot',
-      '-targets',
-      'timestamp',
-      'snapshot',
-      'targets',
-    ]);
+    // One commit: the roots followed (kept for the chain), then the whole new set.
+    assert.deepEqual(writes, ['root2', 'root3', 'root3', 'timestamp', 'snapshot', 'targets']);
     for (const role of ['root', 'timestamp', 'snapshot', 'targets'] as const)
       assert.deepEqual(store.docs[role], trust.docs[role], role);
     assert.equal(trust.docs.previousRoots?.length, 1, 'root v2 kept below v3 to hand on');

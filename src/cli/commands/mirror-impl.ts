@@ -1,11 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { startStaticServer } from '../../mirror/static-server.ts';
 import { isLoopbackHost } from '../../model/loopback.ts';
 import { isRepo } from '../../release/mirror-dir.ts';
+import { readFlagFile } from '../../store/read-capped.ts';
 import type { CommandEnv } from '../program.ts';
+
+/** A certificate chain or key in PEM: generous for long chains, far below anything harmful. */
+const TLS_FILE_MAX_BYTES = 1_000_000;
 
 export function parseHostPort(value: string, flag: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value.trim());
@@ -57,8 +60,8 @@ export async function serve(
   const tls =
     o.tlsCert && o.tlsKey
       ? {
-          cert: await readFile(resolve(env.ctx.cwd, o.tlsCert)),
-          key: await readFile(resolve(env.ctx.cwd, o.tlsKey)),
+          cert: await readFlagFile('--tls-cert', resolve(env.ctx.cwd, o.tlsCert), TLS_FILE_MAX_BYTES),
+          key: await readFlagFile('--tls-key', resolve(env.ctx.cwd, o.tlsKey), TLS_FILE_MAX_BYTES),
         }
       : undefined;
   const log = env.logs.forComponent('mirror');

@@ -9,6 +9,7 @@ import {
   rotateRoles,
   stagedStatus,
 } from '../../release/ceremony.ts';
+import { keyFileOptions } from '../../release/key-files.ts';
 import { loadRepo } from '../../release/mirror-dir.ts';
 import { publishRelease, refreshRepository } from '../../release/publish.ts';
 import { type Repo, type RoleSpecs, roleSpecsOf } from '../../trust/repository.ts';
@@ -66,7 +67,7 @@ interface InitFlags extends RoleKeyFlags {
 }
 
 export async function init(o: InitFlags, env: CommandEnv): Promise<void> {
-  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile));
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   // Without --prepare everything is signed here: `--key` names signing keys, as it always did
   // (public keys go to the per-role flags, or to --key with --prepare).
   if (!o.prepare) await loader.signing(o.key, '--key', false);
@@ -143,7 +144,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
   const expiresSec = o.expires === undefined ? undefined : parseDuration(o.expires, '--expires');
-  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile));
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const keys = await loader.signing(o.key, '--key', !o.prepare);
   const dir = resolve(env.ctx.cwd, o.out);
   const r = await publishRelease({
@@ -197,7 +198,7 @@ interface RotateFlags extends RoleKeyFlags {
 }
 
 export async function rotate(o: RotateFlags, env: CommandEnv): Promise<void> {
-  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile));
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   await loader.signing(o.key, '--key', !o.prepare);
   if (!o.prepare) await loader.signing(o.newKey, '--new-key', false);
   const dir = resolve(env.ctx.cwd, o.out);
@@ -249,7 +250,7 @@ export async function refresh(
   env: CommandEnv,
 ): Promise<void> {
   if (o.prepare && !o.targets) throw new UsageError('--prepare', 'refresh stages only with --targets');
-  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile));
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const keys = await loader.signing(o.key, '--key', !o.prepare);
   const dir = resolve(env.ctx.cwd, o.out);
   const expiresSec = parseDuration(o.expires, '--expires');

@@ -11,7 +11,7 @@
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { type LoadedKey, loadKeyFile } from '../../release/key-files.ts';
+import { type KeyFileOptions, type LoadedKey, loadKeyFile } from '../../release/key-files.ts';
 import { type PassphraseSource, terminalPrompt } from '../../release/passphrase.ts';
 import type { PublicKeyRef, SigningKey } from '../../trust/keys.ts';
 import type { RoleName } from '../../trust/metadata.ts';
@@ -46,10 +46,12 @@ export class KeyLoader {
   readonly signers: SigningKey[] = [];
   private readonly env: CommandEnv;
   private readonly pass: PassphraseSource;
+  private readonly opts: KeyFileOptions;
 
-  constructor(env: CommandEnv, pass: PassphraseSource) {
+  constructor(env: CommandEnv, pass: PassphraseSource, opts: KeyFileOptions = {}) {
     this.env = env;
     this.pass = pass;
+    this.opts = opts;
   }
 
   async load(paths: readonly string[], flag: string): Promise<LoadedKey[]> {
@@ -58,7 +60,7 @@ export class KeyLoader {
       const abs = resolve(this.env.ctx.cwd, p);
       let k = this.cache.get(abs);
       if (!k) {
-        k = loadKeyFile(abs, flag, this.pass);
+        k = loadKeyFile(abs, flag, this.pass, this.opts);
         this.cache.set(abs, k);
         const loaded = await k;
         if (loaded.kind === 'private') this.signers.push(loaded.key);

@@ -9,6 +9,7 @@ import type { Root, Targets } from '@tufjs/models';
 import { sha256Hex } from '../../crypto/hash.ts';
 import { parseDuration } from '../../model/duration.ts';
 import { finishStaged } from '../../release/ceremony.ts';
+import { keyFileOptions } from '../../release/key-files.ts';
 import { readMetadataFile } from '../../release/staging.ts';
 import { writeFileAtomic } from '../../store/atomic.ts';
 import { serializeMetadata } from '../../trust/metadata.ts';
@@ -25,7 +26,7 @@ export async function sign(
 ): Promise<void> {
   const path = resolve(env.ctx.cwd, o.metadata);
   const md = await readMetadataFile(path, '--metadata');
-  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile));
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const [key] = await loader.signing([requireFlag(o.key, '--key')], '--key');
   const digest = sha256Hex(signedBytes(md));
   const s = md.signed;
@@ -79,7 +80,7 @@ export async function finish(
   o: { out: string; key: string[]; signatures?: string[]; expires: string; passphraseFile?: string },
   env: CommandEnv,
 ): Promise<void> {
-  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile));
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const keys = await loader.signing(o.key, '--key');
   const dir = resolve(env.ctx.cwd, o.out);
   const r = await finishStaged({

@@ -1,7 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { DchatError, UsageError } from '../../errors.ts';
 import { parsePackageName } from '../../model/platform.ts';
-import { loadSigningKeyFile, writeNewKeyPair } from '../../release/key-files.ts';
+import { keyFileOptions, loadSigningKeyFile, writeNewKeyPair } from '../../release/key-files.ts';
 import { PASSPHRASE_ENV, passphraseFor } from '../../release/passphrase.ts';
 import { writeFileAtomic } from '../../store/atomic.ts';
 import { digestFile } from '../../store/file-digest.ts';
@@ -61,6 +61,7 @@ export async function sign(
     version?: string;
     platform?: string;
     passphraseFile?: string;
+    allowInsecureKeyPermissions?: boolean;
   },
   env: CommandEnv,
 ): Promise<void> {
@@ -76,7 +77,12 @@ export async function sign(
   }
   const version = versionFlag(o.version ?? parsed?.version);
   const platform = platformFlag(o.platform ?? parsed?.platform);
-  const key = await loadSigningKeyFile(keyPath, '--key', passphraseSource(env, o.passphraseFile));
+  const key = await loadSigningKeyFile(
+    keyPath,
+    '--key',
+    passphraseSource(env, o.passphraseFile),
+    keyFileOptions(o),
+  );
   const d = await digestFile(input).catch((cause) => {
     throw new UsageError('--input', `cannot read ${input}: ${(cause as Error).message}`, { cause });
   });

@@ -14,6 +14,7 @@
 import { DchatError } from '../../errors.ts';
 import { MAX_BUNDLED_ROOTS, type TufBundle } from '../../model/announcement.ts';
 import { applyBundle, bundleLookup, type TrustChange, type TrustDocs } from '../../trust/apply-bundle.ts';
+import { MemoryTrustStore } from '../../trust/memory-store.ts';
 import { parseMetadata, type RoleName } from '../../trust/metadata.ts';
 import { TrustedSet } from '../../trust/trusted-set.ts';
 import type { MetadataFetcher, TrustStore } from '../../trust/updater.ts';
@@ -45,26 +46,15 @@ export interface RootHistory {
   loadRoot(version: number): Promise<Uint8Array | undefined>;
 }
 
-export class MemoryTrustStore implements TrustStore {
-  readonly docs: TrustSnapshot;
-  constructor(initial: TrustSnapshot) {
-    this.docs = { ...initial };
-  }
-  async load(role: RoleName): Promise<Uint8Array | undefined> {
-    return this.docs[role];
-  }
-  async save(role: RoleName, bytes: Uint8Array): Promise<void> {
-    this.docs[role] = bytes;
-  }
-  async remove(role: RoleName): Promise<void> {
-    delete this.docs[role];
-  }
-}
+/** Kept here for the callers that import it with the bundle code (trust/memory-store.ts). */
+export { MemoryTrustStore };
 
 export async function snapshotOf(store: TrustStore & Partial<RootHistory>): Promise<TrustSnapshot> {
+  // One read of the whole set: a concurrent update cannot hand peers a mixed bundle.
+  const set = await store.loadSet();
   const out: TrustSnapshot = {};
   for (const r of ROLES) {
-    const b = await store.load(r);
+    const b = set[r];
     if (b) out[r] = b;
   }
   const loadRoot = store.loadRoot?.bind(store);

@@ -7,8 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { ANNOUNCE_FORMAT, MAX_BUNDLED_ROOTS, type VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
+import { defaultPriority } from '../../model/source-kind.ts';
 import { compareVersions } from '../../model/version.ts';
-import type { TrustStore } from '../../trust/updater.ts';
+import { applyBundle } from '../../trust/apply-bundle.ts';
+import type { TrustDocs, TrustStore } from '../../trust/updater.ts';
 import { encodeGossipMessage, GOSSIP_FORMAT, type ValidationResult } from '../core/index.ts';
 import {
   type BundleVerdict,
@@ -47,18 +49,35 @@ export class NodeTrust {
 
   /**
    * An accepted release: what its check verified becomes the trusted state at once (the next
-   * check runs against it) and is written to the store, after any earlier write, once.
+   * check runs against it) and is written to the store, after any earlier write, once, as one set
+   * under the home's trust lock. If another writer (a CLI refresh) changed the store since the
+   * check, the bundle is applied again to what is stored now and written only if it still moves
+   * trust forward: the store never goes back to an older set.
    */
   commit(v: VerifiedBundle): Promise<void> {
     this.commits++;
+    const base = this.docs;
     this.set(v.docs);
-    const changes = v.changes;
-    const write = this.chain.then(async () => {
-      for (const c of changes) {
-        if (c.bytes) await this.store.save(c.role, c.bytes);
-        else await this.store.remove(c.role);
-      }
-    });
+    const write = this.chain.then(() =>
+      this.store.transact(async (current, commit) => {
+        let next = v.docs;
+        let roots = v.changes.filter((c) => c.role === 'root' && c.bytes).map((c) => c.bytes as Uint8Array);
+        if (!sameSet(current, base)) {
+          try {
+            const again = applyBundle(current, bundleFrom(v.docs), this.clock());
+            next = again.docs;
+            roots = again.changes
+              .filter((c) => c.role === 'root' && c.bytes)
+              .map((c) => c.bytes as Uint8Array);
+            if (again.unchanged && roots.length === 0) return;
+          } catch {
+            return; // what is stored now is newer (or diverged): keep it; `load` picks it up.
+          }
+        }
+        const { previousRoots: _chain, ...set } = next as TrustSnapshot;
+        await commit(set, roots);
+      }),
+    );
     this.chain = write.catch(() => {});
     return write;
   }
@@ -94,7 +113,7 @@ export class NodeTrust {
       id: randomUUID(),
       source_type: 'Peer',
       uri,
-      priority: 30,
+      priority: defaultPriority('peer'),
       failure_count: 0,
       origin: 'configured',
     }));
@@ -153,4 +172,13 @@ export function highestVersionOf(docs: TrustSnapshot): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Same documents, byte for byte, in the four roles. */
+function sameSet(a: TrustDocs, b: TrustDocs): boolean {
+  return (['root', 'timestamp', 'snapshot', 'targets'] as const).every((r) => {
+    const x = a[r];
+    const y = b[r];
+    return x === y || (x !== undefined && y !== undefined && Buffer.from(x).equals(Buffer.from(y)));
+  });
 }
