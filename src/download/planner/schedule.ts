@@ -148,11 +148,31 @@ export class ChunkScheduler {
     return b;
   }
 
+  /**
+   * Hedging: the rest of run `a` (its source stalls) as a new run for `sourceId`, starting with the
+   * chunk `a` is receiving now, which both keep (whichever verifies it first wins); `a` is cut down
+   * to that one chunk. Undefined if `a` is not running or has nothing left.
+   */
+  hedge(a: Assignment, sourceId: string): Assignment | undefined {
+    if (!this.running.has(a.id) || a.next >= a.end || a.sourceId === sourceId) return undefined;
+    const b: Assignment = { id: this.nextId++, sourceId, next: a.next, end: a.end };
+    a.end = a.next + 1;
+    this.running.set(b.id, b);
+    return b;
+  }
+
+  /** The first chunk at or after `a.next` not yet done (chunks another run delivered are passed over). */
+  advance(a: Assignment): void {
+    while (a.next < a.end && this.status[a.next] === DONE) a.next++;
+    if (a.next >= a.end) this.running.delete(a.id);
+  }
+
   /** Gives the unfinished chunks of run `a` back (its source failed or stopped). */
   release(a: Assignment): void {
     if (!this.running.delete(a.id)) return;
     for (let i = a.next; i < a.end; i++) {
-      if (this.status[i] === ASSIGNED) {
+      // A chunk a hedging run still fetches stays assigned to it.
+      if (this.status[i] === ASSIGNED && !this.covered(i)) {
         this.status[i] = MISSING;
         this.missingCount++;
         if (i < this.low) this.low = i;
@@ -168,6 +188,11 @@ export class ChunkScheduler {
     this.doneCount--;
     this.missingCount++;
     if (index < this.low) this.low = index;
+  }
+
+  private covered(index: number): boolean {
+    for (const r of this.running.values()) if (index >= r.next && index < r.end) return true;
+    return false;
   }
 
   private open(sourceId: string, start: number, end: number): Assignment {

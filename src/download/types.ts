@@ -1,0 +1,117 @@
+/**
+ * The public shapes of `downloadPackage` (download/engine.ts): options, events, per-source
+ * reports and the result. Callers (the CLI, the node, the update service) depend on these names.
+ */
+import type { Root } from '@tufjs/models';
+import type { PackageTarget } from '../model/package.ts';
+import type { Source } from '../sources/source.ts';
+import type { HomePaths } from '../store/home.ts';
+import type { HedgeConfig } from './machine/actions.ts';
+import type { FailureAction, FailureKind, PenaltyPolicy } from './planner/penalty.ts';
+
+export interface EngineSource {
+  source: Source;
+  priority: number;
+  region?: string;
+  latencyMs?: number;
+  throughputBps?: number;
+  /** Failures in a row before this run (mirrors.toml failure_count). */
+  failureCount?: number;
+}
+
+export type DownloadEvent =
+  | {
+      type: 'start';
+      target: string;
+      size: number;
+      chunks: number;
+      chunk_size: number;
+      resumed_chunks: number;
+      resumed_bytes: number;
+      sources: string[];
+    }
+  | { type: 'cached'; path: string }
+  | { type: 'cache-invalid'; path: string; code: string; message: string }
+  | { type: 'chunk-table'; source: string }
+  | {
+      type: 'progress';
+      bytes_done: number;
+      bytes_total: number;
+      bytes_fetched: number;
+      rate_bps: number;
+      chunks_done: number;
+      chunks_total: number;
+      active: string[];
+    }
+  | { type: 'source-failed'; source: string; code: string; message: string; action: FailureAction }
+  | { type: 'chunk-recheck-failed'; chunk: number }
+  | { type: 'verified'; sha256: string; blake3: string };
+
+export interface DownloadOptions {
+  target: PackageTarget;
+  /** Every trusted target (a whole-file match with another one is reported as E_WRONG_TARGET). */
+  allTargets?: readonly PackageTarget[];
+  root: Root;
+  sources: readonly EngineSource[];
+  paths: HomePaths;
+  /** Bytes/s for all streams together (0 or undefined: unlimited). */
+  limitRateBps?: number;
+  /** Slow-retrieval guard: a stream below this rate over `slowWindowMs` is dropped (0: off). */
+  minRateBps?: number;
+  slowWindowMs?: number;
+  /** Sources fetched from at the same time. */
+  parallelSources?: number;
+  preferredRegion?: string;
+  /** How often verified chunks are made durable and recorded (resume state). */
+  checkpointMs?: number;
+  /** Memory for chunks waiting for the in-order whole-file hashes. */
+  windowBytes?: number;
+  penalty?: PenaltyPolicy;
+  /** Hedging of a stalled source (download/machine): false turns it off. */
+  hedge?: HedgeConfig | false;
+  signal?: AbortSignal;
+  onEvent?: (e: DownloadEvent) => void;
+  /** Called once at the end, success or not, with what each source did (health records). */
+  onFinish?: (reports: SourceReport[]) => void;
+  progressIntervalMs?: number;
+  /** Milliseconds clock (tests may pin it; penalties and rates are judged on it). */
+  clock?: () => number;
+}
+
+export interface SourceReport {
+  id: string;
+  uri: string;
+  type: string;
+  /** Verified bytes this source delivered. */
+  bytes: number;
+  /** Bytes received from it (verified or not). */
+  fetched: number;
+  chunks: number;
+  requests: number;
+  failures: { code: string; message: string; kind: FailureKind; action: FailureAction }[];
+  banned: boolean;
+  /** Delivered something and nothing that contradicted signed metadata. */
+  ok: boolean;
+  latencyMs?: number;
+  throughputBps?: number;
+}
+
+export interface DownloadResult {
+  path: string;
+  target: string;
+  version: string;
+  platform: string;
+  size: number;
+  sha256: string;
+  blake3: string;
+  alreadyPresent: boolean;
+  chunks: number;
+  resumedChunks: number;
+  resumedBytes: number;
+  /** Bytes received from sources in this run (network and cache). */
+  fetchedBytes: number;
+  durationMs: number;
+  chunkTableFrom: string;
+  sources: SourceReport[];
+  checks: { name: string; ok: boolean }[];
+}
