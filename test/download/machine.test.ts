@@ -130,7 +130,13 @@ describe('download machine: hedging and failures', () => {
 
   test('alone, a failing source ends in its own coded error; a corrupting one in a security error', () => {
     const http = runVirtual(config(8), [
-      { id: 'x', priority: 1, latencyMs: 5, msPerChunk: 1, error: { code: 'E_HTTP', message: 'x: 503', status: 503 } },
+      {
+        id: 'x',
+        priority: 1,
+        latencyMs: 5,
+        msPerChunk: 1,
+        error: { code: 'E_HTTP', message: 'x: 503', status: 503 },
+      },
     ]);
     assert.equal(http.end, 'failed');
     assert.match(http.error ?? '', /^E_HTTP/);

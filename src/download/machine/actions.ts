@@ -13,6 +13,11 @@ export interface MachineSource {
   label?: string;
   /** A local copy (the suspect file of an earlier run): takes all it may hold, never stolen from or hedged. */
   local?: boolean;
+  /**
+   * Holds only the chunks announced with `sourceHas` (a peer still downloading, in a swarm): it
+   * is given runs of those only, and neither steals nor hedges.
+   */
+  partial?: boolean;
   region?: string;
   /** Measured by earlier runs (mirrors.toml); used until this run measures its own. */
   latencyMs?: number;
@@ -45,6 +50,8 @@ export interface MachineConfig {
   progressMs?: number;
   /** Received bytes beyond which the download gives up (endless junk). Default 3 x size + 64 MiB. */
   maxFetchBytes?: number;
+  /** Where this download starts looking for missing chunks (a swarm's nodes spread out). */
+  startAt?: number;
   /** Hedging of stalled fetches (false: off). */
   hedge?: HedgeConfig | false;
 }

@@ -59,7 +59,9 @@ interface Fetch {
 }
 
 export class DownloadMachine {
-  private readonly c: Required<Omit<MachineConfig, 'done' | 'limitRateBps' | 'preferredRegion' | 'hedge'>>;
+  private readonly c: Required<
+    Omit<MachineConfig, 'done' | 'limitRateBps' | 'preferredRegion' | 'hedge' | 'startAt'>
+  >;
   private readonly region: string | undefined;
   private readonly hedgeCfg: HedgeConfig | undefined;
   private readonly target: string;
@@ -72,6 +74,11 @@ export class DownloadMachine {
   private readonly latency = new Map<string, number>();
   /** Chunks a local copy holds damaged: never asked from it again. */
   private readonly localBad = new Map<string, Set<number>>();
+  /** What each partial source holds. */
+  private readonly has = new Map<string, Uint8Array>();
+  /** How many partial sources hold each chunk (rarest first: a full source is asked for what no peer has). */
+  private readonly holders: Uint16Array;
+  private readonly startAt: number;
   private readonly fetches = new Map<number, Fetch>();
   /** Sources with a fetch the host still runs. */
   private readonly busy = new Set<string>();
@@ -81,6 +88,7 @@ export class DownloadMachine {
   private readonly bucket: TokenBucket | undefined;
   private readonly limitRateBps: number | undefined;
   private nextFetch = 1;
+  private spreads = 0;
   private fetchedBytes = 0;
   private verified = 0;
   private lastCheckpoint: number;
@@ -110,6 +118,8 @@ export class DownloadMachine {
       maxFetchBytes: config.maxFetchBytes ?? 3 * config.size + 64 * 1024 * 1024,
     };
     this.region = config.preferredRegion;
+    this.startAt = config.startAt ?? 0;
+    this.holders = new Uint16Array(config.chunkCount);
     this.hedgeCfg = config.hedge === false ? undefined : (config.hedge ?? DEFAULT_HEDGE);
     this.limitRateBps = config.limitRateBps && config.limitRateBps > 0 ? config.limitRateBps : undefined;
     this.bucket = this.limitRateBps ? new TokenBucket(this.limitRateBps, now) : undefined;
@@ -144,6 +154,7 @@ export class DownloadMachine {
     this.now = now;
     if (this.info.has(s.id)) return;
     this.info.set(s.id, s);
+    if (s.partial) this.has.set(s.id, new Uint8Array(this.c.chunkCount));
     this.health.set(
       s.id,
       newHealth(s.id, s.priority, {
@@ -164,6 +175,14 @@ export class DownloadMachine {
       ok: false,
     });
     this.schedule(now);
+  }
+
+  /** Partial source `source` now holds chunk `index` (work is handed out at the next input or tick). */
+  sourceHas(source: string, index: number): void {
+    const h = this.has.get(source);
+    if (!h || !(index >= 0 && index < h.length) || h[index] === 1) return;
+    h[index] = 1;
+    this.holders[index] = (this.holders[index] as number) + 1;
   }
 
   /** A request went out to `source` (a chunk table, or one chunk of a source without ranges). */
@@ -439,14 +458,21 @@ export class DownloadMachine {
         }
         continue;
       }
+      const held = this.has.get(h.id);
+      const run = { share: 1, maxRunChunks: local ? count : runChunks, from: this.startAt };
+      const holders = this.holders;
       const asg =
-        this.scheduler.assign(
-          h.id,
-          { share: 1, maxRunChunks: local ? count : runChunks },
-          this.localBad.get(h.id),
-        ) ??
+        (held
+          ? this.scheduler.assign(h.id, run, { has: (i: number) => held[i] !== 1 })
+          : ((this.has.size > 0 && !local
+              ? this.scheduler.assign(
+                  h.id,
+                  { ...run, from: this.spread() },
+                  { has: (i: number) => holders[i] !== 0 },
+                )
+              : undefined) ?? this.scheduler.assign(h.id, run, this.localBad.get(h.id)))) ??
         (this.scheduler.unassigned === 0 && !local
-          ? (this.hedgeFor(now, h.id) ?? this.stealFor(h.id))
+          ? (this.hedgeFor(now, h.id) ?? (held ? undefined : this.stealFor(h.id)))
           : undefined);
       if (!asg) continue;
       this.start(now, h.id, asg);
@@ -464,10 +490,13 @@ export class DownloadMachine {
   private hedgeFor(now: number, idle: string): Assignment | undefined {
     const deadline = this.hedgeDeadline(idle);
     if (deadline === undefined) return undefined;
+    // A partial source (a peer still downloading) takes over only what it holds.
+    const held = this.has.get(idle);
     let victim: Fetch | undefined;
     for (const f of this.fetches.values()) {
       if (f.closed || f.hedged || f.source === idle || this.isLocal(f.source)) continue;
       if (f.asg.next >= f.asg.end || now - f.lastChunkAt < deadline) continue;
+      if (held && !holdsAll(held, f.asg.next, f.asg.end)) continue;
       if (!victim || f.lastChunkAt < victim.lastChunkAt) victim = f;
     }
     if (!victim) return undefined;
@@ -476,6 +505,15 @@ export class DownloadMachine {
     victim.hedged = true;
     this.emit({ type: 'shrink', fetch: victim.id, end: victim.asg.end });
     return b;
+  }
+
+  /**
+   * Where to look for a chunk no peer has, for a full source in a swarm: a new place each time
+   * (golden-ratio steps from `startAt`), so nodes asking one seed at once rarely ask for the same.
+   */
+  private spread(): number {
+    this.spreads++;
+    return Math.floor((this.startAt + this.spreads * 0.6180339887 * this.c.chunkCount) % this.c.chunkCount);
   }
 
   /** Work stealing for `idle`: the back half of the largest network run; its fetch is told where to stop. */
@@ -649,4 +687,9 @@ export class DownloadMachine {
   private len(index: number): number {
     return Math.min(this.c.chunkSize, this.c.size - index * this.c.chunkSize);
   }
+}
+
+function holdsAll(held: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (held[i] !== 1) return false;
+  return true;
 }

@@ -22,6 +22,13 @@ export interface AssignOptions {
   share: number;
   /** Upper bound on a run, in chunks (bounds memory held for reordering with several sources). */
   maxRunChunks: number;
+  /** Look for missing chunks from this index first, then wrap round (default 0). */
+  from?: number;
+}
+
+/** Chunks a source must not be given (it lacks them, or holds them damaged). */
+export interface ChunkFilter {
+  has(index: number): boolean;
 }
 
 export class ChunkScheduler {
@@ -71,17 +78,24 @@ export class ChunkScheduler {
    * The next run of missing chunks for `sourceId`, or undefined when none is left to hand out.
    * `exclude`: chunks this source is known not to have intact (it is never given them again).
    */
-  assign(sourceId: string, o: AssignOptions, exclude?: ReadonlySet<number>): Assignment | undefined {
+  assign(sourceId: string, o: AssignOptions, exclude?: ChunkFilter): Assignment | undefined {
     if (this.missingCount === 0) return undefined;
-    let start = this.low;
-    while (start < this.count && this.status[start] !== MISSING) start++;
-    this.low = start;
-    while (start < this.count && (this.status[start] !== MISSING || exclude?.has(start))) start++;
-    if (start >= this.count) return undefined;
+    let low = this.low;
+    while (low < this.count && this.status[low] !== MISSING) low++;
+    this.low = low;
+    const usable = (i: number) => this.status[i] === MISSING && !exclude?.has(i);
+    // From `from` on, then wrapping round (a swarm's nodes start at different places).
+    const from = Math.max(low, Math.min(this.count, o.from ?? 0));
+    let start = from;
+    while (start < this.count && !usable(start)) start++;
+    if (start >= this.count) {
+      start = low;
+      while (start < from && !usable(start)) start++;
+      if (start >= from) return undefined;
+    }
     const want = Math.max(1, Math.min(o.maxRunChunks, Math.ceil(this.missingCount / Math.max(1, o.share))));
     let end = start;
-    while (end < this.count && end - start < want && this.status[end] === MISSING && !exclude?.has(end))
-      end++;
+    while (end < this.count && end - start < want && usable(end)) end++;
     return this.open(sourceId, start, end);
   }
 
