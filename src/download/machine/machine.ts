@@ -15,17 +15,12 @@
  * its rest over: the idle source fetches from the stalled chunk on, the stalled one keeps only
  * that chunk, and whichever verifies it first wins. A source overtaken that way is penalised as
  * slow, so a trickling mirror at top priority costs a fraction of a second, not a minute.
+ *
+ * Over 500 lines on purpose: one state machine whose inputs and decisions share its state; its
+ * separable parts already live beside it (source-book.ts, fetch.ts, final-error.ts, actions.ts).
  */
 import { DchatError } from '../../errors.ts';
-import {
-  classifyFailure,
-  DEFAULT_PENALTY_POLICY,
-  type FailureAction,
-  onSourceFailure,
-  onSourceSuccess,
-  type PenaltyPolicy,
-} from '../planner/penalty.ts';
-import { ewma, isAvailable, newHealth, rankSources, type SourceHealth } from '../planner/ranking.ts';
+import type { FailureAction } from '../planner/penalty.ts';
 import { effectiveMinRate, RateWindow, TokenBucket } from '../planner/rate.ts';
 import { type Assignment, ChunkScheduler } from '../planner/schedule.ts';
 import type {
@@ -36,48 +31,19 @@ import type {
   MachineSource,
   SourceStats,
 } from './actions.ts';
+import { type Fetch, nextStall, type ResolvedConfig, resolveConfig, stalledFetch } from './fetch.ts';
 import { noSourceError } from './final-error.ts';
+import { SourceBook } from './source-book.ts';
 
-export const DEFAULT_RUN_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_HEDGE: HedgeConfig = { minMs: 250, factor: 4 };
 
-interface Fetch {
-  id: number;
-  source: string;
-  asg: Assignment;
-  started: number;
-  firstByte?: number;
-  /** When it last delivered a verified chunk (its start before the first). */
-  lastChunkAt: number;
-  fetched: number;
-  chunks: number;
-  win: RateWindow;
-  /** The machine is done with it (ended, failed, overtaken); the host still owes fetchEnded. */
-  closed: boolean;
-  /** Another source took over its rest (it keeps only the chunk it was receiving). */
-  hedged: boolean;
-}
-
 export class DownloadMachine {
-  private readonly c: Required<
-    Omit<MachineConfig, 'done' | 'limitRateBps' | 'preferredRegion' | 'hedge' | 'startAt'>
-  >;
+  private readonly c: ResolvedConfig;
   private readonly region: string | undefined;
   private readonly hedgeCfg: HedgeConfig | undefined;
   private readonly target: string;
   private readonly scheduler: ChunkScheduler;
-  private readonly health = new Map<string, SourceHealth>();
-  private readonly info = new Map<string, MachineSource>();
-  private readonly stats = new Map<string, SourceStats>();
-  /** Measured in this run, per source: ms per chunk once streaming, and ms to the first byte. */
-  private readonly chunkMs = new Map<string, number>();
-  private readonly latency = new Map<string, number>();
-  /** Chunks a local copy holds damaged: never asked from it again. */
-  private readonly localBad = new Map<string, Set<number>>();
-  /** What each partial source holds. */
-  private readonly has = new Map<string, Uint8Array>();
-  /** How many partial sources hold each chunk (rarest first: a full source is asked for what no peer has). */
-  private readonly holders: Uint16Array;
+  private readonly book: SourceBook;
   private readonly startAt: number;
   private readonly fetches = new Map<number, Fetch>();
   /** Sources with a fetch the host still runs. */
@@ -103,23 +69,10 @@ export class DownloadMachine {
   constructor(now: number, config: MachineConfig, target = 'the package') {
     this.now = now;
     this.target = target;
-    this.c = {
-      chunkCount: config.chunkCount,
-      chunkSize: config.chunkSize,
-      size: config.size,
-      parallel: Math.max(1, config.parallel ?? 3),
-      runBytes: config.runBytes ?? DEFAULT_RUN_BYTES,
-      policy: config.policy ?? DEFAULT_PENALTY_POLICY,
-      minRateBps: config.minRateBps ?? 4096,
-      slowWindowMs: config.slowWindowMs ?? 20_000,
-      checkpointMs: config.checkpointMs ?? 500,
-      checkpointBytes: config.checkpointBytes ?? 64 * 1024 * 1024,
-      progressMs: config.progressMs ?? 200,
-      maxFetchBytes: config.maxFetchBytes ?? 3 * config.size + 64 * 1024 * 1024,
-    };
+    this.c = resolveConfig(config);
     this.region = config.preferredRegion;
     this.startAt = config.startAt ?? 0;
-    this.holders = new Uint16Array(config.chunkCount);
+    this.book = new SourceBook(config.chunkCount);
     this.hedgeCfg = config.hedge === false ? undefined : (config.hedge ?? DEFAULT_HEDGE);
     this.limitRateBps = config.limitRateBps && config.limitRateBps > 0 ? config.limitRateBps : undefined;
     this.bucket = this.limitRateBps ? new TokenBucket(this.limitRateBps, now) : undefined;
@@ -152,43 +105,17 @@ export class DownloadMachine {
 
   sourceAdded(now: number, s: MachineSource): void {
     this.now = now;
-    if (this.info.has(s.id)) return;
-    this.info.set(s.id, s);
-    if (s.partial) this.has.set(s.id, new Uint8Array(this.c.chunkCount));
-    this.health.set(
-      s.id,
-      newHealth(s.id, s.priority, {
-        ...(s.region !== undefined ? { region: s.region } : {}),
-        ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
-        ...(s.throughputBps !== undefined ? { throughputBps: s.throughputBps } : {}),
-        ...(s.failureCount !== undefined ? { failureCount: s.failureCount } : {}),
-      }),
-    );
-    this.stats.set(s.id, {
-      id: s.id,
-      bytes: 0,
-      fetched: 0,
-      chunks: 0,
-      requests: 0,
-      failures: [],
-      banned: false,
-      ok: false,
-    });
-    this.schedule(now);
+    if (this.book.add(s)) this.schedule(now);
   }
 
   /** Partial source `source` now holds chunk `index` (work is handed out at the next input or tick). */
   sourceHas(source: string, index: number): void {
-    const h = this.has.get(source);
-    if (!h || !(index >= 0 && index < h.length) || h[index] === 1) return;
-    h[index] = 1;
-    this.holders[index] = (this.holders[index] as number) + 1;
+    this.book.sourceHas(source, index);
   }
 
   /** A request went out to `source` (a chunk table, or one chunk of a source without ranges). */
   requestSent(source: string): void {
-    const st = this.stats.get(source);
-    if (st) st.requests++;
+    this.book.requestSent(source);
   }
 
   /**
@@ -204,7 +131,7 @@ export class DownloadMachine {
       f.firstByte ??= now;
       f.fetched += n;
       f.win.add(n, now);
-      (this.stats.get(f.source) as SourceStats).fetched += n;
+      this.book.received(f.source, n);
     }
     if (this.fetchedBytes > this.c.maxFetchBytes)
       this.fail(
@@ -232,18 +159,10 @@ export class DownloadMachine {
     const len = this.len(index);
     this.verified += len;
     f.chunks++;
-    const st = this.stats.get(f.source) as SourceStats;
-    st.chunks++;
-    st.bytes += len;
-    st.ok = !st.banned;
     // One chunk's time once data flows (the first also waited for the response).
     const since = f.chunks === 1 && f.firstByte !== undefined ? f.firstByte : f.lastChunkAt;
-    this.chunkMs.set(f.source, ewma(this.chunkMs.get(f.source), Math.max(0, now - since)));
+    this.book.delivered(f.source, len, now - since);
     f.lastChunkAt = now;
-    // Progress made: a later drop on this source may resume again.
-    const h = this.health.get(f.source) as SourceHealth;
-    if (h.resumesWithoutProgress !== 0 || h.consecutiveFailures !== 0)
-      this.health.set(f.source, { ...h, resumesWithoutProgress: 0, consecutiveFailures: 0 });
     this.overtake(now, index, f);
     if (this.scheduler.isComplete()) {
       this.progress(now, true);
@@ -277,10 +196,8 @@ export class DownloadMachine {
     this.now = now;
     const f = this.fetches.get(fetch);
     if (!f || f.closed) return;
-    if (this.info.get(f.source)?.local) {
-      const bad = this.localBad.get(f.source) ?? new Set<number>();
-      bad.add(index);
-      this.localBad.set(f.source, bad);
+    if (this.book.isLocal(f.source)) {
+      this.book.markBad(f.source, index);
       this.scheduler.skip(f.asg, index);
       this.schedule(now);
       return;
@@ -323,7 +240,7 @@ export class DownloadMachine {
   /** A failure outside any fetch (e.g. its chunk table), penalised like one. */
   sourceFailed(now: number, source: string, error: FetchError): FailureAction | undefined {
     this.now = now;
-    if (!this.info.has(source)) return undefined;
+    if (!this.book.has(source)) return undefined;
     const action = this.recordFailure(now, source, error, false);
     this.schedule(now);
     return action;
@@ -385,9 +302,7 @@ export class DownloadMachine {
       return t;
     }
     if (this.fetches.size > 0) return Number.POSITIVE_INFINITY;
-    const waits = [...this.health.values()]
-      .filter((h) => !h.banned && h.penaltyUntil !== undefined && h.penaltyUntil > this.now)
-      .map((h) => h.penaltyUntil as number);
+    const waits = this.book.penaltyEnds(this.now);
     return waits.length > 0 ? Math.min(...waits) : Number.POSITIVE_INFINITY;
   }
 
@@ -411,12 +326,12 @@ export class DownloadMachine {
 
   /** What each source did so far, in the order they were added. */
   sourceStats(): SourceStats[] {
-    return [...this.stats.values()];
+    return this.book.allStats();
   }
 
   /** Sources in the order to try them at `now` (banned ones left out): e.g. for the chunk table. */
   ranked(now: number): string[] {
-    return rankSources([...this.health.values()], now, this.region).map((h) => h.id);
+    return this.book.ranked(now, this.region).map((h) => h.id);
   }
 
   // ---- decisions ----------------------------------------------------------------------------
@@ -428,9 +343,7 @@ export class DownloadMachine {
    */
   private schedule(now: number): void {
     if (!this.begun || this.failedWith || this.scheduler.isComplete()) return;
-    const ranked = rankSources([...this.health.values()], now, this.region).filter((h) =>
-      isAvailable(h, now),
-    );
+    const ranked = this.book.ranked(now, this.region).filter((h) => this.book.available(now, h.id));
     const network = ranked.filter((h) => !this.isLocal(h.id)).length;
     const share = Math.min(this.c.parallel, network);
     const count = this.c.chunkCount;
@@ -458,19 +371,19 @@ export class DownloadMachine {
         }
         continue;
       }
-      const held = this.has.get(h.id);
+      const held = this.book.holding(h.id);
       const run = { share: 1, maxRunChunks: local ? count : runChunks, from: this.startAt };
-      const holders = this.holders;
+      const holders = this.book.holders;
       const asg =
         (held
-          ? this.scheduler.assign(h.id, run, { has: (i: number) => held[i] !== 1 })
-          : ((this.has.size > 0 && !local
+          ? this.scheduler.assign(h.id, run, this.book.exclude(h.id))
+          : ((this.book.swarm && !local
               ? this.scheduler.assign(
                   h.id,
                   { ...run, from: this.spread() },
                   { has: (i: number) => holders[i] !== 0 },
                 )
-              : undefined) ?? this.scheduler.assign(h.id, run, this.localBad.get(h.id)))) ??
+              : undefined) ?? this.scheduler.assign(h.id, run, this.book.exclude(h.id)))) ??
         (this.scheduler.unassigned === 0 && !local
           ? (this.hedgeFor(now, h.id) ?? (held ? undefined : this.stealFor(h.id)))
           : undefined);
@@ -479,9 +392,7 @@ export class DownloadMachine {
       live++;
     }
     if (this.fetches.size === 0) {
-      const waiting = [...this.health.values()].some(
-        (h) => !h.banned && h.penaltyUntil !== undefined && h.penaltyUntil > now,
-      );
+      const waiting = this.book.penaltyEnds(now).length > 0;
       if (!waiting) this.fail(noSourceError(this.sourceStats(), (id) => this.label(id), this.target));
     }
   }
@@ -491,14 +402,8 @@ export class DownloadMachine {
     const deadline = this.hedgeDeadline(idle);
     if (deadline === undefined) return undefined;
     // A partial source (a peer still downloading) takes over only what it holds.
-    const held = this.has.get(idle);
-    let victim: Fetch | undefined;
-    for (const f of this.fetches.values()) {
-      if (f.closed || f.hedged || f.source === idle || this.isLocal(f.source)) continue;
-      if (f.asg.next >= f.asg.end || now - f.lastChunkAt < deadline) continue;
-      if (held && !holdsAll(held, f.asg.next, f.asg.end)) continue;
-      if (!victim || f.lastChunkAt < victim.lastChunkAt) victim = f;
-    }
+    const held = this.book.holding(idle);
+    const victim = stalledFetch(this.fetches.values(), idle, now, deadline, held, (id) => this.isLocal(id));
     if (!victim) return undefined;
     const b = this.scheduler.hedge(victim.asg, idle);
     if (!b) return undefined;
@@ -526,34 +431,20 @@ export class DownloadMachine {
     return b;
   }
 
-  /** How long a chunk may take before `idle` takes it over: measured, never a guess. */
   private hedgeDeadline(idle: string): number | undefined {
-    if (!this.hedgeCfg || this.isLocal(idle)) return undefined;
-    const h = this.health.get(idle) as SourceHealth;
-    const info = this.info.get(idle) as MachineSource;
-    const perChunk =
-      this.chunkMs.get(idle) ??
-      (info.throughputBps ? (this.c.chunkSize / info.throughputBps) * 1000 : undefined);
-    if (perChunk === undefined) return undefined;
-    const lat = this.latency.get(idle) ?? info.latencyMs ?? h.latencyMs ?? 0;
-    return Math.max(this.hedgeCfg.minMs, this.hedgeCfg.factor * (lat + perChunk));
+    return this.hedgeCfg ? this.book.hedgeDeadline(idle, this.c.chunkSize, this.hedgeCfg) : undefined;
   }
 
   /** The earliest instant a hedge may become due (for pollTimeout), if an idle source could hedge. */
   private hedgeDue(): number | undefined {
     if (!this.hedgeCfg || this.scheduler.unassigned > 0) return undefined;
     let best: number | undefined;
-    for (const h of this.health.values()) {
-      if (this.busy.has(h.id) || !isAvailable(h, this.now)) continue;
-      const d = this.hedgeDeadline(h.id);
+    for (const id of this.book.ids()) {
+      if (this.busy.has(id) || !this.book.available(this.now, id)) continue;
+      const d = this.hedgeDeadline(id);
       if (d === undefined) continue;
-      for (const f of this.fetches.values()) {
-        if (f.closed || f.hedged || f.source === h.id || this.isLocal(f.source)) continue;
-        if (f.asg.next >= f.asg.end) continue;
-        const t = f.lastChunkAt + d;
-        // A deadline already passed that no hedge followed cannot be acted on now: not a wake-up.
-        if (t > this.now && (best === undefined || t < best)) best = t;
-      }
+      const t = nextStall(this.fetches.values(), id, this.now, d, (x) => this.isLocal(x));
+      if (t !== undefined && (best === undefined || t < best)) best = t;
     }
     return best;
   }
@@ -607,42 +498,15 @@ export class DownloadMachine {
   }
 
   private recordFailure(now: number, source: string, err: FetchError, progressed: boolean): FailureAction {
-    const h = this.health.get(source) as SourceHealth;
-    const st = this.stats.get(source) as SourceStats;
-    const kind = classifyFailure(err.code, err.status);
-    const d = onSourceFailure(h, kind, now, progressed, this.c.policy);
-    this.health.set(source, d.health);
-    st.failures.push({ code: err.code, message: err.message, kind, action: d.action });
-    st.banned = d.health.banned;
-    if (st.banned) st.ok = false;
-    this.emit({
-      type: 'source-failed',
-      source,
-      code: err.code,
-      message: err.message,
-      kind,
-      action: d.action,
-    });
-    return d.action;
+    const { kind, action } = this.book.failed(now, source, err, progressed, this.c.policy);
+    this.emit({ type: 'source-failed', source, code: err.code, message: err.message, kind, action });
+    return action;
   }
 
   /** Folds what fetch `f` measured into its source's health (rates over real transfers only). */
   private measure(now: number, f: Fetch, ok: boolean): void {
-    if (f.firstByte === undefined) return;
-    const h = this.health.get(f.source) as SourceHealth;
-    const st = this.stats.get(f.source) as SourceStats;
-    const latencyMs = f.firstByte - f.started;
-    this.latency.set(f.source, ewma(this.latency.get(f.source), latencyMs));
-    const m = onSourceSuccess(h, { latencyMs, bytes: f.fetched, ms: now - f.firstByte });
-    if (m.latencyMs !== undefined) st.latencyMs = Math.round(m.latencyMs);
-    if (m.throughputBps !== undefined) st.throughputBps = Math.round(m.throughputBps);
-    if (ok && !h.banned && h.penaltyUntil === undefined) this.health.set(f.source, m);
-    else
-      this.health.set(f.source, {
-        ...h,
-        ...(m.latencyMs !== undefined ? { latencyMs: m.latencyMs } : {}),
-        ...(m.throughputBps !== undefined ? { throughputBps: m.throughputBps } : {}),
-      });
+    if (f.firstByte !== undefined)
+      this.book.measure(f.source, f.firstByte - f.started, f.fetched, now - f.firstByte, ok);
   }
 
   private progress(now: number, force: boolean): void {
@@ -677,19 +541,14 @@ export class DownloadMachine {
   }
 
   private isLocal(id: string): boolean {
-    return this.info.get(id)?.local === true;
+    return this.book.isLocal(id);
   }
 
   private label(id: string): string {
-    return this.info.get(id)?.label ?? id;
+    return this.book.label(id);
   }
 
   private len(index: number): number {
     return Math.min(this.c.chunkSize, this.c.size - index * this.c.chunkSize);
   }
-}
-
-function holdsAll(held: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (held[i] !== 1) return false;
-  return true;
 }
