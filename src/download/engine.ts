@@ -18,7 +18,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { chunkHashHex } from '../crypto/file-digest.ts';
 import { type Digests, digestEquals } from '../crypto/hash.ts';
-import { DchatError, SourceError, toDchatError, VerificationError } from '../errors.ts';
+import { DchatError, toDchatError, VerificationError } from '../errors.ts';
 import { type ChunkTable, chunkRange, serializeChunkTable } from '../model/chunks.ts';
 import { releasePiece } from '../sources/piece-pool.ts';
 import type { Source } from '../sources/source.ts';
@@ -32,7 +32,16 @@ import { DownloadMachine } from './machine/machine.ts';
 import { OrderedDigest } from './ordered-digest.ts';
 import { PartialFile } from './partial-file.ts';
 import { acquireLock, discardPartial, loadResume, type PartialPaths, partialPaths } from './resume.ts';
-import type { DownloadEvent, DownloadOptions, DownloadResult, EngineSource, SourceReport } from './types.ts';
+import { type Run, readRun, sleep } from './run-reader.ts';
+import {
+  type DownloadEvent,
+  type DownloadOptions,
+  type DownloadResult,
+  type EngineSource,
+  machineConfig,
+  machineSource,
+  type SourceReport,
+} from './types.ts';
 
 export type { DownloadEvent, DownloadOptions, DownloadResult, EngineSource, SourceReport } from './types.ts';
 
@@ -43,13 +52,10 @@ export async function downloadPackage(o: DownloadOptions): Promise<DownloadResul
   return new Pump(o).run();
 }
 
-interface Task {
+interface Task extends Run {
   id: number;
   source: Source;
-  next: number;
-  end: number;
   ctl: AbortController;
-  cancelled: boolean;
   promise: Promise<void>;
 }
 
@@ -75,25 +81,8 @@ class Pump {
     this.clock = o.clock ?? Date.now;
     this.started = this.clock();
     this.pp = partialPaths(o.paths, o.target.path);
-    const info = o.target.custom.chunks;
-    this.m = new DownloadMachine(
-      this.started,
-      {
-        chunkCount: info.count,
-        chunkSize: info.size,
-        size: o.target.length,
-        parallel: o.parallelSources ?? 3,
-        ...(o.penalty ? { policy: o.penalty } : {}),
-        ...(o.minRateBps !== undefined ? { minRateBps: o.minRateBps } : {}),
-        ...(o.slowWindowMs !== undefined ? { slowWindowMs: o.slowWindowMs } : {}),
-        ...(o.limitRateBps ? { limitRateBps: o.limitRateBps } : {}),
-        ...(o.preferredRegion ? { preferredRegion: o.preferredRegion } : {}),
-        ...(o.checkpointMs !== undefined ? { checkpointMs: o.checkpointMs } : {}),
-        ...(o.progressIntervalMs !== undefined ? { progressMs: o.progressIntervalMs } : {}),
-        ...(o.hedge !== undefined ? { hedge: o.hedge } : {}),
-      },
-      o.target.path,
-    );
+    const _info = o.target.custom.chunks;
+    this.m = new DownloadMachine(this.started, machineConfig(o), o.target.path);
     for (const s of o.sources) this.addSource(s);
   }
 
@@ -185,16 +174,7 @@ class Pump {
     const id = s.source.id;
     if (this.sources.has(id)) return;
     this.sources.set(id, s.source);
-    this.m.sourceAdded(this.clock(), {
-      id,
-      priority: s.priority,
-      label: s.source.uri,
-      local: local || s.source.type === 'cache',
-      ...(s.region !== undefined ? { region: s.region } : {}),
-      ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
-      ...(s.throughputBps !== undefined ? { throughputBps: s.throughputBps } : {}),
-      ...(s.failureCount !== undefined ? { failureCount: s.failureCount } : {}),
-    });
+    this.m.sourceAdded(this.clock(), machineSource(s, local));
   }
 
   /** Feeds the machine one input at the current time, then performs every action it emits. */
@@ -207,6 +187,7 @@ class Pump {
   }
 
   private perform(a: MachineAction): void {
+    const t = 'fetch' in a ? this.tasks.get(a.fetch) : undefined;
     switch (a.type) {
       case 'fetch': {
         const task: Task = {
@@ -222,13 +203,10 @@ class Pump {
         task.promise = this.runTask(task);
         break;
       }
-      case 'shrink': {
-        const t = this.tasks.get(a.fetch);
+      case 'shrink':
         if (t) t.end = Math.min(t.end, a.end);
         break;
-      }
       case 'cancel': {
-        const t = this.tasks.get(a.fetch);
         if (t && !t.cancelled) {
           t.cancelled = true;
           t.ctl.abort(new DchatError('E_ABORTED', a.reason));
@@ -320,82 +298,14 @@ class Pump {
     this.input((now) => this.m.fetchEnded(now, task.id, err));
   }
 
-  /** Streams chunks [next, end) of the task's source, cut into chunks, each checked then written. */
-  private async fetchRun(task: Task): Promise<void> {
-    const { source } = task;
-    const cs = this.table.chunk_size;
+  /** Reads the task's run; the machine hears of every byte and chunk. */
+  private fetchRun(task: Task): Promise<void> {
     const signal = this.o.signal ? AbortSignal.any([this.o.signal, task.ctl.signal]) : task.ctl.signal;
-    while (task.next < task.end && !task.cancelled) {
-      const start = task.next * cs;
-      const end = Math.min(task.end * cs, this.o.target.length);
-      const req = {
-        target: this.o.target.path,
-        sha256: this.o.target.sha256,
-        start,
-        end,
-        maxBytes: end - start,
-        signal,
-      };
-      this.m.requestSent(task.source.id);
-      if (!source.streamRange) {
-        const cEnd = chunkRange(this.table, task.next).end;
-        const data = await source.fetchRange({ ...req, end: cEnd, maxBytes: cEnd - start });
-        await this.received(task, data.byteLength, signal);
-        if (data.byteLength !== cEnd - start)
-          throw new SourceError(
-            'E_SIZE_MISMATCH',
-            `${source.uri}: chunk ${task.next} has ${data.byteLength} bytes`,
-          );
-        await this.onChunk(task, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-        continue;
-      }
-      let buf: Buffer | undefined;
-      let fill = 0;
-      let got = 0;
-      let stopped = false;
-      stream: for await (const piece of source.streamRange(req)) {
-        got += piece.byteLength;
-        if (got > end - start)
-          throw new SourceError(
-            'E_TOO_LARGE',
-            `${source.uri} sent more than the ${end - start} bytes asked for`,
-          );
-        await this.received(task, piece.byteLength, signal);
-        const bytes = Buffer.isBuffer(piece)
-          ? piece
-          : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-        let off = 0;
-        while (off < bytes.byteLength) {
-          const len = this.len(task.next);
-          let chunk: Buffer | undefined;
-          if (fill === 0 && bytes.byteLength - off >= len) {
-            // A whole chunk inside the piece: checked and written from there, no copy.
-            chunk = off === 0 && len === bytes.byteLength ? bytes : bytes.subarray(off, off + len);
-            off += len;
-          } else {
-            buf ??= Buffer.allocUnsafe(len);
-            const n = Math.min(bytes.byteLength - off, len - fill);
-            bytes.copy(buf, fill, off, off + n);
-            fill += n;
-            off += n;
-            if (fill === len) {
-              chunk = buf;
-              buf = undefined;
-              fill = 0;
-            }
-          }
-          if (!chunk) continue;
-          await this.onChunk(task, chunk);
-          // Done, cancelled, or the tail of this run was handed to another source: stop reading.
-          if (task.next >= task.end || task.cancelled) {
-            stopped = true;
-            break stream;
-          }
-        }
-      }
-      if (!stopped && got < end - start)
-        throw new SourceError('E_NETWORK', `${source.uri}: range ended after ${got} of ${end - start} bytes`);
-    }
+    return readRun(task.source, this.o.target, this.table, task, signal, {
+      request: () => this.m.requestSent(task.source.id),
+      received: (n) => this.received(task, n, signal),
+      chunk: (data) => this.onChunk(task, data),
+    });
   }
 
   private async received(task: Task, n: number, signal: AbortSignal): Promise<void> {
@@ -487,19 +397,4 @@ class Pump {
       // A broken progress consumer must not break the download.
     }
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

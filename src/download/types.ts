@@ -1,12 +1,13 @@
 /**
  * The public shapes of `downloadPackage` (download/engine.ts): options, events, per-source
- * reports and the result. Callers (the CLI, the node, the update service) depend on these names.
+ * reports and the result (callers, the CLI, the node and the update service, depend on these
+ * names), and how options and sources map onto the download machine's.
  */
 import type { Root } from '@tufjs/models';
 import type { PackageTarget } from '../model/package.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
-import type { HedgeConfig } from './machine/actions.ts';
+import type { HedgeConfig, MachineConfig, MachineSource } from './machine/actions.ts';
 import type { FailureAction, FailureKind, PenaltyPolicy } from './planner/penalty.ts';
 
 export interface EngineSource {
@@ -114,4 +115,37 @@ export interface DownloadResult {
   chunkTableFrom: string;
   sources: SourceReport[];
   checks: { name: string; ok: boolean }[];
+}
+
+/** The machine's configuration for a download with options `o`. */
+export function machineConfig(o: DownloadOptions): MachineConfig {
+  const info = o.target.custom.chunks;
+  return {
+    chunkCount: info.count,
+    chunkSize: info.size,
+    size: o.target.length,
+    parallel: o.parallelSources ?? 3,
+    ...(o.penalty ? { policy: o.penalty } : {}),
+    ...(o.minRateBps !== undefined ? { minRateBps: o.minRateBps } : {}),
+    ...(o.slowWindowMs !== undefined ? { slowWindowMs: o.slowWindowMs } : {}),
+    ...(o.limitRateBps ? { limitRateBps: o.limitRateBps } : {}),
+    ...(o.preferredRegion ? { preferredRegion: o.preferredRegion } : {}),
+    ...(o.checkpointMs !== undefined ? { checkpointMs: o.checkpointMs } : {}),
+    ...(o.progressIntervalMs !== undefined ? { progressMs: o.progressIntervalMs } : {}),
+    ...(o.hedge !== undefined ? { hedge: o.hedge } : {}),
+  };
+}
+
+/** A source as the machine sees it (a local copy: `local`, or a cache-type source). */
+export function machineSource(s: EngineSource, local = false): MachineSource {
+  return {
+    id: s.source.id,
+    priority: s.priority,
+    label: s.source.uri,
+    local: local || s.source.type === 'cache',
+    ...(s.region !== undefined ? { region: s.region } : {}),
+    ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
+    ...(s.throughputBps !== undefined ? { throughputBps: s.throughputBps } : {}),
+    ...(s.failureCount !== undefined ? { failureCount: s.failureCount } : {}),
+  };
 }
