@@ -20,12 +20,12 @@ import { chunkHashHex } from '../crypto/file-digest.ts';
 import { type Digests, digestEquals } from '../crypto/hash.ts';
 import { DchatError, toDchatError, VerificationError } from '../errors.ts';
 import { type ChunkTable, chunkRange, serializeChunkTable } from '../model/chunks.ts';
-import { releasePiece } from '../sources/piece-pool.ts';
 import type { Source } from '../sources/source.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { installPackage, packagePath } from '../store/packages.ts';
 import { checkPackage } from '../trust/package-check.ts';
 import { fetchError, loadChunkTable } from './chunk-table.ts';
+import { HashGate } from './hash-gate.ts';
 import { checkLocalCopy, suspectSource } from './local-copy.ts';
 import type { FetchError, MachineAction } from './machine/actions.ts';
 import { DownloadMachine } from './machine/machine.ts';
@@ -45,8 +45,13 @@ import {
 
 export type { DownloadEvent, DownloadOptions, DownloadResult, EngineSource, SourceReport } from './types.ts';
 
-/** Chunks waiting for the in-order whole-file hashes, by default: bounds memory with any fan-out. */
-export const DEFAULT_WINDOW_BYTES = 24 * 1024 * 1024;
+/**
+ * Chunks waiting for the in-order whole-file hashes, by default, per source fetched from at once.
+ * Runs shared between sources are sized to fit it (machineConfig), so chunks rarely spill to disk
+ * and back: memory is bounded by this window, the hashing backlog (hash-gate.ts) and the buffers
+ * in flight, not by the size of the package or the number of sources.
+ */
+export const WINDOW_BYTES_PER_STREAM = 4 * 1024 * 1024;
 
 export async function downloadPackage(o: DownloadOptions): Promise<DownloadResult> {
   return new Pump(o).run();
@@ -71,6 +76,8 @@ class Pump {
   private table!: ChunkTable;
   private file: PartialFile | undefined;
   private digest: OrderedDigest | undefined;
+  private readonly gate = new HashGate();
+  private readonly window: number;
   private fatal: DchatError | undefined;
   private keepPartial = true;
   private done = false;
@@ -81,8 +88,10 @@ class Pump {
     this.clock = o.clock ?? Date.now;
     this.started = this.clock();
     this.pp = partialPaths(o.paths, o.target.path);
+    const streams = Math.max(1, Math.min(o.parallelSources ?? 3, o.sources.length));
+    this.window = o.windowBytes ?? streams * WINDOW_BYTES_PER_STREAM;
     const _info = o.target.custom.chunks;
-    this.m = new DownloadMachine(this.started, machineConfig(o), o.target.path);
+    this.m = new DownloadMachine(this.started, machineConfig(o, this.window), o.target.path);
     for (const s of o.sources) this.addSource(s);
   }
 
@@ -135,8 +144,8 @@ class Pump {
         readChunk: (i) => (this.file as PartialFile).readChunk(i),
         onBadChunk: (i) => this.onLost(i),
         // Written and hashed: the buffer can carry the next piece of a download.
-        onReturn: releasePiece,
-        windowBytes: o.windowBytes ?? DEFAULT_WINDOW_BYTES,
+        onReturn: this.gate.returned,
+        windowBytes: this.window,
       });
       this.digest.addResumed(resumed);
       const resumedBytes = resumed.reduce((n, i) => n + this.len(i), 0);
@@ -324,9 +333,11 @@ class Pump {
     }
     if (!this.input((now) => this.m.chunkVerified(now, task.id, index))) return;
     const file = this.file as PartialFile;
+    const digest = this.digest as OrderedDigest;
     const written = file.write(index, data);
     await file.room();
-    await (this.digest as OrderedDigest).offer(index, data, written);
+    await this.gate.room(() => digest.position);
+    await digest.offer(index, data, written);
   }
 
   private async finish(digests: Digests, from: string): Promise<DownloadResult> {
@@ -371,6 +382,7 @@ class Pump {
   /** On failure: stop every stream, let writes land, record what is durable for the next run. */
   private async shutdown(err: DchatError): Promise<void> {
     this.input((now) => this.m.abort(now, err));
+    this.gate.close();
     this.digest?.stop(this.fatal ?? err);
     await Promise.allSettled([...this.tasks.values()].map((t) => t.promise));
     await this.file?.settled();

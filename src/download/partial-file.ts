@@ -9,6 +9,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { DchatError, toDchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { takePiece } from '../sources/piece-pool.ts';
 import { type PartialPaths, saveResume } from './resume.ts';
 
 /** Writes queued at most; a producer waits beyond (each holds a chunk buffer: memory bound). */
@@ -85,7 +86,8 @@ export class PartialFile {
 
   async readChunk(index: number): Promise<Buffer> {
     const { start, end } = chunkRange(this.table, index);
-    const buf = Buffer.allocUnsafe(end - start);
+    // From the piece pool: the hashes give it back when done, so read-backs allocate nothing new.
+    const buf = takePiece(end - start);
     let off = 0;
     while (off < buf.byteLength) {
       const { bytesRead } = await (this.fh as FileHandle).read(buf, off, buf.byteLength - off, start + off);

@@ -117,14 +117,19 @@ export interface DownloadResult {
   checks: { name: string; ok: boolean }[];
 }
 
-/** The machine's configuration for a download with options `o`. */
-export function machineConfig(o: DownloadOptions): MachineConfig {
+/**
+ * The machine's configuration for a download with options `o`. Runs shared between sources are
+ * at most a share of the reorder window, so what several sources deliver out of order fits it.
+ */
+export function machineConfig(o: DownloadOptions, windowBytes: number): MachineConfig {
   const info = o.target.custom.chunks;
+  const parallel = Math.max(1, o.parallelSources ?? 3);
   return {
     chunkCount: info.count,
     chunkSize: info.size,
     size: o.target.length,
-    parallel: o.parallelSources ?? 3,
+    parallel,
+    runBytes: Math.max(info.size, Math.floor(windowBytes / parallel)),
     ...(o.penalty ? { policy: o.penalty } : {}),
     ...(o.minRateBps !== undefined ? { minRateBps: o.minRateBps } : {}),
     ...(o.slowWindowMs !== undefined ? { slowWindowMs: o.slowWindowMs } : {}),

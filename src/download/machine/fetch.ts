@@ -8,7 +8,7 @@ import type { Assignment } from '../planner/schedule.ts';
 import type { MachineConfig } from './actions.ts';
 
 /** Longest run one network source gets while several share the work (bounds reordering memory). */
-export const DEFAULT_RUN_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_RUN_BYTES = 8 * 1024 * 1024;
 
 export interface Fetch {
   id: number;
