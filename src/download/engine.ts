@@ -41,6 +41,7 @@ import {
   machineConfig,
   machineSource,
   type SourceReport,
+  startEvent,
 } from './types.ts';
 
 export type { DownloadEvent, DownloadOptions, DownloadResult, EngineSource, SourceReport } from './types.ts';
@@ -109,13 +110,7 @@ class Pump {
         this.emit({ type: 'cached', path: local.result.path });
         return { ...local.result, durationMs: this.clock() - this.started };
       }
-      if (local.kind === 'invalid')
-        this.emit({
-          type: 'cache-invalid',
-          path: local.path,
-          code: local.error.code,
-          message: local.error.message,
-        });
+      if (local.kind === 'invalid') this.emit(local.event);
       const cache = await suspectSource(this.pp, o.target);
       if (cache) {
         this.own.push(cache);
@@ -148,17 +143,8 @@ class Pump {
         windowBytes: this.window,
       });
       this.digest.addResumed(resumed);
-      const resumedBytes = resumed.reduce((n, i) => n + this.len(i), 0);
-      this.emit({
-        type: 'start',
-        target: o.target.path,
-        size: o.target.length,
-        chunks: table.chunks.length,
-        chunk_size: table.chunk_size,
-        resumed_chunks: resumed.length,
-        resumed_bytes: resumedBytes,
-        sources: [...this.sources.values()].map((s) => s.uri),
-      });
+      const uris = [...this.sources.values()].map((s) => s.uri);
+      this.emit(startEvent(o.target, table, resumed, uris));
       this.input((now) => this.m.begin(now, resumed));
       const digests = await this.loop();
       return await this.finish(digests, from);

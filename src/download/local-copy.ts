@@ -14,12 +14,12 @@ import type { HomePaths } from '../store/home.ts';
 import { packagePath, quarantinePackage, writePackageSidecars } from '../store/packages.ts';
 import { checkChunkTable, checkPackage } from '../trust/package-check.ts';
 import type { PartialPaths } from './resume.ts';
-import type { DownloadResult } from './types.ts';
+import type { DownloadEvent, DownloadResult } from './types.ts';
 
 export type LocalCopy =
   | { kind: 'none' }
   | { kind: 'verified'; result: Omit<DownloadResult, 'durationMs'> }
-  | { kind: 'invalid'; path: string; error: DchatError };
+  | { kind: 'invalid'; path: string; error: DchatError; event: DownloadEvent };
 
 export async function checkLocalCopy(
   paths: HomePaths,
@@ -73,7 +73,8 @@ export async function checkLocalCopy(
     const e = toDchatError(err);
     if (e.code === 'E_ABORTED' || e.code === 'E_IO') throw e;
     await quarantinePackage(paths, target, pp.suspect);
-    return { kind: 'invalid', path: final, error: e };
+    const event: DownloadEvent = { type: 'cache-invalid', path: final, code: e.code, message: e.message };
+    return { kind: 'invalid', path: final, error: e, event };
   }
 }
 

@@ -4,6 +4,7 @@
  * names), and how options and sources map onto the download machine's.
  */
 import type { Root } from '@tufjs/models';
+import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -152,5 +153,25 @@ export function machineSource(s: EngineSource, local = false): MachineSource {
     ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
     ...(s.throughputBps !== undefined ? { throughputBps: s.throughputBps } : {}),
     ...(s.failureCount !== undefined ? { failureCount: s.failureCount } : {}),
+  };
+}
+
+/** The `start` event: what will be fetched, and what an earlier run verified already. */
+export function startEvent(
+  target: PackageTarget,
+  table: ChunkTable,
+  resumed: readonly number[],
+  sources: string[],
+): DownloadEvent {
+  const bytes = resumed.reduce((n, i) => n + (chunkRange(table, i).end - chunkRange(table, i).start), 0);
+  return {
+    type: 'start',
+    target: target.path,
+    size: target.length,
+    chunks: table.chunks.length,
+    chunk_size: table.chunk_size,
+    resumed_chunks: resumed.length,
+    resumed_bytes: bytes,
+    sources,
   };
 }
