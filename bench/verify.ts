@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- verify [--size-mib N] [--runs N]`: `dchat update verify` of a 1 GiB package
  * (SHA-256 + BLAKE3 + signatures, a whole CLI process) against `openssl dgst -sha256` of the same
- * file, runs interleaved in the same session, page cache warm for both. Target <= 1.15x.
+ * file, runs interleaved in the same session, page cache warm for both. Target <= 1.08x (DESIGN.md,
+ * performance targets).
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -65,7 +66,7 @@ export async function benchVerify(argv: string[]): Promise<boolean> {
         timeCommand(node, [cli, '--home', home, 'update', 'verify', '--package', pkg, '--version', '1.0.0']),
       () => timeCommand('openssl', ['dgst', '-sha256', pkg]),
     );
-    return report('verify', 'dchat update verify', 'openssl dgst -sha256', r, 1.15);
+    return report('verify', 'dchat update verify', 'openssl dgst -sha256', r, 1.08);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,6 +8,10 @@ have nginx   || need+=(nginx)
 have openssl || need+=(openssl)
 have curl    || need+=(curl)
 have sha256sum || need+=(coreutils)
+have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
+# test/cli/engines.test.ts runs the bins under a Node older than package.json's engines: the
+# distribution's nodejs (any version below 24), beside the pinned Node 24 of node_modules.
+[ -x /usr/bin/node ] || need+=(nodejs)
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup-system: all test tools present"
   exit 0

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (after `npm ci`): system tools, build, lint, types, tests.
+# Ends by printing the suite's wall time (also when a step fails), to watch it not creep up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s%N)
+wall() {
+  local rc=$? ms=$((($(date +%s%N) - started) / 1000000))
+  printf '== suite wall time: %d.%03d s (exit %d)\n' $((ms / 1000)) $((ms % 1000)) "$rc"
+}
+trap wall EXIT
 bash scripts/setup-system.sh
 echo "== node $(node --version) (pinned devDependency)"
 npm run --silent build

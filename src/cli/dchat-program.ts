@@ -5,13 +5,13 @@ import { registerRelease } from './commands/release.ts';
 import { registerTrust } from './commands/trust.ts';
 import { registerUpdate } from './commands/update.ts';
 import type { CliContext } from './context.ts';
-import { newProgram } from './program.ts';
+import { action, newProgram } from './program.ts';
 
 /** The `dchat` program: every command group registers itself; bodies load lazily. */
 export function buildDchat(ctx: CliContext): Command {
   const program = newProgram(
     'dchat',
-    'dchat update distribution: releases, trust, updates, node, governance, testnet',
+    'dchat update distribution: releases, trust, updates, node, mirror',
     ctx,
   );
   registerRelease(program, ctx);
@@ -19,5 +19,17 @@ export function buildDchat(ctx: CliContext): Command {
   registerUpdate(program, ctx);
   registerNode(program, ctx);
   registerMirror(program, ctx);
+  program
+    .command('completion')
+    .description('shell completion script on stdout')
+    .argument('<shell>', 'bash|zsh|fish')
+    .action(
+      action(ctx, async (_o, env, args) => {
+        const { completionScript } = await import('./completion.ts');
+        const script = completionScript(program, args[0] ?? '');
+        env.out.line(script.trimEnd());
+        env.out.result({ shell: args[0], script });
+      }),
+    );
   return program;
 }

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { runBin } from './compile-cache.ts';
+// The version check comes first and alone: everything else is imported only once it passed.
+import { checkNode } from './node-check.ts';
 
-await runBin(async () => (await import('./test-program.ts')).buildDchatTest);
+if (checkNode('dchat-test')) {
+  const { runBin } = await import('./compile-cache.ts');
+  await runBin(async () => (await import('./test-program.ts')).buildDchatTest);
+}

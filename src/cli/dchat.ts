@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { runBin } from './compile-cache.ts';
+// The version check comes first and alone: everything else is imported only once it passed.
+import { checkNode } from './node-check.ts';
 
-await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
+if (checkNode('dchat')) {
+  const { runBin } = await import('./compile-cache.ts');
+  await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
+}

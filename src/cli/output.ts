@@ -49,7 +49,9 @@ export class Output {
 
   error(err: unknown): number {
     const e = toDchatError(err);
-    this.ctx.stderr.write(`error[${e.code}]: ${e.message}\n`);
+    // One line per error, whatever the message echoes: a newline in user input must not forge a
+    // second `error[...]` line, nor an ESC sequence drive the operator's terminal.
+    this.ctx.stderr.write(`error[${e.code}]: ${escapeControl(e.message)}\n`);
     if (this.json && !this.emitted) {
       this.emitted = true;
       this.ctx.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
@@ -58,6 +60,21 @@ export class Output {
       this.ctx.stderr.write(`${(err as Error).stack}\n`);
     return e.exitCode;
   }
+}
+
+/**
+ * `text` with every C0/C1 control character (newline, CR, ESC, DEL, U+0080-U+009F) and the Unicode
+ * line/paragraph separators written as a visible escape (\n, \r, \t, \xNN, \uNNNN).
+ */
+export function escapeControl(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /**

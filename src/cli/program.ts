@@ -3,9 +3,11 @@ import { EXIT_OK, EXIT_USAGE } from '../errors.ts';
 import { createLogs, type Logs } from '../log/logger.ts';
 import { type HomePaths, homePaths, resolveHome } from '../store/home.ts';
 import type { CliContext } from './context.ts';
+import { addExtraHelp } from './help-text.ts';
 import { Output, runBody } from './output.ts';
+import { VERSION } from './version.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.ts';
 
 /** What every command body receives. */
 export interface CommandEnv {
@@ -40,6 +42,15 @@ export function action<O>(ctx: CliContext, body: Body<O>) {
   };
 }
 
+/**
+ * A command body loaded on first use (so `dchat --version` stays fast), typed by the flags
+ * interface its implementation declares: `lazy(ctx, async () => (await import('./x-impl.ts')).run)`.
+ * That interface is the one place a command's parsed options get their type.
+ */
+export function lazy<O>(ctx: CliContext, load: () => Promise<Body<O>>) {
+  return action<O>(ctx, async (opts, env, args) => (await load())(opts, env, args));
+}
+
 export function newProgram(name: string, description: string, ctx: CliContext): Command {
   const program = new Command(name)
     .description(description)
@@ -52,7 +63,33 @@ export function newProgram(name: string, description: string, ctx: CliContext): 
       outputError: (s, write) => write(`error[E_USAGE]: ${s.replace(/^error: /, '').trimEnd()}\n`),
     });
   program.exitOverride();
+  addExtraHelp(program);
   return program;
+}
+
+/**
+ * The first word of argv that names no subcommand where one is expected (skipping option values of
+ * known options), or undefined. `help` is commander's own command.
+ */
+export function unknownCommand(program: Command, argv: readonly string[]): string | undefined {
+  let cmd = program;
+  const chain: Command[] = [program];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') return undefined;
+    if (a.startsWith('-')) {
+      if (a.includes('=')) continue;
+      const opt = chain.flatMap((c) => c.options).find((o) => o.long === a || o.short === a);
+      if (opt?.required) i++;
+      continue;
+    }
+    if (cmd.commands.length === 0) return undefined;
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) return a === 'help' ? undefined : a;
+    cmd = sub;
+    chain.push(sub);
+  }
+  return undefined;
 }
 
 /** Parses argv, runs the action, returns the exit code (never calls process.exit itself). */
@@ -69,6 +106,22 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
     c.commands.forEach(applyOverride);
   };
   applyOverride(program);
+  // commander answers `PROG unknown-command --help` with the parent's help and exit 0, so a
+  // script probing for a command believes it exists: that is an unknown command, exit 2.
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const unknown = unknownCommand(program, argv);
+    if (unknown !== undefined) {
+      const message = `unknown command '${unknown.slice(0, 80)}'`;
+      (program.configureOutput().writeErr ?? ((s: string) => process.stderr.write(s)))(
+        `error[E_USAGE]: ${message}\n`,
+      );
+      if (argv.includes('--json')) {
+        const write = program.configureOutput().writeOut ?? ((s: string) => process.stdout.write(s));
+        write(`${JSON.stringify({ error: { code: 'E_USAGE', message } })}\n`);
+      }
+      return EXIT_USAGE;
+    }
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

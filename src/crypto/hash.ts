@@ -20,7 +20,7 @@ export function blake3Bytes(data: Uint8Array): Buffer {
   return blake3(asBuffer(data));
 }
 
-/** Incremental SHA-256 + BLAKE3 on one thread (small inputs; files use file-digest.ts). */
+/** Incremental SHA-256 + BLAKE3 on one thread (small inputs; large streams use digest-pipeline.ts). */
 export class DualHasher {
   private readonly sha = createHash('sha256');
   private readonly b3 = new Blake3Hasher();
@@ -57,4 +57,43 @@ export function digestEquals(a: string, b: string): boolean {
 
 export function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Splits a byte stream into fixed-size chunks and BLAKE3-hashes each (the chunk table). */
+export class ChunkHasher {
+  private readonly hashes: string[] = [];
+  private current = new Blake3Hasher();
+  private filled = 0;
+  private readonly chunkSize: number;
+
+  constructor(chunkSize: number) {
+    this.chunkSize = chunkSize;
+  }
+
+  update(data: Uint8Array): void {
+    const buf = asBuffer(data);
+    let off = 0;
+    while (off < buf.byteLength) {
+      const take = Math.min(this.chunkSize - this.filled, buf.byteLength - off);
+      this.current.update(buf.subarray(off, off + take));
+      this.filled += take;
+      off += take;
+      if (this.filled === this.chunkSize) {
+        this.hashes.push(this.current.digestBuffer().toString('hex'));
+        this.current = new Blake3Hasher();
+        this.filled = 0;
+      }
+    }
+  }
+
+  finish(): string[] {
+    if (this.filled > 0) this.hashes.push(this.current.digestBuffer().toString('hex'));
+    this.filled = 0;
+    return this.hashes;
+  }
+}
+
+/** BLAKE3 of one chunk, as the chunk table records it. */
+export function chunkHashHex(chunk: Uint8Array): string {
+  return blake3Bytes(chunk).toString('hex');
 }

@@ -16,8 +16,7 @@
  * a partial file plus resume state (resume.ts) that the next run continues from.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { chunkHashHex } from '../crypto/file-digest.ts';
-import { type Digests, digestEquals } from '../crypto/hash.ts';
+import { chunkHashHex, type Digests, digestEquals } from '../crypto/hash.ts';
 import { DchatError, toDchatError, VerificationError } from '../errors.ts';
 import { type ChunkTable, chunkRange, serializeChunkTable } from '../model/chunks.ts';
 import type { Source } from '../sources/source.ts';

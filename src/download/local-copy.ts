@@ -5,13 +5,14 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Root } from '@tufjs/models';
-import { digestFile } from '../crypto/file-digest.ts';
+
 import { type DchatError, toDchatError, VerificationError } from '../errors.ts';
 import { CHUNKS_FORMAT, type ChunkTable } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { CacheSource } from '../sources/cache.ts';
+import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
-import { packagePath, quarantinePackage, writePackageSidecars } from '../store/packages.ts';
+import { packagePath, quarantinePackage, refreshSidecars } from '../store/packages.ts';
 import { checkChunkTable, checkPackage } from '../trust/package-check.ts';
 import type { PartialPaths } from './resume.ts';
 import type { DownloadEvent, DownloadResult } from './types.ts';
@@ -48,7 +49,7 @@ export async function checkLocalCopy(
       chunks: d.chunks ?? [],
     };
     checkChunkTable(target, table);
-    await writePackageSidecars(paths, target, table);
+    await refreshSidecars(paths, target, table);
     return {
       kind: 'verified',
       result: {

@@ -7,35 +7,10 @@
  * A producer only waits for room when the hashing itself is the bottleneck, never for a chunk
  * another source still owes: that is what keeps it free of deadlock.
  */
-import { chunkHashHex } from '../crypto/file-digest.ts';
-import { type Digests, DualHasher, digestEquals } from '../crypto/hash.ts';
+import { createStreamDigest, type StreamDigest } from '../crypto/digest-pipeline.ts';
+import { chunkHashHex, type Digests, digestEquals } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
-import { StreamDigest } from './stream-digest.ts';
-
-/** Below this size one thread hashes faster than a worker starts. */
-const WORKER_THRESHOLD = 16 * 1024 * 1024;
-
-interface Hasher {
-  update(data: Buffer): Promise<void> | void;
-  digest(): Promise<Digests> | Digests;
-  destroy(): void;
-}
-
-function makeHasher(size: number, onReturn?: (buf: Buffer) => void): Hasher {
-  if (size >= WORKER_THRESHOLD) {
-    const sd = new StreamDigest(onReturn ? { onReturn } : {});
-    return { update: (d) => sd.update(d), digest: () => sd.digest(), destroy: () => sd.destroy() };
-  }
-  const dual = new DualHasher();
-  return {
-    update: (d) => {
-      dual.update(d);
-    },
-    digest: () => dual.digest(),
-    destroy: () => {},
-  };
-}
 
 export interface OrderedDigestOptions {
   table: ChunkTable;
@@ -50,7 +25,7 @@ export interface OrderedDigestOptions {
 
 export class OrderedDigest {
   private readonly table: ChunkTable;
-  private readonly hasher: Hasher;
+  private readonly hasher: StreamDigest;
   private readonly readChunk: (index: number) => Promise<Buffer>;
   private readonly onBadChunk: (index: number) => void;
   private readonly windowBytes: number;
@@ -70,7 +45,7 @@ export class OrderedDigest {
 
   constructor(o: OrderedDigestOptions) {
     this.table = o.table;
-    this.hasher = makeHasher(o.table.size, o.onReturn);
+    this.hasher = createStreamDigest(o.table.size, o.onReturn ? { onReturn: o.onReturn } : {});
     this.readChunk = o.readChunk;
     this.onBadChunk = o.onBadChunk;
     this.windowBytes = o.windowBytes ?? 64 * 1024 * 1024;
@@ -115,7 +90,7 @@ export class OrderedDigest {
     if (this.stopped) return;
     this.stopped = true;
     this.failed ??= reason ?? new DchatError('E_ABORTED', 'download stopped');
-    // The hasher is destroyed by the pump itself, never under a running update (its ring would wait forever).
+    // The hasher is destroyed by the pump itself, never under a running update.
     this.poke();
     this.releaseWaiters();
   }

@@ -1,37 +1,31 @@
 /**
- * The node's libp2p stack: TCP, noise, yamux, identify, gossipsub with dchat's peer scoring.
- * Nothing here dials public infrastructure: no bootstrap list, no mDNS, no DHT, no relay, no
+ * The node's libp2p stack: TCP, noise, yamux, identify, the connection manager and a connection
+ * gater that refuses banned peers both ways. Gossip is our own protocol on top (`/dchat/gossip/1`,
+ * gossip/libp2p/wire.ts), driven by the gossip core; libp2p only carries it. Nothing here dials public infrastructure: no bootstrap list, no mDNS, no DHT, no relay, no
  * UPnP/autoTLS (only the modules named below are present); peers come from --bootstrap and from
- * whoever dials us. The connection gater refuses banned peers both ways.
+ * whoever dials us.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { type GossipSub, gossipsub } from '@libp2p/gossipsub';
 import type { Identify } from '@libp2p/identify';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import type { BanList } from '../gossip/libp2p/adapter.ts';
-import { peerScoreParams, peerScoreThresholds } from '../gossip/libp2p/scoring.ts';
-import { ANNOUNCE_TOPIC, GOVERNANCE_TOPIC } from '../gossip/libp2p/topics.ts';
-import { LIMITS } from '../model/limits.ts';
+import type { BanList } from '../gossip/libp2p/bans.ts';
 
-export type DchatLibp2p = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
+export type DchatLibp2p = Libp2p<{ identify: Identify }>;
 
 export interface Libp2pInit {
   privateKey: PrivateKey;
   listen: string[];
   bans: BanList;
-  /** The gossip core's score of a peer, folded into gossipsub's as the application score. */
-  appScore: (peerId: string) => number;
   maxConnections?: number;
   agentVersion?: string;
 }
 
 export async function createNodeLibp2p(init: Libp2pInit): Promise<DchatLibp2p> {
-  const topics = [ANNOUNCE_TOPIC, GOVERNANCE_TOPIC];
   return createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
@@ -49,22 +43,6 @@ export async function createNodeLibp2p(init: Libp2pInit): Promise<DchatLibp2p> {
     nodeInfo: { name: 'dchat', version: init.agentVersion ?? '0.1.0' },
     services: {
       identify: identify(),
-      pubsub: gossipsub({
-        allowPublishToZeroTopicPeers: true,
-        ignoreDuplicatePublishError: true,
-        // Every node publishes its own ttl-1 copy (see gossip/libp2p/adapter.ts), so publishing
-        // to the mesh only keeps the cost per node near D instead of flooding all peers.
-        floodPublish: false,
-        emitSelf: false,
-        allowedTopics: topics,
-        maxInboundDataLength: LIMITS.gossipMessageBytes + 4096,
-        scoreParams: peerScoreParams({
-          topics,
-          appScore: init.appScore,
-          colocationWhitelist: ['127.0.0.1', '::1'],
-        }),
-        scoreThresholds: peerScoreThresholds(),
-      }),
     },
   }) as Promise<DchatLibp2p>;
 }

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import type { Metadata, Root } from '@tufjs/models';
 import { DchatError, UsageError } from '../errors.ts';
 import { LIMITS } from '../model/limits.ts';
-import { readCapped } from '../sources/directory-fetcher.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { readCappedIfExists as readCapped } from '../store/read-capped.ts';
 import { parseMetadata, serializeMetadata } from '../trust/metadata.ts';
 import type { Repo } from '../trust/repository.ts';
 

@@ -3,9 +3,8 @@
  * the package, computes digests and the chunk table, builds the next TUF versions (trust/repository)
  * and writes them into the mirror directory in the crash-safe order of mirror-dir.ts.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { digestFile } from '../crypto/file-digest.ts';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
 import { CHUNKS_FORMAT, type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
@@ -18,25 +17,26 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
-import { copyFileAtomic, linkFileAtomic, writeFileAtomic } from '../store/atomic.ts';
+import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
+import { digestFile } from '../store/file-digest.ts';
+import { readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
-  initRepo,
+  addSignatures,
+  keysForRole,
+  nextTargets,
   publishTargets,
   type Repo,
   refreshRepo,
-  resignAll,
-  rotateRoot,
+  sameKeysForAllRoles,
 } from '../trust/repository.ts';
 import { buildStatement, parseSigDocument, type SigDocument } from '../trust/statement.ts';
-import { isRepo, loadRepo, mirrorPaths, writeRepoRoles, writeRoot, writeSums } from './mirror-dir.ts';
+import { initWithRoles, rotateRoles } from './ceremony.ts';
+import { DEFAULT_EXPIRY } from './defaults.ts';
+import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
+import { loadStaged, writeStaged } from './staging.ts';
 
-export const DEFAULT_EXPIRY = {
-  root: 365 * 86400,
-  targets: 30 * 86400,
-  snapshot: 7 * 86400,
-  timestamp: 7 * 86400,
-};
+export { DEFAULT_EXPIRY };
 
 export interface InitRepoOptions {
   dir: string;
@@ -46,25 +46,16 @@ export interface InitRepoOptions {
   rootExpiresSec?: number;
 }
 
+/** A new repository whose four roles trust `keys`, `threshold` of them each (all keys at hand). */
 export async function initRepository(o: InitRepoOptions): Promise<Repo> {
-  if (await isRepo(o.dir))
-    throw new UsageError('--out', `${o.dir} already holds a repository; use rotate-keys to change its keys`);
-  const repo = initRepo({
-    keys: o.keys,
-    threshold: o.threshold,
+  const r = await initWithRoles({
+    dir: o.dir,
+    specs: sameKeysForAllRoles(o.keys, o.threshold),
+    signers: o.keys,
     now: o.now,
-    rootExpiresSec: o.rootExpiresSec ?? DEFAULT_EXPIRY.root,
-    targetsExpiresSec: DEFAULT_EXPIRY.targets,
-    snapshotExpiresSec: DEFAULT_EXPIRY.snapshot,
-    timestampExpiresSec: DEFAULT_EXPIRY.timestamp,
+    rootExpiresSec: o.rootExpiresSec,
   });
-  const p = mirrorPaths(o.dir);
-  await mkdir(p.targetsDir, { recursive: true });
-  await mkdir(p.packagesDir, { recursive: true });
-  await writeRoot(o.dir, repo.root);
-  await writeRepoRoles(o.dir, repo);
-  await writeSums(o.dir, repo);
-  return repo;
+  return r.committed as Repo;
 }
 
 export interface PublishInput {
@@ -84,16 +75,28 @@ export interface PublishInput {
   expiresSec?: number;
   baseUrls?: string[];
   chunkSize?: number;
+  /**
+   * Stage the new targets in DIR/staging for detached signing instead of committing: signed by
+   * those of `keys` the root lists for targets (maybe none); joins a targets already staged, so
+   * several packages go out in one signing round. Package files are written; metadata is not.
+   */
+  prepare?: boolean;
 }
 
 export interface PublishResult {
+  /** The repository after the publish (unchanged with `prepare`). */
   repo: Repo;
   name: string;
   custom: PackageCustom;
+  /** With `prepare`: the staged targets, carrying the signatures made so far. */
+  staged?: Repo['targets'];
 }
 
 export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const repo = await loadRepo(o.dir);
+  // A publish killed mid-copy left a partial package (hundreds of MiB) under a temp name.
+  const p0 = mirrorPaths(o.dir);
+  for (const d of [p0.targetsDir, p0.packagesDir, p0.metadataDir, o.dir]) await sweepDeadTemp(d);
   const st = await stat(o.packagePath).catch((cause) => {
     throw new UsageError('--package', `cannot read ${o.packagePath}: ${(cause as Error).message}`, { cause });
   });
@@ -143,23 +146,44 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
   };
   const exp = o.expiresSec;
-  // Sign first: a key set below threshold must fail before anything is written (exit 3).
-  const next = publishTargets(repo, [{ path: name, length: d.size, sha256: d.sha256, custom }], {
-    keys: o.keys,
-    now: o.now,
-    targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
-    snapshotExpiresSec: exp ?? DEFAULT_EXPIRY.snapshot,
-    timestampExpiresSec: exp ?? DEFAULT_EXPIRY.timestamp,
-  });
+  const input = { path: name, length: d.size, sha256: d.sha256, custom };
+  let next: Repo | undefined;
+  let staged: Repo['targets'] | undefined;
+  if (o.prepare) {
+    const already = (await loadStaged(o.dir)).targets;
+    const version = repo.targets.signed.version + 1;
+    // A staged targets prepared against an older state is stale: start from the current one.
+    const base = already && already.signed.version === version ? already.signed : repo.targets.signed;
+    staged = nextTargets(base, version, [input], {
+      now: o.now,
+      targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
+    });
+    addSignatures(staged, keysForRole(repo.root.signed, 'targets', o.keys));
+  } else {
+    // Sign first: a key set below threshold must fail before anything is written (exit 3).
+    next = publishTargets(repo, [input], {
+      keys: o.keys,
+      now: o.now,
+      targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
+      snapshotExpiresSec: exp ?? DEFAULT_EXPIRY.snapshot,
+      timestampExpiresSec: exp ?? DEFAULT_EXPIRY.timestamp,
+    });
+  }
   const p = mirrorPaths(o.dir);
   const byHash = p.targetByHash(d.sha256, name);
   await copyFileAtomic(o.packagePath, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
   await writeFileAtomic(p.chunkTable(name), serializeChunkTable(table));
-  if (sig && o.sigPath) await writeFileAtomic(p.sigFile(name), await readFile(o.sigPath));
-  await writeRepoRoles(o.dir, next);
-  await writeSums(o.dir, next);
-  return { repo: next, name, custom };
+  if (sig && o.sigPath)
+    await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
+  if (staged) {
+    await writeStaged(o.dir, { targets: staged });
+    return { repo, name, custom, staged };
+  }
+  const done = next as Repo;
+  await writeRepoRoles(o.dir, done);
+  await writeSums(o.dir, done);
+  return { repo: done, name, custom };
 }
 
 async function loadMatchingSig(
@@ -168,12 +192,7 @@ async function loadMatchingSig(
   platform: string,
   d: { size: number; sha256: string; blake3: string },
 ): Promise<SigDocument> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new UsageError('--sig', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+  const bytes = await readFlagFile('--sig', path, LIMITS.signatureFileBytes);
   const doc = parseSigDocument(bytes);
   const want = buildStatement(version, platform, d);
   const got = doc.statement;
@@ -215,28 +234,17 @@ export interface RotateInput {
 }
 
 /**
- * Root N+1 trusting the new keys, then every other role re-signed by them, so the repository is
- * valid under the new root at once (clients following the chain accept it on their next update).
+ * Root N+1 trusting the new keys for every role, then every other role re-signed by them, so the
+ * repository is valid under the new root at once (clients following the chain accept it on their
+ * next update). Per-role rotations and detached signing: ceremony.ts rotateRoles.
  */
 export async function rotateKeys(o: RotateInput): Promise<Repo & { droppedSignatures: string[] }> {
-  const repo = await loadRepo(o.dir);
-  const root = rotateRoot(repo, {
-    oldKeys: o.oldKeys,
-    newKeys: o.newKeys,
-    threshold: o.threshold,
+  const r = await rotateRoles({
+    dir: o.dir,
+    specs: sameKeysForAllRoles(o.newKeys, o.threshold),
+    signers: [...o.oldKeys, ...o.newKeys],
     now: o.now,
-    rootExpiresSec: o.rootExpiresSec ?? DEFAULT_EXPIRY.root,
+    rootExpiresSec: o.rootExpiresSec,
   });
-  const next = resignAll(repo, root, {
-    keys: o.newKeys,
-    now: o.now,
-    targetsExpiresSec: DEFAULT_EXPIRY.targets,
-    snapshotExpiresSec: DEFAULT_EXPIRY.snapshot,
-    timestampExpiresSec: DEFAULT_EXPIRY.timestamp,
-  });
-  // Root first: a client that sees the new timestamp must be able to find the root that signs it.
-  await writeRoot(o.dir, root);
-  await writeRepoRoles(o.dir, next);
-  await writeSums(o.dir, next);
-  return next;
+  return { ...(r.committed as Repo), droppedSignatures: r.droppedSignatures };
 }

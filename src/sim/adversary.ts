@@ -23,8 +23,14 @@ export function attackBurst(world: World, rng: Rng, maxMessageBytes: number): At
   const forged = simAnnouncement(rng.uuid(), SIM_FORGED_VERSION, world.opts.ttl, false);
   const replay = { ...world.oldRelease, id: rng.uuid(), ttl: 255 };
   const out: AttackMessage[] = [
-    { message: { format: GOSSIP_FORMAT, type: 'announce', announcement: forged }, bytes: size },
-    { message: { format: GOSSIP_FORMAT, type: 'announce', announcement: replay }, bytes: size },
+    {
+      message: { format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: forged },
+      bytes: size,
+    },
+    {
+      message: { format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: replay },
+      bytes: size,
+    },
   ];
   for (let k = 0; k < world.opts.spamPerPeer; k++) {
     out.push({
@@ -37,7 +43,7 @@ export function attackBurst(world: World, rng: Rng, maxMessageBytes: number): At
     });
   }
   out.push({
-    message: { format: GOSSIP_FORMAT, type: 'announce', announcement: forged },
+    message: { format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: forged },
     bytes: maxMessageBytes + 1,
   });
   return out;

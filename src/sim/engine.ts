@@ -5,7 +5,7 @@
  * next timeout. Attackers are not cores: they swallow what they get and send their burst.
  */
 import { emptyStats, type GossipActionSink, type GossipStats } from '../gossip/core/actions.ts';
-import { resolveGossipConfig } from '../gossip/core/config.ts';
+import { type GossipConfig, resolveGossipConfig } from '../gossip/core/config.ts';
 import { GOSSIP_MESSAGE_TYPES, type GossipMessage, type GossipMessageType } from '../gossip/core/messages.ts';
 import { GossipNode } from '../gossip/core/node.ts';
 import { deriveSeed, Rng } from '../gossip/core/rng.ts';
@@ -13,7 +13,7 @@ import type { VersionAnnouncement } from '../model/announcement.ts';
 import { attackBurst } from './adversary.ts';
 import { EventQueue } from './event-queue.ts';
 import { estimateBytes, Network } from './network.ts';
-import type { SimProtocol } from './options.ts';
+import type { SimOptions, SimProtocol } from './options.ts';
 import { neighborsOf } from './topology.ts';
 import { SIM_NEW_VERSION, SIM_OLD_VERSION, STREAM, type World } from './world.ts';
 
@@ -51,6 +51,18 @@ const ATTACK = 7;
 const TYPE_INDEX: Record<GossipMessageType, number> = Object.fromEntries(
   GOSSIP_MESSAGE_TYPES.map((t, i) => [t, i]),
 ) as Record<GossipMessageType, number>;
+
+/**
+ * The gossip core's config in a simulation: the node's defaults (the same `resolveGossipConfig` a
+ * `dchat node start` core gets) with the scenario's overrides; 'flood' is the seed's protocol.
+ */
+export function simGossipConfig(o: SimOptions, protocol: SimProtocol): GossipConfig {
+  return resolveGossipConfig({
+    ...o.gossip,
+    mode: protocol === 'ours' ? 'mesh' : 'flood',
+    ...(o.antiEntropy ? {} : { antiEntropyMs: 0 }),
+  });
+}
 
 export function runProtocol(world: World, protocol: SimProtocol): ProtocolRun {
   return new Engine(world, protocol).run();
@@ -101,11 +113,7 @@ class Engine {
     this.n = n;
     this.annBytes = o.announcementBytes;
     // One resolved config shared by all cores; each core gets its own seed.
-    const cfg = resolveGossipConfig({
-      ...o.gossip,
-      mode: protocol === 'ours' ? 'mesh' : 'flood',
-      ...(o.antiEntropy ? {} : { antiEntropyMs: 0 }),
-    });
+    const cfg = simGossipConfig(o, protocol);
     this.maxMessageBytes = cfg.maxMessageBytes;
     // After full coverage, keep counting until the last IHAVE round (gossipHistory heartbeats)
     // and the IWANTs it triggers are done, so message counts include the lazy gossip's tail.

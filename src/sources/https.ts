@@ -2,7 +2,7 @@
  * An HTTPS mirror as a Source: a directory that `dchat release publish` wrote, served by any static
  * server (see release/mirror-dir.ts for the layout). Metadata and chunk tables come through undici
  * (one kept-alive pool per mirror); package bytes through the lean HTTP/1.1 path of
- * http1-range.ts, which costs half the CPU per byte, with undici as its fallback. Every body is
+ * http1/range.ts, which costs half the CPU per byte, with undici as its fallback. Every body is
  * read against a hard cap with connect, headers and idle-body timeouts and the caller's
  * AbortSignal. Nothing here decides trust: bytes go back to the engine, which checks them against
  * signed metadata.
@@ -14,10 +14,10 @@ import { createSecureContext, getCACertificates, type SecureContext } from 'node
 import { type Dispatcher, Pool } from 'undici';
 import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
-import { Http1Agent, Http1Range } from './http1-range.ts';
+import { Http1Agent, Http1Range } from './http1/range.ts';
 import type { Headers, RangeHead, RangeTransfer } from './piece-queue.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from './source.ts';
-import { UndiciRange } from './undici-range.ts';
+import { UndiciRange, undiciError } from './undici-range.ts';
 
 export interface HttpsSourceOptions {
   /** Base URL of the mirror directory, e.g. https://mirror.example.com/dchat */
@@ -34,7 +34,7 @@ export interface HttpsSourceOptions {
   /** Size of the pieces streamRange yields (default 1 MiB, the default chunk size). */
   pieceBytes?: number;
   /**
-   * Package bodies through the lean HTTP/1.1 path (http1-range.ts) when the answer allows it
+   * Package bodies through the lean HTTP/1.1 path (http1/range.ts) when the answer allows it
    * (default true); false sends every request through undici.
    */
   fastBodies?: boolean;
@@ -126,7 +126,7 @@ export class HttpsSource implements Source {
    * (the last may be shorter), aligned to `start`. A 206 must carry exactly the range asked for; a
    * server that ignores Range (200) is accepted from offset 0 only, and read no further than `end`.
    * More bytes than asked fail E_TOO_LARGE, fewer E_NETWORK. The body goes through the lean
-   * HTTP/1.1 path (http1-range.ts) unless its framing is one only undici reads.
+   * HTTP/1.1 path (http1/range.ts) unless its framing is one only undici reads.
    */
   async *streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {
     checkName(req.target, 'target');
@@ -204,7 +204,7 @@ export class HttpsSource implements Source {
       if (!status.unsupported) return { s: fast, status };
       fast.abort();
     }
-    const s = new UndiciRange(this.pool, path, range, want, this.pieceBytes, signal);
+    const s = new UndiciRange(this.pool, path, range, want, this.pieceBytes, signal, this.uri);
     return { s, status: await s.started };
   }
 
@@ -311,7 +311,11 @@ function httpError(status: number, what: string): SourceError {
   return new SourceError(code, `${what}: HTTP ${status}`, { details: { status } });
 }
 
-/** Any failure of undici or node:tls as a SourceError with a stable code. */
+/**
+ * Any failure as a DchatError with a stable code. Both range transports and the lean path's
+ * connections already fail with our codes; what is left is the caller's abort and undici's own
+ * errors from the metadata requests (undici-range.ts classifies those).
+ */
 export function mapError(err: unknown, where: string, signal?: AbortSignal): DchatError {
   if (err instanceof DchatError) return err;
   const e = err as Error & { code?: string };
@@ -320,23 +324,5 @@ export function mapError(err: unknown, where: string, signal?: AbortSignal): Dch
     if (reason instanceof DchatError) return reason;
     return new SourceError('E_ABORTED', `${where}: aborted`, { cause: err });
   }
-  switch (e?.code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return new SourceError('E_TIMEOUT', `${where}: connect timed out`, { cause: err });
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return new SourceError('E_TIMEOUT', `${where}: no response headers in time`, { cause: err });
-    case 'UND_ERR_BODY_TIMEOUT':
-      return new SourceError('E_TIMEOUT', `${where}: body stalled`, { cause: err });
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-      return new SourceError('E_NETWORK', `${where}: body does not match its Content-Length`, {
-        cause: err,
-      });
-    case 'UND_ERR_SOCKET':
-    case 'ECONNRESET':
-      return new SourceError('E_NETWORK', `${where}: connection dropped (${e.message})`, { cause: err });
-    case 'ECONNREFUSED':
-      return new SourceError('E_NETWORK', `${where}: connection refused`, { cause: err });
-    default:
-      return new SourceError('E_NETWORK', `${where}: ${e?.message ?? String(err)}`, { cause: err });
-  }
+  return undiciError(err, where);
 }

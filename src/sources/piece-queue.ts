@@ -1,5 +1,5 @@
 /**
- * The consumer side shared by both range transports (undici-range.ts, http1-range.ts): a body of at
+ * The consumer side shared by both range transports (undici-range.ts, http1/range.ts): a body of at
  * most `max` bytes cut into fixed-size pieces aligned to the start of the range, queued for one
  * async consumer. The transport fills `current` and calls `flush`; while more than QUEUE_HIGH
  * pieces wait, it pauses its socket and `resumeReading` is called once the consumer catches up.

@@ -2,11 +2,11 @@
  * A range GET through undici's dispatch API, which speaks all of HTTP/1.1 (chunked bodies,
  * interim responses, odd servers). The 16 KiB TLS records are gathered into pieces with no stream
  * object per record, at most `max` bytes of the body are read, and the socket is paused while the
- * consumer is behind (undici's body timeout does not run then). http1-range.ts is the faster path
+ * consumer is behind (undici's body timeout does not run then). http1/range.ts is the faster path
  * for plain Content-Length bodies; this one is used for everything else.
  */
 import type { Dispatcher, Pool } from 'undici';
-import { SourceError } from '../errors.ts';
+import { DchatError, SourceError } from '../errors.ts';
 import { type Headers, PieceQueue, QUEUE_HIGH, type RangeHead, type RangeTransfer } from './piece-queue.ts';
 
 export class UndiciRange extends PieceQueue implements RangeTransfer {
@@ -24,6 +24,8 @@ export class UndiciRange extends PieceQueue implements RangeTransfer {
     max: number,
     pieceBytes: number,
     signal: AbortSignal | undefined,
+    /** Named in errors (the mirror). */
+    where: string,
   ) {
     super(max, pieceBytes);
     this.signal = signal;
@@ -53,7 +55,9 @@ export class UndiciRange extends PieceQueue implements RangeTransfer {
           this.ended = true;
           this.poke();
         },
-        onResponseError: (_controller, err) => {
+        onResponseError: (_controller, raw) => {
+          // Our own abort reasons and errors pass as they are; undici's become our codes here.
+          const err = raw instanceof DchatError || this.stopped ? raw : undiciError(raw, where);
           rejectStart(err);
           if (!this.ended) this.failure ??= err;
           this.poke();
@@ -115,5 +119,34 @@ export class UndiciRange extends PieceQueue implements RangeTransfer {
       controller.abort(new Error('enough'));
     } else if (this.queue.length >= QUEUE_HIGH && !controller.paused) controller.pause();
     this.poke();
+  }
+}
+
+/**
+ * An error of undici's (or of the socket under it) as a SourceError with our code. Only here and
+ * for https.ts's metadata requests: the lean path (http1/) fails with our codes from the start.
+ */
+export function undiciError(err: unknown, where: string): SourceError {
+  const e = err as Error & { code?: string };
+  switch (e?.code) {
+    case 'UND_ERR_ABORTED':
+      return new SourceError('E_ABORTED', `${where}: aborted`, { cause: err });
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new SourceError('E_TIMEOUT', `${where}: connect timed out`, { cause: err });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new SourceError('E_TIMEOUT', `${where}: no response headers in time`, { cause: err });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new SourceError('E_TIMEOUT', `${where}: body stalled`, { cause: err });
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return new SourceError('E_NETWORK', `${where}: body does not match its Content-Length`, {
+        cause: err,
+      });
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+      return new SourceError('E_NETWORK', `${where}: connection dropped (${e.message})`, { cause: err });
+    case 'ECONNREFUSED':
+      return new SourceError('E_NETWORK', `${where}: connection refused`, { cause: err });
+    default:
+      return new SourceError('E_NETWORK', `${where}: ${e?.message ?? String(err)}`, { cause: err });
   }
 }

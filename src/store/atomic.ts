@@ -144,3 +144,42 @@ export async function sweepTemp(dir: string, minAgeMs = 0, now = Date.now()): Pr
   }
   return removed;
 }
+
+/**
+ * Removes the temp files in `dir` left by processes that no longer run (the writer's pid is in
+ * the name, see tempPathFor): safe beside a live writer, whose temp files are kept whatever their
+ * age. A publish calls it on the directories it writes, so a killed publish costs disk only until
+ * the next one.
+ */
+export async function sweepDeadTemp(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const at = name.lastIndexOf(TEMP_MARK);
+    if (!name.startsWith('.') || at < 0) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(name.slice(at + TEMP_MARK.length))?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    try {
+      await unlink(join(dir, name));
+      removed++;
+    } catch {
+      // Raced with another sweeper: fine.
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}

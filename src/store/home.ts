@@ -1,7 +1,9 @@
 /**
  * The data directory ($DCHAT_HOME, default ~/.dchat). Every path the program writes is named here,
  * so the layout is documented in one place:
- *   trust/{root,timestamp,snapshot,targets}.json   trusted TUF metadata (anti-rollback state)
+ *   trust/trusted-set.json                         trusted TUF metadata (anti-rollback state):
+ *                                                  root, timestamp, snapshot, targets as one set
+ *   trust/{root,timestamp,snapshot,targets}.json   the same, as older homes kept it (migrated)
  *   trust/origin.json                              where the root came from (default | trust-init)
  *   trust/roots/<N>.root.json                      every root version trusted here, for the chain
  *                                                  this node hands peers in gossip bundles
@@ -12,6 +14,8 @@
  *   partial/                                       downloads in progress with their resume state
  *   mirrors.toml                                   DownloadSource records
  *   node/                                          node identity, control socket, runtime state
+ *   state/mirror-health.json                       what downloads measured about each mirror
+ *   locks/<kind>.lock                              one writer per kind of state (store/lock.ts)
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +25,9 @@ import type { RoleName } from '../trust/metadata.ts';
 export interface HomePaths {
   home: string;
   trustDir: string;
+  /** The trusted metadata set (store/trust-store.ts). */
+  trustSetFile: string;
+  /** A role's file in the layout of older homes (read once, then migrated into the set file). */
   trustFile(role: RoleName): string;
   trustOrigin: string;
   /** A root version this home trusted (kept so the node can hand peers the whole chain). */
@@ -32,6 +39,8 @@ export interface HomePaths {
   autoUpdateConfig: string;
   partialDir: string;
   mirrorsToml: string;
+  /** Mirror health (failures, last success, measurements): state, kept out of mirrors.toml. */
+  mirrorHealth: string;
   nodeDir: string;
   runDir: string;
 }
@@ -46,6 +55,7 @@ export function homePaths(home: string): HomePaths {
   return {
     home,
     trustDir,
+    trustSetFile: join(trustDir, 'trusted-set.json'),
     trustFile: (role) => join(trustDir, `${role}.json`),
     trustOrigin: join(trustDir, 'origin.json'),
     rootHistoryFile: (v) => join(trustDir, 'roots', `${v}.root.json`),
@@ -56,6 +66,7 @@ export function homePaths(home: string): HomePaths {
     autoUpdateConfig: join(packagesDir, 'auto_update_config.json'),
     partialDir: join(home, 'partial'),
     mirrorsToml: join(home, 'mirrors.toml'),
+    mirrorHealth: join(home, 'state', 'mirror-health.json'),
     nodeDir: join(home, 'node'),
     runDir: join(home, 'run'),
   };

@@ -16,13 +16,12 @@ import type { DownloadSource } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { HomePaths } from './home.ts';
 import {
-  loadMirrors,
   type MirrorRecord,
   MirrorRecordSchema,
   normalizeMirrorUri,
   parseMirrorsToml,
-  saveMirrors,
   serializeMirrors,
+  updateMirrors,
 } from './mirrors.ts';
 
 export const MAX_LEARNED_MIRRORS = 32;
@@ -89,17 +88,20 @@ export async function persistLearnedMirrors(
   paths: HomePaths,
   learned: readonly DownloadSource[],
 ): Promise<boolean> {
-  const cfg = await loadMirrors(paths);
-  const mirrors = mergeLearnedMirrors(cfg.mirrors, learned);
-  const next = { settings: cfg.settings, mirrors };
-  const text = serializeMirrors(next);
-  if (cfg.fromFile && text === serializeMirrors(cfg)) return false;
-  if (!cfg.fromFile && !mirrors.some((m) => m.origin === 'learned')) return false;
-  try {
-    parseMirrorsToml(text, paths.mirrorsToml);
-  } catch (cause) {
-    throw new DchatError('E_INTERNAL', 'learned mirrors would make mirrors.toml unreadable', { cause });
-  }
-  await saveMirrors(paths, next);
-  return true;
+  let wrote = false;
+  await updateMirrors(paths, (cfg) => {
+    const mirrors = mergeLearnedMirrors(cfg.mirrors, learned);
+    const next = { settings: cfg.settings, mirrors };
+    const text = serializeMirrors(next);
+    if (cfg.fromFile && text === serializeMirrors(cfg)) return undefined;
+    if (!cfg.fromFile && !mirrors.some((m) => m.origin === 'learned')) return undefined;
+    try {
+      parseMirrorsToml(text, paths.mirrorsToml);
+    } catch (cause) {
+      throw new DchatError('E_INTERNAL', 'learned mirrors would make mirrors.toml unreadable', { cause });
+    }
+    wrote = true;
+    return next;
+  });
+  return wrote;
 }

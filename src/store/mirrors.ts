@@ -1,26 +1,44 @@
 /**
- * $DCHAT_HOME/mirrors.toml: where releases may be fetched from. Each `[[mirror]]` is a seed
- * DownloadSource (id, source_type, uri, region, priority, last_success, failure_count) plus what
- * dchat measured (latency_ms, throughput_bps); `[settings]` holds the download tunables. Written
- * atomically. A missing file means the defaults: the seed's three sources for a home on the public
- * network, none for a home whose root came from `trust init` (spec/CLI.md). Bad input is E_CONFIG
- * naming the file, the entry and the field.
+ * $DCHAT_HOME/mirrors.toml: where releases may be fetched from, configuration only. Each
+ * `[[mirror]]` is a seed DownloadSource (id, source_type, uri, region, priority); what downloads
+ * measure (last_success, failure_count, latency_ms, throughput_bps) is state, kept in
+ * state/mirror-health.json (store/mirror-health.ts) and merged in on load; `[settings]` holds the
+ * download tunables. Edits keep the operator's comments (store/mirrors-toml-edit.ts), are written
+ * atomically, and run under the home's mirrors lock (`updateMirrors`). A missing file means the
+ * defaults: the seed's three sources for a home on the public network, none for a home whose root
+ * came from `trust init` (spec/CLI.md). Bad input is E_CONFIG naming the file, the entry and the
+ * field.
  */
 
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { parse, stringify, TomlError } from 'smol-toml';
+import { isDeepStrictEqual } from 'node:util';
+import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DchatError, UsageError } from '../errors.ts';
-import { DownloadSourceSchema, MIRROR_TYPE_FLAGS, type SeedSourceType } from '../model/download-source.ts';
+import { DownloadSourceSchema } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
+import { parseRate } from '../model/rate.ts';
+import {
+  DEFAULT_MIRROR_PRIORITY,
+  defaultPriority,
+  MIRROR_KINDS,
+  parseSourceKind,
+  type SeedSourceType,
+  SOURCE_KIND_INFO,
+} from '../model/source-kind.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
+import { type LockOptions, withHomeLock } from './lock.ts';
+import { healthOf, loadMirrorHealth, saveMirrorHealth, withHealth } from './mirror-health.ts';
+import { renderMirrorsToml } from './mirrors-toml-edit.ts';
+import { readCappedIfExists } from './read-capped.ts';
 import { usesPublicNetwork } from './trust-origin.ts';
 
 export const MirrorRecordSchema = z.strictObject({
   ...DownloadSourceSchema.shape,
+  /** State (state/mirror-health.json); accepted here from files older versions wrote. */
+  failure_count: DownloadSourceSchema.shape.failure_count.default(0),
   /** Measured: moving average of the time to first byte, ms. */
   latency_ms: z.number().int().nonnegative().max(3_600_000).optional(),
   /** Measured: moving average of the transfer rate, bytes/s. */
@@ -35,7 +53,7 @@ export const MirrorSettingsSchema = z.strictObject({
   prune_after_failures: z.number().int().min(0).max(10_000).default(5),
   /** Mirrors in this region are preferred within their priority. */
   region: z.string().max(64).optional(),
-  /** Bandwidth limit for downloads, bytes/s or "10M" (0: none). */
+  /** Bandwidth limit for downloads, bytes/s or "10M" (binary units: 10 MiB/s, model/rate.ts; 0: none). */
   limit_rate: rate.default(0),
   /** Slow-retrieval guard: a source below this rate over `slow_window_secs` is dropped. */
   min_rate: rate.default(4096),
@@ -61,7 +79,7 @@ export function defaultMirrors(): MirrorRecord[] {
       id: '6f1c3a52-8d4e-4b7a-9f2e-1a5d3c7b9e01',
       source_type: 'HttpsMirror',
       uri: 'https://releases.dchat.network',
-      priority: 10,
+      priority: defaultPriority('https'),
       failure_count: 0,
       origin: 'default',
     },
@@ -69,7 +87,7 @@ export function defaultMirrors(): MirrorRecord[] {
       id: 'b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a40',
       source_type: 'Ipfs',
       uri: 'ipns://releases.dchat.network',
-      priority: 20,
+      priority: defaultPriority('ipfs'),
       failure_count: 0,
       origin: 'default',
     },
@@ -77,7 +95,7 @@ export function defaultMirrors(): MirrorRecord[] {
       id: 'c3f5a7b9-2b4d-4f6a-9b8c-0d1e2f3a4b51',
       source_type: 'Gossip',
       uri: 'gossip://',
-      priority: 30,
+      priority: defaultPriority('gossip'),
       failure_count: 0,
       origin: 'default',
     },
@@ -90,22 +108,30 @@ export function displayName(m: Pick<MirrorRecord, 'source_type' | 'uri'>): strin
 }
 
 export async function loadMirrors(paths: HomePaths): Promise<MirrorConfig> {
-  let text: string;
-  try {
-    const bytes = await readFile(paths.mirrorsToml);
-    if (bytes.byteLength > LIMITS.configBytes)
-      throw new DchatError('E_CONFIG', `${paths.mirrorsToml} is larger than ${LIMITS.configBytes} bytes`);
-    text = bytes.toString('utf8');
-  } catch (err) {
-    if (err instanceof DchatError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new DchatError('E_IO', `cannot read ${paths.mirrorsToml}: ${(err as Error).message}`, {
-        cause: err,
-      });
+  return (await readMirrorsFile(paths)).cfg;
+}
+
+interface MirrorsFile {
+  /** The configuration with each mirror's health from the state file. */
+  cfg: MirrorConfig;
+  /** The file as written, when there is one (edits keep its comments). */
+  old?: { text: string; cfg: Omit<MirrorConfig, 'fromFile'> };
+}
+
+async function readMirrorsFile(paths: HomePaths): Promise<MirrorsFile> {
+  const bytes = await readConfigFile(paths.mirrorsToml);
+  const health = await loadMirrorHealth(paths);
+  const measured = (ms: readonly MirrorRecord[]) => ms.map((m) => withHealth(m, health.get(m.id)));
+  if (bytes === undefined) {
     const mirrors = (await usesPublicNetwork(paths)) ? defaultMirrors() : [];
-    return { settings: { ...DEFAULT_SETTINGS }, mirrors, fromFile: false };
+    return { cfg: { settings: { ...DEFAULT_SETTINGS }, mirrors: measured(mirrors), fromFile: false } };
   }
-  return { ...parseMirrorsToml(text, paths.mirrorsToml), fromFile: true };
+  const text = bytes.toString('utf8');
+  const parsed = parseMirrorsToml(text, paths.mirrorsToml);
+  return {
+    cfg: { settings: parsed.settings, mirrors: measured(parsed.mirrors), fromFile: true },
+    old: { text, cfg: parsed },
+  };
 }
 
 /** Parses the text of a mirrors.toml; every problem is E_CONFIG naming `file` and the field. */
@@ -155,21 +181,60 @@ export function parseMirrorsToml(text: string, file = 'mirrors.toml'): Omit<Mirr
   return { settings, mirrors };
 }
 
+/**
+ * Stores `cfg`: its configuration in mirrors.toml (edited in place, comments kept, and only when
+ * the configuration changed) and each mirror's health in state/mirror-health.json. Only for a
+ * caller holding the home's mirrors lock: every edit goes through `updateMirrors`, so two
+ * commands can never load, change and save over each other.
+ */
 export async function saveMirrors(
   paths: HomePaths,
   cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>,
 ): Promise<void> {
-  await writeFileAtomic(paths.mirrorsToml, serializeMirrors(cfg));
+  let current: MirrorsFile | undefined;
+  try {
+    current = await readMirrorsFile(paths);
+  } catch {
+    // A file its owner broke is replaced by a clean one only through an explicit edit (here).
+  }
+  const text = renderMirrorsToml(cfg, current?.old, (t) => parseMirrorsToml(t, paths.mirrorsToml));
+  const unchanged = current?.old
+    ? text === current.old.text
+    : current !== undefined && text === serializeMirrors(current.cfg);
+  if (!unchanged) await writeFileAtomic(paths.mirrorsToml, text);
+  const before = current?.cfg.mirrors.map((m) => [m.id, healthOf(m)]);
+  const after = cfg.mirrors.map((m) => [m.id, healthOf(m)]);
+  if (!isDeepStrictEqual(before, after)) await saveMirrorHealth(paths, cfg.mirrors);
 }
 
+/**
+ * The one way to edit mirrors.toml: load, `change`, save, all under the home's mirrors lock (see
+ * store/lock.ts), so concurrent `add-mirror`, `remove-mirror`, downloads and the node lose and
+ * resurrect nothing. `change` returns the new configuration, or undefined to write nothing.
+ * Returns what is stored afterwards.
+ */
+export function updateMirrors(
+  paths: HomePaths,
+  change: (cfg: MirrorConfig) => Pick<MirrorConfig, 'settings' | 'mirrors'> | undefined,
+  opts: LockOptions = {},
+): Promise<MirrorConfig> {
+  return withHomeLock(
+    paths,
+    'mirrors',
+    async () => {
+      const cfg = await loadMirrors(paths);
+      const next = change(cfg);
+      if (next === undefined) return cfg;
+      await saveMirrors(paths, next);
+      return { ...next, fromFile: true };
+    },
+    opts,
+  );
+}
+
+/** mirrors.toml as a fresh file would hold `cfg` (configuration only). */
 export function serializeMirrors(cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>): string {
-  const clean = (o: Record<string, unknown>) =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  const body = stringify({
-    settings: clean(cfg.settings),
-    mirror: cfg.mirrors.map((m) => clean(m)),
-  });
-  return `# dchat download sources (seed DownloadSource records). Edited by \`dchat update add-mirror\`,\n# \`remove-mirror\`, and by every download (last_success, failure_count, measurements).\n\n${body}\n`;
+  return renderMirrorsToml(cfg, undefined, () => cfg);
 }
 
 export interface AddMirrorInput {
@@ -188,11 +253,12 @@ export function addMirror(
   input: AddMirrorInput,
   newId: () => string = randomUUID,
 ): { mirrors: MirrorRecord[]; record: MirrorRecord; added: boolean } {
-  const type = MIRROR_TYPE_FLAGS[input.mirrorType.toLowerCase()];
-  if (!type || type === 'Gossip' || type === 'Peer')
+  const kind = parseSourceKind(input.mirrorType);
+  const type = kind && SOURCE_KIND_INFO[kind].mirror ? SOURCE_KIND_INFO[kind].seed : undefined;
+  if (!type)
     throw new UsageError(
       '--mirror-type',
-      `'${input.mirrorType.slice(0, 40)}' is not one of https, ipfs, bittorrent, github, fdroid`,
+      `'${input.mirrorType.slice(0, 40)}' is not one of ${MIRROR_KINDS.join(', ')}`,
     );
   let uri: string;
   try {
@@ -219,7 +285,7 @@ export function addMirror(
     source_type: type,
     uri,
     ...(input.region !== undefined ? { region: input.region } : {}),
-    priority: input.priority ?? 10,
+    priority: input.priority ?? DEFAULT_MIRROR_PRIORITY,
     failure_count: 0,
     origin: 'configured',
   };
@@ -316,7 +382,7 @@ function configError(file: string, where: string, err: z.ZodError): DchatError {
 
 function checkRate(v: number | string, where: string): void {
   if (typeof v === 'number') return;
-  if (!/^\s*\d+(?:\.\d+)?\s*[kKmMgG]?\s*$/.test(v))
+  if (parseRate(v) === undefined)
     throw new DchatError('E_CONFIG', `${where}: '${v}' is not a rate like 500K, 10M or 1048576`);
 }
 
@@ -329,4 +395,15 @@ function datesToStrings(entry: unknown): unknown {
       v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : v,
     ]),
   );
+}
+
+/** A config file of the home: capped, regular; too large is E_CONFIG naming the file. */
+export async function readConfigFile(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readCappedIfExists(file, LIMITS.configBytes);
+  } catch (err) {
+    if (err instanceof DchatError && err.code === 'E_TOO_LARGE')
+      throw new DchatError('E_CONFIG', `${err.message} for a configuration file`, { cause: err });
+    throw err;
+  }
 }

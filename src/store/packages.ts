@@ -13,6 +13,7 @@ import type { PackageTarget } from '../model/package.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
+import { withHomeLock } from './lock.ts';
 
 export const TARGET_ENTRY_FORMAT = 'dchat.target-entry/1';
 /** Packages are executables (spec/CLI.md `update install` runs them). */
@@ -54,27 +55,43 @@ export async function writePackageSidecars(
 /**
  * Puts a complete, fsynced file that the caller verified in full (every chunk against `table`,
  * the whole file against `target`) in place: sidecars first, then the executable mode, then one
- * rename (a copy across filesystems), then the directory fsync. Returns the chunk table bytes.
+ * rename (a copy across filesystems), then the directory fsync. All of it as the one writer of
+ * the home's packages (store/lock.ts): a node and a CLI download committing the same release
+ * cannot leave one's chunk table beside the other's package. Returns the chunk table bytes.
  */
-export async function installPackage(
+export function installPackage(
   paths: HomePaths,
   file: string,
   target: PackageTarget,
   table: ChunkTable,
 ): Promise<Uint8Array> {
-  const tableBytes = await writePackageSidecars(paths, target, table);
-  const final = packagePath(paths, target);
-  await mkdir(paths.packagesDir, { recursive: true });
-  await chmod(file, PACKAGE_MODE);
-  try {
-    await rename(file, final);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await copyFileAtomic(file, final, PACKAGE_MODE);
-    await rm(file, { force: true });
-  }
-  await fsyncDir(paths.packagesDir);
-  return tableBytes;
+  return withHomeLock(paths, 'packages', async () => {
+    const tableBytes = await writePackageSidecars(paths, target, table);
+    const final = packagePath(paths, target);
+    await mkdir(paths.packagesDir, { recursive: true });
+    await chmod(file, PACKAGE_MODE);
+    try {
+      await rename(file, final);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await copyFileAtomic(file, final, PACKAGE_MODE);
+      await rm(file, { force: true });
+    }
+    await fsyncDir(paths.packagesDir);
+    return tableBytes;
+  });
+}
+
+/**
+ * Writes the sidecars of a package already in place (a verified copy found at the final path),
+ * under the packages lock. Returns the chunk table bytes.
+ */
+export function refreshSidecars(
+  paths: HomePaths,
+  target: PackageTarget,
+  table: ChunkTable,
+): Promise<Uint8Array> {
+  return withHomeLock(paths, 'packages', () => writePackageSidecars(paths, target, table));
 }
 
 /** A file at `target`'s final path that failed verification leaves packages/ for `to` (never served). */

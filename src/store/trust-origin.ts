@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
+import { readCappedIfExists } from './read-capped.ts';
 
 /**
  * Where the trusted root came from. A home whose root came from `trust init` is a private network
@@ -16,8 +16,9 @@ export type TrustOrigin = z.infer<typeof OriginSchema>;
 
 export async function readTrustOrigin(paths: HomePaths): Promise<TrustOrigin> {
   try {
-    const r = OriginSchema.safeParse(JSON.parse(await readFile(paths.trustOrigin, 'utf8')));
-    if (r.success) return r.data;
+    const bytes = await readCappedIfExists(paths.trustOrigin, 4096);
+    const r = bytes ? OriginSchema.safeParse(JSON.parse(bytes.toString('utf8'))) : undefined;
+    if (r?.success) return r.data;
   } catch {
     // Missing or unreadable: the shipped default root is in use.
   }

@@ -71,7 +71,7 @@ const ROLES = ['relay', 'user', 'user'] as const;
 
 /** Pins `rootFile` as the home's trust anchor, as `dchat trust init --root` does. */
 export async function trustInit(paths: HomePaths, rootBytes: Uint8Array, now: Date): Promise<void> {
-  await new FileTrustStore(paths).save('root', rootBytes);
+  await new FileTrustStore(paths).pinRoot(rootBytes);
   await writeTrustOrigin(paths, {
     origin: 'trust-init',
     root_sha256: sha256Hex(rootBytes),
@@ -110,10 +110,9 @@ type Status = {
   };
   stats: {
     adapter: {
-      forgedAnnouncements: number;
-      badTopicMessages: number;
-      refusedPeers: number;
-      rejectedBy: Record<string, number>;
+      forged_announcements: number;
+      refused_peers: number;
+      rejected_by: Record<string, number>;
     };
     gossip: { invalid: number; malformed: number };
     bad_chunks: number;
@@ -122,7 +121,7 @@ type Status = {
 
 async function statusOf(p: NodeProcess): Promise<Status | undefined> {
   try {
-    return (await controlRequest(homePaths(p.home), 'status', {}, 5000)) as Status;
+    return (await controlRequest(homePaths(p.home), 'status', {}, 5000)) as unknown as Status;
   } catch {
     return undefined;
   }
@@ -254,7 +253,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
         return (s?.connected_peers.length ?? 0) > 0;
       });
       await controlRequest(originPaths, 'announce', { version: o.version }, 10_000);
-      note(`📣 ${origin.name} announced ${o.version} over gossipsub`);
+      note(`📣 ${origin.name} announced ${o.version} over gossip`);
     }
     const target = `dchat-${o.version}-${o.platform}`;
     await until(deadline, async () => {
@@ -271,9 +270,9 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       nodes.push(r);
       if (s) {
         const a = s.stats.adapter;
-        rejected.forged_announcements += a.forgedAnnouncements + a.badTopicMessages;
+        rejected.forged_announcements += a.forged_announcements + s.stats.gossip.malformed;
         rejected.bad_chunks += s.stats.bad_chunks;
-        rejected.refused_peers += a.refusedPeers;
+        rejected.refused_peers += a.refused_peers;
       }
     }
     for (const m of liars)
@@ -340,7 +339,7 @@ async function recheck(
     verified: false,
     source: pkg?.source ?? null,
     switch_height: null,
-    rejected: s ? Object.values(s.stats.adapter.rejectedBy).reduce((a, b) => a + b, 0) : 0,
+    rejected: s ? Object.values(s.stats.adapter.rejected_by).reduce((a, b) => a + b, 0) : 0,
     home,
   };
   const dl = s?.releases.downloads.find((d) => d.target === `dchat-${version}-${platform}`);

@@ -1,20 +1,21 @@
 /**
  * A Byzantine node for `dchat-test chaos-byzantine`: a real libp2p process on the same stack as
  * `dchat node start`, that joins the network and lies. Per round it publishes, under fresh
- * announcement ids: forged announcements (genuine bundle, targets altered after signing),
- * announcements signed by a key nobody trusts, replays of an old genuine release, and spam
- * (junk on the announce topic and on /dchat/digest/1); it serves the real package over
+ * announcement ids, to every connected peer over /dchat/gossip/1: forged announcements (genuine
+ * bundle, targets altered after signing), announcements signed by a key nobody trusts, replays of
+ * an old genuine release, and spam (junk frames, half-formed messages); it serves the real package over
  * /dchat/chunks/1 with corrupted chunks. It never validates anything it receives. Its counters
  * go to $HOME/malicious-stats.json when it stops.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { PeerId } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import { z } from 'zod';
 import { encodeGossipMessage, GOSSIP_FORMAT } from '../gossip/core/index.ts';
-import { BanList } from '../gossip/libp2p/adapter.ts';
+import { BanList } from '../gossip/libp2p/bans.ts';
 import { ChunkServer } from '../gossip/libp2p/chunks.ts';
-import { ANNOUNCE_TOPIC, DIGEST_PROTOCOL } from '../gossip/libp2p/topics.ts';
+import { GOSSIP_PROTOCOL } from '../gossip/libp2p/wire.ts';
 import { type VersionAnnouncement, VersionAnnouncementSchema } from '../model/announcement.ts';
 import { loadOrCreateIdentity } from '../node/identity.ts';
 import { bootstrapToDial, createNodeLibp2p } from '../node/libp2p.ts';
@@ -72,7 +73,6 @@ export async function startMaliciousNode(
     privateKey: key,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bans: new BanList(),
-    appScore: () => 0,
   });
   const store = new PackageStore(paths);
   try {
@@ -95,9 +95,28 @@ export async function startMaliciousNode(
       : {},
   );
   await server.start();
-  node.services.pubsub.subscribe(ANNOUNCE_TOPIC);
-
-  const publish = (bytes: Uint8Array) => node.services.pubsub.publish(ANNOUNCE_TOPIC, bytes).catch(() => {});
+  // What honest peers send it is read and thrown away: it never validates or relays anything.
+  await node.handle(GOSSIP_PROTOCOL, async (stream) => {
+    const lp = lpStream(stream, { maxDataLength: 1 << 20 });
+    try {
+      for (;;) await lp.read();
+    } catch {
+      stream.abort(new Error('done'));
+    }
+  });
+  /** One frame to one peer on a fresh stream (a refusal or a ban is the defence working). */
+  const sendTo = async (peer: PeerId, bytes: Uint8Array) => {
+    try {
+      const s = await node.dialProtocol(peer, GOSSIP_PROTOCOL, { signal: AbortSignal.timeout(2000) });
+      await lpStream(s).write(bytes);
+      await s.close();
+    } catch {
+      // Refused or banned.
+    }
+  };
+  const publish = async (bytes: Uint8Array) => {
+    await Promise.all(node.getPeers().map((p) => sendTo(p, bytes)));
+  };
   const round = async () => {
     stats.rounds++;
     for (const { kind, announcement } of plan.announcements) {
@@ -106,7 +125,9 @@ export async function startMaliciousNode(
         id: randomUUID(),
         timestamp: new Date().toISOString(),
       };
-      await publish(encodeGossipMessage({ format: GOSSIP_FORMAT, type: 'announce', announcement: a }));
+      await publish(
+        encodeGossipMessage({ format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: a }),
+      );
       if (kind === 'forged') stats.forged_announcements++;
       else if (kind === 'untrusted') stats.untrusted_announcements++;
       else stats.replayed_announcements++;
@@ -118,16 +139,6 @@ export async function startMaliciousNode(
           : Buffer.from(`{"format":"${GOSSIP_FORMAT}","type":"announce"}`);
       await publish(junk);
       stats.spam_messages++;
-    }
-    for (const peer of node.getPeers()) {
-      try {
-        const s = await node.dialProtocol(peer, DIGEST_PROTOCOL, { signal: AbortSignal.timeout(2000) });
-        await lpStream(s).write(randomBytes(256));
-        await s.close();
-        stats.spam_messages++;
-      } catch {
-        // Refused or banned: that is the defence working.
-      }
     }
   };
 

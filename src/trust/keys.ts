@@ -17,11 +17,20 @@ export function tufKey(publicHex: string): Key {
   });
 }
 
-/** A private key able to sign TUF metadata. */
-export interface SigningKey {
+/** A key as a root lists it: enough to name a role's keys, not to sign (a maintainer's .pub file). */
+export interface PublicKeyRef {
   readonly keyId: string;
   readonly key: Key;
   readonly publicHex: string;
+}
+
+export function publicKeyRef(publicHex: string): PublicKeyRef {
+  const key = tufKey(publicHex);
+  return { keyId: key.keyID, key, publicHex };
+}
+
+/** A private key able to sign TUF metadata. */
+export interface SigningKey extends PublicKeyRef {
   readonly privateKey: KeyObject;
   /** The signer @tufjs/models' Metadata.sign expects: canonical bytes in, hex signature out. */
   readonly signer: (data: Buffer) => Signature;
@@ -45,8 +54,8 @@ export function signingKeyFromPem(pem: string | Buffer, what = 'key'): SigningKe
 }
 
 /** Drops repeated keys (same key id): "the same key given twice counts once". */
-export function distinctKeys(keys: readonly SigningKey[]): SigningKey[] {
-  const seen = new Map<string, SigningKey>();
+export function distinctKeys<K extends PublicKeyRef>(keys: readonly K[]): K[] {
+  const seen = new Map<string, K>();
   for (const k of keys) if (!seen.has(k.keyId)) seen.set(k.keyId, k);
   return [...seen.values()];
 }

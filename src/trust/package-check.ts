@@ -9,15 +9,21 @@ import { digestEquals } from '../crypto/hash.ts';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, type ErrorCode } from '../errors.ts';
 import { type ChunkTable, chunkCount } from '../model/chunks.ts';
-import { type PackageTarget, parsePackageCustom } from '../model/package.ts';
-import { packageName } from '../model/platform.ts';
+import { type PackageTarget, parsePackageCustom, TARGET_FORMAT } from '../model/package.ts';
+import { packageName, parsePackageName } from '../model/platform.ts';
 import { compareVersions } from '../model/version.ts';
 import { buildStatement, verifyStatementSignature } from './statement.ts';
 
-/** Every package target of the trusted targets metadata, parsed and cross-checked. */
+/**
+ * Every package target of the trusted targets metadata, parsed and cross-checked. A TUF
+ * repository may hold other files too (DESIGN: targets): a target that neither is named like a
+ * dchat package nor claims the dchat target format is not ours and is skipped (see
+ * `otherTargets`); one that looks like ours but does not check out is still E_MALFORMED.
+ */
 export function listPackages(targets: Metadata<Targets>): PackageTarget[] {
   const out: PackageTarget[] = [];
   for (const [path, t] of Object.entries(targets.signed.targets)) {
+    if (!isPackageTarget(path, t.custom)) continue;
     out.push(toPackageTarget(path, t.length, t.hashes, t.custom));
   }
   return out.sort(
@@ -25,6 +31,19 @@ export function listPackages(targets: Metadata<Targets>): PackageTarget[] {
       compareVersions(a.custom.version, b.custom.version) ||
       a.custom.platform.localeCompare(b.custom.platform),
   );
+}
+
+/** The targets that are not dchat packages (ignored; callers list them at debug level). */
+export function otherTargets(targets: Metadata<Targets>): string[] {
+  return Object.entries(targets.signed.targets)
+    .filter(([path, t]) => !isPackageTarget(path, t.custom))
+    .map(([path]) => path)
+    .sort();
+}
+
+function isPackageTarget(path: string, custom: unknown): boolean {
+  const format = (custom as { format?: unknown } | undefined)?.format;
+  return format === TARGET_FORMAT || parsePackageName(path) !== undefined;
 }
 
 function toPackageTarget(

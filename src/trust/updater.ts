@@ -1,126 +1,100 @@
 /**
- * The TUF client update (§5.3-5.6) as one sequence over two injected ports: where metadata comes
- * from (a mirror, a directory, a gossip bundle) and where trusted metadata is kept. It does no I/O
- * of its own, so the node, the CLI and the simulator share it.
+ * The TUF client update (§5.3-5.6) over two injected async ports: where metadata comes from (a
+ * mirror, a directory) and where trusted metadata is kept. The sequence itself is update-steps.ts;
+ * this file only drives it, so the node, the CLI and the simulator share it.
  */
 import { DchatError } from '../errors.ts';
-import { LIMITS } from '../model/limits.ts';
 import type { RoleName } from './metadata.ts';
 import { TrustedSet } from './trusted-set.ts';
+import { type UpdateResult, updateSteps } from './update-steps.ts';
 
 export interface MetadataFetcher {
   /** Bytes of a repository metadata file, or undefined if the channel does not have it (404). */
   fetch(name: string, maxBytes: number): Promise<Uint8Array | undefined>;
 }
 
-/** Where the client keeps what it trusts: root.json, timestamp.json, snapshot.json, targets.json. */
-export interface TrustStore {
-  load(role: RoleName): Promise<Uint8Array | undefined>;
-  save(role: RoleName, bytes: Uint8Array): Promise<void>;
-  remove(role: RoleName): Promise<void>;
-}
-
-export interface UpdateResult {
-  trusted: TrustedSet;
-  /** Root versions followed in this update. */
-  rootsApplied: number[];
-  /** True when the channel's timestamp was the one we already had. */
-  unchanged: boolean;
-}
+/** Trusted metadata bytes by role: one consistent set, as stored. */
+export type TrustDocs = Partial<Record<RoleName, Uint8Array>>;
 
 /**
- * Runs the client workflow against `fetcher` and persists every newly trusted document in
- * `store` as soon as it is trusted, so a crash keeps what was proven and anti-rollback state
- * only moves forward.
+ * Where the client keeps what it trusts: root, timestamp, snapshot and targets, as ONE set. There
+ * is no per-role save: a writer reads the set, verifies, and commits the next set in one step, with
+ * every other writer of the store excluded for the whole cycle (an inter-process lock for a home),
+ * so neither a concurrent update nor a crash can leave versions mixed or moved backwards.
  */
-export async function updateTrust(
-  store: TrustStore,
-  fetcher: MetadataFetcher,
-  now: Date,
-): Promise<UpdateResult> {
-  const rootBytes = await store.load('root');
-  if (!rootBytes)
-    throw new DchatError('E_NOT_INITIALIZED', 'no trusted root: run `dchat trust init --root FILE`');
-  const ts = new TrustedSet(rootBytes, now);
-  const startRoot = ts.root.signed;
+export interface TrustStore {
+  /** The stored set, read at one instant (the default root stands in when none is kept). */
+  loadSet(): Promise<TrustDocs>;
+  /**
+   * Runs `cycle` on the current set as the only writer. `commit(next, roots)` replaces the set
+   * atomically (all of it or none of it survives a crash) and keeps `roots` (each root of the chain
+   * followed, oldest first) in the root history; a cycle may commit at most once.
+   */
+  transact<T>(cycle: (current: TrustDocs, commit: TrustCommit) => Promise<T>): Promise<T>;
+}
 
-  // §5.3: follow the root chain N+1, N+2, ... until the channel has no next one.
-  const rootsApplied: number[] = [];
-  for (let i = 0; i < LIMITS.maxRootRotations; i++) {
-    const next = ts.root.signed.version + 1;
-    const bytes = await fetcher.fetch(`${next}.root.json`, LIMITS.rootBytes);
-    if (!bytes) break;
-    ts.updateRoot(bytes);
-    await store.save('root', bytes);
-    rootsApplied.push(next);
-  }
-  ts.checkRootFresh();
+export type TrustCommit = (next: TrustDocs, roots: readonly Uint8Array[]) => Promise<void>;
 
-  // §5.3.11: if the timestamp or snapshot keys changed, forget those roles' local copies, so a
-  // fast-forwarded version signed by a compromised old key cannot block the new keys forever.
-  const endRoot = ts.root.signed;
-  for (const role of ['timestamp', 'snapshot'] as const) {
-    const before = startRoot.roles[role]?.keyIDs.join(',');
-    const after = endRoot.roles[role]?.keyIDs.join(',');
-    if (before !== after) {
-      await store.remove(role);
-      if (role === 'snapshot') await store.remove('targets');
+export type { UpdateResult } from './update-steps.ts';
+
+const SET_ROLES: readonly RoleName[] = ['root', 'timestamp', 'snapshot', 'targets'];
+
+/**
+ * Runs the client workflow (update-steps.ts) against `fetcher` as one transaction of `store`: its
+ * loads and saves go to a staged copy of the set, committed once, complete, at the end. When it
+ * fails after following new roots, the roots it proved are committed with the rest of the old set
+ * (as TUF 5.3 persists each root; minus the roles whose keys they replaced), so anti-rollback state
+ * only moves forward and is never mixed (a new timestamp beside the old snapshot). For bytes
+ * already in memory (a gossip bundle), `applyBundle` runs the same steps synchronously.
+ */
+export function updateTrust(store: TrustStore, fetcher: MetadataFetcher, now: Date): Promise<UpdateResult> {
+  return store.transact(async (current, commit) => {
+    const staged: TrustDocs = { ...current };
+    const newRoots: Uint8Array[] = [];
+    const removed = new Set<RoleName>();
+    const steps = updateSteps(now);
+    try {
+      let r = steps.next();
+      while (!r.done) {
+        const op = r.value;
+        let answer: Uint8Array | undefined;
+        if (op.op === 'load') answer = staged[op.role];
+        else if (op.op === 'fetch') answer = await fetcher.fetch(op.name, op.maxBytes);
+        else if (op.op === 'save') {
+          staged[op.role] = op.bytes;
+          if (op.role === 'root') newRoots.push(op.bytes);
+        } else {
+          delete staged[op.role];
+          removed.add(op.role);
+        }
+        r = steps.next(answer);
+      }
+      if (newRoots.length > 0 || SET_ROLES.some((role) => staged[role] !== current[role]))
+        await commit(staged, newRoots);
+      return r.value;
+    } catch (err) {
+      if (newRoots.length > 0) {
+        const rootsOnly: TrustDocs = { ...current, root: newRoots.at(-1) };
+        for (const role of removed) delete rootsOnly[role];
+        await commit(rootsOnly, newRoots);
+      }
+      throw err;
     }
-  }
-
-  // §5.4: local timestamp first (for its version), then the channel's.
-  const localTs = await store.load('timestamp');
-  if (localTs) tryLoad(() => ts.updateTimestamp(localTs, true));
-  const remoteTs = await fetcher.fetch('timestamp.json', LIMITS.timestampBytes);
-  if (!remoteTs) throw new DchatError('E_NOT_FOUND', 'the source has no timestamp.json');
-  const outcome = ts.updateTimestamp(remoteTs);
-  if (outcome === 'updated') await store.save('timestamp', remoteTs);
-  else ts.checkTimestampFresh();
-
-  // §5.5: snapshot, from the store when it is the one the timestamp names.
-  const snapVersion = ts.timestamp!.signed.snapshotMeta.version;
-  const localSnap = await store.load('snapshot');
-  if (localSnap) tryLoad(() => ts.updateSnapshot(localSnap, true));
-  if (!ts.snapshot || ts.snapshot.signed.version !== snapVersion) {
-    const bytes = await fetcher.fetch(`${snapVersion}.snapshot.json`, ts.snapshotMaxBytes());
-    if (!bytes) throw new DchatError('E_NOT_FOUND', `the source has no ${snapVersion}.snapshot.json`);
-    ts.updateSnapshot(bytes);
-    await store.save('snapshot', bytes);
-  } else {
-    ts.checkSnapshotFinal();
-  }
-
-  // §5.6: targets, likewise.
-  const tMeta = ts.targetsMeta();
-  const localTargets = await store.load('targets');
-  let haveTargets = false;
-  if (localTargets) {
-    haveTargets = tryLoad(() => ts.updateTargets(localTargets, false));
-  }
-  if (!haveTargets) {
-    const bytes = await fetcher.fetch(`${tMeta.version}.targets.json`, tMeta.length ?? LIMITS.targetsBytes);
-    if (!bytes) throw new DchatError('E_NOT_FOUND', `the source has no ${tMeta.version}.targets.json`);
-    ts.updateTargets(bytes);
-    await store.save('targets', bytes);
-  }
-  return { trusted: ts, rootsApplied, unchanged: outcome === 'unchanged' };
+  });
 }
 
 /**
  * Builds the trusted set from the store alone (offline `verify`): the same checks, the same
- * expiry rules, no channel. Fails with E_EXPIRED when the kept metadata is no longer fresh.
+ * expiry rules, no channel, over one read of the set. Fails with E_EXPIRED when the kept metadata
+ * is no longer fresh.
  */
-export async function loadTrustOffline(store: TrustStore, now: Date): Promise<TrustedSet> {
-  const rootBytes = await store.load('root');
-  if (!rootBytes)
+export async function loadTrustOffline(store: Pick<TrustStore, 'loadSet'>, now: Date): Promise<TrustedSet> {
+  const docs = await store.loadSet();
+  if (!docs.root)
     throw new DchatError('E_NOT_INITIALIZED', 'no trusted root: run `dchat trust init --root FILE`');
-  const ts = new TrustedSet(rootBytes, now);
+  const ts = new TrustedSet(docs.root, now);
   ts.checkRootFresh();
-  const [tsBytes, snap, targets] = await Promise.all([
-    store.load('timestamp'),
-    store.load('snapshot'),
-    store.load('targets'),
-  ]);
+  const { timestamp: tsBytes, snapshot: snap, targets } = docs;
   if (!tsBytes || !snap || !targets) {
     throw new DchatError(
       'E_NOT_INITIALIZED',
@@ -131,15 +105,4 @@ export async function loadTrustOffline(store: TrustStore, now: Date): Promise<Tr
   ts.updateSnapshot(snap);
   ts.updateTargets(targets);
   return ts;
-}
-
-/** Loading our own stored copy may fail (expired, replaced root keys): then the channel decides. */
-function tryLoad(fn: () => unknown): boolean {
-  try {
-    fn();
-    return true;
-  } catch (err) {
-    if (err instanceof DchatError) return false;
-    throw err;
-  }
 }

@@ -37,3 +37,39 @@ describe('executables', { concurrency: true }, () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 });
+
+describe('--help on a command that does not exist', { concurrency: true }, () => {
+  for (const [bin, args] of [
+    ['dchat-test', ['chaos-nonexistent', '--help']],
+    ['dchat', ['release', 'frobnicate', '--help']],
+    ['dchat', ['--home', '/tmp/x', 'frobnicate', '-h']],
+  ] as [BinName, string[]][]) {
+    test(`${bin} ${args.join(' ')}: unknown command, exit 2 (not the parent's help and exit 0)`, async () => {
+      const r = await runBin(bin, args);
+      assert.equal(r.code, 2, describeRun(r));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^error\[E_USAGE\]: unknown command '(chaos-nonexistent|frobnicate)'\n$/);
+    });
+  }
+
+  test('dchat-test chaos-mirrors --help: its own help if the command exists, else unknown command (exit 2)', async () => {
+    const r = await runBin('dchat-test', ['chaos-mirrors', '--help']);
+    if (r.code === 0) assert.match(r.stdout, /^Usage: dchat-test chaos-mirrors /);
+    else {
+      assert.equal(r.code, 2, describeRun(r));
+      assert.match(r.stderr, /unknown command 'chaos-mirrors'/);
+    }
+  });
+
+  test('help of commands that exist still exits 0 (value of --home skipped, help command kept)', async () => {
+    for (const args of [
+      ['--home', 'release', 'release', '--help'],
+      ['help', 'release'],
+      ['update', 'check', '-h'],
+    ]) {
+      const r = await runBin('dchat', args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${describeRun(r)}`);
+      assert.match(r.stdout, /^Usage: dchat /);
+    }
+  });
+});

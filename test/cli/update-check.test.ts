@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { homePaths } from '../../src/store/home.ts';
+import { FileTrustStore } from '../../src/store/trust-store.ts';
 import {
   addMirror,
   CHUNK,
@@ -78,7 +80,9 @@ describe('update check / list-versions through HTTPS mirrors', { skip }, () => {
       ['0.2.0', '1.0.0'],
     );
     // Trust is persisted in $DCHAT_HOME/trust.
-    const targets = JSON.parse(readFileSync(join(home, 'trust', 'targets.json'), 'utf8'));
+    const targets = JSON.parse(
+      Buffer.from((await new FileTrustStore(homePaths(home)).load('targets'))!).toString('utf8'),
+    );
     assert.ok(targets.signed.targets['dchat-1.0.0-linux-x64']);
   });
 
@@ -151,7 +155,9 @@ describe('update check / list-versions through HTTPS mirrors', { skip }, () => {
     const alone = await runDchat(['--home', home, 'update', 'check'], { env });
     assert.equal(alone.code, 3, alone.stderr);
     assert.match(alone.stderr, /error\[E_ROLLBACK\]/);
-    const targets = JSON.parse(readFileSync(join(home, 'trust', 'targets.json'), 'utf8'));
+    const targets = JSON.parse(
+      Buffer.from((await new FileTrustStore(homePaths(home)).load('targets'))!).toString('utf8'),
+    );
     assert.ok(targets.signed.targets['dchat-1.0.0-linux-x64'], 'still trusts 1.0.0');
   });
 

@@ -77,8 +77,12 @@ describe('dchat update download', { skip }, () => {
     assert.ok(existsSync(`${final}.target.json`) && existsSync(`${final}.chunks`));
     const v = await runDchat(['--home', home, 'update', 'verify', '--package', final, '--version', '1.0.0']);
     assert.equal(v.code, 0, v.stderr);
-    // The mirror's health was recorded.
-    assert.match(readFileSync(`${home}/mirrors.toml`, 'utf8'), /last_success = "/);
+    // The mirror's health was recorded, in the state file: mirrors.toml holds configuration only.
+    assert.match(readFileSync(`${home}/state/mirror-health.json`, 'utf8'), /"last_success": "/);
+    assert.doesNotMatch(
+      readFileSync(`${home}/mirrors.toml`, 'utf8'),
+      /last_success|failure_count|latency_ms/,
+    );
   });
 
   test('a progress bar on stderr when it is a terminal, never on stdout', async () => {

@@ -234,10 +234,11 @@ describe('test-mirrors', { skip }, () => {
       assert.equal(d.ok, false);
       assert.equal(typeof d.error, 'string');
     }
-    // Measurements land in mirrors.toml.
-    const toml = readFileSync(join(home, 'mirrors.toml'), 'utf8');
-    assert.match(toml, /latency_ms = \d+/);
-    assert.match(toml, /throughput_bps = \d+/);
+    // Measurements land in the state file, not in the operator's mirrors.toml.
+    const health = readFileSync(join(home, 'state', 'mirror-health.json'), 'utf8');
+    assert.match(health, /"latency_ms": \d+/);
+    assert.match(health, /"throughput_bps": \d+/);
+    assert.doesNotMatch(readFileSync(join(home, 'mirrors.toml'), 'utf8'), /latency_ms|throughput_bps/);
   });
 
   test('nothing answers: exit 1; a mirror failing N times in a row is pruned and reported', async () => {
@@ -251,7 +252,7 @@ describe('test-mirrors', { skip }, () => {
     assert.equal(first.code, 1);
     assert.match(first.stdout, /0\/1 mirrors operational/);
     assert.match(first.stderr, /error\[E_NO_SOURCE\]/);
-    assert.match(readFileSync(toml, 'utf8'), /failure_count = 1/);
+    assert.match(readFileSync(join(home, 'state', 'mirror-health.json'), 'utf8'), /"failure_count": 1/);
     const second = await runDchat(['--home', home, 'update', 'test-mirrors', '--timeout', '2'], { env });
     assert.equal(second.code, 1);
     assert.match(

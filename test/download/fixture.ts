@@ -110,7 +110,7 @@ export async function makeHome(repo: MirrorRepo, now = new Date()): Promise<Home
   const home = mkdtempSync(join(repo.base, 'home-'));
   const paths = homePaths(home);
   const root = readFileSync(join(repo.dir, 'root.json'));
-  await new FileTrustStore(paths).save('root', root);
+  await new FileTrustStore(paths).pinRoot(root);
   await writeTrustOrigin(paths, {
     origin: 'trust-init',
     root_sha256: sha256Hex(root),

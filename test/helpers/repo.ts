@@ -13,14 +13,14 @@ import canonicalJson from '@tufjs/canonical-json';
 import { Metadata, MetaFile, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { Role } from '@tufjs/models/dist/role.js';
 import { generateEd25519, signEd25519 } from '../../src/crypto/ed25519.ts';
-import { chunkHashHex } from '../../src/crypto/file-digest.ts';
-import { digestBytes, sha256Hex } from '../../src/crypto/hash.ts';
+import { chunkHashHex, digestBytes, sha256Hex } from '../../src/crypto/hash.ts';
 import { merkleRootHex } from '../../src/crypto/merkle.ts';
 import { DchatError, type ErrorCode } from '../../src/errors.ts';
 import { CHUNKS_FORMAT, type ChunkTable } from '../../src/model/chunks.ts';
 import { DEFAULT_CHUNK_SIZE, type PackageCustom, TARGET_FORMAT } from '../../src/model/package.ts';
 import { packageName } from '../../src/model/platform.ts';
 import { type SigningKey, signingKeyFromPrivate } from '../../src/trust/keys.ts';
+import { MemoryTrustStore } from '../../src/trust/memory-store.ts';
 import { type AnyMetadata, type RoleName, serializeMetadata } from '../../src/trust/metadata.ts';
 import {
   expiryString,
@@ -30,7 +30,7 @@ import {
   signWith,
   type TargetInput,
 } from '../../src/trust/repository.ts';
-import type { MetadataFetcher, TrustStore } from '../../src/trust/updater.ts';
+import type { MetadataFetcher } from '../../src/trust/updater.ts';
 
 /** A fixed reference time, so expiry decisions in tests never depend on the wall clock. */
 export const NOW = new Date('2026-03-01T12:00:00Z');
@@ -303,28 +303,19 @@ export function signJson(
 }
 
 /** Trusted metadata in memory: what FileTrustStore keeps under $DCHAT_HOME/trust. */
-export class InMemoryTrustStore implements TrustStore {
-  readonly files = new Map<RoleName, Uint8Array>();
-
+export class InMemoryTrustStore extends MemoryTrustStore {
   constructor(root?: Uint8Array | Metadata<Root>) {
-    if (root) this.files.set('root', root instanceof Metadata ? bytesOf(root) : root);
+    super(root ? { root: root instanceof Metadata ? bytesOf(root) : root } : {});
   }
 
-  async load(role: RoleName): Promise<Uint8Array | undefined> {
-    return this.files.get(role);
-  }
-
+  /** Test setup: puts one document into the set directly. */
   async save(role: RoleName, bytes: Uint8Array): Promise<void> {
-    this.files.set(role, Buffer.from(bytes));
-  }
-
-  async remove(role: RoleName): Promise<void> {
-    this.files.delete(role);
+    this.docs = { ...this.docs, [role]: Buffer.from(bytes) };
   }
 
   /** Version of a stored role, or undefined. */
   version(role: RoleName): number | undefined {
-    const b = this.files.get(role);
+    const b = this.docs[role];
     return b ? (JSON.parse(Buffer.from(b).toString('utf8')).signed.version as number) : undefined;
   }
 }

@@ -26,12 +26,12 @@ import {
   Timestamp,
 } from '@tufjs/models';
 import { Role } from '@tufjs/models/dist/role.js';
-import { chunkHashHex } from '../../src/crypto/file-digest.ts';
-import { blake3Hex, digestBytes } from '../../src/crypto/hash.ts';
+import { blake3Hex, chunkHashHex, digestBytes } from '../../src/crypto/hash.ts';
 import { merkleRootHex } from '../../src/crypto/merkle.ts';
 import { initRepository, publishRelease } from '../../src/release/publish.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { signingKeyFromPrivate } from '../../src/trust/keys.ts';
+import { MemoryTrustStore } from '../../src/trust/memory-store.ts';
 import { checkPackage, findPackage, listPackages } from '../../src/trust/package-check.ts';
 import { type TrustStore, updateTrust } from '../../src/trust/updater.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
@@ -41,12 +41,7 @@ import { requireTool } from '../helpers/tools.ts';
 const CLIENT = join(import.meta.dirname, '..', 'fixtures', 'tuf-js-client.ts');
 
 function memoryStore(root: Uint8Array): TrustStore {
-  const m = new Map<string, Uint8Array>([['root', root]]);
-  return {
-    load: async (r) => m.get(r),
-    save: async (r, b) => void m.set(r, b),
-    remove: async (r) => void m.delete(r),
-  };
+  return new MemoryTrustStore({ root });
 }
 
 describe('stock tuf-js client against our mirror over HTTPS (nginx)', {

@@ -43,7 +43,6 @@ describe('PeerSource over /dchat/chunks/1', () => {
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bans: new BanList(),
-      appScore: () => 0,
     });
     nodes.push(node);
     const server = new ChunkServer(
@@ -93,7 +92,6 @@ describe('PeerSource over /dchat/chunks/1', () => {
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bans: new BanList(),
-      appScore: () => 0,
     });
     nodes.push(me);
     await me.dial(honest.getMultiaddrs()[0]!);

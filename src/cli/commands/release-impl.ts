@@ -2,24 +2,23 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { parseDuration } from '../../model/duration.ts';
 import { CHANNELS, type Channel, packageTypeFromFlag } from '../../model/package.ts';
-import { loadSigningKeyFiles } from '../../release/key-files.ts';
-import { initRepository, publishRelease, refreshRepository, rotateKeys } from '../../release/publish.ts';
-import type { Repo } from '../../trust/repository.ts';
+import {
+  type CeremonyOutcome,
+  initWithRoles,
+  renewTargets,
+  rotateRoles,
+  stagedStatus,
+} from '../../release/ceremony.ts';
+import { keyFileOptions } from '../../release/key-files.ts';
+import { loadRepo } from '../../release/mirror-dir.ts';
+import { publishRelease, refreshRepository } from '../../release/publish.ts';
+import { type Repo, type RoleSpecs, roleSpecsOf } from '../../trust/repository.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
+import { KeyLoader, passphraseSource, type RoleKeyFlags, roleSpecsFromFlags } from './release-keys.ts';
+import { repoExpiryItems, reportExpiry } from './trust-expiry.ts';
 
-/**
- * Key files named on the command line, relative to the command's cwd (CliContext.cwd, like every
- * other path flag), not to whatever process.cwd() happens to be when commands run in-process.
- */
-function keyFiles(paths: readonly string[], env: CommandEnv, flag = '--key') {
-  return loadSigningKeyFiles(
-    paths.map((p) => resolve(env.ctx.cwd, p)),
-    flag,
-  );
-}
-
-function summary(repo: Repo) {
+export function summary(repo: Repo) {
   return {
     root_version: repo.root.signed.version,
     targets_version: repo.targets.signed.version,
@@ -34,21 +33,76 @@ function summary(repo: Repo) {
   };
 }
 
-export async function init(
-  o: { out: string; key: string[]; threshold: string; expires: string },
-  env: CommandEnv,
-): Promise<void> {
-  const keys = await keyFiles(o.key, env);
-  const threshold = intFlag(o.threshold, '--threshold', 1, 64) ?? 1;
+/** The result document of a release command: the repository's versions, expiries and warnings. */
+export function repoResult(env: CommandEnv, repo: Repo) {
+  return { ...summary(repo), warnings: reportExpiry(env, repoExpiryItems(repo)) };
+}
+
+function describeRoles(env: CommandEnv, specs: RoleSpecs) {
+  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const)
+    env.out.line(
+      `   ${role.padEnd(9)} ${specs[role].threshold} of ${specs[role].keys.length}: ${specs[role].keys.map((k) => k.keyId.slice(0, 12)).join(', ')}`,
+    );
+}
+
+/** Prints what was staged and what it still needs; returns the JSON for it. */
+export function reportStaged(env: CommandEnv, dir: string, outcome: CeremonyOutcome, current?: Repo) {
+  const status = stagedStatus(dir, outcome.staged ?? {}, current);
+  for (const s of status) {
+    const counts = s.thresholds.map((t) => `${t.valid} of ${t.threshold} ${t.against} signatures`).join(', ');
+    env.out.line(`📝 Prepared ${s.role} v${s.version}: ${s.file} (${counts})`);
+  }
+  env.out.line('   Each maintainer signs it on their own machine (a copy, or this file in turn):');
+  env.out.line('     dchat release sign --metadata FILE --key YOUR.key [--output SIGNED-COPY]');
+  env.out.line(`   Then: dchat release finish --out ${dir} --key ONLINE.key [--signatures SIGNED-COPY ...]`);
+  return { ok: true, dir, prepared: true, staged: status };
+}
+
+interface InitFlags extends RoleKeyFlags {
+  out: string;
+  key: string[];
+  expires: string;
+  prepare?: boolean;
+  passphraseFile?: string;
+}
+
+export async function init(o: InitFlags, env: CommandEnv): Promise<void> {
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
+  // Without --prepare everything is signed here: `--key` names signing keys, as it always did
+  // (public keys go to the per-role flags, or to --key with --prepare).
+  if (!o.prepare) await loader.signing(o.key, '--key', false);
+  const specs = await roleSpecsFromFlags(o, loader, { paths: o.key, flag: '--key' });
   const rootExpiresSec = parseDuration(o.expires, '--expires');
   const dir = resolve(env.ctx.cwd, o.out);
-  const repo = await initRepository({ dir, keys, threshold, now: env.ctx.now(), rootExpiresSec });
+  const r = await initWithRoles({
+    dir,
+    specs,
+    signers: loader.signers,
+    now: env.ctx.now(),
+    rootExpiresSec,
+    prepare: Boolean(o.prepare),
+  });
+  if (!r.committed) {
+    env.out.line(`📦 Prepared a new release repository in ${dir} (not published until finished)`);
+    describeRoles(env, specs);
+    env.out.result(reportStaged(env, dir, r));
+    return;
+  }
+  const repo = r.committed;
   env.out.line(`📦 Initialized release repository in ${dir}`);
-  env.out.line(
-    `   Root v1: ${Object.keys(repo.root.signed.keys).length} key(s), threshold ${threshold} per role, expires ${repo.root.signed.expires}`,
+  const same = new Set(
+    Object.values(specs).map((s) => `${s.threshold}:${s.keys.map((k) => k.keyId).join()}`),
   );
+  if (same.size === 1)
+    env.out.line(
+      `   Root v1: ${Object.keys(repo.root.signed.keys).length} key(s), threshold ${specs.root.threshold} per role, expires ${repo.root.signed.expires}`,
+    );
+  else {
+    env.out.line(`   Root v1, expires ${repo.root.signed.expires}:`);
+    describeRoles(env, specs);
+  }
   env.out.line(`   Pin it on nodes with: dchat trust init --root ${dir}/root.json`);
-  env.out.result({ ok: true, dir, ...summary(repo) });
+  env.out.result({ ok: true, dir, ...repoResult(env, repo) });
 }
 
 interface PublishFlags {
@@ -67,6 +121,8 @@ interface PublishFlags {
   baseUrl: string[];
   deltaFrom?: string;
   chunkSize: string;
+  prepare?: boolean;
+  passphraseFile?: string;
 }
 
 export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
@@ -88,7 +144,8 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
   const expiresSec = o.expires === undefined ? undefined : parseDuration(o.expires, '--expires');
-  const keys = await keyFiles(o.key, env);
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
+  const keys = await loader.signing(o.key, '--key', !o.prepare);
   const dir = resolve(env.ctx.cwd, o.out);
   const r = await publishRelease({
     dir,
@@ -106,8 +163,21 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     expiresSec,
     baseUrls: o.baseUrl,
     chunkSize,
+    prepare: Boolean(o.prepare),
   });
   const c = r.custom;
+  if (r.staged) {
+    env.out.line(`📦 Staged ${r.name} (${c.size_bytes} bytes) in ${dir}: not published until finished`);
+    env.out.line(`   SHA-256: ${c.sha256}`);
+    const doc = reportStaged(env, dir, { staged: { targets: r.staged }, droppedSignatures: [] }, r.repo);
+    env.out.result({
+      ...doc,
+      name: r.name,
+      metadata: c,
+      warnings: reportExpiry(env, repoExpiryItems(r.repo)),
+    });
+    return;
+  }
   env.out.line(`📦 Published ${r.name} (${c.size_bytes} bytes) to ${dir}`);
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
@@ -115,51 +185,99 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );
-  env.out.result({ ok: true, dir, name: r.name, metadata: c, ...summary(r.repo) });
+  env.out.result({ ok: true, dir, name: r.name, metadata: c, ...repoResult(env, r.repo) });
 }
 
-export async function rotate(
-  o: { out: string; key: string[]; newKey: string[]; threshold?: string; expires: string },
-  env: CommandEnv,
-): Promise<void> {
-  const oldKeys = await keyFiles(o.key, env, '--key');
-  const newKeys = await keyFiles(o.newKey, env, '--new-key');
-  const threshold = intFlag(o.threshold, '--threshold', 1, 64) ?? 1;
+interface RotateFlags extends RoleKeyFlags {
+  out: string;
+  key: string[];
+  newKey: string[];
+  expires: string;
+  prepare?: boolean;
+  passphraseFile?: string;
+}
+
+export async function rotate(o: RotateFlags, env: CommandEnv): Promise<void> {
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
+  await loader.signing(o.key, '--key', !o.prepare);
+  if (!o.prepare) await loader.signing(o.newKey, '--new-key', false);
   const dir = resolve(env.ctx.cwd, o.out);
-  const repo = await rotateKeys({
+  const current = await loadRepo(dir);
+  const specs = await roleSpecsFromFlags(
+    o,
+    loader,
+    { paths: o.newKey, flag: '--new-key' },
+    roleSpecsOf(current.root.signed),
+  );
+  const r = await rotateRoles({
     dir,
-    oldKeys,
-    newKeys,
-    threshold,
+    specs,
+    signers: loader.signers,
     now: env.ctx.now(),
     rootExpiresSec: parseDuration(o.expires, '--expires'),
+    prepare: Boolean(o.prepare),
   });
+  if (!r.committed) {
+    env.out.line(`🔑 Prepared root v${current.root.signed.version + 1} (not published until finished):`);
+    describeRoles(env, specs);
+    env.out.result({ ...reportStaged(env, dir, r, current), dropped_signatures: r.droppedSignatures });
+    return;
+  }
+  const repo = r.committed;
   env.out.line(
-    `🔑 Rotated keys: root v${repo.root.signed.version} trusts ${Object.keys(repo.root.signed.keys).length} key(s), threshold ${threshold}`,
+    `🔑 Rotated keys: root v${repo.root.signed.version} trusts ${Object.keys(repo.root.signed.keys).length} key(s), threshold ${specs.root.threshold}`,
   );
-  if (repo.droppedSignatures.length) {
+  describeRoles(env, specs);
+  if (r.droppedSignatures.length) {
     env.out.line(
-      `   Dropped dchat-sign signatures by retired keys from: ${repo.droppedSignatures.join(', ')} (re-sign with dchat-sign and publish again to restore them)`,
+      `   Dropped dchat-sign signatures by retired keys from: ${r.droppedSignatures.join(', ')} (re-sign with dchat-sign and publish again to restore them)`,
     );
   }
   env.out.line(`   Nodes follow the signed chain on their next update; new nodes can pin ${dir}/root.json`);
-  env.out.result({ ok: true, dir, dropped_signatures: repo.droppedSignatures, ...summary(repo) });
+  env.out.result({ ok: true, dir, dropped_signatures: r.droppedSignatures, ...repoResult(env, repo) });
 }
 
 export async function refresh(
-  o: { out: string; key: string[]; expires: string },
+  o: {
+    out: string;
+    key: string[];
+    expires: string;
+    targets?: boolean;
+    targetsExpires: string;
+    prepare?: boolean;
+    passphraseFile?: string;
+  },
   env: CommandEnv,
 ): Promise<void> {
-  const keys = await keyFiles(o.key, env);
+  if (o.prepare && !o.targets) throw new UsageError('--prepare', 'refresh stages only with --targets');
+  const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
+  const keys = await loader.signing(o.key, '--key', !o.prepare);
   const dir = resolve(env.ctx.cwd, o.out);
-  const repo = await refreshRepository({
-    dir,
-    keys,
-    now: env.ctx.now(),
-    expiresSec: parseDuration(o.expires, '--expires'),
-  });
+  const expiresSec = parseDuration(o.expires, '--expires');
+  let repo: Repo;
+  if (o.targets) {
+    const r = await renewTargets({
+      dir,
+      keys,
+      now: env.ctx.now(),
+      targetsExpiresSec: parseDuration(o.targetsExpires, '--targets-expires'),
+      snapshotExpiresSec: expiresSec,
+      timestampExpiresSec: expiresSec,
+      prepare: Boolean(o.prepare),
+    });
+    if (!r.committed) {
+      env.out.result(reportStaged(env, dir, r, await loadRepo(dir)));
+      return;
+    }
+    repo = r.committed;
+    env.out.line(
+      `🔄 Re-signed targets v${repo.targets.signed.version}, expires ${repo.targets.signed.expires}`,
+    );
+  } else {
+    repo = await refreshRepository({ dir, keys, now: env.ctx.now(), expiresSec });
+  }
   env.out.line(
     `🔄 Refreshed: snapshot v${repo.snapshot.signed.version}, timestamp v${repo.timestamp.signed.version}, expires ${repo.timestamp.signed.expires}`,
   );
-  env.out.result({ ok: true, dir, ...summary(repo) });
+  env.out.result({ ok: true, dir, ...repoResult(env, repo) });
 }

@@ -1,50 +1,45 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { sha256Hex } from '../../crypto/hash.ts';
 import { UsageError } from '../../errors.ts';
 import { LIMITS } from '../../model/limits.ts';
 import { loadDefaultRoot } from '../../store/default-root.ts';
+import { readFlagFile } from '../../store/read-capped.ts';
 import { readTrustOrigin, writeTrustOrigin } from '../../store/trust-origin.ts';
 import { FileTrustStore } from '../../store/trust-store.ts';
 import { parseMetadata, type RoleName } from '../../trust/metadata.ts';
 import { TrustedSet } from '../../trust/trusted-set.ts';
 import type { CommandEnv } from '../program.ts';
+import { reportExpiry } from './trust-expiry.ts';
 
 export async function init(o: { root: string }, env: CommandEnv): Promise<void> {
   const path = resolve(env.ctx.cwd, o.root);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new UsageError('--root', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+  const bytes = await readFlagFile('--root', path, LIMITS.rootBytes);
   // Same checks as any root: size cap, well formed, signed by its own threshold.
-  const ts = new TrustedSet(bytes.subarray(0, LIMITS.rootBytes + 1), env.ctx.now());
+  const ts = new TrustedSet(bytes, env.ctx.now());
   const root = ts.root.signed;
-  const store = new FileTrustStore(env.paths);
-  // A new trust anchor: forget metadata trusted under the previous one.
-  for (const role of ['timestamp', 'snapshot', 'targets'] as const) await store.remove(role);
-  await store.save('root', bytes);
+  // The origin first: a crash between the two writes leaves a home that uses no default mirrors
+  // (fails closed), never the pinned root with the public network's mirrors.
   await writeTrustOrigin(env.paths, {
     origin: 'trust-init',
     root_sha256: sha256Hex(bytes),
     at: env.ctx.now().toISOString(),
   });
+  // A new trust anchor: the set becomes this root alone (metadata trusted under the previous one
+  // is forgotten in the same atomic write).
+  await new FileTrustStore(env.paths).pinRoot(bytes);
   const expired = root.isExpired(env.ctx.now());
   env.out.line(
     `🔐 Trusted root pinned: v${root.version}, ${Object.keys(root.keys).length} key(s), expires ${root.expires}`,
   );
   if (expired)
     env.out.line('⚠️  This root has expired: a newer root must be reachable along the signed chain.');
-  env.out.line(
-    `   Stored in ${env.paths.trustFile('root')}; no default mirrors or bootstrap peers will be used.`,
-  );
+  env.out.line(`   Stored in ${env.paths.trustSetFile}; no default mirrors or bootstrap peers will be used.`);
   env.out.result({
     ok: true,
     root_version: root.version,
     expires: root.expires,
     expired,
-    path: env.paths.trustFile('root'),
+    path: env.paths.trustSetFile,
   });
 }
 
@@ -92,6 +87,18 @@ export async function show(_o: unknown, env: CommandEnv): Promise<void> {
     })),
     roles,
     metadata: others,
+    warnings: reportExpiry(
+      env,
+      [
+        { role: 'root' as const, version: root.version, expires: root.expires },
+        ...Object.entries(others).map(([role, v]) => ({
+          role: role as RoleName,
+          version: v.version,
+          expires: v.expires,
+        })),
+      ],
+      'node',
+    ),
   };
   env.out.line(
     `🔐 Trusted root v${root.version} (${origin.origin === 'default' ? 'public dchat network, shipped default' : 'pinned with trust init'})`,

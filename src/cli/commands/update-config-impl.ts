@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.ts';
 import type { AutoUpdateConfig } from '../../model/auto-update.ts';
 import { CHANNELS, type Channel } from '../../model/package.ts';
-import { loadAutoUpdateConfig, saveAutoUpdateConfig } from '../../store/auto-update-config.ts';
+import { loadAutoUpdateConfig, updateAutoUpdateConfig } from '../../store/auto-update-config.ts';
 import { boolFlag, intFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 
@@ -34,8 +34,7 @@ export async function configure(o: ConfigureFlags, env: CommandEnv): Promise<voi
   if (o.pin !== undefined)
     pin = o.pin.trim().toLowerCase() === 'none' ? null : versionFlag(o.pin.trim(), '--pin');
 
-  const { config } = await loadAutoUpdateConfig(env.paths);
-  const next: AutoUpdateConfig = {
+  const next = await updateAutoUpdateConfig(env.paths, (config) => ({
     ...config,
     ...(enabled !== undefined ? { enabled } : {}),
     ...(securityOnly !== undefined ? { security_only: securityOnly } : {}),
@@ -44,8 +43,7 @@ export async function configure(o: ConfigureFlags, env: CommandEnv): Promise<voi
     ...(background !== undefined ? { background_download: background } : {}),
     ...(channel !== undefined ? { channel } : {}),
     ...(pin !== undefined ? { pin } : {}),
-  };
-  await saveAutoUpdateConfig(env.paths, next);
+  }));
   env.out.line('✅ Auto-update configuration saved');
   env.out.line('');
   printConfig(next, env);

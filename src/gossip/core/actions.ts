@@ -10,7 +10,14 @@ export type GossipAction<P> =
   /** Send `message` to `to` (the host encodes it; the same object may go to several peers). */
   | { type: 'send'; to: P; message: GossipMessage }
   /** A new, valid release was accepted: download it, update trust state, tell the UI. */
-  | { type: 'accepted'; announcement: VersionAnnouncement; from: P | undefined; via: AcceptedVia }
+  | {
+      type: 'accepted';
+      announcement: VersionAnnouncement;
+      from: P | undefined;
+      via: AcceptedVia;
+      /** What the validator returned with its verdict (e.g. the trusted state the bundle leads to). */
+      proof: unknown;
+    }
   /** A message from `from` was dropped for a reason that cost the peer score (for metrics and logs). */
   | { type: 'rejected'; from: P; code: ErrorCode; reason: RejectReason }
   /** Close the connection to `peer` and refuse it until the ban ends. */
@@ -32,11 +39,19 @@ export type RejectReason =
   | 'malformed'
   | 'too-large'
   | 'rate-limited'
+  | 'validate-rate-limited'
   | 'broken-promise'
   | 'bad-chunk';
 
-/** Result of the injected announcement check (the real one runs the TUF client update). */
-export type ValidationResult = { ok: true } | { ok: false; code: ErrorCode; reason?: string };
+/**
+ * Result of the injected announcement check (the real one runs the TUF client update, synchronously,
+ * over bytes in memory). `proof` is opaque to the core and handed back with `accepted`, so the
+ * host applies exactly what was verified (the node: the trusted state to persist) without a
+ * second check.
+ */
+export type ValidationResult =
+  | { ok: true; proof?: unknown }
+  | { ok: false; code: ErrorCode; reason?: string };
 export type ValidateAnnouncement = (announcement: VersionAnnouncement) => ValidationResult;
 
 /** Counters a node keeps about what it saw (exported as metrics by the node, summed by the simulator). */
@@ -51,6 +66,8 @@ export interface GossipStats {
   rateLimited: number;
   /** Messages ignored because their sender's score is below the graylist threshold. */
   graylisted: number;
+  /** Announcements dropped unchecked because their sender spent its validation budget. */
+  validateRateLimited: number;
   brokenPromises: number;
   disconnects: number;
   /** Messages from peers we are not connected to (late deliveries after a disconnect). */
@@ -67,6 +84,7 @@ export function emptyStats(): GossipStats {
     tooLarge: 0,
     rateLimited: 0,
     graylisted: 0,
+    validateRateLimited: 0,
     brokenPromises: 0,
     disconnects: 0,
     strangers: 0,

@@ -50,6 +50,13 @@ export interface GossipConfig {
   rateMsgBurst: number;
   rateBytesPerSec: number;
   rateBytesBurst: number;
+  /**
+   * Per-peer validation budget: announcements from one peer that reach the (costly) signature
+   * check, per second and in a burst. Past it, one is dropped unchecked (not accepted, not relayed;
+   * anti-entropy fetches it later from someone) and costs the peer scoreRateLimited.
+   */
+  validatePerSec: number;
+  validateBurst: number;
   /** Score changes (gossipsub P4 invalid messages, P7 broken promises; bad chunks from the download engine). */
   scoreInvalid: number;
   scoreMalformed: number;
@@ -105,6 +112,8 @@ export const defaultGossipConfig: Readonly<GossipConfig> = {
   rateMsgBurst: 200,
   rateBytesPerSec: 1024 * 1024,
   rateBytesBurst: 4 * 1024 * 1024,
+  validatePerSec: 5,
+  validateBurst: 20,
   scoreInvalid: -25,
   scoreMalformed: -25,
   scoreTooLarge: -25,

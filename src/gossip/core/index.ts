@@ -1,5 +1,6 @@
 /**
- * The gossip protocol core: pure, sans-IO, shared by the libp2p adapter and the simulator.
+ * The gossip protocol core: pure, sans-IO, shared by the libp2p adapter (which carries its
+ * messages on /dchat/gossip/1) and the simulator, so both run the same protocol.
  */
 export type {
   AcceptedVia,
@@ -13,7 +14,14 @@ export type {
 export { emptyStats } from './actions.ts';
 export type { GossipConfig } from './config.ts';
 export { defaultGossipConfig, resolveGossipConfig } from './config.ts';
-export type { DecodeResult, Digest, GossipMessage, GossipMessageType, MessageOf } from './messages.ts';
+export type {
+  DecodeResult,
+  Digest,
+  GossipMessage,
+  GossipMessageType,
+  MessageOf,
+  ObjectKind,
+} from './messages.ts';
 export {
   decodeGossipMessage,
   encodeGossipMessage,
@@ -22,6 +30,7 @@ export {
   MAX_DIGEST_ENTRIES,
   MAX_IDS_PER_MESSAGE,
   MAX_SHARED_MIRRORS,
+  OBJECT_KINDS,
   parseGossipMessage,
 } from './messages.ts';
 export type { MirrorBookLimits } from './mirror-book.ts';

@@ -22,6 +22,16 @@ export const MAX_DIGEST_ENTRIES = 16;
 export const MAX_SHARED_MIRRORS = 32;
 
 const format = z.literal(GOSSIP_FORMAT);
+
+/**
+ * What kind of signed object an `announce` or `bundle` carries. One protocol for every object the
+ * network gossips (DESIGN.md `gossip/`): a new kind (governance proposals, votes, approvals,
+ * height beacons) is a new value here with its own validation and replay rule in the core, not a
+ * new protocol. A kind this node does not know is E_MALFORMED from its sender.
+ */
+export const OBJECT_KINDS = ['release'] as const;
+export type ObjectKind = (typeof OBJECT_KINDS)[number];
+const kind = z.enum(OBJECT_KINDS);
 const announcementId = z.uuid();
 
 /** What a node holds, newest first: enough for a peer to see what it misses and ask for it. */
@@ -33,10 +43,16 @@ export type Digest = z.infer<typeof DigestSchema>;
 const AnnounceSchema = z.object({
   format,
   type: z.literal('announce'),
+  kind,
   announcement: VersionAnnouncementSchema,
 });
 /** Reply to WANT (anti-entropy); handled like `announce` but counted apart. */
-const BundleSchema = z.object({ format, type: z.literal('bundle'), announcement: VersionAnnouncementSchema });
+const BundleSchema = z.object({
+  format,
+  type: z.literal('bundle'),
+  kind,
+  announcement: VersionAnnouncementSchema,
+});
 const IhaveSchema = z.object({
   format,
   type: z.literal('ihave'),

@@ -5,9 +5,18 @@
  * clocks, sockets or randomness of its own, so the libp2p adapter, the tests and the simulator
  * of 100,000 nodes run exactly this code.
  *
- * Announcement path (issue 5 items 2 and 6), in order, cheapest check first:
+ * Announcement path, in order, cheapest check first:
  *   rate limit and size cap -> graylist -> dedupe by id -> replay (version <= highest: ignore)
- *   -> validate (the TUF check; failure: drop, no relay, score down) -> accept -> relay ttl-1.
+ *   -> the sender's validation budget -> validate (the TUF check, synchronous; failure: drop, no
+ *   relay, score down) -> accept -> relay ttl-1 (the hop rule: a copy received with ttl t goes on
+ *   with t-1; one received with ttl 0 is kept, never passed on).
+ * Validation is synchronous (the node's check is the TUF update over bytes in memory), so there
+ * is no verification in flight to track and no verdict to cache: a sender whose announcement
+ * fails is graylisted at once (its next messages are not even read), and the per-peer budget
+ * bounds what an honest-looking sender can make us check.
+ * Every decision of the protocol is here, once: the libp2p adapter (gossip/libp2p/) only moves
+ * these messages over `/dchat/gossip/1` and performs these actions, and the simulator (sim/)
+ * drives this same class, so what it measures is what the node runs.
  */
 import { type ErrorCode, isSecurityCode } from '../../errors.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
@@ -34,7 +43,7 @@ import {
   type MessageOf,
 } from './messages.ts';
 import { MirrorBook } from './mirror-book.ts';
-import { addScore, admit, currentScore, PeerState } from './peer-state.ts';
+import { addScore, admit, admitValidation, currentScore, PeerState } from './peer-state.ts';
 import { PendingRequests } from './pending-requests.ts';
 import { type CompareVersions, type HeldRelease, ReleaseBook } from './releases.ts';
 import { Rng } from './rng.ts';
@@ -184,9 +193,40 @@ export class GossipNode<P> {
       Math.min(announcement.ttl, this.config.maxTtl),
       undefined,
       'local',
+      v.proof,
     );
     this.relay(now, held, undefined, this.config.floodPublish);
     return v;
+  }
+
+  /**
+   * A release this node already trusts (found on disk at start, or fetched from a mirror), held
+   * quietly: checked like any other, then offered in digests and WANT answers (late joiners catch
+   * up from it) but never pushed, until `announceHeld` says so.
+   */
+  adopt(now: number, announcement: VersionAnnouncement): ValidationResult {
+    this.alignHeartbeat(now);
+    if (!this.releases.isNewer(announcement.version))
+      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
+    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
+      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
+    const v = this.check(announcement);
+    if (v.ok) this.accept(now, announcement, -1, undefined, 'local', v.proof);
+    return v;
+  }
+
+  /**
+   * Pushes a held release again (the operator's `announce`) with `ttl` hops, to every peer
+   * (floodPublish) or the mesh, and advertises it by IHAVE. False if it is not held.
+   */
+  announceHeld(now: number, id: string, ttl: number): boolean {
+    this.alignHeartbeat(now);
+    const held = this.releases.get(id);
+    if (!held) return false;
+    held.relayTtl = Math.min(Math.max(0, ttl), this.config.maxTtl);
+    held.sentTo.clear();
+    this.relay(now, held, undefined, this.config.floodPublish);
+    return true;
   }
 
   /** The download engine found a chunk from `peer` that does not match the signed chunk table. */
@@ -393,6 +433,12 @@ export class GossipNode<P> {
       this.stats.replaysIgnored++;
       return;
     }
+    const c = this.config;
+    if (!admitValidation(st, now, c)) {
+      this.stats.validateRateLimited++;
+      this.penalize(now, from, st, c.scoreRateLimited, 'E_BUSY', 'validate-rate-limited');
+      return;
+    }
     const v = this.check(a);
     if (!v.ok) {
       // Not added to `seen`: an attacker who sends a forgery under a genuine announcement's id
@@ -408,7 +454,7 @@ export class GossipNode<P> {
     // Hop counting (seed: "TTL=5" at A becomes "TTL=4" at B): a copy received with ttl t is
     // passed on with t-1, and one received with ttl 0 is kept but never passed on.
     const ttl = Math.min(a.ttl, this.config.maxTtl);
-    const h = this.accept(now, a, ttl - 1, from, via);
+    const h = this.accept(now, a, ttl - 1, from, via, v.proof);
     h.knownHave.add(from);
     if (h.relayTtl >= 0) this.relay(now, h, from, false);
   }
@@ -453,6 +499,7 @@ export class GossipNode<P> {
       this.send(peer, {
         format: GOSSIP_FORMAT,
         type: as,
+        kind: 'release',
         announcement: withTtl(held, Math.max(0, held.relayTtl)),
       });
     }
@@ -666,11 +713,12 @@ export class GossipNode<P> {
     relayTtl: number,
     from: P | undefined,
     via: AcceptedVia,
+    proof: unknown,
   ) {
     this.seen.add(a.id, now);
     const held = this.releases.add(a, relayTtl, now);
     this.stats.accepted++;
-    this.emit({ type: 'accepted', announcement: a, from, via });
+    this.emit({ type: 'accepted', announcement: a, from, via, proof });
     return held;
   }
 
@@ -680,6 +728,7 @@ export class GossipNode<P> {
     const message: GossipMessage = {
       format: GOSSIP_FORMAT,
       type: 'announce',
+      kind: 'release',
       announcement: withTtl(held, held.relayTtl),
     };
     const all = everyone || this.config.mode === 'flood';

@@ -10,6 +10,9 @@ export class PeerState {
   msgTokens: number;
   byteTokens: number;
   refilledAt: number;
+  /** Validation budget (see GossipConfig.validatePerSec), refilled lazily from `validateAt`. */
+  validateTokens: number;
+  validateAt: number;
   /** Score as of `scoredAt`; read it through `currentScore`, which applies the decay since. */
   score = 0;
   scoredAt: number;
@@ -26,6 +29,8 @@ export class PeerState {
     this.msgTokens = cfg.rateMsgBurst;
     this.byteTokens = cfg.rateBytesBurst;
     this.refilledAt = now;
+    this.validateTokens = cfg.validateBurst;
+    this.validateAt = now;
     this.scoredAt = now;
   }
 }
@@ -44,6 +49,18 @@ export function admit(p: PeerState, now: number, bytes: number, cfg: GossipConfi
   if (p.msgTokens < 1 || p.byteTokens < bytes) return false;
   p.msgTokens -= 1;
   p.byteTokens -= bytes;
+  return true;
+}
+
+/** Takes one token of the peer's validation budget; false (nothing taken) when it is spent. */
+export function admitValidation(p: PeerState, now: number, cfg: GossipConfig): boolean {
+  const dt = now - p.validateAt;
+  if (dt > 0) {
+    p.validateTokens = Math.min(cfg.validateBurst, p.validateTokens + (dt * cfg.validatePerSec) / 1000);
+    p.validateAt = now;
+  }
+  if (p.validateTokens < 1) return false;
+  p.validateTokens -= 1;
   return true;
 }
 

@@ -1,9 +1,10 @@
 /**
  * The TUF bundle inside a VersionAnnouncement (exact bytes of timestamp, snapshot, targets and the
  * chain of roots after v1, base64) as a MetadataFetcher, so the ordinary TUF client update
- * (trust/updater.ts) checks an announcement exactly as it checks a mirror. `verifyBundle` runs that
- * update against an in-memory copy of the node's trusted state: nothing is persisted until the
- * release is accepted, and a bundle that fails leaves the node's trust untouched.
+ * (trust/update-steps.ts) checks an announcement exactly as it checks a mirror. `verifyBundleSync`
+ * runs that update synchronously (trust/apply-bundle.ts) against an in-memory copy of the node's
+ * trusted state: nothing is persisted until the release is accepted, and then exactly the
+ * documents it verified are written, not verified again.
  *
  * Roots: a receiver pinned to root N follows N+1, N+2... to the sender's root, so a bundle carries
  * the sender's chain from v2 up (the newest MAX_BUNDLED_ROOTS of it), each link checked by the
@@ -12,58 +13,27 @@
  */
 import { DchatError } from '../../errors.ts';
 import { MAX_BUNDLED_ROOTS, type TufBundle } from '../../model/announcement.ts';
+import { applyBundle, bundleLookup, type TrustChange, type TrustDocs } from '../../trust/apply-bundle.ts';
+import { MemoryTrustStore } from '../../trust/memory-store.ts';
 import { parseMetadata, type RoleName } from '../../trust/metadata.ts';
 import { TrustedSet } from '../../trust/trusted-set.ts';
-import { type MetadataFetcher, type TrustStore, updateTrust } from '../../trust/updater.ts';
+import type { MetadataFetcher, TrustStore } from '../../trust/updater.ts';
 
 const ROLES: readonly RoleName[] = ['root', 'timestamp', 'snapshot', 'targets'];
 
 /** Serves the bundle's documents under the names the TUF client asks for (404 for the rest). */
 export class BundleFetcher implements MetadataFetcher {
-  private readonly roots = new Map<number, Uint8Array>();
-  private readonly timestamp: Uint8Array;
-  private readonly snapshot: Uint8Array;
-  private readonly targets: Uint8Array;
-
+  private readonly lookup: ReturnType<typeof bundleLookup>;
   constructor(bundle: TufBundle) {
-    for (const b64 of bundle.roots) {
-      const bytes = Buffer.from(b64, 'base64');
-      // Only its version is read here; signatures are checked by the update like any root's.
-      const v = versionOf(bytes);
-      if (v !== undefined) this.roots.set(v, bytes);
-    }
-    this.timestamp = Buffer.from(bundle.timestamp, 'base64');
-    this.snapshot = Buffer.from(bundle.snapshot, 'base64');
-    this.targets = Buffer.from(bundle.targets, 'base64');
+    this.lookup = bundleLookup(bundle);
   }
-
   async fetch(name: string, maxBytes: number): Promise<Uint8Array | undefined> {
-    let bytes: Uint8Array | undefined;
-    const m = /^(\d{1,12})\.(root|snapshot|targets)\.json$/.exec(name);
-    if (name === 'timestamp.json') bytes = this.timestamp;
-    else if (m?.[2] === 'root') bytes = this.roots.get(Number(m[1]));
-    else if (m?.[2] === 'snapshot')
-      bytes = versionOf(this.snapshot) === Number(m[1]) ? this.snapshot : undefined;
-    else if (m?.[2] === 'targets')
-      bytes = versionOf(this.targets) === Number(m[1]) ? this.targets : undefined;
-    if (bytes && bytes.byteLength > maxBytes)
-      throw new DchatError('E_TOO_LARGE', `bundled ${name} is ${bytes.byteLength} bytes, over ${maxBytes}`);
-    return bytes;
-  }
-}
-
-function versionOf(bytes: Uint8Array): number | undefined {
-  try {
-    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { signed?: { version?: unknown } };
-    const v = doc.signed?.version;
-    return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
-  } catch {
-    return undefined;
+    return this.lookup(name, maxBytes);
   }
 }
 
 /** Trusted metadata bytes by role, held in memory (a copy of the node's trust store). */
-export interface TrustSnapshot extends Partial<Record<RoleName, Uint8Array>> {
+export interface TrustSnapshot extends TrustDocs {
   /**
    * Roots before the current one that a peer pinned to an older root needs, oldest first (v2 up
    * to the current version - 1, or the newest part of that chain), each link verified.
@@ -76,26 +46,15 @@ export interface RootHistory {
   loadRoot(version: number): Promise<Uint8Array | undefined>;
 }
 
-export class MemoryTrustStore implements TrustStore {
-  readonly docs: TrustSnapshot;
-  constructor(initial: TrustSnapshot) {
-    this.docs = { ...initial };
-  }
-  async load(role: RoleName): Promise<Uint8Array | undefined> {
-    return this.docs[role];
-  }
-  async save(role: RoleName, bytes: Uint8Array): Promise<void> {
-    this.docs[role] = bytes;
-  }
-  async remove(role: RoleName): Promise<void> {
-    delete this.docs[role];
-  }
-}
+/** Kept here for the callers that import it with the bundle code (trust/memory-store.ts). */
+export { MemoryTrustStore };
 
 export async function snapshotOf(store: TrustStore & Partial<RootHistory>): Promise<TrustSnapshot> {
+  // One read of the whole set: a concurrent update cannot hand peers a mixed bundle.
+  const set = await store.loadSet();
   const out: TrustSnapshot = {};
   for (const r of ROLES) {
-    const b = await store.load(r);
+    const b = set[r];
     if (b) out[r] = b;
   }
   const loadRoot = store.loadRoot?.bind(store);
@@ -140,23 +99,30 @@ export async function rootChainBelow(
 }
 
 export type BundleVerdict =
-  | { ok: true; trusted: TrustedSet; docs: TrustSnapshot; unchanged: boolean }
+  | {
+      ok: true;
+      trusted: TrustedSet;
+      /** The trusted state after the update, root chain included. */
+      docs: TrustSnapshot;
+      /** Documents to persist, in order (see trust/apply-bundle.ts). */
+      changes: TrustChange[];
+      unchanged: boolean;
+    }
   | { ok: false; error: DchatError };
 
 /**
- * The announcement check: the TUF client update over the bundle against `current` (the node's
- * trusted state), and the claimed version must be a target of the verified targets (optionally
- * for `platform`). Never throws: the verdict carries the stable error code.
+ * The announcement check, synchronous: the TUF client update over the bundle against `current`
+ * (the node's trusted state, in memory), and the claimed version must be a target of the verified
+ * targets (optionally for `platform`). Never throws: the verdict carries the stable error code.
  */
-export async function verifyBundle(
+export function verifyBundleSync(
   current: TrustSnapshot,
   bundle: TufBundle,
   claim: { version: string; platform?: string | undefined },
   now: Date,
-): Promise<BundleVerdict> {
+): BundleVerdict {
   try {
-    const mem = new MemoryTrustStore(current);
-    const r = await updateTrust(mem, new BundleFetcher(bundle), now);
+    const r = applyBundle(current, bundle, now);
     const targets = r.trusted.requireTargets().signed.targets;
     const found = Object.values(targets).some((t) => {
       const c = t.custom as { version?: unknown; platform?: unknown };
@@ -167,7 +133,11 @@ export async function verifyBundle(
         'E_VERSION_MISMATCH',
         `the signed targets do not list version ${claim.version}${claim.platform ? ` for ${claim.platform}` : ''}`,
       );
-    return { ok: true, trusted: r.trusted, docs: mem.docs, unchanged: r.unchanged };
+    const docs: TrustSnapshot = { ...r.docs };
+    const chain = rootChainAfter(current, r.changes);
+    if (chain.length > 0) docs.previousRoots = chain;
+    else delete docs.previousRoots;
+    return { ok: true, trusted: r.trusted, docs, changes: r.changes, unchanged: r.unchanged };
   } catch (err) {
     const e =
       err instanceof DchatError
@@ -175,6 +145,38 @@ export async function verifyBundle(
         : new DchatError('E_MALFORMED', `bundle: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     return { ok: false, error: e };
   }
+}
+
+/** verifyBundleSync for callers that hold a promise-shaped port (kept for the async API). */
+export async function verifyBundle(
+  current: TrustSnapshot,
+  bundle: TufBundle,
+  claim: { version: string; platform?: string | undefined },
+  now: Date,
+): Promise<BundleVerdict> {
+  return verifyBundleSync(current, bundle, claim, now);
+}
+
+/**
+ * The roots below the current one after an update that saved `changes`: the chain kept before,
+ * the old current root, and every root followed except the new current one (v2 up, the newest
+ * MAX_BUNDLED_ROOTS - 1), each link already verified by the update.
+ */
+function rootChainAfter(before: TrustSnapshot, changes: readonly TrustChange[]): Uint8Array[] {
+  const followed = changes.filter((c) => c.role === 'root' && c.bytes).map((c) => c.bytes as Uint8Array);
+  const chain = [...(before.previousRoots ?? [])];
+  if (followed.length > 0) {
+    if (before.root) chain.push(before.root);
+    chain.push(...followed.slice(0, -1));
+  }
+  const kept = chain.filter((b) => {
+    try {
+      return parseMetadata('root', b).signed.version >= 2;
+    } catch {
+      return false;
+    }
+  });
+  return kept.slice(Math.max(0, kept.length - (MAX_BUNDLED_ROOTS - 1)));
 }
 
 /**

@@ -44,7 +44,7 @@ export function node(
 }
 
 export function announceMsg(a: VersionAnnouncement): GossipMessage {
-  return { format: GOSSIP_FORMAT, type: 'announce', announcement: a };
+  return { format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: a };
 }
 
 export type Sent = { to: string; message: GossipMessage };

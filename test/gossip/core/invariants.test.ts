@@ -149,6 +149,7 @@ test('property: invalid never relayed, ttl never grows, dedupe holds, versions o
               const m: GossipMessage = {
                 format: GOSSIP_FORMAT,
                 type: s.bundle ? 'bundle' : 'announce',
+                kind: 'release',
                 announcement: a,
               };
               n.receive(now, p, m, 600);

@@ -29,8 +29,8 @@ const digest = { releases: [{ id: id(), version: '1.2.0' }] };
 
 /** One valid message of every type. */
 const samples: GossipMessage[] = [
-  { format: GOSSIP_FORMAT, type: 'announce', announcement: announcement('1.2.0', 5) },
-  { format: GOSSIP_FORMAT, type: 'bundle', announcement: announcement('1.2.0', 0) },
+  { format: GOSSIP_FORMAT, type: 'announce', kind: 'release', announcement: announcement('1.2.0', 5) },
+  { format: GOSSIP_FORMAT, type: 'bundle', kind: 'release', announcement: announcement('1.2.0', 0) },
   { format: GOSSIP_FORMAT, type: 'ihave', items: [{ id: id(), version: '1.2.0' }] },
   { format: GOSSIP_FORMAT, type: 'iwant', ids: [id(), id()] },
   { format: GOSSIP_FORMAT, type: 'want', ids: [id()] },
@@ -127,4 +127,19 @@ test('property: mutated valid messages decode to a valid message or a coded erro
     }),
     { numRuns: 500 },
   );
+});
+
+test('the gossiped object kind is a field: a kind this node does not speak, or none, is E_MALFORMED', () => {
+  const a = announcement('1.2.0', 5);
+  const ok = parseGossipMessage({
+    format: GOSSIP_FORMAT,
+    type: 'announce',
+    kind: 'release',
+    announcement: a,
+  });
+  assert.ok(ok.ok && ok.message.type === 'announce' && ok.message.kind === 'release');
+  for (const kind of ['vote', undefined, 7]) {
+    const r = parseGossipMessage({ format: GOSSIP_FORMAT, type: 'announce', kind, announcement: a });
+    assert.equal(r.ok ? '' : r.error.code, 'E_MALFORMED', String(kind));
+  }
 });

@@ -420,3 +420,77 @@ test('malformed bytes are a coded rejection that costs the sender', () => {
   n.receiveBytes(8, 'a', new TextEncoder().encode(JSON.stringify(announceMsg(announcement('1.1.0', 3)))));
   assert.equal(accepted(n.drain()).length, 1);
 });
+
+test('adopt holds a trusted release quietly (digest and WANT only); announceHeld pushes it with the given ttl', () => {
+  const n = node({ antiEntropyMs: 0 });
+  connectAll(n, PEERS);
+  const a = announcement('1.1.0', 0);
+  assert.deepEqual(n.adopt(10, a), { ok: true });
+  const quiet = n.drain();
+  assert.equal(accepted(quiet).length, 1);
+  assert.equal(accepted(quiet)[0]?.type === 'accepted' && accepted(quiet)[0]?.via, 'local');
+  assert.deepEqual(sends(quiet), [], 'adopting sends nothing');
+  // A late IWANT is not answered (it is not being gossiped); a WANT is (anti-entropy repair).
+  n.receive(20, 'a', { format: GOSSIP_FORMAT, type: 'iwant', ids: [a.id] }, 50);
+  assert.deepEqual(sends(n.drain()), []);
+  n.receive(30, 'a', { format: GOSSIP_FORMAT, type: 'want', ids: [a.id] }, 50);
+  assert.deepEqual(
+    sentOfType(n.drain(), 'bundle').map((s) => [s.to, s.message.announcement.ttl]),
+    [['a', 0]],
+  );
+  // The operator announces it: every peer gets it with the ttl asked for (floodPublish).
+  assert.equal(n.announceHeld(40, a.id, 5), true);
+  const pushed = sentOfType(n.drain(), 'announce');
+  assert.deepEqual(pushed.map((s) => s.to).sort(), PEERS);
+  assert.ok(pushed.every((s) => s.message.announcement.ttl === 5 && s.message.kind === 'release'));
+  assert.equal(n.announceHeld(50, '00000000-0000-4000-8000-000000000000', 5), false);
+  // Not newer than what it holds: refused, like a replay.
+  assert.equal(n.adopt(60, announcement('1.1.0', 0)).ok, false);
+});
+
+test('the validation budget: past it a sender costs no signature check, and pays for the attempt', () => {
+  let checks = 0;
+  const n = new GossipNode<string>({
+    now: 0,
+    validate: (a) => {
+      checks++;
+      return validate(a);
+    },
+    config: { validatePerSec: 1, validateBurst: 2, scoreRateLimited: -1 },
+    seed: 1,
+    initialHighest: '1.0.0',
+  });
+  connectAll(n, ['a']);
+  for (const v of ['1.1.0', '1.2.0', '1.3.0', '1.4.0'])
+    n.receive(10, 'a', announceMsg(announcement(v, 3, { valid: false })), 300);
+  const actions = n.drain();
+  assert.equal(checks, 1, 'one check: the first forgery graylists its sender, nothing more is read');
+  assert.equal(n.stats.validateRateLimited, 0);
+  assert.equal(n.stats.graylisted, 3);
+  assert.equal(rejected(actions).filter((r) => r.reason === 'invalid').length, 1);
+  // An honest sender over budget: dropped unchecked (anti-entropy fetches it later), scored -1.
+  const h = new GossipNode<string>({
+    now: 0,
+    validate: (a) => {
+      checks++;
+      return validate(a);
+    },
+    config: { validatePerSec: 1, validateBurst: 1 },
+    seed: 1,
+    initialHighest: '1.0.0',
+  });
+  connectAll(h, ['b']);
+  checks = 0;
+  h.receive(10, 'b', announceMsg(announcement('1.1.0', 3)), 300);
+  h.receive(11, 'b', announceMsg(announcement('1.2.0', 3)), 300);
+  const hs = h.drain();
+  assert.equal(checks, 1);
+  assert.equal(h.stats.validateRateLimited, 1);
+  assert.deepEqual(
+    rejected(hs).map((r) => [r.reason, r.code]),
+    [['validate-rate-limited', 'E_BUSY']],
+  );
+  assert.equal(h.highestVersion, '1.1.0');
+  h.receive(1100, 'b', announceMsg(announcement('1.2.0', 3)), 300);
+  assert.equal(h.highestVersion, '1.2.0', 'the budget refills');
+});
