@@ -23,6 +23,7 @@ import type { Source } from '../sources/source.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { installPackage, packagePath } from '../store/packages.ts';
 import { checkPackage } from '../trust/package-check.ts';
+import { sleep } from '../util/sleep.ts';
 import { fetchError, loadChunkTable } from './chunk-table.ts';
 import { HashGate } from './hash-gate.ts';
 import { checkLocalCopy, suspectSource } from './local-copy.ts';
@@ -31,7 +32,7 @@ import { DownloadMachine } from './machine/machine.ts';
 import { OrderedDigest } from './ordered-digest.ts';
 import { PartialFile } from './partial-file.ts';
 import { acquireLock, discardPartial, loadResume, type PartialPaths, partialPaths } from './resume.ts';
-import { type Run, readRun, sleep } from './run-reader.ts';
+import { type Run, readRun } from './run-reader.ts';
 import {
   type DownloadEvent,
   type DownloadOptions,

@@ -20,8 +20,9 @@
  * separable parts already live beside it (source-book.ts, fetch.ts, final-error.ts, actions.ts).
  */
 import { DchatError } from '../../errors.ts';
+import { TokenBucket } from '../../util/token-bucket.ts';
 import type { FailureAction } from '../planner/penalty.ts';
-import { effectiveMinRate, RateWindow, TokenBucket } from '../planner/rate.ts';
+import { effectiveMinRate, RateWindow } from '../planner/rate.ts';
 import { type Assignment, ChunkScheduler } from '../planner/schedule.ts';
 import type {
   FetchError,
@@ -75,7 +76,9 @@ export class DownloadMachine {
     this.book = new SourceBook(config.chunkCount);
     this.hedgeCfg = config.hedge === false ? undefined : (config.hedge ?? DEFAULT_HEDGE);
     this.limitRateBps = config.limitRateBps && config.limitRateBps > 0 ? config.limitRateBps : undefined;
-    this.bucket = this.limitRateBps ? new TokenBucket(this.limitRateBps, now) : undefined;
+    this.bucket = this.limitRateBps
+      ? new TokenBucket(this.limitRateBps, Math.max(64 * 1024, this.limitRateBps / 4), now)
+      : undefined;
     this.total = new RateWindow(2000, now);
     this.lastCheckpoint = now;
     this.scheduler = new ChunkScheduler(config.chunkCount, config.done ?? []);
@@ -140,7 +143,7 @@ export class DownloadMachine {
           `received ${this.fetchedBytes} bytes for a ${this.c.size}-byte package: giving up`,
         ),
       );
-    return this.bucket ? this.bucket.take(n, now) : 0;
+    return this.bucket ? this.bucket.take(now, n) : 0;
   }
 
   /**
