@@ -49,7 +49,7 @@ describe('npm pack + npm install -g from the tarball', () => {
     const env = {
       PATH: `${node24}:${process.env.PATH}`,
       HOME: dir,
-      npm_config_cache: join(process.env.HOME ?? '/root', '.npm'),
+      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? '/root', '.npm'),
     };
     const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { env });
     assert.equal(pack.code, 0, pack.out);
@@ -73,6 +73,15 @@ describe('npm pack + npm install -g from the tarball', () => {
     assert.equal(install.code, 0, install.out);
     for (const bin of ['dchat', 'dchat-sign', 'dchat-test'])
       assert.ok(existsSync(join(prefix, 'bin', bin)), bin);
+    // The guides and the systemd unit travel with the package.
+    const installed = join(prefix, 'lib', 'node_modules', 'dchat');
+    for (const f of [
+      'LICENSE',
+      'docs/operator-guide.md',
+      'docs/cli.md',
+      'contrib/systemd/dchat-node.service',
+    ])
+      assert.ok(existsSync(join(installed, f)), f);
     // No devDependencies came along: no pinned Node inside the installation.
     assert.equal(existsSync(join(prefix, 'lib', 'node_modules', 'dchat', 'node_modules', 'node')), false);
 
