@@ -14,6 +14,9 @@
  * is no verification in flight to track and no verdict to cache: a sender whose announcement
  * fails is graylisted at once (its next messages are not even read), and the per-peer budget
  * bounds what an honest-looking sender can make us check.
+ * Over 500 lines on purpose: this is one state machine whose inputs, handlers and periodic work
+ * read best as one unit; its data structures (peer-state, seen-cache, releases, mirror-book,
+ * pending-requests, action-queue) are already files of their own.
  * Every decision of the protocol is here, once: the libp2p adapter (gossip/libp2p/) only moves
  * these messages over `/dchat/gossip/1` and performs these actions, and the simulator (sim/)
  * drives this same class, so what it measures is what the node runs.
