@@ -10,6 +10,10 @@
 import type { MachineAction } from '../download/machine/actions.ts';
 import { DownloadMachine } from '../download/machine/machine.ts';
 import { Rng } from '../gossip/core/rng.ts';
+import { defaultPriority } from '../model/source-kind.ts';
+
+/** Peers at their priority from the one table (model/source-kind.ts); the seed just before them. */
+const PEER_PRIORITY = defaultPriority('peer');
 
 export interface SwarmOptions {
   nodes: number;
@@ -132,8 +136,9 @@ export function runSwarm(partial: Partial<SwarmOptions> = {}): SwarmReport {
       startAt: rng.int(chunks),
     });
     // The seed first: one of each node's fetches always goes there, so its upload never idles.
-    m.sourceAdded(0, { id: SEED, priority: 29 });
-    for (const j of peers[i] as Set<number>) m.sourceAdded(0, { id: `n${j}`, priority: 30, partial: true });
+    m.sourceAdded(0, { id: SEED, priority: PEER_PRIORITY - 1 });
+    for (const j of peers[i] as Set<number>)
+      m.sourceAdded(0, { id: `n${j}`, priority: PEER_PRIORITY, partial: true });
     return m;
   });
   const flows = new Map<string, Flow>();
