@@ -16,7 +16,7 @@ import type { SourceKind } from '../model/source-kind.ts';
 import { commitFile } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
-import { commitPackage, writePackageSidecars } from '../store/package-sidecars.ts';
+import { commitPackage } from '../store/package-sidecars.ts';
 import { checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
@@ -91,7 +91,7 @@ export class PackageStore {
           size: d.size,
           chunks: d.chunks ?? [],
         };
-        this.index(target, table, await writePackageSidecars(this.paths, target, table), 'cache');
+        this.index(target, table, await commitPackage(this.paths, target, table), 'cache');
         indexed.push(target.path);
       } catch {
         // Unreadable or damaged: not indexed, so never served; a download replaces it.
