@@ -1,6 +1,6 @@
 /**
  * The node's verified packages: $DCHAT_HOME/packages/dchat-<v>-<p> with its chunk table (`.chunks`)
- * and signed target entry (`.target.json`) beside it (store/package-sidecars.ts), so `dchat update
+ * and signed target entry (`.target.json`) beside it (store/packages.ts owns that layout), so `dchat update
  * verify` works offline on a package that came from peers as on one the download engine wrote. Only packages that pass the full check against the trusted targets are indexed,
  * and only indexed packages are ever served to peers (spec/CLI.md: a package that failed a
  * security check is not served). Every chunk read for a peer is re-hashed against the chunk table
@@ -13,10 +13,9 @@ import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
 import { CHUNKS_FORMAT, type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
-import { commitFile } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
-import { commitPackage } from '../store/package-sidecars.ts';
+import { installPackage, packagePath, writePackageSidecars } from '../store/packages.ts';
 import { checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
@@ -78,8 +77,7 @@ export class PackageStore {
     const indexed: string[] = [];
     for (const target of all) {
       if (!names.has(target.path) || this.byName.has(target.path)) continue;
-      const { version, platform } = target.custom;
-      const file = this.paths.packageFile(version, platform);
+      const file = packagePath(this.paths, target);
       try {
         const d = await digestFile(file, { chunkSize: target.custom.chunks.size, maxBytes: target.length });
         const verdict = checkPackage(target, d, trusted.root.signed, all);
@@ -91,7 +89,7 @@ export class PackageStore {
           size: d.size,
           chunks: d.chunks ?? [],
         };
-        this.index(target, table, await commitPackage(this.paths, target, table), 'cache');
+        this.index(target, table, await writePackageSidecars(this.paths, target, table), 'cache');
         indexed.push(target.path);
       } catch {
         // Unreadable or damaged: not indexed, so never served; a download replaces it.
@@ -110,9 +108,7 @@ export class PackageStore {
     table: ChunkTable,
     origin: PackageOrigin,
   ): Promise<StoredPackage> {
-    const tableBytes = await commitPackage(this.paths, target, table, () =>
-      commitFile(tmpFile, this.paths.packageFile(target.custom.version, target.custom.platform)),
-    );
+    const tableBytes = await installPackage(this.paths, tmpFile, target, table);
     return this.index(target, table, tableBytes, origin);
   }
 
@@ -136,7 +132,7 @@ export class PackageStore {
       target,
       table,
       tableBytes,
-      file: this.paths.packageFile(target.custom.version, target.custom.platform),
+      file: packagePath(this.paths, target),
       origin,
       verifiedAt: new Date().toISOString(),
     };

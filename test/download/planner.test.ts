@@ -8,8 +8,9 @@ import {
 } from '../../src/download/planner/penalty.ts';
 import { applyOutcomes, type HealthFields } from '../../src/download/planner/pruning.ts';
 import { isAvailable, newHealth, rankSources, sourceScore } from '../../src/download/planner/ranking.ts';
-import { effectiveMinRate, parseRate, RateWindow, TokenBucket } from '../../src/download/planner/rate.ts';
+import { effectiveMinRate, parseRate, RateWindow } from '../../src/download/planner/rate.ts';
 import { ChunkScheduler, fromRanges, toRanges } from '../../src/download/planner/schedule.ts';
+import { TokenBucket } from '../../src/util/token-bucket.ts';
 
 describe('ranking', () => {
   test('priority first, then measured speed, region and failures within a priority', () => {
@@ -215,12 +216,12 @@ describe('chunk scheduler', () => {
 });
 
 describe('rates', () => {
-  test('token bucket: bursts, then the configured rate', () => {
-    const b = new TokenBucket(1000, 0, 500);
-    assert.equal(b.take(500, 0), 0);
-    assert.equal(b.take(1000, 0), 1000);
+  test('token bucket (util/token-bucket.ts, the download limit): bursts, then the configured rate', () => {
+    const b = new TokenBucket(1000, 500, 0);
+    assert.equal(b.take(0, 500), 0);
+    assert.equal(b.take(0, 1000), 1000);
     // After waiting as told, a second of tokens has accrued.
-    assert.equal(b.take(0, 1000), 0);
+    assert.equal(b.take(1000, 0), 0);
   });
 
   test('rate window: judged only after a full window, then on the last window alone', () => {

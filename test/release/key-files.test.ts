@@ -83,7 +83,7 @@ test('property: any bytes in a key file -> a key or E_USAGE/E_PASSPHRASE, never 
         fc.string().map((s) => Buffer.from(`-----BEGIN PUBLIC KEY-----\n${s}\n-----END PUBLIC KEY-----\n`)),
       ),
       async (bytes) => {
-        await writeFile(path, bytes);
+        await writeFile(path, bytes, { mode: 0o600 });
         try {
           await loadKeyFile(path, '--key', pass('a long passphrase'));
         } catch (err) {

@@ -35,4 +35,13 @@ export const SIMULATE_FLAGS: readonly { flags: string; description: string }[] =
     description: 'also run each ttl in the range without anti-entropy: what the hop bound costs',
   },
   { flags: '--no-parallel', description: 'run the protocols one after the other in this thread' },
+  {
+    flags: '--swarm',
+    description:
+      'swarm mode: 64 MiB from one seed to --nodes nodes (default 1000) over the download machine, against the Kumar-Ross bound',
+  },
+  {
+    flags: '--swarm-sweep <list>',
+    description: 'with --swarm: also run these node counts (e.g. 10,100,1000)',
+  },
 ];

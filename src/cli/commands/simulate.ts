@@ -41,6 +41,10 @@ export async function runSimulateCommand(
   out: SimulateOutput,
   env: { cwd?: string } = {},
 ): Promise<number> {
+  if (opts.swarm === true) {
+    const { runSwarmCommand } = await import('./simulate-swarm.ts');
+    return runSwarmCommand(opts, out, env);
+  }
   const options = parseSimulateFlags(opts);
   // Every flag is checked before any work starts.
   const sweepTtls = opts.ttlSweep === undefined ? undefined : range(opts.ttlSweep, '--ttl-sweep', 0, 255);

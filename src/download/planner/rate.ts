@@ -1,30 +1,8 @@
 /**
- * Rates (pure): the bandwidth limit as a token bucket, and the slow-retrieval guard as a sliding
- * window of received bytes. Time is always an argument (ms); the engine does the waiting.
+ * Rates (pure): the slow-retrieval guard as a sliding window of received bytes, and the rate
+ * floor it enforces (the bandwidth limit itself is util/token-bucket.ts). Time is always an
+ * argument (ms); the engine does the waiting.
  */
-
-/** Token bucket shared by every stream of a download (`--limit-rate`). */
-export class TokenBucket {
-  readonly rateBps: number;
-  readonly burst: number;
-  private tokens: number;
-  private at: number;
-
-  constructor(rateBps: number, now: number, burst = Math.max(64 * 1024, rateBps / 4)) {
-    this.rateBps = rateBps;
-    this.burst = burst;
-    this.tokens = burst;
-    this.at = now;
-  }
-
-  /** Takes `n` bytes' worth (may go into debt); returns how long to wait before using them. */
-  take(n: number, now: number): number {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.rateBps) / 1000);
-    this.at = now;
-    this.tokens -= n;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.rateBps) * 1000);
-  }
-}
 
 /**
  * Bytes received over the last `windowMs`, to tell a slow source (slow-retrieval attack) apart.

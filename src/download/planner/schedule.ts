@@ -22,6 +22,13 @@ export interface AssignOptions {
   share: number;
   /** Upper bound on a run, in chunks (bounds memory held for reordering with several sources). */
   maxRunChunks: number;
+  /** Look for missing chunks from this index first, then wrap round (default 0). */
+  from?: number;
+}
+
+/** Chunks a source must not be given (it lacks them, or holds them damaged). */
+export interface ChunkFilter {
+  has(index: number): boolean;
 }
 
 export class ChunkScheduler {
@@ -71,17 +78,24 @@ export class ChunkScheduler {
    * The next run of missing chunks for `sourceId`, or undefined when none is left to hand out.
    * `exclude`: chunks this source is known not to have intact (it is never given them again).
    */
-  assign(sourceId: string, o: AssignOptions, exclude?: ReadonlySet<number>): Assignment | undefined {
+  assign(sourceId: string, o: AssignOptions, exclude?: ChunkFilter): Assignment | undefined {
     if (this.missingCount === 0) return undefined;
-    let start = this.low;
-    while (start < this.count && this.status[start] !== MISSING) start++;
-    this.low = start;
-    while (start < this.count && (this.status[start] !== MISSING || exclude?.has(start))) start++;
-    if (start >= this.count) return undefined;
+    let low = this.low;
+    while (low < this.count && this.status[low] !== MISSING) low++;
+    this.low = low;
+    const usable = (i: number) => this.status[i] === MISSING && !exclude?.has(i);
+    // From `from` on, then wrapping round (a swarm's nodes start at different places).
+    const from = Math.max(low, Math.min(this.count, o.from ?? 0));
+    let start = from;
+    while (start < this.count && !usable(start)) start++;
+    if (start >= this.count) {
+      start = low;
+      while (start < from && !usable(start)) start++;
+      if (start >= from) return undefined;
+    }
     const want = Math.max(1, Math.min(o.maxRunChunks, Math.ceil(this.missingCount / Math.max(1, o.share))));
     let end = start;
-    while (end < this.count && end - start < want && this.status[end] === MISSING && !exclude?.has(end))
-      end++;
+    while (end < this.count && end - start < want && usable(end)) end++;
     return this.open(sourceId, start, end);
   }
 
@@ -148,11 +162,31 @@ export class ChunkScheduler {
     return b;
   }
 
+  /**
+   * Hedging: the rest of run `a` (its source stalls) as a new run for `sourceId`, starting with the
+   * chunk `a` is receiving now, which both keep (whichever verifies it first wins); `a` is cut down
+   * to that one chunk. Undefined if `a` is not running or has nothing left.
+   */
+  hedge(a: Assignment, sourceId: string): Assignment | undefined {
+    if (!this.running.has(a.id) || a.next >= a.end || a.sourceId === sourceId) return undefined;
+    const b: Assignment = { id: this.nextId++, sourceId, next: a.next, end: a.end };
+    a.end = a.next + 1;
+    this.running.set(b.id, b);
+    return b;
+  }
+
+  /** The first chunk at or after `a.next` not yet done (chunks another run delivered are passed over). */
+  advance(a: Assignment): void {
+    while (a.next < a.end && this.status[a.next] === DONE) a.next++;
+    if (a.next >= a.end) this.running.delete(a.id);
+  }
+
   /** Gives the unfinished chunks of run `a` back (its source failed or stopped). */
   release(a: Assignment): void {
     if (!this.running.delete(a.id)) return;
     for (let i = a.next; i < a.end; i++) {
-      if (this.status[i] === ASSIGNED) {
+      // A chunk a hedging run still fetches stays assigned to it.
+      if (this.status[i] === ASSIGNED && !this.covered(i)) {
         this.status[i] = MISSING;
         this.missingCount++;
         if (i < this.low) this.low = i;
@@ -168,6 +202,11 @@ export class ChunkScheduler {
     this.doneCount--;
     this.missingCount++;
     if (index < this.low) this.low = index;
+  }
+
+  private covered(index: number): boolean {
+    for (const r of this.running.values()) if (index >= r.next && index < r.end) return true;
+    return false;
   }
 
   private open(sourceId: string, start: number, end: number): Assignment {
