@@ -26,6 +26,12 @@ const OPERATIONAL_CODES = [
   'E_ABORTED',
   'E_BUSY',
   'E_INTERNAL',
+  /** A listen address another process holds. */
+  'E_ADDR_IN_USE',
+  /** A peer (the node's control socket) speaks another version of our protocol. */
+  'E_PROTOCOL',
+  /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
+  'E_INTERRUPTED',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
@@ -100,6 +106,23 @@ export class DchatError extends Error {
 export class UsageError extends DchatError {
   constructor(flag: string, message: string, options: { cause?: unknown } = {}) {
     super('E_USAGE', `${flag}: ${message}`, { ...options, details: { flag } });
+  }
+}
+
+/**
+ * The command was stopped by a signal. Exits 128 + the signal number, as shells report a process
+ * killed by it (130 for SIGINT, 143 for SIGTERM), so `download && install` stops there.
+ */
+export class InterruptedError extends DchatError {
+  readonly signal: 'SIGINT' | 'SIGTERM';
+
+  constructor(signal: 'SIGINT' | 'SIGTERM', message: string) {
+    super('E_INTERRUPTED', message, { details: { signal } });
+    this.signal = signal;
+  }
+
+  override get exitCode(): number {
+    return this.signal === 'SIGINT' ? 130 : 143;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { DchatError } from '../errors.ts';
+import { DchatError, InterruptedError } from '../errors.ts';
 
 /**
  * What a command may touch of the outside world. Commands never reach for process.*: tests run
@@ -14,6 +14,12 @@ export interface CliContext {
   now: () => Date;
   /** Set by commands that end by a signal (node start, testnet) to stop on SIGINT/SIGTERM. */
   onShutdown?: (fn: () => Promise<void>) => void;
+  /**
+   * For commands a signal interrupts (a download): a signal aborted with an InterruptedError on
+   * SIGINT/SIGTERM. The command then winds down and ends with that error (exit 130/143); the
+   * process does not exit under it. A second signal exits at once.
+   */
+  interrupt?: () => AbortSignal;
 }
 
 export function processContext(): CliContext {
@@ -26,6 +32,7 @@ export function processContext(): CliContext {
   }
   const handlers: (() => Promise<void>)[] = [];
   let installed = false;
+  let interrupter: AbortController | undefined;
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -44,6 +51,23 @@ export function processContext(): CliContext {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+    },
+    interrupt: () => {
+      if (interrupter) return interrupter.signal;
+      const ctl = new AbortController();
+      interrupter = ctl;
+      const on = (signal: 'SIGINT' | 'SIGTERM') => {
+        if (ctl.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+        ctl.abort(
+          new InterruptedError(
+            signal,
+            `interrupted by ${signal}; the verified part is kept and the same command resumes it`,
+          ),
+        );
+      };
+      process.on('SIGINT', on);
+      process.on('SIGTERM', on);
+      return ctl.signal;
     },
   };
 }

@@ -42,6 +42,15 @@ export function action<O>(ctx: CliContext, body: Body<O>) {
   };
 }
 
+/**
+ * A command body loaded on first use (so `dchat --version` stays fast), typed by the flags
+ * interface its implementation declares: `lazy(ctx, async () => (await import('./x-impl.ts')).run)`.
+ * That interface is the one place a command's parsed options get their type.
+ */
+export function lazy<O>(ctx: CliContext, load: () => Promise<Body<O>>) {
+  return action<O>(ctx, async (opts, env, args) => (await load())(opts, env, args));
+}
+
 export function newProgram(name: string, description: string, ctx: CliContext): Command {
   const program = new Command(name)
     .description(description)

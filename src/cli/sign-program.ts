@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from './context.ts';
-import { action, newProgram } from './program.ts';
+import { lazy, newProgram } from './program.ts';
 
 /**
  * `dchat-sign`: the seed's signing tool. `dchat-sign keygen --out K` makes a key pair;
@@ -19,7 +19,7 @@ export function buildDchatSign(ctx: CliContext): Command {
       '--passphrase-file <file>',
       'passphrase of an encrypted key: first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt)',
     )
-    .action(action(ctx, async (o, env) => (await import('./commands/sign-impl.ts')).sign(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).sign));
   program
     .command('keygen')
     .description('write a new Ed25519 key pair: FILE (private, mode 0600) and FILE.pub')
@@ -33,6 +33,6 @@ export function buildDchatSign(ctx: CliContext): Command {
       '--passphrase-file <file>',
       'with --encrypt: the passphrase is the first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt)',
     )
-    .action(action(ctx, async (o, env) => (await import('./commands/sign-impl.ts')).keygen(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).keygen));
   return program;
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { SimulateFlags } from './commands/simulate.ts';
 import { SIMULATE_FLAGS } from './commands/simulate-flags.ts';
 import type { CliContext } from './context.ts';
 import { collect } from './flags.ts';
-import { action, newProgram } from './program.ts';
+import { action, lazy, newProgram } from './program.ts';
 
 /**
  * `dchat-test`: the seed's test harness (spec/CLI.md "Test harness"): real node processes on
@@ -30,12 +31,12 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--package-size <bytes>', 'size of the test package', String(1024 * 1024))
     .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
     .option('--timeout <duration>', 'give up after this long', '90s')
-    .action(action(ctx, async (o, env) => (await impl()).distribute(o as never, env)));
+    .action(lazy(ctx, async () => (await impl()).distribute));
   program
     .command('verify-distribution')
     .description('recheck the last distribute-update run kept under $DCHAT_HOME')
     .requiredOption('--version <v>', 'the version that run distributed')
-    .action(action(ctx, async (o, env) => (await impl()).verifyDistribution(o as never, env)));
+    .action(lazy(ctx, async () => (await impl()).verifyDistribution));
   program
     .command('chaos-byzantine')
     .description('distribute a release while malicious nodes forge, replay, spam and corrupt chunks')
@@ -47,7 +48,7 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--package-size <bytes>', 'size of the test package', String(1024 * 1024))
     .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
     .option('--timeout <duration>', 'give up after this long', '90s')
-    .action(action(ctx, async (o, env) => (await impl()).chaosByzantine(o as never, env)));
+    .action(lazy(ctx, async () => (await impl()).chaosByzantine));
   // Internal: one Byzantine node process of chaos-byzantine (spawned by the harness).
   program.addCommand(
     program
@@ -57,7 +58,7 @@ export function buildDchatTest(ctx: CliContext): Command {
       .addOption(
         new Option('--bootstrap <multiaddr>', 'peer to attack (repeatable)').argParser(collect).default([]),
       )
-      .action(action(ctx, async (o, env) => (await impl()).maliciousNode(o as never, env))) as Command,
+      .action(lazy(ctx, async () => (await impl()).maliciousNode)) as Command,
     { hidden: true },
   );
   // Issue 5 item 7: the discrete-event simulator, our protocol beside the seed's TTL flooding.
@@ -66,8 +67,8 @@ export function buildDchatTest(ctx: CliContext): Command {
     .description('simulate announcement spread over N virtual nodes: ours vs TTL flooding, SVG plot');
   for (const f of SIMULATE_FLAGS) simulate.option(f.flags, f.description);
   simulate.action(
-    action(ctx, async (o, env) =>
-      (await import('./commands/simulate.ts')).runSimulateCommand(o as never, env.out, { cwd: env.ctx.cwd }),
+    action(ctx, async (o: SimulateFlags, env) =>
+      (await import('./commands/simulate.ts')).runSimulateCommand(o, env.out, { cwd: env.ctx.cwd }),
     ),
   );
   return program;

@@ -1,34 +1,15 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
 import { boundedString, isoDate, parseWith, safeUint } from './schema-util.ts';
+import { SEED_SOURCE_TYPES } from './source-kind.ts';
 
-/** Seed SourceType names (DownloadSource.source_type), plus the channels later phases add. */
-export const SOURCE_TYPES = [
-  'HttpsMirror',
-  'Ipfs',
-  'BitTorrent',
-  'Gossip',
-  'Peer',
-  'GitHub',
-  'FDroid',
-] as const;
-export type SeedSourceType = (typeof SOURCE_TYPES)[number];
-
-/** `--mirror-type` spelling to seed spelling. */
-export const MIRROR_TYPE_FLAGS: Record<string, SeedSourceType> = {
-  https: 'HttpsMirror',
-  ipfs: 'Ipfs',
-  bittorrent: 'BitTorrent',
-  github: 'GitHub',
-  fdroid: 'FDroid',
-  peer: 'Peer',
-  gossip: 'Gossip',
-};
+/** The seed's spelling of source kinds lives with the one vocabulary (model/source-kind.ts). */
+export type { SeedSourceType } from './source-kind.ts';
 
 /** Seed DownloadSource, as stored in mirrors.toml and shared over gossip. */
 export const DownloadSourceSchema = z.object({
   id: z.uuid(),
-  source_type: z.enum(SOURCE_TYPES),
+  source_type: z.enum(SEED_SOURCE_TYPES),
   uri: boundedString.min(1),
   region: boundedString.optional(),
   priority: safeUint.max(1_000_000),

@@ -13,11 +13,12 @@ import { DchatError, toDchatError } from '../errors.ts';
 import type { GossipConfig } from '../gossip/core/index.ts';
 import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
 import { ChunkClient, ChunkServer, type ChunkServerInit, type Holding } from '../gossip/libp2p/chunks.ts';
+import type { ControlParams, ControlResult, StatusResult } from '../model/control.ts';
 import type { DownloadSource } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
-import { isValidPlatform } from '../model/platform.ts';
-import { compareVersions, isValidVersion } from '../model/version.ts';
+import { isSourceKind, type SourceKind } from '../model/source-kind.ts';
+import { compareVersions } from '../model/version.ts';
 import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
@@ -29,11 +30,13 @@ import { parseMetadata } from '../trust/metadata.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
-import { ControlServer } from './control.ts';
+import { usableMirrorCount } from '../update/registry.ts';
+import { UpdateService } from '../update/service.ts';
+import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { PackageStore, type StoredPackage } from './package-store.ts';
-import { downloadFromPeers } from './peer-download.ts';
+import { adoptPackage } from './peer-download.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -52,6 +55,8 @@ export interface NodeConfig {
   redialMs: number;
   /** Reference time of trust (expiry) decisions; the CLI passes its clock (DCHAT_FAKE_NOW). */
   clock?: () => Date;
+  /** The process environment (TLS roots for HTTPS mirrors: NODE_EXTRA_CA_CERTS). */
+  env?: NodeJS.ProcessEnv;
   /** Test harness only (chaos-byzantine): corrupt served chunks. */
   chunkServer?: Pick<ChunkServerInit, 'tamper'>;
 }
@@ -78,7 +83,9 @@ export interface DownloadRecord {
   state: 'downloading' | 'verified' | 'failed';
   attempts: number;
   error?: string;
+  /** Verified bytes by peer id, and by source (mirror URL or the peer source), of the last attempt. */
   peers?: Record<string, number>;
+  sources?: Record<string, number>;
 }
 
 export class DchatNode extends EventEmitter {
@@ -92,6 +99,8 @@ export class DchatNode extends EventEmitter {
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
+  /** Downloads: the configured mirrors and this node's peers together (src/update/). */
+  private readonly updates: UpdateService;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
   private readonly holdings = new Map<string, { at: number; list: Holding[] }>();
@@ -113,6 +122,12 @@ export class DchatNode extends EventEmitter {
     this.log = log;
     this.store = new PackageStore(paths);
     this.trustStore = trustStore;
+    this.updates = new UpdateService({
+      paths,
+      clock: () => this.clock(),
+      ...(config.env ? { env: config.env } : {}),
+      extraSources: () => (this.peerSource ? [{ source: this.peerSource }] : []),
+    });
   }
 
   static async create(paths: HomePaths, config: NodeConfig, log: Logger): Promise<DchatNode> {
@@ -132,19 +147,19 @@ export class DchatNode extends EventEmitter {
     this.startedAt = new Date().toISOString();
     const { key } = await loadOrCreateIdentity(this.paths);
     // The control socket first: a second node on the same home fails before it binds a port.
-    this.control = new ControlServer(this.paths, {
-      status: async () => this.status(),
-      announce: async (p) => {
-        // Trust may have moved on disk since start (`dchat update ...`): announce what it says now.
-        await this.reload();
-        return this.requireGossip().announce(
-          typeof p.version === 'string' ? p.version : undefined,
-          typeof p.ttl === 'number' ? p.ttl : this.config.announceTtl,
-        );
-      },
-      // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
-      download: async (p) => this.downloadRequested(p),
-    });
+    this.control = new ControlServer(
+      this.paths,
+      protocolHandlers({
+        status: async () => this.status(),
+        announce: async (p) => {
+          // Trust may have moved on disk since start (`dchat update ...`): announce what it says now.
+          await this.reload();
+          return this.requireGossip().announce(p.version, p.ttl ?? this.config.announceTtl);
+        },
+        // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
+        download: async (p) => this.downloadRequested(p),
+      }),
+    );
     await this.control.start();
     try {
       const trusted = await this.trustOffline();
@@ -154,7 +169,13 @@ export class DchatNode extends EventEmitter {
       const mirrors = (await loadMirrors(this.paths)).mirrors
         .filter((m) => m.origin !== 'learned')
         .map(({ latency_ms, throughput_bps, ...m }) => m);
-      const node = await createNodeLibp2p({ privateKey: key, listen: this.config.listen, bans: this.bans });
+      const node = await createNodeLibp2p({
+        privateKey: key,
+        listen: this.config.listen,
+        bans: this.bans,
+      }).catch((err: unknown) => {
+        throw listenError(err) ?? err;
+      });
       this.libp2p = node;
       const host = {
         peerId: node.peerId,
@@ -377,16 +398,20 @@ export class DchatNode extends EventEmitter {
         rec.attempts++;
         rec.state = 'downloading';
         try {
-          const { stored, source } = await this.fetchFromPeers(trusted, target, 120_000);
+          const got = await this.fetchPackage(trusted, target, 120_000);
           rec.state = 'verified';
           delete rec.error;
-          rec.peers = Object.fromEntries([...source.received].map(([p, s]) => [p, s.ranges]));
-          this.log.info({ target: stored.target.path }, 'package downloaded from peers and verified');
+          rec.peers = got.peers;
+          rec.sources = Object.fromEntries(got.sources.map((s) => [s.url, s.bytes]));
+          this.log.info(
+            { target: got.stored.target.path, sources: rec.sources },
+            'package downloaded and verified',
+          );
         } catch (err) {
           const e = toDchatError(err);
           rec.state = 'failed';
           rec.error = `${e.code}: ${e.message}`;
-          this.log.info({ target: target.path, error: rec.error }, 'peer download failed; will retry');
+          this.log.info({ target: target.path, error: rec.error }, 'download failed; will retry');
           await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), this.stopSignal.signal);
         }
       }
@@ -395,46 +420,62 @@ export class DchatNode extends EventEmitter {
     }
   }
 
-  /** Downloads `target` from the peers that hold it (engine + peer Source) and announces it locally. */
-  private async fetchFromPeers(
+  /**
+   * Downloads `target` through the update service: the configured mirrors and the peers that hold
+   * it, together (`only` narrows to one kind). Then indexes it for serving and announces it locally.
+   */
+  private async fetchPackage(
     trusted: TrustedSet,
     target: PackageTarget,
     timeoutMs: number,
-  ): Promise<{ stored: StoredPackage; source: PeerSource }> {
+    only?: SourceKind,
+  ): Promise<{ stored: StoredPackage } & Omit<ControlResult<'download'>, 'path' | 'target'>> {
     await this.refreshHoldings();
-    if (this.peersHolding(target.path).length === 0)
-      throw new DchatError('E_NO_SOURCE', `no connected peer holds ${target.path} yet`);
     const source = this.peerSource as PeerSource;
-    const stored = await downloadFromPeers({
-      paths: this.paths,
-      trusted,
-      target,
-      source,
-      store: this.store,
+    const peers = this.peersHolding(target.path).length;
+    const mirrors = only === 'peer' ? 0 : await usableMirrorCount(this.paths);
+    if (peers === 0 && mirrors === 0)
+      throw new DchatError(
+        'E_NO_SOURCE',
+        `no connected peer holds ${target.path} yet, and no mirror is configured`,
+      );
+    source.expect(target);
+    const before = new Map([...source.received].map(([id, st]) => [id, st.bytes]));
+    const d = await this.updates.downloadTrusted(trusted, {
+      version: target.custom.version,
+      platform: target.custom.platform,
+      ...(only ? { kind: only } : {}),
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopSignal.signal]),
     });
+    const sources = d.result.sources.flatMap((r) =>
+      r.bytes > 0 && isSourceKind(r.type)
+        ? [{ url: r.uri, type: r.type, bytes: r.bytes, chunks: r.chunks }]
+        : [],
+    );
+    // Where the bytes came from: the kind that delivered the most (the cache when none moved).
+    const kinds = new Map<SourceKind, number>();
+    for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
+    const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
+    const stored = await adoptPackage(this.paths, this.store, target, origin);
     this.emit('package:verified', stored.target.path);
-    return { stored, source };
+    const byPeer = Object.fromEntries(
+      [...source.received]
+        .map(([id, st]) => [id, st.bytes - (before.get(id) ?? 0)] as const)
+        .filter(([, n]) => n > 0),
+    );
+    return { stored, source: origin, peers: byPeer, sources };
   }
 
-  /** One package from peers on request (control method `download`), with the engine's checks. */
-  private async downloadRequested(p: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const version = typeof p.version === 'string' && isValidVersion(p.version) ? p.version : undefined;
-    const platform = typeof p.platform === 'string' && isValidPlatform(p.platform) ? p.platform : undefined;
-    if (!version || !platform) throw new DchatError('E_USAGE', 'download needs a valid version and platform');
+  /** One package on request (control method `download`), with the engine's checks. */
+  private async downloadRequested(p: ControlParams<'download'>): Promise<ControlResult<'download'>> {
     await this.reload();
     const trusted = await this.trustOffline();
     if (!trusted) throw new DchatError('E_NOT_INITIALIZED', 'this node trusts no release metadata yet');
-    const target = findPackage(trusted.requireTargets(), version, platform);
+    const target = findPackage(trusted.requireTargets(), p.version, p.platform);
     const have = this.store.get(target.path);
-    if (have) return { path: have.file, target: target.path, source: 'cache', peers: {} };
-    const { stored, source } = await this.fetchFromPeers(trusted, target, 600_000);
-    return {
-      path: stored.file,
-      target: target.path,
-      source: 'peer',
-      peers: Object.fromEntries([...source.received].map(([id, st]) => [id, st.bytes])),
-    };
+    if (have) return { path: have.file, target: target.path, source: 'cache', peers: {}, sources: [] };
+    const { stored, ...got } = await this.fetchPackage(trusted, target, 600_000, p.only);
+    return { path: stored.file, target: target.path, ...got };
   }
 
   private wanted(trusted: TrustedSet): PackageTarget | undefined {
@@ -464,7 +505,8 @@ export class DchatNode extends EventEmitter {
     });
   }
 
-  status(): Record<string, unknown> {
+  /** `node status` (model/control.ts StatusResult): one key style, snake_case, as the seed's JSON. */
+  status(): StatusResult {
     const node = this.requireLibp2p();
     const gossip = this.requireGossip();
     const now = Date.now();
@@ -497,8 +539,8 @@ export class DchatNode extends EventEmitter {
       },
       mirrors: gossip.core.mirrors(),
       stats: {
-        gossip: gossip.coreStats,
-        adapter: gossip.stats,
+        gossip: snakeKeys(gossip.coreStats),
+        adapter: snakeKeys(gossip.stats),
         bad_chunks: this.badChunks,
         chunks_served: this.chunkServer?.served ?? 0,
         chunk_requests_refused: this.chunkServer?.refused ?? 0,
@@ -520,6 +562,35 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * A listen address another process holds, as one line naming it (libp2p's own message carries a
+ * stack and advice about its configuration, which a `--listen` user has no use for).
+ */
+export function listenError(err: unknown): DchatError | undefined {
+  const text =
+    err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : '';
+  if (!/EADDRINUSE/.test(text)) return undefined;
+  const addr = /(\/ip[46]\/[^\s:]+\/tcp\/\d+)/.exec(text)?.[1];
+  return new DchatError(
+    'E_ADDR_IN_USE',
+    `--listen ${addr ?? ''}: address already in use (another process listens there; choose another port, or /tcp/0 for any free one)`.replace(
+      '--listen : ',
+      '--listen: ',
+    ),
+    { cause: err },
+  );
+}
+
+/**
+ * An object's own field names in snake_case (`forgedAnnouncements` -> `forged_announcements`).
+ * One level only: the values below are data keyed by peer ids and message types, left as they are.
+ */
+export function snakeKeys(o: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
+  );
 }
 
 function round(n: number): number {

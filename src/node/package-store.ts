@@ -12,6 +12,7 @@ import { DchatError } from '../errors.ts';
 import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
 import { CHUNKS_FORMAT, type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
+import type { SourceKind } from '../model/source-kind.ts';
 import { commitFile } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -19,7 +20,8 @@ import { commitPackage, writePackageSidecars } from '../store/package-sidecars.t
 import { checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
-export type PackageOrigin = 'cache' | 'peer' | 'https' | 'ipfs' | 'bittorrent' | 'github' | 'fdroid';
+/** Where a package's bytes came from: a source kind (model/source-kind.ts). */
+export type PackageOrigin = SourceKind;
 
 export interface StoredPackage {
   target: PackageTarget;

@@ -1,5 +1,5 @@
 /**
- * Peer transfer as a download Source (priority 30 by default, DESIGN.md): metadata, chunk tables
+ * Peer transfer as a download Source (the peers' default priority, model/source-kind.ts): metadata, chunk tables
  * and byte ranges fetched from other dchat nodes over /dchat/chunks/1. Concurrent requests are
  * spread over every peer that holds the package (least busy first), so one download pulls chunks
  * from several peers at once; a failing peer is skipped for the next attempt.
@@ -15,10 +15,11 @@ import { chunkHashHex } from '../crypto/hash.ts';
 import { DchatError, SourceError, toDchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange, parseChunkTable } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { defaultPriority } from '../model/source-kind.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { FetchOptions, RangeRequest, Source, SourceType } from './source.ts';
 
-export const PEER_SOURCE_PRIORITY = 30;
+export const PEER_SOURCE_PRIORITY = defaultPriority('peer');
 
 /** The wire client this source drives (gossip/libp2p/chunks.ts ChunkClient has this shape). */
 export interface PeerTransport {

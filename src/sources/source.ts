@@ -5,8 +5,10 @@
  * and the whole file against the signed target before anything is kept.
  */
 import type { DchatError } from '../errors.ts';
+import type { SourceKind } from '../model/source-kind.ts';
 
-export type SourceType = 'cache' | 'https' | 'ipfs' | 'peer' | 'bittorrent' | 'github' | 'fdroid';
+/** A source's kind, from the one vocabulary in model/source-kind.ts. */
+export type SourceType = SourceKind;
 
 export interface FetchOptions {
   signal?: AbortSignal;

@@ -15,9 +15,18 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DchatError, UsageError } from '../errors.ts';
-import { DownloadSourceSchema, MIRROR_TYPE_FLAGS, type SeedSourceType } from '../model/download-source.ts';
+import { DownloadSourceSchema } from '../model/download-source.ts';
 import { LIMITS } from '../model/limits.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
+import { parseRate } from '../model/rate.ts';
+import {
+  DEFAULT_MIRROR_PRIORITY,
+  defaultPriority,
+  MIRROR_KINDS,
+  parseSourceKind,
+  type SeedSourceType,
+  SOURCE_KIND_INFO,
+} from '../model/source-kind.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
 import { type LockOptions, withHomeLock } from './lock.ts';
@@ -44,7 +53,7 @@ export const MirrorSettingsSchema = z.strictObject({
   prune_after_failures: z.number().int().min(0).max(10_000).default(5),
   /** Mirrors in this region are preferred within their priority. */
   region: z.string().max(64).optional(),
-  /** Bandwidth limit for downloads, bytes/s or "10M" (0: none). */
+  /** Bandwidth limit for downloads, bytes/s or "10M" (binary units: 10 MiB/s, model/rate.ts; 0: none). */
   limit_rate: rate.default(0),
   /** Slow-retrieval guard: a source below this rate over `slow_window_secs` is dropped. */
   min_rate: rate.default(4096),
@@ -70,7 +79,7 @@ export function defaultMirrors(): MirrorRecord[] {
       id: '6f1c3a52-8d4e-4b7a-9f2e-1a5d3c7b9e01',
       source_type: 'HttpsMirror',
       uri: 'https://releases.dchat.network',
-      priority: 10,
+      priority: defaultPriority('https'),
       failure_count: 0,
       origin: 'default',
     },
@@ -78,7 +87,7 @@ export function defaultMirrors(): MirrorRecord[] {
       id: 'b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a40',
       source_type: 'Ipfs',
       uri: 'ipns://releases.dchat.network',
-      priority: 20,
+      priority: defaultPriority('ipfs'),
       failure_count: 0,
       origin: 'default',
     },
@@ -86,7 +95,7 @@ export function defaultMirrors(): MirrorRecord[] {
       id: 'c3f5a7b9-2b4d-4f6a-9b8c-0d1e2f3a4b51',
       source_type: 'Gossip',
       uri: 'gossip://',
-      priority: 30,
+      priority: defaultPriority('gossip'),
       failure_count: 0,
       origin: 'default',
     },
@@ -244,11 +253,12 @@ export function addMirror(
   input: AddMirrorInput,
   newId: () => string = randomUUID,
 ): { mirrors: MirrorRecord[]; record: MirrorRecord; added: boolean } {
-  const type = MIRROR_TYPE_FLAGS[input.mirrorType.toLowerCase()];
-  if (!type || type === 'Gossip' || type === 'Peer')
+  const kind = parseSourceKind(input.mirrorType);
+  const type = kind && SOURCE_KIND_INFO[kind].mirror ? SOURCE_KIND_INFO[kind].seed : undefined;
+  if (!type)
     throw new UsageError(
       '--mirror-type',
-      `'${input.mirrorType.slice(0, 40)}' is not one of https, ipfs, bittorrent, github, fdroid`,
+      `'${input.mirrorType.slice(0, 40)}' is not one of ${MIRROR_KINDS.join(', ')}`,
     );
   let uri: string;
   try {
@@ -275,7 +285,7 @@ export function addMirror(
     source_type: type,
     uri,
     ...(input.region !== undefined ? { region: input.region } : {}),
-    priority: input.priority ?? 10,
+    priority: input.priority ?? DEFAULT_MIRROR_PRIORITY,
     failure_count: 0,
     origin: 'configured',
   };
@@ -372,7 +382,7 @@ function configError(file: string, where: string, err: z.ZodError): DchatError {
 
 function checkRate(v: number | string, where: string): void {
   if (typeof v === 'number') return;
-  if (!/^\s*\d+(?:\.\d+)?\s*[kKmMgG]?\s*$/.test(v))
+  if (parseRate(v) === undefined)
     throw new DchatError('E_CONFIG', `${where}: '${v}' is not a rate like 500K, 10M or 1048576`);
 }
 

@@ -110,9 +110,9 @@ type Status = {
   };
   stats: {
     adapter: {
-      forgedAnnouncements: number;
-      refusedPeers: number;
-      rejectedBy: Record<string, number>;
+      forged_announcements: number;
+      refused_peers: number;
+      rejected_by: Record<string, number>;
     };
     gossip: { invalid: number; malformed: number };
     bad_chunks: number;
@@ -121,7 +121,7 @@ type Status = {
 
 async function statusOf(p: NodeProcess): Promise<Status | undefined> {
   try {
-    return (await controlRequest(homePaths(p.home), 'status', {}, 5000)) as Status;
+    return (await controlRequest(homePaths(p.home), 'status', {}, 5000)) as unknown as Status;
   } catch {
     return undefined;
   }
@@ -270,9 +270,9 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       nodes.push(r);
       if (s) {
         const a = s.stats.adapter;
-        rejected.forged_announcements += a.forgedAnnouncements + s.stats.gossip.malformed;
+        rejected.forged_announcements += a.forged_announcements + s.stats.gossip.malformed;
         rejected.bad_chunks += s.stats.bad_chunks;
-        rejected.refused_peers += a.refusedPeers;
+        rejected.refused_peers += a.refused_peers;
       }
     }
     for (const m of liars)
@@ -339,7 +339,7 @@ async function recheck(
     verified: false,
     source: pkg?.source ?? null,
     switch_height: null,
-    rejected: s ? Object.values(s.stats.adapter.rejectedBy).reduce((a, b) => a + b, 0) : 0,
+    rejected: s ? Object.values(s.stats.adapter.rejected_by).reduce((a, b) => a + b, 0) : 0,
     home,
   };
   const dl = s?.releases.downloads.find((d) => d.target === `dchat-${version}-${platform}`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { action } from '../program.ts';
+import { lazy } from '../program.ts';
 
 export function registerMirror(program: Command, ctx: CliContext): void {
   const mirror = program.command('mirror').description("serve a mirror directory (dchat's embedded mirror)");
@@ -11,5 +11,5 @@ export function registerMirror(program: Command, ctx: CliContext): void {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8480')
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .action(action(ctx, async (o, env) => (await import('./mirror-impl.ts')).serve(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./mirror-impl.ts')).serve));
 }

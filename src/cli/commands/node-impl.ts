@@ -16,7 +16,7 @@ import type { CommandEnv } from '../program.ts';
 /** Bootstrap peers of the public dchat network. None exist yet: a node dials only --bootstrap. */
 export const PUBLIC_BOOTSTRAP: readonly string[] = [];
 
-interface StartFlags {
+export interface StartFlags {
   listen: string[];
   bootstrap: string[];
   role: string;
@@ -74,6 +74,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       announceTtl,
       redialMs: 2000,
       clock: env.ctx.now,
+      env: env.ctx.env,
     },
     log,
   );
@@ -110,22 +111,8 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   return 0;
 }
 
-type Status = {
-  peer_id: string;
-  role: string;
-  addresses: string[];
-  connected_peers: { id: string; score: number }[];
-  banned_peers: string[];
-  releases: {
-    highest_trusted: string | null;
-    announcements: { id: string; version: string }[];
-    packages: { target: string; version: string; source: string }[];
-    downloads: { target: string; state: string; error?: string }[];
-  };
-};
-
-export async function status(_o: unknown, env: CommandEnv): Promise<void> {
-  const st = (await controlRequest(env.paths, 'status')) as Status;
+export async function status(_o: Record<string, never>, env: CommandEnv): Promise<void> {
+  const st = await controlRequest(env.paths, 'status');
   env.out.line(`🛰️  dchat node (${st.role})`);
   env.out.line(`   Peer ID: ${st.peer_id}`);
   for (const a of st.addresses) env.out.line(`   Listening: ${a}`);
@@ -139,16 +126,17 @@ export async function status(_o: unknown, env: CommandEnv): Promise<void> {
   env.out.result(st);
 }
 
-export async function announce(o: { version?: string; ttl?: string }, env: CommandEnv): Promise<void> {
-  const params: Record<string, unknown> = {};
-  if (o.version !== undefined) params.version = versionFlag(o.version);
+export interface AnnounceFlags {
+  version?: string;
+  ttl?: string;
+}
+
+export async function announce(o: AnnounceFlags, env: CommandEnv): Promise<void> {
   const ttl = intFlag(o.ttl, '--ttl', 0, 255);
-  if (ttl !== undefined) params.ttl = ttl;
-  const r = (await controlRequest(env.paths, 'announce', params)) as {
-    id: string;
-    version: string;
-    ttl: number;
-  };
+  const r = await controlRequest(env.paths, 'announce', {
+    ...(o.version !== undefined ? { version: versionFlag(o.version) } : {}),
+    ...(ttl !== undefined ? { ttl } : {}),
+  });
   env.out.line(`📣 Announced ${r.version} (id ${r.id}, ttl ${r.ttl})`);
   env.out.result({ ok: true, ...r });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { collect } from '../flags.ts';
-import { action } from '../program.ts';
+import { lazy } from '../program.ts';
 
 export function registerNode(program: Command, ctx: CliContext): void {
   const node = program.command('node').description('run a dchat node (libp2p: gossip, peer transfer)');
@@ -21,15 +21,15 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
     .option('--announce-ttl <hops>', 'hops put on announcements this node originates', '8')
-    .action(action(ctx, async (o, env) => (await import('./node-impl.ts')).start(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./node-impl.ts')).start));
   node
     .command('status')
     .description('peer id, addresses, connected peers, known releases, role (from the running node)')
-    .action(action(ctx, async (o, env) => (await import('./node-impl.ts')).status(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./node-impl.ts')).status));
   node
     .command('announce')
     .description('announce a trusted release to the network through the running node')
     .option('--version <v>', 'release version (default: the highest trusted)')
     .option('--ttl <hops>', 'hops the announcement may travel')
-    .action(action(ctx, async (o, env) => (await import('./node-impl.ts')).announce(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./node-impl.ts')).announce));
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { collect } from '../flags.ts';
-import { action } from '../program.ts';
+import { lazy } from '../program.ts';
 import { registerReleaseBuild } from './release-build.ts';
 
 const impl = () => import('./release-impl.ts');
@@ -59,7 +59,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
         .option('--threshold <n>', 'signatures required per role (default 1)')
         .option('--expires <duration>', 'root expiry', '365d'),
     ),
-  ).action(action(ctx, async (o, env) => (await impl()).init(o as never, env)));
+  ).action(lazy(ctx, async () => (await impl()).init));
   withPassphrase(
     release
       .command('publish')
@@ -80,7 +80,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--delta-from <versions>', 'also publish delta patches from these versions')
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
       .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
-  ).action(action(ctx, async (o, env) => (await impl()).publish(o as never, env)));
+  ).action(lazy(ctx, async () => (await impl()).publish));
   withPassphrase(
     withRoleKeys(
       release
@@ -97,7 +97,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
         .option('--threshold <n>', 'signatures required per role under the new root')
         .option('--expires <duration>', 'new root expiry', '365d'),
     ),
-  ).action(action(ctx, async (o, env) => (await impl()).rotate(o as never, env)));
+  ).action(lazy(ctx, async () => (await impl()).rotate));
   withPassphrase(
     release
       .command('refresh')
@@ -108,7 +108,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--targets', 'also re-sign targets (same packages, fresh expiry): needs the targets keys')
       .option('--targets-expires <duration>', 'expiry of the re-signed targets', '30d')
       .option('--prepare', 'with --targets: stage the new targets for detached signing'),
-  ).action(action(ctx, async (o, env) => (await impl()).refresh(o as never, env)));
+  ).action(lazy(ctx, async () => (await impl()).refresh));
   withPassphrase(
     release
       .command('sign')
@@ -119,7 +119,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       )
       .option('--key <file>', 'your private key')
       .option('--output <file>', 'write the signed copy here (default: in place)'),
-  ).action(action(ctx, async (o, env) => (await signImpl()).sign(o as never, env)));
+  ).action(lazy(ctx, async () => (await signImpl()).sign));
   withPassphrase(
     release
       .command('finish')
@@ -128,6 +128,6 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--key <file>', 'online (snapshot/timestamp) private key (repeatable)', collect, [])
       .option('--signatures <file...>', 'signed copies of the staged files to merge (release sign --output)')
       .option('--expires <duration>', 'expiry of snapshot and timestamp', '7d'),
-  ).action(action(ctx, async (o, env) => (await signImpl()).finish(o as never, env)));
+  ).action(lazy(ctx, async () => (await signImpl()).finish));
   registerReleaseBuild(release, ctx);
 }

@@ -1,13 +1,12 @@
-import { recordHealth } from '../../download/mirror-session.ts';
 import type { AutoUpdateConfig } from '../../model/auto-update.ts';
 import type { PackageTarget } from '../../model/package.ts';
 import { compareVersions } from '../../model/version.ts';
 import { loadAutoUpdateConfig } from '../../store/auto-update-config.ts';
-import { listPackages } from '../../trust/package-check.ts';
-import type { TrustedSet } from '../../trust/trusted-set.ts';
+import type { Discovery } from '../../update/discover.ts';
+import type { Checked } from '../../update/service.ts';
 import { versionFlag } from '../flags.ts';
 import { type CommandEnv, VERSION } from '../program.ts';
-import { type Discovery, discover, formatSize, prunedJson, reportPruned } from './update-shared-impl.ts';
+import { formatSize, logIgnored, prunedJson, reportPruned, updateService } from './update-shared-impl.ts';
 
 /** Channels a configured channel follows: stable sees stable, beta sees beta and stable, nightly all. */
 const FOLLOWS: Record<AutoUpdateConfig['channel'], readonly string[]> = {
@@ -25,112 +24,102 @@ export async function check(o: { current?: string }, env: CommandEnv): Promise<v
   const current = o.current !== undefined ? versionFlag(o.current, '--current') : VERSION;
   const { config } = await loadAutoUpdateConfig(env.paths);
   env.out.line(`🔍 Checking for updates (current version: ${current})`);
-  const d = await discover(env);
-  try {
-    const pruned = await finishHealth(env, d);
-    const pkgs = listPackages(d.trusted.requireTargets());
-    const byVersion = new Map<string, PackageTarget[]>();
-    for (const p of pkgs) byVersion.set(p.custom.version, [...(byVersion.get(p.custom.version) ?? []), p]);
-    const versions = [...new Set([...byVersion.keys(), current])].sort(compareVersions);
-    env.out.line('');
-    env.out.line('📦 Available versions:');
-    for (const v of versions) {
-      const ps = byVersion.get(v) ?? [];
-      const tags = [
-        ...(v === current ? ['current'] : []),
-        ...(ps[0] && ps[0].custom.channel !== 'stable' ? [ps[0].custom.channel] : []),
-        ...(ps.some((p) => p.custom.security) ? ['security'] : []),
-      ];
-      env.out.line(`  ${v}${tags.length ? ` (${tags.join(', ')})` : ''}`);
-    }
-    const follows = FOLLOWS[config.channel];
-    const eligible = pkgs.filter((p) => follows.includes(p.custom.channel)).map((p) => p.custom.version);
-    const newest = eligible.sort(compareVersions).at(-1);
-    const available = newest !== undefined && compareVersions(newest, current) > 0;
-    env.out.line('');
-    if (newest === undefined) env.out.line(`ℹ️  No ${config.channel} release is published yet`);
-    else if (available) env.out.line(`✨ Newest trusted version: ${newest} (update available)`);
-    else env.out.line(`✅ Up to date: the newest trusted ${config.channel} version is ${newest}`);
-    env.out.result({
-      current_version: current,
-      newest_version: newest ?? null,
-      update_available: available,
-      channel: config.channel,
-      versions: versions.map((v) => {
-        const ps = byVersion.get(v) ?? [];
-        return {
-          version: v,
-          current: v === current,
-          published: ps.length > 0,
-          platforms: ps.map((p) => p.custom.platform),
-          channel: ps[0]?.custom.channel ?? null,
-          security: ps.some((p) => p.custom.security),
-        };
-      }),
-      metadata: metadataJson(d),
-      pruned: prunedJson(pruned),
-    });
-  } finally {
-    await d.session.close();
+  const d = await checked(env);
+  const { pruned, packages: pkgs } = d;
+  const byVersion = new Map<string, PackageTarget[]>();
+  for (const p of pkgs) byVersion.set(p.custom.version, [...(byVersion.get(p.custom.version) ?? []), p]);
+  const versions = [...new Set([...byVersion.keys(), current])].sort(compareVersions);
+  env.out.line('');
+  env.out.line('📦 Available versions:');
+  for (const v of versions) {
+    const ps = byVersion.get(v) ?? [];
+    const tags = [
+      ...(v === current ? ['current'] : []),
+      ...(ps[0] && ps[0].custom.channel !== 'stable' ? [ps[0].custom.channel] : []),
+      ...(ps.some((p) => p.custom.security) ? ['security'] : []),
+    ];
+    env.out.line(`  ${v}${tags.length ? ` (${tags.join(', ')})` : ''}`);
   }
+  const follows = FOLLOWS[config.channel];
+  const eligible = pkgs.filter((p) => follows.includes(p.custom.channel)).map((p) => p.custom.version);
+  const newest = eligible.sort(compareVersions).at(-1);
+  const available = newest !== undefined && compareVersions(newest, current) > 0;
+  env.out.line('');
+  if (newest === undefined) env.out.line(`ℹ️  No ${config.channel} release is published yet`);
+  else if (available) env.out.line(`✨ Newest trusted version: ${newest} (update available)`);
+  else env.out.line(`✅ Up to date: the newest trusted ${config.channel} version is ${newest}`);
+  env.out.result({
+    current_version: current,
+    newest_version: newest ?? null,
+    update_available: available,
+    channel: config.channel,
+    versions: versions.map((v) => {
+      const ps = byVersion.get(v) ?? [];
+      return {
+        version: v,
+        current: v === current,
+        published: ps.length > 0,
+        platforms: ps.map((p) => p.custom.platform),
+        channel: ps[0]?.custom.channel ?? null,
+        security: ps.some((p) => p.custom.security),
+      };
+    }),
+    metadata: metadataJson(d.discovery),
+    pruned: prunedJson(pruned),
+  });
 }
 
 /** `dchat update list-versions`: every trusted release with the seed's fields. */
-export async function listVersions(_o: unknown, env: CommandEnv): Promise<void> {
+export async function listVersions(_o: Record<string, never>, env: CommandEnv): Promise<void> {
   env.out.line('📋 Discovering available versions...');
-  const d = await discover(env);
-  try {
-    const pruned = await finishHealth(env, d);
-    const pkgs = listPackages(d.trusted.requireTargets());
-    if (pkgs.length === 0) {
-      env.out.line('');
-      env.out.line('   (no releases published yet)');
-    }
-    for (const p of pkgs) {
-      const c = p.custom;
-      env.out.line('');
-      env.out.line(`📦 Version ${c.version}`);
-      env.out.line(`   Type: ${c.package_type}`);
-      env.out.line(`   Platform: ${c.platform}`);
-      env.out.line(`   Size: ${formatSize(c.size_bytes)}`);
-      env.out.line(`   Release: ${c.release_date}`);
-      if (c.channel !== 'stable') env.out.line(`   Channel: ${c.channel}`);
-      if (c.security) env.out.line('   Security release: yes');
-      if (c.min_compatible_version) env.out.line(`   Min compatible version: ${c.min_compatible_version}`);
-      if (c.release_notes_url) env.out.line(`   Release notes: ${c.release_notes_url}`);
-    }
-    env.out.result({
-      versions: pkgs.map((p) => ({
-        version: p.custom.version,
-        platform: p.custom.platform,
-        package_type: p.custom.package_type,
-        size_bytes: p.custom.size_bytes,
-        release_date: p.custom.release_date,
-        channel: p.custom.channel,
-        security: p.custom.security,
-        sha256: p.custom.sha256,
-        blake3: p.custom.blake3,
-        ...(p.custom.min_compatible_version
-          ? { min_compatible_version: p.custom.min_compatible_version }
-          : {}),
-        ...(p.custom.release_notes_url ? { release_notes_url: p.custom.release_notes_url } : {}),
-        ...(p.custom.ipfs_cid ? { ipfs_cid: p.custom.ipfs_cid } : {}),
-      })),
-      metadata: metadataJson(d),
-      pruned: prunedJson(pruned),
-    });
-  } finally {
-    await d.session.close();
+  const d = await checked(env);
+  const { pruned, packages: pkgs } = d;
+  if (pkgs.length === 0) {
+    env.out.line('');
+    env.out.line('   (no releases published yet)');
   }
+  for (const p of pkgs) {
+    const c = p.custom;
+    env.out.line('');
+    env.out.line(`📦 Version ${c.version}`);
+    env.out.line(`   Type: ${c.package_type}`);
+    env.out.line(`   Platform: ${c.platform}`);
+    env.out.line(`   Size: ${formatSize(c.size_bytes)}`);
+    env.out.line(`   Release: ${c.release_date}`);
+    if (c.channel !== 'stable') env.out.line(`   Channel: ${c.channel}`);
+    if (c.security) env.out.line('   Security release: yes');
+    if (c.min_compatible_version) env.out.line(`   Min compatible version: ${c.min_compatible_version}`);
+    if (c.release_notes_url) env.out.line(`   Release notes: ${c.release_notes_url}`);
+  }
+  env.out.result({
+    versions: pkgs.map((p) => ({
+      version: p.custom.version,
+      platform: p.custom.platform,
+      package_type: p.custom.package_type,
+      size_bytes: p.custom.size_bytes,
+      release_date: p.custom.release_date,
+      channel: p.custom.channel,
+      security: p.custom.security,
+      sha256: p.custom.sha256,
+      blake3: p.custom.blake3,
+      ...(p.custom.min_compatible_version ? { min_compatible_version: p.custom.min_compatible_version } : {}),
+      ...(p.custom.release_notes_url ? { release_notes_url: p.custom.release_notes_url } : {}),
+      ...(p.custom.ipfs_cid ? { ipfs_cid: p.custom.ipfs_cid } : {}),
+    })),
+    metadata: metadataJson(d.discovery),
+    pruned: prunedJson(pruned),
+  });
 }
 
-async function finishHealth(env: CommandEnv, d: Discovery) {
-  const pruned = await recordHealth(env.paths, d.outcomes, env.ctx.now());
-  reportPruned(env, pruned, d.session.config.settings.prune_after_failures);
-  return pruned;
+/** The service's check, with pruned mirrors reported whether it succeeded or not. */
+async function checked(env: CommandEnv): Promise<Checked> {
+  const d = await updateService(env).check({ onPruned: (p, after) => reportPruned(env, p, after) });
+  reportPruned(env, d.pruned, d.pruneAfter);
+  logIgnored(env, d.discovery);
+  return d;
 }
 
-export function metadataJson(d: { trusted: TrustedSet; update: Discovery['update'] }) {
+export function metadataJson(d: Discovery) {
   const t = d.trusted;
   return {
     source: d.update.source.uri,

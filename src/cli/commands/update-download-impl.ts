@@ -1,33 +1,21 @@
-import {
-  type DownloadEvent,
-  type DownloadResult,
-  downloadPackage,
-  type SourceReport,
-} from '../../download/engine.ts';
-import {
-  downloadOutcomes,
-  engineSources,
-  mergeOutcomes,
-  recordHealth,
-  SOURCE_FLAG_TYPES,
-  SUPPORTED_TYPES,
-} from '../../download/mirror-session.ts';
 import { DchatError, toDchatError, UsageError } from '../../errors.ts';
 import { hostPlatform } from '../../model/platform.ts';
-import { findPackage, listPackages } from '../../trust/package-check.ts';
+import { formatBinary, formatEta, formatRate } from '../../model/rate.ts';
+import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
+import type { DownloadEvent, SourceReport } from '../../update/download.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 import { metadataJson } from './update-discover-impl.ts';
 import {
-  discover,
-  formatRate,
   formatSize,
+  logIgnored,
   prunedJson,
   rateValue,
   reportPruned,
+  updateService,
 } from './update-shared-impl.ts';
 
-interface DownloadFlags {
+export interface DownloadFlags {
   version: string;
   platform?: string;
   source?: string;
@@ -44,78 +32,56 @@ const CHECK_LINES: Record<string, string> = {
 };
 
 /**
- * `dchat update download --version V [--platform P] [--source T]`: refresh trust through the
- * mirrors, then fetch the signed target with the engine (every chunk verified before it is written,
- * whole file verified before it is renamed into packages/). NDJSON progress with --json, a bar on
- * a TTY; health of every mirror recorded and pruning reported.
+ * `dchat update download --version V [--platform P] [--source T]`: the update service refreshes
+ * trust through the mirrors and fetches the signed target (every chunk verified before it is
+ * written, the whole file before it is renamed into packages/). This body parses flags and
+ * renders: NDJSON progress with --json, a bar with ETA on a TTY. SIGINT/SIGTERM end it with
+ * E_INTERRUPTED (exit 130/143), the verified chunks kept for the next run to resume from.
  */
 export async function download(o: DownloadFlags, env: CommandEnv): Promise<number> {
   const version = versionFlag(o.version);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
-  let type: (typeof SOURCE_FLAG_TYPES)[string] | undefined;
+  let kind: SourceKind | undefined;
   if (o.source !== undefined) {
-    type = SOURCE_FLAG_TYPES[o.source.trim().toLowerCase()];
-    if (!type)
+    kind = parseSourceKind(o.source);
+    if (!kind || !DOWNLOAD_KINDS.includes(kind))
       throw new UsageError(
         '--source',
-        `'${o.source.slice(0, 40)}' is not one of ${Object.keys(SOURCE_FLAG_TYPES).join(', ')}`,
+        `'${o.source.slice(0, 40)}' is not one of ${DOWNLOAD_KINDS.join(', ')}`,
       );
-    if (type === 'Peer') return downloadViaNode(version, platform, env);
-    if (!SUPPORTED_TYPES.has(type))
-      throw new DchatError(
-        'E_NO_SOURCE',
-        `--source ${o.source}: this build has no ${type} transport yet (use https)`,
-      );
+    if (kind === 'peer') return downloadViaNode(version, platform, env);
   }
-  const flagLimit = rateValue(o.limitRate, '--limit-rate');
-  const flagMin = rateValue(o.minRate, '--min-rate');
-  const flagWindow = intFlag(o.slowWindow, '--slow-window', 1, 3600);
-  const flagParallel = intFlag(o.parallel, '--parallel', 1, 16);
+  const limitRateBps = rateValue(o.limitRate, '--limit-rate');
+  const minRateBps = rateValue(o.minRate, '--min-rate');
+  const slowWindowSecs = intFlag(o.slowWindow, '--slow-window', 1, 3600);
+  const parallelSources = intFlag(o.parallel, '--parallel', 1, 16);
 
-  const d = await discover(env, type);
-  const now = () => env.ctx.now();
-  let reports: SourceReport[] = [];
   const bar = new ProgressBar(env);
-  const ctl = new AbortController();
-  let running: Promise<DownloadResult> | undefined;
-  // Ctrl-C / SIGTERM: stop the streams and let the engine record what is verified, then exit.
-  env.ctx.onShutdown?.(async () => {
-    ctl.abort();
-    await running?.catch(() => {});
-  });
   const log = env.logs.forComponent('download');
+  const signal = env.ctx.interrupt?.();
   try {
-    const settings = d.session.config.settings;
-    const targets = d.trusted.requireTargets();
-    const target = findPackage(targets, version, platform);
-    const limit = flagLimit ?? rateValue(settings.limit_rate, '--limit-rate') ?? 0;
-    const minRate = flagMin ?? rateValue(settings.min_rate, '--min-rate') ?? 4096;
-    env.out.line(
-      `⬇️  Downloading ${target.path} (${formatSize(target.length)}) from ${d.session.live.length} mirror${d.session.live.length === 1 ? '' : 's'}`,
-    );
-    running = downloadPackage({
-      target,
-      allTargets: listPackages(targets),
-      root: d.trusted.root.signed,
-      sources: engineSources(d.session.live),
-      paths: env.paths,
-      limitRateBps: limit,
-      minRateBps: minRate,
-      slowWindowMs: (flagWindow ?? settings.slow_window_secs) * 1000,
-      parallelSources: flagParallel ?? settings.parallel_sources,
-      ...(settings.region ? { preferredRegion: settings.region } : {}),
-      signal: ctl.signal,
+    const d = await updateService(env).download({
+      version,
+      platform,
+      ...(kind ? { kind } : {}),
+      ...(limitRateBps !== undefined ? { limitRateBps } : {}),
+      ...(minRateBps !== undefined ? { minRateBps } : {}),
+      ...(slowWindowSecs !== undefined ? { slowWindowSecs } : {}),
+      ...(parallelSources !== undefined ? { parallelSources } : {}),
+      ...(signal ? { signal } : {}),
+      onStart: ({ target, mirrors }) =>
+        env.out.line(
+          `⬇️  Downloading ${target.path} (${formatSize(target.length)}) from ${mirrors} mirror${mirrors === 1 ? '' : 's'}`,
+        ),
       onEvent: (e) => {
         if (e.type !== 'progress') log.debug(e, e.type);
         onEvent(e, env, bar);
       },
-      onFinish: (r) => {
-        reports = r;
-      },
+      onPruned: (p, after) => reportPruned(env, p, after),
     });
-    const result = await running;
     bar.done();
-    const pruned = await recordHealth(env.paths, mergeOutcomes(d.outcomes, downloadOutcomes(reports)), now());
+    if (d.discovery) logIgnored(env, d.discovery);
+    const { result } = d;
     if (result.alreadyPresent) {
       env.out.line(`✅ Already downloaded and verified: ${result.path}`);
     } else {
@@ -132,7 +98,7 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       if (line && c.ok) env.out.line(`✅ ${line}`);
     }
     env.out.line(`✅ Package saved: ${result.path}`);
-    reportPruned(env, pruned, settings.prune_after_failures);
+    reportPruned(env, d.pruned, d.settings.prune_after_failures);
     env.out.result({
       type: 'result',
       ok: true,
@@ -151,25 +117,16 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       chunk_table_from: result.chunkTableFrom,
       checks: Object.fromEntries(result.checks.map((c) => [c.name, c.ok])),
       sources: result.sources.map(sourceJson),
-      metadata: metadataJson(d),
-      pruned: prunedJson(pruned),
+      ...(d.discovery ? { metadata: metadataJson(d.discovery) } : {}),
+      pruned: prunedJson(d.pruned),
     });
     return 0;
-  } catch (err) {
-    bar.done();
-    const pruned = await recordHealth(
-      env.paths,
-      mergeOutcomes(d.outcomes, downloadOutcomes(reports)),
-      now(),
-    ).catch(() => []);
-    reportPruned(env, pruned, d.session.config.settings.prune_after_failures);
-    throw err;
   } finally {
-    await d.session.close();
+    bar.done();
   }
 }
 
-function sourceJson(r: SourceReport) {
+export function sourceJson(r: SourceReport) {
   return {
     url: r.uri,
     type: r.type,
@@ -183,6 +140,13 @@ function sourceJson(r: SourceReport) {
     failures: r.failures.map((f) => ({ code: f.code, message: f.message, action: f.action })),
   };
 }
+
+/** What a source's first failure means for this download (one warning per source per run). */
+const ACTION_TEXT = {
+  ban: 'not used again in this download',
+  resume: 'retrying it; other sources take its chunks if it stays down',
+  backoff: 'backing off; other sources take its chunks',
+} as const;
 
 function onEvent(e: DownloadEvent, env: CommandEnv, bar: ProgressBar): void {
   if (env.out.json) {
@@ -201,9 +165,7 @@ function onEvent(e: DownloadEvent, env: CommandEnv, bar: ProgressBar): void {
       break;
     case 'source-failed':
       bar.clear();
-      env.out.note(
-        `⚠️  ${e.source}: ${e.code} ${e.message} (${e.action === 'ban' ? 'not used again in this download' : e.action === 'resume' ? 'resuming from the last verified chunk' : 'backing off; other sources take its chunks'})`,
-      );
+      env.out.note(`⚠️  ${e.source}: ${e.code} ${e.message} (${ACTION_TEXT[e.action]})`);
       break;
     case 'cache-invalid':
       env.out.note(`⚠️  ${e.path} failed verification (${e.code}); fetching again, reusing its good chunks`);
@@ -216,7 +178,10 @@ function onEvent(e: DownloadEvent, env: CommandEnv, bar: ProgressBar): void {
   }
 }
 
-/** A one-line bar on stderr, only when stderr is a TTY and --json is off. */
+/**
+ * A one-line bar on stderr, only when stderr is a TTY and --json is off: bytes done of total,
+ * the rate and the time left, in binary units (model/rate.ts, as --limit-rate reads them).
+ */
 class ProgressBar {
   private readonly env: CommandEnv;
   private shown = false;
@@ -227,11 +192,7 @@ class ProgressBar {
 
   update(done: number, total: number, rate: number): void {
     if (!this.env.out.interactive) return;
-    const width = 30;
-    const frac = total > 0 ? Math.min(1, done / total) : 1;
-    const full = Math.round(frac * width);
-    const line = `  [${'█'.repeat(full)}${'░'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatSize(done)}/${formatSize(total)} ${formatRate(rate)}`;
-    this.env.ctx.stderr.write(`\r${line}\x1b[K`);
+    this.env.ctx.stderr.write(`\r${barLine(done, total, rate)}\x1b[K`);
     this.shown = true;
   }
 
@@ -246,18 +207,26 @@ class ProgressBar {
   }
 }
 
+/** `  [█████░░░]  42% 3.4 MiB/8.0 MiB 1.2 MiB/s ETA 0:04` */
+export function barLine(done: number, total: number, rate: number): string {
+  const width = 30;
+  const frac = total > 0 ? Math.min(1, done / total) : 1;
+  const full = Math.round(frac * width);
+  return `  [${'█'.repeat(full)}${'░'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBinary(done)}/${formatBinary(total)} ${formatRate(rate)} ETA ${formatEta(total - done, rate)}`;
+}
+
 /**
  * `--source peer`: peers are the running node's (`dchat node start` on this home), so the node
- * fetches with its peer Source and the download engine, and this command reports the result.
+ * fetches with the update service (its peers, and its mirrors) and this command reports the result.
  */
 async function downloadViaNode(version: string, platform: string, env: CommandEnv): Promise<number> {
   const { controlRequest } = await import('../../node/control.ts');
   env.out.line(
     `⬇️  Asking the node of ${env.paths.home} to fetch dchat-${version}-${platform} from its peers`,
   );
-  let r: { path: string; target: string; source: string; peers: Record<string, number> };
+  let r: Awaited<ReturnType<typeof controlRequest<'download'>>>;
   try {
-    r = (await controlRequest(env.paths, 'download', { version, platform }, 660_000)) as typeof r;
+    r = await controlRequest(env.paths, 'download', { version, platform, only: 'peer' }, 660_000);
   } catch (err) {
     const e = toDchatError(err);
     if (e.code === 'E_NOT_FOUND')
@@ -273,6 +242,14 @@ async function downloadViaNode(version: string, platform: string, env: CommandEn
     `✅ Chunks and package verified by the node (${r.source === 'cache' ? 'already held' : `from ${peers.length} peer(s)`})`,
   );
   env.out.line(`✅ Package saved: ${r.path}`);
-  env.out.result({ ok: true, version, platform, path: r.path, source: r.source, peers: r.peers });
+  env.out.result({
+    ok: true,
+    version,
+    platform,
+    path: r.path,
+    source: r.source,
+    peers: r.peers,
+    sources: r.sources,
+  });
   return 0;
 }

@@ -1,9 +1,5 @@
-import { rankRecords, recordHealth, SUPPORTED_TYPES, sessionFor } from '../../download/mirror-session.ts';
-import type { MirrorOutcome } from '../../download/planner/pruning.ts';
-import { probeMirror } from '../../download/probe.ts';
-import { openTrustStore } from '../../download/trust-session.ts';
 import { DchatError } from '../../errors.ts';
-import type { PackageTarget } from '../../model/package.ts';
+import { kindOfSeed } from '../../model/source-kind.ts';
 import {
   addMirror as addRecord,
   displayName,
@@ -12,8 +8,8 @@ import {
   sortByPriority,
   updateMirrors,
 } from '../../store/mirrors.ts';
-import { parseMetadata } from '../../trust/metadata.ts';
-import { listPackages } from '../../trust/package-check.ts';
+import { testMirrors as probeAll } from '../../update/probe.ts';
+import { hasTransport, rankRecords } from '../../update/registry.ts';
 import { intFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 import { formatRate, reportPruned } from './update-shared-impl.ts';
@@ -38,7 +34,7 @@ export async function addMirror(
   env.out.line(
     `${r.added ? '✅ Added mirror' : '✅ Updated mirror'} ${m.uri} (${m.source_type}, priority: ${m.priority}${m.region ? `, region: ${m.region}` : ''})`,
   );
-  if (!SUPPORTED_TYPES.has(m.source_type))
+  if (!hasTransport(kindOfSeed(m.source_type)))
     env.out.line(
       `   Note: this build has no ${m.source_type} transport yet; downloads use the other mirrors.`,
     );
@@ -63,7 +59,7 @@ const GROUPS: { origin: string; title: string }[] = [
 ];
 
 /** The seed's list: numbered, by priority, grouped by where each mirror came from. */
-export async function listMirrors(_o: unknown, env: CommandEnv): Promise<void> {
+export async function listMirrors(_o: Record<string, never>, env: CommandEnv): Promise<void> {
   const cfg = await loadMirrors(env.paths);
   const sorted = sortByPriority(cfg.mirrors);
   env.out.line('📍 Configured download sources:');
@@ -103,101 +99,39 @@ export async function listMirrors(_o: unknown, env: CommandEnv): Promise<void> {
  */
 export async function testMirrors(o: { timeout?: string }, env: CommandEnv): Promise<number> {
   const seconds = intFlag(o.timeout, '--timeout', 1, 600) ?? 10;
-  const now = env.ctx.now();
-  const cfg = await loadMirrors(env.paths);
-  const ordered = sortByPriority(cfg.mirrors);
-  const session = sessionFor({ ...cfg, mirrors: ordered }, { now: now.getTime(), env: env.ctx.env });
   env.out.line('🔍 Testing mirror connectivity...');
   env.out.line('');
-  const trust = await trustedContext(env);
-  const deadline = AbortSignal.timeout(seconds * 1000);
-  try {
-    const results = await Promise.all(
-      ordered.map(async (record) => {
-        const live = session.live.find((l) => l.record.id === record.id);
-        if (!live) {
-          const reason = session.skipped.find((s) => s.record.id === record.id)?.reason ?? 'not testable';
-          return { record, ok: false, error: reason } as const;
-        }
-        const r = await probeMirror(live.source, { ...trust, now, signal: deadline });
-        return {
-          record,
-          ok: r.ok,
-          ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}),
-          ...(r.throughputBps !== undefined ? { throughputBps: r.throughputBps } : {}),
-          ...(r.error ? { error: r.error.code === 'E_TIMEOUT' ? 'timeout' : r.error.message } : {}),
-        };
-      }),
-    );
-    for (const r of results) {
-      const name = displayName(r.record);
-      if (r.ok) {
-        const rate =
-          'throughputBps' in r && r.throughputBps !== undefined ? ` (${formatRate(r.throughputBps)})` : '';
-        env.out.line(`✅ ${name} - ${'latencyMs' in r ? r.latencyMs : '?'}ms${rate}`);
-      } else env.out.line(`❌ ${name} - ${r.error}`);
-    }
-    const ok = results.filter((r) => r.ok).length;
-    env.out.line('');
-    env.out.line(`${ok}/${results.length} mirrors operational`);
-    const outcomes: MirrorOutcome[] = results
-      .filter((r) => session.live.some((l) => l.record.id === r.record.id))
-      .map((r) => ({
-        id: r.record.id,
-        ok: r.ok,
-        ...('latencyMs' in r && r.latencyMs !== undefined && r.ok ? { latencyMs: r.latencyMs } : {}),
-        ...('throughputBps' in r && r.throughputBps !== undefined ? { throughputBps: r.throughputBps } : {}),
-        ...(r.error ? { error: r.error } : {}),
-      }));
-    const pruned = await recordHealth(env.paths, outcomes, now);
-    reportPruned(env, pruned, cfg.settings.prune_after_failures);
-    env.out.result(
-      results.map((r) => ({
-        url: r.record.uri,
-        ok: r.ok,
-        latency_ms: 'latencyMs' in r && r.latencyMs !== undefined ? r.latencyMs : null,
-        throughput_bps: 'throughputBps' in r && r.throughputBps !== undefined ? r.throughputBps : null,
-        error: r.error ?? null,
-        ...(pruned.some((p) => p.id === r.record.id) ? { pruned: true } : {}),
-      })),
-    );
-    if (ok === 0) {
-      env.ctx.stderr.write(
-        `error[E_NO_SOURCE]: ${results.length === 0 ? 'no mirror configured' : 'no mirror answered'}\n`,
-      );
-      return 1;
-    }
-    return 0;
-  } finally {
-    await session.close();
+  const { results, pruned, pruneAfter } = await probeAll(env.paths, {
+    now: env.ctx.now(),
+    timeoutMs: seconds * 1000,
+    env: env.ctx.env,
+  });
+  for (const r of results) {
+    const name = displayName(r.record);
+    if (r.ok) {
+      const rate = r.throughputBps !== undefined ? ` (${formatRate(r.throughputBps)})` : '';
+      env.out.line(`✅ ${name} - ${r.latencyMs ?? '?'}ms${rate}`);
+    } else env.out.line(`❌ ${name} - ${r.error}`);
   }
-}
-
-/** What this node already trusts, to tell a stale or forged mirror from a good one. */
-async function trustedContext(env: CommandEnv): Promise<{
-  root?: import('@tufjs/models').Root;
-  timestamp?: import('@tufjs/models').Metadata<import('@tufjs/models').Timestamp>;
-  sample?: PackageTarget;
-}> {
-  const store = await openTrustStore(env.paths);
-  const out: Awaited<ReturnType<typeof trustedContext>> = {};
-  try {
-    const root = await store.load('root');
-    if (root) out.root = parseMetadata('root', root).signed;
-    const ts = await store.load('timestamp');
-    if (ts) out.timestamp = parseMetadata('timestamp', ts);
-    const targets = await store.load('targets');
-    if (targets) {
-      const pkgs = listPackages(parseMetadata('targets', targets));
-      const sample = pkgs.reduce<PackageTarget | undefined>(
-        (a, b) => (!a || b.length > a.length ? b : a),
-        undefined,
-      );
-      if (sample) out.sample = sample;
-    }
-  } catch (err) {
-    if (!(err instanceof DchatError)) throw err;
-    // Damaged local metadata: probe without it (the next check replaces it).
+  const ok = results.filter((r) => r.ok).length;
+  env.out.line('');
+  env.out.line(`${ok}/${results.length} mirrors operational`);
+  reportPruned(env, pruned, pruneAfter);
+  env.out.result(
+    results.map((r) => ({
+      url: r.record.uri,
+      ok: r.ok,
+      latency_ms: r.latencyMs ?? null,
+      throughput_bps: r.throughputBps ?? null,
+      error: r.ok ? null : r.error,
+      ...(pruned.some((p) => p.id === r.record.id) ? { pruned: true } : {}),
+    })),
+  );
+  if (ok === 0) {
+    env.ctx.stderr.write(
+      `error[E_NO_SOURCE]: ${results.length === 0 ? 'no mirror configured' : 'no mirror answered'}\n`,
+    );
+    return 1;
   }
-  return out;
+  return 0;
 }

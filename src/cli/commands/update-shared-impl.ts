@@ -1,20 +1,27 @@
-/** Pieces the `dchat update` command bodies share: discovery, sizes, rates, pruning reports. */
-import {
-  type MirrorSession,
-  openMirrors,
-  recordHealth,
-  refreshTrust,
-} from '../../download/mirror-session.ts';
-import type { MirrorOutcome, PrunedMirror } from '../../download/planner/pruning.ts';
-import { parseRate } from '../../download/planner/rate.ts';
-import { DchatError, UsageError } from '../../errors.ts';
-import type { SeedSourceType } from '../../model/download-source.ts';
-import type { SourcesUpdate } from '../../sources/mirror-fetcher.ts';
-import { otherTargets } from '../../trust/package-check.ts';
-import type { TrustedSet } from '../../trust/trusted-set.ts';
+/** Pieces the `dchat update` command bodies share: the service, sizes, rates, pruning reports. */
+import { UsageError } from '../../errors.ts';
+import { parseRate } from '../../model/rate.ts';
+import type { Discovery } from '../../update/discover.ts';
+import type { PrunedMirror } from '../../update/health.ts';
+import { UpdateService } from '../../update/service.ts';
 import type { CommandEnv } from '../program.ts';
 
-/** "45 MB", "5.2 MB", "812 KB" (decimal units, as the seed prints sizes). */
+export { formatRate } from '../../model/rate.ts';
+
+/** The update service of this command's home, clock and environment. */
+export function updateService(env: CommandEnv): UpdateService {
+  return new UpdateService({ paths: env.paths, env: env.ctx.env, clock: env.ctx.now });
+}
+
+/** Signed targets that are not dchat packages are ignored; a debug line says which. */
+export function logIgnored(env: CommandEnv, d: Discovery): void {
+  if (d.ignored.length > 0)
+    env.logs
+      .forComponent('update')
+      .debug({ targets: d.ignored }, 'signed targets that are not dchat packages, ignored');
+}
+
+/** "45 MB", "5.2 MB", "812 KB" (decimal units, as the seed prints package sizes). */
 export function formatSize(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(bytes >= 1e10 ? 0 : 1)} GB`;
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(bytes >= 1e7 ? 0 : 1)} MB`;
@@ -22,17 +29,15 @@ export function formatSize(bytes: number): string {
   return `${bytes} B`;
 }
 
-export function formatRate(bps: number): string {
-  return `${formatSize(bps)}/s`;
-}
-
-/** A rate flag (`--limit-rate 10M`) or mirrors.toml setting, in bytes/s. */
-export function rateValue(value: string | number | undefined, flag: string): number | undefined {
+/** A rate flag (`--limit-rate 10M`, binary units: model/rate.ts) in bytes/s. */
+export function rateValue(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'number') return value;
   const n = parseRate(value);
   if (n === undefined)
-    throw new UsageError(flag, `'${value.slice(0, 40)}' is not a rate like 500K, 10M or 1048576`);
+    throw new UsageError(
+      flag,
+      `'${value.slice(0, 40)}' is not a rate like 500K, 10M (KiB/s, MiB/s) or 1048576 (bytes/s)`,
+    );
   return n;
 }
 
@@ -53,43 +58,4 @@ export function prunedJson(
     failures: p.failures,
     ...(p.lastError ? { last_error: p.lastError } : {}),
   }));
-}
-
-export interface Discovery {
-  session: MirrorSession;
-  update: SourcesUpdate;
-  trusted: TrustedSet;
-  pruned: PrunedMirror[];
-  outcomes: MirrorOutcome[];
-}
-
-/**
- * Opens the configured mirrors and runs the TUF refresh through them (persisting what is trusted
- * in $DCHAT_HOME/trust), records each mirror's health and reports pruning. The caller closes
- * `session` (a download keeps using it).
- */
-export async function discover(env: CommandEnv, type?: SeedSourceType): Promise<Discovery> {
-  const now = env.ctx.now();
-  const session = await openMirrors(env.paths, {
-    now: now.getTime(),
-    env: env.ctx.env,
-    ...(type ? { type } : {}),
-  });
-  try {
-    const r = await refreshTrust(env.paths, session, now);
-    if (r.error || !r.update) {
-      const pruned = await recordHealth(env.paths, r.outcomes, now);
-      reportPruned(env, pruned, session.config.settings.prune_after_failures);
-      throw r.error ?? new DchatError('E_INTERNAL', 'refresh returned nothing');
-    }
-    const ignored = otherTargets(r.update.trusted.requireTargets());
-    if (ignored.length > 0)
-      env.logs
-        .forComponent('update')
-        .debug({ targets: ignored }, 'signed targets that are not dchat packages, ignored');
-    return { session, update: r.update, trusted: r.update.trusted, pruned: [], outcomes: r.outcomes };
-  } catch (err) {
-    await session.close();
-    throw err;
-  }
 }

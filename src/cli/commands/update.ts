@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { action } from '../program.ts';
+import { lazy } from '../program.ts';
 
 /**
  * `dchat update ...`: the seed's commands (spec/CLI.md "Update"), plus tuning flags. Bodies load
@@ -15,41 +15,36 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .requiredOption('--version <v>', 'the version it claims to be')
     .option('--platform <p>', 'its platform (default: from the file name dchat-<version>-<platform>)')
     .option('--metadata <dir>', 'a repository or mirror copy to update trust from first')
-    .action(action(ctx, async (o, env) => (await import('./verify-impl.ts')).verify(o as never, env)));
+    .action(lazy(ctx, async () => (await import('./verify-impl.ts')).verify));
   update
     .command('check')
     .description('refresh signed release metadata from the mirrors and name the newest trusted version')
     .option('--current <v>', 'the version running here (default: this program’s own version)')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-discover-impl.ts')).check(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-discover-impl.ts')).check));
   update
     .command('list-versions')
     .description('every trusted release: version, type, platform, size, date')
-    .action(
-      action(ctx, async (o, env) =>
-        (await import('./update-discover-impl.ts')).listVersions(o as never, env),
-      ),
-    );
+    .action(lazy(ctx, async () => (await import('./update-discover-impl.ts')).listVersions));
   update
     .command('download')
     .description('fetch a release from the mirrors, verifying every chunk, into $DCHAT_HOME/packages')
     .requiredOption('--version <v>', 'release version')
     .option('--platform <p>', 'platform (default: this machine’s)')
     .option('--source <type>', 'only this kind of source: https|ipfs|bittorrent|peer|github|fdroid')
-    .option('--limit-rate <rate>', 'bandwidth limit, bytes/s or 500K, 10M (default: mirrors.toml limit_rate)')
+    .option(
+      '--limit-rate <rate>',
+      'bandwidth limit in bytes/s; K, M, G are KiB, MiB, GiB as curl reads them: 500K, 24M (= 24 MiB/s) (default: mirrors.toml limit_rate)',
+    )
     .option(
       '--min-rate <rate>',
-      'drop a source slower than this over --slow-window (default: mirrors.toml min_rate)',
+      'drop a source slower than this over --slow-window; units as --limit-rate (default: mirrors.toml min_rate)',
     )
     .option(
       '--slow-window <seconds>',
       'window of the minimum-rate check (default: mirrors.toml slow_window_secs)',
     )
     .option('--parallel <n>', 'sources fetched from at once (default: mirrors.toml parallel_sources)')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-download-impl.ts')).download(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-download-impl.ts')).download));
   update
     .command('add-mirror')
     .description('add a download source to mirrors.toml (or change its priority/region)')
@@ -60,29 +55,21 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
       'region, e.g. us-west (preferred within a priority when it matches settings.region)',
     )
     .option('--priority <n>', 'lower is tried first (default 10)')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).addMirror(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-mirrors-impl.ts')).addMirror));
   update
     .command('remove-mirror')
     .description('remove a download source from mirrors.toml')
     .requiredOption('--url <url>', 'mirror URL as listed by list-mirrors')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).removeMirror(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-mirrors-impl.ts')).removeMirror));
   update
     .command('list-mirrors')
     .description('configured download sources, in the order they are tried')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).listMirrors(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-mirrors-impl.ts')).listMirrors));
   update
     .command('test-mirrors')
     .description('probe every mirror at once: latency, throughput, fresh signed metadata')
     .option('--timeout <seconds>', 'bound on the whole test (default 10)')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-mirrors-impl.ts')).testMirrors(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-mirrors-impl.ts')).testMirrors));
   update
     .command('configure-auto-update')
     .description('change the auto-update policy (packages/auto_update_config.json)')
@@ -93,13 +80,9 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .option('--background-download <bool>', 'download in the background ahead of activation')
     .option('--channel <c>', 'stable|beta|nightly')
     .option('--pin <version>', 'stay on this version (none: unpin)')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-config-impl.ts')).configure(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-config-impl.ts')).configure));
   update
     .command('show-config')
     .description('the auto-update policy')
-    .action(
-      action(ctx, async (o, env) => (await import('./update-config-impl.ts')).showConfig(o as never, env)),
-    );
+    .action(lazy(ctx, async () => (await import('./update-config-impl.ts')).showConfig));
 }

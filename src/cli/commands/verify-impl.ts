@@ -1,10 +1,16 @@
 import { basename, resolve } from 'node:path';
-import { DchatError, EXIT_SECURITY } from '../../errors.ts';
+import { DchatError } from '../../errors.ts';
 import { hostPlatform, parsePackageName } from '../../model/platform.ts';
 import { startFileDigest } from '../../store/file-digest.ts';
-import type { TrustedSet } from '../../trust/trusted-set.ts';
 import { platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
+
+export interface VerifyFlags {
+  package: string;
+  version: string;
+  platform?: string;
+  metadata?: string;
+}
 
 /** Seed output lines: "✅ Hash verification passed (SHA-256)". */
 const CHECK_LABEL: Record<string, [string, string]> = {
@@ -14,38 +20,32 @@ const CHECK_LABEL: Record<string, [string, string]> = {
   signature: ['Package signature verification', ' (dchat-sign, Ed25519)'],
 };
 
-export async function verify(
-  o: { package: string; version: string; platform?: string; metadata?: string },
-  env: CommandEnv,
-): Promise<number> {
+/** `dchat update verify`: the update service's verdict, rendered (seed lines, or one JSON document). */
+export async function verify(o: VerifyFlags, env: CommandEnv): Promise<number> {
   const version = versionFlag(o.version);
   const file = resolve(env.ctx.cwd, o.package);
   const platform = platformFlag(
     o.platform ?? parsePackageName(basename(file))?.platform ?? hostPlatform(process.platform, process.arch),
   );
-  const now = env.ctx.now();
   env.out.line(`🔒 Verifying package: ${file}`);
-  // Hashing starts now, on its own threads, while the rest of this command loads and the metadata
-  // is read and checked (about a tenth of a 1 GiB verify when done one after the other); verifyFile
+  // Hashing starts now, on its own threads, while the update service loads and the metadata is
+  // read and checked (about a tenth of a 1 GiB verify when done one after the other); the check
   // caps it as soon as the signed sizes are in.
   const hashing = startFileDigest(file);
-  let trusted: TrustedSet;
-  let verifyFile: typeof import('../../download/verify-file.ts').verifyFile;
+  let service: import('../../update/service.ts').UpdateService;
   try {
-    const [{ trustOffline, trustUpdate }, vf, { DirectoryFetcher }] = await Promise.all([
-      import('../../download/trust-session.ts'),
-      import('../../download/verify-file.ts'),
-      import('../../sources/directory-fetcher.ts'),
-    ]);
-    verifyFile = vf.verifyFile;
-    trusted = o.metadata
-      ? (await trustUpdate(env.paths, new DirectoryFetcher(resolve(env.ctx.cwd, o.metadata)), now)).trusted
-      : await trustOffline(env.paths, now);
+    service = (await import('./update-shared-impl.ts')).updateService(env);
   } catch (err) {
     hashing.stop();
     throw err;
   }
-  const { verdict, digests } = await verifyFile(trusted, file, version, platform, hashing);
+  const { verdict, digests, trusted } = await service.verify({
+    file,
+    version,
+    platform,
+    hashing,
+    ...(o.metadata ? { metadataDir: resolve(env.ctx.cwd, o.metadata) } : {}),
+  });
   const root = trusted.root.signed;
   const targets = trusted.requireTargets().signed;
   const doc = {
@@ -73,7 +73,7 @@ export async function verify(
   if (!verdict.ok) {
     env.out.result(doc);
     env.ctx.stderr.write(`error[${verdict.code}]: ${verdict.message}\n`);
-    return new DchatError(verdict.code ?? 'E_HASH_MISMATCH', verdict.message ?? '').exitCode || EXIT_SECURITY;
+    return new DchatError(verdict.code, verdict.message).exitCode;
   }
   env.out.line(
     `✅ Signature verification passed (Ed25519, ${root.roles.targets?.threshold} of ${root.roles.targets?.keyIDs.length} release keys, targets v${targets.version})`,

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ANNOUNCE_FORMAT, MAX_BUNDLED_ROOTS, type VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
+import { defaultPriority } from '../../model/source-kind.ts';
 import { compareVersions } from '../../model/version.ts';
 import { applyBundle } from '../../trust/apply-bundle.ts';
 import type { TrustDocs, TrustStore } from '../../trust/updater.ts';
@@ -112,7 +113,7 @@ export class NodeTrust {
       id: randomUUID(),
       source_type: 'Peer',
       uri,
-      priority: 30,
+      priority: defaultPriority('peer'),
       failure_count: 0,
       origin: 'configured',
     }));

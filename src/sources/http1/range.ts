@@ -203,7 +203,10 @@ export class Http1Range extends PieceQueue implements RangeTransfer, ConnOwner {
           this.complete();
           return;
         case 'error':
-          this.fail(ev.error);
+          // The parser knows no URL: the error says which request it was.
+          this.fail(
+            new SourceError(ev.error.code, `${this.where()}: ${ev.error.message}`, { cause: ev.error }),
+          );
           return;
       }
     }

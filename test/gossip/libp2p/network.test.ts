@@ -39,14 +39,15 @@ type Status = {
   mirrors: { uri: string; origin: string; priority: number }[];
   stats: {
     adapter: {
-      forgedAnnouncements: number;
-      acceptedVia: { push: number; sync: number; local: number };
-      sentByType: Record<string, number>;
+      forged_announcements: number;
+      accepted_via: { push: number; sync: number; local: number };
+      sent_by_type: Record<string, number>;
     };
   };
 };
 
-const status = (p: NodeProcess) => controlRequest(homePaths(p.home), 'status') as Promise<Status>;
+const status = (p: NodeProcess) =>
+  controlRequest(homePaths(p.home), 'status') as Promise<unknown> as Promise<Status>;
 
 describe('gossip over libp2p between real node processes', () => {
   let dir: string;
@@ -104,9 +105,9 @@ describe('gossip over libp2p between real node processes', () => {
   test('only the side that dialled sends HELLO', async () => {
     // n1 dialled n0 and n2 dialled n1; n0 dialled nobody.
     const [s0, s1, s2] = await Promise.all(nodes.map(status));
-    assert.equal(s0?.stats.adapter.sentByType.hello ?? 0, 0);
-    assert.equal(s1?.stats.adapter.sentByType.hello, 1);
-    assert.equal(s2?.stats.adapter.sentByType.hello, 1);
+    assert.equal(s0?.stats.adapter.sent_by_type.hello ?? 0, 0);
+    assert.equal(s1?.stats.adapter.sent_by_type.hello, 1);
+    assert.equal(s2?.stats.adapter.sent_by_type.hello, 1);
   });
 
   test('a release announced at one end reaches the other end by gossip and is fetched from peers', async () => {
@@ -129,7 +130,7 @@ describe('gossip over libp2p between real node processes', () => {
         s.releases.announcements.some((x) => x.id === a.id),
         `${p.name} holds the announcement`,
       );
-      assert.equal(s.stats.adapter.acceptedVia.push, 1, `${p.name} learned it by gossip push`);
+      assert.equal(s.stats.adapter.accepted_via.push, 1, `${p.name} learned it by gossip push`);
       assert.equal(s.releases.packages.find((x) => x.target === TARGET)?.source, 'peer');
     }
     // n2 never talked to n0: it learned through n1's relayed copy.
@@ -186,8 +187,8 @@ describe('gossip over libp2p between real node processes', () => {
       return st.releases.packages.some((x) => x.target === TARGET) && st;
     });
     assert.equal(s.releases.highest_trusted, '1.0.0');
-    assert.equal(s.stats.adapter.acceptedVia.push, 0);
-    assert.equal(s.stats.adapter.acceptedVia.sync, 1, 'learned from a digest exchange (WANT -> BUNDLE)');
+    assert.equal(s.stats.adapter.accepted_via.push, 0);
+    assert.equal(s.stats.adapter.accepted_via.sync, 1, 'learned from a digest exchange (WANT -> BUNDLE)');
     nodes.push(n3);
   });
 
@@ -222,7 +223,7 @@ describe('gossip over libp2p between real node processes', () => {
       const st = await status(n1);
       // At least one forgery judged and refused; how many more copies arrive before the sender is
       // graylisted or banned depends on scheduling, so the count is not pinned.
-      return st.stats.adapter.forgedAnnouncements >= 1 && st;
+      return st.stats.adapter.forged_announcements >= 1 && st;
     });
     assert.equal(s1.releases.highest_trusted, '1.0.0', 'n1 trusts nothing the forger claimed');
     const scored = await waitFor('the forger to be scored below zero or banned', async () => {
@@ -233,7 +234,7 @@ describe('gossip over libp2p between real node processes', () => {
     assert.ok(scored);
     for (const p of nodes.filter((x) => x !== n1)) {
       const st = await status(p);
-      assert.equal(st.stats.adapter.forgedAnnouncements, 0, `${p.name} never received a relayed forgery`);
+      assert.equal(st.stats.adapter.forged_announcements, 0, `${p.name} never received a relayed forgery`);
       assert.equal(st.releases.highest_trusted, '1.0.0');
     }
   });

@@ -1,0 +1,182 @@
+/**
+ * The update service (DESIGN.md `update/`): the use cases the CLI and the node share, each a
+ * straight line through the layers: open the source registry, discover (TUF refresh through the
+ * mirrors), download (mirrors and the node's peers together), verify; mirror health committed once
+ * per operation. Callers parse arguments and render; they never assemble sources themselves.
+ * Install and rollback (the activation supervisor) build on `download`'s result: a verified file
+ * at `result.path` with its signed target.
+ */
+import { DchatError } from '../errors.ts';
+import type { PackageTarget } from '../model/package.ts';
+import type { SourceKind } from '../model/source-kind.ts';
+import type { HomePaths } from '../store/home.ts';
+import type { MirrorSettings } from '../store/mirrors.ts';
+import { findPackage, listPackages } from '../trust/package-check.ts';
+import type { TrustedSet } from '../trust/trusted-set.ts';
+import { type Discovery, discover } from './discover.ts';
+import { type DownloadEvent, type DownloadTuning, type Fetched, fetchTarget } from './download.ts';
+import { type PrunedMirror, RunHealth } from './health.ts';
+import { type ExtraSource, hasTransport, openRegistry, type SourceRegistry } from './registry.ts';
+import { type Verified, type VerifyRequest, verifyPackage } from './verify.ts';
+
+/** Mirrors pruned by the health record of a failed operation, and the threshold that pruned them. */
+export type OnPruned = (pruned: PrunedMirror[], pruneAfter: number) => void;
+
+export interface UpdateServiceInit {
+  paths: HomePaths;
+  /** The process environment (TLS roots for HTTPS mirrors). */
+  env?: NodeJS.ProcessEnv;
+  /** Reference time of trust decisions (DCHAT_FAKE_NOW in tests). */
+  clock: () => Date;
+  /** Sources beyond mirrors.toml, asked at each operation: a node's peers. */
+  extraSources?: () => ExtraSource[];
+}
+
+/** What discovery found, for check and list-versions. */
+export interface Checked {
+  discovery: Discovery;
+  packages: PackageTarget[];
+  pruned: PrunedMirror[];
+  pruneAfter: number;
+}
+
+export interface DownloadRequest extends DownloadTuning {
+  version: string;
+  platform: string;
+  /** Only sources of this kind (`--source`). */
+  kind?: SourceKind;
+  signal?: AbortSignal;
+  onEvent?: (e: DownloadEvent) => void;
+  /** Mirrors pruned by a failed download's health record (a successful one returns them). */
+  onPruned?: OnPruned;
+  /** Called once the target is known, before any byte is fetched (for a header line). */
+  onStart?: (info: { target: PackageTarget; mirrors: number; peers: number }) => void;
+}
+
+export interface Downloaded extends Fetched {
+  target: PackageTarget;
+  /** Present when the CLI refreshed trust through the mirrors first. */
+  discovery?: Discovery;
+  settings: MirrorSettings;
+  pruned: PrunedMirror[];
+}
+
+export class UpdateService {
+  private readonly init: UpdateServiceInit;
+
+  constructor(init: UpdateServiceInit) {
+    this.init = init;
+  }
+
+  get paths(): HomePaths {
+    return this.init.paths;
+  }
+
+  private open(kind?: SourceKind): Promise<SourceRegistry> {
+    return openRegistry(this.init.paths, {
+      now: this.init.clock().getTime(),
+      ...(this.init.env ? { env: this.init.env } : {}),
+      ...(kind ? { kind } : {}),
+      extra: this.init.extraSources?.() ?? [],
+    });
+  }
+
+  /** `update check` / `list-versions`: refresh trust through the mirrors, list trusted packages. */
+  async check(o: { signal?: AbortSignal; onPruned?: OnPruned } = {}): Promise<Checked> {
+    const reg = await this.open();
+    const health = new RunHealth();
+    const now = this.init.clock();
+    try {
+      const discovery = await discover(this.init.paths, reg, health, now, o.signal);
+      const pruned = await health.commit(this.init.paths, now);
+      return {
+        discovery,
+        packages: listPackages(discovery.trusted.requireTargets()),
+        pruned,
+        pruneAfter: reg.config.settings.prune_after_failures,
+      };
+    } catch (err) {
+      o.onPruned?.(
+        await health.commit(this.init.paths, now).catch(() => []),
+        reg.config.settings.prune_after_failures,
+      );
+      throw err;
+    } finally {
+      await reg.close();
+    }
+  }
+
+  /**
+   * `update download`: refresh trust through the mirrors, then fetch the target from every source
+   * (mirrors and extra sources). Health is committed once at the end, whatever the outcome.
+   */
+  async download(r: DownloadRequest): Promise<Downloaded> {
+    if (r.kind && r.kind !== 'peer' && !hasTransport(r.kind))
+      throw new DchatError(
+        'E_NO_SOURCE',
+        `--source ${r.kind}: this build has no ${r.kind} transport yet (use https)`,
+      );
+    const reg = await this.open(r.kind);
+    const health = new RunHealth();
+    const now = () => this.init.clock();
+    try {
+      const discovery = await discover(this.init.paths, reg, health, now(), r.signal);
+      const out = await this.fetch(reg, discovery.trusted, r, health);
+      const pruned = await health.commit(this.init.paths, now());
+      return { ...out, discovery, pruned };
+    } catch (err) {
+      r.onPruned?.(
+        await health.commit(this.init.paths, now()).catch(() => []),
+        reg.config.settings.prune_after_failures,
+      );
+      throw interruption(r.signal) ?? err;
+    } finally {
+      await reg.close();
+    }
+  }
+
+  /**
+   * A node's download: trust as the node holds it (gossip keeps it current; no refresh), bytes
+   * from the configured mirrors and the node's peers together.
+   */
+  async downloadTrusted(trusted: TrustedSet, r: DownloadRequest): Promise<Downloaded> {
+    const reg = await this.open(r.kind);
+    const health = new RunHealth();
+    try {
+      const out = await this.fetch(reg, trusted, r, health);
+      const pruned = await health.commit(this.init.paths, this.init.clock());
+      return { ...out, pruned };
+    } catch (err) {
+      r.onPruned?.(
+        await health.commit(this.init.paths, this.init.clock()).catch(() => []),
+        reg.config.settings.prune_after_failures,
+      );
+      throw interruption(r.signal) ?? err;
+    } finally {
+      await reg.close();
+    }
+  }
+
+  private async fetch(
+    reg: SourceRegistry,
+    trusted: TrustedSet,
+    r: DownloadRequest,
+    health: RunHealth,
+  ): Promise<Omit<Downloaded, 'pruned' | 'discovery'>> {
+    const target = findPackage(trusted.requireTargets(), r.version, r.platform);
+    r.onStart?.({ target, mirrors: reg.live.length, peers: reg.extra.length });
+    const fetched = await fetchTarget(this.init.paths, reg, trusted, target, health, r);
+    return { ...fetched, target, settings: reg.config.settings };
+  }
+
+  /** `update verify`: offline, or after a TUF update from a repository directory. */
+  verify(r: VerifyRequest): Promise<Verified> {
+    return verifyPackage(this.init.paths, r, this.init.clock());
+  }
+}
+
+/** What stopped an aborted operation, when the caller said (a signal, a deadline): that, not E_ABORTED. */
+function interruption(signal: AbortSignal | undefined): DchatError | undefined {
+  const reason: unknown = signal?.aborted ? signal.reason : undefined;
+  return reason instanceof DchatError ? reason : undefined;
+}

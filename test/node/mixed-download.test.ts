@@ -1,0 +1,112 @@
+/**
+ * A node's download goes through the update service with the HTTPS mirrors of its mirrors.toml and
+ * its peers together: two real DchatNodes on loopback (libp2p TCP), one holding the package, the
+ * other with a real HTTPS mirror configured; the control protocol's `download` asks the second
+ * node, and both kinds of source deliver verified chunks of the one file.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { sha256Hex } from '../../src/crypto/hash.ts';
+import { trustUpdate } from '../../src/download/trust-session.ts';
+import { controlRequest } from '../../src/node/control.ts';
+import { DchatNode } from '../../src/node/daemon.ts';
+import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
+import type { HomePaths } from '../../src/store/home.ts';
+import {
+  addMirror,
+  CHUNK,
+  type MirrorRepo,
+  makeHome,
+  makeMirrorRepo,
+  type Published,
+} from '../download/fixture.ts';
+import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
+import { makeTestCa, type TestCa } from '../helpers/tls.ts';
+import { requireTool } from '../helpers/tools.ts';
+
+const skip = requireTool('openssl');
+const log = pino({ level: 'silent' });
+
+describe('a node downloads from mirrors and peers together', { skip }, () => {
+  let ca: TestCa;
+  let repo: MirrorRepo;
+  let pkg: Published;
+  let mirror: FaultMirror;
+  const nodes: DchatNode[] = [];
+
+  const nodeOn = async (paths: HomePaths, bootstrap: string[] = []) => {
+    const n = await DchatNode.create(
+      paths,
+      {
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap,
+        role: 'user',
+        prefetch: false,
+        platform: 'linux-x64',
+        announceTtl: 4,
+        redialMs: 200,
+        env: { NODE_EXTRA_CA_CERTS: ca.caCert },
+      },
+      log,
+    );
+    nodes.push(n);
+    await n.start();
+    return n;
+  };
+
+  before(async () => {
+    ca = makeTestCa();
+    repo = await makeMirrorRepo();
+    pkg = await repo.publish('1.0.0', 48 * CHUNK + 5);
+    // Slow enough that the peer's share of the chunks is not all stolen back by the mirror.
+    mirror = await startFaultMirror(repo.dir, ca, [{ kind: 'slow', bytesPerSec: 2 * 1024 * 1024 }]);
+  });
+  after(async () => {
+    for (const n of nodes) await n.stop();
+    await mirror?.stop();
+  });
+
+  test('the control `download` of a node uses its HTTPS mirror and its peer in one run', {
+    timeout: 60_000,
+  }, async () => {
+    const seedPaths = await makeHome(repo);
+    await trustUpdate(seedPaths, new DirectoryFetcher(repo.dir), new Date());
+    await mkdir(seedPaths.packagesDir, { recursive: true });
+    await copyFile(pkg.file, seedPaths.packageFile('1.0.0', 'linux-x64'));
+    const seed = await nodeOn(seedPaths);
+
+    const paths = await makeHome(repo);
+    await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
+    await addMirror(paths.home, mirror.url);
+    const me = await nodeOn(paths, [`${(await controlRequest(seedPaths, 'status')).addresses[0]}`]);
+    for (let i = 0; i < 100; i++) {
+      if ((await controlRequest(paths, 'status')).connected_peers.some((p) => p.id === seed.peerId)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const r = await controlRequest(paths, 'download', { version: '1.0.0', platform: 'linux-x64' }, 60_000);
+    assert.equal(sha256Hex(await readFile(r.path)), pkg.sha256);
+    const byType = new Map<string, number>();
+    for (const s of r.sources) byType.set(s.type, (byType.get(s.type) ?? 0) + s.bytes);
+    assert.ok(
+      (byType.get('https') ?? 0) > 0,
+      `the mirror delivered verified bytes: ${JSON.stringify(r.sources)}`,
+    );
+    assert.ok(
+      (byType.get('peer') ?? 0) > 0,
+      `the peer delivered verified bytes: ${JSON.stringify(r.sources)}`,
+    );
+    assert.equal((byType.get('https') ?? 0) + (byType.get('peer') ?? 0), pkg.bytes.byteLength);
+    assert.ok((r.peers[seed.peerId] ?? 0) > 0, 'the seed is named with the bytes it served');
+    assert.ok(mirror.packageBytes > 0);
+    // The node now holds and serves it; its status says where the bytes came from.
+    const st = await controlRequest(paths, 'status');
+    const held = st.releases.packages.find((p) => p.target === 'dchat-1.0.0-linux-x64');
+    assert.ok(held && (held.source === 'https' || held.source === 'peer'));
+    assert.equal(me.peerId, st.peer_id);
+    // The mirror's health was recorded once, as for a CLI download.
+    assert.match(await readFile(paths.mirrorsToml, 'utf8'), /last_success = "/);
+  });
+});
