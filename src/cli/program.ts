@@ -67,6 +67,17 @@ export function newProgram(name: string, description: string, ctx: CliContext): 
   return program;
 }
 
+/** argv without the program-wide flags (`--home DIR`, `--home=DIR`, `--json`). */
+function withoutGlobalFlags(argv: readonly string[]): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--home') i++;
+    else if (!a.startsWith('--home=') && a !== '--json') rest.push(a);
+  }
+  return rest;
+}
+
 /**
  * The first word of argv that names no subcommand where one is expected (skipping option values of
  * known options), or undefined. `help` is commander's own command.
@@ -94,9 +105,11 @@ export function unknownCommand(program: Command, argv: readonly string[]): strin
 
 /** Parses argv, runs the action, returns the exit code (never calls process.exit itself). */
 export async function runProgram(program: Command, argv: string[]): Promise<number> {
-  // `--version` alone prints ours; elsewhere it is the seed's release-version flag
-  // (`update download --version 1.0.0`), so commander's own version option is not used.
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  // `--version` alone (global flags aside: `dchat --home H --version`) prints ours; elsewhere it is
+  // the seed's release-version flag (`update download --version 1.0.0`), so commander's own
+  // version option is not used.
+  const rest = withoutGlobalFlags(argv);
+  if (rest.length === 1 && (rest[0] === '--version' || rest[0] === '-V')) {
     (program.configureOutput().writeOut ?? ((s: string) => process.stdout.write(s)))(`${VERSION}\n`);
     return EXIT_OK;
   }

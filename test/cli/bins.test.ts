@@ -24,6 +24,19 @@ describe('executables', { concurrency: true }, () => {
     });
   }
 
+  test('--version after the global flags (--home DIR, --json) still prints the version', async () => {
+    for (const args of [
+      ['--home', '/nonexistent/h', '--version'],
+      ['--json', '--home=/x', '--version'],
+    ]) {
+      const r = await runBin('dchat', args);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal(r.stdout, `${VERSION}\n`);
+    }
+    const r = await runBin('dchat', ['update', 'download', '--version']);
+    assert.equal(r.code, 2, describeRun(r));
+  });
+
   test('subcommand help exits 0 too (dchat release publish --help)', async () => {
     const r = await runBin('dchat', ['release', 'publish', '--help']);
     assert.equal(r.code, 0, describeRun(r));
