@@ -10,6 +10,7 @@
 import type { MachineAction } from '../download/machine/actions.ts';
 import { DownloadMachine } from '../download/machine/machine.ts';
 import { Rng } from '../gossip/core/rng.ts';
+import { defaultPriority } from '../model/source-kind.ts';
 
 export interface SwarmOptions {
   nodes: number;
@@ -96,6 +97,8 @@ interface Flow {
 }
 
 const SEED = 'seed';
+/** Peers rank as the node ranks them (model/source-kind.ts); the seed just before them. */
+const PEER = defaultPriority('peer');
 
 export function runSwarm(partial: Partial<SwarmOptions> = {}): SwarmReport {
   const o: SwarmOptions = { ...DEFAULT_SWARM, ...partial };
@@ -132,8 +135,8 @@ export function runSwarm(partial: Partial<SwarmOptions> = {}): SwarmReport {
       startAt: rng.int(chunks),
     });
     // The seed first: one of each node's fetches always goes there, so its upload never idles.
-    m.sourceAdded(0, { id: SEED, priority: 29 });
-    for (const j of peers[i] as Set<number>) m.sourceAdded(0, { id: `n${j}`, priority: 30, partial: true });
+    m.sourceAdded(0, { id: SEED, priority: PEER - 1 });
+    for (const j of peers[i] as Set<number>) m.sourceAdded(0, { id: `n${j}`, priority: PEER, partial: true });
     return m;
   });
   const flows = new Map<string, Flow>();
