@@ -539,7 +539,7 @@ export class DchatNode extends EventEmitter {
       },
       mirrors: gossip.core.mirrors(),
       stats: {
-        gossip: snakeKeys(gossip.coreStats),
+        gossip: snakeKeys(gossip.core.stats),
         adapter: snakeKeys(gossip.stats),
         bad_chunks: this.badChunks,
         chunks_served: this.chunkServer?.served ?? 0,

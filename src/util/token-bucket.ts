@@ -43,10 +43,14 @@ export class TokenBucket {
     return true;
   }
 
-  /** Takes `n` (may go into debt); returns how many ms to wait before the tokens are really there. */
+  /**
+   * Takes `n` (may go into debt); returns how many ms after `now` the tokens are really there
+   * (counted from the bucket's own time when `now` is older than it).
+   */
   take(now: number, n: number): number {
     this.tokens = this.available(now) - n;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.ratePerSec) * 1000);
+    if (this.tokens >= 0) return 0;
+    return Math.ceil(Math.max(0, this.at - now) + (-this.tokens / this.ratePerSec) * 1000);
   }
 }
 

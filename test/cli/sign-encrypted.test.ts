@@ -200,7 +200,7 @@ describe('keys that openssl encrypted', { skip: requireTool('openssl') }, () => 
         'sh',
         [
           '-c',
-          `openssl genpkey -algorithm ed25519 | openssl pkcs8 -topk8 ${flags.join(' ')} -passout file:pass -out ${name}`,
+          `umask 077; openssl genpkey -algorithm ed25519 | openssl pkcs8 -topk8 ${flags.join(' ')} -passout file:pass -out ${name}`,
         ],
         { cwd: dir.path },
       );

@@ -107,6 +107,6 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     assert.ok(held && (held.source === 'https' || held.source === 'peer'));
     assert.equal(me.peerId, st.peer_id);
     // The mirror's health was recorded once, as for a CLI download.
-    assert.match(await readFile(paths.mirrorsToml, 'utf8'), /last_success = "/);
+    assert.match(await readFile(paths.mirrorHealth, 'utf8'), /"last_success": "/);
   });
 });

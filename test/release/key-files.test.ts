@@ -30,8 +30,11 @@ const pass = (p?: string) => ({ env: p === undefined ? {} : { DCHAT_KEY_PASSPHRA
 test('private, encrypted and public PEM of one key load as that key', async () => {
   const { privateKey, publicKey } = generateEd25519();
   const hex = rawPublicKeyHex(privateKey);
-  await writeFile(join(dir.path, 'k'), privateKeyToPem(privateKey));
-  await writeFile(join(dir.path, 'k.enc'), encryptPrivateKeyPem(privateKey, 'a long passphrase'));
+  // Private keys as keygen writes them: readable by their owner only.
+  await writeFile(join(dir.path, 'k'), privateKeyToPem(privateKey), { mode: 0o600 });
+  await writeFile(join(dir.path, 'k.enc'), encryptPrivateKeyPem(privateKey, 'a long passphrase'), {
+    mode: 0o600,
+  });
   await writeFile(join(dir.path, 'k.pub'), publicKeyToPem(publicKey));
   const plain = await loadKeyFile(join(dir.path, 'k'), '--key');
   const enc = await loadKeyFile(join(dir.path, 'k.enc'), '--key', pass('a long passphrase'));
@@ -80,7 +83,7 @@ test('property: any bytes in a key file -> a key or E_USAGE/E_PASSPHRASE, never 
         fc.string().map((s) => Buffer.from(`-----BEGIN PUBLIC KEY-----\n${s}\n-----END PUBLIC KEY-----\n`)),
       ),
       async (bytes) => {
-        await writeFile(path, bytes);
+        await writeFile(path, bytes, { mode: 0o600 });
         try {
           await loadKeyFile(path, '--key', pass('a long passphrase'));
         } catch (err) {

@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,8 @@ test('kill -9 while writing the store and publishing: every file complete or abs
   const keyPath = join(dir.path, 'release.key');
   const copySource = join(dir.path, 'copy-source');
   const copyBytes = packageBytes('kill9 copy source', 6 * 1024 * 1024 + 11);
+  // Made here, not by the child: a child killed before its first write would leave no store to walk.
+  await mkdir(store, { recursive: true });
   await writeFile(copySource, copyBytes);
   const key = await writeNewKeyPair(keyPath);
   await initRepository({ dir: mirror, keys: [key], threshold: 1, now: new Date() });

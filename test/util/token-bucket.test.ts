@@ -100,5 +100,6 @@ test('property: tokens spent never exceed burst + rate x elapsed; refusals take 
         }
       },
     ),
+    { numRuns: Number(process.env.FC_RUNS ?? 100) },
   );
 });

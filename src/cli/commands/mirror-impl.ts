@@ -1,9 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { startStaticServer } from '../../mirror/static-server.ts';
 import { isLoopbackHost } from '../../model/loopback.ts';
-import { isRepo } from '../../release/mirror-dir.ts';
 import { readFlagFile } from '../../store/read-capped.ts';
 import type { CommandEnv } from '../program.ts';
 
@@ -52,8 +50,6 @@ export async function serve(
   env: CommandEnv,
 ): Promise<number> {
   const dir = resolve(env.ctx.cwd, o.dir);
-  if (!(await isRepo(dir)))
-    throw new UsageError('--dir', `${dir} is not a release repository (no metadata/1.root.json)`);
   const { host, port } = parseHostPort(o.listen, '--listen');
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
     throw new UsageError('--tls-key', '--tls-cert and --tls-key go together');
@@ -64,6 +60,13 @@ export async function serve(
           key: await readFlagFile('--tls-key', resolve(env.ctx.cwd, o.tlsKey), TLS_FILE_MAX_BYTES),
         }
       : undefined;
+  // Loaded only once the flags are good: a bad flag costs no more than the bare CLI.
+  const [{ isRepo }, { startStaticServer }] = await Promise.all([
+    import('../../release/mirror-dir.ts'),
+    import('../../mirror/static-server.ts'),
+  ]);
+  if (!(await isRepo(dir)))
+    throw new UsageError('--dir', `${dir} is not a release repository (no metadata/1.root.json)`);
   const log = env.logs.forComponent('mirror');
   const server = await startStaticServer({
     root: dir,

@@ -13,8 +13,8 @@ import {
   type AcceptedVia,
   encodeGossipMessage,
   type GossipAction,
+  type GossipMessage,
   GossipNode,
-  type GossipStats,
 } from '../core/index.ts';
 import type { TrustSnapshot } from './bundle.ts';
 import { type AdapterStats, type GossipHost, type GossipServiceInit, seedOf } from './host.ts';
@@ -43,6 +43,7 @@ export class GossipService {
   private readonly trust: NodeTrust;
   private readonly wire: GossipWire;
   private readonly peerIds = new Map<string, PeerId>();
+  private readonly encoded = new WeakMap<GossipMessage, Uint8Array>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly onConnect = (e: CustomEvent<PeerId>) => this.track(e.detail);
@@ -67,10 +68,6 @@ export class GossipService {
 
   get stats(): AdapterStats {
     return { ...this.counts, sendDropped: this.wire.dropped, received: this.wire.received };
-  }
-
-  get coreStats(): GossipStats {
-    return this.core.stats;
   }
 
   get highestTrusted(): string | undefined {
@@ -162,17 +159,8 @@ export class GossipService {
     switch (a.type) {
       case 'send': {
         const peer = this.peerIds.get(a.to);
-        if (!peer) return;
-        let bytes: Uint8Array;
-        try {
-          bytes = encodeGossipMessage(a.message, this.core.config.maxMessageBytes);
-        } catch (err) {
-          this.log('warn', 'message too large to send', {
-            type: a.message.type,
-            error: (err as Error).message,
-          });
-          return;
-        }
+        const bytes = peer && this.encode(a.message);
+        if (!peer || !bytes) return;
         const by = this.counts.sentByType;
         by[a.message.type] = (by[a.message.type] ?? 0) + 1;
         this.wire.send(peer, bytes);
@@ -200,6 +188,20 @@ export class GossipService {
         this.init.onMirrorsChanged?.(this.core.mirrors());
         return;
     }
+  }
+
+  /** Bytes of a message, encoded once however many peers it goes to (the core shares the object). */
+  private encode(m: GossipMessage): Uint8Array | undefined {
+    let bytes = this.encoded.get(m);
+    if (bytes) return bytes;
+    try {
+      bytes = encodeGossipMessage(m, this.core.config.maxMessageBytes);
+    } catch (err) {
+      this.log('warn', 'message too large to send', { type: m.type, error: (err as Error).message });
+      return undefined;
+    }
+    this.encoded.set(m, bytes);
+    return bytes;
   }
 
   private accepted(

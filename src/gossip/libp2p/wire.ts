@@ -12,8 +12,13 @@ import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import type { ProtocolHost } from './rpc.ts';
 
 export const GOSSIP_PROTOCOL = '/dchat/gossip/1';
-/** Frames queued per peer while its stream opens or drains; past it, new ones are dropped (anti-entropy repairs). */
+/**
+ * Frames queued per peer while its stream opens or drains, and bytes queued over all peers; past
+ * either, new frames are dropped (anti-entropy repairs the loss). Without the byte cap, 64 peers
+ * x 256 frames x a 256 KiB message would be 4 GiB.
+ */
 const MAX_QUEUED_FRAMES = 256;
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 const OPEN_TIMEOUT_MS = 10_000;
 /** Streams a peer may hold open to us at once (one in use, one replacing a broken one...). */
 const MAX_INBOUND_STREAMS = 4;
@@ -39,6 +44,7 @@ export class GossipWire {
   sent = 0;
   dropped = 0;
   received = 0;
+  private queuedBytes = 0;
   private readonly host: ProtocolHost;
   private readonly events: WireEvents;
   private readonly maxFrameBytes: number;
@@ -67,6 +73,7 @@ export class GossipWire {
     for (const s of this.inbound) s.abort(new Error('gossip stopping'));
     this.out.clear();
     this.inbound.clear();
+    this.queuedBytes = 0;
   }
 
   /**
@@ -90,11 +97,12 @@ export class GossipWire {
       this.out.set(key, o);
     }
     if (bytes) {
-      if (o.queue.length >= MAX_QUEUED_FRAMES) {
+      if (o.queue.length >= MAX_QUEUED_FRAMES || this.queuedBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
         this.dropped++;
         return;
       }
       o.queue.push(bytes);
+      this.queuedBytes += bytes.byteLength;
     }
     if (!o.writing) void this.write(key, o);
   }
@@ -103,7 +111,7 @@ export class GossipWire {
   forget(peer: string): void {
     const o = this.out.get(peer);
     if (!o) return;
-    o.queue.length = 0;
+    this.clear(o);
     o.stream?.abort(new Error('peer disconnected'));
     this.out.delete(peer);
   }
@@ -120,7 +128,12 @@ export class GossipWire {
         }
         if (o.queue.length === 0) break;
         const frames = o.queue.splice(0, o.queue.length);
-        await o.lp.writeV(frames);
+        const size = frames.reduce((n, f) => n + f.byteLength, 0);
+        try {
+          await o.lp.writeV(frames);
+        } finally {
+          this.queuedBytes -= size;
+        }
         this.sent += frames.length;
       } while (o.queue.length > 0 && this.running);
     } catch (err) {
@@ -128,12 +141,17 @@ export class GossipWire {
       o.stream?.abort(err instanceof Error ? err : new Error(String(err)));
       o.stream = undefined;
       o.lp = undefined;
-      o.queue.length = 0;
+      this.clear(o);
       if (this.out.get(key) === o) this.out.delete(key);
       this.events.sendFailed(key, err instanceof Error ? err : new Error(String(err)));
     } finally {
       o.writing = false;
     }
+  }
+
+  private clear(o: Outbound): void {
+    for (const f of o.queue) this.queuedBytes -= f.byteLength;
+    o.queue.length = 0;
   }
 
   /** Reads frames from a peer's stream until it ends or breaks a rule (then it is aborted). */
