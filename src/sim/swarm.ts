@@ -12,9 +12,6 @@ import { DownloadMachine } from '../download/machine/machine.ts';
 import { Rng } from '../gossip/core/rng.ts';
 import { defaultPriority } from '../model/source-kind.ts';
 
-/** Peers at their priority from the one table (model/source-kind.ts); the seed just before them. */
-const PEER_PRIORITY = defaultPriority('peer');
-
 export interface SwarmOptions {
   nodes: number;
   fileBytes: number;
@@ -100,6 +97,8 @@ interface Flow {
 }
 
 const SEED = 'seed';
+/** Peers rank as the node ranks them (model/source-kind.ts); the seed just before them. */
+const PEER = defaultPriority('peer');
 
 export function runSwarm(partial: Partial<SwarmOptions> = {}): SwarmReport {
   const o: SwarmOptions = { ...DEFAULT_SWARM, ...partial };
@@ -136,9 +135,8 @@ export function runSwarm(partial: Partial<SwarmOptions> = {}): SwarmReport {
       startAt: rng.int(chunks),
     });
     // The seed first: one of each node's fetches always goes there, so its upload never idles.
-    m.sourceAdded(0, { id: SEED, priority: PEER_PRIORITY - 1 });
-    for (const j of peers[i] as Set<number>)
-      m.sourceAdded(0, { id: `n${j}`, priority: PEER_PRIORITY, partial: true });
+    m.sourceAdded(0, { id: SEED, priority: PEER - 1 });
+    for (const j of peers[i] as Set<number>) m.sourceAdded(0, { id: `n${j}`, priority: PEER, partial: true });
     return m;
   });
   const flows = new Map<string, Flow>();
