@@ -30,13 +30,20 @@ import { parseMetadata } from '../trust/metadata.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
-import { usableMirrorCount } from '../update/registry.ts';
-import { UpdateService } from '../update/service.ts';
+import type { UpdateService } from '../update/service.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { PackageStore, type StoredPackage } from './package-store.ts';
 import { adoptPackage } from './peer-download.ts';
+
+/**
+ * Loaded at the first download, not at start: the update service brings the download engine, the
+ * HTTPS sources and undici (about a fifth of the modules), which an idle node never runs (DESIGN.md,
+ * performance targets: idle node RSS). test/node/idle-footprint.test.ts guards it.
+ */
+const loadUpdates = () => import('../update/service.ts');
+const loadRegistry = () => import('../update/registry.ts');
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -99,8 +106,8 @@ export class DchatNode extends EventEmitter {
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
-  /** Downloads: the configured mirrors and this node's peers together (src/update/). */
-  private readonly updates: UpdateService;
+  /** Downloads: the configured mirrors and this node's peers together (src/update/), made at first use. */
+  private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
   private readonly holdings = new Map<string, { at: number; list: Holding[] }>();
@@ -122,12 +129,19 @@ export class DchatNode extends EventEmitter {
     this.log = log;
     this.store = new PackageStore(paths);
     this.trustStore = trustStore;
-    this.updates = new UpdateService({
-      paths,
-      clock: () => this.clock(),
-      ...(config.env ? { env: config.env } : {}),
-      extraSources: () => (this.peerSource ? [{ source: this.peerSource }] : []),
-    });
+  }
+
+  private updateService(): Promise<UpdateService> {
+    this.updates ??= loadUpdates().then(
+      ({ UpdateService }) =>
+        new UpdateService({
+          paths: this.paths,
+          clock: () => this.clock(),
+          ...(this.config.env ? { env: this.config.env } : {}),
+          extraSources: () => (this.peerSource ? [{ source: this.peerSource }] : []),
+        }),
+    );
+    return this.updates;
   }
 
   static async create(paths: HomePaths, config: NodeConfig, log: Logger): Promise<DchatNode> {
@@ -433,7 +447,7 @@ export class DchatNode extends EventEmitter {
     await this.refreshHoldings();
     const source = this.peerSource as PeerSource;
     const peers = this.peersHolding(target.path).length;
-    const mirrors = only === 'peer' ? 0 : await usableMirrorCount(this.paths);
+    const mirrors = only === 'peer' ? 0 : await (await loadRegistry()).usableMirrorCount(this.paths);
     if (peers === 0 && mirrors === 0)
       throw new DchatError(
         'E_NO_SOURCE',
@@ -441,7 +455,7 @@ export class DchatNode extends EventEmitter {
       );
     source.expect(target);
     const before = new Map([...source.received].map(([id, st]) => [id, st.bytes]));
-    const d = await this.updates.downloadTrusted(trusted, {
+    const d = await (await this.updateService()).downloadTrusted(trusted, {
       version: target.custom.version,
       platform: target.custom.platform,
       ...(only ? { kind: only } : {}),

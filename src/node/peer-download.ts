@@ -13,7 +13,6 @@ import type { HomePaths } from '../store/home.ts';
 import { readCapped } from '../store/read-capped.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
-import { UpdateService } from '../update/service.ts';
 import type { PackageStore, StoredPackage } from './package-store.ts';
 
 /** Default priority of peer transfer among sources (the table in model/source-kind.ts). */
@@ -38,6 +37,8 @@ export async function downloadFromPeers(o: PeerDownloadOptions): Promise<StoredP
   // The peer source checks the chunk table against the signed root and each range against the
   // table, so it can blame the peer that lied; the engine checks everything again regardless.
   source.expect(target);
+  // Imported here, not at the top: adoptPackage is on an idle node's path, the engine is not.
+  const { UpdateService } = await import('../update/service.ts');
   const service = new UpdateService({
     paths: o.paths,
     clock: () => new Date(),
