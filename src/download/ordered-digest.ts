@@ -74,6 +74,9 @@ export class OrderedDigest {
       await new Promise<void>((r) => this.roomWaiters.push(r));
       if (this.stopped) return;
     }
+    // While it waited the hashing may have passed it (read back from disk): kept now, it would sit
+    // in the window for good, count against it, and push every later chunk to disk the same way.
+    if (index < this.cursor || this.window.has(index)) return;
     if (index === this.cursor || this.held + data.byteLength <= this.windowBytes) {
       this.window.set(index, data);
       this.held += data.byteLength;
