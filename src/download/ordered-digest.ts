@@ -160,6 +160,12 @@ export class OrderedDigest {
       }
       this.onDisk.delete(i);
       this.recheck.delete(i);
+      // Offered while it was read back from disk: hashed already, the copy must not stay held.
+      const late = this.window.get(i);
+      if (late) {
+        this.window.delete(i);
+        this.held -= late.byteLength;
+      }
       await this.hasher.update(data);
       this.cursor++;
       this.releaseWaiters();
