@@ -184,12 +184,7 @@ export class GossipNode<P> {
    */
   publish(now: number, announcement: VersionAnnouncement): ValidationResult {
     this.alignHeartbeat(now);
-    if (!this.releases.isNewer(announcement.version))
-      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
-    // Ids name announcements network-wide; reusing one would be taken for a duplicate everywhere.
-    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
-      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
-    const v = this.check(announcement);
+    const v = this.checkLocal(now, announcement);
     if (!v.ok) return v;
     const held = this.accept(
       now,
@@ -210,13 +205,22 @@ export class GossipNode<P> {
    */
   adopt(now: number, announcement: VersionAnnouncement): ValidationResult {
     this.alignHeartbeat(now);
-    if (!this.releases.isNewer(announcement.version))
-      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
-    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
-      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
-    const v = this.check(announcement);
+    const v = this.checkLocal(now, announcement);
     if (v.ok) this.accept(now, announcement, -1, undefined, 'local', v.proof);
     return v;
+  }
+
+  /**
+   * What `publish` and `adopt` check of a release the node itself offers: newer than what it
+   * holds, an id not used before, then the full check.
+   */
+  private checkLocal(now: number, announcement: VersionAnnouncement): ValidationResult {
+    if (!this.releases.isNewer(announcement.version))
+      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
+    // Ids name announcements network-wide; reusing one would be taken for a duplicate everywhere.
+    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
+      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
+    return this.check(announcement);
   }
 
   /**
