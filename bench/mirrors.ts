@@ -66,7 +66,7 @@ export async function benchMirrors(size: number, runs: number): Promise<boolean>
       ]);
     };
     console.log(
-      `mirrors: ${K} mirrors, each 1 connection at ${RATE}B/s (R = ${(RATE_BPS / 1e6).toFixed(1)} MB/s), ` +
+      `mirrors: ${K} mirrors, each 1 connection at limit_rate ${RATE} (R = ${(RATE_BPS / 1e6).toFixed(1)} MB/s), ` +
         `${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} interleaved runs each`,
     );
     // Warm-up: page cache of the served file, writeback of the set-up.
@@ -102,9 +102,12 @@ export async function benchMirrors(size: number, runs: number): Promise<boolean>
       `mirrors: aria2c -s${K} -x1 median ${median(ta).toFixed(0)} ms, ${mb(ra)} = ${(ra / (K * RATE_BPS)).toFixed(3)} k R; ` +
         `dchat x${K} / aria2c = ${(median(t3) / median(ta)).toFixed(3)}x time; runs [${fmt(ta)}]`,
     );
-    const rssOk =
-      reportRss('mirrors', `dchat x${K} mirrors`, rss3) && reportRss('mirrors', 'dchat x1 mirror', rss1);
-    return ok3 && rssOk;
+    // Both lines always print (no short-circuit).
+    const rssOk = [
+      reportRss('mirrors', `dchat x${K} mirrors`, rss3),
+      reportRss('mirrors', 'dchat x1 mirror', rss1),
+    ];
+    return ok3 && rssOk.every(Boolean);
   } finally {
     await stop?.();
     rmSync(dir, { recursive: true, force: true });
