@@ -74,6 +74,9 @@ export class OrderedDigest {
       await new Promise<void>((r) => this.roomWaiters.push(r));
       if (this.stopped) return;
     }
+    // While it waited the hashing may have passed it (read back from disk): kept now, it would sit
+    // in the window for good, count against it, and push every later chunk to disk the same way.
+    if (index < this.cursor || this.window.has(index)) return;
     if (index === this.cursor || this.held + data.byteLength <= this.windowBytes) {
       this.window.set(index, data);
       this.held += data.byteLength;
@@ -157,6 +160,12 @@ export class OrderedDigest {
       }
       this.onDisk.delete(i);
       this.recheck.delete(i);
+      // Offered while it was read back from disk: hashed already, the copy must not stay held.
+      const late = this.window.get(i);
+      if (late) {
+        this.window.delete(i);
+        this.held -= late.byteLength;
+      }
       await this.hasher.update(data);
       this.cursor++;
       this.releaseWaiters();

@@ -31,6 +31,7 @@ import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
+import { sleep } from '../util/sleep.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
@@ -426,7 +427,13 @@ export class DchatNode extends EventEmitter {
           rec.state = 'failed';
           rec.error = `${e.code}: ${e.message}`;
           this.log.info({ target: target.path, error: rec.error }, 'download failed; will retry');
-          await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), this.stopSignal.signal);
+          try {
+            await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), this.stopSignal.signal);
+          } catch {
+            // util/sleep rejects when stop() aborts the wait; stop() has set `stopping` first,
+            // so ending here is what the loop's own check would do one line later.
+            return;
+          }
         }
       }
     } finally {
@@ -562,20 +569,6 @@ export class DchatNode extends EventEmitter {
       limits: { gossip_message_bytes: LIMITS.gossipMessageBytes },
     };
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../store/atomic.ts';
 import { type HomePaths, homePaths } from '../store/home.ts';
 import { writeTrustOrigin } from '../store/trust-origin.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
+import { sleep } from '../util/sleep.ts';
 import type { AttackPlan, MaliciousStats } from './malicious.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
@@ -130,7 +131,7 @@ async function statusOf(p: NodeProcess): Promise<Status | undefined> {
 async function until(deadline: number, check: () => Promise<boolean>, stepMs = 300): Promise<boolean> {
   while (Date.now() < deadline) {
     if (await check()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
+    await sleep(stepMs);
   }
   return check();
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStaticServer } from '../../src/mirror/static-server.ts';
 import { addMirror, CHUNK, type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { BINS, REPO_ROOT } from '../helpers/cli.ts';
+import { BINS, REPO_ROOT, runProcess } from '../helpers/cli.ts';
 
 const STAMP = '1.1.0';
 /** A PATH with the usual system tools and no node (checked below). */
@@ -28,19 +28,11 @@ function run(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { env: { PATH: NO_NODE_PATH, ...env }, timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return runProcess(exe, args, { env: { PATH: NO_NODE_PATH, ...env }, timeoutMs: 60_000 }).then((r) => ({
+    status: r.code,
+    stdout: r.stdout,
+    stderr: r.stderr,
+  }));
 }
 
 function build(out: string, extra: { cwd?: string; env?: Record<string, string> } = {}) {

@@ -11,7 +11,6 @@
  *  - a private key readable by others is refused unless --allow-insecure-key-permissions.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +19,7 @@ import { loadAutoUpdateConfig } from '../../src/store/auto-update-config.ts';
 import { homePaths } from '../../src/store/home.ts';
 import { addMirror, loadMirrors, updateMirrors } from '../../src/store/mirrors.ts';
 import { writeTrustOrigin } from '../../src/store/trust-origin.ts';
-import { type CliResult, REPO_ROOT, runBin, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, REPO_ROOT, runBin, runInProcess, runProcess } from '../helpers/cli.ts';
 import { makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 const DIST = {
@@ -113,28 +112,15 @@ function runMeasured(
   args: readonly string[],
   cwd: string,
 ): Promise<CliResult & { ms: number; cpuMs: number; maxRssKb: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', USAGE, DIST[bin], ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: cwd },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 20_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const m = /\nUSAGE (\{.*\})\n/.exec(stderr);
-      if (!m) return reject(new Error(`no usage line (exit ${code}, ${signal}):\n${stderr}`));
-      const usage = JSON.parse(m[1]!) as { ms: number; cpuMs: number; maxRssKb: number };
-      resolve({ code, signal, stdout, stderr: stderr.replace(m[0], ''), ...usage });
-    });
+  return runProcess(process.execPath, ['--import', USAGE, DIST[bin], ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: cwd },
+    timeoutMs: 20_000,
+  }).then(({ code, signal, stdout, stderr }) => {
+    const m = /\nUSAGE (\{.*\})\n/.exec(stderr);
+    if (!m) throw new Error(`no usage line (exit ${code}, ${signal}):\n${stderr}`);
+    const usage = JSON.parse(m[1]!) as { ms: number; cpuMs: number; maxRssKb: number };
+    return { code, signal, stdout, stderr: stderr.replace(m[0], ''), ...usage };
   });
 }
 

@@ -110,3 +110,36 @@ test('a large download goes through the hash threads; its buffers come back for 
   assert.deepEqual(r.out, digestBytes(data));
   assert.ok(back.length >= n - 2, `${back.length} of ${n} chunk buffers came back`);
 });
+
+test('a chunk whose offer waited while the hashing read it back from disk is not held for good', async () => {
+  const C = 1024;
+  const data = randomBytes(8 * C);
+  const table = tableOf(data, C);
+  const chunk = (i: number) => Buffer.from(data.subarray(i * C, (i + 1) * C));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const d = new OrderedDigest({
+    table,
+    windowBytes: 2 * C,
+    // Read-backs wait until the window is full and chunk 4's offer waits for room.
+    readChunk: async (i) => {
+      await gate;
+      return chunk(i);
+    },
+    onBadChunk: () => assert.fail('no chunk is damaged'),
+  });
+  d.addResumed([0, 1, 2, 3]);
+  await d.offer(5, chunk(5), Promise.resolve());
+  await d.offer(6, chunk(6), Promise.resolve());
+  const waiting = d.offer(4, chunk(4), Promise.resolve());
+  release();
+  await waiting;
+  await d.offer(7, chunk(7), Promise.resolve());
+  const out = await d.done;
+  assert.deepEqual(out, digestBytes(data));
+  const inside = d as unknown as { held: number; window: Map<number, Buffer> };
+  assert.equal(inside.window.size, 0, 'nothing stays in the reorder window');
+  assert.equal(inside.held, 0);
+});

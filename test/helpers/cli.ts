@@ -40,12 +40,28 @@ export function runBin(bin: BinName, args: readonly string[], o: RunOptions = {}
     if (v !== undefined) env[k] = v;
   }
   for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v;
+  return runProcess(process.execPath, [BINS[bin], ...args], {
+    cwd: o.cwd ?? REPO_ROOT,
+    env,
+    timeoutMs: o.timeoutMs ?? 30_000,
+  });
+}
+
+/**
+ * Spawns any program with exactly `env` (nothing added), stdin closed, and collects its exit and
+ * its two output streams (decoded once at the end, so a character split across reads survives).
+ */
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  o: { cwd?: string; env: Record<string, string>; timeoutMs: number },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BINS[bin], ...args], {
-      cwd: o.cwd ?? REPO_ROOT,
-      env,
+    const child = spawn(cmd, args, {
+      cwd: o.cwd,
+      env: o.env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: o.timeoutMs ?? 30_000,
+      timeout: o.timeoutMs,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

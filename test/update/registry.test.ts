@@ -26,6 +26,13 @@ import { engineSources, hasTransport, openRegistry } from '../../src/update/regi
 
 const REPO = new URL('../../src/', import.meta.url);
 
+/** Every file below `dir` (a directory URL ending in '/'), at any depth. */
+function filesUnder(dir: URL): URL[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(new URL(`${e.name}/`, dir)) : [new URL(e.name, dir)],
+  );
+}
+
 test('one vocabulary: the seed spelling, the flags and the priorities come from one table', () => {
   assert.deepEqual(
     SOURCE_KINDS.map((k) => [k, defaultPriority(k)]),
@@ -53,35 +60,21 @@ test('one vocabulary: the seed spelling, the flags and the priorities come from 
 
 test('no other module spells a source priority or a kind list of its own', () => {
   const offenders: string[] = [];
-  const walk = (dir: URL) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const url = new URL(`${e.name}${e.isDirectory() ? '/' : ''}`, dir);
-      if (e.isDirectory()) walk(url);
-      else if (e.name.endsWith('.ts') && !url.pathname.endsWith('model/source-kind.ts')) {
-        const text = readFileSync(url, 'utf8');
-        if (
-          /priority: (10|20|30|40),|PRIORITY = \d+;|'cache' \| 'https' \||'HttpsMirror',\s*\n\s*'Ipfs'/.test(
-            text,
-          )
-        )
-          offenders.push(url.pathname);
-      }
-    }
-  };
-  walk(REPO);
+  for (const url of filesUnder(REPO)) {
+    if (!url.pathname.endsWith('.ts') || url.pathname.endsWith('model/source-kind.ts')) continue;
+    const text = readFileSync(url, 'utf8');
+    if (
+      /priority: (10|20|30|40),|PRIORITY = \d+;|'cache' \| 'https' \||'HttpsMirror',\s*\n\s*'Ipfs'/.test(text)
+    )
+      offenders.push(url.pathname);
+  }
   assert.deepEqual(offenders, []);
 });
 
 test('cli/ asks update/: it imports neither download/ nor sources/ (DESIGN.md layers)', () => {
   const bad: string[] = [];
-  const walk = (dir: URL) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const url = new URL(`${e.name}${e.isDirectory() ? '/' : ''}`, dir);
-      if (e.isDirectory()) walk(url);
-      else if (/from '(\.\.\/)+(download|sources)\//.test(readFileSync(url, 'utf8'))) bad.push(url.pathname);
-    }
-  };
-  walk(new URL('cli/', REPO));
+  for (const url of filesUnder(new URL('cli/', REPO)))
+    if (/from '(\.\.\/)+(download|sources)\//.test(readFileSync(url, 'utf8'))) bad.push(url.pathname);
   assert.deepEqual(bad, []);
 });
 

@@ -3,12 +3,10 @@
  * N nodes over the real download machine, against the Kumar-Ross bound; `--swarm-sweep` repeats
  * it for several N to show how the ratio changes; `--out` plots the completion curve as SVG.
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { toDchatError, UsageError } from '../../errors.ts';
+import { UsageError } from '../../errors.ts';
 import { formatSwarm, runSwarm, type SwarmReport } from '../../sim/swarm.ts';
 import { renderSwarmSvg } from '../../sim/swarm-svg.ts';
-import type { SimulateFlags, SimulateOutput } from './simulate.ts';
+import { type SimulateFlags, type SimulateOutput, writePlot } from './simulate.ts';
 
 export const MAX_SWARM_NODES = 10_000;
 
@@ -35,16 +33,8 @@ export async function runSwarmCommand(
       );
     }
   }
-  let svg: string | undefined;
-  if (outFile) {
-    svg = resolve(env.cwd ?? '.', outFile);
-    try {
-      await writeFile(svg, renderSwarmSvg(report));
-    } catch (err) {
-      throw toDchatError(err, 'E_IO');
-    }
-    out.line(`   plot: ${svg}`);
-  }
+  const svg = outFile ? await writePlot(env.cwd, outFile, renderSwarmSvg(report)) : undefined;
+  if (svg) out.line(`   plot: ${svg}`);
   out.result({
     ...report,
     ...(sweep.length > 0 ? { sweep: sweep.map((n, k) => ({ nodes: n, ...rows[k] })) } : {}),

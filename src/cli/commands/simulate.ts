@@ -54,15 +54,7 @@ export async function runSimulateCommand(
     opts.parallel !== false && options.protocols.length > 1 && options.nodes >= PARALLEL_FROM_NODES;
   const report = parallel ? await runSimulationInWorkers(options) : runSimulation(options);
   report.wallMs = Math.round(performance.now() - started);
-  let svgPath: string | undefined;
-  if (outFile) {
-    svgPath = resolve(env.cwd ?? '.', outFile);
-    try {
-      await writeFile(svgPath, renderSvg(report));
-    } catch (err) {
-      throw toDchatError(err, 'E_IO');
-    }
-  }
+  const svgPath = outFile ? await writePlot(env.cwd, outFile, renderSvg(report)) : undefined;
   out.line(formatReport(report));
   if (svgPath) out.line(`   plot: ${svgPath}`);
   const sweep = sweepTtls ? ttlSweep(options, sweepTtls) : undefined;
@@ -167,6 +159,17 @@ if (!isMainThread && parentPort && (workerData as { kind?: string } | undefined)
 }
 
 // ---- flag parsing ---------------------------------------------------------------------------
+
+/** Writes an SVG plot to `file` (relative to `cwd`); returns its absolute path. E_IO if it cannot. */
+export async function writePlot(cwd: string | undefined, file: string, svg: string): Promise<string> {
+  const path = resolve(cwd ?? '.', file);
+  try {
+    await writeFile(path, svg);
+  } catch (err) {
+    throw toDchatError(err, 'E_IO');
+  }
+  return path;
+}
 
 function str(v: string | boolean | undefined, flag: string): string | undefined {
   if (v === undefined) return undefined;

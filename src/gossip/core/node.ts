@@ -25,6 +25,7 @@ import { type ErrorCode, isSecurityCode } from '../../errors.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
 import { compareVersions } from '../../model/version.ts';
+import { Lru } from '../../util/lru.ts';
 import { ActionQueue, type HostAction } from './action-queue.ts';
 import {
   type AcceptedVia,
@@ -82,7 +83,7 @@ export class GossipNode<P> {
   private readonly peers = new Map<P, PeerState>();
   private meshSize = 0;
   /** Banned peers and until when; created at the first ban. */
-  private banned: Map<P, number> | undefined;
+  private banned: Lru<P, number> | undefined;
   private readonly seen: SeenCache;
   private readonly releases: ReleaseBook<P>;
   private readonly book: MirrorBook<P>;
@@ -131,7 +132,7 @@ export class GossipNode<P> {
    */
   connected(now: number, peer: P, direction: 'outbound' | 'inbound' = 'outbound'): void {
     this.alignHeartbeat(now);
-    const until = this.banned?.get(peer);
+    const until = this.banned?.peek(peer);
     if (until !== undefined) {
       if (until > now) {
         this.emit({ type: 'disconnect', peer, reason: 'banned' });
@@ -183,12 +184,7 @@ export class GossipNode<P> {
    */
   publish(now: number, announcement: VersionAnnouncement): ValidationResult {
     this.alignHeartbeat(now);
-    if (!this.releases.isNewer(announcement.version))
-      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
-    // Ids name announcements network-wide; reusing one would be taken for a duplicate everywhere.
-    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
-      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
-    const v = this.check(announcement);
+    const v = this.checkLocal(now, announcement);
     if (!v.ok) return v;
     const held = this.accept(
       now,
@@ -209,13 +205,22 @@ export class GossipNode<P> {
    */
   adopt(now: number, announcement: VersionAnnouncement): ValidationResult {
     this.alignHeartbeat(now);
-    if (!this.releases.isNewer(announcement.version))
-      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
-    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
-      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
-    const v = this.check(announcement);
+    const v = this.checkLocal(now, announcement);
     if (v.ok) this.accept(now, announcement, -1, undefined, 'local', v.proof);
     return v;
+  }
+
+  /**
+   * What `publish` and `adopt` check of a release the node itself offers: newer than what it
+   * holds, an id not used before, then the full check.
+   */
+  private checkLocal(now: number, announcement: VersionAnnouncement): ValidationResult {
+    if (!this.releases.isNewer(announcement.version))
+      return { ok: false, code: 'E_ROLLBACK', reason: `not newer than ${this.releases.highest}` };
+    // Ids name announcements network-wide; reusing one would be taken for a duplicate everywhere.
+    if (this.seen.has(announcement.id, now) || this.releases.get(announcement.id))
+      return { ok: false, code: 'E_MALFORMED', reason: `announcement id ${announcement.id} already used` };
+    return this.check(announcement);
   }
 
   /**
@@ -330,7 +335,7 @@ export class GossipNode<P> {
   }
 
   isBanned(peer: P, now: number): boolean {
-    return (this.banned?.get(peer) ?? 0) > now;
+    return (this.banned?.peek(peer) ?? 0) > now;
   }
 
   connectedPeers(): P[] {
@@ -663,7 +668,7 @@ export class GossipNode<P> {
 
   private expireBans(now: number): void {
     if (!this.banned) return;
-    for (const [p, until] of this.banned) if (until <= now) this.banned.delete(p);
+    for (const [p, until] of this.banned.entries()) if (until <= now) this.banned.delete(p);
   }
 
   // ---- helpers ------------------------------------------------------------------------------
@@ -774,8 +779,7 @@ export class GossipNode<P> {
     if (st.inMesh && score < 0) this.meshDirty = true;
     if (score >= this.config.disconnectThreshold) return;
     this.stats.disconnects++;
-    this.banned ??= new Map();
-    if (this.banned.size >= MAX_BANS) this.banned.delete(this.banned.keys().next().value as P);
+    this.banned ??= new Lru(MAX_BANS);
     this.banned.set(peer, now + this.config.banMs);
     this.dropPeer(peer, st);
     this.emit({

@@ -4,6 +4,12 @@ import type { GossipConfig } from './config.ts';
  * What a node keeps about one connected peer: its rate-limit buckets, its score and its place in
  * the mesh. Plain fields on one object per peer (no per-peer closures or sub-objects): the
  * simulator holds a million of these.
+ *
+ * The buckets are therefore not util/token-bucket.ts objects, though they follow the same rule
+ * (lazy refill from `now`, no refill when time runs back, a refusal takes nothing — `admit` is
+ * `tryTakeAll` over two buckets). Three TokenBucket objects per peer would add three object
+ * headers and pointers and repeat each rate and burst per peer (they live once in GossipConfig
+ * here): more memory per peer, which the 100,000-node simulations cannot spare.
  */
 export class PeerState {
   /** Token buckets, refilled lazily from `refilledAt` (no timers). */

@@ -16,6 +16,7 @@ import {
   MAX_HEAD_BYTES,
   MAX_HEADERS,
 } from '../../../src/sources/http1/parser.ts';
+import { split } from './split.ts';
 
 const BODY = randomBytes(40_000);
 
@@ -73,17 +74,6 @@ function drive(p: Http1ResponseParser, reads: Buffer[], direct: boolean[] = [], 
   }
   out.body = Buffer.concat(parts);
   out.keepAlive = p.keepAlive;
-  return out;
-}
-
-function split(all: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (all.byteLength + 1)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, all.byteLength]) {
-    if (p > prev) out.push(all.subarray(prev, p));
-    prev = p;
-  }
   return out;
 }
 

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { HttpsSource } from '../../../src/sources/https.ts';
 import { assertCode } from '../../helpers/repo.ts';
+import { split } from './split.ts';
 
 const BODY = randomBytes(300_000);
 /** In a script: the server closes the connection here. */
@@ -98,18 +99,6 @@ function chunked(data: Buffer, sizes: number[]): Buffer[] {
     out.push(Buffer.from(`${part.byteLength.toString(16)}\r\n`), part, Buffer.from('\r\n'));
   }
   out.push(Buffer.from('0\r\nX-Trailer: 1\r\n\r\n'));
-  return out;
-}
-
-/** Splits a byte string into pieces at the given cut points. */
-function split(all: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (all.byteLength + 1)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, all.byteLength]) {
-    if (p > prev) out.push(all.subarray(prev, p));
-    prev = p;
-  }
   return out;
 }
 
