@@ -10,12 +10,10 @@ import { join } from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { DchatError, toDchatError } from '../errors.ts';
-import type { GossipConfig } from '../gossip/core/index.ts';
 import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
-import { ChunkClient, ChunkServer, type ChunkServerInit, type Holding } from '../gossip/libp2p/chunks.ts';
+import { ChunkClient, ChunkServer } from '../gossip/libp2p/chunks.ts';
 import type { ControlParams, ControlResult, StatusResult } from '../model/control.ts';
 import type { DownloadSource } from '../model/download-source.ts';
-import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { isSourceKind, type SourceKind } from '../model/source-kind.ts';
 import { compareVersions } from '../model/version.ts';
@@ -35,8 +33,12 @@ import { sleep } from '../util/sleep.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
+import { listenError } from './listen-error.ts';
+import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
 import { PackageStore, type StoredPackage } from './package-store.ts';
 import { adoptPackage } from './peer-download.ts';
+import { PeerHoldings } from './peer-holdings.ts';
+import { renderStatus } from './status.ts';
 
 /**
  * Loaded at the first download, not at start: the update service brings the download engine, the
@@ -46,55 +48,10 @@ import { adoptPackage } from './peer-download.ts';
 const loadUpdates = () => import('../update/service.ts');
 const loadRegistry = () => import('../update/registry.ts');
 
-export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
-export type NodeRole = (typeof NODE_ROLES)[number];
-
-export interface NodeConfig {
-  listen: string[];
-  bootstrap: string[];
-  role: NodeRole;
-  /** Download (from peers) and verify every newly trusted release for `platform`. */
-  prefetch: boolean;
-  platform: string;
-  /** Hops put on announcements this node originates. */
-  announceTtl: number;
-  gossip?: Partial<GossipConfig>;
-  /** How often unconnected bootstrap peers are redialled. */
-  redialMs: number;
-  /** Reference time of trust (expiry) decisions; the CLI passes its clock (DCHAT_FAKE_NOW). */
-  clock?: () => Date;
-  /** The process environment (TLS roots for HTTPS mirrors: NODE_EXTRA_CA_CERTS). */
-  env?: NodeJS.ProcessEnv;
-  /** Test harness only (chaos-byzantine): corrupt served chunks. */
-  chunkServer?: Pick<ChunkServerInit, 'tamper'>;
-}
-
-export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
 /** Learned mirrors are written to mirrors.toml at most this often. */
 const MIRRORS_PERSIST_DELAY_MS = 500;
 /** Prefetch attempts per trigger (start, a release accepted, a peer connected), backoff included. */
 const MAX_FETCH_ATTEMPTS = 60;
-
-export interface NodeState {
-  format: 'dchat.node-state/1';
-  peer_id: string;
-  pid: number;
-  role: NodeRole;
-  addresses: string[];
-  started_at: string;
-  control_socket: string;
-}
-
-export interface DownloadRecord {
-  target: string;
-  version: string;
-  state: 'downloading' | 'verified' | 'failed';
-  attempts: number;
-  error?: string;
-  /** Verified bytes by peer id, and by source (mirror URL or the peer source), of the last attempt. */
-  peers?: Record<string, number>;
-  sources?: Record<string, number>;
-}
 
 export class DchatNode extends EventEmitter {
   readonly paths: HomePaths;
@@ -111,7 +68,7 @@ export class DchatNode extends EventEmitter {
   private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
-  private readonly holdings = new Map<string, { at: number; list: Holding[] }>();
+  private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
   private mirrorsTimer: NodeJS.Timeout | undefined;
@@ -358,35 +315,14 @@ export class DchatNode extends EventEmitter {
 
   // ---- peer transfer ------------------------------------------------------------------------
 
-  /** Connected, unbanned peers known (or not yet known not) to hold `target`; holders first. */
+  /** Connected, unbanned peers known (or not yet known not) to hold `target`. */
   private peersHolding(target?: string): PeerId[] {
-    const node = this.libp2p;
-    if (!node) return [];
-    const peers = node.getPeers().filter((p) => !this.bans.isBanned(p.toString()));
-    if (!target) return peers;
-    return peers.filter((p) => this.holdings.get(p.toString())?.list.some((h) => h.target === target));
+    return this.libp2p ? this.holdings.holding(this.libp2p, this.bans, target) : [];
   }
 
-  /** Asks every connected peer what it holds (bounded time; failures just mean "nothing"). */
   private async refreshHoldings(): Promise<void> {
-    const node = this.libp2p;
-    const client = this.chunkClient;
-    if (!node || !client) return;
-    const now = Date.now();
-    await Promise.all(
-      node.getPeers().map(async (p) => {
-        const key = p.toString();
-        const cached = this.holdings.get(key);
-        if (cached && now - cached.at < 1000) return;
-        try {
-          this.holdings.set(key, { at: now, list: await client.have(p, AbortSignal.timeout(5000)) });
-        } catch {
-          this.holdings.set(key, { at: now, list: [] });
-        }
-      }),
-    );
-    for (const key of this.holdings.keys())
-      if (!node.getPeers().some((p) => p.toString() === key)) this.holdings.delete(key);
+    if (this.libp2p && this.chunkClient)
+      await this.holdings.refresh(this.libp2p, this.chunkClient, Date.now());
   }
 
   private fetching = false;
@@ -528,78 +464,17 @@ export class DchatNode extends EventEmitter {
 
   /** `node status` (model/control.ts StatusResult): one key style, snake_case, as the seed's JSON. */
   status(): StatusResult {
-    const node = this.requireLibp2p();
-    const gossip = this.requireGossip();
-    const now = Date.now();
-    return {
-      peer_id: node.peerId.toString(),
+    return renderStatus({
+      node: this.requireLibp2p(),
+      gossip: this.requireGossip(),
       role: this.config.role,
-      pid: process.pid,
-      started_at: this.startedAt,
-      addresses: node.getMultiaddrs().map(String),
-      connected_peers: node.getPeers().map((p) => ({
-        id: p.toString(),
-        score: round(gossip.peerScore(p.toString())),
-      })),
-      mesh_peers: gossip.core.meshPeers(),
-      banned_peers: this.bans.list(now),
-      releases: {
-        highest_trusted: gossip.highestTrusted ?? null,
-        announcements: gossip.core
-          .heldReleases()
-          .map((a) => ({ id: a.id, version: a.version, node_id: a.node_id })),
-        packages: this.store.list().map((p) => ({
-          target: p.target.path,
-          version: p.target.custom.version,
-          platform: p.target.custom.platform,
-          verified: true,
-          source: p.origin,
-          verified_at: p.verifiedAt,
-        })),
-        downloads: [...this.downloads.values()],
-      },
-      mirrors: gossip.core.mirrors(),
-      stats: {
-        gossip: snakeKeys(gossip.core.stats),
-        adapter: snakeKeys(gossip.stats),
-        bad_chunks: this.badChunks,
-        chunks_served: this.chunkServer?.served ?? 0,
-        chunk_requests_refused: this.chunkServer?.refused ?? 0,
-      },
-      limits: { gossip_message_bytes: LIMITS.gossipMessageBytes },
-    };
+      startedAt: this.startedAt,
+      bans: this.bans,
+      packages: this.store.list(),
+      downloads: [...this.downloads.values()],
+      badChunks: this.badChunks,
+      chunkServer: this.chunkServer,
+      now: Date.now(),
+    });
   }
-}
-
-/**
- * A listen address another process holds, as one line naming it (libp2p's own message carries a
- * stack and advice about its configuration, which a `--listen` user has no use for).
- */
-export function listenError(err: unknown): DchatError | undefined {
-  const text =
-    err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : '';
-  if (!/EADDRINUSE/.test(text)) return undefined;
-  const addr = /(\/ip[46]\/[^\s:]+\/tcp\/\d+)/.exec(text)?.[1];
-  return new DchatError(
-    'E_ADDR_IN_USE',
-    `--listen ${addr ?? ''}: address already in use (another process listens there; choose another port, or /tcp/0 for any free one)`.replace(
-      '--listen : ',
-      '--listen: ',
-    ),
-    { cause: err },
-  );
-}
-
-/**
- * An object's own field names in snake_case (`forgedAnnouncements` -> `forged_announcements`).
- * One level only: the values below are data keyed by peer ids and message types, left as they are.
- */
-export function snakeKeys(o: object): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
-  );
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }

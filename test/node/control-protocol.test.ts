@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { CONTROL_FORMAT, ControlResponseSchema } from '../../src/model/control.ts';
 import { ControlServer, controlRequest, protocolHandlers } from '../../src/node/control.ts';
-import { snakeKeys } from '../../src/node/daemon.ts';
+import { snakeKeys } from '../../src/node/snake-keys.ts';
 import { type HomePaths, homePaths } from '../../src/store/home.ts';
 
 describe('control protocol dchat.control/1', () => {

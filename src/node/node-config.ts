@@ -1,0 +1,52 @@
+/**
+ * What a node is started with, and the records it keeps about itself ($DCHAT_HOME/node/state.json,
+ * its downloads): the shapes shared by the daemon and the `node` commands.
+ */
+import type { GossipConfig } from '../gossip/core/index.ts';
+import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
+
+export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+
+export interface NodeConfig {
+  listen: string[];
+  bootstrap: string[];
+  role: NodeRole;
+  /** Download (from peers) and verify every newly trusted release for `platform`. */
+  prefetch: boolean;
+  platform: string;
+  /** Hops put on announcements this node originates. */
+  announceTtl: number;
+  gossip?: Partial<GossipConfig>;
+  /** How often unconnected bootstrap peers are redialled. */
+  redialMs: number;
+  /** Reference time of trust (expiry) decisions; the CLI passes its clock (DCHAT_FAKE_NOW). */
+  clock?: () => Date;
+  /** The process environment (TLS roots for HTTPS mirrors: NODE_EXTRA_CA_CERTS). */
+  env?: NodeJS.ProcessEnv;
+  /** Test harness only (chaos-byzantine): corrupt served chunks. */
+  chunkServer?: Pick<ChunkServerInit, 'tamper'>;
+}
+
+export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
+
+export interface NodeState {
+  format: 'dchat.node-state/1';
+  peer_id: string;
+  pid: number;
+  role: NodeRole;
+  addresses: string[];
+  started_at: string;
+  control_socket: string;
+}
+
+export interface DownloadRecord {
+  target: string;
+  version: string;
+  state: 'downloading' | 'verified' | 'failed';
+  attempts: number;
+  error?: string;
+  /** Verified bytes by peer id, and by source (mirror URL or the peer source), of the last attempt. */
+  peers?: Record<string, number>;
+  sources?: Record<string, number>;
+}
