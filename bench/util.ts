@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 /** CPU time the whole machine spent busy (every process and the kernel), in ms, from /proc/stat. */
 export function machineBusyMs(): number {
@@ -98,3 +99,64 @@ export function report(
   );
   return ratio <= target;
 }
+
+const TIME = '/usr/bin/time';
+
+/**
+ * Wall time (ms) and peak resident set size (bytes, from GNU time's %M: the kernel's maxrss of the
+ * child, sampled by nothing) of a command; rss is undefined where /usr/bin/time is missing.
+ */
+export function timeCommandRss(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): { ms: number; rss: number | undefined } {
+  if (!existsSync(TIME)) return { ms: timeCommand(cmd, args, opts), rss: undefined };
+  const out = join(mkdtempSync(join(tmpdir(), 'dchat-bench-rss-')), 'rss');
+  try {
+    const ms = timeCommand(TIME, ['-f', '%M', '-o', out, cmd, ...args], opts);
+    const kib = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
+    return { ms, rss: Number.isFinite(kib) ? kib * 1024 : undefined };
+  } finally {
+    rmSync(dirname(out), { recursive: true, force: true });
+  }
+}
+
+/** DESIGN's memory target: peak RSS of a download process. */
+export const RSS_TARGET_MB = 150;
+
+/** One line: the largest peak RSS of `label`'s runs against the 150 MB target; true if met. */
+export function reportRss(name: string, label: string, rss: (number | undefined)[]): boolean {
+  const known = rss.filter((x): x is number => x !== undefined);
+  if (known.length === 0) {
+    console.log(`${name}: peak RSS of ${label}: unknown (no /usr/bin/time)`);
+    return true;
+  }
+  const mb = Math.max(...known) / 1e6;
+  const ok = mb <= RSS_TARGET_MB;
+  console.log(
+    `${name}: peak RSS of ${label} ${mb.toFixed(0)} MB (max of ${known.length} runs; target <= ${RSS_TARGET_MB} MB) ${ok ? 'PASS' : 'FAIL'}`,
+  );
+  return ok;
+}
+
+/** A size such as `256M`, `1G`, `65536` (bytes), or a bare number with `unit` bytes each. */
+export function parseSize(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMG]i?B?)?$/i.exec(text.trim());
+  if (!m) throw new Error(`${what}: not a size: '${text}' (e.g. 256M, 1G)`);
+  const mult: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+  const n = Math.round(Number(m[1]) * (m[2] ? (mult[m[2][0]?.toUpperCase() ?? ''] ?? 1) : 1));
+  if (!(n > 0)) throw new Error(`${what}: size must be positive: '${text}'`);
+  return n;
+}
+
+/** aria2c writing one plain file where told: no renaming, no preallocation, no extras. */
+export const ARIA2_PLAIN = [
+  '-q',
+  '--allow-overwrite=true',
+  '--auto-file-renaming=false',
+  '--file-allocation=none',
+  '--console-log-level=error',
+];
+
+export const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');

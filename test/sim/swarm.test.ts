@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runSimulateCommand } from '../../src/cli/commands/simulate.ts';
 import { DchatError } from '../../src/errors.ts';
-import { kumarRoss, runSwarm } from '../../src/sim/swarm.ts';
+import { DEFAULT_SWARM, drawRates, kumarRoss, runSwarm } from '../../src/sim/swarm.ts';
 
 const MB = 1e6;
 
@@ -40,6 +40,26 @@ test('small swarms: every node ends verified, never faster than the bound, and c
   }
   // Nodes serve each other: with 30 nodes the seed sent far fewer than 30 copies.
   assert.ok(runSwarm({ nodes: 30, fileBytes: 16 * 1024 * 1024, chunkBytes: 256 * 1024 }).seedCopies < 15);
+});
+
+test('the network model is physically honest and the bound uses the same capacities', () => {
+  const opts = { nodes: 40, fileBytes: 8 * 1024 * 1024, chunkBytes: 256 * 1024, seed: 3 };
+  const r = runSwarm(opts);
+  assert.equal(r.completed, 40);
+  // No node (nor the seed) ever moved more than its capacity allows in any step...
+  assert.ok(r.peakUploadUse <= 1 + 1e-9, `upload used ${r.peakUploadUse} of capacity`);
+  assert.ok(r.peakDownloadUse <= 1 + 1e-9, `download used ${r.peakDownloadUse} of capacity`);
+  // ...and some did use all of it (the model is not just slow).
+  assert.ok(r.peakUploadUse > 0.99, `upload peak ${r.peakUploadUse}`);
+  // The bound is Kumar-Ross over exactly the rates the run drew.
+  const o = { ...DEFAULT_SWARM, ...opts };
+  const { up, down } = drawRates(o);
+  assert.equal(up.length, 40);
+  for (const u of up) assert.ok(u >= o.uploadBps[0] && u <= o.uploadBps[1]);
+  for (const d of down) assert.ok(d >= o.downloadBps[0] && d <= o.downloadBps[1]);
+  assert.equal(r.boundMs, kumarRoss(o.fileBytes, o.seedUploadBps, up, down).ms);
+  // Total bytes delivered can never beat the total upload: the completion time respects the bound.
+  assert.ok(r.ratio >= 1);
 });
 
 test('dchat-test simulate --swarm: report, sweep and SVG plot; bad counts are usage errors', async () => {
