@@ -56,9 +56,15 @@ export abstract class PieceQueue {
   /** Called when the consumer has caught up: a paused socket may read again. */
   protected abstract resumeReading(): void;
 
-  /** The piece being filled, taken from the pool when none is (sized to what is left). */
+  /**
+   * The piece being filled, taken from the pool when none is (sized to what is left). After a
+   * piece went out partly filled (slow data), the next one only reaches the next piece boundary:
+   * pieces stay aligned to the range, so chunks keep coming out of them without a copy and the
+   * pieces keep going back to the pool, instead of every later chunk being copied out of a
+   * straddling piece that then becomes garbage.
+   */
   protected piece(): Buffer {
-    this.current ??= takePiece(Math.min(this.pieceBytes, this.max - this.got));
+    this.current ??= takePiece(Math.min(this.pieceBytes - (this.got % this.pieceBytes), this.max - this.got));
     return this.current;
   }
 

@@ -22,7 +22,7 @@ import { requireTool } from '../helpers/tools.ts';
 
 const skip = requireTool('nginx') || requireTool('openssl');
 const MIB = 1024 * 1024;
-const SLACK_MIB = 40;
+const SLACK_MIB = 64;
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli', 'dchat.js');
 const USAGE = fileURLToPath(new URL('../fixtures/report-usage.ts', import.meta.url));
 
