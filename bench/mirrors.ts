@@ -139,10 +139,6 @@ async function startLimitedMirrors(
     root ${root};
     limit_conn perport 1;
     limit_rate ${RATE};
-    # limit_rate is per request and nginx sends a whole sendfile chunk (2 MiB by default) before
-    # it first throttles: a client of many short range requests would overshoot R. Small chunks
-    # keep the cap honest for every client alike.
-    sendfile_max_chunk 64k;
     location / { try_files $uri =404; }
   }`,
     )
