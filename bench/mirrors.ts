@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/helpers/nginx.ts';
+import { freePort, nginxConf } from '../test/helpers/nginx.ts';
 import { makeTestCa, type TestCa } from '../test/helpers/tls.ts';
 import { dchatHome, publishRandom, settle } from './download-fixture.ts';
 import { ARIA2_PLAIN, fmt, median, reportRss, timeCommand } from './util.ts';
@@ -146,29 +146,12 @@ async function startLimitedMirrors(
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(
     conf,
-    `daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  limit_conn_zone $server_port zone=perport:1m;
+    nginxConf(
+      prefix,
+      `  limit_conn_zone $server_port zone=perport:1m;
   limit_conn_status 503;
-  types { application/json json; application/octet-stream bin; }
-  default_type application/octet-stream;
-${servers}
-}
-`,
+${servers}`,
+    ),
   );
   const proc: ChildProcess = spawn('nginx', ['-p', prefix, '-c', conf, '-e', `${prefix}/error.log`], {
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -23,17 +23,11 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A real nginx serving `root` over HTTPS on 127.0.0.1 (Range requests, keep-alive, sendfile), run
- * in the foreground with its own prefix so tests never touch the system's nginx. As root, workers
- * keep root's identity: otherwise they drop to `nobody` and cannot read mkdtemp's 0700 dirs.
+ * The nginx.conf of a foreground nginx under `prefix` (its own pid, logs and temp paths; sendfile,
+ * keep-alive), with `http` (server blocks and any extra directives) inside its http block.
  */
-export async function startNginx(root: string, ca: TestCa): Promise<NginxServer> {
-  const prefix = mkdtempSync(join(tmpdir(), 'dchat-nginx-'));
-  const port = await freePort();
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `daemon off;
+export function nginxConf(prefix: string, http: string): string {
+  return `daemon off;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 pid ${prefix}/nginx.pid;
@@ -51,15 +45,32 @@ http {
   keepalive_requests 100000;
   types { application/json json; application/octet-stream bin; }
   default_type application/octet-stream;
-  server {
+${http}
+}
+`;
+}
+
+/**
+ * A real nginx serving `root` over HTTPS on 127.0.0.1 (Range requests, keep-alive, sendfile), run
+ * in the foreground with its own prefix so tests never touch the system's nginx. As root, workers
+ * keep root's identity: otherwise they drop to `nobody` and cannot read mkdtemp's 0700 dirs.
+ */
+export async function startNginx(root: string, ca: TestCa): Promise<NginxServer> {
+  const prefix = mkdtempSync(join(tmpdir(), 'dchat-nginx-'));
+  const port = await freePort();
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(
+    conf,
+    nginxConf(
+      prefix,
+      `  server {
     listen 127.0.0.1:${port} ssl;
     ssl_certificate ${ca.serverCert};
     ssl_certificate_key ${ca.serverKey};
     root ${root};
     location / { try_files $uri =404; }
-  }
-}
-`,
+  }`,
+    ),
   );
   const proc: ChildProcess = spawn('nginx', ['-p', prefix, '-c', conf, '-e', `${prefix}/error.log`], {
     stdio: ['ignore', 'ignore', 'pipe'],
