@@ -84,7 +84,9 @@ export function estimateBytes(m: GossipMessage, announcementBytes: number): numb
     case 'want':
       return 60 + 39 * m.ids.length;
     case 'hello':
-      return 80 + 62 * m.digest.releases.length + 90 * (m.digest.objects?.length ?? 0) + 220 * m.mirrors.length;
+      return (
+        80 + 62 * m.digest.releases.length + 90 * (m.digest.objects?.length ?? 0) + 220 * m.mirrors.length
+      );
     case 'digest':
       return 75 + 62 * m.digest.releases.length + 90 * (m.digest.objects?.length ?? 0);
     case 'mirrors':

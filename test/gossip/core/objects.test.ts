@@ -122,7 +122,7 @@ test('replay rule: the latest vote of a holder replaces the older; an older one 
   assert.equal(later.replaced, idOf(vote(voter, 2000, 'no')));
   const held = n.heldObjects('vote');
   assert.equal(held.length, 1);
-  assert.equal((held[0]?.object as Vote).time_ms, 3000);
+  assert.equal((held[0]?.object as Vote | undefined)?.time_ms, 3000);
 });
 
 test('a forged object is dropped, not relayed, and costs its sender', () => {
