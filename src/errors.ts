@@ -32,6 +32,10 @@ const OPERATIONAL_CODES = [
   'E_PROTOCOL',
   /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
   'E_INTERRUPTED',
+  /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
+  'E_REDIRECT',
+  /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
+  'E_RATE_LIMITED',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
