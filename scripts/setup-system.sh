@@ -10,6 +10,7 @@ have curl    || need+=(curl)
 have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference
 have sha256sum || need+=(coreutils)
 have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
+have ipfs_cid || need+=(ipfs-cid)   # test/sources/ipfs: an independent check of our IPFS CIDs
 # test/cli/engines.test.ts runs the bins under a Node older than package.json's engines: the
 # distribution's nodejs (any version below 24), beside the pinned Node 24 of node_modules.
 [ -x /usr/bin/node ] || need+=(nodejs)

@@ -17,6 +17,7 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
+import { type CidVersion, kuboCid } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import { readFlagFile } from '../store/read-capped.ts';
@@ -75,6 +76,8 @@ export interface PublishInput {
   expiresSec?: number;
   baseUrls?: string[];
   chunkSize?: number;
+  /** The IPFS CID recorded in `custom.ipfs_cid`: as `ipfs add` (0, default) or `ipfs add --cid-version 1`. */
+  cidVersion?: CidVersion;
   /**
    * Stage the new targets in DIR/staging for detached signing instead of committing: signed by
    * those of `keys` the root lists for targets (maybe none); joins a targets already staged, so
@@ -107,6 +110,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const d = await digestFile(o.packagePath, { chunkSize });
   const chunks = d.chunks ?? [];
+  // The CID Kubo's `ipfs add` gives these bytes: IPFS nodes fetch and provide the package by it.
+  const ipfsCid = await kuboCid(o.packagePath, o.cidVersion ?? 0);
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,
     hash: 'blake3',
@@ -140,6 +145,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     channel: o.channel ?? 'stable',
     security: o.security ?? false,
     chunks: { hash: 'blake3', size: chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
+    ipfs_cid: ipfsCid,
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),

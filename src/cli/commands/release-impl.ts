@@ -121,6 +121,7 @@ interface PublishFlags {
   baseUrl: string[];
   deltaFrom?: string;
   chunkSize: string;
+  cidVersion: string;
   prepare?: boolean;
   passphraseFile?: string;
 }
@@ -143,6 +144,8 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
+  if (o.cidVersion !== '0' && o.cidVersion !== '1')
+    throw new UsageError('--cid-version', `'${o.cidVersion.slice(0, 20)}' is not 0 or 1`);
   const expiresSec = o.expires === undefined ? undefined : parseDuration(o.expires, '--expires');
   const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const keys = await loader.signing(o.key, '--key', !o.prepare);
@@ -163,6 +166,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     expiresSec,
     baseUrls: o.baseUrl,
     chunkSize,
+    cidVersion: o.cidVersion === '1' ? 1 : 0,
     prepare: Boolean(o.prepare),
   });
   const c = r.custom;
@@ -182,6 +186,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
+  if (c.ipfs_cid) env.out.line(`   IPFS:    ${c.ipfs_cid}`);
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );

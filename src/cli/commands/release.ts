@@ -79,6 +79,11 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
       .option('--delta-from <versions>', 'also publish delta patches from these versions')
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
+      .option(
+        '--cid-version <n>',
+        'IPFS CID recorded in custom.ipfs_cid: 0 as `ipfs add`, 1 as `--cid-version 1`',
+        '0',
+      )
       .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
   ).action(lazy(ctx, async () => (await impl()).publish));
   withPassphrase(
