@@ -35,6 +35,7 @@ import { buildStatement, parseSigDocument, type SigDocument } from '../trust/sta
 import { initWithRoles, rotateRoles } from './ceremony.ts';
 import { DEFAULT_EXPIRY } from './defaults.ts';
 import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
+import { type DeltaReport, makeDeltas, resolveDeltaFrom } from './publish-delta.ts';
 import { loadStaged, writeStaged } from './staging.ts';
 
 export { DEFAULT_EXPIRY };
@@ -84,6 +85,12 @@ export interface PublishInput {
    * several packages go out in one signing round. Package files are written; metadata is not.
    */
   prepare?: boolean;
+  /**
+   * Older versions to publish patches from (`--delta-from`: versions, `none`, `last:N`); absent:
+   * the repository's release.toml default (publish-delta.ts). The compressed full package is
+   * offered too whenever any encoding is asked for.
+   */
+  deltaFrom?: string;
 }
 
 export interface PublishResult {
@@ -93,6 +100,8 @@ export interface PublishResult {
   custom: PackageCustom;
   /** With `prepare`: the staged targets, carrying the signatures made so far. */
   staged?: Repo['targets'];
+  /** What each encoding measured and whether it was published (empty without deltas). */
+  deltas: DeltaReport[];
 }
 
 export async function publishRelease(o: PublishInput): Promise<PublishResult> {
@@ -153,6 +162,19 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   };
   const exp = o.expiresSec;
   const input = { path: name, length: d.size, sha256: d.sha256, custom };
+  const from = await resolveDeltaFrom(o.dir, repo, o.deltaFrom, o.version, o.platform);
+  const deltas = from
+    ? await makeDeltas({
+        dir: o.dir,
+        repo,
+        packagePath: o.packagePath,
+        name,
+        platform: o.platform,
+        from,
+        chunkSize,
+      })
+    : { inputs: [], report: [] };
+  const inputs = [input, ...deltas.inputs];
   let next: Repo | undefined;
   let staged: Repo['targets'] | undefined;
   if (o.prepare) {
@@ -160,14 +182,14 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     const version = repo.targets.signed.version + 1;
     // A staged targets prepared against an older state is stale: start from the current one.
     const base = already && already.signed.version === version ? already.signed : repo.targets.signed;
-    staged = nextTargets(base, version, [input], {
+    staged = nextTargets(base, version, inputs, {
       now: o.now,
       targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
     });
     addSignatures(staged, keysForRole(repo.root.signed, 'targets', o.keys));
   } else {
     // Sign first: a key set below threshold must fail before anything is written (exit 3).
-    next = publishTargets(repo, [input], {
+    next = publishTargets(repo, inputs, {
       keys: o.keys,
       now: o.now,
       targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
@@ -184,12 +206,12 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {
     await writeStaged(o.dir, { targets: staged });
-    return { repo, name, custom, staged };
+    return { repo, name, custom, staged, deltas: deltas.report };
   }
   const done = next as Repo;
   await writeRepoRoles(o.dir, done);
   await writeSums(o.dir, done);
-  return { repo: done, name, custom };
+  return { repo: done, name, custom, deltas: deltas.report };
 }
 
 async function loadMatchingSig(

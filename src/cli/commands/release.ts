@@ -77,7 +77,10 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--release-notes-url <url>', 'release notes')
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
-      .option('--delta-from <versions>', 'also publish delta patches from these versions')
+      .option(
+        '--delta-from <versions>',
+        'also publish patches from these published versions (V,V | last:N | none; default: DIR/release.toml [delta] from_last) and the zstd-compressed package; needs bsdiff and bzip2 for the bsdiff differ',
+      )
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
       .option(
         '--cid-version <n>',
