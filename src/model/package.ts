@@ -59,6 +59,8 @@ export const PackageCustomSchema = z.looseObject({
   min_compatible_version: versionString.optional(),
   channel: z.enum(CHANNELS),
   security: z.boolean(),
+  /** Staged rollout (activation/schedule/rollout.ts): the share of nodes in the current stage. */
+  rollout_percentage: z.number().min(0).max(100).optional(),
   chunks: ChunkInfoSchema,
   ipfs_cid: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),

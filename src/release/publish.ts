@@ -72,6 +72,8 @@ export interface PublishInput {
   channel?: Channel;
   security?: boolean;
   minCompatible?: string;
+  /** Staged rollout: the share of nodes (0-100) that take this release now. */
+  rolloutPercentage?: number;
   releaseNotesUrl?: string;
   /** One value for targets, snapshot and timestamp (spec/CLI.md `publish --expires`). */
   expiresSec?: number;
@@ -158,6 +160,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
+    ...(o.rolloutPercentage !== undefined ? { rollout_percentage: o.rolloutPercentage } : {}),
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
   };
   const exp = o.expiresSec;

@@ -117,6 +117,7 @@ interface PublishFlags {
   channel: string;
   security?: boolean;
   minCompatible?: string;
+  rollout?: string;
   releaseNotesUrl?: string;
   expires?: string;
   baseUrl: string[];
@@ -136,6 +137,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     throw new UsageError('--channel', `'${o.channel}' is not one of ${CHANNELS.join(', ')}`);
   const minCompatible =
     o.minCompatible === undefined ? undefined : versionFlag(o.minCompatible, '--min-compatible');
+  const rolloutPercentage = intFlag(o.rollout, '--rollout', 0, 100);
   for (const u of o.baseUrl) {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
@@ -163,6 +165,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     channel: o.channel as Channel,
     security: Boolean(o.security),
     minCompatible,
+    ...(rolloutPercentage !== undefined ? { rolloutPercentage } : {}),
     releaseNotesUrl: o.releaseNotesUrl,
     expiresSec,
     baseUrls: o.baseUrl,

@@ -74,6 +74,7 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--channel <channel>', 'stable|beta|nightly', 'stable')
       .option('--security', 'mark as a security release')
       .option('--min-compatible <v>', 'oldest version that can coexist (soft fork)')
+      .option('--rollout <percent>', 'staged rollout: share of nodes (0-100) that take it now (default all)')
       .option('--release-notes-url <url>', 'release notes')
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
