@@ -10,6 +10,8 @@ have curl    || need+=(curl)
 have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference
 have sha256sum || need+=(coreutils)
 have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
+have promtool || need+=(prometheus)      # promtool check metrics (test/metrics)
+have chromium || need+=(chromium)        # headless dashboard test and screenshot
 # test/cli/engines.test.ts runs the bins under a Node older than package.json's engines: the
 # distribution's nodejs (any version below 24), beside the pinned Node 24 of node_modules.
 [ -x /usr/bin/node ] || need+=(nodejs)
