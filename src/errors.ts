@@ -49,6 +49,10 @@ const SECURITY_CODES = [
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
+  /** A rebuild from source gave other bytes than the published package (release verify-build). */
+  'E_BUILD_MISMATCH',
+  /** Fewer matching rebuild attestations from distinct trusted builders than required. */
+  'E_ATTESTATIONS',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

@@ -78,6 +78,10 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
       .option('--delta-from <versions>', 'also publish delta patches from these versions')
+      .option(
+        '--build-info <file>',
+        "release build's provenance record to sign into the target (default: PACKAGE.buildinfo.json if it matches)",
+      )
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
       .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
   ).action(lazy(ctx, async () => (await impl()).publish));
