@@ -59,6 +59,10 @@ const SECURITY_CODES = [
   'E_CHAIN_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
+  /** A rebuild from source gave other bytes than the published package (release verify-build). */
+  'E_BUILD_MISMATCH',
+  /** Fewer matching rebuild attestations from distinct trusted builders than required. */
+  'E_ATTESTATIONS',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

@@ -7,6 +7,12 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
+import {
+  BuildInfoSchema,
+  type BuildProvenance,
+  MAX_BUILD_INFO_BYTES,
+  provenanceOf,
+} from '../model/build-info.ts';
 import { CHUNKS_FORMAT, type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import {
@@ -17,10 +23,11 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
+import { parseJsonBytes, parseWith } from '../model/schema-util.ts';
 import { type CidVersion, kuboCid } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
-import { readFlagFile } from '../store/read-capped.ts';
+import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
   addSignatures,
@@ -68,6 +75,11 @@ export interface PublishInput {
   keys: SigningKey[];
   now: Date;
   sigPath?: string;
+  /**
+   * `release build`'s provenance record of the package (source commit, toolchain), copied into
+   * the signed `custom.build`; default `<package>.buildinfo.json` when it describes these bytes.
+   */
+  buildInfoPath?: string;
   packageType?: PackageType;
   channel?: Channel;
   security?: boolean;
@@ -144,6 +156,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     );
   }
 
+  const build = await loadBuildInfo(o, d.sha256);
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
     version: o.version,
@@ -162,6 +175,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
     ...(o.rolloutPercentage !== undefined ? { rollout_percentage: o.rolloutPercentage } : {}),
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
+    ...(build ? { build } : {}),
   };
   const exp = o.expiresSec;
   const input = { path: name, length: d.size, sha256: d.sha256, custom };
@@ -215,6 +229,23 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   await writeRepoRoles(o.dir, done);
   await writeSums(o.dir, done);
   return { repo: done, name, custom, deltas: deltas.report };
+}
+
+async function loadBuildInfo(o: PublishInput, sha256: string): Promise<BuildProvenance | undefined> {
+  const explicit = o.buildInfoPath !== undefined;
+  const path = o.buildInfoPath ?? `${o.packagePath}.buildinfo.json`;
+  const bytes = explicit
+    ? await readFlagFile('--build-info', path, MAX_BUILD_INFO_BYTES)
+    : await readCappedIfExists(path, MAX_BUILD_INFO_BYTES);
+  if (!bytes) return undefined;
+  const info = parseWith(BuildInfoSchema, parseJsonBytes(bytes, MAX_BUILD_INFO_BYTES, path), path);
+  const same = info.sha256 === sha256 && info.version === o.version && info.platform === o.platform;
+  if (!same && explicit)
+    throw new UsageError(
+      '--build-info',
+      `${path} describes dchat ${info.version} ${info.platform} sha256 ${info.sha256.slice(0, 16)}…, not this package`,
+    );
+  return same ? provenanceOf(info) : undefined;
 }
 
 async function loadMatchingSig(

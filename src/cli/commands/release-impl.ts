@@ -126,6 +126,7 @@ interface PublishFlags {
   cidVersion: string;
   prepare?: boolean;
   passphraseFile?: string;
+  buildInfo?: string;
 }
 
 export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
@@ -161,6 +162,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     keys,
     now: env.ctx.now(),
     sigPath: o.sig === undefined ? undefined : resolve(env.ctx.cwd, o.sig),
+    ...(o.buildInfo !== undefined ? { buildInfoPath: resolve(env.ctx.cwd, o.buildInfo) } : {}),
     packageType,
     channel: o.channel as Channel,
     security: Boolean(o.security),
@@ -194,6 +196,10 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
   if (c.ipfs_cid) env.out.line(`   IPFS:    ${c.ipfs_cid}`);
+  if (c.build)
+    env.out.line(
+      `   Built:   commit ${c.build.source_commit ?? '(none)'}${c.build.source_dirty ? ' (dirty)' : ''}, Node ${c.build.toolchain.node}, esbuild ${c.build.toolchain.esbuild}`,
+    );
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );

@@ -82,6 +82,10 @@ export function registerRelease(program: Command, ctx: CliContext): void {
         '--delta-from <versions>',
         'also publish patches from these published versions (V,V | last:N | none; default: DIR/release.toml [delta] from_last) and the zstd-compressed package; needs bsdiff and bzip2 for the bsdiff differ',
       )
+      .option(
+        '--build-info <file>',
+        "release build's provenance record to sign into the target (default: PACKAGE.buildinfo.json if it matches)",
+      )
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
       .option(
         '--cid-version <n>',
