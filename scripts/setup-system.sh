@@ -11,6 +11,7 @@ have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c refere
 have sha256sum || need+=(coreutils)
 have zstd    || need+=(zstd)      # npm run bench -- delta: the zstd -19 and --patch-from references
 have bsdiff  || need+=(bsdiff)    # release publish --delta-from (bsdiff candidate) and the delta bench
+/usr/bin/python3 -c 'import securesystemslib.signer' 2>/dev/null || need+=(in-toto)  # test/interop/intoto-dsse
 have faketime || need+=(faketime)  # test/cli/reproducible: a build under another user-visible time
 have git     || need+=(git)       # release build records the source commit
 have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
