@@ -192,7 +192,10 @@ const HELP: Record<string, CommandHelp> = {
     examples: ['dchat governance status', 'dchat governance status --proposal 3f2a9c1e --json'],
   },
   'dchat-test simulate': {
-    examples: ['dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg'],
+    examples: [
+      'dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg',
+      'dchat-test simulate --governance --nodes 10000 --malicious 10%,30%',
+    ],
   },
 };
 
