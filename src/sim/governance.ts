@@ -19,7 +19,6 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { rawPublicKeyHex, signEd25519 } from '../crypto/ed25519.ts';
-import { isSecurityCode } from '../errors.ts';
 import type { GossipActionSink, ValidationResult } from '../gossip/core/actions.ts';
 import { resolveGossipConfig } from '../gossip/core/config.ts';
 import { GOSSIP_FORMAT, type GossipMessage, type SignedObject } from '../gossip/core/messages.ts';
