@@ -170,6 +170,12 @@ const HELP: Record<string, CommandHelp> = {
   'dchat-test chaos-byzantine': {
     examples: ['dchat-test --json chaos-byzantine --malicious-nodes 3 --nodes 6'],
   },
+  'dchat-sign genesis': {
+    examples: [
+      'dchat-sign genesis --spec network.json --root-key founder1.key --root-key founder2.key --out genesis.json',
+    ],
+    env: KEYS,
+  },
   'dchat governance init': {
     examples: ['dchat governance init --genesis genesis.json   # then restart the node'],
   },
