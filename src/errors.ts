@@ -32,6 +32,11 @@ const OPERATIONAL_CODES = [
   'E_PROTOCOL',
   /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
   'E_INTERRUPTED',
+  /**
+   * A validly signed height beacon that does not follow this node's accepted chain (a validator
+   * one block behind signs such beacons): dropped, not held against the peer that relayed it.
+   */
+  'E_CHAIN_MISMATCH',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
@@ -51,8 +56,6 @@ const SECURITY_CODES = [
   'E_CHUNK_MISMATCH',
   /** Signed for another network (a beacon, a peer's handshake): never valid here. */
   'E_WRONG_NETWORK',
-  /** A height beacon that does not follow the accepted chain of beacons. */
-  'E_CHAIN_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
 ] as const;
