@@ -51,11 +51,10 @@ const SECURITY_CODES = [
   'E_ROLLBACK',
   'E_VERSION_MISMATCH',
   'E_WRONG_TARGET',
+  'E_WRONG_NETWORK',
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
-  /** Signed for another network (a beacon, a peer's handshake): never valid here. */
-  'E_WRONG_NETWORK',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
 ] as const;
