@@ -11,6 +11,7 @@ import { signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { sha256Hex } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import { BEACON_FORMAT, type BeaconStatement, MAX_VALIDATORS, statementOf } from '../model/beacon.ts';
+import type { TrustedGenesis } from './genesis.ts';
 
 const { canonicalize } = canonicalJson;
 
@@ -139,4 +140,21 @@ export function checkBeaconParams(p: BeaconParams): BeaconParams {
   if (!Number.isSafeInteger(p.blockIntervalMs) || p.blockIntervalMs < 1)
     throw new DchatError('E_CONFIG', 'block interval must be a positive integer of ms');
   return p;
+}
+
+/** The beacon parameters a trusted genesis fixes: its network, hash, creation time and block interval. */
+export function beaconParamsOf(g: TrustedGenesis): BeaconParams {
+  return checkBeaconParams({
+    networkId: g.networkId,
+    genesisHash: g.hash,
+    genesisTimeMs: Date.parse(g.body.created),
+    blockIntervalMs: g.body.params.block_interval_ms,
+  });
+}
+
+/** The genesis validators (public key, stake) as a beacon validator set; E_CONFIG if it has none. */
+export function beaconValidatorsOf(g: TrustedGenesis): BeaconValidatorSet {
+  return new BeaconValidatorSet(
+    g.body.validators.map((v) => ({ publicKey: v.public_key, stake: BigInt(v.stake) })),
+  );
 }
