@@ -37,6 +37,10 @@ const OPERATIONAL_CODES = [
    * one block behind signs such beacons): dropped, not held against the peer that relayed it.
    */
   'E_CHAIN_MISMATCH',
+  /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
+  'E_REDIRECT',
+  /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
+  'E_RATE_LIMITED',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
@@ -57,6 +61,10 @@ const SECURITY_CODES = [
   'E_CHUNK_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
+  /** A rebuild from source gave other bytes than the published package (release verify-build). */
+  'E_BUILD_MISMATCH',
+  /** Fewer matching rebuild attestations from distinct trusted builders than required. */
+  'E_ATTESTATIONS',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];
