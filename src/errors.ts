@@ -55,6 +55,7 @@ const SECURITY_CODES = [
   'E_ROLLBACK',
   'E_VERSION_MISMATCH',
   'E_WRONG_TARGET',
+  /** Signed for another network or genesis (a governance object, a beacon, a peer's handshake): never valid here. */
   'E_WRONG_NETWORK',
   'E_MALFORMED',
   'E_UNSUPPORTED',

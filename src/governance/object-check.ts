@@ -70,6 +70,8 @@ export function makeObjectCheck(
         const r = verifyCertificate(g, object as Certificate);
         return r.ok ? { ok: true, proof: r.plan } : r;
       }
+      default:
+        return refuse('E_UNSUPPORTED', `not a governance object kind: ${String(kind).slice(0, 20)}`);
     }
   };
 }
