@@ -193,7 +193,7 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
-        ...this.heights.gossipInit(this.governance.gossipInit()),
+        ...this.governance.gossipInit(this.heights.gossipKinds()),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(

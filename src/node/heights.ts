@@ -131,20 +131,17 @@ export class NodeHeights implements HeightSource {
     return v ? forkIdOfView(v) : undefined;
   }
 
-  /** The gossip hooks for kind `beacon`, in front of `next` (governance's) for every other kind. */
-  gossipInit(next: { validateObject?: ValidateObject; onObject?: (o: AcceptedObject) => void }): {
-    validateObject?: ValidateObject;
-    onObject?: (o: AcceptedObject) => void;
-  } {
+  /** The signed kinds this node checks besides governance (GovernanceService.gossipInit's `others`). */
+  gossipKinds(): Partial<
+    Record<string, { validate: ValidateObject; accepted?: (o: AcceptedObject) => void }>
+  > {
     const beacons = this.beacons;
-    if (!beacons) return next;
+    if (!beacons) return {};
     return {
-      validateObject: (kind, id, object) =>
-        kind === 'beacon'
-          ? beacons.validate(id, object as SignedBeacon)
-          : (next.validateObject?.(kind, id, object) ?? { ok: false, code: 'E_UNSUPPORTED' }),
-      onObject: (o) =>
-        o.kind === 'beacon' ? beacons.accepted(o.object as SignedBeacon, o.proof) : next.onObject?.(o),
+      beacon: {
+        validate: (_kind, id, object) => beacons.validate(id, object as SignedBeacon),
+        accepted: (o) => beacons.accepted(o.object as SignedBeacon, o.proof),
+      },
     };
   }
 
