@@ -100,6 +100,7 @@ export class GovernanceService {
           proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
           now: () => this.now(),
           targets: () => this.signedTargets(),
+          votes: (pid) => [...this.votes.values()].filter((v) => v.proposal_id === pid),
         })
       : undefined;
     return {
