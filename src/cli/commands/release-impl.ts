@@ -9,6 +9,7 @@ import {
   rotateRoles,
   stagedStatus,
 } from '../../release/ceremony.ts';
+import { writeGitHubAssets } from '../../release/github-assets.ts';
 import { keyFileOptions } from '../../release/key-files.ts';
 import { loadRepo } from '../../release/mirror-dir.ts';
 import { publishRelease, refreshRepository } from '../../release/publish.ts';
@@ -123,6 +124,7 @@ interface PublishFlags {
   chunkSize: string;
   prepare?: boolean;
   passphraseFile?: string;
+  githubAssets?: string;
 }
 
 export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
@@ -138,6 +140,11 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
   }
+  if (o.githubAssets !== undefined && o.prepare)
+    throw new UsageError(
+      '--github-assets',
+      'nothing is published with --prepare: give it to the publish that finishes',
+    );
   if (o.deltaFrom !== undefined)
     throw new UsageError('--delta-from', 'delta updates are not available in this version yet');
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
@@ -185,7 +192,20 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );
-  env.out.result({ ok: true, dir, name: r.name, metadata: c, ...repoResult(env, r.repo) });
+  let githubAssets: { dir: string; files: string[] } | undefined;
+  if (o.githubAssets !== undefined) {
+    const out = resolve(env.ctx.cwd, o.githubAssets);
+    githubAssets = { dir: out, files: await writeGitHubAssets(dir, r.name, out) };
+    env.out.line(`   GitHub release assets: ${githubAssets.files.length} files in ${out} (upload them all)`);
+  }
+  env.out.result({
+    ok: true,
+    dir,
+    name: r.name,
+    metadata: c,
+    ...repoResult(env, r.repo),
+    ...(githubAssets ? { github_assets: githubAssets } : {}),
+  });
 }
 
 interface RotateFlags extends RoleKeyFlags {

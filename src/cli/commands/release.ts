@@ -79,7 +79,11 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
       .option('--delta-from <versions>', 'also publish delta patches from these versions')
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
-      .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
+      .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing')
+      .option(
+        '--github-assets <dir>',
+        'also write the files to upload to a GitHub release (package, chunk table, TUF metadata) into this directory',
+      ),
   ).action(lazy(ctx, async () => (await impl()).publish));
   withPassphrase(
     withRoleKeys(
