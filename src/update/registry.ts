@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import { FdroidSource } from '../sources/fdroid.ts';
 import { GitHubSource } from '../sources/github.ts';
 import { HttpsSource } from '../sources/https.ts';
 import type { Source } from '../sources/source.ts';
@@ -24,6 +25,7 @@ const TRANSPORTS: Partial<
 > = {
   https: (r, ca, env) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
   github: (r, ca, env) => new GitHubSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  fdroid: (r, ca, env) => new FdroidSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */

@@ -54,6 +54,10 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     )
     .requiredOption('--mirror-type <type>', 'https|ipfs|bittorrent|github|fdroid')
     .option(
+      '--fingerprint <sha256>',
+      'fdroid: SHA-256 fingerprint of the repository signing key (as `fdroid` prints it); required',
+    )
+    .option(
       '--region <r>',
       'region, e.g. us-west (preferred within a priority when it matches settings.region)',
     )
