@@ -53,6 +53,16 @@ const SECURITY_CODES = [
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
+  /** Signed for another network (a beacon, a peer's handshake): never valid here. */
+  'E_WRONG_NETWORK',
+  /** A height beacon that does not follow the accepted chain of beacons. */
+  'E_CHAIN_MISMATCH',
+  /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
+  'E_FORK_MISMATCH',
+  /** A rebuild from source gave other bytes than the published package (release verify-build). */
+  'E_BUILD_MISMATCH',
+  /** Fewer matching rebuild attestations from distinct trusted builders than required. */
+  'E_ATTESTATIONS',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

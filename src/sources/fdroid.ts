@@ -8,7 +8,7 @@
  *   version and whose SHA-256 is the one dchat's signed target names is fetched by range from the
  *   path the index gives. An index that lists the version with another file is E_NOT_FOUND here:
  *   nothing unsigned by dchat's TUF keys is ever taken.
- * - TUF metadata and chunk tables: F-Droid has no place for them, so they are read from a dchat
+ * - TUF metadata, chunk tables (and rebuild attestations): F-Droid has no place for them, so they are read from a dchat
  *   mirror directory (what `release publish --out` writes, or its metadata/ and packages/*.chunks)
  *   placed at `<repository URL>/dchat/`. A repository without it still serves bytes to downloads
  *   that take metadata from the other mirrors.
@@ -90,6 +90,10 @@ export class FdroidSource implements Source {
 
   fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
     return this.tuf.fetchChunkTable(target, opts);
+  }
+
+  fetchAttestations(target: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
+    return this.tuf.fetchAttestations(target, opts);
   }
 
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {

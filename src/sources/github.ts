@@ -135,6 +135,12 @@ export class GitHubSource implements Source {
     return asset ? this.downloadSmall(asset, opts) : undefined;
   }
 
+  async fetchAttestations(target: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
+    checkName(target);
+    const asset = await this.findAsset(`${target}.intoto.jsonl`, opts.signal);
+    return asset ? this.downloadSmall(asset, opts) : undefined;
+  }
+
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {
     return collectRange(this.streamRange(req), req);
   }

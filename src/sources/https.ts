@@ -69,6 +69,11 @@ export class HttpsSource implements Source {
     return this.getSmall(`packages/${target}.chunks`, opts);
   }
 
+  async fetchAttestations(target: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
+    checkName(target, 'target');
+    return this.getSmall(`packages/${target}.intoto.jsonl`, opts);
+  }
+
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {
     return collectRange(this.streamRange(req), req);
   }

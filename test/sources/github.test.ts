@@ -66,9 +66,9 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
     repo = await makeMirrorRepo();
     const dl = join(repo.base, 'download-host');
     v1 = await repo.publish('1.0.0', 3 * CHUNK + 99);
-    const files1 = await writeGitHubAssets(repo.dir, v1.name, join(dl, 'v1.0.0'));
+    const files1 = await writeGitHubAssets(repo.dir, [v1.name], join(dl, 'v1.0.0'));
     v2 = await repo.publish('1.1.0', 4 * CHUNK + 5);
-    const files2 = await writeGitHubAssets(repo.dir, v2.name, join(dl, 'v1.1.0'));
+    const files2 = await writeGitHubAssets(repo.dir, [v2.name], join(dl, 'v1.1.0'));
     mkdirSync(join(dl, 'draft'), { recursive: true });
     writeFileSync(join(dl, 'draft', 'timestamp.json'), '{"not": "metadata"}');
     const dlPort = await freePort();
