@@ -6,7 +6,7 @@
  * --source github` ending in a verified package.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeGitHubAssets } from '../../src/release/github-assets.ts';
@@ -59,6 +59,9 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
   let api: GitHubApi;
   let nginx: { stop(): Promise<void> };
   let accessLog: string;
+  let badFiles: string[];
+  let mirrorUrl: string;
+  let downloadBase: string;
   const token = 'ghp_fixture_token';
 
   before(async () => {
@@ -71,19 +74,31 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
     const files2 = await writeGitHubAssets(repo.dir, [v2.name], join(dl, 'v1.1.0'));
     mkdirSync(join(dl, 'draft'), { recursive: true });
     writeFileSync(join(dl, 'draft', 'timestamp.json'), '{"not": "metadata"}');
+    // A release whose package asset is corrupt (one flipped byte in its second chunk).
+    mkdirSync(join(dl, 'bad'));
+    for (const f of files2) cpSync(join(dl, 'v1.1.0', f), join(dl, 'bad', f));
+    const corrupt = Buffer.from(v2.bytes);
+    corrupt[CHUNK + 10] = (corrupt[CHUNK + 10] as number) ^ 0xff;
+    writeFileSync(join(dl, 'bad', v2.name), corrupt);
+    badFiles = files2.map((f) => join(dl, 'bad', f));
     const dlPort = await freePort();
+    const mirrorPort = await freePort();
     accessLog = join(repo.base, 'dl-access.log');
+    const tls = `ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};`;
     nginx = await runNginx(
       `  log_format gh '$http_authorization|$http_range|$uri';
-  server { listen 127.0.0.1:${dlPort} ssl; ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};
-    access_log ${accessLog} gh; root ${dl}; location / { try_files $uri =404; } }`,
+  server { listen 127.0.0.1:${dlPort} ssl; ${tls}
+    access_log ${accessLog} gh; root ${dl}; location / { try_files $uri =404; } }
+  server { listen 127.0.0.1:${mirrorPort} ssl; ${tls} root ${repo.dir}; location / { try_files $uri =404; } }`,
       dlPort,
     );
+    mirrorUrl = `https://127.0.0.1:${mirrorPort}`;
+    downloadBase = `https://localhost:${dlPort}`;
     // Newest first, as GitHub lists them; with 2 per page the two releases are on pages 1 and 3.
     api = await startGitHubApi({
       ca,
       token,
-      downloadBase: `https://localhost:${dlPort}`,
+      downloadBase,
       releases: [
         { tag: 'draft', draft: true, files: [join(dl, 'draft', 'timestamp.json')] },
         { tag: 'v1.1.0', files: files2.map((f) => join(dl, 'v1.1.0', f)) },
@@ -208,5 +223,52 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
     );
     assert.equal(dl.code, 0, dl.stderr + dl.stdout);
     assert.deepEqual(readFileSync(join(paths.packagesDir, v2.name)), v2.bytes);
+  });
+
+  test('a GitHub release serving wrong bytes is dropped with a coded error; the HTTPS mirror finishes', async () => {
+    const bad = await startGitHubApi({ ca, downloadBase, releases: [{ tag: 'bad', files: badFiles }] });
+    try {
+      const paths = await makeHome(repo);
+      const env = { NODE_EXTRA_CA_CERTS: ca.caCert };
+      const home = ['--home', paths.home];
+      const add = (url: string, type: string, priority: string) =>
+        runDchat(
+          [...home, 'update', 'add-mirror', '--url', url, '--mirror-type', type, '--priority', priority],
+          {
+            env,
+          },
+        );
+      assert.equal((await add(bad.repoUrl, 'github', '1')).code, 0);
+      assert.equal((await add(mirrorUrl, 'https', '5')).code, 0);
+      const dl = await runDchat(
+        [
+          ...home,
+          '--json',
+          'update',
+          'download',
+          '--version',
+          '1.1.0',
+          '--platform',
+          'linux-x64',
+          '--parallel',
+          '1',
+        ],
+        { env },
+      );
+      assert.equal(dl.code, 0, dl.stderr + dl.stdout);
+      assert.deepEqual(readFileSync(join(paths.packagesDir, v2.name)), v2.bytes);
+      const result = JSON.parse(dl.stdout.trim().split('\n').at(-1) as string) as {
+        sources: { type: string; ok: boolean; failures: { code: string }[] }[];
+      };
+      const gh = result.sources.find((s) => s.type === 'github');
+      assert.ok(gh && !gh.ok, JSON.stringify(result.sources));
+      assert.ok(
+        gh.failures.some((f) => ['E_CHUNK_MISMATCH', 'E_HASH_MISMATCH'].includes(f.code)),
+        JSON.stringify(gh),
+      );
+      assert.ok(result.sources.some((s) => s.type === 'https' && s.ok));
+    } finally {
+      await bad.stop();
+    }
   });
 });
