@@ -16,6 +16,7 @@
  */
 import { DchatError, SourceError } from '../errors.ts';
 import { isAllowedMirrorUrl } from '../model/loopback.ts';
+import type { PackageTarget } from '../model/package.ts';
 import { parsePackageName } from '../model/platform.ts';
 import {
   apksFromV1,
@@ -82,6 +83,11 @@ export class FdroidSource implements Source {
     this.http = new HttpClient(o);
     const { url: _u, id: _i, app: _a, ...http } = o;
     this.tuf = new HttpsSource({ ...http, url: `${base}/dchat` });
+  }
+
+  /** APK packages only: other targets are never in an F-Droid repository. */
+  serves(target: PackageTarget): boolean {
+    return target.custom.package_type === 'APK';
   }
 
   fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined> {

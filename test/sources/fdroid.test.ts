@@ -14,7 +14,14 @@ import { unzipSync, zipSync } from 'fflate';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import { publishRelease } from '../../src/release/publish.ts';
 import { FdroidSource, parseFdroidUrl } from '../../src/sources/fdroid.ts';
-import { CHUNK, type MirrorRepo, makeHome, makeMirrorRepo, runDchat } from '../download/fixture.ts';
+import {
+  CHUNK,
+  type MirrorRepo,
+  makeHome,
+  makeMirrorRepo,
+  type Published,
+  runDchat,
+} from '../download/fixture.ts';
 import { freePort, runNginx } from '../helpers/nginx.ts';
 import { assertCode } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -44,6 +51,8 @@ describe('FdroidSource against an fdroidserver repository on nginx', { skip }, (
   let base: string;
   let nginx: { stop(): Promise<void> };
   let log: string;
+  let linux: Published;
+  let mirrorUrl: string;
   const name = 'dchat-1.1.0-android-arm64';
 
   before(async () => {
@@ -62,6 +71,8 @@ describe('FdroidSource against an fdroidserver repository on nginx', { skip }, (
       chunkSize: CHUNK,
       packageType: 'APK',
     });
+    // A linux package too: an F-Droid repository never has it, and is not asked for it.
+    linux = await repo.publish('1.0.0', 2 * CHUNK + 77);
     root = join(repo.base, 'www');
     const served = (sub: string, edit?: (dir: string) => void) => {
       const dir = join(root, sub, 'repo');
@@ -90,13 +101,16 @@ describe('FdroidSource against an fdroidserver repository on nginx', { skip }, (
       rmSync(join(d, 'index-v2.json'));
     });
     const port = await freePort();
+    const mirrorPort = await freePort();
     log = join(repo.base, 'access.log');
+    const tls = `ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};`;
     nginx = await runNginx(
       `  log_format u '$uri';
-  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};
-    access_log ${log} u; root ${root}; location / { try_files $uri =404; } }`,
+  server { listen 127.0.0.1:${port} ssl; ${tls} access_log ${log} u; root ${root}; location / { try_files $uri =404; } }
+  server { listen 127.0.0.1:${mirrorPort} ssl; ${tls} root ${repo.dir}; location / { try_files $uri =404; } }`,
       port,
     );
+    mirrorUrl = `https://127.0.0.1:${mirrorPort}`;
     base = `https://127.0.0.1:${port}`;
   });
   after(async () => {
@@ -191,5 +205,45 @@ describe('FdroidSource against an fdroidserver repository on nginx', { skip }, (
     assert.equal(dl.code, 0, dl.stderr + dl.stdout);
     assert.deepEqual(readFileSync(join(paths.packagesDir, name)), APK_110);
     assert.match(readFileSync(log, 'utf8'), /\/fdroid\/repo\/network\.dchat\.app_1010000\.apk/);
+  });
+
+  test('beside an HTTPS mirror, the F-Droid repository is not asked for (nor blamed for) a linux package', async () => {
+    const paths = await makeHome(repo);
+    const env = { NODE_EXTRA_CA_CERTS: ca.caCert };
+    const home = ['--home', paths.home];
+    const add = (args: string[]) => runDchat([...home, 'update', 'add-mirror', ...args], { env });
+    assert.equal(
+      (
+        await add([
+          '--url',
+          `${base}/fdroid/repo`,
+          '--mirror-type',
+          'fdroid',
+          '--fingerprint',
+          FINGERPRINT,
+          '--priority',
+          '1',
+        ])
+      ).code,
+      0,
+    );
+    assert.equal((await add(['--url', mirrorUrl, '--mirror-type', 'https', '--priority', '5'])).code, 0);
+    writeFileSync(log, '');
+    const dl = await runDchat(
+      [...home, '--json', 'update', 'download', '--version', '1.0.0', '--platform', 'linux-x64'],
+      {
+        env,
+      },
+    );
+    assert.equal(dl.code, 0, dl.stderr + dl.stdout);
+    assert.deepEqual(readFileSync(join(paths.packagesDir, linux.name)), linux.bytes);
+    const result = JSON.parse(dl.stdout.trim().split('\n').at(-1) as string) as {
+      sources: { type: string }[];
+    };
+    assert.deepEqual(
+      result.sources.map((s) => s.type),
+      ['https'],
+    );
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /\.apk|entry\.jar/);
   });
 });
