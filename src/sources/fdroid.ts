@@ -71,7 +71,8 @@ export class FdroidSource implements Source {
   private readonly app: string;
   private readonly http: HttpClient;
   private readonly tuf: HttpsSource;
-  private index: { at: number; apks: FdroidApk[] } | undefined;
+  /** The verified index being read or read (one reading however many requests wait on it). */
+  private index: { at: number; apks: Promise<FdroidApk[]> } | undefined;
 
   constructor(o: FdroidSourceOptions) {
     const { base, fingerprint, uri } = parseFdroidUrl(o.url);
@@ -122,8 +123,17 @@ export class FdroidSource implements Source {
   }
 
   /** The APKs of the app, from the verified index (v2 first, v1 when the repository has no v2). */
-  async apks(signal?: AbortSignal): Promise<FdroidApk[]> {
+  apks(signal?: AbortSignal): Promise<FdroidApk[]> {
     if (this.index && Date.now() - this.index.at < INDEX_TTL_MS) return this.index.apks;
+    const reading = { at: Date.now(), apks: this.readIndex(signal) };
+    this.index = reading;
+    reading.apks.catch(() => {
+      if (this.index === reading) this.index = undefined;
+    });
+    return reading.apks;
+  }
+
+  private async readIndex(signal?: AbortSignal): Promise<FdroidApk[]> {
     const entryJar = await this.file('entry.jar', JAR_BYTES, signal);
     let apks: FdroidApk[];
     if (entryJar) {
@@ -149,7 +159,6 @@ export class FdroidSource implements Source {
       );
       apks = apksFromV1(json, this.app, `${this.uri}: index-v1.json`);
     }
-    this.index = { at: Date.now(), apks };
     return apks;
   }
 

@@ -101,7 +101,8 @@ export class GitHubSource implements Source {
   private readonly apiHeaders: Record<string, string>;
   private readonly perPage: number;
   private readonly maxRetryWaitMs: number;
-  private listed: { at: number; releases: GitHubRelease[] } | undefined;
+  /** The release list being read or read (one listing at a time, however many requests wait on it). */
+  private listed: { at: number; releases: Promise<GitHubRelease[]> } | undefined;
   /** When the API said the limit is spent: no request before this time (ms since epoch). */
   private blockedUntil = 0;
   /** Last rate-limit headers seen (reports, tests). */
@@ -158,9 +159,19 @@ export class GitHubSource implements Source {
     await this.http.close();
   }
 
-  /** Every release, newest first, drafts left out (cached for LIST_TTL_MS). */
-  async releases(signal?: AbortSignal): Promise<GitHubRelease[]> {
+  /** Every release, newest first, drafts left out (cached for LIST_TTL_MS; a failed listing is not). */
+  releases(signal?: AbortSignal): Promise<GitHubRelease[]> {
     if (this.listed && Date.now() - this.listed.at < LIST_TTL_MS) return this.listed.releases;
+    const listing = { at: Date.now(), releases: this.list(signal) };
+    this.listed = listing;
+    listing.releases.catch(() => {
+      if (this.listed === listing) this.listed = undefined;
+    });
+    return listing.releases;
+  }
+
+  private async list(signal?: AbortSignal): Promise<GitHubRelease[]> {
+    const apiOrigin = new URL(this.repoUrl).origin;
     const all: GitHubRelease[] = [];
     let next: URL | undefined = new URL(`${this.repoUrl}/releases?per_page=${this.perPage}`);
     for (let page = 0; next && page < MAX_PAGES; page++) {
@@ -176,8 +187,9 @@ export class GitHubSource implements Source {
       }
       all.push(...list.filter((r) => !r.draft));
       next = nextLink(header(res.headers, 'link'), res.url);
+      // The token goes with the next page: only within the configured API.
+      if (next && next.origin !== apiOrigin) next = undefined;
     }
-    this.listed = { at: Date.now(), releases: all };
     return all;
   }
 
