@@ -150,8 +150,17 @@ export class GitHubSource implements Source {
     checkName(req.target);
     const asset = await this.findAsset(req.target, req.signal);
     if (!asset) throw new SourceError('E_NOT_FOUND', `${this.uri}: no release has an asset ${req.target}`);
+    const waitMs = this.blockedUntil - Date.now();
+    if (waitMs > 0) throw this.limited(waitMs);
     yield* rangeBody(this.http, this.assetUrl(asset), req, `${this.uri}: ${req.target}`, {
       headers: { ...this.apiHeaders, accept: 'application/octet-stream' },
+      // The asset request is an API request: its rate-limit refusal says when to come back.
+      refusal: (status, headers) => {
+        const wait = this.readLimits(status, headers);
+        if (wait === undefined) return undefined;
+        this.blockedUntil = Date.now() + wait;
+        return this.limited(wait);
+      },
     });
   }
 

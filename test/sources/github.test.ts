@@ -185,6 +185,19 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
     } finally {
       await long.close();
     }
+    // An asset range refused by the rate limit: E_RATE_LIMITED, and no request until the reset.
+    const ranged = source({ maxRetryWaitMs: 5000 });
+    try {
+      await ranged.releases();
+      api.refuse({ status: 429, retryAfterS: 120 });
+      const e = await assertCode(() => ranged.fetchRange(req(v2, 0, CHUNK)), 'E_RATE_LIMITED');
+      assert.equal((e.details as { retry_after_s: number }).retry_after_s, 120);
+      const n = api.requests.length;
+      await assertCode(() => ranged.fetchRange(req(v2, 0, CHUNK)), 'E_RATE_LIMITED');
+      assert.equal(api.requests.length, n);
+    } finally {
+      await ranged.close();
+    }
     const bad = source({ env: { GITHUB_TOKEN: 'wrong' } });
     try {
       const e = await assertCode(() => bad.releases(), 'E_HTTP');
