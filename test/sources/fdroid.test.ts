@@ -245,5 +245,15 @@ describe('FdroidSource against an fdroidserver repository on nginx', { skip }, (
       ['https'],
     );
     assert.doesNotMatch(readFileSync(log, 'utf8'), /\.apk|entry\.jar/);
+    // test-mirrors probes each with a package it can have: the F-Droid repository with the APK.
+    const probe = await runDchat([...home, '--json', 'update', 'test-mirrors'], { env });
+    assert.equal(probe.code, 0, probe.stderr + probe.stdout);
+    const results = JSON.parse(probe.stdout) as { url: string; ok: boolean; error: string | null }[];
+    assert.equal(results.length, 2);
+    assert.ok(
+      results.every((r) => r.ok),
+      probe.stdout,
+    );
+    assert.match(readFileSync(log, 'utf8'), /network\.dchat\.app_1010000\.apk/);
   });
 });
