@@ -33,6 +33,7 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
+import { AttestationGossip } from './attestation-gossip.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { NodeHeights } from './heights.ts';
@@ -68,6 +69,7 @@ export class DchatNode extends EventEmitter {
   private control: ControlServer | undefined;
   private governance: GovernanceService | undefined;
   private heights: NodeHeights | undefined;
+  private attestations: AttestationGossip | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -158,6 +160,7 @@ export class DchatNode extends EventEmitter {
       });
       this.libp2p = node;
       this.heights = NodeHeights.forNode(this.config, this.paths.nodeDir, this.log);
+      this.attestations = new AttestationGossip(this.paths, this.log);
       this.governance = await GovernanceService.load({
         store: new GovernanceStore(this.paths),
         log: this.log,
@@ -193,7 +196,7 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
-        ...this.governance.gossipInit(this.heights.gossipKinds()),
+        ...this.governance.gossipInit({ ...this.heights.gossipKinds(), ...this.attestations.gossipKinds() }),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -214,6 +217,7 @@ export class DchatNode extends EventEmitter {
       await this.gossip.start();
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
+      await this.attestations.attach(this.gossip);
       await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
@@ -235,6 +239,7 @@ export class DchatNode extends EventEmitter {
     await this.gossip?.stop().catch(() => {});
     await this.governance?.stop();
     await this.heights?.stop().catch(() => {});
+    await this.attestations?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
     try {
