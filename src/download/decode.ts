@@ -115,10 +115,11 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
     const frame = (start: number, end: number) => {
-      const s = createReadStream('', { fd: patch, start, end: end - 1, autoClose: false }).pipe(
+      const src = createReadStream('', { fd: patch, start, end: end - 1, autoClose: false });
+      const s = src.pipe(
         createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX } }),
       );
-      streams.push(s);
+      streams.push(src, s);
       return new ByteReader(s);
     };
     const diff = h.diffBytes > 0 ? frame(diffStart, extraStart) : new ByteReader(undefined);
@@ -164,14 +165,20 @@ async function bspatch(i: DecodeInput): Promise<void> {
 class ByteReader {
   private readonly it: AsyncIterator<Buffer> | undefined;
   private buf: Buffer = Buffer.alloc(0);
+  private error: Error | undefined;
 
   constructor(s: Readable | undefined) {
+    // Listening at once: a frame that fails before it is read must not be an unhandled error.
+    s?.on('error', (e: Error) => {
+      this.error ??= e;
+    });
     this.it = s?.[Symbol.asyncIterator]();
   }
 
   async take(n: number): Promise<Buffer> {
-    if (this.buf.length === 0) {
-      const r = this.it ? await this.it.next() : { done: true as const, value: undefined };
+    while (this.buf.length === 0) {
+      const r = this.it && !this.error ? await this.it.next() : { done: true as const, value: undefined };
+      if (this.error) throw this.error;
       if (r.done) throw new DchatError('E_MALFORMED', 'bsdiff data block ends early');
       this.buf = r.value as Buffer;
     }
