@@ -7,6 +7,12 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
+import {
+  BuildInfoSchema,
+  type BuildProvenance,
+  MAX_BUILD_INFO_BYTES,
+  provenanceOf,
+} from '../model/build-info.ts';
 import { CHUNKS_FORMAT, type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import {
@@ -17,9 +23,11 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
+import { parseJsonBytes, parseWith } from '../model/schema-util.ts';
+import { type CidVersion, kuboCid } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
-import { readFlagFile } from '../store/read-capped.ts';
+import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
   addSignatures,
@@ -67,15 +75,24 @@ export interface PublishInput {
   keys: SigningKey[];
   now: Date;
   sigPath?: string;
+  /**
+   * `release build`'s provenance record of the package (source commit, toolchain), copied into
+   * the signed `custom.build`; default `<package>.buildinfo.json` when it describes these bytes.
+   */
+  buildInfoPath?: string;
   packageType?: PackageType;
   channel?: Channel;
   security?: boolean;
   minCompatible?: string;
+  /** Staged rollout: the share of nodes (0-100) that take this release now. */
+  rolloutPercentage?: number;
   releaseNotesUrl?: string;
   /** One value for targets, snapshot and timestamp (spec/CLI.md `publish --expires`). */
   expiresSec?: number;
   baseUrls?: string[];
   chunkSize?: number;
+  /** The IPFS CID recorded in `custom.ipfs_cid`: as `ipfs add` (0, default) or `ipfs add --cid-version 1`. */
+  cidVersion?: CidVersion;
   /**
    * Stage the new targets in DIR/staging for detached signing instead of committing: signed by
    * those of `keys` the root lists for targets (maybe none); joins a targets already staged, so
@@ -116,6 +133,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const d = await digestFile(o.packagePath, { chunkSize });
   const chunks = d.chunks ?? [];
+  // The CID Kubo's `ipfs add` gives these bytes: IPFS nodes fetch and provide the package by it.
+  const ipfsCid = await kuboCid(o.packagePath, o.cidVersion ?? 0);
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,
     hash: 'blake3',
@@ -137,6 +156,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     );
   }
 
+  const build = await loadBuildInfo(o, d.sha256);
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
     version: o.version,
@@ -149,10 +169,13 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     channel: o.channel ?? 'stable',
     security: o.security ?? false,
     chunks: { hash: 'blake3', size: chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
+    ipfs_cid: ipfsCid,
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
+    ...(o.rolloutPercentage !== undefined ? { rollout_percentage: o.rolloutPercentage } : {}),
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
+    ...(build ? { build } : {}),
   };
   const exp = o.expiresSec;
   const input = { path: name, length: d.size, sha256: d.sha256, custom };
@@ -206,6 +229,23 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   await writeRepoRoles(o.dir, done);
   await writeSums(o.dir, done);
   return { repo: done, name, custom, deltas: deltas.report };
+}
+
+async function loadBuildInfo(o: PublishInput, sha256: string): Promise<BuildProvenance | undefined> {
+  const explicit = o.buildInfoPath !== undefined;
+  const path = o.buildInfoPath ?? `${o.packagePath}.buildinfo.json`;
+  const bytes = explicit
+    ? await readFlagFile('--build-info', path, MAX_BUILD_INFO_BYTES)
+    : await readCappedIfExists(path, MAX_BUILD_INFO_BYTES);
+  if (!bytes) return undefined;
+  const info = parseWith(BuildInfoSchema, parseJsonBytes(bytes, MAX_BUILD_INFO_BYTES, path), path);
+  const same = info.sha256 === sha256 && info.version === o.version && info.platform === o.platform;
+  if (!same && explicit)
+    throw new UsageError(
+      '--build-info',
+      `${path} describes dchat ${info.version} ${info.platform} sha256 ${info.sha256.slice(0, 16)}…, not this package`,
+    );
+  return same ? provenanceOf(info) : undefined;
 }
 
 async function loadMatchingSig(

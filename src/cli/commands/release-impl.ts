@@ -117,13 +117,16 @@ interface PublishFlags {
   channel: string;
   security?: boolean;
   minCompatible?: string;
+  rollout?: string;
   releaseNotesUrl?: string;
   expires?: string;
   baseUrl: string[];
   deltaFrom?: string;
   chunkSize: string;
+  cidVersion: string;
   prepare?: boolean;
   passphraseFile?: string;
+  buildInfo?: string;
 }
 
 export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
@@ -135,6 +138,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     throw new UsageError('--channel', `'${o.channel}' is not one of ${CHANNELS.join(', ')}`);
   const minCompatible =
     o.minCompatible === undefined ? undefined : versionFlag(o.minCompatible, '--min-compatible');
+  const rolloutPercentage = intFlag(o.rollout, '--rollout', 0, 100);
   for (const u of o.baseUrl) {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
@@ -144,6 +148,8 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
+  if (o.cidVersion !== '0' && o.cidVersion !== '1')
+    throw new UsageError('--cid-version', `'${o.cidVersion.slice(0, 20)}' is not 0 or 1`);
   const expiresSec = o.expires === undefined ? undefined : parseDuration(o.expires, '--expires');
   const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const keys = await loader.signing(o.key, '--key', !o.prepare);
@@ -156,14 +162,17 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     keys,
     now: env.ctx.now(),
     sigPath: o.sig === undefined ? undefined : resolve(env.ctx.cwd, o.sig),
+    ...(o.buildInfo !== undefined ? { buildInfoPath: resolve(env.ctx.cwd, o.buildInfo) } : {}),
     packageType,
     channel: o.channel as Channel,
     security: Boolean(o.security),
     minCompatible,
+    ...(rolloutPercentage !== undefined ? { rolloutPercentage } : {}),
     releaseNotesUrl: o.releaseNotesUrl,
     expiresSec,
     baseUrls: o.baseUrl,
     chunkSize,
+    cidVersion: o.cidVersion === '1' ? 1 : 0,
     prepare: Boolean(o.prepare),
     ...(o.deltaFrom !== undefined ? { deltaFrom: o.deltaFrom } : {}),
   });
@@ -186,6 +195,11 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
+  if (c.ipfs_cid) env.out.line(`   IPFS:    ${c.ipfs_cid}`);
+  if (c.build)
+    env.out.line(
+      `   Built:   commit ${c.build.source_commit ?? '(none)'}${c.build.source_dirty ? ' (dirty)' : ''}, Node ${c.build.toolchain.node}, esbuild ${c.build.toolchain.esbuild}`,
+    );
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );
