@@ -13,6 +13,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeToFile } from '../download/decode.ts';
 import { type DchatError, toDchatError, VerificationError } from '../errors.ts';
+import { report } from '../metrics/sink.ts';
 import { CHUNKS_FORMAT, type ChunkTable } from '../model/chunks.ts';
 import type { EncodedTarget } from '../model/encoded.ts';
 import type { PackageTarget } from '../model/package.ts';
@@ -153,6 +154,7 @@ export async function tryEncoded(
       savedBytes: target.length - best.length,
       applyMs,
     };
+    report.deltaSaved(used.algorithm, used.savedBytes);
     const r = fetched.result;
     return {
       used,
@@ -181,6 +183,7 @@ export async function tryEncoded(
       target: best.path,
     };
     warnings.push(w);
+    report.deltaFallback(e.code);
     o.onWarning?.(w);
     return { warnings };
   } finally {
