@@ -21,10 +21,9 @@ import {
   type Encoding,
   parseBsdiffHeader,
   readOffset,
+  windowLog,
 } from '../model/encoded.ts';
 
-/** Largest zstd window a frame may ask for (2 GiB): a frame asking more is refused, not obeyed. */
-const WINDOW_LOG_MAX = 31;
 const IO_BYTES = 1024 * 1024;
 
 export interface DecodeInput {
@@ -54,10 +53,18 @@ export async function decodeToFile(i: DecodeInput): Promise<void> {
   }
 }
 
+/**
+ * The largest zstd window a frame may ask for: one covering the base and the result, as the
+ * publisher makes them (release/delta.ts). A frame asking more is refused, not obeyed.
+ */
+function windowLogMax(i: DecodeInput, baseBytes: number): number {
+  return windowLog(Math.max(i.maxBytes, baseBytes));
+}
+
 async function unzstd(i: DecodeInput): Promise<void> {
   const dictionary = i.algorithm === 'zstd-patch-from' ? await readBase(i) : undefined;
   const z = createZstdDecompress({
-    params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
+    params: { [constants.ZSTD_d_windowLogMax]: windowLogMax(i, dictionary?.length ?? 0) },
     ...(dictionary ? { dictionary } : {}),
   });
   let n = 0;
@@ -114,11 +121,11 @@ async function bspatch(i: DecodeInput): Promise<void> {
     );
     const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
+    // The diff and extra blocks are each at most the size of the result.
+    const wl = windowLogMax(i, 0);
     const frame = (start: number, end: number) => {
       const src = createReadStream('', { fd: patch, start, end: end - 1, autoClose: false });
-      const s = src.pipe(
-        createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX } }),
-      );
+      const s = src.pipe(createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: wl } }));
       streams.push(src, s);
       return new ByteReader(s);
     };

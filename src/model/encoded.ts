@@ -58,6 +58,11 @@ export function parseEncodedCustom(data: unknown, what = 'encoded target custom'
   return parseWith(EncodedCustomSchema, data, what);
 }
 
+/** zstd window log covering `bytes` (a whole base and a whole new file): 2^10 .. 2^31. */
+export function windowLog(bytes: number): number {
+  return Math.min(31, Math.max(10, Math.ceil(Math.log2(bytes + 1))));
+}
+
 /**
  * `bsdiff-zstd` container: the BSDIFF40 layout with its three bzip2 blocks replaced by zstd
  * frames. Header (32 bytes): magic, then the byte lengths of the control and diff frames and the
