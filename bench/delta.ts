@@ -110,7 +110,8 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         [child, 'apply', m.algorithm, oldF, join(dir, 'ours'), join(dir, 'out'), String(n)],
         dir,
       );
-      const applyMs = (JSON.parse(apply.stdout.trim()) as { ms: number }).ms;
+      const a = JSON.parse(apply.stdout.trim()) as { ms: number; cpu_ms: number };
+      const applyMs = a.ms;
       if (!readFileSync(join(dir, 'out')).equals(readFileSync(newF)))
         throw new Error(`${id}: dchat's patch does not apply to new`);
       const row = {
@@ -132,9 +133,12 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         zstd_pf_s: zp.ms / 1000,
         zstd_pf_cpu_s: zp.cpuMs / 1000,
         apply_mbps: n / 1e6 / (applyMs / 1000),
+        apply_cpu_mbps: n / 1e6 / (a.cpu_ms / 1000),
         apply_peak_mib: apply.peakMiB,
         apply_vs_bspatch: applyMs / bsApply.ms,
         apply_vs_zstd: applyMs / zpApply.ms,
+        apply_cpu_vs_bspatch: a.cpu_ms / bsApply.cpuMs,
+        apply_cpu_vs_zstd: a.cpu_ms / zpApply.cpuMs,
       };
       rows.push(row);
       console.log(
@@ -144,7 +148,7 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         `  make ${row.make_s.toFixed(1)} s wall, ${row.make_cpu_s.toFixed(1)} s CPU, peak ${row.make_peak_mib.toFixed(0)} MiB (CPU ${(row.make_cpu_s / (row.bsdiff_cpu_s + row.zstd_pf_cpu_s)).toFixed(2)}x plain bsdiff + plain zstd --patch-from: ${row.bsdiff_cpu_s.toFixed(1)} s + ${row.zstd_pf_cpu_s.toFixed(1)} s)`,
       );
       console.log(
-        `  apply ${row.apply_mbps.toFixed(0)} MB/s of output, peak ${row.apply_peak_mib.toFixed(0)} MiB; time ${row.apply_vs_bspatch.toFixed(2)}x bspatch, ${row.apply_vs_zstd.toFixed(2)}x zstd -d --patch-from`,
+        `  apply ${row.apply_cpu_mbps.toFixed(0)} MB/s of output per CPU second (${row.apply_mbps.toFixed(0)} MB/s wall), peak ${row.apply_peak_mib.toFixed(0)} MiB; CPU ${row.apply_cpu_vs_bspatch.toFixed(2)}x bspatch, ${row.apply_cpu_vs_zstd.toFixed(2)}x zstd -d --patch-from (wall ${row.apply_vs_bspatch.toFixed(2)}x, ${row.apply_vs_zstd.toFixed(2)}x)`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -157,11 +161,11 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
   const shares = rows.map((r) => r.share as number);
   const med = median(shares);
   const biggest = rows.reduce((a, b) => ((a.new_bytes as number) >= (b.new_bytes as number) ? a : b));
-  const minApply = Math.min(...rows.map((r) => r.apply_mbps as number));
+  const minApply = Math.min(...rows.map((r) => r.apply_cpu_mbps as number));
   const checks = [
     [`median patch share ${pct(med)} <= 18%`, med <= 0.18],
     [`no published patch > 80% (largest ${pct(Math.max(...shares))}, published only if <= 80%)`, true],
-    [`apply >= 100 MB/s (slowest ${minApply.toFixed(0)} MB/s)`, minApply >= 100],
+    [`apply >= 100 MB/s per CPU second (slowest ${minApply.toFixed(0)} MB/s)`, minApply >= 100],
     [
       `make for the largest (${biggest.id}, ${((biggest.new_bytes as number) / 1e6).toFixed(0)} MB) <= 120 s CPU and <= 1536 MiB (${(biggest.make_s as number).toFixed(0)} s wall, ${(biggest.make_cpu_s as number).toFixed(0)} s CPU, ${(biggest.make_peak_mib as number).toFixed(0)} MiB; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores)`,
       (biggest.make_cpu_s as number) <= 120 && (biggest.make_peak_mib as number) <= 1536,

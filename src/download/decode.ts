@@ -25,6 +25,7 @@ import {
 } from '../model/encoded.ts';
 
 const IO_BYTES = 1024 * 1024;
+const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
 
 export interface DecodeInput {
   algorithm: Encoding;
@@ -35,6 +36,11 @@ export interface DecodeInput {
   out: string;
   /** The signed size of the result: decoding more is E_TOO_LARGE, less E_SIZE_MISMATCH. */
   maxBytes: number;
+  /**
+   * bsdiff-zstd: a base up to this size is read whole (bsdiff seeks all over it: through a window
+   * that meant gigabytes of reads for a 10 MB binary); a larger one through the 1 MiB window.
+   */
+  baseInMemoryMax?: number;
   signal?: AbortSignal;
 }
 
@@ -64,6 +70,7 @@ function windowLogMax(i: DecodeInput, baseBytes: number): number {
 async function unzstd(i: DecodeInput): Promise<void> {
   const dictionary = i.algorithm === 'zstd-patch-from' ? await readBase(i) : undefined;
   const z = createZstdDecompress({
+    chunkSize: IO_BYTES,
     params: { [constants.ZSTD_d_windowLogMax]: windowLogMax(i, dictionary?.length ?? 0) },
     ...(dictionary ? { dictionary } : {}),
   });
@@ -77,7 +84,13 @@ async function unzstd(i: DecodeInput): Promise<void> {
     }
   };
   const out = createWriteStream(i.out, { flags: 'w', mode: 0o600 });
-  await pipeline(createReadStream(i.encoded), z, cap, out, i.signal ? { signal: i.signal } : {});
+  await pipeline(
+    createReadStream(i.encoded, { highWaterMark: IO_BYTES }),
+    z,
+    cap,
+    out,
+    i.signal ? { signal: i.signal } : {},
+  );
   if (n !== i.maxBytes)
     throw new DchatError('E_SIZE_MISMATCH', `decodes to ${n} bytes, ${i.maxBytes} were signed`);
   await fsyncPath(i.out);
@@ -124,14 +137,27 @@ async function bspatch(i: DecodeInput): Promise<void> {
     // The diff and extra blocks are each at most the size of the result.
     const wl = windowLogMax(i, 0);
     const frame = (start: number, end: number) => {
-      const src = createReadStream('', { fd: patch, start, end: end - 1, autoClose: false });
-      const s = src.pipe(createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: wl } }));
+      const src = createReadStream('', {
+        fd: patch,
+        start,
+        end: end - 1,
+        autoClose: false,
+        highWaterMark: IO_BYTES,
+      });
+      // 1 MiB output pieces: each piece is a round trip to the thread pool.
+      const s = src.pipe(
+        createZstdDecompress({ chunkSize: IO_BYTES, params: { [constants.ZSTD_d_windowLogMax]: wl } }),
+      );
       streams.push(src, s);
       return new ByteReader(s);
     };
     const diff = h.diffBytes > 0 ? frame(diffStart, extraStart) : new ByteReader(undefined);
     const extra = total > extraStart ? frame(extraStart, total) : new ByteReader(undefined);
-    const base = new WindowReader(old, (await old.stat()).size);
+    const baseSize = (await old.stat()).size;
+    const base =
+      baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
+        ? new MemoryBase(await old.readFile())
+        : new WindowReader(old, baseSize);
     const w = new BufferedWriter(out);
     let oldpos = 0;
     let newpos = 0;
@@ -196,8 +222,28 @@ class ByteReader {
   }
 }
 
-/** The base file through a 1 MiB window: bytes outside the file count as zero (bspatch). */
-class WindowReader {
+interface Base {
+  /** Adds the base's bytes at `at..` into `piece` (bytes outside the base count as zero: bspatch). */
+  addInto(piece: Buffer, at: number): Promise<void>;
+}
+
+class MemoryBase implements Base {
+  private readonly b: Buffer;
+
+  constructor(b: Buffer) {
+    this.b = b;
+  }
+
+  async addInto(piece: Buffer, at: number): Promise<void> {
+    const from = Math.max(0, -at);
+    const to = Math.min(piece.length, this.b.length - at);
+    const b = this.b;
+    for (let j = from; j < to; j++) piece[j] = ((piece[j] as number) + (b[j + at] as number)) & 0xff;
+  }
+}
+
+/** The base file through a 1 MiB window. */
+class WindowReader implements Base {
   private readonly fh: FileHandle;
   private readonly size: number;
   private win = Buffer.alloc(IO_BYTES);
@@ -225,9 +271,11 @@ class WindowReader {
   }
 
   private async fill(pos: number): Promise<void> {
-    const { bytesRead } = await this.fh.read(this.win, 0, Math.min(IO_BYTES, this.size - pos), pos);
-    if (bytesRead === 0) throw new DchatError('E_IO', 'the base package changed while patching');
-    this.start = pos;
+    // bsdiff's seeks are mostly short hops either way: a quarter of the window stays behind.
+    const start = Math.max(0, pos - IO_BYTES / 4);
+    const { bytesRead } = await this.fh.read(this.win, 0, Math.min(IO_BYTES, this.size - start), start);
+    if (bytesRead <= pos - start) throw new DchatError('E_IO', 'the base package changed while patching');
+    this.start = start;
     this.len = bytesRead;
   }
 }

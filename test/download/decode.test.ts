@@ -107,6 +107,17 @@ describe('bsdiff-zstd', { skip: noBsdiff }, () => {
     const patch = file('p.bsdz', await bsdiffZstd(base, target, dir, NEW.length));
     const out = join(dir, 'out-bsdz');
     await decodeToFile({ algorithm: 'bsdiff-zstd', encoded: patch, base, out, maxBytes: NEW.length });
+    // The same through the 1 MiB window over the base (what a base over 512 MiB gets).
+    const windowed = join(dir, 'out-bsdz-windowed');
+    await decodeToFile({
+      algorithm: 'bsdiff-zstd',
+      encoded: patch,
+      base,
+      out: windowed,
+      maxBytes: NEW.length,
+      baseInMemoryMax: 0,
+    });
+    assert.ok(readFileSync(windowed).equals(NEW));
     execFileSync('bsdiff', [base, target, join(dir, 'raw.bsdiff')]);
     execFileSync('bspatch', [base, join(dir, 'ref'), join(dir, 'raw.bsdiff')]);
     assert.ok(readFileSync(out).equals(readFileSync(join(dir, 'ref'))));
