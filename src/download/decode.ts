@@ -4,7 +4,8 @@
  *   zstd-patch-from  the same plus the base package as dictionary (read whole: it is the one
  *                    verified package the node already holds, at most LIMITS.packageBytes);
  *   bsdiff-zstd      the control block (capped by the output size), the diff and extra frames
- *                    streamed, the base read at offsets through a 1 MiB window, output in 1 MiB.
+ *                    streamed, output in 1 MiB; the base read whole up to 512 MiB (bsdiff seeks
+ *                    all over it), a larger one through a 1 MiB window.
  * The output is never allowed past `maxBytes` (the signed size of the package it must become),
  * and a malformed encoding is E_MALFORMED, never a crash. This only decodes: whether the result
  * is the release is decided by its whole-file hashes against the signed target (update/delta.ts).
