@@ -218,8 +218,8 @@ class ByteReader {
     }
     const piece = this.buf.subarray(0, Math.min(n, this.buf.length));
     this.buf = this.buf.subarray(piece.length);
-    // A copy: the caller adds the base into it in place.
-    return Buffer.from(piece);
+    // zlib hands out each output region once: the caller may add the base into it in place.
+    return piece;
   }
 }
 
