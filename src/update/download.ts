@@ -7,6 +7,7 @@
  */
 import {
   type DownloadEvent,
+  type DownloadOptions,
   type DownloadResult,
   downloadPackage,
   type SourceReport,
@@ -35,6 +36,8 @@ export interface DownloadTuning {
 export interface FetchTargetOptions extends DownloadTuning {
   signal?: AbortSignal;
   onEvent?: (e: DownloadEvent) => void;
+  /** A target that is not a package (update/delta.ts): where the engine hands the verified file. */
+  dest?: DownloadOptions['dest'];
 }
 
 export interface Fetched {
@@ -87,6 +90,7 @@ export async function fetchTarget(
       parallelSources: t.parallelSources,
       ...(reg.config.settings.region ? { preferredRegion: reg.config.settings.region } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.dest ? { dest: o.dest } : {}),
       onEvent: (e) => {
         // One warning per source per run: later failures of the same source are in its report.
         if (e.type === 'source-failed') {
