@@ -49,6 +49,8 @@ const SECURITY_CODES = [
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
+  /** A BitTorrent peer sent a piece that fails the torrent's SHA-1 piece hash (peer dropped). */
+  'E_BAD_PIECE',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

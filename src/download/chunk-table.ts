@@ -50,6 +50,7 @@ export async function loadChunkTable(
       const timeout = AbortSignal.timeout(20_000);
       const bytes = await source.fetchChunkTable(target.path, {
         maxBytes: LIMITS.chunkTableBytes,
+        chunkSize: target.custom.chunks.size,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       if (!bytes) {

@@ -61,6 +61,12 @@ export const PackageCustomSchema = z.looseObject({
   security: z.boolean(),
   chunks: ChunkInfoSchema,
   ipfs_cid: boundedString.optional(),
+  /** BitTorrent v1 info hash of packages/NAME.torrent (release/torrent.ts). */
+  btih: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, 'expected 40 lowercase hex digits')
+    .optional(),
+  magnet: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),
 });
 export type PackageCustom = z.infer<typeof PackageCustomSchema>;

@@ -30,6 +30,7 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
+import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
@@ -68,6 +69,7 @@ export class DchatNode extends EventEmitter {
   private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
+  private bt: BitTorrentSeeder | undefined;
   private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
@@ -192,6 +194,7 @@ export class DchatNode extends EventEmitter {
         },
       });
       await this.chunkServer.start();
+      await this.startBitTorrent();
       await this.gossip.start();
       this.gossip.adoptTrusted();
       await this.writeState();
@@ -214,6 +217,7 @@ export class DchatNode extends EventEmitter {
     await this.gossip?.stop().catch(() => {});
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
+    await this.bt?.stop().catch(() => {});
     try {
       await this.libp2p?.stop();
     } catch {
@@ -265,6 +269,18 @@ export class DchatNode extends EventEmitter {
         return false;
       }
     });
+  }
+
+  /** Seeds verified packages over BitTorrent (now and each new one); runs the tracker if asked. */
+  private async startBitTorrent(): Promise<void> {
+    this.bt = new BitTorrentSeeder(this.config.bittorrent ?? {}, this.log);
+    await this.bt.start(async (ih) => {
+      const targets = (await this.trustOffline())?.targets;
+      return !!targets && listPackages(targets).some((t) => t.custom.btih === ih);
+    });
+    const sync = () => void this.bt?.sync(this.store.list());
+    this.on('package:verified', sync);
+    sync();
   }
 
   // ---- bootstrap ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
+import type { BitTorrentNodeConfig } from './bittorrent.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -24,6 +25,8 @@ export interface NodeConfig {
   clock?: () => Date;
   /** The process environment (TLS roots for HTTPS mirrors: NODE_EXTRA_CA_CERTS). */
   env?: NodeJS.ProcessEnv;
+  /** Seeding verified packages over BitTorrent, and the tracker this node may run (node/bittorrent.ts). */
+  bittorrent?: BitTorrentNodeConfig;
   /** Test harness only (chaos-byzantine): corrupt served chunks. */
   chunkServer?: Pick<ChunkServerInit, 'tamper'>;
 }

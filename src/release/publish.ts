@@ -35,6 +35,7 @@ import { initWithRoles, rotateRoles } from './ceremony.ts';
 import { DEFAULT_EXPIRY } from './defaults.ts';
 import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
 import { loadStaged, writeStaged } from './staging.ts';
+import { makeTorrent } from './torrent.ts';
 
 export { DEFAULT_EXPIRY };
 
@@ -74,6 +75,8 @@ export interface PublishInput {
   /** One value for targets, snapshot and timestamp (spec/CLI.md `publish --expires`). */
   expiresSec?: number;
   baseUrls?: string[];
+  /** Tracker announce URLs of the .torrent and magnet (none by default: no public tracker). */
+  announce?: string[];
   chunkSize?: number;
   /**
    * Stage the new targets in DIR/staging for detached signing instead of committing: signed by
@@ -128,6 +131,14 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     );
   }
 
+  const torrent = await makeTorrent({
+    file: o.packagePath,
+    name,
+    size: d.size,
+    announce: o.announce ?? [],
+    baseUrls: o.baseUrls ?? [],
+    creationDate: o.now,
+  });
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
     version: o.version,
@@ -144,6 +155,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
+    btih: torrent.infoHash,
+    ...(torrent.magnet.length <= LIMITS.maxString ? { magnet: torrent.magnet } : {}),
   };
   const exp = o.expiresSec;
   const input = { path: name, length: d.size, sha256: d.sha256, custom };
@@ -174,6 +187,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   await copyFileAtomic(o.packagePath, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
   await writeFileAtomic(p.chunkTable(name), serializeChunkTable(table));
+  await writeFileAtomic(p.torrentFile(name), torrent.torrent);
   if (sig && o.sigPath)
     await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {

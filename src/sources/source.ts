@@ -14,6 +14,11 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Hard cap: a source that sends more than this fails with E_TOO_LARGE (endless data). */
   maxBytes: number;
+  /**
+   * For fetchChunkTable: the signed chunk size of the target, so a source that stores no table
+   * (BitTorrent) can derive one from the whole file; the engine checks it like any other.
+   */
+  chunkSize?: number;
 }
 
 export interface RangeRequest extends FetchOptions {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import { BitTorrentSource } from '../sources/bittorrent/source.ts';
 import { HttpsSource } from '../sources/https.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -17,6 +18,7 @@ import { usesPublicNetwork } from '../store/trust-origin.ts';
 /** How a mirror record of each kind becomes a Source; kinds absent here have no transport yet. */
 const TRANSPORTS: Partial<Record<SourceKind, (r: MirrorRecord, ca: string | undefined) => Source>> = {
   https: (r, ca) => new HttpsSource({ url: r.uri, id: r.id, ...(ca ? { ca } : {}) }),
+  bittorrent: (r, ca) => new BitTorrentSource({ id: r.id, uri: r.uri, ...(ca ? { ca } : {}) }),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */

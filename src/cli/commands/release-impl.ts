@@ -119,6 +119,7 @@ interface PublishFlags {
   releaseNotesUrl?: string;
   expires?: string;
   baseUrl: string[];
+  announce: string[];
   deltaFrom?: string;
   chunkSize: string;
   prepare?: boolean;
@@ -137,6 +138,13 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   for (const u of o.baseUrl) {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
+  }
+  for (const u of o.announce) {
+    if (!/^(https?|udp|wss?):\/\/[^\s]+$/.test(u) || u.length > 512)
+      throw new UsageError(
+        '--announce',
+        `'${u.slice(0, 80)}' is not a tracker URL (http, https, udp, ws, wss)`,
+      );
   }
   if (o.deltaFrom !== undefined)
     throw new UsageError('--delta-from', 'delta updates are not available in this version yet');
@@ -162,6 +170,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     releaseNotesUrl: o.releaseNotesUrl,
     expiresSec,
     baseUrls: o.baseUrl,
+    announce: o.announce,
     chunkSize,
     prepare: Boolean(o.prepare),
   });
@@ -182,6 +191,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
+  if (c.magnet) env.out.line(`   Magnet:  ${c.magnet}`);
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );

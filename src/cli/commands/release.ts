@@ -77,6 +77,12 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--release-notes-url <url>', 'release notes')
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
+      .option(
+        '--announce <url>',
+        'BitTorrent tracker of the .torrent and magnet (repeatable; none by default)',
+        collect,
+        [],
+      )
       .option('--delta-from <versions>', 'also publish delta patches from these versions')
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
       .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
