@@ -9,7 +9,7 @@ have openssl || need+=(openssl)
 have curl    || need+=(curl)
 have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference; BitTorrent interop
 # BitTorrent interop tests (test/interop/bittorrent.test.ts): libtorrent's Python binding.
-python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
 have sha256sum || need+=(coreutils)
 have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
 # test/cli/engines.test.ts runs the bins under a Node older than package.json's engines: the
