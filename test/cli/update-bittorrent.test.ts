@@ -156,6 +156,21 @@ describe('dchat over BitTorrent', { skip }, () => {
     }
   });
 
+  test('update test-mirrors: a BitTorrent mirror is probed on a trusted package; a dead one fails coded', async () => {
+    const dead = 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x';
+    const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent'], [dead, 'bittorrent']);
+    assert.equal((await runDchat(['--home', h, 'update', 'check'], { env })).code, 0);
+    const t0 = performance.now();
+    const r = await runDchat(['--home', h, '--json', 'update', 'test-mirrors', '--timeout', '8'], { env });
+    // Bounded by --timeout: closing the registry ends a torrent still waiting for its metadata.
+    assert.ok(performance.now() - t0 < 15_000, `took ${Math.round(performance.now() - t0)} ms`);
+    const doc = JSON.parse(r.stdout) as { url: string; ok: boolean; error: string | null }[];
+    assert.equal(doc.find((d) => d.url === custom.magnet)?.ok, true, r.stdout);
+    const d = doc.find((x) => x.url === dead);
+    assert.equal(d?.ok, false);
+    assert.match(d?.error ?? '', /timeout|E_TIMEOUT/);
+  });
+
   test('a BitTorrent channel serving other bytes: E_CHUNK_MISMATCH for that channel, HTTPS completes', async () => {
     // Same name and size, other bytes: a torrent consistent with itself, not with the signed target.
     const evil = await makePackage(join(base, 'evil'), NAME, SIZE, [tracker.announceUrl], 'not the release');

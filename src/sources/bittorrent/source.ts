@@ -62,6 +62,8 @@ export class BitTorrentSource implements Source {
   private readonly init: BitTorrentSourceInit;
   private opened: Promise<{ client: WebTorrent; torrent: Torrent; dir: string; owned: boolean }> | undefined;
   private closed = false;
+  /** Aborted by close(): a torrent still waiting for its metadata gives up at once. */
+  private readonly closing = new AbortController();
 
   constructor(init: BitTorrentSourceInit) {
     this.init = init;
@@ -114,6 +116,7 @@ export class BitTorrentSource implements Source {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     const o = await this.opened?.catch(() => undefined);
     if (!o) return;
     await new Promise<void>((resolve) => o.torrent.destroy({ destroyStore: true }, () => resolve()));
@@ -209,6 +212,7 @@ export class BitTorrentSource implements Source {
         },
         // Before the metadata: a magnet's first peers connect (and may send pieces) before 'ready'.
         (t) => this.watchPeers(t),
+        this.closing.signal,
       );
       for (const p of this.init.peers ?? []) torrent.addPeer(p);
       return { client, torrent, dir, owned };
@@ -331,6 +335,7 @@ function addTorrent(
   id: string | Uint8Array,
   opts: { path: string; deselect: boolean; announce?: string[] },
   onAdded: (t: Torrent) => void,
+  closing: AbortSignal,
 ): Promise<Torrent> {
   return new Promise<Torrent>((resolve, reject) => {
     let torrent: Torrent | undefined;
@@ -348,6 +353,10 @@ function addTorrent(
       () => fail(new SourceError('E_TIMEOUT', `no torrent metadata after ${METADATA_TIMEOUT_MS} ms`)),
       METADATA_TIMEOUT_MS,
     );
+    const onClose = () =>
+      fail(new SourceError('E_ABORTED', 'source closed before the torrent metadata came'));
+    if (closing.aborted) return onClose();
+    closing.addEventListener('abort', onClose, { once: true });
     try {
       torrent = client.add(id, opts);
     } catch (err) {
@@ -359,6 +368,7 @@ function addTorrent(
     t.once('error', fail);
     const ready = () => {
       clearTimeout(timer);
+      closing.removeEventListener('abort', onClose);
       t.removeListener('error', fail);
       t.on('error', () => {});
       resolve(t);
