@@ -156,6 +156,18 @@ describe('dchat over BitTorrent', { skip }, () => {
     }
   });
 
+  test('HTTPS and BitTorrent together: one download takes chunks from both channels', async () => {
+    const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent']);
+    const r = await download(h, '--limit-rate', '4M');
+    assert.equal(r.code, 0, r.stderr);
+    const result = ndjson(r.stdout).at(-1) as { ok: boolean; sources: { type: string; bytes: number }[] };
+    assert.equal(result.ok, true);
+    const by = Object.fromEntries(result.sources.map((s) => [s.type, s.bytes]));
+    assert.ok((by.https ?? 0) > 0 && (by.bittorrent ?? 0) > 0, JSON.stringify(result.sources));
+    assert.equal((by.https ?? 0) + (by.bittorrent ?? 0), SIZE);
+    assert.equal(sha256Hex(readFileSync(join(h, 'packages', NAME))), sha256Hex(bytes));
+  });
+
   test('update test-mirrors: a BitTorrent mirror is probed on a trusted package; a dead one fails coded', async () => {
     const dead = 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x';
     const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent'], [dead, 'bittorrent']);
