@@ -42,6 +42,16 @@ export interface Source {
    * Sources that cannot serve metadata return undefined.
    */
   fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
+  /**
+   * True for a source that stores no chunk table but derives one from the whole package when
+   * given `chunkSize` (BitTorrent): asked last, with a longer deadline (download/chunk-table.ts).
+   */
+  readonly derivesChunkTable?: boolean;
+  /**
+   * A download of `target` starts: a source with a slow start (BitTorrent: tracker, peers, torrent
+   * metadata) begins it now, while the chunk table is fetched. Never throws.
+   */
+  prepare?(target: string): void;
   /** The chunk table kept beside a package, or undefined if this source has none. */
   fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
   /**

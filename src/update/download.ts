@@ -71,6 +71,7 @@ export async function fetchTarget(
   const sources = engineSources(reg);
   if (sources.length === 0)
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
+  for (const s of sources) s.source.prepare?.(target.path);
   const t = tuning(reg.config.settings, o);
   let reports: SourceReport[] = [];
   const warned = new Set<string>();

@@ -16,6 +16,7 @@ import { sha256Hex } from '../../src/crypto/hash.ts';
 import { initRepository, publishRelease } from '../../src/release/publish.ts';
 import type { MirrorRepo } from '../download/fixture.ts';
 import { makeHome, ndjson, runDchat } from '../download/fixture.ts';
+import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { makeKeys, packageBytes } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -35,6 +36,8 @@ const SIZE = 2 * 1024 * 1024 + 4321;
 describe('dchat over BitTorrent', { skip }, () => {
   let ca: TestCa;
   let nginx: NginxServer;
+  /** The same mirror directory, its package bodies dripping at 512 KiB/s (metadata at full speed). */
+  let slow: FaultMirror;
   let tracker: RunningTracker;
   let base: string;
   let dir: string;
@@ -51,6 +54,7 @@ describe('dchat over BitTorrent', { skip }, () => {
     const keys = makeKeys(1);
     await initRepository({ dir, keys, threshold: 1, now: new Date() });
     nginx = await startNginx(dir, ca);
+    slow = await startFaultMirror(dir, ca, [{ kind: 'slow', bytesPerSec: 512 * 1024 }]);
     tracker = await startTracker('127.0.0.1', 0);
     bytes = packageBytes('dchat over bittorrent', SIZE);
     const src = join(base, 'src');
@@ -75,6 +79,7 @@ describe('dchat over BitTorrent', { skip }, () => {
     for (const s of seeders) await s.stop();
     await tracker?.close();
     await nginx?.stop();
+    await slow?.stop();
   });
 
   async function home(...mirrors: [string, string, string?][]): Promise<string> {
@@ -157,8 +162,9 @@ describe('dchat over BitTorrent', { skip }, () => {
   });
 
   test('HTTPS and BitTorrent together: one download takes chunks from both channels', async () => {
-    const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent']);
-    const r = await download(h, '--limit-rate', '4M');
+    // A slow HTTPS mirror beside the swarm: each channel takes the chunks it can deliver.
+    const h = await home([slow.url, 'https'], [custom.magnet, 'bittorrent']);
+    const r = await download(h);
     assert.equal(r.code, 0, r.stderr);
     const result = ndjson(r.stdout).at(-1) as { ok: boolean; sources: { type: string; bytes: number }[] };
     assert.equal(result.ok, true);
@@ -187,14 +193,14 @@ describe('dchat over BitTorrent', { skip }, () => {
     // Same name and size, other bytes: a torrent consistent with itself, not with the signed target.
     const evil = await makePackage(join(base, 'evil'), NAME, SIZE, [tracker.announceUrl], 'not the release');
     seeders.push(await startSeeder(evil.torrent.torrent, evil.dir));
-    const h = await home([nginx.url, 'https', '20'], [evil.torrent.magnet, 'bittorrent', '1']);
+    const h = await home([slow.url, 'https', '20'], [evil.torrent.magnet, 'bittorrent', '1']);
     const r = await download(h);
     assert.equal(r.code, 0, r.stderr);
     const recs = ndjson(r.stdout);
     const result = recs.at(-1) as {
       ok: boolean;
       sha256: string;
-      sources: { type: string; bytes: number; ok: boolean; failures: { code: string }[] }[];
+      sources: { type: string; url: string; bytes: number; ok: boolean; failures: { code: string }[] }[];
     };
     assert.equal(result.ok, true);
     assert.equal(sha256Hex(readFileSync(join(h, 'packages', NAME))), sha256Hex(bytes));
@@ -207,6 +213,7 @@ describe('dchat over BitTorrent', { skip }, () => {
     );
     assert.equal(bt.bytes, 0, 'no byte of the lying channel was kept');
     assert.equal(result.sources.find((s) => s.type === 'https')?.bytes, SIZE);
+    assert.equal(result.sources.find((s) => s.type === 'https')?.url, slow.url);
     // Alone, the lying channel cannot produce a package: a security exit, nothing at the final path.
     const alone = await home([nginx.url, 'https'], [evil.torrent.magnet, 'bittorrent']);
     const a = await download(alone, '--source', 'bittorrent');

@@ -56,6 +56,7 @@ export interface BitTorrentSourceInit {
 export class BitTorrentSource implements Source {
   readonly id: string;
   readonly type = 'bittorrent' as const;
+  readonly derivesChunkTable = true;
   readonly uri: string;
   /** Peers this source caught serving pieces that failed their hash. */
   readonly misbehaving: Misbehaving[] = [];
@@ -69,6 +70,13 @@ export class BitTorrentSource implements Source {
     this.init = init;
     this.id = init.id;
     this.uri = init.uri;
+  }
+
+  /** Joins the swarm now (tracker, peers, metadata), so the first range does not pay for it. */
+  prepare(): void {
+    this.open().catch(() => {
+      // The first request reports the failure with its code.
+    });
   }
 
   /** TUF metadata never travels by BitTorrent here: the mirrors or peers serve it. */
