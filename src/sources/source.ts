@@ -52,6 +52,11 @@ export interface Source {
    * metadata) begins it now, while the chunk table is fetched. Never throws.
    */
   prepare?(target: string): void;
+  /**
+   * Coded failures of the peers behind this source that it dropped itself (a BitTorrent peer
+   * sending pieces that fail their hash): the source kept working, the report lists them.
+   */
+  readonly peerFailures?: readonly { code: string; message: string }[];
   /** The chunk table kept beside a package, or undefined if this source has none. */
   fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
   /**

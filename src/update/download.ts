@@ -15,6 +15,7 @@ import { DchatError, toDchatError } from '../errors.ts';
 import { report, verificationResultOf } from '../metrics/sink.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { parseRate } from '../model/rate.ts';
+import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { listPackages } from '../trust/package-check.ts';
@@ -100,6 +101,7 @@ export async function fetchTarget(
         reports = r;
       },
     });
+    addPeerFailures(sources, result.sources);
     reportDownload(result, reports);
     return { result, reports };
   } catch (err) {
@@ -128,4 +130,14 @@ function reportFailure(e: DchatError, reports: readonly SourceReport[]): void {
   if (reports.every((r) => r.failures.length === 0)) for (const r of reports) report.downloadFailed(r.type);
   const verdict = verificationResultOf(e.code);
   if (verdict && verdict !== 'success') report.verified(verdict);
+}
+
+/** Failures of peers a source dropped itself (BitTorrent E_BAD_PIECE), added to its report. */
+function addPeerFailures(sources: readonly { source: Source }[], reports: SourceReport[]): void {
+  for (const { source } of sources) {
+    const rep = reports.find((r) => r.id === source.id);
+    if (!rep) continue;
+    for (const b of source.peerFailures ?? [])
+      rep.failures.push({ code: b.code, message: b.message, kind: 'corrupt', action: 'resume' });
+  }
 }

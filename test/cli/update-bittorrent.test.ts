@@ -174,6 +174,32 @@ describe('dchat over BitTorrent', { skip }, () => {
     assert.equal(sha256Hex(readFileSync(join(h, 'packages', NAME))), sha256Hex(bytes));
   });
 
+  test('a lying peer in the swarm: dropped with E_BAD_PIECE in the report, the download completes verified', async () => {
+    // The published torrent seeded over other bytes, every piece claimed without a check.
+    const liarDir = join(base, 'liar');
+    await makePackage(liarDir, NAME, SIZE, [], 'lies');
+    const torrent = readFileSync(join(dir, 'packages', `${NAME}.torrent`));
+    const liar = await startSeeder(torrent, liarDir, true);
+    try {
+      const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent']);
+      const r = await download(h, '--source', 'bittorrent');
+      assert.equal(r.code, 0, r.stderr);
+      const result = ndjson(r.stdout).at(-1) as {
+        ok: boolean;
+        sources: { type: string; bytes: number; failures: { code: string; message: string }[] }[];
+      };
+      assert.equal(result.ok, true);
+      assert.equal(sha256Hex(readFileSync(join(h, 'packages', NAME))), sha256Hex(bytes));
+      const bt = result.sources.find((s) => s.type === 'bittorrent');
+      assert.equal(bt?.bytes, SIZE);
+      const bad = bt?.failures.filter((f) => f.code === 'E_BAD_PIECE') ?? [];
+      assert.ok(bad.length >= 1, JSON.stringify(bt));
+      assert.match(bad[0]?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${liar.port}|fails its SHA-1`));
+    } finally {
+      await liar.stop();
+    }
+  });
+
   test('update test-mirrors: a BitTorrent mirror is probed on a trusted package; a dead one fails coded', async () => {
     const dead = 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x';
     const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent'], [dead, 'bittorrent']);

@@ -60,6 +60,10 @@ export class BitTorrentSource implements Source {
   readonly uri: string;
   /** Peers this source caught serving pieces that failed their hash. */
   readonly misbehaving: Misbehaving[] = [];
+
+  get peerFailures(): readonly Misbehaving[] {
+    return this.misbehaving;
+  }
   private readonly init: BitTorrentSourceInit;
   private opened: Promise<{ client: WebTorrent; torrent: Torrent; dir: string; owned: boolean }> | undefined;
   private closed = false;
