@@ -4,6 +4,7 @@
  */
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
+import type { HeightSource } from '../governance/height-source.ts';
 import type { BitTorrentNodeConfig } from './bittorrent.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
@@ -27,6 +28,8 @@ export interface NodeConfig {
   env?: NodeJS.ProcessEnv;
   /** Seeding verified packages over BitTorrent, and the tracker this node may run (node/bittorrent.ts). */
   bittorrent?: BitTorrentNodeConfig;
+  /** The network's block height (governance voting periods, activation); none: time only. */
+  heightSource?: HeightSource;
   /** Test harness only (chaos-byzantine): corrupt served chunks. */
   chunkServer?: Pick<ChunkServerInit, 'tamper'>;
 }
