@@ -175,14 +175,20 @@ describe('dchat over BitTorrent', { skip }, () => {
   });
 
   test('a lying peer in the swarm: dropped with E_BAD_PIECE in the report, the download completes verified', async () => {
-    // The published torrent seeded over other bytes, every piece claimed without a check.
+    // The published torrent seeded over other bytes, every piece claimed without a check. The
+    // honest seeder is stopped first, so the liar is the only peer when the download starts; it
+    // comes back a moment later.
+    const torrent = readFileSync(join(dir, 'packages', `${NAME}.torrent`));
+    await seeders.shift()?.stop();
     const liarDir = join(base, 'liar');
     await makePackage(liarDir, NAME, SIZE, [], 'lies');
-    const torrent = readFileSync(join(dir, 'packages', `${NAME}.torrent`));
     const liar = await startSeeder(torrent, liarDir, true);
     try {
       const h = await home([nginx.url, 'https'], [custom.magnet, 'bittorrent']);
-      const r = await download(h, '--source', 'bittorrent');
+      const running = download(h, '--source', 'bittorrent');
+      await new Promise((ok) => setTimeout(ok, 1500));
+      seeders.unshift(await startSeeder(torrent, join(dir, 'packages')));
+      const r = await running;
       assert.equal(r.code, 0, r.stderr);
       const result = ndjson(r.stdout).at(-1) as {
         ok: boolean;
@@ -194,7 +200,10 @@ describe('dchat over BitTorrent', { skip }, () => {
       assert.equal(bt?.bytes, SIZE);
       const bad = bt?.failures.filter((f) => f.code === 'E_BAD_PIECE') ?? [];
       assert.ok(bad.length >= 1, JSON.stringify(bt));
-      assert.match(bad[0]?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${liar.port}|fails its SHA-1`));
+      assert.match(
+        bad[0]?.message ?? '',
+        new RegExp(`^127\\.0\\.0\\.1:${liar.port} served piece \\d+ .*fails its SHA-1`),
+      );
     } finally {
       await liar.stop();
     }
