@@ -104,15 +104,18 @@ test('a peer serving pieces that fail their hash is dropped with E_BAD_PIECE; th
   await makePackage(liarDir, NAME, size, [], 'other bytes');
   const liar = await startSeeder(pkg.torrent.torrent, liarDir, true);
   seeders.push(liar);
+  // The liar is the only peer when the range is asked; the honest seeder joins a moment later
+  // (named directly as well as through the tracker).
+  bt = new BitTorrentSource({ id: 'bt', uri: pkg.torrent.magnet, peers: [`127.0.0.1:${liar.port}`] });
+  const source = bt;
+  const pending = source.fetchRange(req(0, size));
+  await new Promise((ok) => setTimeout(ok, 1000));
   const honest = await startSeeder(pkg.torrent.torrent, pkg.dir);
   seeders.push(honest);
-  // Both peers are named directly as well as through the tracker, the liar first.
-  bt = new BitTorrentSource({
-    id: 'bt',
-    uri: pkg.torrent.magnet,
-    peers: [`127.0.0.1:${liar.port}`, `127.0.0.1:${honest.port}`],
-  });
-  const got = await bt.fetchRange(req(0, size));
+  const opened = await (source as unknown as { opened: Promise<{ torrent: { addPeer(p: string): void } }> })
+    .opened;
+  opened.torrent.addPeer(`127.0.0.1:${honest.port}`);
+  const got = await pending;
   assert.ok(Buffer.from(got).equals(pkg.bytes), 'the whole package, byte for byte');
   assert.ok(bt.misbehaving.length >= 1, 'the liar was caught');
   for (const m of bt.misbehaving) {
