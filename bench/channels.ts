@@ -1,198 +1,146 @@
 /**
- * `npm run bench -- channels [--size 256M] [--runs 3]`: the same release fetched by `dchat update
- * download` over each distribution channel alone and over all of them together, each as a ratio to
- * the HTTPS-only time measured in the same run (runs interleaved, medians). Channels here: HTTPS
- * (a loopback nginx over TLS) and BitTorrent (a real `dchat node start --tracker` process seeding
- * the verified package; the torrent has no web seed, so BitTorrent alone means peers only). The
- * metadata always comes from the HTTPS mirror; `--source` narrows where the package bytes come
- * from. Every run must leave the verified package.
+ * `npm run bench -- channels [--size 256M] [--runs N]`: the same release (random bytes, 256 MiB by
+ * default) fetched by `dchat update download` over each distribution channel alone and over all
+ * of them together, each as a ratio to the HTTPS-only time measured in the same run (runs
+ * interleaved, medians). Channels:
+ * - https: a loopback nginx HTTPS mirror of the repository;
+ * - github: the GitHub Releases source against a local server answering the REST API's shapes
+ *   (test/helpers/github-api.ts), assets redirecting to a second nginx (the download host), the
+ *   asset set written by `release publish --github-assets`;
+ * - ipfs, bittorrent, fdroid: measured when this build has their transport (update/registry.ts);
+ *   otherwise the line says so. F-Droid needs an APK repository made by fdroidserver at this size,
+ *   which the bench does not build.
+ * The fake API answers from this process, so downloads run as asynchronous child processes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateEd25519 } from '../src/crypto/ed25519.ts';
-import { initRepository, publishRelease } from '../src/release/publish.ts';
-import { signingKeyFromPrivate } from '../src/trust/keys.ts';
-import { startNginx } from '../test/helpers/nginx.ts';
+import { writeGitHubAssets } from '../src/release/github-assets.ts';
+import { hasTransport } from '../src/update/registry.ts';
+import { startGitHubApi } from '../test/helpers/github-api.ts';
+import { freePort, runNginx } from '../test/helpers/nginx.ts';
 import { makeTestCa } from '../test/helpers/tls.ts';
-import { dchatCli, settle } from './download-fixture.ts';
-import { fmt, median, parseSize, timeCommand, writeRandomFile } from './util.ts';
+import { dchatCli, publishRandom, settle } from './download-fixture.ts';
+import { fmt, median, parseSize, timeCommand } from './util.ts';
 
 interface Channel {
   name: string;
-  mirrors: [url: string, type: string][];
-  /** Extra `update download` flags (`--source`). */
-  flags: string[];
+  /** add-mirror arguments of each mirror of this channel. */
+  mirrors: string[][];
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** `dchat node start` in `home` with `args`, resolved once its log says `until`. */
-function startNode(
-  home: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  until: RegExp,
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [dchatCli(), '--home', home, 'node', 'start', ...args], {
-    env: { ...env, DCHAT_LOG: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`node did not log ${until} in 120 s:\n${log.slice(-2000)}`));
-    }, 120_000);
-    child.stderr?.on('data', (b: Buffer) => {
-      log += b.toString();
-      if (until.test(log)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (c) => {
-      clearTimeout(timer);
-      reject(new Error(`node exited ${c}:\n${log.slice(-2000)}`));
-    });
-  });
-}
-
-export async function benchChannels(argv: string[]): Promise<boolean> {
+export async function benchChannels(args: string[]): Promise<boolean> {
   const { values } = parseArgs({
-    args: argv,
-    options: {
-      size: { type: 'string', default: process.env.DCHAT_BENCH_SIZE ?? '256M' },
-      runs: { type: 'string', default: '3' },
-    },
+    args,
+    options: { size: { type: 'string' }, runs: { type: 'string' } },
+    allowPositionals: false,
   });
-  const size = parseSize(values.size, '--size');
-  const runs = Number(values.runs);
-  if (!(Number.isInteger(runs) && runs > 0))
-    throw new Error(`--runs: not a positive integer: '${values.runs}'`);
+  const size = parseSize(values.size ?? process.env.DCHAT_BENCH_SIZE ?? '256M', '--size');
+  const runs = Number(values.runs ?? 3);
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= 20)) throw new Error('--runs: 1..20');
   const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-channels-'));
   const ca = makeTestCa();
-  const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert };
-  const node = process.execPath;
-  const cli = dchatCli();
-  let seeder: ChildProcess | undefined;
-  const repo = join(dir, 'repo');
-  const key = signingKeyFromPrivate(generateEd25519().privateKey);
-  await initRepository({ dir: repo, keys: [key], threshold: 1, now: new Date() });
-  const nginx = await startNginx(repo, ca);
+  const stops: (() => Promise<void>)[] = [];
   try {
-    const trackerPort = await freePort();
-    const announce = `http://127.0.0.1:${trackerPort}/announce`;
-    const src = join(dir, 'dchat-1.0.0-linux-x64');
-    console.log(
-      `channels: writing ${size} random bytes and publishing them (.torrent announcing to ${announce})...`,
+    const pub = await publishRandom(dir, size);
+    const dl = join(dir, 'download-host');
+    const files = await writeGitHubAssets(pub.repo, [pub.name], join(dl, 'v1.0.0'));
+    const [mirrorPort, dlPort] = [await freePort(), await freePort()];
+    const tls = `ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};`;
+    const nginx = await runNginx(
+      `  server { listen 127.0.0.1:${mirrorPort} ssl; ${tls} root ${pub.repo}; location / { try_files $uri =404; } }
+  server { listen 127.0.0.1:${dlPort} ssl; ${tls} root ${dl}; location / { try_files $uri =404; } }`,
+      dlPort,
     );
-    writeRandomFile(src, size);
-    const pub = await publishRelease({
-      dir: repo,
-      packagePath: src,
-      version: '1.0.0',
-      platform: 'linux-x64',
-      keys: [key],
-      now: new Date(),
-      announce: [announce],
+    stops.push(nginx.stop);
+    const api = await startGitHubApi({
+      ca,
+      downloadBase: `https://127.0.0.1:${dlPort}`,
+      releases: [{ tag: 'v1.0.0', files: files.map((f) => join(dl, 'v1.0.0', f)) }],
     });
-    rmSync(src);
-    const magnet = pub.custom.magnet as string;
-    const dl = (home: string, flags: string[]) =>
-      timeCommand(
-        node,
-        [
-          cli,
-          '--home',
-          home,
-          'update',
-          'download',
-          '--version',
-          '1.0.0',
-          '--platform',
-          'linux-x64',
-          ...flags,
-        ],
-        { env },
-      );
-    const makeHome = (name: string, mirrors: [string, string][]) => {
-      const home = join(dir, name);
-      timeCommand(node, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], { env });
-      for (const [url, type] of mirrors)
-        timeCommand(
-          node,
-          [cli, '--home', home, 'update', 'add-mirror', '--url', url, '--mirror-type', type],
-          { env },
-        );
-      return home;
+    stops.push(api.stop);
+    const https: Channel = {
+      name: 'https',
+      mirrors: [['--url', `https://127.0.0.1:${mirrorPort}`, '--mirror-type', 'https']],
     };
-
-    // The seeder: a node that verified the package from the mirror, running the tracker.
-    const seedHome = makeHome('seeder', [[nginx.url, 'https']]);
-    dl(seedHome, []);
-    seeder = await startNode(
-      seedHome,
-      ['--tracker', `127.0.0.1:${trackerPort}`, '--bt-announce', announce],
-      env,
-      /seeding over BitTorrent/,
-    );
-
-    const channels: Channel[] = [
-      { name: 'https', mirrors: [[nginx.url, 'https']], flags: [] },
-      {
-        name: 'bittorrent',
-        mirrors: [
-          [nginx.url, 'https'],
-          [magnet, 'bittorrent'],
-        ],
-        flags: ['--source', 'bittorrent'],
-      },
-      {
-        name: 'all',
-        mirrors: [
-          [nginx.url, 'https'],
-          [magnet, 'bittorrent'],
-        ],
-        flags: [],
-      },
-    ];
-    const homes = channels.map((c) => makeHome(`home-${c.name}`, c.mirrors));
-    const times = channels.map(() => [] as number[]);
-    for (let r = 0; r < runs; r++) {
-      for (const [i, c] of channels.entries()) {
-        const home = homes[i] as string;
-        const final = join(home, 'packages', pub.name);
-        for (const f of [final, `${final}.chunks`, `${final}.target.json`]) rmSync(f, { force: true });
-        settle();
-        (times[i] as number[]).push(dl(home, c.flags));
-        if (readFileSync(`${final}.target.json`, 'utf8').indexOf(pub.custom.sha256) < 0)
-          throw new Error(`${c.name}: download did not leave the verified package`);
-      }
-    }
-    const ref = median(times[0] as number[]);
-    for (const [i, c] of channels.entries()) {
-      const m = median(times[i] as number[]);
+    const github: Channel = { name: 'github', mirrors: [['--url', api.repoUrl, '--mirror-type', 'github']] };
+    const channels = [https, github];
+    for (const kind of ['ipfs', 'bittorrent', 'fdroid'] as const)
       console.log(
-        `channels: ${c.name.padEnd(10)} median ${m.toFixed(0)} ms (${fmt(times[i] as number[])}) = ${(m / ref).toFixed(3)}x HTTPS alone`,
+        `channels: ${kind}: not measured (${hasTransport(kind) ? 'no fixture for it in this bench yet' : 'no transport in this build'})`,
+      );
+    const all: Channel = {
+      name: `all (${channels.map((c) => c.name).join(' + ')})`,
+      mirrors: channels.flatMap((c) => c.mirrors),
+    };
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert };
+    const homes = [...channels, all].map((c) => ({
+      c,
+      home: makeHome(join(dir, `home-${c.name.split(' ')[0]}`), pub.repo, c, env),
+    }));
+    console.log(`channels: ${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} interleaved runs per channel`);
+    for (const h of homes) await download(h.home, pub.name, pub.sha256, env); // warm-up
+    const times = new Map<string, number[]>(homes.map((h) => [h.c.name, []]));
+    for (let i = 0; i < runs; i++)
+      for (const h of homes) times.get(h.c.name)?.push(await download(h.home, pub.name, pub.sha256, env));
+    const ref = median(times.get('https') as number[]);
+    for (const h of homes) {
+      const t = times.get(h.c.name) as number[];
+      const m = median(t);
+      console.log(
+        `channels: ${h.c.name}: median ${m.toFixed(0)} ms, ratio to https-only ${(m / ref).toFixed(3)}x (runs ${fmt(t)})`,
       );
     }
     return true;
   } finally {
-    seeder?.kill('SIGTERM');
-    await nginx.stop();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A data dir trusting the repository's root with the channel's mirrors (each at priority 10). */
+function makeHome(home: string, repo: string, c: Channel, env: NodeJS.ProcessEnv): string {
+  const cli = dchatCli();
+  timeCommand(process.execPath, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], {
+    env,
+  });
+  for (const m of c.mirrors)
+    timeCommand(process.execPath, [cli, '--home', home, 'update', 'add-mirror', ...m], { env });
+  return home;
+}
+
+/** One `update download` as a child process (this process serves the API meanwhile): wall ms. */
+async function download(home: string, name: string, sha256: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const final = join(home, 'packages', name);
+  for (const f of [final, `${final}.chunks`, `${final}.target.json`]) rmSync(f, { force: true });
+  settle();
+  const t0 = performance.now();
+  const args = [
+    dchatCli(),
+    '--home',
+    home,
+    'update',
+    'download',
+    '--version',
+    '1.0.0',
+    '--platform',
+    'linux-x64',
+  ];
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (c) =>
+      c === 0 ? resolve(0) : reject(new Error(`download in ${home} exited ${c}: ${err.slice(0, 2000)}`)),
+    );
+  });
+  const ms = performance.now() - t0;
+  if (code !== 0 || readFileSync(`${final}.target.json`, 'utf8').indexOf(sha256) < 0)
+    throw new Error('download did not leave the verified package');
+  return ms;
 }
