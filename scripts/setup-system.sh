@@ -7,7 +7,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have nginx   || need+=(nginx)
 have openssl || need+=(openssl)
 have curl    || need+=(curl)
-have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference
+have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference; BitTorrent interop
+# BitTorrent interop tests (test/interop/bittorrent.test.ts): libtorrent's Python binding.
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
 have sha256sum || need+=(coreutils)
 have zstd    || need+=(zstd)      # npm run bench -- delta: the zstd -19 and --patch-from references
 have bsdiff  || need+=(bsdiff)    # release publish --delta-from (bsdiff candidate) and the delta bench

@@ -34,6 +34,7 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
+import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { NodeHeights } from './heights.ts';
@@ -77,6 +78,7 @@ export class DchatNode extends EventEmitter {
   private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
+  private bt: BitTorrentSeeder | undefined;
   private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
@@ -214,6 +216,7 @@ export class DchatNode extends EventEmitter {
         },
       });
       await this.chunkServer.start();
+      await this.startBitTorrent();
       await this.gossip.start();
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
@@ -242,6 +245,7 @@ export class DchatNode extends EventEmitter {
     await this.attestations?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
+    await this.bt?.stop().catch(() => {});
     try {
       await this.libp2p?.stop();
     } catch {
@@ -293,6 +297,18 @@ export class DchatNode extends EventEmitter {
         return false;
       }
     });
+  }
+
+  /** Seeds verified packages over BitTorrent (now and each new one); runs the tracker if asked. */
+  private async startBitTorrent(): Promise<void> {
+    this.bt = new BitTorrentSeeder(this.config.bittorrent ?? {}, this.log);
+    await this.bt.start(async (ih) => {
+      const targets = (await this.trustOffline())?.targets;
+      return !!targets && listPackages(targets).some((t) => t.custom.btih === ih);
+    });
+    const sync = () => void this.bt?.sync(this.store.list());
+    this.on('package:verified', sync);
+    sync();
   }
 
   // ---- bootstrap ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { DchatError, toDchatError } from '../errors.ts';
 import { report, verificationResultOf } from '../metrics/sink.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { parseRate } from '../model/rate.ts';
+import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { listPackages } from '../trust/package-check.ts';
@@ -74,6 +75,7 @@ export async function fetchTarget(
   const sources = engineSources(reg).filter((s) => s.source.serves?.(target) ?? true);
   if (sources.length === 0)
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
+  for (const s of sources) s.source.prepare?.(target.path);
   const t = tuning(reg.config.settings, o);
   let reports: SourceReport[] = [];
   const warned = new Set<string>();
@@ -103,6 +105,7 @@ export async function fetchTarget(
         reports = r;
       },
     });
+    addPeerFailures(sources, result.sources);
     reportDownload(result, reports);
     return { result, reports };
   } catch (err) {
@@ -131,4 +134,14 @@ function reportFailure(e: DchatError, reports: readonly SourceReport[]): void {
   if (reports.every((r) => r.failures.length === 0)) for (const r of reports) report.downloadFailed(r.type);
   const verdict = verificationResultOf(e.code);
   if (verdict && verdict !== 'success') report.verified(verdict);
+}
+
+/** Failures of peers a source dropped itself (BitTorrent E_BAD_PIECE), added to its report. */
+function addPeerFailures(sources: readonly { source: Source }[], reports: SourceReport[]): void {
+  for (const { source } of sources) {
+    const rep = reports.find((r) => r.id === source.id);
+    if (!rep) continue;
+    for (const b of source.peerFailures ?? [])
+      rep.failures.push({ code: b.code, message: b.message, kind: 'corrupt', action: 'resume' });
+  }
 }

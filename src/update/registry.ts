@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import { BitTorrentSource } from '../sources/bittorrent/source.ts';
 import { FdroidSource } from '../sources/fdroid.ts';
 import { GitHubSource } from '../sources/github.ts';
 import { HttpsSource } from '../sources/https.ts';
@@ -24,6 +25,7 @@ const TRANSPORTS: Partial<
   Record<SourceKind, (r: MirrorRecord, ca: string | undefined, env: NodeJS.ProcessEnv) => Source>
 > = {
   https: (r, ca, env) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  bittorrent: (r, ca) => new BitTorrentSource({ id: r.id, uri: r.uri, ...(ca ? { ca } : {}) }),
   github: (r, ca, env) => new GitHubSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
   fdroid: (r, ca, env) => new FdroidSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
 };

@@ -127,13 +127,16 @@ export class UpdateService {
         `--source ${r.kind}: this build has no ${r.kind} transport yet (use https)`,
       );
     const reg = await this.open(r.kind);
+    // `--source` narrows where the package bytes come from; TUF metadata still comes through
+    // every mirror that serves it (a BitTorrent or IPFS channel carries packages only).
+    const metaReg = r.kind ? await this.open() : reg;
     const health = new RunHealth();
     const now = () => this.init.clock();
     try {
-      const discovery = await discover(this.init.paths, reg, health, now(), r.signal);
+      const discovery = await discover(this.init.paths, metaReg, health, now(), r.signal);
       const out = await this.fetch(reg, discovery.trusted, r, health);
       const pruned = await health.commit(this.init.paths, now());
-      const attestations = await fetchAttestations(this.init.paths, reg, out.target.path, r.signal);
+      const attestations = await fetchAttestations(this.init.paths, metaReg, out.target.path, r.signal);
       return { ...out, discovery, pruned, attestations };
     } catch (err) {
       r.onPruned?.(
@@ -143,6 +146,7 @@ export class UpdateService {
       throw interruption(r.signal) ?? err;
     } finally {
       await reg.close();
+      if (metaReg !== reg) await metaReg.close();
     }
   }
 
