@@ -61,6 +61,8 @@ export const PackageCustomSchema = z.looseObject({
   security: z.boolean(),
   chunks: ChunkInfoSchema,
   ipfs_cid: boundedString.optional(),
+  /** CID of the package's chunk table (`.chunks`), as `ipfs add` gives it. */
+  ipfs_chunks_cid: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),
 });
 export type PackageCustom = z.infer<typeof PackageCustomSchema>;

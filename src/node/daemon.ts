@@ -32,6 +32,7 @@ import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { NodeIpfs } from './ipfs.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { listenError } from './listen-error.ts';
 import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
@@ -68,6 +69,8 @@ export class DchatNode extends EventEmitter {
   private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
+  /** IPFS over this node's libp2p (node/ipfs.ts), started at the first need. */
+  private ipfs: NodeIpfs | undefined;
   private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
@@ -96,7 +99,11 @@ export class DchatNode extends EventEmitter {
           paths: this.paths,
           clock: () => this.clock(),
           ...(this.config.env ? { env: this.config.env } : {}),
-          extraSources: () => (this.peerSource ? [{ source: this.peerSource }] : []),
+          extraSources: () => [
+            ...(this.peerSource ? [{ source: this.peerSource }] : []),
+            ...(this.ipfs ? [{ source: this.ipfs.source }] : []),
+          ],
+          ...(this.ipfs ? { ipfs: () => (this.ipfs as NodeIpfs).node() } : {}),
         }),
     );
     return this.updates;
@@ -149,6 +156,7 @@ export class DchatNode extends EventEmitter {
         throw listenError(err) ?? err;
       });
       this.libp2p = node;
+      this.ipfs = new NodeIpfs({ libp2p: node, nodeDir: this.paths.nodeDir, log: this.log });
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -198,6 +206,8 @@ export class DchatNode extends EventEmitter {
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
       this.redial();
+      // Verified releases published with a CID are provided over IPFS (this starts Helia).
+      void this.ipfs.provideAll(this.store.list());
       void this.maybeFetch();
     } catch (err) {
       await this.stop();
@@ -214,6 +224,7 @@ export class DchatNode extends EventEmitter {
     await this.gossip?.stop().catch(() => {});
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
+    await this.ipfs?.stop();
     try {
       await this.libp2p?.stop();
     } catch {
@@ -349,7 +360,7 @@ export class DchatNode extends EventEmitter {
         rec.attempts++;
         rec.state = 'downloading';
         try {
-          const got = await this.fetchPackage(trusted, target, 120_000);
+          const got = await this.fetchPackage(trusted, target, 120_000, this.config.prefetchSource);
           rec.state = 'verified';
           delete rec.error;
           rec.peers = got.peers;
@@ -414,6 +425,7 @@ export class DchatNode extends EventEmitter {
     for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
     const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
     const stored = await adoptPackage(this.paths, this.store, target, origin);
+    void this.ipfs?.provide(stored);
     this.emit('package:verified', stored.target.path);
     const byPeer = Object.fromEntries(
       [...source.received]

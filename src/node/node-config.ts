@@ -4,6 +4,7 @@
  */
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
+import type { SourceKind } from '../model/source-kind.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -14,6 +15,8 @@ export interface NodeConfig {
   role: NodeRole;
   /** Download (from peers) and verify every newly trusted release for `platform`. */
   prefetch: boolean;
+  /** Prefetch from this kind of source only (`--prefetch-source`); all kinds when undefined. */
+  prefetchSource?: SourceKind;
   platform: string;
   /** Hops put on announcements this node originates. */
   announceTtl: number;

@@ -9,14 +9,28 @@ import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
 import { HttpsSource } from '../sources/https.ts';
+import type { EmbeddedHelia } from '../sources/ipfs/helia.ts';
+import { ipfsMirrorSource } from '../sources/ipfs/mirror.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
 import { loadMirrors, type MirrorConfig, type MirrorRecord } from '../store/mirrors.ts';
 import { usesPublicNetwork } from '../store/trust-origin.ts';
 
-/** How a mirror record of each kind becomes a Source; kinds absent here have no transport yet. */
-const TRANSPORTS: Partial<Record<SourceKind, (r: MirrorRecord, ca: string | undefined) => Source>> = {
+/** What a transport may need beyond the record and the TLS roots. */
+export interface TransportContext {
+  /** The node's embedded IPFS node (bitswap), started on first use; absent outside a node. */
+  ipfs?: () => Promise<EmbeddedHelia>;
+}
+
+/**
+ * How a mirror record of each kind becomes a Source; kinds absent here have no transport yet. A
+ * factory that throws leaves the record out of this operation, listed as skipped with the reason.
+ */
+const TRANSPORTS: Partial<
+  Record<SourceKind, (r: MirrorRecord, ca: string | undefined, ctx: TransportContext) => Source>
+> = {
   https: (r, ca) => new HttpsSource({ url: r.uri, id: r.id, ...(ca ? { ca } : {}) }),
+  ipfs: (r, ca, ctx) => ipfsMirrorSource(r, ca, ctx.ipfs),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */
@@ -54,6 +68,8 @@ export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
   now: number;
   extra?: readonly ExtraSource[];
+  /** The node's IPFS node, for `ipfs://CID` mirrors (TransportContext). */
+  ipfs?: () => Promise<EmbeddedHelia>;
 }
 
 /**
@@ -91,7 +107,11 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
       skipped.push({ record, reason: `no ${record.source_type} transport in this build yet` });
       continue;
     }
-    live.push({ record, source: make(record, ca) });
+    try {
+      live.push({ record, source: make(record, ca, o.ipfs ? { ipfs: o.ipfs } : {}) });
+    } catch (err) {
+      skipped.push({ record, reason: (err as Error).message });
+    }
   }
   const extra = (o.extra ?? []).filter((e) => !o.kind || e.source.type === o.kind);
   return {
@@ -102,6 +122,16 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
     close: async () => {
       await Promise.all(live.map((m) => m.source.close?.().catch(() => {})));
     },
+  };
+}
+
+/** The sources of `reg` of one kind (all when `kind` is undefined); closing stays with `reg`. */
+export function narrowRegistry(reg: SourceRegistry, kind: SourceKind | undefined): SourceRegistry {
+  if (!kind) return reg;
+  return {
+    ...reg,
+    live: reg.live.filter((m) => m.source.type === kind),
+    extra: reg.extra.filter((e) => e.source.type === kind),
   };
 }
 

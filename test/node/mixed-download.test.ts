@@ -98,7 +98,11 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       (byType.get('peer') ?? 0) > 0,
       `the peer delivered verified bytes: ${JSON.stringify(r.sources)}`,
     );
-    assert.equal((byType.get('https') ?? 0) + (byType.get('peer') ?? 0), pkg.bytes.byteLength);
+    // The seed also provides the release over IPFS (it was published with a CID), a third channel.
+    assert.equal(
+      (byType.get('https') ?? 0) + (byType.get('peer') ?? 0) + (byType.get('ipfs') ?? 0),
+      pkg.bytes.byteLength,
+    );
     assert.ok((r.peers[seed.peerId] ?? 0) > 0, 'the seed is named with the bytes it served');
     assert.ok(mirror.packageBytes > 0);
     // The node now holds and serves it; its status says where the bytes came from.

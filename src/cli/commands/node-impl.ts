@@ -7,6 +7,7 @@
 import { multiaddr } from '@multiformats/multiaddr';
 import { DchatError, UsageError } from '../../errors.ts';
 import { hostPlatform } from '../../model/platform.ts';
+import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import { DEFAULT_LISTEN, NODE_ROLES, type NodeRole } from '../../node/node-config.ts';
@@ -25,6 +26,7 @@ export interface StartFlags {
   dashboard?: string;
   prefetch?: boolean;
   platform?: string;
+  prefetchSource?: string;
   announceTtl: string;
 }
 
@@ -63,6 +65,15 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (await usesPublicNetwork(env.paths)) bootstrap.push(...PUBLIC_BOOTSTRAP);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
   const announceTtl = intFlag(o.announceTtl, '--announce-ttl', 0, 255) ?? 8;
+  let prefetchSource: SourceKind | undefined;
+  if (o.prefetchSource !== undefined) {
+    prefetchSource = parseSourceKind(o.prefetchSource);
+    if (!prefetchSource || !DOWNLOAD_KINDS.includes(prefetchSource))
+      throw new UsageError(
+        '--prefetch-source',
+        `'${o.prefetchSource.slice(0, 40)}' is not one of ${DOWNLOAD_KINDS.join(', ')}`,
+      );
+  }
   const log = env.logs.forComponent('node');
   const node = await DchatNode.create(
     env.paths,
@@ -71,6 +82,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       bootstrap,
       role: o.role as NodeRole,
       prefetch: Boolean(o.prefetch),
+      ...(prefetchSource ? { prefetchSource } : {}),
       platform,
       announceTtl,
       redialMs: 2000,

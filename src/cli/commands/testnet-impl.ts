@@ -31,10 +31,10 @@ interface ScenarioFlags {
 }
 
 function methodFlag(m: string): Method {
-  if (m === 'gossip' || m === 'peer') return m;
-  if (['https', 'ipfs', 'bittorrent'].includes(m))
-    throw new UsageError('--method', `'${m}' is not available yet in dchat-test (gossip and peer are)`);
-  throw new UsageError('--method', `'${m.slice(0, 40)}' is not one of gossip, peer`);
+  if (m === 'gossip' || m === 'peer' || m === 'ipfs') return m;
+  if (['https', 'bittorrent'].includes(m))
+    throw new UsageError('--method', `'${m}' is not available yet in dchat-test (gossip, peer and ipfs are)`);
+  throw new UsageError('--method', `'${m.slice(0, 40)}' is not one of gossip, peer, ipfs`);
 }
 
 function chunkSizeFlag(v: string): number {
