@@ -6,7 +6,7 @@
  * them in turn, which C, connected to B alone, shows by fetching everything from B.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { sha256Hex } from '../../src/crypto/hash.ts';
@@ -14,14 +14,23 @@ import { trustUpdate } from '../../src/download/trust-session.ts';
 import { controlRequest } from '../../src/node/control.ts';
 import { DchatNode } from '../../src/node/daemon.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
+import { kuboCid } from '../../src/sources/ipfs/kubo-cid.ts';
 import type { HomePaths } from '../../src/store/home.ts';
-import { CHUNK, type MirrorRepo, makeHome, makeMirrorRepo, type Published } from '../download/fixture.ts';
+import {
+  CHUNK,
+  type MirrorRepo,
+  makeHome,
+  makeMirrorRepo,
+  type Published,
+  runDchat,
+} from '../download/fixture.ts';
 
 const log = pino({ level: 'silent' });
 
 describe('a release over IPFS between nodes', () => {
   let repo: MirrorRepo;
   let pkg: Published;
+  let seedPaths: HomePaths;
   const nodes: DchatNode[] = [];
 
   const nodeOn = async (paths: HomePaths, bootstrap: string[] = []) => {
@@ -60,7 +69,7 @@ describe('a release over IPFS between nodes', () => {
   });
 
   test('B fetches over IPFS alone from the seed, then provides it to C', { timeout: 120_000 }, async () => {
-    const seedPaths = await makeHome(repo);
+    seedPaths = await makeHome(repo);
     await trustUpdate(seedPaths, new DirectoryFetcher(repo.dir), new Date());
     await mkdir(seedPaths.packagesDir, { recursive: true });
     await copyFile(pkg.file, seedPaths.packageFile('1.0.0', 'linux-x64'));
@@ -104,6 +113,66 @@ describe('a release over IPFS between nodes', () => {
     assert.deepEqual(
       rc.sources.map((s) => [s.type, s.bytes]),
       [['ipfs', pkg.bytes.byteLength]],
+    );
+  });
+
+  test('add-mirror ipfs://CID, then `update download --source ipfs` asks the running node', {
+    timeout: 120_000,
+  }, async () => {
+    const cid = await kuboCid(pkg.file);
+    const paths = await makeHome(repo);
+    await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
+    const add = await runDchat([
+      '--home',
+      paths.home,
+      'update',
+      'add-mirror',
+      '--mirror-type',
+      'ipfs',
+      '--url',
+      `ipfs://${cid}`,
+      '--priority',
+      '5',
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    // One source at a time: the best ranked, the mirror (priority 5), not the node's own (20).
+    const toml = await readFile(paths.mirrorsToml, 'utf8');
+    assert.match(toml, /parallel_sources = 3/);
+    await writeFile(paths.mirrorsToml, toml.replace('parallel_sources = 3', 'parallel_sources = 1'));
+    await nodeOn(paths, [await addr(seedPaths)]);
+    await connected(paths, (nodes[0] as DchatNode).peerId);
+    const r = await runDchat([
+      '--home',
+      paths.home,
+      '--json',
+      'update',
+      'download',
+      '--version',
+      '1.0.0',
+      '--platform',
+      'linux-x64',
+      '--source',
+      'ipfs',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      path: string;
+      sources: { url: string; type: string; bytes: number }[];
+    };
+    assert.equal(doc.ok, true);
+    assert.equal(sha256Hex(await readFile(doc.path)), pkg.sha256);
+    assert.ok(
+      doc.sources.every((s) => s.type === 'ipfs'),
+      JSON.stringify(doc.sources),
+    );
+    assert.equal(
+      doc.sources.reduce((n, s) => n + s.bytes, 0),
+      pkg.bytes.byteLength,
+    );
+    assert.deepEqual(
+      doc.sources.map((s) => [s.url, s.bytes]),
+      [[`ipfs://${cid}`, pkg.bytes.byteLength]],
     );
   });
 });
