@@ -18,6 +18,8 @@ import { usesPublicNetwork } from '../store/trust-origin.ts';
 
 /** What a transport may need beyond the record and the TLS roots. */
 export interface TransportContext {
+  /** Proxy settings (https_proxy, no_proxy) and API tokens web sources read. */
+  env: NodeJS.ProcessEnv;
   /** The node's embedded IPFS node (bitswap), started on first use; absent outside a node. */
   ipfs?: () => Promise<EmbeddedHelia>;
 }
@@ -29,7 +31,7 @@ export interface TransportContext {
 const TRANSPORTS: Partial<
   Record<SourceKind, (r: MirrorRecord, ca: string | undefined, ctx: TransportContext) => Source>
 > = {
-  https: (r, ca) => new HttpsSource({ url: r.uri, id: r.id, ...(ca ? { ca } : {}) }),
+  https: (r, ca, { env }) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
   ipfs: (r, ca, ctx) => ipfsMirrorSource(r, ca, ctx.ipfs),
 };
 
@@ -108,7 +110,10 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
       continue;
     }
     try {
-      live.push({ record, source: make(record, ca, o.ipfs ? { ipfs: o.ipfs } : {}) });
+      live.push({
+        record,
+        source: make(record, ca, { env: o.env ?? {}, ...(o.ipfs ? { ipfs: o.ipfs } : {}) }),
+      });
     } catch (err) {
       skipped.push({ record, reason: (err as Error).message });
     }

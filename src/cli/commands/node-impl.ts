@@ -11,9 +11,12 @@ import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/so
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import { DEFAULT_LISTEN, NODE_ROLES, type NodeRole } from '../../node/node-config.ts';
+import { startObservability } from '../../node/observability.ts';
 import { usesPublicNetwork } from '../../store/trust-origin.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
+import { VERSION } from '../version.ts';
+import { parseHostPort } from './mirror-impl.ts';
 
 /** Bootstrap peers of the public dchat network. None exist yet: a node dials only --bootstrap. */
 export const PUBLIC_BOOTSTRAP: readonly string[] = [];
@@ -46,11 +49,7 @@ function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string
 }
 
 export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
-  if (o.metrics !== undefined)
-    throw new UsageError(
-      '--metrics',
-      'not yet available (the metrics endpoint comes with the observability issue)',
-    );
+  const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, '--metrics') : undefined;
   if (o.dashboard !== undefined)
     throw new UsageError(
       '--dashboard',
@@ -95,23 +94,33 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   const done = new Promise<void>((r) => {
     resolveDone = r;
   });
+  let obs: Awaited<ReturnType<typeof startObservability>> | undefined;
   env.ctx.onShutdown?.(async () => {
+    await obs?.close();
     await node.stop();
     resolveDone();
   });
   await node.start();
+  try {
+    obs = await startObservability(node, { ...(metrics ? { metrics } : {}), version: VERSION });
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
   const st = node.status();
   env.out.line(`🚀 dchat node started (${o.role})`);
   env.out.line(`   Peer ID: ${st.peer_id}`);
   for (const a of st.addresses as string[]) env.out.line(`   Listening: ${a}`);
   if (bootstrap.length) env.out.line(`   Bootstrap: ${bootstrap.join(', ')}`);
   env.out.line(`   Control: dchat node status${env.globals.home ? ` --home ${env.globals.home}` : ''}`);
+  if (obs.metricsUrl) env.out.line(`📈 Metrics: ${obs.metricsUrl}`);
   env.out.record({
     event: 'started',
     peer_id: st.peer_id,
     addresses: st.addresses,
     role: o.role,
     pid: process.pid,
+    ...(obs.metricsUrl ? { metrics_url: obs.metricsUrl } : {}),
   });
   if (!env.ctx.onShutdown) {
     // Embedded use without signals: nothing would ever stop it.
