@@ -158,6 +158,8 @@ export class DchatNode extends EventEmitter {
       });
       this.libp2p = node;
       this.ipfs = new NodeIpfs({ libp2p: node, nodeDir: this.paths.nodeDir, log: this.log });
+      // A node told to fetch over IPFS starts it now rather than at the first release.
+      if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),

@@ -32,7 +32,7 @@ const TRANSPORTS: Partial<
   Record<SourceKind, (r: MirrorRecord, ca: string | undefined, ctx: TransportContext) => Source>
 > = {
   https: (r, ca, { env }) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
-  ipfs: (r, ca, ctx) => ipfsMirrorSource(r, ca, ctx.ipfs),
+  ipfs: (r, ca, ctx) => ipfsMirrorSource(r, ca, ctx.ipfs, ctx.env),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */

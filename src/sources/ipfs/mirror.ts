@@ -21,8 +21,10 @@ export function ipfsMirrorSource(
   r: Pick<MirrorRecord, 'id' | 'uri'>,
   ca: string | undefined,
   helia: (() => Promise<EmbeddedHelia>) | undefined,
+  env?: NodeJS.ProcessEnv,
 ): Source {
-  if (isGatewayUrl(r.uri)) return new IpfsGatewaySource({ id: r.id, url: r.uri, ...(ca ? { ca } : {}) });
+  if (isGatewayUrl(r.uri))
+    return new IpfsGatewaySource({ id: r.id, url: r.uri, ...(ca ? { ca } : {}), ...(env ? { env } : {}) });
   if (r.uri.startsWith('ipns://'))
     throw new DchatError('E_UNSUPPORTED', 'ipns:// names are not resolved by this build (use ipfs://CID)');
   const cid = cidOfIpfsUrl(r.uri);
