@@ -158,8 +158,6 @@ export class DchatNode extends EventEmitter {
       });
       this.libp2p = node;
       this.ipfs = new NodeIpfs({ libp2p: node, nodeDir: this.paths.nodeDir, log: this.log });
-      // A node told to fetch over IPFS starts it now rather than at the first release.
-      if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -209,8 +207,10 @@ export class DchatNode extends EventEmitter {
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
       this.redial();
-      // Verified releases published with a CID are provided over IPFS (this starts Helia).
+      // Verified releases published with a CID are provided over IPFS (this starts Helia); a node
+      // told to fetch over IPFS starts it now, once up, rather than at the first release.
       void this.ipfs.provideAll(this.store.list());
+      if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       void this.maybeFetch();
     } catch (err) {
       await this.stop();
