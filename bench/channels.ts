@@ -1,114 +1,149 @@
 /**
- * `npm run bench -- channels [--size 256M]` (or DCHAT_BENCH_CHANNELS_SIZE): the same release fetched
- * over each channel alone, as a ratio to the HTTPS-only time measured in the same run. Legs here:
- * - https: `dchat update download` from a loopback nginx HTTPS mirror (the reference);
- * - ipfs: `dchat update download --source ipfs`, which asks the home's running node: its embedded
- *   IPFS node fetches the chunk table and every byte by the signed CIDs over bitswap from a seed
- *   node (a real `dchat node start` holding the verified release, which imported and pinned it).
- * Both are whole CLI processes ending in the verified package (every chunk against the signed
- * table, the whole file against the signed target). Other channels add legs the same way.
+ * `npm run bench -- channels [--size 256M] [--runs N]`: the same release (random bytes, 256 MiB by
+ * default) fetched by `dchat update download` over each distribution channel alone and over all
+ * of them together, each as a ratio to the HTTPS-only time measured in the same run (runs
+ * interleaved, medians). Channels:
+ * - https: a loopback nginx HTTPS mirror of the repository;
+ * - github: the GitHub Releases source against a local server answering the REST API's shapes
+ *   (test/helpers/github-api.ts), assets redirecting to a second nginx (the download host), the
+ *   asset set written by `release publish --github-assets`;
+ * - ipfs, bittorrent, fdroid: measured when this build has their transport (update/registry.ts);
+ *   otherwise the line says so. F-Droid needs an APK repository made by fdroidserver at this size,
+ *   which the bench does not build.
+ * The fake API answers from this process, so downloads run as asynchronous child processes.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type NodeProcess, spawnNode, stopAll } from '../src/testnet/process.ts';
-import { startNginx } from '../test/helpers/nginx.ts';
+import { writeGitHubAssets } from '../src/release/github-assets.ts';
+import { hasTransport } from '../src/update/registry.ts';
+import { startGitHubApi } from '../test/helpers/github-api.ts';
+import { freePort, runNginx } from '../test/helpers/nginx.ts';
 import { makeTestCa } from '../test/helpers/tls.ts';
-import { dchatCli, dchatHome, publishRandom, settle } from './download-fixture.ts';
-import { parseSize, timeCommand } from './util.ts';
+import { dchatCli, publishRandom, settle } from './download-fixture.ts';
+import { fmt, median, parseSize, timeCommand } from './util.ts';
 
-async function waitForLog(file: string, needle: string, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    try {
-      if (readFileSync(file, 'utf8').includes(needle)) return;
-    } catch {
-      // Not written yet.
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${file}: no '${needle}' within ${timeoutMs} ms`);
+interface Channel {
+  name: string;
+  /** add-mirror arguments of each mirror of this channel. */
+  mirrors: string[][];
 }
 
-export async function benchChannels(argv: string[]): Promise<boolean> {
-  const { values } = parseArgs({ args: argv, options: { size: { type: 'string' } } });
-  const size = parseSize(values.size ?? process.env.DCHAT_BENCH_CHANNELS_SIZE ?? '256M', '--size');
+export async function benchChannels(args: string[]): Promise<boolean> {
+  const { values } = parseArgs({
+    args,
+    options: { size: { type: 'string' }, runs: { type: 'string' } },
+    allowPositionals: false,
+  });
+  const size = parseSize(values.size ?? process.env.DCHAT_BENCH_SIZE ?? '256M', '--size');
+  const runs = Number(values.runs ?? 3);
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= 20)) throw new Error('--runs: 1..20');
   const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-channels-'));
   const ca = makeTestCa();
-  const procs: NodeProcess[] = [];
-  let stopNginx: (() => Promise<void>) | undefined;
+  const stops: (() => Promise<void>)[] = [];
   try {
     const pub = await publishRandom(dir, size);
-    const nginx = await startNginx(pub.repo, ca);
-    stopNginx = nginx.stop;
-    const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert };
-    const node = process.execPath;
-    const cli = dchatCli();
-
-    // https alone (the reference). The seed keeps the package it verified: the IPFS leg's source.
-    const seed = dchatHome(join(dir, 'seed'), pub, [nginx.url], env);
-    const httpsMs = seed.download().ms;
-    console.log(`channels: https alone: ${(size / 2 ** 20).toFixed(0)} MiB in ${httpsMs.toFixed(0)} ms`);
-
-    // ipfs alone: the seed node imports and pins the release, the fetcher's node pulls it by CID.
-    const seedNode = await spawnNode({
-      name: 'seed',
-      home: seed.home,
-      role: 'relay',
-      args: ['--home', seed.home, 'node', 'start', '--json'],
-      env,
+    const dl = join(dir, 'download-host');
+    const files = await writeGitHubAssets(pub.repo, [pub.name], join(dl, 'v1.0.0'));
+    const [mirrorPort, dlPort] = [await freePort(), await freePort()];
+    const tls = `ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};`;
+    const nginx = await runNginx(
+      `  server { listen 127.0.0.1:${mirrorPort} ssl; ${tls} root ${pub.repo}; location / { try_files $uri =404; } }
+  server { listen 127.0.0.1:${dlPort} ssl; ${tls} root ${dl}; location / { try_files $uri =404; } }`,
+      dlPort,
+    );
+    stops.push(nginx.stop);
+    const api = await startGitHubApi({
+      ca,
+      downloadBase: `https://127.0.0.1:${dlPort}`,
+      releases: [{ tag: 'v1.0.0', files: files.map((f) => join(dl, 'v1.0.0', f)) }],
     });
-    procs.push(seedNode);
-    await waitForLog(join(seed.home, 'node.log'), 'package provided over IPFS', 600_000);
-    const fetcher = dchatHome(join(dir, 'fetcher'), pub, [nginx.url], env);
-    // Trust through the mirror first; the node then has the metadata and IPFS carries the bytes.
-    timeCommand(node, [cli, '--home', fetcher.home, 'update', 'check'], { env });
-    procs.push(
-      await spawnNode({
-        name: 'fetcher',
-        home: fetcher.home,
-        role: 'user',
-        args: [
-          '--home',
-          fetcher.home,
-          'node',
-          'start',
-          '--json',
-          '--bootstrap',
-          seedNode.addresses[0] as string,
-        ],
-        env,
-      }),
-    );
-    settle();
-    const ipfsMs = timeCommand(
-      node,
-      [
-        cli,
-        '--home',
-        fetcher.home,
-        'update',
-        'download',
-        '--version',
-        '1.0.0',
-        '--platform',
-        'linux-x64',
-        '--source',
-        'ipfs',
-      ],
-      { env },
-    );
-    const got = readFileSync(`${fetcher.final}.target.json`, 'utf8');
-    if (!got.includes(pub.sha256)) throw new Error('the ipfs leg did not leave the verified package');
-    console.log(`channels: ipfs alone: ${(size / 2 ** 20).toFixed(0)} MiB in ${ipfsMs.toFixed(0)} ms`);
+    stops.push(api.stop);
+    const https: Channel = {
+      name: 'https',
+      mirrors: [['--url', `https://127.0.0.1:${mirrorPort}`, '--mirror-type', 'https']],
+    };
+    const github: Channel = { name: 'github', mirrors: [['--url', api.repoUrl, '--mirror-type', 'github']] };
+    const channels = [https, github];
     console.log(
-      `channels: ipfs / https = ${(ipfsMs / httpsMs).toFixed(2)}x (${(size / 2 ** 20 / (ipfsMs / 1000)).toFixed(1)} MiB/s over bitswap)`,
+      'channels: ipfs: measured by `npm run bench -- channels-ipfs` (bitswap between two node processes)',
     );
+    for (const kind of ['bittorrent', 'fdroid'] as const)
+      console.log(
+        `channels: ${kind}: not measured (${hasTransport(kind) ? 'no fixture for it in this bench yet' : 'no transport in this build'})`,
+      );
+    const all: Channel = {
+      name: `all (${channels.map((c) => c.name).join(' + ')})`,
+      mirrors: channels.flatMap((c) => c.mirrors),
+    };
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert };
+    const homes = [...channels, all].map((c) => ({
+      c,
+      home: makeHome(join(dir, `home-${c.name.split(' ')[0]}`), pub.repo, c, env),
+    }));
+    console.log(`channels: ${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} interleaved runs per channel`);
+    for (const h of homes) await download(h.home, pub.name, pub.sha256, env); // warm-up
+    const times = new Map<string, number[]>(homes.map((h) => [h.c.name, []]));
+    for (let i = 0; i < runs; i++)
+      for (const h of homes) times.get(h.c.name)?.push(await download(h.home, pub.name, pub.sha256, env));
+    const ref = median(times.get('https') as number[]);
+    for (const h of homes) {
+      const t = times.get(h.c.name) as number[];
+      const m = median(t);
+      console.log(
+        `channels: ${h.c.name}: median ${m.toFixed(0)} ms, ratio to https-only ${(m / ref).toFixed(3)}x (runs ${fmt(t)})`,
+      );
+    }
     return true;
   } finally {
-    await stopAll(procs);
-    await stopNginx?.();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A data dir trusting the repository's root with the channel's mirrors (each at priority 10). */
+function makeHome(home: string, repo: string, c: Channel, env: NodeJS.ProcessEnv): string {
+  const cli = dchatCli();
+  timeCommand(process.execPath, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], {
+    env,
+  });
+  for (const m of c.mirrors)
+    timeCommand(process.execPath, [cli, '--home', home, 'update', 'add-mirror', ...m], { env });
+  return home;
+}
+
+/** One `update download` as a child process (this process serves the API meanwhile): wall ms. */
+async function download(home: string, name: string, sha256: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const final = join(home, 'packages', name);
+  for (const f of [final, `${final}.chunks`, `${final}.target.json`]) rmSync(f, { force: true });
+  settle();
+  const t0 = performance.now();
+  const args = [
+    dchatCli(),
+    '--home',
+    home,
+    'update',
+    'download',
+    '--version',
+    '1.0.0',
+    '--platform',
+    'linux-x64',
+  ];
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (c) =>
+      c === 0 ? resolve(0) : reject(new Error(`download in ${home} exited ${c}: ${err.slice(0, 2000)}`)),
+    );
+  });
+  const ms = performance.now() - t0;
+  if (code !== 0 || readFileSync(`${final}.target.json`, 'utf8').indexOf(sha256) < 0)
+    throw new Error('download did not leave the verified package');
+  return ms;
 }

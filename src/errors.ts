@@ -32,6 +32,11 @@ const OPERATIONAL_CODES = [
   'E_PROTOCOL',
   /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
   'E_INTERRUPTED',
+  /**
+   * A validly signed height beacon that does not follow this node's accepted chain (a validator
+   * one block behind signs such beacons): dropped, not held against the peer that relayed it.
+   */
+  'E_CHAIN_MISMATCH',
   /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
   'E_REDIRECT',
   /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
@@ -50,13 +55,11 @@ const SECURITY_CODES = [
   'E_ROLLBACK',
   'E_VERSION_MISMATCH',
   'E_WRONG_TARGET',
+  /** Signed for another network or genesis (a governance object, a beacon, a peer's handshake): never valid here. */
+  'E_WRONG_NETWORK',
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
-  /** Signed for another network (a beacon, a peer's handshake): never valid here. */
-  'E_WRONG_NETWORK',
-  /** A height beacon that does not follow the accepted chain of beacons. */
-  'E_CHAIN_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
   /** A rebuild from source gave other bytes than the published package (release verify-build). */

@@ -3,6 +3,7 @@
  * gossip adapter over the pure core, peer transfer (serving verified packages, fetching from
  * peers), the local control socket and $DCHAT_HOME/node/state.json. Startable: `start()` brings
  * every part up or throws with nothing left running; `stop()` undoes it in reverse order.
+ * Just over 500 lines: it only wires parts that live in their own modules (a line or two each).
  */
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { compareVersions } from '../model/version.ts';
 import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
+import { GovernanceStore } from '../store/governance-store.ts';
 import type { HomePaths } from '../store/home.ts';
 import { persistLearnedMirrors } from '../store/learned-mirrors.ts';
 import { loadMirrors } from '../store/mirrors.ts';
@@ -31,7 +33,10 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
+import { AttestationGossip } from './attestation-gossip.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
+import { GovernanceService, governanceHandlers } from './governance-service.ts';
+import { NodeHeights } from './heights.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { NodeIpfs } from './ipfs.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
@@ -63,6 +68,9 @@ export class DchatNode extends EventEmitter {
   private gossip: GossipService | undefined;
   private chunkServer: ChunkServer | undefined;
   private control: ControlServer | undefined;
+  private governance: GovernanceService | undefined;
+  private heights: NodeHeights | undefined;
+  private attestations: AttestationGossip | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -138,6 +146,7 @@ export class DchatNode extends EventEmitter {
         },
         // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
         download: async (p) => this.downloadRequested(p),
+        ...governanceHandlers(() => this.governance),
       }),
     );
     await this.control.start();
@@ -158,6 +167,17 @@ export class DchatNode extends EventEmitter {
       });
       this.libp2p = node;
       this.ipfs = new NodeIpfs({ libp2p: node, nodeDir: this.paths.nodeDir, log: this.log });
+      this.heights = NodeHeights.forNode(this.config, this.paths.nodeDir, this.log);
+      this.attestations = new AttestationGossip(this.paths, this.log);
+      this.governance = await GovernanceService.load({
+        store: new GovernanceStore(this.paths),
+        log: this.log,
+        certify: this.config.role === 'validator',
+        heightSource: this.config.heightSource ?? this.heights,
+        clock: () => this.clock().getTime(),
+        ttl: this.config.announceTtl,
+      });
+      await this.heights.load(this.governance.genesis);
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -184,6 +204,7 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
+        ...this.governance.gossipInit({ ...this.heights.gossipKinds(), ...this.attestations.gossipKinds() }),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -203,6 +224,9 @@ export class DchatNode extends EventEmitter {
       await this.chunkServer.start();
       await this.gossip.start();
       this.gossip.adoptTrusted();
+      this.governance.attach(this.gossip);
+      await this.attestations.attach(this.gossip);
+      await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
@@ -225,6 +249,9 @@ export class DchatNode extends EventEmitter {
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
+    await this.governance?.stop();
+    await this.heights?.stop().catch(() => {});
+    await this.attestations?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
     await this.ipfs?.stop();
@@ -492,6 +519,7 @@ export class DchatNode extends EventEmitter {
       badChunks: this.badChunks,
       chunkServer: this.chunkServer,
       now: Date.now(),
+      heights: this.heights,
     });
   }
 }

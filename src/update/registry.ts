@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import { FdroidSource } from '../sources/fdroid.ts';
+import { GitHubSource } from '../sources/github.ts';
 import { HttpsSource } from '../sources/https.ts';
 import type { EmbeddedHelia } from '../sources/ipfs/helia.ts';
 import { ipfsMirrorSource } from '../sources/ipfs/mirror.ts';
@@ -33,6 +35,8 @@ const TRANSPORTS: Partial<
 > = {
   https: (r, ca, { env }) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
   ipfs: (r, ca, ctx) => ipfsMirrorSource(r, ca, ctx.ipfs, ctx.env),
+  github: (r, ca, { env }) => new GitHubSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  fdroid: (r, ca, { env }) => new FdroidSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */
@@ -115,6 +119,7 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
         source: make(record, ca, { env: o.env ?? {}, ...(o.ipfs ? { ipfs: o.ipfs } : {}) }),
       });
     } catch (err) {
+      // One unusable record (a URL its transport cannot read) does not take the others down.
       skipped.push({ record, reason: (err as Error).message });
     }
   }

@@ -108,7 +108,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     // The node now holds and serves it; its status says where the bytes came from.
     const st = await controlRequest(paths, 'status');
     const held = st.releases.packages.find((p) => p.target === 'dchat-1.0.0-linux-x64');
-    assert.ok(held && (held.source === 'https' || held.source === 'peer'));
+    assert.ok(held && ['https', 'peer', 'ipfs'].includes(held.source), held?.source);
     assert.equal(me.peerId, st.peer_id);
     // The mirror's health was recorded once, as for a CLI download.
     assert.match(await readFile(paths.mirrorHealth, 'utf8'), /"last_success": "/);
