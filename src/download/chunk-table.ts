@@ -9,7 +9,7 @@ import { type ChunkTable, parseChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { readCapped } from '../sources/directory-fetcher.ts';
-import type { Source } from '../sources/source.ts';
+import { ipfsHint, type Source } from '../sources/source.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { FetchError } from './machine/actions.ts';
 
@@ -54,10 +54,12 @@ export async function loadChunkTable(
     try {
       sources.requestSent(id);
       const timeout = AbortSignal.timeout(source.derivesChunkTable ? DERIVE_TIMEOUT_MS : 20_000);
+      const ipfs = ipfsHint(target.custom);
       const bytes = await source.fetchChunkTable(target.path, {
         maxBytes: LIMITS.chunkTableBytes,
         chunkSize: target.custom.chunks.size,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        ...(ipfs ? { ipfs } : {}),
       });
       if (!bytes) {
         tried.push(`${source.uri}: none`);

@@ -70,6 +70,8 @@ export const PackageCustomSchema = z.looseObject({
     .regex(/^[0-9a-f]{40}$/, 'expected 40 lowercase hex digits')
     .optional(),
   magnet: boundedString.optional(),
+  /** CID of the package's chunk table (`.chunks`), as `ipfs add` gives it. */
+  ipfs_chunks_cid: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),
   /** How the package was built (release build's provenance), for rebuilds and attestations. */
   build: BuildProvenanceSchema.optional(),

@@ -39,6 +39,7 @@ import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { NodeHeights } from './heights.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { NodeIpfs } from './ipfs.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { listenError } from './listen-error.ts';
 import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
@@ -79,6 +80,8 @@ export class DchatNode extends EventEmitter {
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
   private bt: BitTorrentSeeder | undefined;
+  /** IPFS over this node's libp2p (node/ipfs.ts), started at the first need. */
+  private ipfs: NodeIpfs | undefined;
   private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
@@ -107,7 +110,11 @@ export class DchatNode extends EventEmitter {
           paths: this.paths,
           clock: () => this.clock(),
           ...(this.config.env ? { env: this.config.env } : {}),
-          extraSources: () => (this.peerSource ? [{ source: this.peerSource }] : []),
+          extraSources: () => [
+            ...(this.peerSource ? [{ source: this.peerSource }] : []),
+            ...(this.ipfs ? [{ source: this.ipfs.source }] : []),
+          ],
+          ...(this.ipfs ? { ipfs: () => (this.ipfs as NodeIpfs).node() } : {}),
         }),
     );
     return this.updates;
@@ -161,6 +168,7 @@ export class DchatNode extends EventEmitter {
         throw listenError(err) ?? err;
       });
       this.libp2p = node;
+      this.ipfs = new NodeIpfs({ libp2p: node, nodeDir: this.paths.nodeDir, log: this.log });
       this.heights = NodeHeights.forNode(this.config, this.paths.nodeDir, this.log);
       this.attestations = new AttestationGossip(this.paths, this.log);
       this.governance = await GovernanceService.load({
@@ -226,6 +234,10 @@ export class DchatNode extends EventEmitter {
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
       this.redial();
+      // Verified releases published with a CID are provided over IPFS (this starts Helia); a node
+      // told to fetch over IPFS starts it now, once up, rather than at the first release.
+      void this.ipfs.provideAll(this.store.list());
+      if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       void this.maybeFetch();
     } catch (err) {
       await this.stop();
@@ -246,6 +258,7 @@ export class DchatNode extends EventEmitter {
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
     await this.bt?.stop().catch(() => {});
+    await this.ipfs?.stop();
     try {
       await this.libp2p?.stop();
     } catch {
@@ -394,7 +407,7 @@ export class DchatNode extends EventEmitter {
         rec.attempts++;
         rec.state = 'downloading';
         try {
-          const got = await this.fetchPackage(trusted, target, 120_000);
+          const got = await this.fetchPackage(trusted, target, 120_000, this.config.prefetchSource);
           rec.state = 'verified';
           report.autoDownload();
           delete rec.error;
@@ -460,6 +473,7 @@ export class DchatNode extends EventEmitter {
     for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
     const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
     const stored = await adoptPackage(this.paths, this.store, target, origin);
+    void this.ipfs?.provide(stored);
     this.emit('package:verified', stored.target.path);
     const byPeer = Object.fromEntries(
       [...source.received]

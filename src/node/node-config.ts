@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
 import type { HeightSource } from '../governance/height-source.ts';
+import type { SourceKind } from '../model/source-kind.ts';
 import type { BitTorrentNodeConfig } from './bittorrent.ts';
 import type { HeightSourceSpec } from './heights.ts';
 
@@ -19,6 +20,8 @@ export interface NodeConfig {
   role: NodeRole;
   /** Download (from peers) and verify every newly trusted release for `platform`. */
   prefetch: boolean;
+  /** Prefetch from this kind of source only (`--prefetch-source`); all kinds when undefined. */
+  prefetchSource?: SourceKind;
   platform: string;
   /** Hops put on announcements this node originates. */
   announceTtl: number;

@@ -24,7 +24,7 @@ import {
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
 import { parseJsonBytes, parseWith } from '../model/schema-util.ts';
-import { type CidVersion, kuboCid } from '../sources/ipfs/kubo-cid.ts';
+import { type CidVersion, importBytesKubo, kuboCid } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
@@ -181,6 +181,10 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     security: o.security ?? false,
     chunks: { hash: 'blake3', size: chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
     ipfs_cid: ipfsCid,
+    // The chunk table over IPFS too, so a download through IPFS alone checks every chunk.
+    ipfs_chunks_cid: (
+      await importBytesKubo(serializeChunkTable(table), { version: o.cidVersion ?? 0 })
+    ).toString(),
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),

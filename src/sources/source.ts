@@ -20,6 +20,20 @@ export interface FetchOptions {
    * (BitTorrent) can derive one from the whole file; the engine checks it like any other.
    */
   chunkSize?: number;
+  /** The package's signed IPFS CIDs (custom.ipfs_cid, ipfs_chunks_cid), for content-addressed sources. */
+  ipfs?: { cid?: string; chunksCid?: string };
+}
+
+/** The `ipfs` hint of requests for `custom` (undefined when the release has no CID). */
+export function ipfsHint(custom: {
+  ipfs_cid?: string | undefined;
+  ipfs_chunks_cid?: string | undefined;
+}): FetchOptions['ipfs'] {
+  if (!custom.ipfs_cid && !custom.ipfs_chunks_cid) return undefined;
+  return {
+    ...(custom.ipfs_cid ? { cid: custom.ipfs_cid } : {}),
+    ...(custom.ipfs_chunks_cid ? { chunksCid: custom.ipfs_chunks_cid } : {}),
+  };
 }
 
 export interface RangeRequest extends FetchOptions {

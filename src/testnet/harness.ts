@@ -3,7 +3,9 @@
  * `verify-distribution`: a release published with a fresh key into a local mirror directory, N
  * real `dchat node start` processes on 127.0.0.1 with their own homes (all `trust init`ed to that
  * release's root), the first one seeded from the mirror (TUF update + its package), and the rest
- * learning of the release over the network and fetching it from peers. The run is kept under
+ * learning of the release over the network and fetching it from peers: over /dchat/chunks/1
+ * (methods gossip and peer) or over IPFS bitswap by the signed CID (method ipfs), each node
+ * prefetching from that kind of source only (`node start --prefetch-source`). The run is kept under
  * $DCHAT_HOME/testnet/runs/<id>; its report follows spec/CLI.md ("Test harness").
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +29,15 @@ import type { AttackPlan, MaliciousStats } from './malicious.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
 
-export type Method = 'gossip' | 'peer' | 'bittorrent';
+export type Method = 'gossip' | 'peer' | 'ipfs' | 'bittorrent';
+
+/** The source kind nodes prefetch from under each method (gossip finds the release; peers carry it). */
+const PREFETCH_SOURCE: Record<Method, string> = {
+  gossip: 'peer',
+  peer: 'peer',
+  ipfs: 'ipfs',
+  bittorrent: 'bittorrent',
+};
 
 export interface NodeReport {
   id: string;
@@ -171,6 +181,8 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     '--role',
     role,
     '--prefetch',
+    '--prefetch-source',
+    PREFETCH_SOURCE[o.method],
     '--platform',
     o.platform,
     ...bootstrap.flatMap((b) => ['--bootstrap', b]),
@@ -363,7 +375,7 @@ async function recheck(
 
 const LastRunSchema = z.object({
   version: z.string(),
-  method: z.enum(['gossip', 'peer', 'bittorrent']),
+  method: z.enum(['gossip', 'peer', 'ipfs', 'bittorrent']),
   platform: z.string(),
   run_dir: z.string(),
   nodes: z.array(

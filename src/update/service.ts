@@ -9,7 +9,8 @@
 
 import { DchatError } from '../errors.ts';
 import type { PackageTarget } from '../model/package.ts';
-import type { SourceKind } from '../model/source-kind.ts';
+import { kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import type { EmbeddedHelia } from '../sources/ipfs/helia.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
@@ -19,7 +20,14 @@ import { type DeltaUse, type DeltaWarning, tryEncoded } from './delta.ts';
 import { type Discovery, discover } from './discover.ts';
 import { type DownloadEvent, type DownloadTuning, type Fetched, fetchTarget } from './download.ts';
 import { type PrunedMirror, RunHealth } from './health.ts';
-import { type ExtraSource, hasTransport, openRegistry, type SourceRegistry } from './registry.ts';
+import {
+  type ExtraSource,
+  engineSources,
+  hasTransport,
+  narrowRegistry,
+  openRegistry,
+  type SourceRegistry,
+} from './registry.ts';
 import { type Verified, type VerifyRequest, verifyPackage } from './verify.ts';
 
 /** Mirrors pruned by the health record of a failed operation, and the threshold that pruned them. */
@@ -33,6 +41,8 @@ export interface UpdateServiceInit {
   clock: () => Date;
   /** Sources beyond mirrors.toml, asked at each operation: a node's peers. */
   extraSources?: () => ExtraSource[];
+  /** A node's embedded IPFS node, for `ipfs://CID` mirrors (bitswap). */
+  ipfs?: () => Promise<EmbeddedHelia>;
 }
 
 /** What discovery found, for check and list-versions. */
@@ -88,6 +98,7 @@ export class UpdateService {
       ...(this.init.env ? { env: this.init.env } : {}),
       ...(kind ? { kind } : {}),
       extra: this.init.extraSources?.() ?? [],
+      ...(this.init.ipfs ? { ipfs: this.init.ipfs } : {}),
     });
   }
 
@@ -126,17 +137,16 @@ export class UpdateService {
         'E_NO_SOURCE',
         `--source ${r.kind}: this build has no ${r.kind} transport yet (use https)`,
       );
-    const reg = await this.open(r.kind);
-    // `--source` narrows where the package bytes come from; TUF metadata still comes through
-    // every mirror that serves it (a BitTorrent or IPFS channel carries packages only).
-    const metaReg = r.kind ? await this.open() : reg;
+    // Trust is refreshed through every mirror that serves metadata; `kind` narrows the bytes only
+    // (IPFS, BitTorrent... carry packages, not the TUF repository).
+    const reg = await this.open();
     const health = new RunHealth();
     const now = () => this.init.clock();
     try {
-      const discovery = await discover(this.init.paths, metaReg, health, now(), r.signal);
-      const out = await this.fetch(reg, discovery.trusted, r, health);
+      const discovery = await discover(this.init.paths, reg, health, now(), r.signal);
+      const out = await this.fetch(narrowRegistry(reg, r.kind), discovery.trusted, r, health);
       const pruned = await health.commit(this.init.paths, now());
-      const attestations = await fetchAttestations(this.init.paths, metaReg, out.target.path, r.signal);
+      const attestations = await fetchAttestations(this.init.paths, reg, out.target.path, r.signal);
       return { ...out, discovery, pruned, attestations };
     } catch (err) {
       r.onPruned?.(
@@ -146,7 +156,6 @@ export class UpdateService {
       throw interruption(r.signal) ?? err;
     } finally {
       await reg.close();
-      if (metaReg !== reg) await metaReg.close();
     }
   }
 
@@ -179,6 +188,14 @@ export class UpdateService {
     health: RunHealth,
   ): Promise<Omit<Downloaded, 'pruned' | 'discovery'>> {
     const target = findPackage(trusted.requireTargets(), r.version, r.platform);
+    if (r.kind && engineSources(reg).length === 0) {
+      const skipped = reg.skipped.filter((m) => kindOfSeed(m.record.source_type) === r.kind);
+      const why = skipped.map((m) => `; ${m.record.uri}: ${m.reason}`).join('');
+      throw new DchatError(
+        'E_NO_SOURCE',
+        `no ${r.kind} source to fetch ${target.path} from (no ${r.kind} mirror usable here${why})`,
+      );
+    }
     r.onStart?.({ target, mirrors: reg.live.length, peers: reg.extra.length });
     const attempt = await tryEncoded(this.init.paths, reg, trusted, target, health, {
       ...r,

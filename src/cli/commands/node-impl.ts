@@ -10,6 +10,7 @@ import { DchatError, UsageError } from '../../errors.ts';
 import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
 import { chainUrl } from '../../model/chain.ts';
 import { hostPlatform } from '../../model/platform.ts';
+import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import type { HeightSourceSpec, HeightStatus } from '../../node/heights.ts';
@@ -34,6 +35,7 @@ export interface StartFlags {
   dashboard?: string;
   prefetch?: boolean;
   platform?: string;
+  prefetchSource?: string;
   announceTtl: string;
   tracker?: string;
   btAnnounce: string[];
@@ -140,6 +142,15 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
     announce: o.btAnnounce,
     port: intFlag(o.btPort, '--bt-port', 0, 65535) ?? 0,
   };
+  let prefetchSource: SourceKind | undefined;
+  if (o.prefetchSource !== undefined) {
+    prefetchSource = parseSourceKind(o.prefetchSource);
+    if (!prefetchSource || !DOWNLOAD_KINDS.includes(prefetchSource))
+      throw new UsageError(
+        '--prefetch-source',
+        `'${o.prefetchSource.slice(0, 40)}' is not one of ${DOWNLOAD_KINDS.join(', ')}`,
+      );
+  }
   const heightSource = heightSourceFlag(o.heightSource, o.upgradeApi);
   const validatorKey = await validatorKeyFlag(o, env);
   const log = env.logs.forComponent('node');
@@ -150,6 +161,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       bootstrap,
       role: o.role as NodeRole,
       prefetch: Boolean(o.prefetch),
+      ...(prefetchSource ? { prefetchSource } : {}),
       platform,
       announceTtl,
       bittorrent,

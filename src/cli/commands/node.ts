@@ -23,6 +23,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--dashboard <host:port>', 'web dashboard (not yet available)')
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
+    .option('--prefetch-source <kind>', 'prefetch from this kind of source only (ipfs, peer, https...)')
     .option('--announce-ttl <hops>', 'hops put on announcements this node originates', '8')
     .option('--tracker <host:port>', 'run a BitTorrent tracker (HTTP announce) on this address')
     .option(
