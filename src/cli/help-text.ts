@@ -10,6 +10,7 @@ export const ENV_VARS: Record<string, string> = {
   DCHAT_HOME: 'data directory when --home is not given (default ~/.dchat)',
   DCHAT_LOG: 'log filter to stderr, e.g. DCHAT_LOG=dchat::gossip=debug,info (default warn)',
   RUST_LOG: 'alias of DCHAT_LOG (as the seed documents show)',
+  DCHAT_LOG_FORMAT: 'log lines: human ([DEBUG dchat::package] ...) or json (default: human on a terminal)',
   NO_COLOR: 'set: no live progress bar (plain lines instead)',
   DCHAT_DEBUG: 'set: print the stack trace of an internal error (E_INTERNAL)',
   NODE_EXTRA_CA_CERTS: 'PEM file of extra TLS roots for HTTPS mirrors (private CAs)',
@@ -19,7 +20,15 @@ export const ENV_VARS: Record<string, string> = {
 };
 
 /** Read by every command. */
-const COMMON_ENV = ['DCHAT_HOME', 'DCHAT_LOG', 'RUST_LOG', 'NO_COLOR', 'DCHAT_DEBUG', 'DCHAT_FAKE_NOW'];
+const COMMON_ENV = [
+  'DCHAT_HOME',
+  'DCHAT_LOG',
+  'RUST_LOG',
+  'DCHAT_LOG_FORMAT',
+  'NO_COLOR',
+  'DCHAT_DEBUG',
+  'DCHAT_FAKE_NOW',
+];
 
 interface CommandHelp {
   examples?: string[];

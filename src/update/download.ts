@@ -20,6 +20,7 @@ import type { MirrorSettings } from '../store/mirrors.ts';
 import { listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { downloadOutcomes, type RunHealth } from './health.ts';
+import { logChecks, logSourcesTried } from './log-lines.ts';
 import { engineSources, type SourceRegistry } from './registry.ts';
 
 export type { DownloadEvent, DownloadResult, SourceReport };
@@ -72,6 +73,7 @@ export async function fetchTarget(
   if (sources.length === 0)
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
   const t = tuning(reg.config.settings, o);
+  logSourcesTried(sources);
   let reports: SourceReport[] = [];
   const warned = new Set<string>();
   try {
@@ -100,6 +102,7 @@ export async function fetchTarget(
       },
     });
     reportDownload(result, reports);
+    logChecks(result.version, result.checks);
     return { result, reports };
   } catch (err) {
     // An interrupt names its own cause (signal, deadline): report that, not the engine's E_ABORTED.
