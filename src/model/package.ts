@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BuildProvenanceSchema } from './build-info.ts';
 import { DEFAULT_CHUNK_SIZE, LIMITS, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './limits.ts';
 import {
   base64,
@@ -59,9 +60,13 @@ export const PackageCustomSchema = z.looseObject({
   min_compatible_version: versionString.optional(),
   channel: z.enum(CHANNELS),
   security: z.boolean(),
+  /** Staged rollout (activation/schedule/rollout.ts): the share of nodes in the current stage. */
+  rollout_percentage: z.number().min(0).max(100).optional(),
   chunks: ChunkInfoSchema,
   ipfs_cid: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),
+  /** How the package was built (release build's provenance), for rebuilds and attestations. */
+  build: BuildProvenanceSchema.optional(),
 });
 export type PackageCustom = z.infer<typeof PackageCustomSchema>;
 
