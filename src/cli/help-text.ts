@@ -169,6 +169,7 @@ const HELP: Record<string, CommandHelp> = {
     examples: [
       'dchat-test distribute-update --version 1.0.0 --method gossip --nodes 10',
       'dchat-test chaos-byzantine --malicious-nodes 3',
+      'dchat-test chaos-mirrors --fail-rate 0.5',
       'dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg',
     ],
   },
@@ -178,6 +179,12 @@ const HELP: Record<string, CommandHelp> = {
   'dchat-test verify-distribution': { examples: ['dchat-test verify-distribution --version 1.0.0'] },
   'dchat-test chaos-byzantine': {
     examples: ['dchat-test --json chaos-byzantine --malicious-nodes 3 --nodes 6'],
+  },
+  'dchat-test chaos-mirrors': {
+    examples: [
+      'dchat-test chaos-mirrors --fail-rate 0.5',
+      'dchat-test --json chaos-mirrors --fail-rate 0.9 --mirrors 5 --nodes 8 --seed replay-1',
+    ],
   },
   'dchat-test simulate': {
     examples: ['dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg'],

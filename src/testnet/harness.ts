@@ -22,6 +22,7 @@ import { type HomePaths, homePaths } from '../store/home.ts';
 import { writeTrustOrigin } from '../store/trust-origin.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { sleep } from '../util/sleep.ts';
+import { type ChaosMirrors, configureMirrors, startChaosMirrors } from './chaos-mirrors.ts';
 import type { AttackPlan, MaliciousStats } from './malicious.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
@@ -65,6 +66,8 @@ export interface ScenarioOptions {
   now: Date;
   /** Progress lines for humans (stderr under --json). */
   note?: (line: string) => void;
+  /** chaos-mirrors: every honest node also has these broken mirrors (chaos-mirrors.ts). */
+  chaosMirrors?: { count: number; failRate: number; seed: string };
 }
 
 const LAST_RUN = 'last-distribution.json';
@@ -172,7 +175,17 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     o.platform,
     ...bootstrap.flatMap((b) => ['--bootstrap', b]),
   ];
+  let chaos: ChaosMirrors | undefined;
+  const nodeEnv: NodeJS.ProcessEnv = {};
   try {
+    if (o.chaosMirrors) {
+      const c = o.chaosMirrors;
+      chaos = await startChaosMirrors(rel.repoDir, c.count, c.failRate, c.seed);
+      nodeEnv.NODE_EXTRA_CA_CERTS = chaos.caCert;
+      note(
+        `💥 ${c.count} HTTPS mirror(s) failing, stalling or corrupting ${Math.round(c.failRate * 100)}% of package requests (seed ${c.seed})`,
+      );
+    }
     // Origin: the node that got the release from the mirror.
     const originHome = join(runDir, 'nodes', 'n0');
     const originPaths = homePaths(originHome);
@@ -236,12 +249,19 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     for (let i = 1; i < o.nodes; i++) {
       const home = join(runDir, 'nodes', `n${i}`);
       await trustInit(homePaths(home), rootBytes, o.now);
+      if (chaos) await configureMirrors(homePaths(home), chaos.urls);
       const role = ROLES[i % ROLES.length] as string;
       // A connected graph that is not a star: the previous node, one earlier node, one liar.
       const boot = new Set<string>([honest[i - 1]?.addresses[0] as string]);
       if (i >= 2) boot.add(honest[Math.floor(Math.random() * (i - 1))]?.addresses[0] as string);
       if (liars.length) boot.add(liars[i % liars.length]?.addresses[0] as string);
-      const p = await spawnNode({ name: `n${i}`, home, role, args: nodeArgs(home, role, [...boot]) });
+      const p = await spawnNode({
+        name: `n${i}`,
+        home,
+        role,
+        args: nodeArgs(home, role, [...boot]),
+        env: nodeEnv,
+      });
       procs.push(p);
       honest.push(p);
     }
@@ -289,6 +309,17 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       });
     await stopAll(procs);
     const injected: Record<string, number> = { malicious_nodes: liars.length };
+    if (chaos && o.chaosMirrors) {
+      const c = chaos.counts();
+      Object.assign(injected, {
+        mirrors: o.chaosMirrors.count,
+        fail_rate: o.chaosMirrors.failRate,
+        mirror_requests: c.requests,
+        mirror_failed: c.failed,
+        mirror_stalled: c.stalled,
+        mirror_corrupted: c.corrupted,
+      });
+    }
     for (const m of liars) {
       try {
         const st = JSON.parse(await readFile(join(m.home, 'malicious-stats.json'), 'utf8')) as MaliciousStats;
@@ -318,6 +349,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     return report;
   } finally {
     await stopAll(procs);
+    await chaos?.stop();
   }
 }
 

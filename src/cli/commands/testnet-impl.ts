@@ -1,9 +1,10 @@
 /**
- * `dchat-test distribute-update | verify-distribution | chaos-byzantine` (and the internal
+ * `dchat-test distribute-update | verify-distribution | chaos-byzantine | chaos-mirrors` (and the internal
  * `_malicious-node`). Reports follow spec/CLI.md "Test harness"; the human summary goes to stderr
  * under --json. Exit 0 only if every honest node ends with the verified version; 3 if a recheck
  * found a security failure; 1 otherwise.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DchatError, EXIT_OPERATIONAL, EXIT_SECURITY, UsageError } from '../../errors.ts';
@@ -15,6 +16,7 @@ import {
   type Method,
   verifyDistribution as recheckLast,
   runScenario,
+  type ScenarioOptions,
 } from '../../testnet/harness.ts';
 import { AttackPlanSchema, startMaliciousNode } from '../../testnet/malicious.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
@@ -71,6 +73,7 @@ async function scenario(
   env: CommandEnv,
   malicious: number,
   title: string,
+  extra: Partial<ScenarioOptions> = {},
 ): Promise<number> {
   const version = versionFlag(o.version);
   const method = methodFlag(o.method);
@@ -96,6 +99,7 @@ async function scenario(
     timeoutMs,
     now: env.ctx.now(),
     note: (s) => env.out.note(s),
+    ...extra,
   });
   summarize(env, report, title);
   env.out.result(report);
@@ -112,6 +116,18 @@ export function chaosByzantine(
 ): Promise<number> {
   const k = intFlag(o.maliciousNodes, '--malicious-nodes', 0, 32) as number;
   return scenario(o, env, k, 'chaos-byzantine');
+}
+
+export function chaosMirrors(
+  o: ScenarioFlags & { failRate: string; mirrors: string; seed?: string },
+  env: CommandEnv,
+): Promise<number> {
+  const failRate = Number(o.failRate);
+  if (!/^\d*\.?\d+$/.test(o.failRate.trim()) || !(failRate >= 0 && failRate <= 1))
+    throw new UsageError('--fail-rate', `'${o.failRate.slice(0, 40)}' is not a number from 0 to 1`);
+  const count = intFlag(o.mirrors, '--mirrors', 1, 16) as number;
+  const seed = (o.seed ?? randomBytes(6).toString('hex')).slice(0, 64);
+  return scenario(o, env, 0, 'chaos-mirrors', { chaosMirrors: { count, failRate, seed } });
 }
 
 export async function verifyDistribution(o: { version: string }, env: CommandEnv): Promise<number> {
