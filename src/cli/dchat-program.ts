@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerMirror } from './commands/mirror.ts';
 import { registerNode } from './commands/node.ts';
 import { registerRelease } from './commands/release.ts';
+import { registerTestnet } from './commands/testnet.ts';
 import { registerTrust } from './commands/trust.ts';
 import { registerUpdate } from './commands/update.ts';
 import type { CliContext } from './context.ts';
@@ -19,6 +20,7 @@ export function buildDchat(ctx: CliContext): Command {
   registerUpdate(program, ctx);
   registerNode(program, ctx);
   registerMirror(program, ctx);
+  registerTestnet(program, ctx);
   program
     .command('completion')
     .description('shell completion script on stdout')

@@ -170,6 +170,7 @@ const HELP: Record<string, CommandHelp> = {
       'dchat-test distribute-update --version 1.0.0 --method gossip --nodes 10',
       'dchat-test chaos-byzantine --malicious-nodes 3',
       'dchat-test chaos-mirrors --fail-rate 0.5',
+      'dchat-test chaos-partition --duration 60s',
       'dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg',
     ],
   },
@@ -184,6 +185,12 @@ const HELP: Record<string, CommandHelp> = {
     examples: [
       'dchat-test chaos-mirrors --fail-rate 0.5',
       'dchat-test --json chaos-mirrors --fail-rate 0.9 --mirrors 5 --nodes 8 --seed replay-1',
+    ],
+  },
+  'dchat-test chaos-partition': {
+    examples: [
+      'dchat-test chaos-partition --duration 60s',
+      'dchat-test --json chaos-partition --duration 10s --nodes 8',
     ],
   },
   'dchat-test simulate': {

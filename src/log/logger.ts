@@ -105,7 +105,16 @@ export async function createLogs(env: NodeJS.ProcessEnv, o: LogOptions = {}): Pr
       level: lowest,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        // `target` is the log target (dchat::...); a field of that name in the data (a package
+        // target, e.g. dchat-1.0.0-linux-x64) is renamed so the line keeps one `target` key.
+        log: (o) => {
+          if (!('target' in o)) return o;
+          const { target, ...rest } = o;
+          return { ...rest, package: target };
+        },
+      },
     },
     dest,
   );

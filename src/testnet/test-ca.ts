@@ -15,8 +15,8 @@ export interface TestCa {
  * A throwaway CA and a server certificate for 127.0.0.1/localhost/::1, made with openssl, as an
  * operator would for a private mirror. Clients trust it through NODE_EXTRA_CA_CERTS (or `ca:`).
  */
-export function makeTestCa(): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), 'dchat-ca-'));
+export function makeTestCa(inDir?: string): TestCa {
+  const dir = inDir ?? mkdtempSync(join(tmpdir(), 'dchat-ca-'));
   const run = (args: string[]) =>
     execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   run([

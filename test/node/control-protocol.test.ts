@@ -40,6 +40,9 @@ describe('control protocol dchat.control/1', () => {
         download: async () => {
           throw new Error('not used');
         },
+        partition: async () => {
+          throw new Error('not used');
+        },
       }),
       { requestDeadlineMs: 200 },
     );

@@ -1,5 +1,6 @@
 /**
- * `dchat-test distribute-update | verify-distribution | chaos-byzantine | chaos-mirrors` (and the internal
+ * `dchat-test distribute-update | verify-distribution | chaos-byzantine | chaos-mirrors |
+ * chaos-partition` (and the internal
  * `_malicious-node`). Reports follow spec/CLI.md "Test harness"; the human summary goes to stderr
  * under --json. Exit 0 only if every honest node ends with the verified version; 3 if a recheck
  * found a security failure; 1 otherwise.
@@ -128,6 +129,19 @@ export function chaosMirrors(
   const count = intFlag(o.mirrors, '--mirrors', 1, 16) as number;
   const seed = (o.seed ?? randomBytes(6).toString('hex')).slice(0, 64);
   return scenario(o, env, 0, 'chaos-mirrors', { chaosMirrors: { count, failRate, seed } });
+}
+
+export function chaosPartition(o: ScenarioFlags & { duration: string }, env: CommandEnv): Promise<number> {
+  const seconds = parseDuration(o.duration, '--duration');
+  if (seconds < 2 || seconds > 3600)
+    throw new UsageError('--duration', `${o.duration.slice(0, 40)}: between 2s and 1h`);
+  if (Number(o.nodes) < 2) throw new UsageError('--nodes', 'a partition needs at least 2 nodes');
+  if (o.method !== 'gossip')
+    throw new UsageError(
+      '--method',
+      'chaos-partition spreads the release over gossip (the half that has it announces)',
+    );
+  return scenario(o, env, 0, 'chaos-partition', { partitionMs: seconds * 1000 });
 }
 
 export async function verifyDistribution(o: { version: string }, env: CommandEnv): Promise<number> {
