@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
- * in the same run (never a bare time). Names: verify, download, node-rss, all.
+ * in the same run (never a bare time). Names: verify, download, node-rss, soak, all.
  */
 const [name = 'all', ...rest] = process.argv.slice(2);
 
@@ -8,9 +8,11 @@ const benches: Record<string, () => Promise<boolean>> = {
   verify: async () => (await import('./verify.ts')).benchVerify(rest),
   download: async () => (await import('./download.ts')).benchDownload(rest),
   'node-rss': async () => (await import('./node-rss.ts')).benchNodeRss(rest),
+  soak: async () => (await import('./soak.ts')).benchSoak(rest),
 };
 
-const chosen = name === 'all' ? Object.keys(benches) : [name];
+// `all` leaves out the soak: it runs for ten minutes by design.
+const chosen = name === 'all' ? Object.keys(benches).filter((b) => b !== 'soak') : [name];
 let ok = true;
 for (const n of chosen) {
   const b = benches[n];
