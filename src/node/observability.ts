@@ -41,7 +41,6 @@ export function healthOf(st: StatusResult, version: string, platform: string) {
 }
 
 export async function startObservability(node: DchatNode, o: ObservabilityOptions): Promise<Observability> {
-  const { startHttpEndpoint } = await import('../metrics/http.ts');
   const endpoints: HttpEndpoint[] = [];
   let metrics: NodeMetrics | undefined;
   const onAccepted = (r: { via: string; announcement: { version: string } }) => {
@@ -59,6 +58,7 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
     const platform = node.config.platform;
     if (o.metrics) {
       const { NodeMetrics } = await import('../metrics/registry.ts');
+      const { startHttpEndpoint } = await import('../metrics/http.ts');
       metrics = new NodeMetrics({ status: () => node.status(), version: o.version, platform }).install();
       out.metrics = metrics;
       node.on('release:accepted', onAccepted);

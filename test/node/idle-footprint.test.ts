@@ -57,6 +57,10 @@ test('an idle node has loaded no download machinery and keeps a small young gene
     '/src/sources/https.ts',
     '/node_modules/undici/',
     '/src/crypto/digest-worker.ts',
+    // Metrics and dashboard: only with --metrics / --dashboard.
+    '/node_modules/prom-client/',
+    '/src/dashboard/',
+    '/node_modules/pino-pretty/',
   ])
     assert.deepEqual(
       loaded.filter((u) => u.includes(lazy)),
