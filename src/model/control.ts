@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DownloadSourceSchema } from './download-source.ts';
+import { GOVERNANCE_CONTROL_METHODS } from './governance-control.ts';
 import { boundedString, platformString, safeUint, versionString } from './schema-util.ts';
 import { SOURCE_KINDS } from './source-kind.ts';
 
@@ -110,6 +111,7 @@ export const CONTROL_METHODS = {
   announce: { params: AnnounceParamsSchema, result: AnnounceResultSchema },
   download: { params: DownloadParamsSchema, result: DownloadResultSchema },
   partition: { params: PartitionParamsSchema, result: PartitionResultSchema },
+  ...GOVERNANCE_CONTROL_METHODS,
 } as const;
 
 export type ControlMethod = keyof typeof CONTROL_METHODS;

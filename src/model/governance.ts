@@ -50,12 +50,19 @@ export const networkId = z
 export const publicKeyHex = hex64;
 /** An Ed25519 signature as hex. */
 export const signatureHex = hex128;
-/** A share in [0, 1] with at most 4 decimals (0.67): compared exactly in basis points. */
+/**
+ * A share in [0, 1] as a decimal string with at most 4 decimals ("0.67"), as Cosmos SDK writes its
+ * gov params: signed bytes are canonical JSON, which has no floats, and comparisons are exact.
+ */
 const share = z
-  .number()
-  .min(0)
-  .max(1)
-  .refine((x) => Math.abs(x * 10_000 - Math.round(x * 10_000)) < 1e-6, 'at most 4 decimals');
+  .string()
+  .regex(/^(0(\.\d{1,4})?|1(\.0{1,4})?)$/, 'expected a share like "0.67" (0 to 1, at most 4 decimals)');
+
+/** A share string in basis points (1 = 10000), for exact integer comparisons. */
+export function shareBps(s: string): number {
+  const [int, frac = ''] = s.split('.');
+  return Number(int) * 10_000 + Number(frac.padEnd(4, '0'));
+}
 const blockHeight = safeUint;
 const timeMs = safeUint;
 
@@ -85,6 +92,18 @@ export const GovernanceParamsSchema = z.strictObject({
 });
 export type GovernanceParams = z.infer<typeof GovernanceParamsSchema>;
 
+/** The seed's governance (67% quorum, 14 days, 67% of stake), x/gov's 0.5 threshold, 5 s blocks. */
+export const DEFAULT_GOVERNANCE_PARAMS: GovernanceParams = {
+  quorum: '0.67',
+  threshold: '0.5',
+  approval_threshold: '0.67',
+  voting_period_ms: DEFAULT_VOTING_PERIOD_MS,
+  min_voting_period_ms: 60_000,
+  min_deposit: 1,
+  block_interval_ms: 5000,
+  max_clock_skew_ms: 60_000,
+};
+
 export const HolderSchema = z.strictObject({ public_key: publicKeyHex, weight: safeUint.min(1) });
 export type Holder = z.infer<typeof HolderSchema>;
 export const ValidatorSchema = z.strictObject({
@@ -94,6 +113,14 @@ export const ValidatorSchema = z.strictObject({
   stake: safeUint.min(1),
 });
 export type Validator = z.infer<typeof ValidatorSchema>;
+
+/** Builders a network names, at most. */
+export const MAX_BUILDERS = 64;
+export const ReproduciblePolicySchema = z.strictObject({
+  builders: z.array(publicKeyHex).min(1).max(MAX_BUILDERS),
+  min_attestations: z.number().int().min(0).max(MAX_BUILDERS),
+});
+export type ReproduciblePolicy = z.infer<typeof ReproduciblePolicySchema>;
 
 export const GenesisBodySchema = z.strictObject({
   format: z.literal(GENESIS_FORMAT),
@@ -110,6 +137,11 @@ export const GenesisBodySchema = z.strictObject({
   /** The token-holder snapshot: public key -> weight. */
   holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
   validators: z.array(ValidatorSchema).max(MAX_VALIDATORS),
+  /**
+   * Reproducible builds: independent builders whose signed rebuild attestations count, and how
+   * many distinct ones must match a release before a validator approves a hard fork to it.
+   */
+  reproducible: ReproduciblePolicySchema.optional(),
 });
 export type GenesisBody = z.infer<typeof GenesisBodySchema>;
 
@@ -119,6 +151,16 @@ export const GenesisSchema = z.strictObject({
   signatures: z.array(KeySignatureSchema).max(MAX_ROOT_KEYS),
 });
 export type Genesis = z.infer<typeof GenesisSchema>;
+
+/** What `dchat-sign genesis --spec` reads: the genesis without what the signing adds. */
+export const GenesisSpecSchema = z.strictObject({
+  network_id: networkId,
+  version: safeUint.min(1).default(1),
+  params: GovernanceParamsSchema.partial().default({}),
+  holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
+  validators: z.array(ValidatorSchema).max(MAX_VALIDATORS).default([]),
+  reproducible: ReproduciblePolicySchema.optional(),
+});
 
 // ---- proposal -----------------------------------------------------------------------------------
 
