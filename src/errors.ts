@@ -32,6 +32,11 @@ const OPERATIONAL_CODES = [
   'E_PROTOCOL',
   /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
   'E_INTERRUPTED',
+  /**
+   * A validly signed height beacon that does not follow this node's accepted chain (a validator
+   * one block behind signs such beacons): dropped, not held against the peer that relayed it.
+   */
+  'E_CHAIN_MISMATCH',
   /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
   'E_REDIRECT',
   /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
@@ -55,14 +60,14 @@ const SECURITY_CODES = [
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
-  /** A height beacon that does not follow the accepted chain of beacons. */
-  'E_CHAIN_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
   /** A rebuild from source gave other bytes than the published package (release verify-build). */
   'E_BUILD_MISMATCH',
   /** Fewer matching rebuild attestations from distinct trusted builders than required. */
   'E_ATTESTATIONS',
+  /** A BitTorrent peer sent a piece that fails the torrent's SHA-1 piece hash (peer dropped). */
+  'E_BAD_PIECE',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

@@ -3,6 +3,7 @@
  * gossip adapter over the pure core, peer transfer (serving verified packages, fetching from
  * peers), the local control socket and $DCHAT_HOME/node/state.json. Startable: `start()` brings
  * every part up or throws with nothing left running; `stop()` undoes it in reverse order.
+ * Just over 500 lines: it only wires parts that live in their own modules (a line or two each).
  */
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -32,8 +33,11 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
+import { AttestationGossip } from './attestation-gossip.ts';
+import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
+import { NodeHeights } from './heights.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { listenError } from './listen-error.ts';
@@ -66,6 +70,8 @@ export class DchatNode extends EventEmitter {
   private chunkServer: ChunkServer | undefined;
   private control: ControlServer | undefined;
   private governance: GovernanceService | undefined;
+  private heights: NodeHeights | undefined;
+  private attestations: AttestationGossip | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -73,6 +79,7 @@ export class DchatNode extends EventEmitter {
   private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
+  private bt: BitTorrentSeeder | undefined;
   private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
@@ -156,14 +163,17 @@ export class DchatNode extends EventEmitter {
         throw listenError(err) ?? err;
       });
       this.libp2p = node;
+      this.heights = NodeHeights.forNode(this.config, this.paths.nodeDir, this.log);
+      this.attestations = new AttestationGossip(this.paths, this.log);
       this.governance = await GovernanceService.load({
         store: new GovernanceStore(this.paths),
         log: this.log,
         certify: this.config.role === 'validator',
-        heightSource: this.config.heightSource,
+        heightSource: this.config.heightSource ?? this.heights,
         clock: () => this.clock().getTime(),
         ttl: this.config.announceTtl,
       });
+      await this.heights.load(this.governance.genesis);
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -190,7 +200,7 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
-        ...this.governance.gossipInit(),
+        ...this.governance.gossipInit({ ...this.heights.gossipKinds(), ...this.attestations.gossipKinds() }),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -208,9 +218,12 @@ export class DchatNode extends EventEmitter {
         },
       });
       await this.chunkServer.start();
+      await this.startBitTorrent();
       await this.gossip.start();
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
+      await this.attestations.attach(this.gossip);
+      await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
@@ -230,8 +243,11 @@ export class DchatNode extends EventEmitter {
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
     await this.governance?.stop();
+    await this.heights?.stop().catch(() => {});
+    await this.attestations?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
+    await this.bt?.stop().catch(() => {});
     try {
       await this.libp2p?.stop();
     } catch {
@@ -283,6 +299,18 @@ export class DchatNode extends EventEmitter {
         return false;
       }
     });
+  }
+
+  /** Seeds verified packages over BitTorrent (now and each new one); runs the tracker if asked. */
+  private async startBitTorrent(): Promise<void> {
+    this.bt = new BitTorrentSeeder(this.config.bittorrent ?? {}, this.log);
+    await this.bt.start(async (ih) => {
+      const targets = (await this.trustOffline())?.targets;
+      return !!targets && listPackages(targets).some((t) => t.custom.btih === ih);
+    });
+    const sync = () => void this.bt?.sync(this.store.list());
+    this.on('package:verified', sync);
+    sync();
   }
 
   // ---- bootstrap ----------------------------------------------------------------------------
@@ -495,6 +523,7 @@ export class DchatNode extends EventEmitter {
       badChunks: this.badChunks,
       chunkServer: this.chunkServer,
       now: Date.now(),
+      heights: this.heights,
     });
   }
 }

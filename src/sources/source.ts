@@ -5,6 +5,7 @@
  * and the whole file against the signed target before anything is kept.
  */
 import type { DchatError } from '../errors.ts';
+import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
 
 /** A source's kind, from the one vocabulary in model/source-kind.ts. */
@@ -14,6 +15,11 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Hard cap: a source that sends more than this fails with E_TOO_LARGE (endless data). */
   maxBytes: number;
+  /**
+   * For fetchChunkTable: the signed chunk size of the target, so a source that stores no table
+   * (BitTorrent) can derive one from the whole file; the engine checks it like any other.
+   */
+  chunkSize?: number;
 }
 
 export interface RangeRequest extends FetchOptions {
@@ -37,6 +43,21 @@ export interface Source {
    * Sources that cannot serve metadata return undefined.
    */
   fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
+  /**
+   * True for a source that stores no chunk table but derives one from the whole package when
+   * given `chunkSize` (BitTorrent): asked last, with a longer deadline (download/chunk-table.ts).
+   */
+  readonly derivesChunkTable?: boolean;
+  /**
+   * A download of `target` starts: a source with a slow start (BitTorrent: tracker, peers, torrent
+   * metadata) begins it now, while the chunk table is fetched. Never throws.
+   */
+  prepare?(target: string): void;
+  /**
+   * Coded failures of the peers behind this source that it dropped itself (a BitTorrent peer
+   * sending pieces that fail their hash): the source kept working, the report lists them.
+   */
+  readonly peerFailures?: readonly { code: string; message: string }[];
   /** The chunk table kept beside a package, or undefined if this source has none. */
   fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
   /**
@@ -51,6 +72,11 @@ export interface Source {
    * of [start, end) in order, in pieces of any size, and never more than end-start bytes in total.
    */
   streamRange?(req: RangeRequest): AsyncIterable<Uint8Array>;
+  /**
+   * Whether this source can have `target` at all (an F-Droid repository carries APKs only). False
+   * leaves the source out of that download: it is neither asked nor blamed for not having it.
+   */
+  serves?(target: PackageTarget): boolean;
   close?(): Promise<void>;
 }
 

@@ -22,13 +22,14 @@ import { type HomePaths, homePaths } from '../store/home.ts';
 import { writeTrustOrigin } from '../store/trust-origin.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { sleep } from '../util/sleep.ts';
+import { joinSwarm, originArgs, planSwarm } from './bittorrent.ts';
 import { type ChaosMirrors, configureMirrors, startChaosMirrors } from './chaos-mirrors.ts';
 import type { AttackPlan, MaliciousStats } from './malicious.ts';
 import { type SplitOutcome, splitNetwork, watchSplit } from './partition.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
 
-export type Method = 'gossip' | 'peer';
+export type Method = 'gossip' | 'peer' | 'bittorrent';
 
 export interface NodeReport {
   id: string;
@@ -162,6 +163,8 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
   });
   const rel = releases[releases.length - 1] as TestRelease;
   const rootBytes = await readFile(join(rel.repoDir, 'root.json'));
+  // --method bittorrent: the origin runs the tracker and seeds; the others join by magnet only.
+  const swarm = o.method === 'bittorrent' ? await planSwarm(rel) : undefined;
   const procs: NodeProcess[] = [];
   const honest: NodeProcess[] = [];
   const liars: NodeProcess[] = [];
@@ -200,7 +203,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       name: 'n0',
       home: originHome,
       role: 'validator',
-      args: nodeArgs(originHome, 'validator', []),
+      args: [...nodeArgs(originHome, 'validator', []), ...(swarm ? originArgs(swarm) : [])],
     });
     procs.push(origin);
     honest.push(origin);
@@ -260,13 +263,9 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       const boot = new Set<string>([honest[i - 1]?.addresses[0] as string]);
       if (i >= 2) boot.add(honest[Math.floor(Math.random() * (i - 1))]?.addresses[0] as string);
       if (liars.length) boot.add(liars[i % liars.length]?.addresses[0] as string);
-      const p = await spawnNode({
-        name: `n${i}`,
-        home,
-        role,
-        args: nodeArgs(home, role, [...boot]),
-        env: nodeEnv,
-      });
+      const bt = swarm ? await joinSwarm(homePaths(home), rel, swarm, o.now) : [];
+      const args = [...nodeArgs(home, role, swarm ? [] : [...boot]), ...bt];
+      const p = await spawnNode({ name: `n${i}`, home, role, args, env: nodeEnv });
       procs.push(p);
       honest.push(p);
     }
@@ -430,7 +429,7 @@ async function recheck(
 
 const LastRunSchema = z.object({
   version: z.string(),
-  method: z.enum(['gossip', 'peer']),
+  method: z.enum(['gossip', 'peer', 'bittorrent']),
   platform: z.string(),
   run_dir: z.string(),
   nodes: z.array(

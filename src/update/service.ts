@@ -15,6 +15,7 @@ import type { MirrorSettings } from '../store/mirrors.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { fetchAttestations } from './attestations.ts';
+import { type DeltaUse, type DeltaWarning, tryEncoded } from './delta.ts';
 import { type Discovery, discover } from './discover.ts';
 import { type DownloadEvent, type DownloadTuning, type Fetched, fetchTarget } from './download.ts';
 import { type PrunedMirror, RunHealth } from './health.ts';
@@ -53,6 +54,8 @@ export interface DownloadRequest extends DownloadTuning {
   onPruned?: OnPruned;
   /** Called once the target is known, before any byte is fetched (for a header line). */
   onStart?: (info: { target: PackageTarget; mirrors: number; peers: number }) => void;
+  /** A patch or compressed copy that failed: the full package is fetched instead. */
+  onDeltaWarning?: (w: DeltaWarning) => void;
 }
 
 export interface Downloaded extends Fetched {
@@ -61,6 +64,9 @@ export interface Downloaded extends Fetched {
   discovery?: Discovery;
   settings: MirrorSettings;
   pruned: PrunedMirror[];
+  /** Set when an encoded target (a patch, the compressed package) made the package. */
+  delta?: DeltaUse;
+  deltaWarnings: DeltaWarning[];
   /** Rebuild attestations fetched beside the package (update/attestations.ts), if a mirror had any. */
   attestations?: { from: string | null; lines: number };
 }
@@ -121,13 +127,16 @@ export class UpdateService {
         `--source ${r.kind}: this build has no ${r.kind} transport yet (use https)`,
       );
     const reg = await this.open(r.kind);
+    // `--source` narrows where the package bytes come from; TUF metadata still comes through
+    // every mirror that serves it (a BitTorrent or IPFS channel carries packages only).
+    const metaReg = r.kind ? await this.open() : reg;
     const health = new RunHealth();
     const now = () => this.init.clock();
     try {
-      const discovery = await discover(this.init.paths, reg, health, now(), r.signal);
+      const discovery = await discover(this.init.paths, metaReg, health, now(), r.signal);
       const out = await this.fetch(reg, discovery.trusted, r, health);
       const pruned = await health.commit(this.init.paths, now());
-      const attestations = await fetchAttestations(this.init.paths, reg, out.target.path, r.signal);
+      const attestations = await fetchAttestations(this.init.paths, metaReg, out.target.path, r.signal);
       return { ...out, discovery, pruned, attestations };
     } catch (err) {
       r.onPruned?.(
@@ -137,6 +146,7 @@ export class UpdateService {
       throw interruption(r.signal) ?? err;
     } finally {
       await reg.close();
+      if (metaReg !== reg) await metaReg.close();
     }
   }
 
@@ -170,8 +180,18 @@ export class UpdateService {
   ): Promise<Omit<Downloaded, 'pruned' | 'discovery'>> {
     const target = findPackage(trusted.requireTargets(), r.version, r.platform);
     r.onStart?.({ target, mirrors: reg.live.length, peers: reg.extra.length });
-    const fetched = await fetchTarget(this.init.paths, reg, trusted, target, health, r);
-    return { ...fetched, target, settings: reg.config.settings };
+    const attempt = await tryEncoded(this.init.paths, reg, trusted, target, health, {
+      ...r,
+      ...(r.onDeltaWarning ? { onWarning: r.onDeltaWarning } : {}),
+    });
+    const fetched = attempt.fetched ?? (await fetchTarget(this.init.paths, reg, trusted, target, health, r));
+    return {
+      ...fetched,
+      target,
+      settings: reg.config.settings,
+      ...(attempt.used ? { delta: attempt.used } : {}),
+      deltaWarnings: attempt.warnings,
+    };
   }
 
   /** `update verify`: offline, or after a TUF update from a repository directory. */

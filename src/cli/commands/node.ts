@@ -27,6 +27,26 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
     .option('--announce-ttl <hops>', 'hops put on announcements this node originates', '8')
+    .option('--tracker <host:port>', 'run a BitTorrent tracker (HTTP announce) on this address')
+    .option(
+      '--bt-announce <url>',
+      'BitTorrent tracker to seed verified packages through (repeatable; none by default)',
+      collect,
+      [],
+    )
+    .option('--bt-port <port>', 'TCP port of the BitTorrent seeder (default: any free port)')
+    .option(
+      '--height-source <source>',
+      'block height: beacon (validator-signed beacons gossiped in the network) or cometbft:URL (a CometBFT RPC)',
+      'beacon',
+    )
+    .option('--upgrade-api <url>', "that chain's Cosmos SDK REST API (x/upgrade current_plan)")
+    .option(
+      '--validator-key <file>',
+      "this validator's private key (dchat-sign keygen): it signs height beacons",
+    )
+    .option('--passphrase-file <file>', 'passphrase of an encrypted --validator-key')
+    .option('--allow-insecure-key-permissions', 'use a --validator-key that others may read')
     .action(lazy(ctx, async () => (await import('./node-impl.ts')).start));
   node
     .command('status')

@@ -9,6 +9,7 @@ import {
   rotateRoles,
   stagedStatus,
 } from '../../release/ceremony.ts';
+import { writeGitHubAssets } from '../../release/github-assets.ts';
 import { keyFileOptions } from '../../release/key-files.ts';
 import { loadRepo } from '../../release/mirror-dir.ts';
 import { publishRelease, refreshRepository } from '../../release/publish.ts';
@@ -121,11 +122,13 @@ interface PublishFlags {
   releaseNotesUrl?: string;
   expires?: string;
   baseUrl: string[];
+  announce: string[];
   deltaFrom?: string;
   chunkSize: string;
   cidVersion: string;
   prepare?: boolean;
   passphraseFile?: string;
+  githubAssets?: string;
   buildInfo?: string;
 }
 
@@ -143,6 +146,18 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
   }
+  for (const u of o.announce) {
+    if (!/^(https?|udp|wss?):\/\/[^\s]+$/.test(u) || u.length > 512)
+      throw new UsageError(
+        '--announce',
+        `'${u.slice(0, 80)}' is not a tracker URL (http, https, udp, ws, wss)`,
+      );
+  }
+  if (o.githubAssets !== undefined && o.prepare)
+    throw new UsageError(
+      '--github-assets',
+      'nothing is published with --prepare: give it to the publish that finishes',
+    );
   if (o.deltaFrom !== undefined && (o.deltaFrom.length === 0 || o.deltaFrom.length > 1000))
     throw new UsageError('--delta-from', 'expected versions like 1.0.0,0.9.0, last:N or none');
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
@@ -171,6 +186,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     releaseNotesUrl: o.releaseNotesUrl,
     expiresSec,
     baseUrls: o.baseUrl,
+    announce: o.announce,
     chunkSize,
     cidVersion: o.cidVersion === '1' ? 1 : 0,
     prepare: Boolean(o.prepare),
@@ -195,6 +211,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
+  if (c.magnet) env.out.line(`   Magnet:  ${c.magnet}`);
   if (c.ipfs_cid) env.out.line(`   IPFS:    ${c.ipfs_cid}`);
   if (c.build)
     env.out.line(
@@ -203,8 +220,23 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );
+  let githubAssets: { dir: string; files: string[] } | undefined;
+  if (o.githubAssets !== undefined) {
+    const out = resolve(env.ctx.cwd, o.githubAssets);
+    const deltaNames = r.deltas.flatMap((d) => (d.published && d.name ? [d.name] : []));
+    githubAssets = { dir: out, files: await writeGitHubAssets(dir, [r.name, ...deltaNames], out) };
+    env.out.line(`   GitHub release assets: ${githubAssets.files.length} files in ${out} (upload them all)`);
+  }
   const deltas = reportDeltas(env, r.deltas);
-  env.out.result({ ok: true, dir, name: r.name, metadata: c, deltas, ...repoResult(env, r.repo) });
+  env.out.result({
+    ok: true,
+    dir,
+    name: r.name,
+    metadata: c,
+    deltas,
+    ...repoResult(env, r.repo),
+    ...(githubAssets ? { github_assets: githubAssets } : {}),
+  });
 }
 
 /** One line per encoding (published or not, with what each differ measured); the JSON for them. */

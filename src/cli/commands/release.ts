@@ -79,6 +79,12 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
       .option(
+        '--announce <url>',
+        'BitTorrent tracker of the .torrent and magnet (repeatable; none by default)',
+        collect,
+        [],
+      )
+      .option(
         '--delta-from <versions>',
         'also publish patches from these published versions (V,V | last:N | none; default: DIR/release.toml [delta] from_last) and the zstd-compressed package; needs bsdiff and bzip2 for the bsdiff differ',
       )
@@ -92,7 +98,11 @@ export function registerRelease(program: Command, ctx: CliContext): void {
         'IPFS CID recorded in custom.ipfs_cid: 0 as `ipfs add`, 1 as `--cid-version 1`',
         '0',
       )
-      .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
+      .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing')
+      .option(
+        '--github-assets <dir>',
+        'also write the files to upload to a GitHub release (package, chunk table, TUF metadata) into this directory',
+      ),
   ).action(lazy(ctx, async () => (await impl()).publish));
   withPassphrase(
     withRoleKeys(

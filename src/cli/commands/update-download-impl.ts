@@ -78,12 +78,30 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
         onEvent(e, env, bar);
       },
       onPruned: (p, after) => reportPruned(env, p, after),
+      onDeltaWarning: (w) => {
+        log.warn(w, 'delta fallback');
+        if (env.out.json) env.out.record({ type: 'warning', ...w });
+        else {
+          bar.clear();
+          env.out.note(
+            `warning[${w.code}]: ${w.target} not used (${w.cause}: ${w.message}); fetching the full package`,
+          );
+        }
+      },
     });
     bar.done();
     if (d.discovery) logIgnored(env, d.discovery);
     const { result } = d;
     if (result.alreadyPresent) {
       env.out.line(`✅ Already downloaded and verified: ${result.path}`);
+    } else if (d.delta) {
+      const u = d.delta;
+      env.out.line(
+        `✅ ${u.from ? `Patch from ${u.from}` : 'Compressed package'} used: ${u.target} (${u.algorithm}), its chunks verified against its signed chunk table (BLAKE3)`,
+      );
+      env.out.line(
+        `   Fetched ${formatSize(u.bytes)} instead of ${formatSize(result.size)}: saved ${formatSize(u.savedBytes)} (${((100 * u.savedBytes) / result.size).toFixed(1)}%)`,
+      );
     } else {
       if (result.resumedChunks > 0)
         env.out.line(
@@ -117,6 +135,18 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       fetched_bytes: result.fetchedBytes,
       duration_ms: Math.round(result.durationMs),
       chunk_table_from: result.chunkTableFrom,
+      delta: d.delta
+        ? {
+            used: true,
+            target: d.delta.target,
+            algorithm: d.delta.algorithm,
+            from: d.delta.from ?? null,
+            bytes: d.delta.bytes,
+            saved_bytes: d.delta.savedBytes,
+            apply_ms: Math.round(d.delta.applyMs),
+          }
+        : { used: false, saved_bytes: 0 },
+      warnings: d.deltaWarnings,
       checks: Object.fromEntries(result.checks.map((c) => [c.name, c.ok])),
       sources: result.sources.map(sourceJson),
       ...(d.discovery ? { metadata: metadataJson(d.discovery) } : {}),
