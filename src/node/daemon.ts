@@ -44,6 +44,7 @@ import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts
 import { listenError } from './listen-error.ts';
 import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
 import { PackageStore, type StoredPackage } from './package-store.ts';
+import { partition } from './partition.ts';
 import { adoptPackage } from './peer-download.ts';
 import { PeerHoldings } from './peer-holdings.ts';
 import { renderStatus } from './status.ts';
@@ -148,6 +149,7 @@ export class DchatNode extends EventEmitter {
         },
         // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
         download: async (p) => this.downloadRequested(p),
+        partition: async (p) => partition(this.requireLibp2p(), this.bans, p, Date.now()),
         ...governanceHandlers(() => this.governance),
       }),
     );

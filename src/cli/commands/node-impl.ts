@@ -117,11 +117,7 @@ function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string
 
 export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, '--metrics') : undefined;
-  if (o.dashboard !== undefined)
-    throw new UsageError(
-      '--dashboard',
-      'not yet available (the dashboard comes with the observability issue)',
-    );
+  const dashboard = o.dashboard !== undefined ? parseHostPort(o.dashboard, '--dashboard') : undefined;
   if (!(NODE_ROLES as readonly string[]).includes(o.role))
     throw new UsageError('--role', `'${o.role.slice(0, 40)}' is not one of ${NODE_ROLES.join(', ')}`);
   const listen = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map((a) =>
@@ -185,7 +181,11 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   });
   await node.start();
   try {
-    obs = await startObservability(node, { ...(metrics ? { metrics } : {}), version: VERSION });
+    obs = await startObservability(node, {
+      ...(metrics ? { metrics } : {}),
+      ...(dashboard ? { dashboard } : {}),
+      version: VERSION,
+    });
   } catch (err) {
     await node.stop();
     throw err;
@@ -197,6 +197,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (bootstrap.length) env.out.line(`   Bootstrap: ${bootstrap.join(', ')}`);
   env.out.line(`   Control: dchat node status${env.globals.home ? ` --home ${env.globals.home}` : ''}`);
   if (obs.metricsUrl) env.out.line(`📈 Metrics: ${obs.metricsUrl}`);
+  if (obs.dashboardUrl) env.out.line(`📊 Dashboard: ${obs.dashboardUrl}`);
   env.out.record({
     event: 'started',
     peer_id: st.peer_id,
@@ -204,6 +205,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
     role: o.role,
     pid: process.pid,
     ...(obs.metricsUrl ? { metrics_url: obs.metricsUrl } : {}),
+    ...(obs.dashboardUrl ? { dashboard_url: obs.dashboardUrl } : {}),
   });
   if (!env.ctx.onShutdown) {
     // Embedded use without signals: nothing would ever stop it.
