@@ -11,6 +11,10 @@ const USAGE_CODES = [
   'E_NOT_A_REPOSITORY',
   /** An encrypted private key and no passphrase, or one that does not open it. */
   'E_PASSPHRASE',
+  /** `--pin` names a version the trusted metadata does not list. */
+  'E_PIN_UNTRUSTED',
+  /** A rollback to a version below a hard fork already activated on the network. */
+  'E_BELOW_HARD_FORK',
 ] as const;
 
 /** Exit 1: the world did not cooperate (network, disk, nothing reachable, nothing known). */
@@ -32,6 +36,8 @@ const OPERATIONAL_CODES = [
   'E_PROTOCOL',
   /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
   'E_INTERRUPTED',
+  /** A version switched to did not report healthy within the bound (it was rolled back). */
+  'E_UNHEALTHY',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */

@@ -5,6 +5,7 @@
  * the running node over its control socket ($DCHAT_HOME/run/node.sock).
  */
 import { multiaddr } from '@multiformats/multiaddr';
+import { mayHaveVersions, watchSupervisor } from '../../activation/parent-watch.ts';
 import { DchatError, UsageError } from '../../errors.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { controlRequest } from '../../node/control.ts';
@@ -13,6 +14,7 @@ import { DEFAULT_LISTEN, NODE_ROLES, type NodeRole } from '../../node/node-confi
 import { usesPublicNetwork } from '../../store/trust-origin.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
+import { NEVER_HEALTHY } from '../version.ts';
 
 /** Bootstrap peers of the public dchat network. None exist yet: a node dials only --bootstrap. */
 export const PUBLIC_BOOTSTRAP: readonly string[] = [];
@@ -26,6 +28,7 @@ export interface StartFlags {
   prefetch?: boolean;
   platform?: string;
   announceTtl: string;
+  healthTimeout?: string;
 }
 
 function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string {
@@ -63,6 +66,17 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (await usesPublicNetwork(env.paths)) bootstrap.push(...PUBLIC_BOOTSTRAP);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
   const announceTtl = intFlag(o.announceTtl, '--announce-ttl', 0, 255) ?? 8;
+  const healthTimeout = intFlag(o.healthTimeout, '--health-timeout', 1, 3600);
+  // With installed versions ($DCHAT_HOME/versions), the supervisor runs the current one as a child
+  // (loaded only then: an idle unsupervised node keeps its small footprint).
+  if (mayHaveVersions(env.paths.home, env.ctx.env)) {
+    const supervised = await import('./node-supervise-impl.ts');
+    if (await supervised.shouldSupervise(env))
+      return supervised.superviseStart(
+        { ...o, listen, bootstrap, platform, announceTtl, healthTimeout },
+        env,
+      );
+  }
   const log = env.logs.forComponent('node');
   const node = await DchatNode.create(
     env.paths,
@@ -88,19 +102,22 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
     resolveDone();
   });
   await node.start();
+  watchSupervisor(env.ctx.env, () => node.stop().then(resolveDone));
   const st = node.status();
   env.out.line(`🚀 dchat node started (${o.role})`);
   env.out.line(`   Peer ID: ${st.peer_id}`);
   for (const a of st.addresses as string[]) env.out.line(`   Listening: ${a}`);
   if (bootstrap.length) env.out.line(`   Bootstrap: ${bootstrap.join(', ')}`);
   env.out.line(`   Control: dchat node status${env.globals.home ? ` --home ${env.globals.home}` : ''}`);
-  env.out.record({
-    event: 'started',
-    peer_id: st.peer_id,
-    addresses: st.addresses,
-    role: o.role,
-    pid: process.pid,
-  });
+  // A deliberately broken test build never reports healthy (its supervisor must roll it back).
+  if (!NEVER_HEALTHY)
+    env.out.record({
+      event: 'started',
+      peer_id: st.peer_id,
+      addresses: st.addresses,
+      role: o.role,
+      pid: process.pid,
+    });
   if (!env.ctx.onShutdown) {
     // Embedded use without signals: nothing would ever stop it.
     await node.stop();

@@ -21,6 +21,10 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
     .option('--announce-ttl <hops>', 'hops put on announcements this node originates', '8')
+    .option(
+      '--health-timeout <seconds>',
+      'with installed versions: how long a started or switched-to version has to report healthy (default 30)',
+    )
     .action(lazy(ctx, async () => (await import('./node-impl.ts')).start));
   node
     .command('status')
