@@ -221,10 +221,12 @@ describe('switch, health-gated rollback, update rollback', () => {
     assert.equal((await node.waitFor('started')).version, '1.1.0');
     const rb = await runDchat(['--home', home, '--json', 'update', 'rollback']);
     assert.equal(rb.code, 0, rb.stderr);
-    assert.deepEqual(
-      JSON.parse(rb.stdout),
-      { ok: true, from: '1.1.0', to: '1.0.0', supervisor_signalled: true },
-    );
+    assert.deepEqual(JSON.parse(rb.stdout), {
+      ok: true,
+      from: '1.1.0',
+      to: '1.0.0',
+      supervisor_signalled: true,
+    });
     const sw = await node.waitFor('switched');
     assert.equal(sw.to, '1.0.0');
     assert.equal(await readCurrent(vp), '1.0.0');
