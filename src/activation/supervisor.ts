@@ -16,6 +16,7 @@ import { DchatError } from '../errors.ts';
 import type { HomePaths } from '../store/home.ts';
 import { acquire } from '../store/lock.ts';
 import { ChildNode, type StartedRecord } from './child.ts';
+import { SUPERVISED_ENV } from './parent-watch.ts';
 import { recover, withSwitchLock } from './recover.ts';
 import {
   backupBeforeSwitch,
@@ -149,7 +150,7 @@ export class Supervisor {
       out = (
         await run(this.vp.exe(v), ['--version'], {
           timeout: 15_000,
-          env: { ...this.init.env, [`DCHAT_SUPERVISED`]: '1' },
+          env: { ...this.init.env, [SUPERVISED_ENV]: '1' },
         })
       ).stdout;
     } catch (cause) {
