@@ -9,7 +9,12 @@ have openssl || need+=(openssl)
 have curl    || need+=(curl)
 have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference
 have sha256sum || need+=(coreutils)
+have zstd    || need+=(zstd)      # npm run bench -- delta: the zstd -19 and --patch-from references
+have bsdiff  || need+=(bsdiff)    # release publish --delta-from (bsdiff candidate) and the delta bench
 have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
+have ipfs_cid || need+=(ipfs-cid)   # test/sources/ipfs: an independent check of our IPFS CIDs
+have promtool || need+=(prometheus)      # promtool check metrics (test/metrics)
+have chromium || need+=(chromium)        # headless dashboard test and screenshot
 # test/cli/engines.test.ts runs the bins under a Node older than package.json's engines: the
 # distribution's nodejs (any version below 24), beside the pinned Node 24 of node_modules.
 [ -x /usr/bin/node ] || need+=(nodejs)

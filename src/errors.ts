@@ -38,6 +38,10 @@ const OPERATIONAL_CODES = [
   'E_INTERRUPTED',
   /** A version switched to did not report healthy within the bound (it was rolled back). */
   'E_UNHEALTHY',
+  /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
+  'E_REDIRECT',
+  /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
+  'E_RATE_LIMITED',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
@@ -55,6 +59,16 @@ const SECURITY_CODES = [
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
+  /** Signed for another network (a beacon, a peer's handshake): never valid here. */
+  'E_WRONG_NETWORK',
+  /** A height beacon that does not follow the accepted chain of beacons. */
+  'E_CHAIN_MISMATCH',
+  /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
+  'E_FORK_MISMATCH',
+  /** A rebuild from source gave other bytes than the published package (release verify-build). */
+  'E_BUILD_MISMATCH',
+  /** Fewer matching rebuild attestations from distinct trusted builders than required. */
+  'E_ATTESTATIONS',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

@@ -66,6 +66,8 @@ const HELP: Record<string, CommandHelp> = {
       'dchat release publish --package dchat-1.0.0-linux-x64 --version 1.0.0 --platform linux-x64 \\\n' +
         '    --out mirror --key release.key --sig dchat-1.0.0-linux-x64.sig --base-url https://mirror.example.org/dchat',
       'dchat release publish --package dchat-1.0.0-linux-x64 --version 1.0.0 --platform linux-x64 --out mirror --prepare',
+      'dchat release publish --package dchat-1.1.0-linux-x64 --version 1.1.0 --platform linux-x64 \\\n' +
+        '    --out mirror --key release.key --delta-from 1.0.0,0.9.0',
     ],
     env: KEYS,
   },

@@ -105,7 +105,9 @@ class Pump {
     try {
       this.o.signal?.throwIfAborted();
       const { o } = this;
-      const local = await checkLocalCopy(o.paths, this.pp, o.target, o.root, o.allTargets ?? [], o.signal);
+      const local = o.dest
+        ? ({ kind: 'none' } as const)
+        : await checkLocalCopy(o.paths, this.pp, o.target, o.root, o.allTargets ?? [], o.signal);
       if (local.kind === 'verified') {
         this.emit({ type: 'cached', path: local.result.path });
         return { ...local.result, durationMs: this.clock() - this.started };
@@ -118,7 +120,9 @@ class Pump {
       }
       const { table, from } = await loadChunkTable(
         o.target,
-        [this.pp.table, o.paths.chunkTableFile(o.target.custom.version, o.target.custom.platform)],
+        o.dest
+          ? [this.pp.table]
+          : [this.pp.table, o.paths.chunkTableFile(o.target.custom.version, o.target.custom.platform)],
         {
           order: this.m.ranked(this.clock()),
           get: (id) => this.sources.get(id),
@@ -342,11 +346,12 @@ class Pump {
       );
     }
     this.emit({ type: 'verified', sha256: digests.sha256, blake3: digests.blake3 });
-    await installPackage(o.paths, this.pp.part, o.target, this.table);
+    if (o.dest) await o.dest.install(this.pp.part, this.table);
+    else await installPackage(o.paths, this.pp.part, o.target, this.table);
     await Promise.all([this.pp.state, this.pp.table, this.pp.suspect].map((p) => rm(p, { force: true })));
     const resumedChunks = file.resumed.size;
     return {
-      path: packagePath(o.paths, o.target),
+      path: o.dest?.final ?? packagePath(o.paths, o.target),
       target: o.target.path,
       version: o.target.custom.version,
       platform: o.target.custom.platform,

@@ -78,6 +78,12 @@ export interface DownloadOptions {
   progressIntervalMs?: number;
   /** Milliseconds clock (tests may pin it; penalties and rates are judged on it). */
   clock?: () => number;
+  /**
+   * Where a target that is not a package goes (an encoded target, update/delta.ts): no local copy
+   * is looked for in packages/, and the verified file is handed to `install` instead of being
+   * installed as a package. `final` is the path `install` puts it at.
+   */
+  dest?: { final: string; install(file: string, table: ChunkTable): Promise<void> };
 }
 
 export interface SourceReport {

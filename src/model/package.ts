@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BuildProvenanceSchema } from './build-info.ts';
 import { DEFAULT_CHUNK_SIZE, LIMITS, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './limits.ts';
 import {
   base64,
@@ -64,6 +65,8 @@ export const PackageCustomSchema = z.looseObject({
   chunks: ChunkInfoSchema,
   ipfs_cid: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),
+  /** How the package was built (release build's provenance), for rebuilds and attestations. */
+  build: BuildProvenanceSchema.optional(),
 });
 export type PackageCustom = z.infer<typeof PackageCustomSchema>;
 

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { DchatError, toDchatError } from '../errors.ts';
 import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
 import { ChunkClient, ChunkServer } from '../gossip/libp2p/chunks.ts';
+import { report } from '../metrics/sink.ts';
 import type { ControlParams, ControlResult, StatusResult } from '../model/control.ts';
 import type { DownloadSource } from '../model/download-source.ts';
 import type { PackageTarget } from '../model/package.ts';
@@ -338,6 +339,7 @@ export class DchatNode extends EventEmitter {
       for (let attempt = 0; attempt < MAX_FETCH_ATTEMPTS && !this.stopping; attempt++) {
         const trusted = await this.trustOffline();
         const target = trusted ? this.wanted(trusted) : undefined;
+        report.autoCheck();
         if (!trusted || !target) return;
         const rec: DownloadRecord = this.downloads.get(target.path) ?? {
           target: target.path,
@@ -351,6 +353,7 @@ export class DchatNode extends EventEmitter {
         try {
           const got = await this.fetchPackage(trusted, target, 120_000);
           rec.state = 'verified';
+          report.autoDownload();
           delete rec.error;
           rec.peers = got.peers;
           rec.sources = Object.fromEntries(got.sources.map((s) => [s.url, s.bytes]));

@@ -26,8 +26,11 @@ import {
 import { chmod, open, rename, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { blake3Hex } from '../crypto/hash.ts';
 import { DchatError, UsageError } from '../errors.ts';
+import { BUILD_INFO_FORMAT, type BuildInfo } from '../model/build-info.ts';
 import { hostPlatform } from '../model/platform.ts';
+import { buildProvenance } from './build-provenance.ts';
 
 /**
  * Where the SEA's blob goes in the Node binary (Node's documented fuse). Assembled at run time:
@@ -59,10 +62,15 @@ export interface BuildOptions {
   version?: string;
   /** The Node binary to turn into dchat; default: the source's pinned `node` devDependency. */
   nodeBinary?: string;
-  /** Seconds since the epoch for the output's mtime (reproducible archives of it). */
+  /**
+   * Seconds since the epoch for the output's mtime (reproducible archives of it); default: the
+   * source commit's time (reproducible-builds.org SOURCE_DATE_EPOCH).
+   */
   sourceDateEpoch?: number;
   /** A test build whose node never reports healthy (cli/version.ts NEVER_HEALTHY). */
   testNeverHealthy?: boolean;
+  /** Also write `<out>.buildinfo.json` (release publish records it); default true. */
+  writeBuildInfo?: boolean;
 }
 
 export interface BuildResult {
@@ -72,6 +80,11 @@ export interface BuildResult {
   nodeVersion: string;
   size: number;
   sha256: string;
+  blake3: string;
+  /** Source commit, SOURCE_DATE_EPOCH and toolchain identity, as published in `custom.build`. */
+  info: BuildInfo;
+  /** Names of the embedded assets (sea-layout.ts compares packages part by part with them). */
+  assets: string[];
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -134,6 +147,8 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
       `${src.nodeBinary} is Node ${nodeVersion}; the executable needs >= 24`,
     );
   const { esbuild, inject } = await tools();
+  const provenance = buildProvenance(src.source, src.nodeBinary, nodeVersion, o.sourceDateEpoch);
+  const epoch = provenance.source_date_epoch;
 
   const work = mkdtempSync(join(tmpdir(), 'dchat-build-'));
   try {
@@ -222,17 +237,40 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
     const blob = readFileSync(join(work, 'sea-prep.blob'));
     await quietly(() => inject(tmpOut, 'NODE_SEA_BLOB', blob, { sentinelFuse: SEA_FUSE }));
     await chmod(tmpOut, 0o755);
-    const fh = await open(tmpOut, 'r+');
-    await fh.sync();
-    await fh.close();
-    if (o.sourceDateEpoch !== undefined) await utimes(tmpOut, o.sourceDateEpoch, o.sourceDateEpoch);
     const bytes = readFileSync(tmpOut);
+    const info: BuildInfo = {
+      format: BUILD_INFO_FORMAT,
+      version,
+      platform,
+      size: bytes.length,
+      sha256: sha256(bytes),
+      ...provenance,
+    };
+    if (o.writeBuildInfo !== false) {
+      const infoStaged = `${out}.buildinfo.json.tmp-${process.pid}`;
+      writeFileSync(infoStaged, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o644 });
+      await utimes(infoStaged, epoch, epoch);
+      await rename(infoStaged, `${out}.buildinfo.json`);
+    }
     const staged = `${out}.tmp-${process.pid}`;
     copyFileSync(tmpOut, staged);
-    if (o.sourceDateEpoch !== undefined) await utimes(staged, o.sourceDateEpoch, o.sourceDateEpoch);
+    await utimes(staged, epoch, epoch);
     await chmod(staged, 0o755);
+    const fh = await open(staged, 'r+');
+    await fh.sync();
+    await fh.close();
     await rename(staged, out);
-    return { out, platform, version, nodeVersion, size: bytes.length, sha256: sha256(bytes) };
+    return {
+      out,
+      platform,
+      version,
+      nodeVersion,
+      size: bytes.length,
+      sha256: info.sha256,
+      blake3: blake3Hex(bytes),
+      info,
+      assets: Object.keys(files).sort(),
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -31,6 +31,8 @@ export function mirrorPaths(dir: string) {
     packageFile: (name: string) => join(dir, 'packages', name),
     chunkTable: (name: string) => join(dir, 'packages', `${name}.chunks`),
     sigFile: (name: string) => join(dir, 'packages', `${name}.sig`),
+    /** Rebuild attestations of a package, one DSSE envelope per line (release attest). */
+    attestations: (name: string) => join(dir, 'packages', `${name}.intoto.jsonl`),
     sha256sums: join(dir, 'SHA256SUMS'),
     blake3sums: join(dir, 'BLAKE3SUMS'),
   };

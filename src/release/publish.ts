@@ -7,6 +7,12 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
+import {
+  BuildInfoSchema,
+  type BuildProvenance,
+  MAX_BUILD_INFO_BYTES,
+  provenanceOf,
+} from '../model/build-info.ts';
 import { CHUNKS_FORMAT, type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import {
@@ -17,9 +23,11 @@ import {
   TARGET_FORMAT,
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
+import { parseJsonBytes, parseWith } from '../model/schema-util.ts';
+import { type CidVersion, kuboCid } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
-import { readFlagFile } from '../store/read-capped.ts';
+import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
 import {
   addSignatures,
@@ -34,6 +42,7 @@ import { buildStatement, parseSigDocument, type SigDocument } from '../trust/sta
 import { initWithRoles, rotateRoles } from './ceremony.ts';
 import { DEFAULT_EXPIRY } from './defaults.ts';
 import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
+import { type DeltaReport, makeDeltas, resolveDeltaFrom } from './publish-delta.ts';
 import { loadStaged, writeStaged } from './staging.ts';
 
 export { DEFAULT_EXPIRY };
@@ -66,6 +75,11 @@ export interface PublishInput {
   keys: SigningKey[];
   now: Date;
   sigPath?: string;
+  /**
+   * `release build`'s provenance record of the package (source commit, toolchain), copied into
+   * the signed `custom.build`; default `<package>.buildinfo.json` when it describes these bytes.
+   */
+  buildInfoPath?: string;
   packageType?: PackageType;
   channel?: Channel;
   security?: boolean;
@@ -77,12 +91,20 @@ export interface PublishInput {
   expiresSec?: number;
   baseUrls?: string[];
   chunkSize?: number;
+  /** The IPFS CID recorded in `custom.ipfs_cid`: as `ipfs add` (0, default) or `ipfs add --cid-version 1`. */
+  cidVersion?: CidVersion;
   /**
    * Stage the new targets in DIR/staging for detached signing instead of committing: signed by
    * those of `keys` the root lists for targets (maybe none); joins a targets already staged, so
    * several packages go out in one signing round. Package files are written; metadata is not.
    */
   prepare?: boolean;
+  /**
+   * Older versions to publish patches from (`--delta-from`: versions, `none`, `last:N`); absent:
+   * the repository's release.toml default (publish-delta.ts). The compressed full package is
+   * offered too whenever any encoding is asked for.
+   */
+  deltaFrom?: string;
 }
 
 export interface PublishResult {
@@ -92,6 +114,8 @@ export interface PublishResult {
   custom: PackageCustom;
   /** With `prepare`: the staged targets, carrying the signatures made so far. */
   staged?: Repo['targets'];
+  /** What each encoding measured and whether it was published (empty without deltas). */
+  deltas: DeltaReport[];
 }
 
 export async function publishRelease(o: PublishInput): Promise<PublishResult> {
@@ -109,6 +133,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const d = await digestFile(o.packagePath, { chunkSize });
   const chunks = d.chunks ?? [];
+  // The CID Kubo's `ipfs add` gives these bytes: IPFS nodes fetch and provide the package by it.
+  const ipfsCid = await kuboCid(o.packagePath, o.cidVersion ?? 0);
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,
     hash: 'blake3',
@@ -130,6 +156,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     );
   }
 
+  const build = await loadBuildInfo(o, d.sha256);
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
     version: o.version,
@@ -142,14 +169,29 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     channel: o.channel ?? 'stable',
     security: o.security ?? false,
     chunks: { hash: 'blake3', size: chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
+    ipfs_cid: ipfsCid,
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
     ...(o.rolloutPercentage !== undefined ? { rollout_percentage: o.rolloutPercentage } : {}),
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
+    ...(build ? { build } : {}),
   };
   const exp = o.expiresSec;
   const input = { path: name, length: d.size, sha256: d.sha256, custom };
+  const from = await resolveDeltaFrom(o.dir, repo, o.deltaFrom, o.version, o.platform);
+  const deltas = from
+    ? await makeDeltas({
+        dir: o.dir,
+        repo,
+        packagePath: o.packagePath,
+        name,
+        platform: o.platform,
+        from,
+        chunkSize,
+      })
+    : { inputs: [], report: [] };
+  const inputs = [input, ...deltas.inputs];
   let next: Repo | undefined;
   let staged: Repo['targets'] | undefined;
   if (o.prepare) {
@@ -157,14 +199,14 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     const version = repo.targets.signed.version + 1;
     // A staged targets prepared against an older state is stale: start from the current one.
     const base = already && already.signed.version === version ? already.signed : repo.targets.signed;
-    staged = nextTargets(base, version, [input], {
+    staged = nextTargets(base, version, inputs, {
       now: o.now,
       targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
     });
     addSignatures(staged, keysForRole(repo.root.signed, 'targets', o.keys));
   } else {
     // Sign first: a key set below threshold must fail before anything is written (exit 3).
-    next = publishTargets(repo, [input], {
+    next = publishTargets(repo, inputs, {
       keys: o.keys,
       now: o.now,
       targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
@@ -181,12 +223,29 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {
     await writeStaged(o.dir, { targets: staged });
-    return { repo, name, custom, staged };
+    return { repo, name, custom, staged, deltas: deltas.report };
   }
   const done = next as Repo;
   await writeRepoRoles(o.dir, done);
   await writeSums(o.dir, done);
-  return { repo: done, name, custom };
+  return { repo: done, name, custom, deltas: deltas.report };
+}
+
+async function loadBuildInfo(o: PublishInput, sha256: string): Promise<BuildProvenance | undefined> {
+  const explicit = o.buildInfoPath !== undefined;
+  const path = o.buildInfoPath ?? `${o.packagePath}.buildinfo.json`;
+  const bytes = explicit
+    ? await readFlagFile('--build-info', path, MAX_BUILD_INFO_BYTES)
+    : await readCappedIfExists(path, MAX_BUILD_INFO_BYTES);
+  if (!bytes) return undefined;
+  const info = parseWith(BuildInfoSchema, parseJsonBytes(bytes, MAX_BUILD_INFO_BYTES, path), path);
+  const same = info.sha256 === sha256 && info.version === o.version && info.platform === o.platform;
+  if (!same && explicit)
+    throw new UsageError(
+      '--build-info',
+      `${path} describes dchat ${info.version} ${info.platform} sha256 ${info.sha256.slice(0, 16)}…, not this package`,
+    );
+  return same ? provenanceOf(info) : undefined;
 }
 
 async function loadMatchingSig(

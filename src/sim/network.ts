@@ -84,9 +84,11 @@ export function estimateBytes(m: GossipMessage, announcementBytes: number): numb
     case 'want':
       return 60 + 39 * m.ids.length;
     case 'hello':
-      return 80 + 62 * m.digest.releases.length + 220 * m.mirrors.length;
+      return (
+        80 + 62 * m.digest.releases.length + 90 * (m.digest.objects?.length ?? 0) + 220 * m.mirrors.length
+      );
     case 'digest':
-      return 75 + 62 * m.digest.releases.length;
+      return 75 + 62 * m.digest.releases.length + 90 * (m.digest.objects?.length ?? 0);
     case 'mirrors':
       return 60 + 220 * m.sources.length;
     case 'graft':

@@ -39,6 +39,11 @@ export interface Source {
   fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
   /** The chunk table kept beside a package, or undefined if this source has none. */
   fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
+  /**
+   * The rebuild attestations kept beside a package (`<target>.intoto.jsonl`), or undefined when
+   * this source has none. Optional: only sources laid out like a mirror directory serve them.
+   */
+  fetchAttestations?(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
   /** Bytes [start, end) of a package. Must return exactly end-start bytes or throw a SourceError. */
   fetchRange(req: RangeRequest): Promise<Uint8Array>;
   /**

@@ -5,7 +5,7 @@
  * consumer is behind (undici's body timeout does not run then). http1/range.ts is the faster path
  * for plain Content-Length bodies; this one is used for everything else.
  */
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { DchatError, SourceError } from '../errors.ts';
 import { type Headers, PieceQueue, QUEUE_HIGH, type RangeHead, type RangeTransfer } from './piece-queue.ts';
 
@@ -18,7 +18,9 @@ export class UndiciRange extends PieceQueue implements RangeTransfer {
   private readonly onAbort = () => this.abort(this.signal?.reason);
 
   constructor(
-    pool: Pool,
+    /** A Pool for the origin, or a ProxyAgent (which needs `origin`). */
+    dispatcher: Dispatcher,
+    origin: string,
     path: string,
     range: string,
     max: number,
@@ -26,6 +28,8 @@ export class UndiciRange extends PieceQueue implements RangeTransfer {
     signal: AbortSignal | undefined,
     /** Named in errors (the mirror). */
     where: string,
+    /** Extra request headers (an API's Accept, a token). */
+    extraHeaders: Readonly<Record<string, string>> = {},
   ) {
     super(max, pieceBytes);
     this.signal = signal;
@@ -37,8 +41,8 @@ export class UndiciRange extends PieceQueue implements RangeTransfer {
     });
     this.started.catch(() => {});
     signal?.addEventListener('abort', this.onAbort, { once: true });
-    pool.dispatch(
-      { path, method: 'GET', headers: { 'user-agent': 'dchat', range } },
+    dispatcher.dispatch(
+      { origin, path, method: 'GET', headers: { 'user-agent': 'dchat', ...extraHeaders, range } },
       {
         onRequestStart: (controller) => {
           this.controller = controller;

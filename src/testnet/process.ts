@@ -23,6 +23,9 @@ export interface NodeProcess {
   child: ChildProcess;
   peerId: string;
   addresses: string[];
+  /** `--metrics` / `--dashboard` endpoints the node printed in its started record. */
+  metricsUrl?: string;
+  dashboardUrl?: string;
   exited: Promise<number | null>;
 }
 
@@ -70,7 +73,8 @@ export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {
     closeSync(logFd);
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const started = await new Promise<{ peer_id: string; addresses: string[] }>((resolve, reject) => {
+  type Started = { peer_id: string; addresses: string[]; metrics_url?: string; dashboard_url?: string };
+  const started = await new Promise<Started>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -91,15 +95,13 @@ export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         try {
-          const doc = JSON.parse(line) as {
+          const doc = JSON.parse(line) as Partial<Started> & {
             event?: string;
-            peer_id?: string;
-            addresses?: string[];
             error?: { message?: string };
           };
           if (doc.event === 'started' && doc.peer_id && doc.addresses) {
             clearTimeout(timer);
-            resolve({ peer_id: doc.peer_id, addresses: doc.addresses });
+            resolve(doc as Started);
           } else if (doc.error) {
             clearTimeout(timer);
             reject(new DchatError('E_INTERNAL', `${o.name} failed to start: ${doc.error.message}`));
@@ -128,6 +130,8 @@ export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {
     child,
     peerId: started.peer_id,
     addresses: started.addresses,
+    ...(typeof started.metrics_url === 'string' ? { metricsUrl: started.metrics_url } : {}),
+    ...(typeof started.dashboard_url === 'string' ? { dashboardUrl: started.dashboard_url } : {}),
     exited,
   };
 }

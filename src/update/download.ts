@@ -12,6 +12,7 @@ import {
   type SourceReport,
 } from '../download/engine.ts';
 import { DchatError, toDchatError } from '../errors.ts';
+import { report, verificationResultOf } from '../metrics/sink.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { parseRate } from '../model/rate.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -98,12 +99,32 @@ export async function fetchTarget(
         reports = r;
       },
     });
+    reportDownload(result, reports);
     return { result, reports };
   } catch (err) {
     // An interrupt names its own cause (signal, deadline): report that, not the engine's E_ABORTED.
     const reason: unknown = o.signal?.aborted ? o.signal.reason : undefined;
-    throw reason instanceof DchatError ? reason : toDchatError(err);
+    const e = reason instanceof DchatError ? reason : toDchatError(err);
+    reportFailure(e, reports);
+    throw e;
   } finally {
     health.add(downloadOutcomes(reports));
   }
+}
+
+/** The seed's metrics of a completed download: each kind that delivered, each failure, the check. */
+function reportDownload(result: DownloadResult, reports: readonly SourceReport[]): void {
+  for (const r of reports) for (const _ of r.failures) report.downloadFailed(r.type);
+  const kinds = new Set(reports.filter((r) => r.bytes > 0).map((r) => r.type));
+  if (kinds.size === 0) kinds.add('cache');
+  for (const k of kinds) report.downloaded(k, result.durationMs / 1000);
+  if (!result.alreadyPresent) report.verified('success');
+}
+
+/** A failed download: every source failure, and the verdict when the whole-file check failed. */
+function reportFailure(e: DchatError, reports: readonly SourceReport[]): void {
+  for (const r of reports) for (const _ of r.failures) report.downloadFailed(r.type);
+  if (reports.every((r) => r.failures.length === 0)) for (const r of reports) report.downloadFailed(r.type);
+  const verdict = verificationResultOf(e.code);
+  if (verdict && verdict !== 'success') report.verified(verdict);
 }

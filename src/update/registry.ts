@@ -14,9 +14,14 @@ import type { HomePaths } from '../store/home.ts';
 import { loadMirrors, type MirrorConfig, type MirrorRecord } from '../store/mirrors.ts';
 import { usesPublicNetwork } from '../store/trust-origin.ts';
 
-/** How a mirror record of each kind becomes a Source; kinds absent here have no transport yet. */
-const TRANSPORTS: Partial<Record<SourceKind, (r: MirrorRecord, ca: string | undefined) => Source>> = {
-  https: (r, ca) => new HttpsSource({ url: r.uri, id: r.id, ...(ca ? { ca } : {}) }),
+/**
+ * How a mirror record of each kind becomes a Source; kinds absent here have no transport yet.
+ * `env` carries the proxy settings (https_proxy, no_proxy) and API tokens web sources read.
+ */
+const TRANSPORTS: Partial<
+  Record<SourceKind, (r: MirrorRecord, ca: string | undefined, env: NodeJS.ProcessEnv) => Source>
+> = {
+  https: (r, ca, env) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */
@@ -91,7 +96,7 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
       skipped.push({ record, reason: `no ${record.source_type} transport in this build yet` });
       continue;
     }
-    live.push({ record, source: make(record, ca) });
+    live.push({ record, source: make(record, ca, o.env ?? {}) });
   }
   const extra = (o.extra ?? []).filter((e) => !o.kind || e.source.type === o.kind);
   return {

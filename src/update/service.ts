@@ -6,6 +6,7 @@
  * Install and rollback (the activation supervisor) build on `download`'s result: a verified file
  * at `result.path` with its signed target.
  */
+
 import { DchatError } from '../errors.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
@@ -13,6 +14,7 @@ import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
+import { fetchAttestations } from './attestations.ts';
 import { type Discovery, discover } from './discover.ts';
 import { type DownloadEvent, type DownloadTuning, type Fetched, fetchTarget } from './download.ts';
 import { type PrunedMirror, RunHealth } from './health.ts';
@@ -59,6 +61,8 @@ export interface Downloaded extends Fetched {
   discovery?: Discovery;
   settings: MirrorSettings;
   pruned: PrunedMirror[];
+  /** Rebuild attestations fetched beside the package (update/attestations.ts), if a mirror had any. */
+  attestations?: { from: string | null; lines: number };
 }
 
 export class UpdateService {
@@ -123,7 +127,8 @@ export class UpdateService {
       const discovery = await discover(this.init.paths, reg, health, now(), r.signal);
       const out = await this.fetch(reg, discovery.trusted, r, health);
       const pruned = await health.commit(this.init.paths, now());
-      return { ...out, discovery, pruned };
+      const attestations = await fetchAttestations(this.init.paths, reg, out.target.path, r.signal);
+      return { ...out, discovery, pruned, attestations };
     } catch (err) {
       r.onPruned?.(
         await health.commit(this.init.paths, now()).catch(() => []),

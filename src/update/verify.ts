@@ -8,6 +8,7 @@ import type { Digests } from '../crypto/hash.ts';
 import { trustOffline, trustUpdate } from '../download/trust-session.ts';
 import { verifyFile } from '../download/verify-file.ts';
 import type { ErrorCode } from '../errors.ts';
+import { report, verificationResultOf } from '../metrics/sink.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { DirectoryFetcher } from '../sources/directory-fetcher.ts';
 import type { FileDigestRun } from '../store/file-digest.ts';
@@ -58,5 +59,7 @@ export async function verifyPackage(paths: HomePaths, r: VerifyRequest, now: Dat
     throw err;
   }
   const { verdict, digests } = await verifyFile(trusted, r.file, r.version, r.platform, r.hashing);
+  const result = verificationResultOf(verdict.ok ? undefined : verdict.code);
+  if (result) report.verified(result);
   return { verdict: toVerdict(verdict), digests, trusted };
 }

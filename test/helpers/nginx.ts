@@ -56,22 +56,28 @@ ${http}
  * keep root's identity: otherwise they drop to `nobody` and cannot read mkdtemp's 0700 dirs.
  */
 export async function startNginx(root: string, ca: TestCa): Promise<NginxServer> {
-  const prefix = mkdtempSync(join(tmpdir(), 'dchat-nginx-'));
   const port = await freePort();
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(
-    conf,
-    nginxConf(
-      prefix,
-      `  server {
+  const server = await runNginx(
+    `  server {
     listen 127.0.0.1:${port} ssl;
     ssl_certificate ${ca.serverCert};
     ssl_certificate_key ${ca.serverKey};
     root ${root};
     location / { try_files $uri =404; }
   }`,
-    ),
+    port,
   );
+  return { ...server, url: `https://127.0.0.1:${port}`, port };
+}
+
+/**
+ * A foreground nginx with `http` (server blocks) inside its http block, under its own prefix; ready
+ * once `waitPort` accepts connections. `stop` ends it.
+ */
+export async function runNginx(http: string, waitPort: number): Promise<{ stop(): Promise<void> }> {
+  const prefix = mkdtempSync(join(tmpdir(), 'dchat-nginx-'));
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, nginxConf(prefix, http));
   const proc: ChildProcess = spawn('nginx', ['-p', prefix, '-c', conf, '-e', `${prefix}/error.log`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -79,10 +85,8 @@ export async function startNginx(root: string, ca: TestCa): Promise<NginxServer>
   proc.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  await waitForPort(port, proc, () => stderr || readFileSafe(`${prefix}/error.log`));
+  await waitForPort(waitPort, proc, () => stderr || readFileSafe(`${prefix}/error.log`));
   return {
-    url: `https://127.0.0.1:${port}`,
-    port,
     stop: () =>
       new Promise((resolve) => {
         if (proc.exitCode !== null) return resolve();

@@ -11,10 +11,12 @@ import { hostPlatform } from '../../model/platform.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import { DEFAULT_LISTEN, NODE_ROLES, type NodeRole } from '../../node/node-config.ts';
+import { startObservability } from '../../node/observability.ts';
 import { usesPublicNetwork } from '../../store/trust-origin.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
-import { NEVER_HEALTHY } from '../version.ts';
+import { NEVER_HEALTHY, VERSION } from '../version.ts';
+import { parseHostPort } from './mirror-impl.ts';
 
 /** Bootstrap peers of the public dchat network. None exist yet: a node dials only --bootstrap. */
 export const PUBLIC_BOOTSTRAP: readonly string[] = [];
@@ -47,11 +49,7 @@ function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string
 }
 
 export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
-  if (o.metrics !== undefined)
-    throw new UsageError(
-      '--metrics',
-      'not yet available (the metrics endpoint comes with the observability issue)',
-    );
+  const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, '--metrics') : undefined;
   if (o.dashboard !== undefined)
     throw new UsageError(
       '--dashboard',
@@ -97,11 +95,19 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   const done = new Promise<void>((r) => {
     resolveDone = r;
   });
+  let obs: Awaited<ReturnType<typeof startObservability>> | undefined;
   env.ctx.onShutdown?.(async () => {
+    await obs?.close();
     await node.stop();
     resolveDone();
   });
   await node.start();
+  try {
+    obs = await startObservability(node, { ...(metrics ? { metrics } : {}), version: VERSION });
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
   watchSupervisor(env.ctx.env, () => node.stop().then(resolveDone));
   const st = node.status();
   env.out.line(`🚀 dchat node started (${o.role})`);
@@ -109,6 +115,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   for (const a of st.addresses as string[]) env.out.line(`   Listening: ${a}`);
   if (bootstrap.length) env.out.line(`   Bootstrap: ${bootstrap.join(', ')}`);
   env.out.line(`   Control: dchat node status${env.globals.home ? ` --home ${env.globals.home}` : ''}`);
+  if (obs.metricsUrl) env.out.line(`📈 Metrics: ${obs.metricsUrl}`);
   // A deliberately broken test build never reports healthy (its supervisor must roll it back).
   if (!NEVER_HEALTHY)
     env.out.record({
@@ -117,6 +124,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       addresses: st.addresses,
       role: o.role,
       pid: process.pid,
+      ...(obs.metricsUrl ? { metrics_url: obs.metricsUrl } : {}),
     });
   if (!env.ctx.onShutdown) {
     // Embedded use without signals: nothing would ever stop it.

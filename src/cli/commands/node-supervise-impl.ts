@@ -28,6 +28,8 @@ export interface SupervisedFlags {
   platform: string;
   announceTtl: number;
   healthTimeout: number | undefined;
+  /** --metrics HOST:PORT, passed on: each child serves it in turn. */
+  metrics?: string | undefined;
 }
 
 export async function superviseStart(o: SupervisedFlags, env: CommandEnv): Promise<number> {
@@ -41,6 +43,7 @@ export async function superviseStart(o: SupervisedFlags, env: CommandEnv): Promi
     '--announce-ttl',
     String(o.announceTtl),
     ...(o.prefetch ? ['--prefetch'] : []),
+    ...(o.metrics !== undefined ? ['--metrics', o.metrics] : []),
   ];
   const log = env.logs.forComponent('activation');
   const onEvent = (e: SupervisorEvent) => {

@@ -16,7 +16,10 @@ export function registerNode(program: Command, ctx: CliContext): void {
     )
     .option('--bootstrap <multiaddr>', 'peer to connect to, with /p2p/<id> (repeatable)', collect, [])
     .option('--role <role>', 'validator|relay|user', 'user')
-    .option('--metrics <host:port>', 'Prometheus /metrics endpoint (not yet available)')
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus /metrics and /health on HOST:PORT (port 0: any free one)',
+    )
     .option('--dashboard <host:port>', 'web dashboard (not yet available)')
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')

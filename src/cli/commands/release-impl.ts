@@ -12,6 +12,7 @@ import {
 import { keyFileOptions } from '../../release/key-files.ts';
 import { loadRepo } from '../../release/mirror-dir.ts';
 import { publishRelease, refreshRepository } from '../../release/publish.ts';
+import type { DeltaReport } from '../../release/publish-delta.ts';
 import { type Repo, type RoleSpecs, roleSpecsOf } from '../../trust/repository.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
@@ -122,8 +123,10 @@ interface PublishFlags {
   baseUrl: string[];
   deltaFrom?: string;
   chunkSize: string;
+  cidVersion: string;
   prepare?: boolean;
   passphraseFile?: string;
+  buildInfo?: string;
 }
 
 export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
@@ -140,11 +143,13 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
   }
-  if (o.deltaFrom !== undefined)
-    throw new UsageError('--delta-from', 'delta updates are not available in this version yet');
+  if (o.deltaFrom !== undefined && (o.deltaFrom.length === 0 || o.deltaFrom.length > 1000))
+    throw new UsageError('--delta-from', 'expected versions like 1.0.0,0.9.0, last:N or none');
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
+  if (o.cidVersion !== '0' && o.cidVersion !== '1')
+    throw new UsageError('--cid-version', `'${o.cidVersion.slice(0, 20)}' is not 0 or 1`);
   const expiresSec = o.expires === undefined ? undefined : parseDuration(o.expires, '--expires');
   const loader = new KeyLoader(env, passphraseSource(env, o.passphraseFile), keyFileOptions(o));
   const keys = await loader.signing(o.key, '--key', !o.prepare);
@@ -157,6 +162,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     keys,
     now: env.ctx.now(),
     sigPath: o.sig === undefined ? undefined : resolve(env.ctx.cwd, o.sig),
+    ...(o.buildInfo !== undefined ? { buildInfoPath: resolve(env.ctx.cwd, o.buildInfo) } : {}),
     packageType,
     channel: o.channel as Channel,
     security: Boolean(o.security),
@@ -166,17 +172,21 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     expiresSec,
     baseUrls: o.baseUrl,
     chunkSize,
+    cidVersion: o.cidVersion === '1' ? 1 : 0,
     prepare: Boolean(o.prepare),
+    ...(o.deltaFrom !== undefined ? { deltaFrom: o.deltaFrom } : {}),
   });
   const c = r.custom;
   if (r.staged) {
     env.out.line(`📦 Staged ${r.name} (${c.size_bytes} bytes) in ${dir}: not published until finished`);
     env.out.line(`   SHA-256: ${c.sha256}`);
+    const deltas = reportDeltas(env, r.deltas);
     const doc = reportStaged(env, dir, { staged: { targets: r.staged }, droppedSignatures: [] }, r.repo);
     env.out.result({
       ...doc,
       name: r.name,
       metadata: c,
+      deltas,
       warnings: reportExpiry(env, repoExpiryItems(r.repo)),
     });
     return;
@@ -185,10 +195,44 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
+  if (c.ipfs_cid) env.out.line(`   IPFS:    ${c.ipfs_cid}`);
+  if (c.build)
+    env.out.line(
+      `   Built:   commit ${c.build.source_commit ?? '(none)'}${c.build.source_dirty ? ' (dirty)' : ''}, Node ${c.build.toolchain.node}, esbuild ${c.build.toolchain.esbuild}`,
+    );
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );
-  env.out.result({ ok: true, dir, name: r.name, metadata: c, ...repoResult(env, r.repo) });
+  const deltas = reportDeltas(env, r.deltas);
+  env.out.result({ ok: true, dir, name: r.name, metadata: c, deltas, ...repoResult(env, r.repo) });
+}
+
+/** One line per encoding (published or not, with what each differ measured); the JSON for them. */
+function reportDeltas(env: CommandEnv, report: DeltaReport[]) {
+  for (const d of report) {
+    const what = d.from ? `patch from ${d.from}` : 'compressed full package';
+    const tried = d.tried.map((t) => `${t.algorithm} ${t.size ?? `failed: ${t.error}`}`).join(', ');
+    const share = `${(d.share * 100).toFixed(1)}% of ${d.from ? 'zstd -19 full' : 'the package'}`;
+    env.out.line(
+      d.published
+        ? `   Delta:   ${d.name} (${d.algorithm}, ${d.size} bytes, ${share}; tried ${tried})`
+        : `   Delta:   no ${what}: not clearly smaller (${share}; tried ${tried})`,
+    );
+  }
+  return report.map((d) => ({
+    name: d.name ?? null,
+    from: d.from ?? null,
+    algorithm: d.algorithm ?? null,
+    size: d.size ?? null,
+    share: Math.round(d.share * 10000) / 10000,
+    published: d.published,
+    tried: d.tried.map((t) => ({
+      algorithm: t.algorithm,
+      size: t.size ?? null,
+      ms: t.ms,
+      error: t.error ?? null,
+    })),
+  }));
 }
 
 interface RotateFlags extends RoleKeyFlags {

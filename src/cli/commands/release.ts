@@ -78,8 +78,20 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--release-notes-url <url>', 'release notes')
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
-      .option('--delta-from <versions>', 'also publish delta patches from these versions')
+      .option(
+        '--delta-from <versions>',
+        'also publish patches from these published versions (V,V | last:N | none; default: DIR/release.toml [delta] from_last) and the zstd-compressed package; needs bsdiff and bzip2 for the bsdiff differ',
+      )
+      .option(
+        '--build-info <file>',
+        "release build's provenance record to sign into the target (default: PACKAGE.buildinfo.json if it matches)",
+      )
       .option('--chunk-size <bytes>', 'chunk table chunk size (power of two)', String(1024 * 1024))
+      .option(
+        '--cid-version <n>',
+        'IPFS CID recorded in custom.ipfs_cid: 0 as `ipfs add`, 1 as `--cid-version 1`',
+        '0',
+      )
       .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
   ).action(lazy(ctx, async () => (await impl()).publish));
   withPassphrase(

@@ -105,6 +105,8 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       if (line && c.ok) env.out.line(`✅ ${line}`);
     }
     env.out.line(`✅ Package saved: ${result.path}`);
+    if (d.attestations?.from)
+      env.out.line(`   Rebuild attestations: ${d.attestations.lines} kept (check them with update verify)`);
     reportPruned(env, d.pruned, d.settings.prune_after_failures);
     env.out.result({
       type: 'result',

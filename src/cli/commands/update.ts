@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { collect } from '../flags.ts';
 import { lazy } from '../program.ts';
 
 /**
@@ -15,6 +16,21 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .requiredOption('--version <v>', 'the version it claims to be')
     .option('--platform <p>', 'its platform (default: from the file name dchat-<version>-<platform>)')
     .option('--metadata <dir>', 'a repository or mirror copy to update trust from first')
+    .option(
+      '--attestations <file>',
+      'rebuild attestations (.intoto.jsonl) to count (default: beside the package in --metadata DIR or the home)',
+    )
+    .option(
+      '--builder-key <file>',
+      'count only attestations by these builder public keys (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--min-attestations <n>',
+      'fail (exit 3) unless this many independent builders rebuilt these bytes',
+      '0',
+    )
     .action(lazy(ctx, async () => (await import('./verify-impl.ts')).verify));
   update
     .command('check')

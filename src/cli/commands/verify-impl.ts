@@ -1,8 +1,9 @@
 import { basename, resolve } from 'node:path';
 import { DchatError } from '../../errors.ts';
+import type { PackageTarget } from '../../model/package.ts';
 import { hostPlatform, parsePackageName } from '../../model/platform.ts';
 import { startFileDigest } from '../../store/file-digest.ts';
-import { platformFlag, versionFlag } from '../flags.ts';
+import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 
 export interface VerifyFlags {
@@ -10,6 +11,9 @@ export interface VerifyFlags {
   version: string;
   platform?: string;
   metadata?: string;
+  attestations?: string;
+  builderKey?: string[];
+  minAttestations?: string;
 }
 
 /** Seed output lines: "✅ Hash verification passed (SHA-256)". */
@@ -78,7 +82,43 @@ export async function verify(o: VerifyFlags, env: CommandEnv): Promise<number> {
   env.out.line(
     `✅ Signature verification passed (Ed25519, ${root.roles.targets?.threshold} of ${root.roles.targets?.keyIDs.length} release keys, targets v${targets.version})`,
   );
+  const attested = await attestationsOf(o, env, verdict.target);
   env.out.line('✅ Package verified successfully');
-  env.out.result(doc);
+  env.out.result({ ...doc, attestations: attested });
   return 0;
+}
+
+/**
+ * Rebuild attestations of the verified package, counted against its signed target; with
+ * `--min-attestations N` fewer than N matching builders is E_ATTESTATIONS (exit 3).
+ */
+async function attestationsOf(o: VerifyFlags, env: CommandEnv, target: PackageTarget) {
+  const min = intFlag(o.minAttestations ?? '0', '--min-attestations', 0, 256) as number;
+  const builders = o.builderKey?.length ? await builderKeys(o.builderKey, env) : undefined;
+  const { readAttestations, checkAttestations } = await import('../../update/attestations.ts');
+  const found = await readAttestations(env.paths, target.path, {
+    ...(o.attestations ? { file: resolve(env.ctx.cwd, o.attestations) } : {}),
+    ...(o.metadata ? { metadataDir: resolve(env.ctx.cwd, o.metadata) } : {}),
+  });
+  const c = checkAttestations(found.envelopes, target, { min, ...(builders ? { builders } : {}) });
+  const n = c.matching.length;
+  if (found.from === null) env.out.line('ℹ️  No rebuild attestations for this package');
+  else
+    env.out.line(
+      `${n > 0 ? '✅' : 'ℹ️ '} Reproducible build: ${n} independent builder${n === 1 ? '' : 's'} rebuilt these exact bytes from source${c.rejected.length ? ` (${c.rejected.length} attestation(s) did not count)` : ''}`,
+    );
+  return {
+    from: found.from,
+    matching: n,
+    required: min,
+    builders: c.matching,
+    rejected: c.rejected,
+  };
+}
+
+async function builderKeys(files: string[], env: CommandEnv): Promise<Set<string>> {
+  const { loadKeyFile } = await import('../../release/key-files.ts');
+  const out = new Set<string>();
+  for (const f of files) out.add((await loadKeyFile(resolve(env.ctx.cwd, f), '--builder-key')).key.publicHex);
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../../errors.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
-import type { GossipMessage } from './messages.ts';
+import type { GossipMessage, SignedObject, SignedObjectKind } from './messages.ts';
 
 /**
  * What the core asks its host to do, drained with `poll()` after every input (quinn-proto's
@@ -16,6 +16,17 @@ export type GossipAction<P> =
       from: P | undefined;
       via: AcceptedVia;
       /** What the validator returned with its verdict (e.g. the trusted state the bundle leads to). */
+      proof: unknown;
+    }
+  /** A new, valid signed object (proposal, vote, ...) was accepted: `replaced` is the id it superseded. */
+  | {
+      type: 'object';
+      kind: SignedObjectKind;
+      id: string;
+      object: SignedObject;
+      replaced: string | undefined;
+      from: P | undefined;
+      via: AcceptedVia;
       proof: unknown;
     }
   /** A message from `from` was dropped for a reason that cost the peer score (for metrics and logs). */
@@ -53,6 +64,12 @@ export type ValidationResult =
   | { ok: true; proof?: unknown }
   | { ok: false; code: ErrorCode; reason?: string };
 export type ValidateAnnouncement = (announcement: VersionAnnouncement) => ValidationResult;
+/**
+ * The injected check of a signed object: that `id` is the object's hash and that its signatures
+ * and signers count (the node's governance rules against its pinned genesis). Synchronous, like
+ * the release check. Absent: the node takes no objects (they are ignored, never relayed).
+ */
+export type ValidateObject = (kind: SignedObjectKind, id: string, object: SignedObject) => ValidationResult;
 
 /** Counters a node keeps about what it saw (exported as metrics by the node, summed by the simulator). */
 export interface GossipStats {

@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { DchatError } from '../../errors.ts';
 import { VersionAnnouncementSchema } from '../../model/announcement.ts';
 import { DownloadSourceSchema } from '../../model/download-source.ts';
+import { GOVERNANCE_OBJECT_SCHEMAS } from '../../model/governance.ts';
 import { LIMITS } from '../../model/limits.ts';
-import { parseJsonBytes, versionString } from '../../model/schema-util.ts';
+import { hex64, parseJsonBytes, versionString } from '../../model/schema-util.ts';
 
 export const GOSSIP_FORMAT = 'dchat.gossip/1';
 const GOSSIP_FORMAT_FAMILY = 'dchat.gossip/';
@@ -24,52 +25,90 @@ export const MAX_SHARED_MIRRORS = 32;
 const format = z.literal(GOSSIP_FORMAT);
 
 /**
- * What kind of signed object an `announce` or `bundle` carries. One protocol for every object the
- * network gossips (DESIGN.md `gossip/`): a new kind (governance proposals, votes, approvals,
- * height beacons) is a new value here with its own validation and replay rule in the core, not a
- * new protocol. A kind this node does not know is E_MALFORMED from its sender.
+ * The signed objects the network gossips besides releases, each with its schema. One protocol for
+ * every object (DESIGN.md `gossip/`): a new kind (height beacons next) is one entry here and one
+ * rule in object-kinds.ts (its replay rule), not a new protocol. Objects are named by a 64-hex id
+ * (the host's validator checks it is the hash of the object, see ValidateObject).
  */
-export const OBJECT_KINDS = ['release'] as const;
-export type ObjectKind = (typeof OBJECT_KINDS)[number];
+export const SIGNED_OBJECT_SCHEMAS = { ...GOVERNANCE_OBJECT_SCHEMAS } as const;
+export type SignedObjectKind = keyof typeof SIGNED_OBJECT_SCHEMAS;
+export type SignedObjectOf<K extends SignedObjectKind> = z.infer<(typeof SIGNED_OBJECT_SCHEMAS)[K]>;
+export type SignedObject = SignedObjectOf<SignedObjectKind>;
+export const SIGNED_OBJECT_KINDS = Object.keys(SIGNED_OBJECT_SCHEMAS) as SignedObjectKind[];
+
+/**
+ * What kind of signed object an `announce` or `bundle` carries: releases (a VersionAnnouncement,
+ * named by a UUID) and the signed objects above (named by their hash). A kind this node does not
+ * know is E_MALFORMED from its sender.
+ */
+export const OBJECT_KINDS = ['release', ...SIGNED_OBJECT_KINDS] as ['release', ...SignedObjectKind[]];
+export type ObjectKind = 'release' | SignedObjectKind;
 const kind = z.enum(OBJECT_KINDS);
 const announcementId = z.uuid();
+/** An IHAVE/IWANT/WANT/digest id: a release's UUID or an object's hash. */
+const anyId = z.union([announcementId, hex64]);
+
+/** Objects (not releases) listed in one digest: always the certificates and proposals, then a
+ * rotating window over the rest, so repeated exchanges cover everything held. */
+export const MAX_DIGEST_OBJECTS = 64;
 
 /** What a node holds, newest first: enough for a peer to see what it misses and ask for it. */
 export const DigestSchema = z.object({
   releases: z.array(z.object({ id: announcementId, version: versionString })).max(MAX_DIGEST_ENTRIES),
+  /** Absent: no objects (a node that gossips releases only). */
+  objects: z
+    .array(
+      z.object({ kind: z.enum(SIGNED_OBJECT_KINDS as [SignedObjectKind, ...SignedObjectKind[]]), id: hex64 }),
+    )
+    .max(MAX_DIGEST_OBJECTS)
+    .optional(),
 });
 export type Digest = z.infer<typeof DigestSchema>;
 
-const AnnounceSchema = z.object({
-  format,
-  type: z.literal('announce'),
-  kind,
-  announcement: VersionAnnouncementSchema,
-});
+const hops = z.number().int().min(0).max(255);
+/** Any object but a release: kind, id, the object, and the hops left (outside every signature). */
+function objectBody<K extends SignedObjectKind>(k: K) {
+  return { kind: z.literal(k), id: hex64, object: SIGNED_OBJECT_SCHEMAS[k], ttl: hops };
+}
+/** `announce` or `bundle`: a release travels as its VersionAnnouncement (hops in its own `ttl`). */
+function carrying<T extends 'announce' | 'bundle'>(type: T) {
+  const base = { format, type: z.literal(type) };
+  return z.discriminatedUnion('kind', [
+    z.object({ ...base, kind: z.literal('release'), announcement: VersionAnnouncementSchema }),
+    z.object({ ...base, ...objectBody('proposal') }),
+    z.object({ ...base, ...objectBody('vote') }),
+    z.object({ ...base, ...objectBody('approval') }),
+    z.object({ ...base, ...objectBody('certificate') }),
+  ]);
+}
+
+const AnnounceSchema = carrying('announce');
 /** Reply to WANT (anti-entropy); handled like `announce` but counted apart. */
-const BundleSchema = z.object({
-  format,
-  type: z.literal('bundle'),
-  kind,
-  announcement: VersionAnnouncementSchema,
-});
+const BundleSchema = carrying('bundle');
+/** A release item carries its version (a peer skips what is not newer without asking); an
+ * object item its kind. */
+const IhaveItemSchema = z.union([
+  z.object({ kind: z.literal('release').optional(), id: announcementId, version: versionString }),
+  z.object({ kind: z.enum(SIGNED_OBJECT_KINDS as [SignedObjectKind, ...SignedObjectKind[]]), id: hex64 }),
+]);
+export type IhaveItem = z.infer<typeof IhaveItemSchema>;
 const IhaveSchema = z.object({
   format,
   type: z.literal('ihave'),
-  items: z
-    .array(z.object({ id: announcementId, version: versionString }))
-    .min(1)
-    .max(MAX_IDS_PER_MESSAGE),
+  items: z.array(IhaveItemSchema).min(1).max(MAX_IDS_PER_MESSAGE),
 });
+/** IWANT and WANT name ids of one kind (absent: release). */
 const IwantSchema = z.object({
   format,
   type: z.literal('iwant'),
-  ids: z.array(announcementId).min(1).max(MAX_IDS_PER_MESSAGE),
+  kind: kind.optional(),
+  ids: z.array(anyId).min(1).max(MAX_IDS_PER_MESSAGE),
 });
 const WantSchema = z.object({
   format,
   type: z.literal('want'),
-  ids: z.array(announcementId).min(1).max(MAX_IDS_PER_MESSAGE),
+  kind: kind.optional(),
+  ids: z.array(anyId).min(1).max(MAX_IDS_PER_MESSAGE),
 });
 /** First message on a new connection: mesh intent, what we hold, which mirrors we use. */
 const HelloSchema = z.object({
@@ -177,3 +216,6 @@ export function encodeGossipMessage(
 function fail(code: 'E_MALFORMED' | 'E_UNSUPPORTED', message: string, cause?: unknown): DecodeResult {
   return { ok: false, error: new DchatError(code, message, cause === undefined ? {} : { cause }) };
 }
+
+/** An object message (announce or bundle of any kind but release), as the core handles it. */
+export type ObjectMessage = Exclude<MessageOf<'announce'> | MessageOf<'bundle'>, { kind: 'release' }>;

@@ -35,6 +35,7 @@ import {
   type GossipStats,
   type RejectReason,
   type ValidateAnnouncement,
+  type ValidateObject,
   type ValidationResult,
 } from './actions.ts';
 import { type GossipConfig, resolveGossipConfig } from './config.ts';
@@ -45,8 +46,13 @@ import {
   type GossipMessage,
   MAX_IDS_PER_MESSAGE,
   type MessageOf,
+  type ObjectMessage,
+  type SignedObject,
+  type SignedObjectKind,
 } from './messages.ts';
 import { MirrorBook } from './mirror-book.ts';
+import { KIND_RULES, type KindRules } from './object-kinds.ts';
+import { type HeldObject, ObjectBook } from './objects.ts';
 import { addScore, admit, admitValidation, currentScore, PeerState } from './peer-state.ts';
 import { PendingRequests } from './pending-requests.ts';
 import { type CompareVersions, type HeldRelease, ReleaseBook } from './releases.ts';
@@ -67,6 +73,10 @@ export interface GossipNodeInit {
   initialHighest?: string;
   /** Version order; SemVer by default. */
   compareVersions?: CompareVersions;
+  /** The signed-object check (governance, beacons); absent: objects are ignored, not relayed. */
+  validateObject?: ValidateObject;
+  /** Replay rules per object kind (tests may narrow caps); default KIND_RULES. */
+  kindRules?: KindRules;
 }
 
 /** Control messages without content are shared, never rebuilt. */
@@ -86,6 +96,12 @@ export class GossipNode<P> {
   private banned: Lru<P, number> | undefined;
   private readonly seen: SeenCache;
   private readonly releases: ReleaseBook<P>;
+  private readonly objects: ObjectBook<P>;
+  private readonly validateObject: ValidateObject | undefined;
+  /** The digest as last built from its release and object parts (same object while neither changed). */
+  private digestCache:
+    | { releases: Digest; objects: readonly unknown[] | undefined; digest: Digest }
+    | undefined;
   private readonly book: MirrorBook<P>;
   /** Announcements still to be advertised by IHAVE: id -> heartbeats left. */
   private readonly recent = new Map<string, number>();
@@ -109,6 +125,8 @@ export class GossipNode<P> {
       init.compareVersions ?? compareVersions,
       init.initialHighest,
     );
+    this.objects = new ObjectBook<P>(init.kindRules ?? KIND_RULES);
+    this.validateObject = init.validateObject;
     this.book = new MirrorBook<P>(init.mirrors ?? [], {
       maxLearned: c.maxLearnedMirrors,
       maxPerPeer: c.maxMirrorsPerPeer,
@@ -208,6 +226,57 @@ export class GossipNode<P> {
     const v = this.checkLocal(now, announcement);
     if (v.ok) this.accept(now, announcement, -1, undefined, 'local', v.proof);
     return v;
+  }
+
+  /**
+   * Our own signed object (a proposal, vote, approval or certificate made here, or one the
+   * operator injects): checked like any other, then pushed to every peer (floodPublish) or the
+   * mesh with `ttl` hops.
+   */
+  publishObject(
+    now: number,
+    kind: SignedObjectKind,
+    id: string,
+    object: SignedObject,
+    ttl: number,
+  ): ValidationResult {
+    this.alignHeartbeat(now);
+    const v = this.checkLocalObject(now, kind, id, object);
+    if (!v.ok) return v;
+    const held = this.acceptObject(
+      now,
+      kind,
+      id,
+      object,
+      Math.min(Math.max(0, ttl), this.config.maxTtl),
+      undefined,
+      'local',
+      v.proof,
+    );
+    this.relayObject(now, held, undefined, this.config.floodPublish);
+    return v;
+  }
+
+  /** A signed object this node already holds (from its store at start): served to peers that ask
+   * or lack it (anti-entropy), never pushed. */
+  adoptObject(now: number, kind: SignedObjectKind, id: string, object: SignedObject): ValidationResult {
+    this.alignHeartbeat(now);
+    const v = this.checkLocalObject(now, kind, id, object);
+    if (v.ok) this.acceptObject(now, kind, id, object, -1, undefined, 'local', v.proof);
+    return v;
+  }
+
+  private checkLocalObject(
+    now: number,
+    kind: SignedObjectKind,
+    id: string,
+    object: SignedObject,
+  ): ValidationResult {
+    if (this.seen.has(id, now) || this.objects.get(id))
+      return { ok: false, code: 'E_MALFORMED', reason: `${kind} ${id} already held` };
+    if (this.objects.standing(kind, object, id) === 'replay')
+      return { ok: false, code: 'E_ROLLBACK', reason: `a newer ${kind} for the same slot is held` };
+    return this.checkObject(kind, id, object);
   }
 
   /**
@@ -324,6 +393,11 @@ export class GossipNode<P> {
     return this.releases.list().map((h) => h.announcement);
   }
 
+  /** Held signed objects of `kind` (one per slot: superseded ones are gone), oldest first. */
+  heldObjects(kind: SignedObjectKind): { id: string; object: SignedObject }[] {
+    return this.objects.list(kind).map((h) => ({ id: h.id, object: h.object }));
+  }
+
   /** Mirrors, best first: configured, then learned ones that proved themselves, then the rest. */
   mirrors(): DownloadSource[] {
     return this.book.ranked();
@@ -378,10 +452,12 @@ export class GossipNode<P> {
   private dispatch(now: number, peer: P, st: PeerState, m: GossipMessage): void {
     switch (m.type) {
       case 'announce':
-        this.onAnnouncement(now, peer, st, m.announcement, 'push');
+        if (m.kind === 'release') this.onAnnouncement(now, peer, st, m.announcement, 'push');
+        else this.onObject(now, peer, st, m, 'push');
         return;
       case 'bundle':
-        this.onAnnouncement(now, peer, st, m.announcement, 'sync');
+        if (m.kind === 'release') this.onAnnouncement(now, peer, st, m.announcement, 'sync');
+        else this.onObject(now, peer, st, m, 'sync');
         return;
     }
     // Everything else is our protocol's; the seed's flooding speaks only announcements.
@@ -391,10 +467,12 @@ export class GossipNode<P> {
         this.onIhave(now, peer, st, m);
         return;
       case 'iwant':
-        this.serve(peer, m.ids, 'announce');
+        if (m.kind === undefined || m.kind === 'release') this.serve(peer, m.ids, 'announce');
+        else this.serveObjects(peer, m.ids, 'announce');
         return;
       case 'want':
-        this.serve(peer, m.ids, 'bundle');
+        if (m.kind === undefined || m.kind === 'release') this.serve(peer, m.ids, 'bundle');
+        else this.serveObjects(peer, m.ids, 'bundle');
         return;
       case 'hello':
         this.onHello(now, peer, st, m);
@@ -467,10 +545,65 @@ export class GossipNode<P> {
     if (h.relayTtl >= 0) this.relay(now, h, from, false);
   }
 
+  /**
+   * A signed object: the announcement path with the kind's replay rule (object-kinds.ts) in place
+   * of "newer version": dedupe by id -> replay (the slot holds an object this one does not
+   * supersede: ignore) -> validation budget -> validate -> accept (the superseded one is dropped)
+   * -> relay ttl-1.
+   */
+  private onObject(now: number, from: P, st: PeerState, m: ObjectMessage, via: AcceptedVia): void {
+    if (this.promised.size > 0) this.settlePromise(m.id);
+    if (this.seen.has(m.id, now) || this.objects.get(m.id)) {
+      this.stats.duplicates++;
+      if (this.config.mode === 'mesh') this.objects.get(m.id)?.knownHave.add(from);
+      return;
+    }
+    if (!this.validateObject) return;
+    if (this.objects.standing(m.kind, m.object, m.id) === 'replay') {
+      this.stats.replaysIgnored++;
+      return;
+    }
+    const c = this.config;
+    if (!admitValidation(st, now, c)) {
+      this.stats.validateRateLimited++;
+      this.penalize(now, from, st, c.scoreRateLimited, 'E_BUSY', 'validate-rate-limited');
+      return;
+    }
+    const v = this.checkObject(m.kind, m.id, m.object);
+    if (!v.ok) {
+      this.stats.invalid++;
+      if (isSecurityCode(v.code)) this.penalize(now, from, st, c.scoreInvalid, v.code, 'invalid');
+      return;
+    }
+    if (st.firstDeliveries < c.scoreFirstDeliveryCap) {
+      st.firstDeliveries++;
+      addScore(st, now, c.scoreFirstDelivery, c);
+    }
+    const ttl = Math.min(m.ttl, c.maxTtl);
+    const h = this.acceptObject(now, m.kind, m.id, m.object, ttl - 1, from, via, v.proof);
+    h.knownHave.add(from);
+    if (h.relayTtl >= 0) this.relayObject(now, h, from, false);
+  }
+
   private onIhave(now: number, peer: P, st: PeerState, m: MessageOf<'ihave'>): void {
     if (currentScore(st, now, this.config) < this.config.gossipThreshold) return;
     let ids: string[] | undefined;
+    let objectIds: Map<SignedObjectKind, string[]> | undefined;
     for (const it of m.items) {
+      if (it.kind !== undefined && it.kind !== 'release') {
+        const heldObject = this.objects.get(it.id);
+        if (heldObject) {
+          heldObject.knownHave.add(peer);
+          continue;
+        }
+        if (!this.validateObject || this.promised.has(it.id) || this.seen.has(it.id, now)) continue;
+        if (!this.promise(now, peer, st, it.id)) break;
+        objectIds ??= new Map();
+        const list = objectIds.get(it.kind) ?? [];
+        list.push(it.id);
+        objectIds.set(it.kind, list);
+        continue;
+      }
       const held = this.releases.get(it.id);
       if (held) {
         held.knownHave.add(peer);
@@ -483,6 +616,26 @@ export class GossipNode<P> {
       ids.push(it.id);
     }
     if (ids) this.send(peer, { format: GOSSIP_FORMAT, type: 'iwant', ids });
+    if (objectIds)
+      for (const [kind, list] of objectIds)
+        this.send(peer, { format: GOSSIP_FORMAT, type: 'iwant', kind, ids: list });
+  }
+
+  /** `serve` for signed objects: the same once-per-connection rules. */
+  private serveObjects(peer: P, ids: readonly string[], as: 'announce' | 'bundle'): void {
+    for (const id of ids) {
+      const held = this.objects.get(id);
+      if (!held) continue;
+      if (as === 'announce') {
+        if (held.sentTo.has(peer) || held.relayTtl < 0) continue;
+        held.sentTo.add(peer);
+      } else {
+        if (held.bundledTo.has(peer)) continue;
+        held.bundledTo.add(peer);
+      }
+      held.knownHave.add(peer);
+      this.send(peer, objectMessage(as, held, Math.max(0, held.relayTtl)));
+    }
   }
 
   /**
@@ -554,8 +707,20 @@ export class GossipNode<P> {
       ids.push(id);
     }
     if (ids) this.send(peer, { format: GOSSIP_FORMAT, type: 'want', ids });
-    if (!isReply && this.releases.hasNewerThan(d))
-      this.send(peer, { format: GOSSIP_FORMAT, type: 'digest', digest: this.releases.digest(), reply: true });
+    if (this.validateObject && d.objects && d.objects.length > 0) {
+      const wanted = new Map<SignedObjectKind, string[]>();
+      for (const o of d.objects) {
+        if (this.objects.get(o.id) || this.promised.has(o.id) || this.seen.has(o.id, now)) continue;
+        if (!this.promise(now, peer, st, o.id)) break;
+        const list = wanted.get(o.kind) ?? [];
+        list.push(o.id);
+        wanted.set(o.kind, list);
+      }
+      for (const [kind, list] of wanted)
+        this.send(peer, { format: GOSSIP_FORMAT, type: 'want', kind, ids: list });
+    }
+    if (!isReply && (this.releases.hasNewerThan(d) || this.objects.hasUnlisted(d.objects)))
+      this.send(peer, { format: GOSSIP_FORMAT, type: 'digest', digest: this.digest(), reply: true });
   }
 
   private learnMirrors(peer: P, sources: readonly DownloadSource[]): void {
@@ -619,7 +784,7 @@ export class GossipNode<P> {
     for (const [id, left] of this.recent) {
       if (left <= 1) this.recent.delete(id);
       else this.recent.set(id, left - 1);
-      const held = this.releases.get(id);
+      const held = this.releases.get(id) ?? this.objects.get(id);
       if (!held || held.relayTtl < 0) continue;
       const candidates: P[] = [];
       for (const [p, st] of this.peers)
@@ -633,7 +798,10 @@ export class GossipNode<P> {
           items = [];
           batches.set(p, items);
         }
-        if (items.length < MAX_IDS_PER_MESSAGE) items.push({ id, version: held.announcement.version });
+        if (items.length < MAX_IDS_PER_MESSAGE)
+          items.push(
+            'announcement' in held ? { id, version: held.announcement.version } : { kind: held.kind, id },
+          );
       }
     }
     if (batches)
@@ -650,7 +818,8 @@ export class GossipNode<P> {
       if (k-- > 0) continue;
       // A peer we no longer listen to is not asked either; the next period picks another.
       if (st.score < 0 && currentScore(st, now, this.config) < this.config.gossipThreshold) return;
-      this.send(p, { format: GOSSIP_FORMAT, type: 'digest', digest: this.releases.digest(), reply: false });
+      this.objects.rotate();
+      this.send(p, { format: GOSSIP_FORMAT, type: 'digest', digest: this.digest(), reply: false });
       return;
     }
   }
@@ -675,7 +844,7 @@ export class GossipNode<P> {
 
   /** The HELLO for a new connection, shared between connections while nothing it says changed. */
   private hello(graft: boolean): GossipMessage {
-    const digest = this.releases.digest();
+    const digest = this.digest();
     const mirrors = this.book.shareable() as DownloadSource[];
     let cache = this.helloCache;
     const head = cache?.[0];
@@ -701,18 +870,70 @@ export class GossipNode<P> {
     this.nextHeartbeat += Math.ceil((now - this.nextHeartbeat) / hb) * hb;
   }
 
+  /** Releases and objects held, as one digest; the same object while neither part changed. */
+  private digest(): Digest {
+    const releases = this.releases.digest();
+    if (this.objects.size === 0) return releases;
+    const objects = this.objects.digest();
+    const c = this.digestCache;
+    if (c && c.releases === releases && c.objects === objects) return c.digest;
+    const digest: Digest = { releases: releases.releases, objects };
+    this.digestCache = { releases, objects, digest };
+    return digest;
+  }
+
+  /** The injected object check, fenced like `check`. */
+  private checkObject(kind: SignedObjectKind, id: string, object: SignedObject): ValidationResult {
+    if (!this.validateObject)
+      return { ok: false, code: 'E_UNSUPPORTED', reason: 'this node takes no signed objects' };
+    try {
+      return this.validateObject(kind, id, object);
+    } catch (err) {
+      return fenced(err);
+    }
+  }
+
   /** The injected validator, fenced: a validator that throws is our bug, not the peer's fault. */
   private check(a: VersionAnnouncement): ValidationResult {
     try {
       return this.validate(a);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      return {
-        ok: false,
-        code: typeof code === 'string' && code.startsWith('E_') ? (code as ErrorCode) : 'E_INTERNAL',
-        reason: err instanceof Error ? err.message : String(err),
-      };
+      return fenced(err);
     }
+  }
+
+  private acceptObject(
+    now: number,
+    kind: SignedObjectKind,
+    id: string,
+    object: SignedObject,
+    relayTtl: number,
+    from: P | undefined,
+    via: AcceptedVia,
+    proof: unknown,
+  ): HeldObject<P> {
+    this.seen.add(id, now);
+    const slot = this.objects.slotOf(kind, object, id);
+    const replaced = this.objects.list(kind).find((h) => h.slot === slot)?.id;
+    const held = this.objects.add(kind, id, object, relayTtl, now);
+    this.stats.accepted++;
+    this.emit({ type: 'object', kind, id, object, replaced, from, via, proof });
+    return held;
+  }
+
+  /** `relay` for signed objects. */
+  private relayObject(now: number, held: HeldObject<P>, except: P | undefined, everyone: boolean): void {
+    const message = objectMessage('announce', held, held.relayTtl);
+    const all = everyone || this.config.mode === 'flood';
+    for (const [p, st] of this.peers) {
+      if (p === except || !(all || st.inMesh)) continue;
+      if (st.score < 0 && currentScore(st, now, this.config) < 0) continue;
+      held.sentTo.add(p);
+      held.knownHave.add(p);
+      this.send(p, message);
+    }
+    if (this.config.mode === 'mesh' && this.config.gossipHistory > 0)
+      this.recent.set(held.id, this.config.gossipHistory);
   }
 
   private accept(
@@ -794,6 +1015,7 @@ export class GossipNode<P> {
     this.peers.delete(peer);
     if (st.promises > 0) this.promised.forgetPeer(peer);
     this.releases.forgetPeer(peer);
+    this.objects.forgetPeer(peer);
     this.book.forgetPeer(peer);
   }
 
@@ -825,4 +1047,25 @@ function withTtl<P>(held: HeldRelease<P>, ttl: number): VersionAnnouncement {
   const copy = { ...a, ttl };
   held.outgoing = copy;
   return copy;
+}
+
+/** A held object on the wire with `ttl` hops. */
+function objectMessage<P>(type: 'announce' | 'bundle', held: HeldObject<P>, ttl: number): GossipMessage {
+  return {
+    format: GOSSIP_FORMAT,
+    type,
+    kind: held.kind,
+    id: held.id,
+    object: held.object,
+    ttl,
+  } as GossipMessage;
+}
+
+function fenced(err: unknown): ValidationResult {
+  const code = (err as { code?: unknown }).code;
+  return {
+    ok: false,
+    code: typeof code === 'string' && code.startsWith('E_') ? (code as ErrorCode) : 'E_INTERNAL',
+    reason: err instanceof Error ? err.message : String(err),
+  };
 }

@@ -27,6 +27,8 @@ export interface Http1RangeOptions {
   authority: string;
   path: string;
   range: string;
+  /** Extra request headers (an API's Accept, a token); names and values are ours, never a peer's. */
+  headers?: Readonly<Record<string, string>>;
   /** Bytes of the range: never more are read. */
   max: number;
   pieceBytes: number;
@@ -168,9 +170,12 @@ export class Http1Range extends PieceQueue implements RangeTransfer, ConnOwner {
       this.parser = new Http1ResponseParser(this.max);
       this.sentAt = Date.now();
       this.startTimer();
+      const extra = Object.entries(this.o.headers ?? {})
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       conn.socket.write(
         `GET ${this.o.path} HTTP/1.1\r\nHost: ${this.o.authority}\r\nUser-Agent: dchat\r\n` +
-          `Range: ${this.o.range}\r\nAccept-Encoding: identity\r\n\r\n`,
+          `Range: ${this.o.range}\r\n${extra}Accept-Encoding: identity\r\n\r\n`,
       );
       if (conn.socket.isPaused()) conn.socket.resume();
     } catch (err) {

@@ -53,14 +53,20 @@ export function sends(actions: readonly GossipAction<string>[]): Sent[] {
   return actions.flatMap((a) => (a.type === 'send' ? [{ to: a.to, message: a.message }] : []));
 }
 
+/** Sends of one message type; for `announce` and `bundle`, those carrying a release. */
 export function sentOfType<T extends GossipMessage['type']>(
   actions: readonly GossipAction<string>[],
   type: T,
 ) {
-  return sends(actions).filter(
-    (s): s is { to: string; message: Extract<GossipMessage, { type: T }> } => s.message.type === type,
-  );
+  return sends(actions).filter((s): s is { to: string; message: SentOf<T> } => {
+    const m = s.message;
+    if (m.type !== type) return false;
+    return (m.type !== 'announce' && m.type !== 'bundle') || m.kind === 'release';
+  });
 }
+type SentOf<T extends GossipMessage['type']> = T extends 'announce' | 'bundle'
+  ? Extract<GossipMessage, { type: T; kind: 'release' }>
+  : Extract<GossipMessage, { type: T }>;
 
 /** Connects `n` to each of `peers` (as the dialer) and drops the handshake it queued. */
 export function connectAll(n: GossipNode<string>, peers: readonly string[], now = 0): void {

@@ -81,7 +81,11 @@ test('property: the hop rule bounds the spread to TTL+1 hops (exactly so when fl
       // The ttl each node accepted: that of the first copy delivered to it.
       const acceptedTtl = new Map<string, number>();
       for (const m of net.log)
-        if (m.at >= t0 && (m.message.type === 'announce' || m.message.type === 'bundle'))
+        if (
+          m.at >= t0 &&
+          (m.message.type === 'announce' || m.message.type === 'bundle') &&
+          m.message.kind === 'release'
+        )
           if (!acceptedTtl.has(m.to)) acceptedTtl.set(m.to, m.message.announcement.ttl);
       for (let i = 0; i < c.n; i++) {
         if (i === c.origin) continue;
@@ -98,7 +102,7 @@ test('property: the hop rule bounds the spread to TTL+1 hops (exactly so when fl
       }
       // Every copy passed on carries the sender's accepted ttl minus one; none from a ttl-0 node.
       for (const m of net.log) {
-        if (m.at < t0 || m.message.type !== 'announce') continue;
+        if (m.at < t0 || m.message.type !== 'announce' || m.message.kind !== 'release') continue;
         if (m.from === `n${c.origin}`) {
           assert.equal(m.message.announcement.ttl, c.ttl);
           continue;

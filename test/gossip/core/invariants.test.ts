@@ -111,7 +111,7 @@ test('property: invalid never relayed, ttl never grows, dedupe holds, versions o
             } else if (a.type === 'send') {
               assert.ok(connected.has(a.to), `send to ${a.to}, which is not connected`);
               const m = a.message;
-              if (m.type !== 'announce' && m.type !== 'bundle') continue;
+              if ((m.type !== 'announce' && m.type !== 'bundle') || m.kind !== 'release') continue;
               const an = m.announcement;
               assert.ok(validate(an).ok, 'an invalid announcement was sent on');
               assert.ok(acceptedIds.has(an.id), 'only accepted releases are sent on');

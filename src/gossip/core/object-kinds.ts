@@ -1,0 +1,51 @@
+/**
+ * The replay rule of each signed object kind (releases have theirs in releases.ts: only a newer
+ * version is taken). Every object sits in a slot; a slot holds one object, and a newcomer for a
+ * taken slot is accepted only if it supersedes the holder (then the holder is dropped). A copy
+ * that does not supersede is a replay: ignored without penalty, never relayed. Because every
+ * rule is a total order, nodes that saw the same objects in any order hold the same one per slot.
+ */
+import type { SignedObjectKind, SignedObjectOf } from './messages.ts';
+
+export interface KindRule<K extends SignedObjectKind> {
+  /** Objects of one slot compete; the key is only compared, never shown. */
+  slot(object: SignedObjectOf<K>, id: string): string;
+  /** True if `a` (id `aId`) replaces `b` (id `bId`) in their slot. */
+  supersedes(a: SignedObjectOf<K>, aId: string, b: SignedObjectOf<K>, bId: string): boolean;
+  /** Held at most (oldest dropped first): bounds memory whatever peers send. */
+  maxHeld: number;
+}
+
+export type KindRules = { [K in SignedObjectKind]: KindRule<K> };
+
+/** Later signed time wins; equal times are decided by the id, so every node decides alike. */
+function later(aTime: number, aId: string, bTime: number, bId: string): boolean {
+  return aTime > bTime || (aTime === bTime && aId < bId);
+}
+
+export const KIND_RULES: KindRules = {
+  // Each proposal is its own slot: two proposals are two decisions.
+  proposal: { slot: (_p, id) => id, supersedes: () => false, maxHeld: 256 },
+  // A holder's latest vote on a proposal counts once (x/gov: a new vote replaces the old one).
+  vote: {
+    slot: (v) => `${v.proposal_id}:${v.voter}`,
+    supersedes: (a, aId, b, bId) => later(a.time_ms, aId, b.time_ms, bId),
+    maxHeld: 8192,
+  },
+  approval: {
+    slot: (a) => `${a.proposal_id}:${a.validator}`,
+    supersedes: (a, aId, b, bId) => later(a.time_ms, aId, b.time_ms, bId),
+    maxHeld: 2048,
+  },
+  // One certificate per proposal: the one carrying more signatures wins (the most complete
+  // record of the vote), then the lowest id, so all nodes settle on the same certificate.
+  certificate: {
+    slot: (c) => `${c.network_id}:${c.proposal.signature}`,
+    supersedes: (a, aId, b, bId) => {
+      const na = a.votes.length + a.approvals.length;
+      const nb = b.votes.length + b.approvals.length;
+      return na > nb || (na === nb && aId < bId);
+    },
+    maxHeld: 256,
+  },
+};

@@ -1,0 +1,105 @@
+/**
+ * Encoded targets (issue 14): a release's bytes in a smaller form, each its own TUF target.
+ *   - a patch from an older package (`from`) to a newer one (`to`): `zstd-patch-from` (zstd with
+ *     the old package as dictionary and a window over all of it) or `bsdiff-zstd` (the bsdiff
+ *     tool's control, diff and extra blocks, each one zstd frame instead of bzip2: see
+ *     BSDIFF_ZSTD_MAGIC below);
+ *   - the full package compressed (`zstd`, no `from`).
+ * The `custom` names the full targets by their TUF paths; its own hashes and chunk anchor are
+ * those of the encoded file, so mirrors and peers serve it like any target and every chunk is
+ * checked before it is written. What it decodes to is checked again, as a whole, against the
+ * `to` target's signed hashes: a patch is never trusted for its result.
+ */
+import { z } from 'zod';
+import { LIMITS } from './limits.ts';
+import { ChunkInfoSchema } from './package.ts';
+import { boundedString, hex64, parseWith, safeUint } from './schema-util.ts';
+
+export const ENCODED_FORMAT = 'dchat.encoded/1';
+export const ENCODINGS = ['zstd', 'zstd-patch-from', 'bsdiff-zstd'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+export const EncodedCustomSchema = z.looseObject({
+  format: z.literal(ENCODED_FORMAT),
+  algorithm: z.enum(ENCODINGS),
+  /** The full target this decodes to. */
+  to: boundedString,
+  /** The full target a patch applies to (absent for a compressed full package). */
+  from: boundedString.optional(),
+  sha256: hex64,
+  blake3: hex64,
+  size_bytes: safeUint.max(LIMITS.packageBytes),
+  chunks: ChunkInfoSchema,
+});
+export type EncodedCustom = z.infer<typeof EncodedCustomSchema>;
+
+export interface EncodedTarget {
+  path: string;
+  length: number;
+  sha256: string;
+  custom: EncodedCustom;
+}
+
+/**
+ * TUF path of an encoded target. Never of the form `dchat-<version>-<platform>[.ext]`, so a
+ * client that does not know encodings skips it (trust/package-check.ts isPackageTarget).
+ */
+export function encodedName(to: string, algorithm: Encoding, fromVersion?: string): string {
+  if (algorithm === 'zstd') return `${to}.full.zst`;
+  return `${to}.from-${fromVersion}.${algorithm === 'bsdiff-zstd' ? 'bsdz' : 'zpatch'}`;
+}
+
+/** True when the target's custom claims the encoded format (then it must parse). */
+export function isEncodedCustom(custom: unknown): boolean {
+  return (custom as { format?: unknown } | undefined)?.format === ENCODED_FORMAT;
+}
+
+export function parseEncodedCustom(data: unknown, what = 'encoded target custom'): EncodedCustom {
+  return parseWith(EncodedCustomSchema, data, what);
+}
+
+/**
+ * `bsdiff-zstd` container: the BSDIFF40 layout with its three bzip2 blocks replaced by zstd
+ * frames. Header (32 bytes): magic, then the byte lengths of the control and diff frames and the
+ * size of the new file, each a bsdiff offset (8 bytes little-endian, sign in the top bit).
+ */
+export const BSDIFF_ZSTD_MAGIC = 'DCBSDZ01';
+export const BSDIFF40_MAGIC = 'BSDIFF40';
+export const BSDIFF_HEADER_BYTES = 32;
+
+/** A bsdiff offset: 63-bit magnitude little-endian, the top bit of byte 7 the sign. */
+export function readOffset(b: Uint8Array, at: number): number {
+  let y = (b[at + 7] as number) & 0x7f;
+  for (let i = 6; i >= 0; i--) y = y * 256 + (b[at + i] as number);
+  if (y > Number.MAX_SAFE_INTEGER) return Number.NaN;
+  return (b[at + 7] as number) & 0x80 ? -y : y;
+}
+
+export function writeOffset(n: number, b: Uint8Array, at: number): void {
+  let y = Math.abs(n);
+  for (let i = 0; i < 8; i++) {
+    b[at + i] = y % 256;
+    y = Math.floor(y / 256);
+  }
+  if (n < 0) b[at + 7] = (b[at + 7] as number) | 0x80;
+}
+
+export interface BsdiffHeader {
+  magic: string;
+  ctrlBytes: number;
+  diffBytes: number;
+  newSize: number;
+}
+
+/** Parses a BSDIFF40 or DCBSDZ01 header; lengths must be non-negative and fit `total`. */
+export function parseBsdiffHeader(b: Uint8Array, total: number): BsdiffHeader | undefined {
+  if (b.length < BSDIFF_HEADER_BYTES) return undefined;
+  const magic = String.fromCharCode(...b.subarray(0, 8));
+  if (magic !== BSDIFF40_MAGIC && magic !== BSDIFF_ZSTD_MAGIC) return undefined;
+  const ctrlBytes = readOffset(b, 8);
+  const diffBytes = readOffset(b, 16);
+  const newSize = readOffset(b, 24);
+  if (!(ctrlBytes >= 0 && diffBytes >= 0 && newSize >= 0)) return undefined;
+  if (BSDIFF_HEADER_BYTES + ctrlBytes + diffBytes > total) return undefined;
+  return { magic, ctrlBytes, diffBytes, newSize };
+}

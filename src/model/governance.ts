@@ -1,0 +1,233 @@
+/**
+ * Governance formats (DESIGN.md `governance/`): the network genesis that every node pins, and the
+ * four signed objects that ride the gossip core: proposal, vote, approval, certificate. Each is a
+ * versioned JSON object (`dchat.<name>/1`, snake_case); each list has a cap so that a certificate
+ * always fits in one gossip message. Parsing is all that happens here: signatures, weights and
+ * the tally rules are the pure core in src/governance/.
+ *
+ * Signing (same for every object): the signer's Ed25519 signature over the canonical JSON
+ * (TUF/OLPC canonical form) of the object without its `signature` field. The `format` field is in
+ * the signed bytes, so a vote can never pass for an approval; `network_id` is in every signed
+ * object, so nothing signed for one network counts on another.
+ *
+ * Where the issue is silent the rules are Cosmos SDK x/gov's: quorum is the share of all token
+ * weight that voted (>=), the threshold is yes / (yes + no) among the non-abstaining votes (>),
+ * and x/upgrade's plan (name = version, height) is what an approved proposal carries.
+ */
+import { z } from 'zod';
+import { DownloadSourceSchema } from './download-source.ts';
+import { LIMITS } from './limits.ts';
+import { boundedString, hex64, hex128, isoDate, safeUint, versionString } from './schema-util.ts';
+
+export const GENESIS_FORMAT = 'dchat.genesis/1';
+export const PROPOSAL_FORMAT = 'dchat.proposal/1';
+export const VOTE_FORMAT = 'dchat.vote/1';
+export const APPROVAL_FORMAT = 'dchat.approval/1';
+export const CERTIFICATE_FORMAT = 'dchat.certificate/1';
+
+/** Token holders in a genesis snapshot: a certificate lists at most one vote per holder. */
+export const MAX_HOLDERS = 512;
+/** Validators in a genesis. */
+export const MAX_VALIDATORS = 64;
+/** Root keys that sign a genesis. */
+export const MAX_ROOT_KEYS = 16;
+/** Mirrors a proposal may name. */
+export const MAX_PROPOSAL_MIRRORS = 16;
+/** A genesis file on disk or on the command line. */
+export const MAX_GENESIS_BYTES = 256 * 1024;
+/** The longest voting period a network may set (1 year): time arithmetic stays far from overflow. */
+export const MAX_VOTING_PERIOD_MS = 366 * 24 * 3600 * 1000;
+
+/** The seed's 14 days. */
+export const DEFAULT_VOTING_PERIOD_MS = 14 * 24 * 3600 * 1000;
+
+export const networkId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a network id like dchat-mainnet (a-z 0-9 . _ -)');
+/** An Ed25519 public key, raw 32 bytes as hex (what `dchat-sign` key files hold, as TUF shows it). */
+export const publicKeyHex = hex64;
+/** An Ed25519 signature as hex. */
+export const signatureHex = hex128;
+/** A share in [0, 1] with at most 4 decimals (0.67): compared exactly in basis points. */
+const share = z
+  .number()
+  .min(0)
+  .max(1)
+  .refine((x) => Math.abs(x * 10_000 - Math.round(x * 10_000)) < 1e-6, 'at most 4 decimals');
+const blockHeight = safeUint;
+const timeMs = safeUint;
+
+export const VOTE_OPTIONS = ['yes', 'no', 'abstain'] as const;
+export type VoteOption = (typeof VOTE_OPTIONS)[number];
+export const FORK_TYPES = ['hard', 'soft'] as const;
+export type ForkType = (typeof FORK_TYPES)[number];
+
+// ---- genesis ------------------------------------------------------------------------------------
+
+export const GovernanceParamsSchema = z.strictObject({
+  /** Share of the total token weight that must vote (x/gov quorum; the seed's 67%). */
+  quorum: share,
+  /** yes / (yes + no) must be above this (x/gov threshold, 0.5). */
+  threshold: share,
+  /** Share of validator stake whose approvals a hard fork needs (the seed's 67%). */
+  approval_threshold: share,
+  /** Default voting period; a proposal may ask for another one within [min, max]. */
+  voting_period_ms: timeMs.min(1000).max(MAX_VOTING_PERIOD_MS),
+  min_voting_period_ms: timeMs.min(1000).max(MAX_VOTING_PERIOD_MS),
+  /** Tokens the proposer must hold (x/gov min_deposit; held, not locked: there is no ledger). */
+  min_deposit: safeUint,
+  /** Expected time between blocks: turns a period in time into one in blocks. */
+  block_interval_ms: timeMs.min(1).max(3_600_000),
+  /** Votes and approvals dated further than this from a node's own clock are not taken. */
+  max_clock_skew_ms: timeMs.max(3_600_000),
+});
+export type GovernanceParams = z.infer<typeof GovernanceParamsSchema>;
+
+export const HolderSchema = z.strictObject({ public_key: publicKeyHex, weight: safeUint.min(1) });
+export type Holder = z.infer<typeof HolderSchema>;
+export const ValidatorSchema = z.strictObject({
+  /** A short name for logs and status (e.g. validator-1); the key is what counts. */
+  key_id: z.string().min(1).max(64),
+  public_key: publicKeyHex,
+  stake: safeUint.min(1),
+});
+export type Validator = z.infer<typeof ValidatorSchema>;
+
+export const GenesisBodySchema = z.strictObject({
+  format: z.literal(GENESIS_FORMAT),
+  network_id: networkId,
+  /** Increases with every certified change of the genesis (holders, validators, params). */
+  version: safeUint.min(1),
+  created: isoDate,
+  params: GovernanceParamsSchema,
+  /** Keys that sign the genesis (the network's founders), like a TUF root's root role. */
+  root: z.strictObject({
+    public_keys: z.array(publicKeyHex).min(1).max(MAX_ROOT_KEYS),
+    threshold: z.number().int().min(1).max(MAX_ROOT_KEYS),
+  }),
+  /** The token-holder snapshot: public key -> weight. */
+  holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
+  validators: z.array(ValidatorSchema).max(MAX_VALIDATORS),
+});
+export type GenesisBody = z.infer<typeof GenesisBodySchema>;
+
+export const KeySignatureSchema = z.strictObject({ public_key: publicKeyHex, signature: signatureHex });
+export const GenesisSchema = z.strictObject({
+  signed: GenesisBodySchema,
+  signatures: z.array(KeySignatureSchema).max(MAX_ROOT_KEYS),
+});
+export type Genesis = z.infer<typeof GenesisSchema>;
+
+// ---- proposal -----------------------------------------------------------------------------------
+
+export const ProposalSchema = z.strictObject({
+  format: z.literal(PROPOSAL_FORMAT),
+  network_id: networkId,
+  version: versionString,
+  fork: z.enum(FORK_TYPES),
+  /** Soft forks: versions at or above this keep talking to the new one. */
+  min_compatible_version: versionString,
+  /** SHA-256 of the signed TUF targets.json that lists the release. */
+  targets_hash: hex64,
+  /** SHA-256 of the release package as that targets.json lists it. */
+  release_sha256: hex64,
+  ipfs_cid: z.string().min(1).max(128),
+  mirrors: z.array(DownloadSourceSchema).max(MAX_PROPOSAL_MIRRORS),
+  activation_height: blockHeight,
+  /** Height and time at submission, as the proposer's node knew them (height: null without a source). */
+  submit_height: blockHeight.nullable(),
+  submit_time_ms: timeMs,
+  voting_period_ms: timeMs.min(1000).max(MAX_VOTING_PERIOD_MS),
+  voting_period_blocks: safeUint,
+  title: boundedString.max(256),
+  proposer: publicKeyHex,
+  signature: signatureHex,
+});
+export type Proposal = z.infer<typeof ProposalSchema>;
+
+// ---- vote and approval ----------------------------------------------------------------------------
+
+export const VoteSchema = z.strictObject({
+  format: z.literal(VOTE_FORMAT),
+  network_id: networkId,
+  proposal_id: hex64,
+  voter: publicKeyHex,
+  option: z.enum(VOTE_OPTIONS),
+  /** When the vote was cast (the voter's clock; a node refuses dates beyond its clock skew). */
+  time_ms: timeMs,
+  height: blockHeight.nullable(),
+  signature: signatureHex,
+});
+export type Vote = z.infer<typeof VoteSchema>;
+
+export const ApprovalSchema = z.strictObject({
+  format: z.literal(APPROVAL_FORMAT),
+  network_id: networkId,
+  proposal_id: hex64,
+  /** Signed again so an approval names what it approves without its proposal at hand. */
+  version: versionString,
+  activation_height: blockHeight,
+  validator: publicKeyHex,
+  time_ms: timeMs,
+  signature: signatureHex,
+});
+export type Approval = z.infer<typeof ApprovalSchema>;
+
+// ---- certificate --------------------------------------------------------------------------------
+
+/** A vote in a certificate: the holder by index into the genesis snapshot (compact form). */
+export const CertificateVoteSchema = z.strictObject({
+  holder: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_HOLDERS - 1),
+  option: z.enum(VOTE_OPTIONS),
+  time_ms: timeMs,
+  height: blockHeight.nullable(),
+  signature: signatureHex,
+});
+export type CertificateVote = z.infer<typeof CertificateVoteSchema>;
+export const CertificateApprovalSchema = z.strictObject({
+  validator: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_VALIDATORS - 1),
+  time_ms: timeMs,
+  signature: signatureHex,
+});
+export type CertificateApproval = z.infer<typeof CertificateApprovalSchema>;
+
+/**
+ * The approved-upgrade certificate: the signed proposal and the votes and approvals that carry it,
+ * bound to one genesis by its hash. Nobody signs it as a whole: every part is signed by whoever
+ * counts, so any node checks it alone against the genesis it pinned.
+ */
+export const CertificateSchema = z.strictObject({
+  format: z.literal(CERTIFICATE_FORMAT),
+  network_id: networkId,
+  /** SHA-256 of the canonical genesis (signed part) whose snapshot and validators it counts against. */
+  genesis_hash: hex64,
+  proposal: ProposalSchema,
+  votes: z.array(CertificateVoteSchema).max(MAX_HOLDERS),
+  approvals: z.array(CertificateApprovalSchema).max(MAX_VALIDATORS),
+});
+export type Certificate = z.infer<typeof CertificateSchema>;
+
+// ---- gossip -------------------------------------------------------------------------------------
+
+/** The governance objects the gossip core carries, by kind. */
+export const GOVERNANCE_OBJECT_SCHEMAS = {
+  proposal: ProposalSchema,
+  vote: VoteSchema,
+  approval: ApprovalSchema,
+  certificate: CertificateSchema,
+} as const;
+export type GovernanceKind = keyof typeof GOVERNANCE_OBJECT_SCHEMAS;
+export type GovernanceObjectOf<K extends GovernanceKind> = z.infer<(typeof GOVERNANCE_OBJECT_SCHEMAS)[K]>;
+
+/** Largest governance object (a full certificate) on the wire: one gossip message. */
+export const MAX_GOVERNANCE_OBJECT_BYTES = LIMITS.gossipMessageBytes;

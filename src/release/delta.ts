@@ -1,0 +1,208 @@
+/**
+ * The maintainer's side of delta updates (issue 14): for a new package, the compressed full file
+ * and a patch from each older package, each made with every differ available and the smallest
+ * kept, measured per pair:
+ *   zstd             zstd -19 with a window over the whole file (node:zlib, libzstd);
+ *   zstd-patch-from  the same with the old package as dictionary (zstd --patch-from);
+ *   bsdiff-zstd      the Debian `bsdiff` tool's patch, its three bzip2 blocks re-framed as zstd
+ *                    (smaller, and decoded by libzstd in the node instead of a bzip2 decoder).
+ * A patch is kept only when clearly smaller than the compressed full file (at most PATCH_SHARE of
+ * it); the compressed full file only when clearly smaller than the package. Every kept encoding is
+ * decoded again here and compared with the package byte for byte before it is offered.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { constants, zstdCompress } from 'node:zlib';
+import { sha256Hex } from '../crypto/hash.ts';
+import { decodeToFile } from '../download/decode.ts';
+import { DchatError } from '../errors.ts';
+import {
+  BSDIFF_HEADER_BYTES,
+  BSDIFF_ZSTD_MAGIC,
+  type Encoding,
+  parseBsdiffHeader,
+  writeOffset,
+} from '../model/encoded.ts';
+
+/** A patch larger than this share of the zstd -19 full file is not published. */
+export const PATCH_SHARE = 0.8;
+/** The compressed full file is published only below this share of the package. */
+export const FULL_SHARE = 0.9;
+export const ZSTD_LEVEL = 19;
+
+export interface Encoded {
+  algorithm: Encoding;
+  file: string;
+  size: number;
+}
+
+export interface PairMeasure {
+  /** Every differ tried, with its size (or why it could not run). */
+  tried: { algorithm: Encoding; size?: number; ms: number; error?: string }[];
+  best?: Encoded;
+}
+
+/** zstd window log covering `bytes` (the whole base and the whole new file). */
+export function windowLog(bytes: number): number {
+  return Math.min(31, Math.max(10, Math.ceil(Math.log2(bytes + 1))));
+}
+
+export function zstdBytes(data: Buffer, dictionary?: Buffer): Promise<Buffer> {
+  const span = Math.max(data.length, dictionary?.length ?? 0);
+  return new Promise((res, rej) =>
+    zstdCompress(
+      data,
+      {
+        params: {
+          [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
+          [constants.ZSTD_c_windowLog]: windowLog(span),
+          [constants.ZSTD_c_contentSizeFlag]: 1,
+        },
+        ...(dictionary ? { dictionary } : {}),
+      },
+      (err, r) => (err ? rej(err) : res(r)),
+    ),
+  );
+}
+
+/** Runs a tool; stdin from `input`, stdout collected (capped), stderr kept for the message. */
+export function runTool(cmd: string, args: string[], input?: Buffer, maxOut = 0): Promise<Buffer> {
+  return new Promise((res, rej) => {
+    const p = spawn(cmd, args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let n = 0;
+    let err = '';
+    p.stdout?.on('data', (b: Buffer) => {
+      n += b.length;
+      if (maxOut > 0 && n > maxOut) p.kill();
+      else out.push(b);
+    });
+    p.stderr?.on('data', (b: Buffer) => {
+      err = (err + b.toString()).slice(-500);
+    });
+    p.on('error', (e) => rej(new DchatError('E_NOT_FOUND', `${cmd}: ${e.message}`, { cause: e })));
+    p.on('close', (code) => {
+      if (code === 0 && !(maxOut > 0 && n > maxOut)) res(Buffer.concat(out));
+      else rej(new DchatError('E_INTERNAL', `${cmd} ${args.join(' ')} failed (${code}): ${err.trim()}`));
+    });
+    if (input) {
+      p.stdin?.on('error', () => {});
+      p.stdin?.end(input);
+    }
+  });
+}
+
+/** bsdiff (the Debian tool) from `oldPath` to `newPath`, re-framed as bsdiff-zstd. */
+export async function bsdiffZstd(
+  oldPath: string,
+  newPath: string,
+  tmp: string,
+  newSize: number,
+): Promise<Buffer> {
+  const raw = join(tmp, 'bsdiff.out');
+  await runTool('bsdiff', [oldPath, newPath, raw]);
+  const p = await readFile(raw);
+  await rm(raw, { force: true });
+  const h = parseBsdiffHeader(p, p.length);
+  if (!h || h.newSize !== newSize) throw new DchatError('E_INTERNAL', 'bsdiff wrote an unexpected patch');
+  const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
+  const extraStart = diffStart + h.diffBytes;
+  const bunzip = (b: Buffer) => runTool('bzip2', ['-dc'], b, 4 * newSize + 1024 * 1024);
+  const [ctrl, diff, extra] = await Promise.all([
+    bunzip(p.subarray(BSDIFF_HEADER_BYTES, diffStart)),
+    bunzip(p.subarray(diffStart, extraStart)),
+    bunzip(p.subarray(extraStart)),
+  ]);
+  const zc = await zstdBytes(ctrl);
+  const zd = diff.length > 0 ? await zstdBytes(diff) : Buffer.alloc(0);
+  const ze = extra.length > 0 ? await zstdBytes(extra) : Buffer.alloc(0);
+  const head = Buffer.alloc(BSDIFF_HEADER_BYTES);
+  head.write(BSDIFF_ZSTD_MAGIC, 0, 'latin1');
+  writeOffset(zc.length, head, 8);
+  writeOffset(zd.length, head, 16);
+  writeOffset(newSize, head, 24);
+  return Buffer.concat([head, zc, zd, ze]);
+}
+
+/** Decodes `e` (from `base`) and compares with the package: an encoder bug never ships. */
+async function roundTrip(e: Encoded, newSha256: string, newSize: number, tmp: string, base?: string) {
+  const out = join(tmp, `check-${e.algorithm}`);
+  try {
+    await decodeToFile({
+      algorithm: e.algorithm,
+      encoded: e.file,
+      ...(base ? { base } : {}),
+      out,
+      maxBytes: newSize,
+    });
+    if (sha256Hex(await readFile(out)) !== newSha256)
+      throw new DchatError('E_INTERNAL', `${e.algorithm} does not decode to the package`);
+  } finally {
+    await rm(out, { force: true });
+  }
+}
+
+export interface EncodeContext {
+  newPath: string;
+  newBytes: Buffer;
+  newSha256: string;
+  tmp: string;
+  /** zstd -19 of the whole package: what every patch is measured against. */
+  fullZstd: Buffer;
+}
+
+export async function encodeContext(newPath: string, tmpParent: string): Promise<EncodeContext> {
+  const newBytes = await readFile(newPath);
+  const tmp = await mkdtemp(join(tmpParent, '.delta-'));
+  return { newPath, newBytes, newSha256: sha256Hex(newBytes), tmp, fullZstd: await zstdBytes(newBytes) };
+}
+
+/** The compressed full file, if clearly smaller than the package. */
+export async function compressedFull(c: EncodeContext): Promise<Encoded | undefined> {
+  if (c.fullZstd.length > FULL_SHARE * c.newBytes.length) return undefined;
+  const e: Encoded = { algorithm: 'zstd', file: join(c.tmp, 'full.zst'), size: c.fullZstd.length };
+  await writeFile(e.file, c.fullZstd);
+  await roundTrip(e, c.newSha256, c.newBytes.length, c.tmp);
+  return e;
+}
+
+/** Every differ on (oldPath -> package), the smallest kept if within PATCH_SHARE of full zstd. */
+export async function bestPatch(c: EncodeContext, oldPath: string, tag: string): Promise<PairMeasure> {
+  const tried: PairMeasure['tried'] = [];
+  const made: Encoded[] = [];
+  const oldBytes = await readFile(oldPath);
+  const attempt = async (algorithm: Encoding, make: () => Promise<Buffer>) => {
+    const t0 = performance.now();
+    try {
+      const bytes = await make();
+      const file = join(c.tmp, `${tag}.${algorithm}`);
+      await writeFile(file, bytes);
+      made.push({ algorithm, file, size: bytes.length });
+      tried.push({ algorithm, size: bytes.length, ms: Math.round(performance.now() - t0) });
+    } catch (err) {
+      tried.push({ algorithm, ms: Math.round(performance.now() - t0), error: (err as Error).message });
+    }
+  };
+  // One after the other: peak memory is the larger of the two, not their sum.
+  await attempt('zstd-patch-from', () => zstdBytes(c.newBytes, oldBytes));
+  await attempt('bsdiff-zstd', () => bsdiffZstd(oldPath, c.newPath, c.tmp, c.newBytes.length));
+  made.sort((a, b) => a.size - b.size);
+  const best = made[0];
+  for (const m of made.slice(1)) await rm(m.file, { force: true });
+  if (!best || best.size > PATCH_SHARE * c.fullZstd.length) {
+    if (best) await rm(best.file, { force: true });
+    return { tried };
+  }
+  await roundTrip(best, c.newSha256, c.newBytes.length, c.tmp, oldPath);
+  return { tried, best };
+}
+
+export async function disposeContext(c: EncodeContext): Promise<void> {
+  await rm(c.tmp, { recursive: true, force: true });
+}
+
+/** Size of a file, for reports. */
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}

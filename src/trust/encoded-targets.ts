@@ -1,0 +1,72 @@
+/**
+ * The encoded targets (model/encoded.ts) of the trusted targets metadata, cross-checked like
+ * packages are (pure): TUF length and hashes agree with the custom fields, the chunk count fits,
+ * and `to` / `from` name package targets of one platform. One that does not check out is left
+ * out (a client can always fetch the full package), never trusted for anything.
+ */
+import type { Metadata, Targets } from '@tufjs/models';
+import { chunkCount } from '../model/chunks.ts';
+import { type EncodedTarget, isEncodedCustom, parseEncodedCustom } from '../model/encoded.ts';
+import type { PackageTarget } from '../model/package.ts';
+import { listPackages } from './package-check.ts';
+
+/** Every well-formed encoded target whose `to` (and `from`) are trusted packages. */
+export function listEncoded(targets: Metadata<Targets>): EncodedTarget[] {
+  const packages = new Map(listPackages(targets).map((p) => [p.path, p]));
+  const out: EncodedTarget[] = [];
+  for (const [path, t] of Object.entries(targets.signed.targets)) {
+    if (!isEncodedCustom(t.custom)) continue;
+    let custom: EncodedTarget['custom'];
+    try {
+      custom = parseEncodedCustom(t.custom, `target ${path}`);
+    } catch {
+      continue;
+    }
+    const sha256 = t.hashes.sha256;
+    if (!sha256 || sha256 !== custom.sha256 || t.length !== custom.size_bytes) continue;
+    if (custom.chunks.count !== chunkCount(t.length, custom.chunks.size)) continue;
+    const to = packages.get(custom.to);
+    if (!to) continue;
+    const patch = custom.algorithm !== 'zstd';
+    if (patch !== (custom.from !== undefined)) continue;
+    if (custom.from !== undefined) {
+      const from = packages.get(custom.from);
+      if (!from || from.custom.platform !== to.custom.platform || from.path === to.path) continue;
+    }
+    out.push({ path, length: t.length, sha256, custom });
+  }
+  return out.sort((a, b) => a.length - b.length || a.path.localeCompare(b.path));
+}
+
+/** Encodings of `to`: patches whose base is one of `held`, and compressed full copies. */
+export function encodingsOf(
+  all: readonly EncodedTarget[],
+  to: PackageTarget,
+  held: ReadonlySet<string>,
+): EncodedTarget[] {
+  return all.filter(
+    (e) => e.custom.to === to.path && (e.custom.from === undefined || held.has(e.custom.from)),
+  );
+}
+
+/**
+ * The view of an encoded target the download engine takes (it fetches and checks any target by
+ * path, length, SHA-256, BLAKE3 and chunk anchor). Never written anywhere, never installed as a
+ * package: the version and platform are those of the package it decodes to.
+ */
+export function engineTarget(e: EncodedTarget, to: PackageTarget): PackageTarget {
+  return {
+    path: e.path,
+    length: e.length,
+    sha256: e.sha256,
+    custom: {
+      ...to.custom,
+      sha256: e.sha256,
+      blake3: e.custom.blake3,
+      size_bytes: e.length,
+      chunks: e.custom.chunks,
+      signature: undefined,
+      signer_pubkey: undefined,
+    },
+  };
+}

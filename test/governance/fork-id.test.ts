@@ -1,0 +1,153 @@
+/**
+ * The fork id (governance/fork-id.ts). Heights only, it must be EIP-2124 exactly: the vectors are
+ * Ethereum mainnet's, as published in EIP-2124 and go-ethereum's core/forkid tests (an independent
+ * implementation computed them). Then dchat's own use: versions folded into the hash, hard forks
+ * from a schedule, soft forks ruled by min_compatible_version.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  checkForkId,
+  checkPeerVersion,
+  checksumHex,
+  checksumUpdate,
+  type ForkPoint,
+  forkIdOf,
+  genesisChecksum,
+  hardForks,
+  type ScheduledUpgrade,
+} from '../../src/governance/fork-id.ts';
+
+const MAINNET = 'd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3';
+/** Frontier..Petersburg as EIP-2124 lists them (Constantinople and Petersburg share 7280000). */
+const PETERSBURG: ForkPoint[] = [1150000, 1920000, 2463000, 2675000, 4370000, 7280000, 7280000].map(
+  (height) => ({ height }),
+);
+/** go-ethereum's mainnet config up to Gray Glacier. */
+const GRAY_GLACIER: ForkPoint[] = [
+  1150000, 1920000, 2463000, 2675000, 2675000, 4370000, 7280000, 7280000, 9069000, 9200000, 12244000,
+  12965000, 13773000, 15050000,
+].map((height) => ({ height }));
+const FAR = Number.MAX_SAFE_INTEGER; // stands for EIP-2124's MaxUint64 "uncertain" next fork
+
+test('EIP-2124 creation vectors (Ethereum mainnet): hash and next at each head', () => {
+  const cases: [number, string, number][] = [
+    [0, 'fc64ec04', 1150000],
+    [1149999, 'fc64ec04', 1150000],
+    [1150000, '97c2c34c', 1920000],
+    [1919999, '97c2c34c', 1920000],
+    [1920000, '91d1f948', 2463000],
+    [2462999, '91d1f948', 2463000],
+    [2463000, '7a64da13', 2675000],
+    [2674999, '7a64da13', 2675000],
+    [2675000, '3edd5b10', 4370000],
+    [4369999, '3edd5b10', 4370000],
+    [4370000, 'a00bc324', 7280000],
+    [7279999, 'a00bc324', 7280000],
+    [7280000, '668db0af', 9069000],
+    [9068999, '668db0af', 9069000],
+    [9069000, '879d6e30', 9200000],
+    [9199999, '879d6e30', 9200000],
+    [9200000, 'e029e991', 12244000],
+    [12244000, '0eb440f6', 12965000],
+    [12965000, 'b715077d', 13773000],
+    [13773000, '20c327fc', 15050000],
+    [15050000, 'f0afd0e3', 0],
+  ];
+  for (const [head, hash, next] of cases)
+    assert.deepEqual(forkIdOf(MAINNET, GRAY_GLACIER, head), { hash, next }, `head ${head}`);
+  assert.equal(checksumHex(genesisChecksum(MAINNET)), 'fc64ec04');
+});
+
+test('EIP-2124 validation vectors (local Petersburg config)', () => {
+  const stale5c = checksumHex(checksumUpdate(0x668db0af, { height: 0xffffffff }));
+  assert.equal(stale5c, '5cddc0e1', 'the EIP names this checksum: Petersburg + a fork at 0xffffffff');
+  const cases: [
+    head: number,
+    hash: string,
+    next: number,
+    want: 'ok' | 'remote-stale' | 'local-incompatible-or-stale',
+  ][] = [
+    [7987396, '668db0af', 0, 'ok'], // same fork, nothing next
+    [7987396, '668db0af', FAR, 'ok'], // same fork, an uncertain far fork
+    [7279999, 'a00bc324', 0, 'ok'], // both Byzantium, peer unaware of Petersburg (not passed yet)
+    [7279999, 'a00bc324', 7280000, 'ok'],
+    [7279999, 'a00bc324', FAR, 'ok'],
+    [7280000, 'a00bc324', 7280000, 'ok'], // peer out of sync, knows Petersburg
+    [7987396, 'a00bc324', 7280000, 'ok'],
+    [7987396, '3edd5b10', 4370000, 'ok'], // peer far out of sync, knows its next fork
+    [7279999, '668db0af', 0, 'ok'], // we are behind
+    [4369999, 'a00bc324', 0, 'ok'],
+    [7987396, 'a00bc324', 0, 'remote-stale'], // peer missed Petersburg: needs an update
+    [7987396, stale5c, 0, 'local-incompatible-or-stale'],
+    [7279999, stale5c, 0, 'local-incompatible-or-stale'],
+    [7987396, 'afec6b27', 0, 'local-incompatible-or-stale'], // Rinkeby
+    [88888888, '668db0af', 88888888, 'local-incompatible-or-stale'], // fork we passed without
+    [7279999, 'a00bc324', 7279999, 'local-incompatible-or-stale'],
+  ];
+  for (const [head, hash, next, want] of cases) {
+    const r = checkForkId(MAINNET, PETERSBURG, head, { hash, next });
+    assert.equal(r.ok ? 'ok' : r.reason, want, `head ${head} remote ${hash}/${next}`);
+    if (!r.ok) assert.ok(r.message.length > 0);
+  }
+});
+
+const GENESIS = 'ab'.repeat(32);
+const schedule: ScheduledUpgrade[] = [
+  { version: '1.1.0', activation_height: 100, fork: 'hard', min_compatible_version: '1.1.0' },
+  { version: '1.2.0', activation_height: 200, fork: 'soft', min_compatible_version: '1.1.0' },
+  { version: '2.0.0', activation_height: 300, fork: 'hard', min_compatible_version: '2.0.0' },
+];
+
+test('dchat fork ids: versions are in the hash, soft forks are not, next is the next hard fork', () => {
+  const forks = hardForks(schedule);
+  assert.deepEqual(forks, [
+    { height: 100, version: '1.1.0' },
+    { height: 300, version: '2.0.0' },
+  ]);
+  const g = checksumHex(genesisChecksum(GENESIS));
+  assert.deepEqual(forkIdOf(GENESIS, forks, 0), { hash: g, next: 100 });
+  assert.deepEqual(forkIdOf(GENESIS, forks, 99), { hash: g, next: 100 });
+  const at100 = forkIdOf(GENESIS, forks, 100);
+  assert.equal(at100.next, 300);
+  assert.notEqual(at100.hash, g);
+  // The soft fork at 200 changes nothing.
+  assert.deepEqual(forkIdOf(GENESIS, forks, 250), at100);
+  // Another release at the same height is another fork.
+  const other = forkIdOf(GENESIS, [{ height: 100, version: '1.1.1' }], 100);
+  assert.notEqual(other.hash, at100.hash);
+  // Another genesis is another chain, even with the same forks.
+  assert.notEqual(forkIdOf('cd'.repeat(32), forks, 100).hash, at100.hash);
+  // Vectors computed independently with Python's zlib.crc32 over the same bytes (genesis, then
+  // uint64-BE height and UTF-8 version per fork): a change here is a change to the wire.
+  assert.deepEqual(forkIdOf(GENESIS, forks, 0), { hash: 'd98acb08', next: 100 });
+  assert.deepEqual(at100, { hash: '05b59239', next: 300 });
+  assert.deepEqual(forkIdOf(GENESIS, forks, 300), { hash: '83298541', next: 0 });
+});
+
+test('after a hard fork height, a node without the upgrade is refused; before it, both talk', () => {
+  const upgraded = hardForks(schedule);
+  const legacy: ForkPoint[] = []; // never heard of the upgrade
+  // Before the height: the legacy node's id equals ours, only `next` differs (it knows no fork).
+  const legacyId = forkIdOf(GENESIS, legacy, 99);
+  assert.equal(checkForkId(GENESIS, upgraded, 99, legacyId).ok, true);
+  // At the height: we passed the fork; the legacy node is stale.
+  const r = checkForkId(GENESIS, upgraded, 100, forkIdOf(GENESIS, legacy, 100));
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.reason, 'remote-stale');
+  // The legacy node's view of us: our hash is not on its chain.
+  const back = checkForkId(GENESIS, legacy, 100, forkIdOf(GENESIS, upgraded, 100));
+  assert.equal(back.ok ? 'ok' : back.reason, 'local-incompatible-or-stale');
+  // Two upgraded nodes agree at every height.
+  for (const h of [0, 99, 100, 150, 299, 300, 1000])
+    assert.equal(checkForkId(GENESIS, upgraded, h, forkIdOf(GENESIS, upgraded, h)).ok, true, `height ${h}`);
+});
+
+test('soft forks: versions at or above min_compatible_version keep talking', () => {
+  assert.equal(checkPeerVersion(schedule, 50, '1.0.0'), undefined, 'nothing activated yet');
+  assert.match(checkPeerVersion(schedule, 100, '1.0.0') ?? '', /below 1\.1\.0/);
+  assert.equal(checkPeerVersion(schedule, 250, '1.1.0'), undefined, 'the soft fork keeps 1.1.0');
+  assert.equal(checkPeerVersion(schedule, 250, '1.2.0'), undefined);
+  assert.match(checkPeerVersion(schedule, 300, '1.2.0') ?? '', /below 2\.0\.0/);
+  assert.match(checkPeerVersion(schedule, 300, 'x') ?? '', /not a version/);
+});
