@@ -56,11 +56,11 @@ const SECURITY_CODES = [
   'E_ROLLBACK',
   'E_VERSION_MISMATCH',
   'E_WRONG_TARGET',
+  /** Signed for another network or genesis (a governance object, a beacon, a peer's handshake): never valid here. */
+  'E_WRONG_NETWORK',
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
-  /** Signed for another network (a beacon, a peer's handshake): never valid here. */
-  'E_WRONG_NETWORK',
   /** A height beacon that does not follow the accepted chain of beacons. */
   'E_CHAIN_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */

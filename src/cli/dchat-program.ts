@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerGovernance } from './commands/governance.ts';
 import { registerMirror } from './commands/mirror.ts';
 import { registerNode } from './commands/node.ts';
 import { registerRelease } from './commands/release.ts';
@@ -18,6 +19,7 @@ export function buildDchat(ctx: CliContext): Command {
   registerTrust(program, ctx);
   registerUpdate(program, ctx);
   registerNode(program, ctx);
+  registerGovernance(program, ctx);
   registerMirror(program, ctx);
   program
     .command('completion')

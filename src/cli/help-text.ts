@@ -170,6 +170,27 @@ const HELP: Record<string, CommandHelp> = {
   'dchat-test chaos-byzantine': {
     examples: ['dchat-test --json chaos-byzantine --malicious-nodes 3 --nodes 6'],
   },
+  'dchat governance init': {
+    examples: ['dchat governance init --genesis genesis.json   # then restart the node'],
+  },
+  'dchat governance propose-upgrade': {
+    examples: [
+      'dchat governance propose-upgrade --version 1.0.0 --ipfs-cid QmExample \\\n' +
+        '    --mirrors https://releases.example.org/dchat --activation-height 110000 --fork hard --key holder.key',
+    ],
+    env: KEYS,
+  },
+  'dchat governance vote': {
+    examples: ['dchat governance vote --proposal 3f2a9c1e --option yes --key holder.key'],
+    env: KEYS,
+  },
+  'dchat governance approve': {
+    examples: ['dchat governance approve --proposal 3f2a9c1e --key validator.key'],
+    env: KEYS,
+  },
+  'dchat governance status': {
+    examples: ['dchat governance status', 'dchat governance status --proposal 3f2a9c1e --json'],
+  },
   'dchat-test simulate': {
     examples: ['dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg'],
   },

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DownloadSourceSchema } from './download-source.ts';
+import { GOVERNANCE_CONTROL_METHODS } from './governance-control.ts';
 import { boundedString, platformString, safeUint, versionString } from './schema-util.ts';
 import { SOURCE_KINDS } from './source-kind.ts';
 
@@ -99,6 +100,7 @@ export const CONTROL_METHODS = {
   status: { params: StatusParamsSchema, result: StatusResultSchema },
   announce: { params: AnnounceParamsSchema, result: AnnounceResultSchema },
   download: { params: DownloadParamsSchema, result: DownloadResultSchema },
+  ...GOVERNANCE_CONTROL_METHODS,
 } as const;
 
 export type ControlMethod = keyof typeof CONTROL_METHODS;

@@ -50,12 +50,19 @@ export const networkId = z
 export const publicKeyHex = hex64;
 /** An Ed25519 signature as hex. */
 export const signatureHex = hex128;
-/** A share in [0, 1] with at most 4 decimals (0.67): compared exactly in basis points. */
+/**
+ * A share in [0, 1] as a decimal string with at most 4 decimals ("0.67"), as Cosmos SDK writes its
+ * gov params: signed bytes are canonical JSON, which has no floats, and comparisons are exact.
+ */
 const share = z
-  .number()
-  .min(0)
-  .max(1)
-  .refine((x) => Math.abs(x * 10_000 - Math.round(x * 10_000)) < 1e-6, 'at most 4 decimals');
+  .string()
+  .regex(/^(0(\.\d{1,4})?|1(\.0{1,4})?)$/, 'expected a share like "0.67" (0 to 1, at most 4 decimals)');
+
+/** A share string in basis points (1 = 10000), for exact integer comparisons. */
+export function shareBps(s: string): number {
+  const [int, frac = ''] = s.split('.');
+  return Number(int) * 10_000 + Number(frac.padEnd(4, '0'));
+}
 const blockHeight = safeUint;
 const timeMs = safeUint;
 

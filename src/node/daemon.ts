@@ -21,6 +21,7 @@ import { compareVersions } from '../model/version.ts';
 import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
+import { GovernanceStore } from '../store/governance-store.ts';
 import type { HomePaths } from '../store/home.ts';
 import { persistLearnedMirrors } from '../store/learned-mirrors.ts';
 import { loadMirrors } from '../store/mirrors.ts';
@@ -32,6 +33,7 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
+import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { listenError } from './listen-error.ts';
@@ -62,6 +64,7 @@ export class DchatNode extends EventEmitter {
   private gossip: GossipService | undefined;
   private chunkServer: ChunkServer | undefined;
   private control: ControlServer | undefined;
+  private governance: GovernanceService | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -131,6 +134,7 @@ export class DchatNode extends EventEmitter {
         },
         // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
         download: async (p) => this.downloadRequested(p),
+        ...governanceHandlers(() => this.governance),
       }),
     );
     await this.control.start();
@@ -150,6 +154,14 @@ export class DchatNode extends EventEmitter {
         throw listenError(err) ?? err;
       });
       this.libp2p = node;
+      this.governance = await GovernanceService.load({
+        store: new GovernanceStore(this.paths),
+        log: this.log,
+        certify: this.config.role === 'validator',
+        heightSource: this.config.heightSource,
+        clock: () => this.clock().getTime(),
+        ttl: this.config.announceTtl,
+      });
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -176,6 +188,7 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
+        ...this.governance.gossipInit(),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -195,6 +208,7 @@ export class DchatNode extends EventEmitter {
       await this.chunkServer.start();
       await this.gossip.start();
       this.gossip.adoptTrusted();
+      this.governance.attach(this.gossip);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
@@ -213,6 +227,7 @@ export class DchatNode extends EventEmitter {
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
+    await this.governance?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
     try {

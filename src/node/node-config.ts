@@ -4,6 +4,7 @@
  */
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
+import type { HeightSource } from '../governance/height-source.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -24,6 +25,8 @@ export interface NodeConfig {
   clock?: () => Date;
   /** The process environment (TLS roots for HTTPS mirrors: NODE_EXTRA_CA_CERTS). */
   env?: NodeJS.ProcessEnv;
+  /** The network's block height (governance voting periods, activation); none: time only. */
+  heightSource?: HeightSource;
   /** Test harness only (chaos-byzantine): corrupt served chunks. */
   chunkServer?: Pick<ChunkServerInit, 'tamper'>;
 }

@@ -40,6 +40,15 @@ describe('control protocol dchat.control/1', () => {
         download: async () => {
           throw new Error('not used');
         },
+        governance_context: async () => {
+          throw new Error('not used');
+        },
+        governance_submit: async () => {
+          throw new Error('not used');
+        },
+        governance_status: async () => {
+          throw new Error('not used');
+        },
       }),
       { requestDeadlineMs: 200 },
     );

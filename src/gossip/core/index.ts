@@ -9,6 +9,7 @@ export type {
   GossipStats,
   RejectReason,
   ValidateAnnouncement,
+  ValidateObject,
   ValidationResult,
 } from './actions.ts';
 export { emptyStats } from './actions.ts';
@@ -21,6 +22,9 @@ export type {
   GossipMessageType,
   MessageOf,
   ObjectKind,
+  SignedObject,
+  SignedObjectKind,
+  SignedObjectOf,
 } from './messages.ts';
 export {
   decodeGossipMessage,
@@ -32,9 +36,12 @@ export {
   MAX_SHARED_MIRRORS,
   OBJECT_KINDS,
   parseGossipMessage,
+  SIGNED_OBJECT_KINDS,
 } from './messages.ts';
 export type { MirrorBookLimits } from './mirror-book.ts';
 export { isShareableSource, MirrorBook } from './mirror-book.ts';
 export type { GossipNodeInit } from './node.ts';
 export { GossipNode } from './node.ts';
+export type { KindRule, KindRules } from './object-kinds.ts';
+export { KIND_RULES } from './object-kinds.ts';
 export { deriveSeed, Rng } from './rng.ts';

@@ -15,6 +15,9 @@ import {
   type GossipAction,
   type GossipMessage,
   GossipNode,
+  type SignedObject,
+  type SignedObjectKind,
+  type ValidationResult,
 } from '../core/index.ts';
 import type { TrustSnapshot } from './bundle.ts';
 import { type AdapterStats, type GossipHost, type GossipServiceInit, seedOf } from './host.ts';
@@ -22,7 +25,7 @@ import { NodeTrust, type VerifiedBundle } from './node-trust.ts';
 import { GossipWire } from './wire.ts';
 
 export { BanList } from './bans.ts';
-export type { AcceptedRelease, AdapterStats, GossipHost, GossipServiceInit } from './host.ts';
+export type { AcceptedObject, AcceptedRelease, AdapterStats, GossipHost, GossipServiceInit } from './host.ts';
 
 const MAX_REJECTED_PEERS = 1024;
 /** Longest timer armed at once (a far-away pollTimeout is re-armed from there). */
@@ -59,6 +62,7 @@ export class GossipService {
       validate: this.trust.validate,
       config: { seed: seedOf(host.peerId.toString()), ...init.config },
       mirrors: init.mirrors ?? [],
+      ...(init.validateObject ? { validateObject: init.validateObject } : {}),
     });
     this.wire = new GossipWire(host, this.core.config.maxMessageBytes, {
       frame: (peer, bytes) => this.onFrame(peer, bytes),
@@ -169,6 +173,11 @@ export class GossipService {
       case 'accepted':
         this.accepted(a.announcement, a.from, a.via, a.proof as VerifiedBundle);
         return;
+      case 'object': {
+        const { type: _t, ...o } = a;
+        this.init.onObject?.(o);
+        return;
+      }
       case 'rejected': {
         if (a.reason === 'invalid') this.counts.forgedAnnouncements++;
         const r = this.counts.rejectedBy;
@@ -260,6 +269,18 @@ export class GossipService {
     const id = held.id;
     this.feed(() => this.core.announceHeld(this.now(), id, hops));
     return { id, version: v, ttl: hops };
+  }
+
+  /** Publishes a signed object made here (pushed with `ttl` hops), or holds one quietly (`ttl` undefined). */
+  offerObject(kind: SignedObjectKind, id: string, object: SignedObject, ttl?: number): ValidationResult {
+    let r: ValidationResult = { ok: false, code: 'E_INTERNAL' };
+    this.feed(() => {
+      r =
+        ttl === undefined
+          ? this.core.adoptObject(this.now(), kind, id, object)
+          : this.core.publishObject(this.now(), kind, id, object, ttl);
+    });
+    return r;
   }
 
   /** The download engine (or the node's loop) found a bad chunk from `peer`. */

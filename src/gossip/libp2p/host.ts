@@ -6,7 +6,13 @@ import type { PeerId } from '@libp2p/interface';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
 import type { TrustStore } from '../../trust/updater.ts';
-import type { AcceptedVia, GossipConfig } from '../core/index.ts';
+import type {
+  AcceptedVia,
+  GossipConfig,
+  SignedObject,
+  SignedObjectKind,
+  ValidateObject,
+} from '../core/index.ts';
 import type { BanList } from './bans.ts';
 import type { RootHistory } from './bundle.ts';
 import type { ProtocolHost } from './rpc.ts';
@@ -30,6 +36,17 @@ export interface AcceptedRelease {
   via: AcceptedVia;
 }
 
+/** A signed object (governance) the core accepted; `replaced` is the one it superseded. */
+export interface AcceptedObject {
+  kind: SignedObjectKind;
+  id: string;
+  object: SignedObject;
+  replaced: string | undefined;
+  from: string | undefined;
+  via: AcceptedVia;
+  proof: unknown;
+}
+
 export interface GossipServiceInit {
   trustStore: TrustStore & Partial<RootHistory>;
   bans: BanList;
@@ -45,6 +62,10 @@ export interface GossipServiceInit {
   onLog?: (level: 'debug' | 'info' | 'warn', msg: string, data?: Record<string, unknown>) => void;
   /** The core's mirror list changed (a peer shared mirrors): every mirror, best first. */
   onMirrorsChanged?: (mirrors: DownloadSource[]) => void;
+  /** The signed-object check (governance); absent: the node takes no objects. */
+  validateObject?: ValidateObject;
+  /** A signed object was accepted (to persist it and act on it). */
+  onObject?: (o: AcceptedObject) => void;
   /** Where this node can be reached, put in its announcements as a Peer source. */
   selfAddrs?: () => string[];
 }

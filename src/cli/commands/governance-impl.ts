@@ -1,0 +1,234 @@
+/**
+ * `dchat governance init|propose-upgrade|vote|approve|status`. `init` pins the genesis in the home
+ * (restart the node to use it). The others talk to the running node over its control socket; the
+ * signing ones load `--key` here, ask the node what to sign against (network, current height and
+ * time, the release's hashes in the trusted TUF targets), sign, and hand the signed object to the
+ * node, which checks it like any peer's and gossips it. Keys never leave this process.
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { DchatError, UsageError } from '../../errors.ts';
+import {
+  buildApproval,
+  buildProposal,
+  buildVote,
+  type GovernanceContext,
+} from '../../governance/builders.ts';
+import { trustGenesis } from '../../governance/genesis.ts';
+import type { DownloadSource } from '../../model/download-source.ts';
+import { parseDuration } from '../../model/duration.ts';
+import {
+  FORK_TYPES,
+  type ForkType,
+  MAX_GENESIS_BYTES,
+  MAX_PROPOSAL_MIRRORS,
+  MAX_VOTING_PERIOD_MS,
+  VOTE_OPTIONS,
+  type VoteOption,
+} from '../../model/governance.ts';
+import type { ProposalStatus } from '../../model/governance-control.ts';
+import { isAllowedMirrorUrl } from '../../model/loopback.ts';
+import { parseJsonBytes } from '../../model/schema-util.ts';
+import { controlRequest } from '../../node/control.ts';
+import { keyFileOptions, loadSigningKeyFile } from '../../release/key-files.ts';
+import { GovernanceStore } from '../../store/governance-store.ts';
+import { readFlagFile } from '../../store/read-capped.ts';
+import { intFlag, versionFlag } from '../flags.ts';
+import type { CommandEnv } from '../program.ts';
+import { passphraseSource } from './release-keys.ts';
+
+export async function init(o: { genesis: string }, env: CommandEnv): Promise<void> {
+  const path = resolve(env.ctx.cwd, o.genesis);
+  const bytes = await readFlagFile('--genesis', path, MAX_GENESIS_BYTES);
+  const g = trustGenesis(parseJsonBytes(bytes, MAX_GENESIS_BYTES, path));
+  const store = new GovernanceStore(env.paths);
+  const pinned = await store.readGenesis();
+  if (pinned !== undefined) {
+    const old = trustGenesis(pinned);
+    if (old.hash !== g.hash)
+      throw new DchatError(
+        'E_CONFIG',
+        `a different genesis (network ${old.networkId}, ${old.hash.slice(0, 16)}) is already pinned in ${store.genesisFile}; it changes only by a certified governance decision`,
+      );
+  } else await store.writeGenesis(bytes);
+  env.out.line(`🏛️  Genesis pinned: network ${g.networkId} (${g.hash.slice(0, 16)})`);
+  env.out.line(
+    `   ${g.body.holders.length} token holders (weight ${g.totalWeight}), ${g.body.validators.length} validators (stake ${g.totalStake})`,
+  );
+  env.out.line(
+    `   Quorum ${g.body.params.quorum}, threshold ${g.body.params.threshold}, approval ${g.body.params.approval_threshold}`,
+  );
+  env.out.line('   Restart the node to use it.');
+  env.out.result({
+    ok: true,
+    network_id: g.networkId,
+    genesis_hash: g.hash,
+    holders: g.body.holders.length,
+    total_weight: g.totalWeight,
+    validators: g.body.validators.length,
+    total_stake: g.totalStake,
+    params: g.body.params,
+    file: store.genesisFile,
+  });
+}
+
+interface KeyFlags {
+  key: string;
+  passphraseFile?: string;
+  allowInsecureKeyPermissions?: boolean;
+}
+
+async function signingKey(o: KeyFlags, env: CommandEnv) {
+  const k = await loadSigningKeyFile(
+    resolve(env.ctx.cwd, o.key),
+    '--key',
+    passphraseSource(env, o.passphraseFile),
+    keyFileOptions(o),
+  );
+  return k.privateKey;
+}
+
+async function context(env: CommandEnv, version?: string): Promise<GovernanceContext> {
+  return controlRequest(env.paths, 'governance_context', version === undefined ? {} : { version });
+}
+
+function mirrorList(value: string): DownloadSource[] {
+  const urls = value
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+  if (urls.length === 0) throw new UsageError('--mirrors', 'at least one mirror URL is required');
+  if (urls.length > MAX_PROPOSAL_MIRRORS)
+    throw new UsageError('--mirrors', `at most ${MAX_PROPOSAL_MIRRORS} mirrors`);
+  return urls.map((u, i) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch (cause) {
+      throw new UsageError('--mirrors', `'${u.slice(0, 120)}' is not a URL`, { cause });
+    }
+    if (!isAllowedMirrorUrl(url))
+      throw new UsageError('--mirrors', `'${u.slice(0, 120)}' must be https:// (http:// on loopback only)`);
+    return {
+      id: randomUUID(),
+      source_type: 'HttpsMirror',
+      uri: url.toString(),
+      priority: 10 + i,
+      failure_count: 0,
+      origin: 'configured',
+    };
+  });
+}
+
+export interface ProposeFlags extends KeyFlags {
+  version: string;
+  ipfsCid: string;
+  mirrors: string;
+  activationHeight?: string;
+  fork: string;
+  votingPeriod?: string;
+  minCompatibleVersion?: string;
+  title?: string;
+}
+
+export async function proposeUpgrade(o: ProposeFlags, env: CommandEnv): Promise<void> {
+  const version = versionFlag(o.version);
+  if (!(FORK_TYPES as readonly string[]).includes(o.fork))
+    throw new UsageError('--fork', `'${o.fork.slice(0, 20)}' is not hard or soft`);
+  const cid = o.ipfsCid.trim();
+  if (!/^[A-Za-z0-9]{10,128}$/.test(cid))
+    throw new UsageError('--ipfs-cid', `'${cid.slice(0, 40)}' is not a CID`);
+  const mirrors = mirrorList(o.mirrors);
+  const activation = intFlag(o.activationHeight, '--activation-height', 1, Number.MAX_SAFE_INTEGER);
+  const period =
+    o.votingPeriod === undefined
+      ? undefined
+      : parseDuration(o.votingPeriod, '--voting-period', MAX_VOTING_PERIOD_MS / 1000) * 1000;
+  const minCompatible =
+    o.minCompatibleVersion === undefined
+      ? undefined
+      : versionFlag(o.minCompatibleVersion, '--min-compatible-version');
+  const key = await signingKey(o, env);
+  const ctx = await context(env, version);
+  const proposal = buildProposal(ctx, key, {
+    version,
+    ipfs_cid: cid,
+    mirrors,
+    fork: o.fork as ForkType,
+    ...(activation !== undefined ? { activation_height: activation } : {}),
+    ...(period !== undefined ? { voting_period_ms: period } : {}),
+    ...(minCompatible !== undefined ? { min_compatible_version: minCompatible } : {}),
+    ...(o.title !== undefined ? { title: o.title.slice(0, 256) } : {}),
+  });
+  const r = await controlRequest(env.paths, 'governance_submit', { kind: 'proposal', object: proposal });
+  const end = new Date(proposal.submit_time_ms + proposal.voting_period_ms).toISOString();
+  env.out.line(`🗳️  Proposal ${r.id}`);
+  env.out.line(`   Upgrade to ${version} (${proposal.fork} fork) at height ${proposal.activation_height}`);
+  env.out.line(`   Voting until ${end} (${proposal.voting_period_blocks} blocks)`);
+  env.out.result({ ok: true, id: r.id, proposal });
+}
+
+/** A full proposal id from an id or a unique prefix (8+ hex digits), as the node knows them. */
+async function resolveProposal(env: CommandEnv, given: string): Promise<ProposalStatus> {
+  const p = given.trim().toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(p))
+    throw new UsageError('--proposal', `'${given.slice(0, 70)}' is not a proposal id`);
+  const st = await controlRequest(env.paths, 'governance_status', {});
+  const found = st.proposals.filter((x) => x.id.startsWith(p));
+  if (found.length === 0) throw new DchatError('E_NOT_FOUND', `no proposal ${p} is known to the node`);
+  if (found.length > 1)
+    throw new UsageError('--proposal', `'${p}' matches ${found.length} proposals; give more of the id`);
+  return found[0] as ProposalStatus;
+}
+
+export async function vote(
+  o: KeyFlags & { proposal: string; option: string },
+  env: CommandEnv,
+): Promise<void> {
+  if (!(VOTE_OPTIONS as readonly string[]).includes(o.option))
+    throw new UsageError('--option', `'${o.option.slice(0, 20)}' is not yes, no or abstain`);
+  const key = await signingKey(o, env);
+  const p = await resolveProposal(env, o.proposal);
+  const ctx = await context(env);
+  const v = buildVote(ctx, key, p.id, o.option as VoteOption);
+  const r = await controlRequest(env.paths, 'governance_submit', { kind: 'vote', object: v });
+  env.out.line(`✅ Voted ${v.option} on ${p.id.slice(0, 16)} (upgrade to ${p.version})`);
+  env.out.result({ ok: true, id: r.id, proposal: p.id, option: v.option, voter: v.voter });
+}
+
+export async function approve(o: KeyFlags & { proposal: string }, env: CommandEnv): Promise<void> {
+  const key = await signingKey(o, env);
+  const p = await resolveProposal(env, o.proposal);
+  const ctx = await context(env);
+  const a = buildApproval(ctx, key, p.id, p);
+  const r = await controlRequest(env.paths, 'governance_submit', { kind: 'approval', object: a });
+  env.out.line(`🛡️  Approved ${p.id.slice(0, 16)}: ${p.version} at height ${p.activation_height}`);
+  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator });
+}
+
+export async function status(o: { proposal?: string }, env: CommandEnv): Promise<void> {
+  const id = o.proposal === undefined ? undefined : (await resolveProposal(env, o.proposal)).id;
+  const st = await controlRequest(env.paths, 'governance_status', id === undefined ? {} : { proposal: id });
+  const h = st.now.height === null ? 'unknown' : String(st.now.height);
+  env.out.line(`🏛️  Network ${st.network_id} at height ${h}`);
+  if (st.proposals.length === 0) env.out.line('   No proposals.');
+  for (const p of st.proposals) {
+    const t = p.tally;
+    const pct = (n: number, d: number) => (d > 0 ? `${((100 * n) / d).toFixed(1)}%` : '0%');
+    env.out.line('');
+    env.out.line(`📜 ${p.id}`);
+    env.out.line(
+      `   ${p.title}: ${p.version} (${p.fork} fork) at height ${p.activation_height}: ${p.status.toUpperCase()}`,
+    );
+    env.out.line(
+      `   Votes: yes ${t.yes}, no ${t.no}, abstain ${t.abstain} (${t.voters} holders); turnout ${pct(t.voted, t.total_weight)} of quorum ${t.quorum}${t.quorum_reached ? ' ✓' : ''}`,
+    );
+    env.out.line(
+      `   Approving stake: ${p.approving_stake} of ${p.total_stake} (${pct(p.approving_stake, p.total_stake)}, needs ${p.approval_threshold}${p.fork === 'soft' ? ', soft fork: not required' : ''})`,
+    );
+    const blocks = p.blocks_left === null ? '' : `${p.blocks_left} blocks, `;
+    env.out.line(`   Voting left: ${blocks}${Math.ceil(p.time_left_ms / 1000)} s`);
+    if (p.certificate) env.out.line(`   ✅ Certificate ${p.certificate.id}`);
+  }
+  env.out.result(st);
+}

@@ -1,0 +1,212 @@
+/**
+ * The approved-upgrade certificate: built by any node that holds a passing vote (and, for a hard
+ * fork, enough approvals) once voting has ended; verified by any node alone, offline, against the
+ * genesis it pinned. `verifyCertificate` is a pure function of (genesis, certificate): a
+ * certificate verifies on every node that pinned the same genesis, or on none.
+ *
+ * What it proves: the proposal was signed by a holder with the minimum deposit; the votes in it
+ * are genuine, one per holder, dated within the period, and reach quorum and the threshold; for a
+ * hard fork, validators holding at least the approval share of stake signed this very proposal,
+ * version and height. It is bound to one network and one genesis (by hash) and names its version,
+ * so it cannot be replayed for another network or version. It cannot prove that no holder voted
+ * otherwise outside it (no chain orders the votes): builders include every vote they hold, and
+ * among certificates for one proposal the one with the most signatures wins (object-kinds.ts).
+ */
+
+import type { DownloadSource } from '../model/download-source.ts';
+import {
+  type Approval,
+  CERTIFICATE_FORMAT,
+  type Certificate,
+  type ForkType,
+  type Proposal,
+  type Vote,
+} from '../model/governance.ts';
+import { type ApprovalResult, approvingStake, expandApproval } from './approval.ts';
+import type { TrustedGenesis } from './genesis.ts';
+import { type ChainPoint, checkProposal, votingEnded } from './proposal.ts';
+import { objectId } from './signing.ts';
+import { countedVotes, expandVote, type TallyResult, tally, tallyCounted } from './tally.ts';
+import { refuse, type Verdict } from './verdict.ts';
+
+/**
+ * What an approved upgrade tells the activation supervisor (x/upgrade's Plan, plus what dchat
+ * needs to fetch and check the release): everything comes from the signed proposal.
+ */
+export interface ApprovedPlan {
+  network_id: string;
+  genesis_hash: string;
+  proposal_id: string;
+  certificate_id: string;
+  version: string;
+  fork: ForkType;
+  activation_height: number;
+  min_compatible_version: string;
+  targets_hash: string;
+  release_sha256: string;
+  ipfs_cid: string;
+  mirrors: DownloadSource[];
+  tally: TallyResult;
+  approving_stake: number;
+  total_stake: number;
+}
+
+export type CertificateVerdict = { ok: true; plan: ApprovedPlan } | Extract<Verdict, { ok: false }>;
+
+/** What the caller expects the certificate to be for (e.g. the version it is about to install). */
+export interface CertificateExpectation {
+  version?: string;
+  proposal_id?: string;
+}
+
+/** Whether a proposal can be certified now, and the certificate if so. */
+export type BuildResult =
+  | { ok: true; certificate: Certificate; id: string; plan: ApprovedPlan }
+  | Extract<Verdict, { ok: false }>;
+
+/**
+ * Builds the certificate of `proposal` from the votes and approvals a node holds, if voting has
+ * ended at `now`, the vote passed, and (hard fork) the approving stake is enough. Votes and
+ * approvals are listed in holder and validator order, so builders holding the same objects build
+ * the same certificate.
+ */
+export function buildCertificate(
+  g: TrustedGenesis,
+  proposal: Proposal,
+  votes: readonly Vote[],
+  approvals: readonly Approval[],
+  now: ChainPoint,
+): BuildResult {
+  const pc = checkProposal(g, proposal);
+  if (!pc.ok) return pc;
+  if (!votingEnded(proposal, now)) return refuse('E_BUSY', 'voting has not ended');
+  const pid = objectId(proposal);
+  const counted = countedVotes(g, proposal, pid, votes);
+  const t = tallyCounted(g, counted);
+  if (!t.passed) return refuse('E_THRESHOLD', rejectionReason(t));
+  const ap = approvingStake(g, proposal, pid, approvals);
+  if (proposal.fork === 'hard' && !ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
+  const certificate: Certificate = {
+    format: CERTIFICATE_FORMAT,
+    network_id: g.networkId,
+    genesis_hash: g.hash,
+    proposal,
+    votes: counted.map((c) => ({
+      holder: c.holder,
+      option: c.vote.option,
+      time_ms: c.vote.time_ms,
+      height: c.vote.height,
+      signature: c.vote.signature,
+    })),
+    approvals: ap.validators.map((validator, i) => {
+      const a = ap.approvals[i] as Approval;
+      return { validator, time_ms: a.time_ms, signature: a.signature };
+    }),
+  };
+  const id = objectId(certificate);
+  return { ok: true, certificate, id, plan: planOf(g, certificate, id, pid, t, ap) };
+}
+
+/**
+ * Checks a certificate against the pinned genesis, alone and offline, and returns the approved
+ * plan; E_WRONG_NETWORK (another network or genesis), E_VERSION_MISMATCH (not what `expect`
+ * names), E_SIGNATURE / E_UNTRUSTED_KEY (a part not genuinely signed by whom it must be),
+ * E_MALFORMED (repeats, votes outside the period), E_THRESHOLD (quorum, threshold or stake not
+ * reached).
+ */
+export function verifyCertificate(
+  g: TrustedGenesis,
+  cert: Certificate,
+  expect: CertificateExpectation = {},
+): CertificateVerdict {
+  if (cert.network_id !== g.networkId || cert.proposal.network_id !== g.networkId)
+    return refuse(
+      'E_WRONG_NETWORK',
+      `certificate is for network ${cert.proposal.network_id}, this is ${g.networkId}`,
+    );
+  if (cert.genesis_hash !== g.hash)
+    return refuse('E_WRONG_NETWORK', 'certificate counts against another genesis than the one pinned');
+  const p = cert.proposal;
+  const pid = objectId(p);
+  if (expect.version !== undefined && p.version !== expect.version)
+    return refuse('E_VERSION_MISMATCH', `certificate approves ${p.version}, not ${expect.version}`);
+  if (expect.proposal_id !== undefined && pid !== expect.proposal_id)
+    return refuse('E_VERSION_MISMATCH', 'certificate is for another proposal');
+  const pc = checkProposal(g, p);
+  if (!pc.ok) return pc;
+  const votes: Vote[] = [];
+  const holders = new Set<number>();
+  for (const c of cert.votes) {
+    if (holders.has(c.holder)) return refuse('E_MALFORMED', `certificate lists holder ${c.holder} twice`);
+    holders.add(c.holder);
+    const v = expandVote(g, pid, c);
+    if (!v) return refuse('E_UNTRUSTED_KEY', `certificate names holder ${c.holder}, not in the snapshot`);
+    votes.push(v);
+  }
+  const t = tally(g, p, pid, votes);
+  const bad = t.ignored;
+  if (bad.forged > 0)
+    return refuse('E_SIGNATURE', `${bad.forged} vote signature(s) in the certificate do not verify`);
+  if (bad.outside_period > 0)
+    return refuse(
+      'E_MALFORMED',
+      `${bad.outside_period} vote(s) in the certificate are dated outside the period`,
+    );
+  if (!t.passed) return refuse('E_THRESHOLD', rejectionReason(t));
+  const approvals: Approval[] = [];
+  const validators = new Set<number>();
+  for (const c of cert.approvals) {
+    if (validators.has(c.validator))
+      return refuse('E_MALFORMED', `certificate lists validator ${c.validator} twice`);
+    validators.add(c.validator);
+    const a = expandApproval(g, p, pid, c);
+    if (!a)
+      return refuse('E_UNTRUSTED_KEY', `certificate names validator ${c.validator}, not in the genesis`);
+    approvals.push(a);
+  }
+  const ap = approvingStake(g, p, pid, approvals);
+  if (ap.validators.length !== approvals.length)
+    return refuse(
+      'E_SIGNATURE',
+      `${approvals.length - ap.validators.length} approval signature(s) do not verify`,
+    );
+  if (p.fork === 'hard' && !ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
+  return { ok: true, plan: planOf(g, cert, objectId(cert), pid, t, ap) };
+}
+
+function planOf(
+  g: TrustedGenesis,
+  cert: Certificate,
+  certificateId: string,
+  proposalId: string,
+  t: TallyResult,
+  ap: ApprovalResult,
+): ApprovedPlan {
+  const p = cert.proposal;
+  return {
+    network_id: g.networkId,
+    genesis_hash: g.hash,
+    proposal_id: proposalId,
+    certificate_id: certificateId,
+    version: p.version,
+    fork: p.fork,
+    activation_height: p.activation_height,
+    min_compatible_version: p.min_compatible_version,
+    targets_hash: p.targets_hash,
+    release_sha256: p.release_sha256,
+    ipfs_cid: p.ipfs_cid,
+    mirrors: p.mirrors,
+    tally: t,
+    approving_stake: ap.approving_stake,
+    total_stake: ap.total_stake,
+  };
+}
+
+function rejectionReason(t: TallyResult): string {
+  if (!t.quorum_reached) return `quorum not reached: ${t.voted} of ${t.total_weight} token weight voted`;
+  return `the vote did not pass: ${t.yes} yes, ${t.no} no`;
+}
+
+function stakeReason(ap: ApprovalResult): string {
+  return `validator approval too low: ${ap.approving_stake} of ${ap.total_stake} stake approved`;
+}

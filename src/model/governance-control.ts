@@ -1,0 +1,105 @@
+/**
+ * The governance methods of the control protocol (model/control.ts): the CLI signs with the
+ * holder's or validator's key itself (keys never reach the node), so it first asks the node what
+ * to sign against (`governance_context`), then hands the signed object over
+ * (`governance_submit`), and reads the state with `governance_status`.
+ */
+import { z } from 'zod';
+import {
+  ApprovalSchema,
+  CertificateSchema,
+  FORK_TYPES,
+  GovernanceParamsSchema,
+  MAX_PROPOSAL_MIRRORS,
+  networkId,
+  ProposalSchema,
+  publicKeyHex,
+  VoteSchema,
+} from './governance.ts';
+import { boundedString, hex64, safeUint, versionString } from './schema-util.ts';
+
+/** Proposals listed in one status answer (newest first). */
+export const MAX_STATUS_PROPOSALS = 256;
+
+const chainPoint = z.object({ height: safeUint.nullable(), time_ms: safeUint });
+
+export const GovernanceContextParamsSchema = z.strictObject({
+  /** The release to propose: the node answers the signed-targets hashes it trusts for it. */
+  version: versionString.optional(),
+});
+export const GovernanceContextResultSchema = z.object({
+  network_id: networkId,
+  genesis_hash: hex64,
+  params: GovernanceParamsSchema,
+  now: chainPoint,
+  /** The release as the node's trusted TUF targets list it (null: not trusted here). */
+  release: z.object({ targets_hash: hex64, release_sha256: hex64 }).nullable(),
+});
+
+export const GovernanceSubmitParamsSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('proposal'), object: ProposalSchema }),
+  z.strictObject({ kind: z.literal('vote'), object: VoteSchema }),
+  z.strictObject({ kind: z.literal('approval'), object: ApprovalSchema }),
+]);
+export const GovernanceSubmitResultSchema = z.object({
+  kind: z.enum(['proposal', 'vote', 'approval']),
+  id: hex64,
+});
+
+export const GovernanceStatusParamsSchema = z.strictObject({ proposal: hex64.optional() });
+
+const tallySchema = z.object({
+  yes: safeUint,
+  no: safeUint,
+  abstain: safeUint,
+  voted: safeUint,
+  total_weight: safeUint,
+  voters: safeUint,
+  quorum: z.string().max(16),
+  threshold: z.string().max(16),
+  quorum_reached: z.boolean(),
+  passed: z.boolean(),
+});
+
+export const ProposalStatusSchema = z.object({
+  id: hex64,
+  title: boundedString,
+  version: versionString,
+  fork: z.enum(FORK_TYPES),
+  min_compatible_version: versionString,
+  proposer: publicKeyHex,
+  activation_height: safeUint,
+  ipfs_cid: boundedString,
+  mirrors: z.array(boundedString).max(MAX_PROPOSAL_MIRRORS),
+  /** voting | passed (awaiting approval or certificate) | rejected | approved (certificate held). */
+  status: z.enum(['voting', 'passed', 'rejected', 'approved']),
+  submit_time_ms: safeUint,
+  submit_height: safeUint.nullable(),
+  voting_end_time_ms: safeUint,
+  voting_end_height: safeUint.nullable(),
+  /** Until the end of voting (0 once over; null: the node knows no height). */
+  blocks_left: safeUint.nullable(),
+  time_left_ms: safeUint,
+  tally: tallySchema,
+  approving_stake: safeUint,
+  total_stake: safeUint,
+  approval_threshold: z.string().max(16),
+  approval_reached: z.boolean(),
+  /** The approved-upgrade certificate once held: its id and the certificate itself. */
+  certificate: z.object({ id: hex64, certificate: CertificateSchema }).nullable(),
+});
+export type ProposalStatus = z.infer<typeof ProposalStatusSchema>;
+
+export const GovernanceStatusResultSchema = z.object({
+  network_id: networkId,
+  genesis_hash: hex64,
+  now: chainPoint,
+  proposals: z.array(ProposalStatusSchema).max(MAX_STATUS_PROPOSALS),
+});
+export type GovernanceStatusResult = z.infer<typeof GovernanceStatusResultSchema>;
+
+export const GOVERNANCE_CONTROL_METHODS = {
+  governance_context: { params: GovernanceContextParamsSchema, result: GovernanceContextResultSchema },
+  governance_submit: { params: GovernanceSubmitParamsSchema, result: GovernanceSubmitResultSchema },
+  governance_status: { params: GovernanceStatusParamsSchema, result: GovernanceStatusResultSchema },
+} as const;

@@ -1,0 +1,359 @@
+/**
+ * Governance in the node: the pinned genesis, every governance object held (in memory and under
+ * governance/ in the home), their check as the gossip core's ValidateObject, the control methods
+ * (`governance_context`, `governance_submit`, `governance_status`), and certification: a
+ * validator node builds the upgrade certificate once voting has ended, the vote passed and (hard
+ * fork) enough stake approved, and gossips it; being a gossiped object, it reaches nodes that
+ * join later by anti-entropy like any other. Every rule is in src/governance/; this is wiring.
+ *
+ * Without a pinned genesis the node takes no governance objects and the methods answer
+ * E_NOT_INITIALIZED.
+ */
+import type { Logger } from 'pino';
+import { DchatError } from '../errors.ts';
+import type { ValidateObject } from '../gossip/core/index.ts';
+import type { AcceptedObject, GossipService } from '../gossip/libp2p/adapter.ts';
+import type { HeightSource } from '../governance/height-source.ts';
+import {
+  buildCertificate,
+  type ChainPoint,
+  makeObjectCheck,
+  objectId,
+  type SignedTargets,
+  type TrustedGenesis,
+  trustGenesis,
+  verifyCertificate,
+  votingEnded,
+} from '../governance/index.ts';
+import { signedTargetsOf } from '../governance/release-digest.ts';
+import { type HeldCertificate, proposalStatus } from '../governance/status.ts';
+import type { ControlResult } from '../model/control.ts';
+import type { Approval, Certificate, GovernanceKind, Proposal, Vote } from '../model/governance.ts';
+import { MAX_STATUS_PROPOSALS } from '../model/governance-control.ts';
+import type { GovernanceStore } from '../store/governance-store.ts';
+import { parseMetadata } from '../trust/metadata.ts';
+import { listPackages } from '../trust/package-check.ts';
+
+/** How often a validator node looks for proposals to certify. */
+const CERTIFY_INTERVAL_MS = 1000;
+
+export interface GovernanceServiceInit {
+  store: GovernanceStore;
+  log: Logger;
+  /** Validators build certificates; other roles only check and relay them. */
+  certify: boolean;
+  heightSource?: HeightSource | undefined;
+  clock: () => number;
+  /** Hops on objects this node originates. */
+  ttl: number;
+}
+
+export class GovernanceService {
+  readonly genesis: TrustedGenesis | undefined;
+  private readonly init: GovernanceServiceInit;
+  private gossip: GossipService | undefined;
+  private readonly proposals = new Map<string, Proposal>();
+  private readonly votes = new Map<string, Vote>();
+  private readonly approvals = new Map<string, Approval>();
+  /** Certificates by proposal id (one per proposal: the core keeps the winning one). */
+  private readonly certificates = new Map<string, HeldCertificate>();
+  /** Proposals whose votes or approvals changed since the last certification attempt. */
+  private readonly dirty = new Set<string>();
+  /** Proposals this node tried to certify at least once. */
+  private readonly tried = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private writes: Promise<void> = Promise.resolve();
+  private stored: { kind: GovernanceKind; id: string; object: unknown }[] = [];
+
+  private constructor(init: GovernanceServiceInit, genesis: TrustedGenesis | undefined) {
+    this.init = init;
+    this.genesis = genesis;
+  }
+
+  /** Reads the pinned genesis (none: governance off) and the stored objects. */
+  static async load(init: GovernanceServiceInit): Promise<GovernanceService> {
+    const data = await init.store.readGenesis();
+    const g = data === undefined ? undefined : trustGenesis(data);
+    const svc = new GovernanceService(init, g);
+    if (g) {
+      const { objects, skipped } = await init.store.readObjects();
+      if (skipped.length > 0) init.log.warn({ skipped }, 'damaged governance files skipped');
+      svc.stored = objects;
+      init.log.info({ network: g.networkId, objects: objects.length }, 'governance genesis pinned');
+    }
+    return svc;
+  }
+
+  /** What the gossip adapter needs: the object check and the accepted-object hook. */
+  gossipInit(): { validateObject?: ValidateObject; onObject?: (o: AcceptedObject) => void } {
+    const g = this.genesis;
+    if (!g) return {};
+    const check = makeObjectCheck(g, {
+      proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
+      now: () => this.now(),
+      targets: () => this.signedTargets(),
+    });
+    return {
+      validateObject: (kind, id, object) => check(kind as GovernanceKind, id, object),
+      onObject: (o) => this.onObject(o),
+    };
+  }
+
+  /** Gossip is up: hold every stored object (proposals first: votes are checked against them). */
+  attach(gossip: GossipService): void {
+    this.gossip = gossip;
+    if (!this.genesis) return;
+    const order: GovernanceKind[] = ['proposal', 'certificate', 'vote', 'approval'];
+    for (const kind of order)
+      for (const s of this.stored.filter((o) => o.kind === kind)) {
+        const r = gossip.offerObject(kind, s.id, s.object as Proposal);
+        if (!r.ok)
+          this.init.log.info(
+            { kind, id: s.id, code: r.code, reason: r.reason },
+            'stored governance object not taken',
+          );
+      }
+    this.stored = [];
+    if (this.init.certify) {
+      this.timer = setInterval(() => this.certifyDue(), CERTIFY_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.writes;
+  }
+
+  /** The network's current point: the height source's, or this node's clock without a height. */
+  now(): ChainPoint {
+    const h = this.init.heightSource?.current();
+    return h ? { height: h.height, time_ms: h.time_ms } : { height: null, time_ms: this.init.clock() };
+  }
+
+  private requireGenesis(): TrustedGenesis {
+    if (!this.genesis)
+      throw new DchatError(
+        'E_NOT_INITIALIZED',
+        'no network genesis is pinned on this node; run `dchat governance init --genesis FILE` and restart it',
+      );
+    return this.genesis;
+  }
+
+  // ---- control methods ------------------------------------------------------------------------
+
+  context(version: string | undefined): ControlResult<'governance_context'> {
+    const g = this.requireGenesis();
+    let release: ControlResult<'governance_context'>['release'] = null;
+    if (version !== undefined) {
+      const t = this.signedTargets();
+      const r = t?.releases.find((x) => x.version === version);
+      if (t && r) release = { targets_hash: t.targets_hash, release_sha256: r.sha256 };
+    }
+    return { network_id: g.networkId, genesis_hash: g.hash, params: g.body.params, now: this.now(), release };
+  }
+
+  submit(
+    kind: 'proposal' | 'vote' | 'approval',
+    object: Proposal | Vote | Approval,
+  ): ControlResult<'governance_submit'> {
+    this.requireGenesis();
+    const gossip = this.gossip;
+    if (!gossip) throw new DchatError('E_BUSY', 'the node is still starting');
+    const id = objectId(object);
+    const r = gossip.offerObject(kind, id, object, this.init.ttl);
+    if (!r.ok) throw new DchatError(r.code, `${kind} refused: ${r.reason ?? r.code}`);
+    return { kind, id };
+  }
+
+  status(proposal: string | undefined): ControlResult<'governance_status'> {
+    const g = this.requireGenesis();
+    const now = this.now();
+    const all = new Map<string, Proposal>(this.proposals);
+    for (const [pid, c] of this.certificates) all.set(pid, c.certificate.proposal);
+    if (proposal !== undefined && !all.has(proposal))
+      throw new DchatError('E_NOT_FOUND', `no proposal ${proposal} is known to this node`);
+    const ids = proposal !== undefined ? [proposal] : [...all.keys()];
+    const votes = [...this.votes.values()];
+    const approvals = [...this.approvals.values()];
+    const proposals = ids
+      .map((id) => {
+        const p = all.get(id) as Proposal;
+        return proposalStatus(
+          g,
+          p,
+          id,
+          votes.filter((v) => v.proposal_id === id),
+          approvals.filter((a) => a.proposal_id === id),
+          this.certificates.get(id),
+          now,
+        );
+      })
+      .sort((a, b) => b.submit_time_ms - a.submit_time_ms)
+      .slice(0, MAX_STATUS_PROPOSALS);
+    return { network_id: g.networkId, genesis_hash: g.hash, now, proposals };
+  }
+
+  /** Approved plans this node holds certificates for (for the activation supervisor). */
+  approvedPlans(): HeldCertificate['plan'][] {
+    return [...this.certificates.values()].map((c) => c.plan);
+  }
+
+  // ---- objects --------------------------------------------------------------------------------
+
+  private onObject(o: AcceptedObject): void {
+    const kind = o.kind as GovernanceKind;
+    if (o.replaced !== undefined) this.forget(kind, o.replaced);
+    switch (kind) {
+      case 'proposal':
+        this.proposals.set(o.id, o.object as Proposal);
+        break;
+      case 'vote': {
+        const v = o.object as Vote;
+        this.votes.set(o.id, v);
+        this.dirty.add(v.proposal_id);
+        break;
+      }
+      case 'approval': {
+        const a = o.object as Approval;
+        this.approvals.set(o.id, a);
+        this.dirty.add(a.proposal_id);
+        break;
+      }
+      case 'certificate': {
+        const cert = o.object as Certificate;
+        const plan = (o.proof as HeldCertificate['plan'] | undefined) ?? this.verified(cert);
+        if (!plan) return;
+        this.certificates.set(plan.proposal_id, { id: o.id, certificate: cert, plan });
+        if (o.via !== 'local')
+          this.init.log.info(
+            {
+              version: plan.version,
+              activation_height: plan.activation_height,
+              certificate: o.id,
+              via: o.via,
+            },
+            'upgrade approved: certificate held',
+          );
+        break;
+      }
+    }
+    // Objects read from the store at start come back through here: not written again.
+    if (!(o.via === 'local' && this.stored.some((s) => s.kind === kind && s.id === o.id)))
+      this.persist(kind, o.id, o.object, o.replaced);
+  }
+
+  private verified(cert: Certificate): HeldCertificate['plan'] | undefined {
+    const g = this.genesis;
+    if (!g) return undefined;
+    const v = verifyCertificate(g, cert);
+    return v.ok ? v.plan : undefined;
+  }
+
+  private forget(kind: GovernanceKind, id: string): void {
+    if (kind === 'vote') this.votes.delete(id);
+    else if (kind === 'approval') this.approvals.delete(id);
+    else if (kind === 'proposal') this.proposals.delete(id);
+    else for (const [pid, c] of this.certificates) if (c.id === id) this.certificates.delete(pid);
+  }
+
+  private persist(kind: GovernanceKind, id: string, object: unknown, replaced: string | undefined): void {
+    const store = this.init.store;
+    this.writes = this.writes
+      .then(async () => {
+        await store.writeObject(kind, id, object);
+        if (replaced !== undefined) await store.removeObject(kind, replaced);
+      })
+      .catch((err: Error) =>
+        this.init.log.warn({ kind, id, error: err.message }, 'could not save a governance object'),
+      );
+  }
+
+  // ---- certification ----------------------------------------------------------------------------
+
+  /** Validators: certify every proposal whose vote has ended and passed, once its inputs changed. */
+  private certifyDue(): void {
+    const g = this.genesis;
+    const gossip = this.gossip;
+    if (!g || !gossip) return;
+    const now = this.now();
+    for (const [pid, p] of this.proposals) {
+      if (this.certificates.has(pid) || !votingEnded(p, now)) continue;
+      // First attempt after the end, then again only when votes or approvals changed.
+      if (this.tried.has(pid) && !this.dirty.has(pid)) continue;
+      this.tried.add(pid);
+      this.dirty.delete(pid);
+      const b = buildCertificate(
+        g,
+        p,
+        [...this.votes.values()].filter((v) => v.proposal_id === pid),
+        [...this.approvals.values()].filter((a) => a.proposal_id === pid),
+        now,
+      );
+      if (!b.ok) {
+        this.init.log.info({ proposal: pid, code: b.code, reason: b.reason }, 'proposal not certified');
+        continue;
+      }
+      const r = gossip.offerObject('certificate', b.id, b.certificate, this.init.ttl);
+      if (!r.ok) {
+        this.init.log.info({ proposal: pid, code: r.code, reason: r.reason }, 'certificate not taken');
+        continue;
+      }
+      this.init.log.info(
+        { version: b.plan.version, activation_height: b.plan.activation_height, certificate: b.id },
+        'upgrade approved: certificate built and gossiped',
+      );
+      // The seed's "Package Discovery Integration": the approved release is announced by gossip.
+      gossip
+        .announce(b.plan.version)
+        .catch((err: Error) =>
+          this.init.log.info(
+            { version: b.plan.version, error: err.message },
+            'approved release not announced',
+          ),
+        );
+    }
+  }
+
+  // ---- trusted release hashes -------------------------------------------------------------------
+
+  private targetsCache: { bytes: Uint8Array; value: SignedTargets } | undefined;
+
+  /** The node's trusted targets as governance names releases (cached per targets document). */
+  private signedTargets(): SignedTargets | undefined {
+    const bytes = this.gossip?.trustedDocs().targets;
+    if (!bytes) return undefined;
+    if (this.targetsCache?.bytes === bytes) return this.targetsCache.value;
+    try {
+      const md = parseMetadata('targets', bytes);
+      const value = signedTargetsOf(
+        bytes,
+        listPackages(md).map((t) => ({ path: t.path, sha256: t.sha256, version: t.custom.version })),
+      );
+      this.targetsCache = { bytes, value };
+      return value;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The governance control methods, for `protocolHandlers` (the service exists once the node started). */
+export function governanceHandlers(get: () => GovernanceService | undefined) {
+  const svc = () => {
+    const s = get();
+    if (!s) throw new DchatError('E_BUSY', 'the node is still starting');
+    return s;
+  };
+  return {
+    governance_context: async (p: { version?: string | undefined }) => svc().context(p.version),
+    governance_submit: async (
+      p:
+        | { kind: 'proposal'; object: Proposal }
+        | { kind: 'vote'; object: Vote }
+        | { kind: 'approval'; object: Approval },
+    ) => svc().submit(p.kind, p.object),
+    governance_status: async (p: { proposal?: string | undefined }) => svc().status(p.proposal),
+  };
+}

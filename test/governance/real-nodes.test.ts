@@ -1,0 +1,230 @@
+/**
+ * Governance on real node processes (issue 10, "Must show"): three `dchat node start` processes
+ * on loopback pin one genesis; `dchat governance propose-upgrade`, `vote` and `approve` (real CLI
+ * processes, keys as dchat-sign writes them) go through different nodes; once the vote ends every
+ * node's `governance status --json` shows the same approved certificate and activation height; a
+ * fourth node started after approval gets the certificate by anti-entropy alone.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { trustUpdate } from '../../src/download/trust-session.ts';
+import { GENESIS_FORMAT, type GenesisBody } from '../../src/model/governance.ts';
+import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
+import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
+import type { HomePaths } from '../../src/store/home.ts';
+import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
+import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
+import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/node-procs.ts';
+import { PARAMS, signGenesis } from './fixtures.ts';
+
+// Long enough for the CLI processes below (each a second or two) to vote within it.
+const VOTING = '45s';
+const ACTIVATION_HEIGHT = 500;
+
+/** `dchat-sign keygen --out DIR/NAME.key`: the private key file and its public key as hex. */
+async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
+  const file = join(dir, `${name}.key`);
+  const r = await dchatSign(['keygen', '--out', file, '--json']);
+  assert.equal(r.code, 0, describeRun(r));
+  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
+}
+
+function json<T>(r: CliResult): T {
+  assert.equal(r.code, 0, describeRun(r));
+  return JSON.parse(r.stdout) as T;
+}
+
+describe('governance on real node processes', () => {
+  let repo: MirrorRepo;
+  let dir: string;
+  const homes: HomePaths[] = [];
+  const nodes: NodeProcess[] = [];
+  let genesisFile: string;
+  const holders: { file: string; pub: string }[] = [];
+  const validators: { file: string; pub: string }[] = [];
+
+  const gov = (home: HomePaths, args: string[]) =>
+    dchat(['--home', home.home, 'governance', ...args, '--json'], { timeoutMs: 30_000 });
+  const status = async (home: HomePaths) => json<GovernanceStatusResult>(await gov(home, ['status']));
+
+  const newHome = async () => {
+    const paths = await makeHome(repo);
+    await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
+    const r = await gov(paths, ['init', '--genesis', genesisFile]);
+    assert.equal(r.code, 0, describeRun(r));
+    homes.push(paths);
+    return paths;
+  };
+  const start = async (home: HomePaths, name: string, role: string, bootstrap: NodeProcess[]) => {
+    const args = ['--home', home.home, 'node', 'start', '--json', '--role', role];
+    for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
+    const n = await spawnNode({ name, home: home.home, role, args });
+    nodes.push(n);
+    return n;
+  };
+
+  before(async () => {
+    repo = await makeMirrorRepo();
+    await repo.publish('1.1.0', 4096);
+    dir = await mkdtemp(join(repo.base, 'keys-'));
+    for (let i = 0; i < 4; i++) holders.push(await keygen(dir, `holder-${i}`));
+    for (let i = 0; i < 3; i++) validators.push(await keygen(dir, `validator-${i}`));
+    const root = await keygen(dir, 'root');
+    const { loadSigningKeyFile } = await import('../../src/release/key-files.ts');
+    const rootKey = await loadSigningKeyFile(root.file);
+    const body: GenesisBody = {
+      format: GENESIS_FORMAT,
+      network_id: 'dchat-govtest',
+      version: 1,
+      created: new Date().toISOString().replace(/\.\d+Z$/, '.000Z'),
+      params: { ...PARAMS, min_voting_period_ms: 1000, block_interval_ms: 1000, max_clock_skew_ms: 30_000 },
+      root: { public_keys: [rootKey.publicHex], threshold: 1 },
+      // Holder 3 has 100 of 400: the others' three votes are 75% turnout.
+      holders: holders.map((h) => ({ public_key: h.pub, weight: 100 })),
+      // Validators 0 and 1 hold 70% of stake.
+      validators: validators.map((v, i) => ({
+        key_id: `validator-${i}`,
+        public_key: v.pub,
+        stake: [40, 30, 30][i] as number,
+      })),
+    };
+    genesisFile = join(dir, 'genesis.json');
+    await writeFile(
+      genesisFile,
+      JSON.stringify(signGenesis(body, [{ priv: rootKey.privateKey, pub: rootKey.publicHex }])),
+    );
+  });
+  after(async () => {
+    await stopAll(nodes);
+  });
+
+  test('propose, vote, approve: every node holds the same certificate; a late node catches up', {
+    timeout: 180_000,
+  }, async () => {
+    const [ha, hb, hc] = [await newHome(), await newHome(), await newHome()] as [
+      HomePaths,
+      HomePaths,
+      HomePaths,
+    ];
+    const a = await start(ha, 'val-a', 'validator', []);
+    const b = await start(hb, 'val-b', 'validator', [a]);
+    await start(hc, 'user-c', 'user', [a, b]);
+
+    // A proposal from a holder through node A.
+    const proposed = json<{ id: string; proposal: { activation_height: number } }>(
+      await gov(ha, [
+        'propose-upgrade',
+        '--version',
+        '1.1.0',
+        '--ipfs-cid',
+        'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
+        '--mirrors',
+        'https://releases.example.org/dchat/1.1.0',
+        '--activation-height',
+        String(ACTIVATION_HEIGHT),
+        '--fork',
+        'hard',
+        '--voting-period',
+        VOTING,
+        '--key',
+        (holders[0] as { file: string }).file,
+      ]),
+    );
+    const id = proposed.id;
+    assert.equal(proposed.proposal.activation_height, ACTIVATION_HEIGHT);
+    for (const h of [hb, hc])
+      await waitFor('the proposal on every node', async () =>
+        (await status(h)).proposals.some((p) => p.id === id),
+      );
+
+    // Votes through different nodes; a key that holds no tokens is refused (exit 3), not counted.
+    const votes: [HomePaths, number, string][] = [
+      [ha, 0, 'yes'],
+      [hb, 1, 'yes'],
+      [hc, 2, 'no'],
+    ];
+    for (const [home, i, option] of votes) {
+      const r = await gov(home, [
+        'vote',
+        '--proposal',
+        id.slice(0, 12),
+        '--option',
+        option,
+        '--key',
+        (holders[i] as { file: string }).file,
+      ]);
+      assert.equal(r.code, 0, describeRun(r));
+    }
+    const outsider = await keygen(dir, 'outsider');
+    const refused = await gov(hc, ['vote', '--proposal', id, '--option', 'yes', '--key', outsider.file]);
+    assert.equal(refused.code, 3, describeRun(refused));
+    assert.match(refused.stderr + refused.stdout, /E_UNTRUSTED_KEY/);
+    // Validator approvals: 40 + 30 of 100 stake.
+    for (const [home, i] of [
+      [ha, 0],
+      [hb, 1],
+    ] as const) {
+      const r = await gov(home, [
+        'approve',
+        '--proposal',
+        id,
+        '--key',
+        (validators[i] as { file: string }).file,
+      ]);
+      assert.equal(r.code, 0, describeRun(r));
+    }
+    const during = (await status(hc)).proposals.find((p) => p.id === id);
+    assert.ok(during);
+    await waitFor('votes and approvals on node C', async () => {
+      const p = (await status(hc)).proposals.find((x) => x.id === id);
+      return p && p.tally.voters === 3 && p.approving_stake === 70;
+    });
+
+    // After the period: the same certificate and activation height on every node.
+    const certs = await waitFor(
+      'the certificate on every node',
+      async () => {
+        const all = await Promise.all([ha, hb, hc].map(status));
+        const ps = all.map((s) => s.proposals.find((p) => p.id === id));
+        if (!ps.every((p) => p?.certificate)) return false;
+        const ids = new Set(ps.map((p) => p?.certificate?.id));
+        return ids.size === 1 ? ps : false;
+      },
+      60_000,
+    );
+    for (const p of certs) {
+      assert.equal(p?.status, 'approved');
+      assert.equal(p?.activation_height, ACTIVATION_HEIGHT);
+      assert.equal(p?.certificate?.certificate.proposal.activation_height, ACTIVATION_HEIGHT);
+      assert.equal(p?.tally.yes, 200);
+      assert.equal(p?.tally.no, 100);
+      assert.equal(p?.tally.quorum_reached, true);
+      assert.equal(p?.approving_stake, 70);
+    }
+    assert.deepEqual(certs[1]?.certificate, certs[0]?.certificate);
+    assert.deepEqual(certs[2]?.certificate, certs[0]?.certificate);
+
+    // The certificate verifies offline on its own against the pinned genesis.
+    const { trustGenesis } = await import('../../src/governance/genesis.ts');
+    const { verifyCertificate } = await import('../../src/governance/certificate.ts');
+    const g = trustGenesis(JSON.parse(await readFile(genesisFile, 'utf8')));
+    const v = verifyCertificate(g, certs[0]?.certificate?.certificate as never, { version: '1.1.0' });
+    assert.ok(v.ok, v.ok ? '' : v.reason);
+
+    // A node started after approval, bootstrapped to C only: it learns the certificate by anti-entropy.
+    const hd = await newHome();
+    const c = nodes[2] as NodeProcess;
+    await start(hd, 'late-d', 'user', [c]);
+    const late = await waitFor(
+      'the certificate on the late node',
+      async () => (await status(hd)).proposals.find((p) => p.id === id && p.certificate),
+      60_000,
+    );
+    assert.equal(late.certificate?.id, certs[0]?.certificate?.id);
+    assert.equal(late.activation_height, ACTIVATION_HEIGHT);
+    assert.equal(late.status, 'approved');
+  });
+});
