@@ -42,6 +42,11 @@ const OPERATIONAL_CODES = [
   'E_REDIRECT',
   /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
   'E_RATE_LIMITED',
+  /**
+   * A validly signed height beacon that does not follow this node's accepted chain (a validator
+   * one block behind signs such beacons): dropped, not held against the peer that relayed it.
+   */
+  'E_CHAIN_MISMATCH',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */
@@ -61,8 +66,6 @@ const SECURITY_CODES = [
   'E_MALFORMED',
   'E_UNSUPPORTED',
   'E_CHUNK_MISMATCH',
-  /** A height beacon that does not follow the accepted chain of beacons. */
-  'E_CHAIN_MISMATCH',
   /** A peer on another fork (EIP-2124 fork id) or below the min compatible version: refused. */
   'E_FORK_MISMATCH',
   /** A rebuild from source gave other bytes than the published package (release verify-build). */

@@ -22,6 +22,7 @@ import {
   type BeaconTip,
   type BeaconValidatorSet,
   beaconHash,
+  short,
   timeOfHeight,
   verifyBeaconSignature,
 } from './beacon.ts';
@@ -113,10 +114,10 @@ export class BeaconBook implements HeightSource {
   receive(b: SignedBeacon): BeaconVerdict {
     const st = statementOf(b);
     if (st.format !== BEACON_FORMAT) return this.reject('E_UNSUPPORTED', `beacon format ${st.format}`, true);
-    if (st.network !== this.params.network)
+    if (st.network_id !== this.params.networkId)
       return this.reject(
         'E_WRONG_NETWORK',
-        `beacon of network '${st.network}', this node is on '${this.params.network}'`,
+        `beacon of network '${st.network_id}', this node is on '${this.params.networkId}'`,
         true,
       );
     if (st.time_ms !== timeOfHeight(this.params, st.height))
@@ -141,15 +142,18 @@ export class BeaconBook implements HeightSource {
     const seen = new Set<string>();
     for (const s of b.signatures) {
       if (seen.has(s.validator))
-        return this.reject('E_MALFORMED', `beacon signed twice by ${s.validator}`, true);
+        return this.reject('E_MALFORMED', `beacon signed twice by ${short(s.validator)}`, true);
       seen.add(s.validator);
-      const v = this.validators.get(s.validator);
-      if (!v)
-        return this.reject('E_UNTRUSTED_KEY', `beacon signed by unknown validator ${s.validator}`, true);
+      if (!this.validators.get(s.validator))
+        return this.reject(
+          'E_UNTRUSTED_KEY',
+          `beacon signed by unknown validator ${short(s.validator)}`,
+          true,
+        );
       if (held?.sigs.has(s.validator)) continue;
-      if (!verifyBeaconSignature(v.publicKey, st, s.sig))
-        return this.reject('E_SIGNATURE', `bad beacon signature of validator ${s.validator}`, true);
-      fresh.push([s.validator, s.sig]);
+      if (!verifyBeaconSignature(s.validator, st, s.signature))
+        return this.reject('E_SIGNATURE', `bad beacon signature of validator ${short(s.validator)}`, true);
+      fresh.push([s.validator, s.signature]);
     }
     if (fresh.length === 0) {
       this.counts.known++;
@@ -187,7 +191,7 @@ export class BeaconBook implements HeightSource {
   private accept(p: Pending): BeaconVerdict {
     const signatures = [...p.sigs]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([validator, sig]) => ({ validator, sig }));
+      .map(([validator, signature]) => ({ validator, signature }));
     const certificate: SignedBeacon = { ...p.statement, signatures };
     this.tipBeacon = { certificate, hash: p.hash };
     this.history.set(p.hash, p.statement.height);

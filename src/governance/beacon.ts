@@ -11,12 +11,13 @@ import { signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { sha256Hex } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import { BEACON_FORMAT, type BeaconStatement, MAX_VALIDATORS, statementOf } from '../model/beacon.ts';
+import type { TrustedGenesis } from './genesis.ts';
 
 const { canonicalize } = canonicalJson;
 
 /** What the network's genesis says about heights. */
 export interface BeaconParams {
-  network: string;
+  networkId: string;
   /** SHA-256 (hex) of the signed genesis: the `prev` of the first beacon, the root of the fork id. */
   genesisHash: string;
   /** Time of height 0, ms since the epoch. */
@@ -25,10 +26,9 @@ export interface BeaconParams {
   blockIntervalMs: number;
 }
 
-/** A validator as beacons need it: who, which ed25519 key (raw 32 bytes), how much stake. */
+/** A validator as beacons need it: its ed25519 public key (hex, its name in beacons) and stake. */
 export interface BeaconValidator {
-  id: string;
-  publicKey: Uint8Array;
+  publicKey: string;
   stake: bigint;
 }
 
@@ -42,11 +42,12 @@ export class BeaconValidatorSet {
       throw new DchatError('E_CONFIG', `a validator set has 1..${MAX_VALIDATORS} validators`);
     let total = 0n;
     for (const v of validators) {
-      if (this.byId.has(v.id)) throw new DchatError('E_CONFIG', `validator ${v.id} is listed twice`);
-      if (v.stake <= 0n) throw new DchatError('E_CONFIG', `validator ${v.id} has no stake`);
-      if (v.publicKey.byteLength !== 32)
-        throw new DchatError('E_CONFIG', `validator ${v.id}: ed25519 public key must be 32 bytes`);
-      this.byId.set(v.id, v);
+      const id = v.publicKey;
+      if (!/^[0-9a-f]{64}$/.test(id))
+        throw new DchatError('E_CONFIG', `validator key ${id.slice(0, 70)} is not 64 hex digits`);
+      if (this.byId.has(id)) throw new DchatError('E_CONFIG', `validator ${short(id)} is listed twice`);
+      if (v.stake <= 0n) throw new DchatError('E_CONFIG', `validator ${short(id)} has no stake`);
+      this.byId.set(id, v);
       total += v.stake;
     }
     this.total = total;
@@ -76,13 +77,19 @@ export function beaconHash(b: BeaconStatement): string {
   return sha256Hex(beaconSigningBytes(b));
 }
 
+/** The validator's signature (hex) on `b`. */
 export function signBeacon(privateKey: KeyObject, b: BeaconStatement): string {
-  return signEd25519(privateKey, beaconSigningBytes(b)).toString('base64');
+  return signEd25519(privateKey, beaconSigningBytes(b)).toString('hex');
 }
 
 /** False for a malformed or wrong signature: never throws on untrusted input. */
-export function verifyBeaconSignature(publicKey: Uint8Array, b: BeaconStatement, sigB64: string): boolean {
-  return verifyEd25519(publicKey, beaconSigningBytes(b), Buffer.from(sigB64, 'base64'));
+export function verifyBeaconSignature(publicKeyHex: string, b: BeaconStatement, sigHex: string): boolean {
+  return verifyEd25519(Buffer.from(publicKeyHex, 'hex'), beaconSigningBytes(b), Buffer.from(sigHex, 'hex'));
+}
+
+/** A key for messages: its first 12 hex digits. */
+export function short(publicKeyHex: string): string {
+  return publicKeyHex.slice(0, 12);
 }
 
 /** The block time of `height`. */
@@ -117,7 +124,7 @@ export function beaconToSign(
   if (height < 1 || height <= (tip?.height ?? 0) || height <= lastSignedHeight) return undefined;
   return {
     format: BEACON_FORMAT,
-    network: p.network,
+    network_id: p.networkId,
     height,
     time_ms: timeOfHeight(p, height),
     prev: tip?.hash ?? p.genesisHash,
@@ -133,4 +140,21 @@ export function checkBeaconParams(p: BeaconParams): BeaconParams {
   if (!Number.isSafeInteger(p.blockIntervalMs) || p.blockIntervalMs < 1)
     throw new DchatError('E_CONFIG', 'block interval must be a positive integer of ms');
   return p;
+}
+
+/** The beacon parameters a trusted genesis fixes: its network, hash, creation time and block interval. */
+export function beaconParamsOf(g: TrustedGenesis): BeaconParams {
+  return checkBeaconParams({
+    networkId: g.networkId,
+    genesisHash: g.hash,
+    genesisTimeMs: Date.parse(g.body.created),
+    blockIntervalMs: g.body.params.block_interval_ms,
+  });
+}
+
+/** The genesis validators (public key, stake) as a beacon validator set; E_CONFIG if it has none. */
+export function beaconValidatorsOf(g: TrustedGenesis): BeaconValidatorSet {
+  return new BeaconValidatorSet(
+    g.body.validators.map((v) => ({ publicKey: v.public_key, stake: BigInt(v.stake) })),
+  );
 }

@@ -183,3 +183,45 @@ function refuse(reason: 'remote-stale' | 'local-incompatible-or-stale', message:
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** What a node knows that the fork rules need: its genesis, the upgrades it knows, its height. */
+export interface ForkView {
+  networkId: string;
+  genesisHash: string;
+  upgrades: readonly ScheduledUpgrade[];
+  /** The accepted height; 0 before any. */
+  head: number;
+}
+
+/** The fork id this node announces. */
+export function forkIdOfView(v: ForkView): ForkId {
+  return forkIdOf(v.genesisHash, hardForks(v.upgrades), v.head);
+}
+
+/** A peer's handshake as the fork rules need it (model/hello.ts). */
+export interface PeerForkClaim {
+  network_id: string | null;
+  fork: ForkId | null;
+  version: string;
+}
+
+/**
+ * The fork rules on one peer: undefined to keep talking, or why not. A node without a genesis
+ * (`local` undefined), or a peer that names none, is judged by nothing here.
+ */
+export function judgePeer(
+  local: ForkView | undefined,
+  peer: PeerForkClaim,
+): { code: 'E_WRONG_NETWORK' | 'E_FORK_MISMATCH'; reason: string } | undefined {
+  if (!local || peer.network_id === null || peer.fork === null) return undefined;
+  if (peer.network_id !== local.networkId)
+    return {
+      code: 'E_WRONG_NETWORK',
+      reason: `peer is on network ${peer.network_id}, not ${local.networkId}`,
+    };
+  const f = checkForkId(local.genesisHash, hardForks(local.upgrades), local.head, peer.fork);
+  if (!f.ok) return { code: 'E_FORK_MISMATCH', reason: `${f.reason}: ${f.message}` };
+  const v = checkPeerVersion(local.upgrades, local.head, peer.version);
+  if (v) return { code: 'E_FORK_MISMATCH', reason: v };
+  return undefined;
+}

@@ -1,8 +1,8 @@
 /**
- * Where a node's block height comes from. Activation is by height, so every consumer (governance
- * status, the activation schedule, the fork id) asks this one interface and never cares whether
- * the height comes from validator-signed beacons gossiped in the network (the embedded default)
- * or from a real chain's node (CometBFT RPC). `null`: no height is known yet.
+ * Where a node learns the network's current block height (activation is by height, so every
+ * node must agree on it). The embedded default is validator-signed height beacons; an adapter
+ * can serve a real chain's height instead (CometBFT `/status`). `null`: no height known yet
+ * (governance then goes by time only, and status shows no blocks left).
  */
 export interface HeightSource {
   current(): { height: number; time_ms: number } | null;

@@ -76,8 +76,8 @@ function attacks(w: World, pick: number[]): SignedBeacon[] {
     forged.signatures[0]!.validator = w.honest[0]!.id; // claims an honest validator's name
     out.push(forged);
   }
-  out.push(signedBy(honest[0]!, [{ ...STRANGER, id: 'nobody' }]));
-  out.push(signedBy({ ...honest[0]!, network: 'othernet' }, w.honest));
+  out.push(signedBy(honest[0]!, [STRANGER]));
+  out.push(signedBy({ ...honest[0]!, network_id: 'othernet' }, w.honest));
   return out;
 }
 

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DchatError } from '../../errors.ts';
 import { VersionAnnouncementSchema } from '../../model/announcement.ts';
+import { SignedBeaconSchema } from '../../model/beacon.ts';
 import { DownloadSourceSchema } from '../../model/download-source.ts';
 import { GOVERNANCE_OBJECT_SCHEMAS } from '../../model/governance.ts';
 import { LIMITS } from '../../model/limits.ts';
@@ -30,7 +31,7 @@ const format = z.literal(GOSSIP_FORMAT);
  * rule in object-kinds.ts (its replay rule), not a new protocol. Objects are named by a 64-hex id
  * (the host's validator checks it is the hash of the object, see ValidateObject).
  */
-export const SIGNED_OBJECT_SCHEMAS = { ...GOVERNANCE_OBJECT_SCHEMAS } as const;
+export const SIGNED_OBJECT_SCHEMAS = { ...GOVERNANCE_OBJECT_SCHEMAS, beacon: SignedBeaconSchema } as const;
 export type SignedObjectKind = keyof typeof SIGNED_OBJECT_SCHEMAS;
 export type SignedObjectOf<K extends SignedObjectKind> = z.infer<(typeof SIGNED_OBJECT_SCHEMAS)[K]>;
 export type SignedObject = SignedObjectOf<SignedObjectKind>;
@@ -79,6 +80,7 @@ function carrying<T extends 'announce' | 'bundle'>(type: T) {
     z.object({ ...base, ...objectBody('vote') }),
     z.object({ ...base, ...objectBody('approval') }),
     z.object({ ...base, ...objectBody('certificate') }),
+    z.object({ ...base, ...objectBody('beacon') }),
   ]);
 }
 

@@ -5,7 +5,11 @@
  * that does not supersede is a replay: ignored without penalty, never relayed. Because every
  * rule is a total order, nodes that saw the same objects in any order hold the same one per slot.
  */
+import { MAX_VALIDATORS } from '../../model/beacon.ts';
 import type { SignedObjectKind, SignedObjectOf } from './messages.ts';
+
+/** The slot of the certified beacon: listed first in digests, so a late node catches up at once. */
+export const BEACON_TIP_SLOT = 'tip';
 
 export interface KindRule<K extends SignedObjectKind> {
   /** Objects of one slot compete; the key is only compared, never shown. */
@@ -47,5 +51,18 @@ export const KIND_RULES: KindRules = {
       return na > nb || (na === nb && aId < bId);
     },
     maxHeld: 256,
+  },
+  // Height beacons (governance/beacon-book.ts): a validator's own beacon (one signature) sits in
+  // that validator's slot, its latest height winning; a certified beacon (a quorum of signatures,
+  // which the node's check requires) in the one tip slot: the highest height wins, then the one
+  // with more signatures, then the lowest id.
+  beacon: {
+    slot: (b) => (b.signatures.length === 1 ? `v:${b.signatures[0]?.validator}` : BEACON_TIP_SLOT),
+    supersedes: (a, aId, b, bId) =>
+      a.height > b.height ||
+      (a.height === b.height &&
+        (a.signatures.length > b.signatures.length ||
+          (a.signatures.length === b.signatures.length && aId < bId))),
+    maxHeld: MAX_VALIDATORS + 1,
   },
 };

@@ -1,5 +1,5 @@
 import { MAX_DIGEST_OBJECTS, type SignedObject, type SignedObjectKind } from './messages.ts';
-import type { KindRule, KindRules } from './object-kinds.ts';
+import { BEACON_TIP_SLOT, type KindRule, type KindRules } from './object-kinds.ts';
 
 /** An accepted signed object as the node keeps it for relaying, IWANT and WANT. */
 export interface HeldObject<P> {
@@ -128,10 +128,15 @@ export class ObjectBook<P> {
     this.cachedDigest = undefined;
   }
 
-  /** Up to MAX_DIGEST_OBJECTS ids: certificates and proposals newest first, then the window. */
+  /**
+   * Up to MAX_DIGEST_OBJECTS ids: the certified height beacon, certificates and proposals newest
+   * first, then the window.
+   */
   digest(): DigestObject[] {
     if (this.cachedDigest) return this.cachedDigest;
     const out: DigestObject[] = [];
+    const tip = this.bySlot.get(`beacon|${BEACON_TIP_SLOT}`);
+    if (tip !== undefined) out.push({ kind: 'beacon', id: tip });
     for (const kind of FIRST_KINDS) {
       const ids = this.order.get(kind) ?? [];
       for (let i = ids.length - 1; i >= 0 && out.length < MAX_DIGEST_OBJECTS; i--)
@@ -140,7 +145,7 @@ export class ObjectBook<P> {
     const rest: DigestObject[] = [];
     for (const [kind, ids] of this.order) {
       if (FIRST_KINDS.includes(kind)) continue;
-      for (const id of ids) rest.push({ kind, id });
+      for (const id of ids) if (id !== tip) rest.push({ kind, id });
     }
     const room = MAX_DIGEST_OBJECTS - out.length;
     if (rest.length > 0 && room > 0) {
