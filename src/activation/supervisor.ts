@@ -24,6 +24,7 @@ import {
   readCurrent,
   readJournal,
   setCurrent,
+  takeSwitchRequest,
   type VersionPaths,
   verifyInstalled,
   versionPaths,
@@ -270,11 +271,20 @@ export class Supervisor {
   }
 
   /**
-   * `current` changed under us (`update rollback` then SIGHUP): restart on what it names now. The
-   * operator chose a known version, so it is not put on trial; it must still report healthy.
+   * SIGHUP: the node's switch request (activation/request.json) if there is one; else `current`
+   * changed under us (`update rollback`): restart on what it names now. The operator chose a known
+   * version, so that is not put on trial; it must still report healthy.
    */
   reload(): Promise<boolean> {
     const next = this.busy.then(async () => {
+      // The node asked for a switch (activation height, auto-update): a full switch with its trial.
+      const req = await takeSwitchRequest(this.vp);
+      if (req && req.version !== this.child?.version)
+        return this.doSwitch(req.version, {
+          height: req.height,
+          fork: req.fork,
+          reason: 'requested by the node',
+        });
       const cur = await readCurrent(this.vp);
       if (cur === null || cur === this.child?.version) return true;
       const from = this.child?.version ?? null;

@@ -324,3 +324,42 @@ export function historyEntry(
 }
 
 export type { Trial };
+
+/** activation/request.json: a switch the node asks its supervisor for (then SIGHUP). */
+export interface SwitchRequest {
+  version: string;
+  height: number | null;
+  fork: 'hard' | 'soft' | null;
+}
+
+export async function writeSwitchRequest(vp: VersionPaths, r: SwitchRequest): Promise<void> {
+  await writeFileAtomic(join(vp.activationDir, 'request.json'), `${JSON.stringify(r)}\n`);
+}
+
+/** Takes the pending request (removing it), or null. A malformed one is dropped. */
+export async function takeSwitchRequest(vp: VersionPaths): Promise<SwitchRequest | null> {
+  const file = join(vp.activationDir, 'request.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  await rm(file, { force: true });
+  const r = z
+    .object({
+      version: versionStr,
+      height: z.number().int().nonnegative().nullable(),
+      fork: z.enum(['hard', 'soft']).nullable(),
+    })
+    .safeParse(
+      (() => {
+        try {
+          return JSON.parse(text.slice(0, 4096));
+        } catch {
+          return null;
+        }
+      })(),
+    );
+  return r.success ? r.data : null;
+}

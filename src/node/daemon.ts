@@ -32,6 +32,7 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
+import { type NodeActivation, startNodeActivation } from './activation-node.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { loadOrCreateIdentity } from './identity.ts';
@@ -65,6 +66,7 @@ export class DchatNode extends EventEmitter {
   private chunkServer: ChunkServer | undefined;
   private control: ControlServer | undefined;
   private governance: GovernanceService | undefined;
+  private activation: NodeActivation | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -214,6 +216,12 @@ export class DchatNode extends EventEmitter {
       node.addEventListener('peer:connect', () => void this.maybeFetch());
       this.redial();
       void this.maybeFetch();
+      const download = (version: string) =>
+        this.downloadRequested({ version, platform: this.config.platform });
+      this.activation = startNodeActivation(this.governance, {
+        ...{ paths: this.paths, config: this.config, log: this.log, peerId: node.peerId.toString() },
+        ...{ clock: () => this.clock(), download, updates: () => this.updateService() },
+      });
     } catch (err) {
       await this.stop();
       throw err;
@@ -224,6 +232,7 @@ export class DchatNode extends EventEmitter {
     if (this.stopping) return;
     this.stopping = true;
     this.stopSignal.abort();
+    this.activation?.stop();
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
@@ -482,7 +491,8 @@ export class DchatNode extends EventEmitter {
 
   /** `node status` (model/control.ts StatusResult): one key style, snake_case, as the seed's JSON. */
   status(): StatusResult {
-    return renderStatus({
+    const activation = this.activation?.status();
+    const st = renderStatus({
       node: this.requireLibp2p(),
       gossip: this.requireGossip(),
       role: this.config.role,
@@ -494,5 +504,6 @@ export class DchatNode extends EventEmitter {
       chunkServer: this.chunkServer,
       now: Date.now(),
     });
+    return activation ? { ...st, activation } : st;
   }
 }

@@ -27,6 +27,8 @@ export interface NodeConfig {
   env?: NodeJS.ProcessEnv;
   /** The network's block height (governance voting periods, activation); none: time only. */
   heightSource?: HeightSource;
+  /** The dchat version this process runs (activation compares approved plans with it). */
+  version?: string;
   /** Test harness only (chaos-byzantine): corrupt served chunks. */
   chunkServer?: Pick<ChunkServerInit, 'tamper'>;
 }

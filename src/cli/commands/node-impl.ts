@@ -88,6 +88,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       redialMs: 2000,
       clock: env.ctx.now,
       env: env.ctx.env,
+      version: VERSION,
     },
     log,
   );
