@@ -231,9 +231,10 @@ export class NodeActivation {
       this.decision = this.decision ? { ...this.decision, next_check_ms: pre.next_check_ms } : pre;
       return;
     }
-    this.lastCheckMs = now;
     const svc = await this.init.updates();
+    // A failed check is retried at the next config read (the error is in `node status`).
     const checked = await svc.check();
+    this.lastCheckMs = now;
     const candidates: Candidate[] = checked.packages
       .filter((p) => p.custom.platform === this.init.platform)
       .map((p) => ({
