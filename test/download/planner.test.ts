@@ -8,8 +8,9 @@ import {
 } from '../../src/download/planner/penalty.ts';
 import { applyOutcomes, type HealthFields } from '../../src/download/planner/pruning.ts';
 import { isAvailable, newHealth, rankSources, sourceScore } from '../../src/download/planner/ranking.ts';
-import { effectiveMinRate, parseRate, RateWindow } from '../../src/download/planner/rate.ts';
+import { effectiveMinRate, RateWindow } from '../../src/download/planner/rate.ts';
 import { ChunkScheduler, fromRanges, toRanges } from '../../src/download/planner/schedule.ts';
+import { parseRate } from '../../src/model/rate.ts';
 import { TokenBucket } from '../../src/util/token-bucket.ts';
 
 describe('ranking', () => {

@@ -74,12 +74,3 @@ export function effectiveMinRate(
   if (!limitRateBps || limitRateBps <= 0) return minRateBps;
   return Math.min(minRateBps, limitRateBps / Math.max(1, streams) / 4);
 }
-
-/** Parses `10M`, `512K`, `1.5G`, `1000` (bytes per second, K = 1024 as curl counts). */
-export function parseRate(value: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:[bB](?:\/s)?)?\s*$/.exec(value);
-  if (!m) return undefined;
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()] ?? 1;
-  const n = Math.floor(Number(m[1]) * mult);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
