@@ -12,8 +12,13 @@
 import { request } from 'undici';
 import { DchatError, toDchatError } from '../errors.ts';
 import type { HeightSource } from '../governance/height-source.ts';
-import { type ChainStatus, parseCometStatus, parseCurrentPlan, type UpgradePlan } from '../model/chain.ts';
-import { isAllowedMirrorUrl } from '../model/loopback.ts';
+import {
+  type ChainStatus,
+  chainUrl,
+  parseCometStatus,
+  parseCurrentPlan,
+  type UpgradePlan,
+} from '../model/chain.ts';
 import { undiciError } from '../sources/undici-range.ts';
 
 /** An RPC answer larger than this is refused (a `/status` is ~2 KiB, a plan with info a few). */
@@ -30,24 +35,6 @@ export interface ChainSourceInit {
   pollMs?: number;
   timeoutMs?: number;
   onError?: (error: DchatError) => void;
-}
-
-/** Checks a chain endpoint URL (a flag's value): E_USAGE-worthy problems as E_CONFIG. */
-export function chainUrl(value: string, what: string): URL {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch (cause) {
-    throw new DchatError('E_CONFIG', `${what}: '${value.slice(0, 120)}' is not a URL`, { cause });
-  }
-  if (!isAllowedMirrorUrl(u))
-    throw new DchatError(
-      'E_CONFIG',
-      `${what}: use https://, or http:// on loopback only (${u.protocol}//${u.host})`,
-    );
-  if (u.username || u.password || u.search || u.hash)
-    throw new DchatError('E_CONFIG', `${what}: no credentials, query or fragment in the URL`);
-  return u;
 }
 
 /** GET `url` as JSON with a size cap and a deadline. */

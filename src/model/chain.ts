@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { DchatError } from '../errors.ts';
+import { isAllowedMirrorUrl } from './loopback.ts';
 
 /** Decimal int64 as a string, within what a JS number holds exactly. */
 const int64String = z
@@ -104,4 +105,23 @@ function malformed(what: string, err: z.ZodError): DchatError {
   const issue = err.issues[0];
   const where = issue?.path.length ? issue.path.join('.') : '(top)';
   return new DchatError('E_MALFORMED', `${what}: ${where}: ${issue?.message ?? 'invalid'}`, { cause: err });
+}
+
+/** Checks a chain endpoint URL (a flag's value): https anywhere, http on loopback only (a height
+ * over plain HTTP from elsewhere could be forged on the way); E_CONFIG otherwise. */
+export function chainUrl(value: string, what: string): URL {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch (cause) {
+    throw new DchatError('E_CONFIG', `${what}: '${value.slice(0, 120)}' is not a URL`, { cause });
+  }
+  if (!isAllowedMirrorUrl(u))
+    throw new DchatError(
+      'E_CONFIG',
+      `${what}: use https://, or http:// on loopback only (${u.protocol}//${u.host})`,
+    );
+  if (u.username || u.password || u.search || u.hash)
+    throw new DchatError('E_CONFIG', `${what}: no credentials, query or fragment in the URL`);
+  return u;
 }

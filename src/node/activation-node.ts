@@ -321,7 +321,11 @@ export function startNodeActivation(
         fork: p.fork,
         min_compatible_version: p.min_compatible_version,
       })),
-    height: () => node.config.heightSource?.current() ?? null,
+    // The height governance goes by (beacons or a chain; node/heights.ts).
+    height: () => {
+      const n = governance.now();
+      return n.height === null ? null : { height: n.height, time_ms: n.time_ms };
+    },
     download: async (v) => {
       await node.download(v);
     },

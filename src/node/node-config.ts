@@ -2,9 +2,12 @@
  * What a node is started with, and the records it keeps about itself ($DCHAT_HOME/node/state.json,
  * its downloads): the shapes shared by the daemon and the `node` commands.
  */
+
+import type { KeyObject } from 'node:crypto';
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
 import type { HeightSource } from '../governance/height-source.ts';
+import type { HeightSourceSpec } from './heights.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -27,7 +30,9 @@ export interface NodeConfig {
   env?: NodeJS.ProcessEnv;
   /** The network's block height (governance voting periods, activation); none: time only. */
   heightSource?: HeightSource;
-  /** The dchat version this process runs (activation compares approved plans with it). */
+  /** Where the height comes from (node/heights.ts); default: validator-signed beacons. */
+  height?: { spec: HeightSourceSpec; validatorKey?: { privateKey: KeyObject; publicKeyHex: string } };
+  /** This node's software version (its handshake; soft-fork rules). */
   version?: string;
   /** Test harness only (chaos-byzantine): corrupt served chunks. */
   chunkServer?: Pick<ChunkServerInit, 'tamper'>;

@@ -6,6 +6,7 @@ import type { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
 import type { ChunkServer } from '../gossip/libp2p/chunks.ts';
 import type { StatusResult } from '../model/control.ts';
 import { LIMITS } from '../model/limits.ts';
+import type { NodeHeights } from './heights.ts';
 import type { DchatLibp2p } from './libp2p.ts';
 import type { DownloadRecord, NodeRole } from './node-config.ts';
 import type { StoredPackage } from './package-store.ts';
@@ -22,6 +23,8 @@ export interface StatusParts {
   badChunks: number;
   chunkServer: ChunkServer | undefined;
   now: number;
+  /** Height (source, beacons or chain) and fork rules (fork id, refused peers). */
+  heights?: Pick<NodeHeights, 'status'> | undefined;
 }
 
 export function renderStatus(p: StatusParts): StatusResult {
@@ -62,6 +65,7 @@ export function renderStatus(p: StatusParts): StatusResult {
       chunk_requests_refused: p.chunkServer?.refused ?? 0,
     },
     limits: { gossip_message_bytes: LIMITS.gossipMessageBytes },
+    ...(p.heights?.status() ?? {}),
   };
 }
 

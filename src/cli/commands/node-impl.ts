@@ -4,19 +4,25 @@
  * scripts wait for that line) and `{"event":"stopped"}` at the end. `status` and `announce` talk to
  * the running node over its control socket ($DCHAT_HOME/run/node.sock).
  */
+import { resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { mayHaveVersions, watchSupervisor } from '../../activation/parent-watch.ts';
 import { DchatError, UsageError } from '../../errors.ts';
+import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
+import { chainUrl } from '../../model/chain.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
+import type { HeightSourceSpec, HeightStatus } from '../../node/heights.ts';
 import { DEFAULT_LISTEN, NODE_ROLES, type NodeRole } from '../../node/node-config.ts';
 import { startObservability } from '../../node/observability.ts';
+import { keyFileOptions, loadSigningKeyFile } from '../../release/key-files.ts';
 import { usesPublicNetwork } from '../../store/trust-origin.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 import { NEVER_HEALTHY, VERSION } from '../version.ts';
 import { parseHostPort } from './mirror-impl.ts';
+import { passphraseSource } from './release-keys.ts';
 
 /** Bootstrap peers of the public dchat network. None exist yet: a node dials only --bootstrap. */
 export const PUBLIC_BOOTSTRAP: readonly string[] = [];
@@ -31,6 +37,55 @@ export interface StartFlags {
   platform?: string;
   announceTtl: string;
   healthTimeout?: string;
+  heightSource?: string;
+  upgradeApi?: string;
+  validatorKey?: string;
+  passphraseFile?: string;
+  allowInsecureKeyPermissions?: boolean;
+}
+
+/** `--height-source beacon|cometbft:URL` and `--upgrade-api URL` to a node/heights.ts spec. */
+export function heightSourceFlag(
+  value: string | undefined,
+  upgradeApi: string | undefined,
+): HeightSourceSpec {
+  const v = value ?? 'beacon';
+  if (v === 'beacon') {
+    if (upgradeApi !== undefined)
+      throw new UsageError(
+        '--upgrade-api',
+        'only with --height-source cometbft:URL (the chain it belongs to)',
+      );
+    return { kind: 'beacon' };
+  }
+  if (!v.startsWith('cometbft:'))
+    throw new UsageError('--height-source', `'${v.slice(0, 80)}' is not beacon or cometbft:URL`);
+  const rpc = v.slice('cometbft:'.length);
+  const check = (url: string, flag: string) => {
+    try {
+      return chainUrl(url, flag).href;
+    } catch (err) {
+      throw new UsageError(flag, (err as Error).message, { cause: err });
+    }
+  };
+  return {
+    kind: 'cometbft',
+    rpc: check(rpc, '--height-source'),
+    ...(upgradeApi !== undefined ? { upgradeApi: check(upgradeApi, '--upgrade-api') } : {}),
+  };
+}
+
+/** `--validator-key FILE`: the key this validator signs height beacons with. */
+async function validatorKeyFlag(o: StartFlags, env: CommandEnv) {
+  if (o.validatorKey === undefined) return undefined;
+  if (o.role !== 'validator') throw new UsageError('--validator-key', 'only with --role validator');
+  const k = await loadSigningKeyFile(
+    resolve(env.ctx.cwd, o.validatorKey),
+    '--validator-key',
+    passphraseSource(env, o.passphraseFile),
+    keyFileOptions(o),
+  );
+  return { privateKey: k.privateKey, publicKeyHex: k.publicHex };
 }
 
 function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string {
@@ -64,6 +119,8 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (await usesPublicNetwork(env.paths)) bootstrap.push(...PUBLIC_BOOTSTRAP);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
   const announceTtl = intFlag(o.announceTtl, '--announce-ttl', 0, 255) ?? 8;
+  const heightSource = heightSourceFlag(o.heightSource, o.upgradeApi);
+  const validatorKey = await validatorKeyFlag(o, env);
   const healthTimeout = intFlag(o.healthTimeout, '--health-timeout', 1, 3600);
   // With installed versions ($DCHAT_HOME/versions), the supervisor runs the current one as a child
   // (loaded only then: an idle unsupervised node keeps its small footprint).
@@ -71,7 +128,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
     const supervised = await import('./node-supervise-impl.ts');
     if (await supervised.shouldSupervise(env))
       return supervised.superviseStart(
-        { ...o, listen, bootstrap, platform, announceTtl, healthTimeout },
+        { ...o, listen, bootstrap, platform, announceTtl, healthTimeout, heightSource: o.heightSource },
         env,
       );
   }
@@ -88,6 +145,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       redialMs: 2000,
       clock: env.ctx.now,
       env: env.ctx.env,
+      height: { spec: heightSource, ...(validatorKey ? { validatorKey } : {}) },
       version: VERSION,
     },
     log,
@@ -146,6 +204,13 @@ export async function status(_o: Record<string, never>, env: CommandEnv): Promis
   env.out.line(`👥 Connected peers: ${st.connected_peers.length}`);
   for (const p of st.connected_peers) env.out.line(`   ${p.id} (score ${p.score})`);
   if (st.banned_peers.length) env.out.line(`🚫 Banned peers: ${st.banned_peers.length}`);
+  const h = (st as { height?: HeightStatus }).height;
+  if (h) env.out.line(`⛓️  Height: ${h.height ?? 'none yet'} (${h.source})`);
+  const f = (st as { fork?: ForkGuardStatus | null }).fork;
+  if (f?.fork_id)
+    env.out.line(
+      `🔀 Fork id: ${f.fork_id.hash} next ${f.fork_id.next || 'none'}; refused peers: ${f.refused_peers}`,
+    );
   env.out.line(`📦 Releases: highest trusted ${st.releases.highest_trusted ?? 'none'}`);
   for (const p of st.releases.packages) env.out.line(`   ✅ ${p.target} verified (from ${p.source})`);
   for (const d of st.releases.downloads)

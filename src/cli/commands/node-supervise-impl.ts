@@ -7,6 +7,7 @@
  * in this process as before.
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SUPERVISED_ENV } from '../../activation/parent-watch.ts';
 import { DEFAULT_HEALTH_BOUND_MS, Supervisor, type SupervisorEvent } from '../../activation/supervisor.ts';
 import { listInstalled, versionPaths } from '../../activation/versions.ts';
@@ -30,6 +31,12 @@ export interface SupervisedFlags {
   healthTimeout: number | undefined;
   /** --metrics HOST:PORT, passed on: each child serves it in turn. */
   metrics?: string | undefined;
+  /** Height and validator flags, passed on unchanged (each child parses them). */
+  heightSource?: string | undefined;
+  upgradeApi?: string | undefined;
+  validatorKey?: string | undefined;
+  passphraseFile?: string | undefined;
+  allowInsecureKeyPermissions?: boolean | undefined;
 }
 
 export async function superviseStart(o: SupervisedFlags, env: CommandEnv): Promise<number> {
@@ -44,6 +51,11 @@ export async function superviseStart(o: SupervisedFlags, env: CommandEnv): Promi
     String(o.announceTtl),
     ...(o.prefetch ? ['--prefetch'] : []),
     ...(o.metrics !== undefined ? ['--metrics', o.metrics] : []),
+    ...(o.heightSource !== undefined ? ['--height-source', o.heightSource] : []),
+    ...(o.upgradeApi !== undefined ? ['--upgrade-api', o.upgradeApi] : []),
+    ...(o.validatorKey !== undefined ? ['--validator-key', resolve(env.ctx.cwd, o.validatorKey)] : []),
+    ...(o.passphraseFile !== undefined ? ['--passphrase-file', resolve(env.ctx.cwd, o.passphraseFile)] : []),
+    ...(o.allowInsecureKeyPermissions ? ['--allow-insecure-key-permissions'] : []),
   ];
   const log = env.logs.forComponent('activation');
   const onEvent = (e: SupervisorEvent) => {

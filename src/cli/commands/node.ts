@@ -28,6 +28,18 @@ export function registerNode(program: Command, ctx: CliContext): void {
       '--health-timeout <seconds>',
       'with installed versions: how long a started or switched-to version has to report healthy (default 30)',
     )
+    .option(
+      '--height-source <source>',
+      'block height: beacon (validator-signed beacons gossiped in the network) or cometbft:URL (a CometBFT RPC)',
+      'beacon',
+    )
+    .option('--upgrade-api <url>', "that chain's Cosmos SDK REST API (x/upgrade current_plan)")
+    .option(
+      '--validator-key <file>',
+      "this validator's private key (dchat-sign keygen): it signs height beacons",
+    )
+    .option('--passphrase-file <file>', 'passphrase of an encrypted --validator-key')
+    .option('--allow-insecure-key-permissions', 'use a --validator-key that others may read')
     .action(lazy(ctx, async () => (await import('./node-impl.ts')).start));
   node
     .command('status')
