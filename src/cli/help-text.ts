@@ -170,6 +170,12 @@ const HELP: Record<string, CommandHelp> = {
   'dchat-test chaos-byzantine': {
     examples: ['dchat-test --json chaos-byzantine --malicious-nodes 3 --nodes 6'],
   },
+  'dchat-sign genesis': {
+    examples: [
+      'dchat-sign genesis --spec network.json --root-key founder1.key --root-key founder2.key --out genesis.json',
+    ],
+    env: KEYS,
+  },
   'dchat governance init': {
     examples: ['dchat governance init --genesis genesis.json   # then restart the node'],
   },
@@ -192,7 +198,10 @@ const HELP: Record<string, CommandHelp> = {
     examples: ['dchat governance status', 'dchat governance status --proposal 3f2a9c1e --json'],
   },
   'dchat-test simulate': {
-    examples: ['dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg'],
+    examples: [
+      'dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg',
+      'dchat-test simulate --governance --nodes 10000 --malicious 10%,30%',
+    ],
   },
 };
 

@@ -34,5 +34,23 @@ export function buildDchatSign(ctx: CliContext): Command {
       'with --encrypt: the passphrase is the first line of FILE (else env DCHAT_KEY_PASSPHRASE, else a prompt)',
     )
     .action(lazy(ctx, async () => (await import('./commands/sign-impl.ts')).keygen));
+  program
+    .command('genesis')
+    .description('sign a network genesis (token holders, validators, governance parameters) with root keys')
+    .requiredOption(
+      '--spec <file>',
+      'JSON: network_id, holders [{public_key, weight}], validators [{key_id, public_key, stake}], params',
+    )
+    .requiredOption(
+      '--root-key <file>',
+      'root (founder) private key; repeatable',
+      (v: string, p: string[] = []) => [...p, v],
+      [],
+    )
+    .option('--root-threshold <n>', 'root signatures a later genesis needs (default: all root keys)')
+    .requiredOption('--out <file>', 'where to write genesis.json')
+    .option('--passphrase-file <file>', 'passphrase of encrypted root keys')
+    .option('--allow-insecure-key-permissions', 'use key files that group or others may read')
+    .action(lazy(ctx, async () => (await import('./commands/genesis-impl.ts')).genesis));
   return program;
 }

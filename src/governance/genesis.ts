@@ -4,7 +4,9 @@
  * tally. Pinned once under the home (`dchat governance init`); everything governance decides is
  * counted against it.
  */
+import type { KeyObject } from 'node:crypto';
 import canonicalJson from '@tufjs/canonical-json';
+import { signEd25519 } from '../crypto/ed25519.ts';
 import { sha256Hex } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import { type Genesis, type GenesisBody, GenesisSchema, shareBps } from '../model/governance.ts';
@@ -111,4 +113,19 @@ export function aboveShare(part: number, total: number, bps: number): boolean {
 
 function malformed(what: string): never {
   throw new DchatError('E_MALFORMED', `genesis: ${what}`);
+}
+
+/** Signs a genesis body with root keys (the founders' ceremony; `dchat-sign genesis`). */
+export function signGenesis(
+  body: GenesisBody,
+  keys: readonly { privateKey: KeyObject; publicHex: string }[],
+): Genesis {
+  const bytes = genesisSignedBytes(body);
+  return {
+    signed: body,
+    signatures: keys.map((k) => ({
+      public_key: k.publicHex,
+      signature: signEd25519(k.privateKey, bytes).toString('hex'),
+    })),
+  };
 }

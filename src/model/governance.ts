@@ -92,6 +92,18 @@ export const GovernanceParamsSchema = z.strictObject({
 });
 export type GovernanceParams = z.infer<typeof GovernanceParamsSchema>;
 
+/** The seed's governance (67% quorum, 14 days, 67% of stake), x/gov's 0.5 threshold, 5 s blocks. */
+export const DEFAULT_GOVERNANCE_PARAMS: GovernanceParams = {
+  quorum: '0.67',
+  threshold: '0.5',
+  approval_threshold: '0.67',
+  voting_period_ms: DEFAULT_VOTING_PERIOD_MS,
+  min_voting_period_ms: 60_000,
+  min_deposit: 1,
+  block_interval_ms: 5000,
+  max_clock_skew_ms: 60_000,
+};
+
 export const HolderSchema = z.strictObject({ public_key: publicKeyHex, weight: safeUint.min(1) });
 export type Holder = z.infer<typeof HolderSchema>;
 export const ValidatorSchema = z.strictObject({
@@ -126,6 +138,15 @@ export const GenesisSchema = z.strictObject({
   signatures: z.array(KeySignatureSchema).max(MAX_ROOT_KEYS),
 });
 export type Genesis = z.infer<typeof GenesisSchema>;
+
+/** What `dchat-sign genesis --spec` reads: the genesis without what the signing adds. */
+export const GenesisSpecSchema = z.strictObject({
+  network_id: networkId,
+  version: safeUint.min(1).default(1),
+  params: GovernanceParamsSchema.partial().default({}),
+  holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
+  validators: z.array(ValidatorSchema).max(MAX_VALIDATORS).default([]),
+});
 
 // ---- proposal -----------------------------------------------------------------------------------
 

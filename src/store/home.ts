@@ -13,6 +13,8 @@
  *   packages/auto_update_config.json               seed AutoUpdateConfig
  *   partial/                                       downloads in progress with their resume state
  *   mirrors.toml                                   DownloadSource records
+ *   governance/genesis.json                        the pinned network genesis (store/governance-store.ts)
+ *   governance/objects/<kind>-<id>.json            proposals, votes, approvals, certificates held
  *   node/                                          node identity, control socket, runtime state
  *   state/mirror-health.json                       what downloads measured about each mirror
  *   locks/<kind>.lock                              one writer per kind of state (store/lock.ts)

@@ -10,7 +10,6 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { trustUpdate } from '../../src/download/trust-session.ts';
-import { GENESIS_FORMAT, type GenesisBody } from '../../src/model/governance.ts';
 import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import type { HomePaths } from '../../src/store/home.ts';
@@ -18,7 +17,6 @@ import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.
 import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
 import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
-import { PARAMS, signGenesis } from './fixtures.ts';
 
 // Long enough for the CLI processes below (each a second or two) to vote within it.
 const VOTING = '45s';
@@ -72,30 +70,40 @@ describe('governance on real node processes', () => {
     dir = await mkdtemp(join(repo.base, 'keys-'));
     for (let i = 0; i < 4; i++) holders.push(await keygen(dir, `holder-${i}`));
     for (let i = 0; i < 3; i++) validators.push(await keygen(dir, `validator-${i}`));
+    // The founders' step: `dchat-sign genesis` signs the snapshot and validator set with the root key.
     const root = await keygen(dir, 'root');
-    const { loadSigningKeyFile } = await import('../../src/release/key-files.ts');
-    const rootKey = await loadSigningKeyFile(root.file);
-    const body: GenesisBody = {
-      format: GENESIS_FORMAT,
+    const spec = {
       network_id: 'dchat-govtest',
-      version: 1,
-      created: new Date().toISOString().replace(/\.\d+Z$/, '.000Z'),
-      params: { ...PARAMS, min_voting_period_ms: 1000, block_interval_ms: 1000, max_clock_skew_ms: 30_000 },
-      root: { public_keys: [rootKey.publicHex], threshold: 1 },
+      params: {
+        min_voting_period_ms: 1000,
+        block_interval_ms: 1000,
+        max_clock_skew_ms: 30_000,
+        min_deposit: 10,
+      },
       // Holder 3 has 100 of 400: the others' three votes are 75% turnout.
       holders: holders.map((h) => ({ public_key: h.pub, weight: 100 })),
       // Validators 0 and 1 hold 70% of stake.
       validators: validators.map((v, i) => ({
         key_id: `validator-${i}`,
         public_key: v.pub,
-        stake: [40, 30, 30][i] as number,
+        stake: [40, 30, 30][i],
       })),
     };
+    const specFile = join(dir, 'network.json');
+    await writeFile(specFile, JSON.stringify(spec));
     genesisFile = join(dir, 'genesis.json');
-    await writeFile(
+    const r = await dchatSign([
+      'genesis',
+      '--spec',
+      specFile,
+      '--root-key',
+      root.file,
+      '--out',
       genesisFile,
-      JSON.stringify(signGenesis(body, [{ priv: rootKey.privateKey, pub: rootKey.publicHex }])),
-    );
+      '--json',
+    ]);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal((JSON.parse(r.stdout) as { network_id: string }).network_id, 'dchat-govtest');
   });
   after(async () => {
     await stopAll(nodes);

@@ -41,6 +41,11 @@ export const SIMULATE_FLAGS: readonly { flags: string; description: string }[] =
       'swarm mode: 64 MiB from one seed to --nodes nodes (default 1000) over the download machine, against the Kumar-Ross bound',
   },
   {
+    flags: '--governance',
+    description:
+      'governance mode: time for an upgrade certificate to reach 99.9% of --nodes nodes (default 10000), for each --malicious share (a list, default 0,10%,30%)',
+  },
+  {
     flags: '--swarm-sweep <list>',
     description: 'with --swarm: also run these node counts (e.g. 10,100,1000)',
   },

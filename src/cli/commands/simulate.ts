@@ -41,6 +41,10 @@ export async function runSimulateCommand(
   out: SimulateOutput,
   env: { cwd?: string } = {},
 ): Promise<number> {
+  if (opts.governance === true) {
+    const { runGovernanceCommand } = await import('./simulate-governance.ts');
+    return runGovernanceCommand(opts, out);
+  }
   if (opts.swarm === true) {
     const { runSwarmCommand } = await import('./simulate-swarm.ts');
     return runSwarmCommand(opts, out, env);
