@@ -54,7 +54,10 @@ export interface SupervisorInit {
 }
 
 export interface SwitchContext {
+  /** The network height when the switch was asked for (null: not an activation). */
   height: number | null;
+  /** The plan's activation height (the fork's, for the rollback barrier); default `height`. */
+  activationHeight?: number | null;
   fork: 'hard' | 'soft' | null;
   reason: string;
 }
@@ -197,8 +200,9 @@ export class Supervisor {
       const j = await readJournal(this.vp);
       j.trial = { version: to, previous: from, started_ms: now.getTime(), healthy: false };
       // Activated on the network at this height whatever happens here: a hard fork bars rollbacks below it.
-      if (ctx.height !== null && (ctx.fork === 'hard' || ctx.fork === 'soft'))
-        j.forks.push({ version: to, activation_height: ctx.height, fork: ctx.fork });
+      const at = ctx.activationHeight ?? ctx.height;
+      if (at !== null && (ctx.fork === 'hard' || ctx.fork === 'soft'))
+        j.forks.push({ version: to, activation_height: at, fork: ctx.fork });
       await writeJournal(this.vp, j);
       await this.child?.stop();
       await setCurrent(this.vp, to);
@@ -282,6 +286,7 @@ export class Supervisor {
       if (req && req.version !== this.child?.version)
         return this.doSwitch(req.version, {
           height: req.height,
+          activationHeight: req.activation_height,
           fork: req.fork,
           reason: 'requested by the node',
         });

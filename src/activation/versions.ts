@@ -328,7 +328,10 @@ export type { Trial };
 /** activation/request.json: a switch the node asks its supervisor for (then SIGHUP). */
 export interface SwitchRequest {
   version: string;
+  /** The network height when the node asked. */
   height: number | null;
+  /** The plan's activation height (null: not a governed upgrade). */
+  activation_height: number | null;
   fork: 'hard' | 'soft' | null;
 }
 
@@ -350,6 +353,7 @@ export async function takeSwitchRequest(vp: VersionPaths): Promise<SwitchRequest
     .object({
       version: versionStr,
       height: z.number().int().nonnegative().nullable(),
+      activation_height: z.number().int().nonnegative().nullable(),
       fork: z.enum(['hard', 'soft']).nullable(),
     })
     .safeParse(

@@ -175,7 +175,7 @@ export class NodeActivation {
         this.init.log.info({ version: v }, 'activation: approved release installed; ready for the switch');
         return;
       case 'switch':
-        await this.requestSwitch(v, action.height, plan.fork);
+        await this.requestSwitch(v, this.init.height()?.height ?? null, plan.fork, action.height);
         return;
       default:
         return;
@@ -195,7 +195,12 @@ export class NodeActivation {
   }
 
   /** Asks the supervisor (our parent) to switch: the request file, then SIGHUP. */
-  private async requestSwitch(v: string, height: number | null, fork: 'hard' | 'soft' | null): Promise<void> {
+  private async requestSwitch(
+    v: string,
+    height: number | null,
+    fork: 'hard' | 'soft' | null,
+    activationHeight: number | null = null,
+  ): Promise<void> {
     if (!this.supervised) {
       if (!this.notified.has(`switch-${v}`))
         this.init.log.warn(
@@ -206,7 +211,12 @@ export class NodeActivation {
       return;
     }
     if (this.requested === v) return;
-    await writeSwitchRequest(versionPaths(this.init.paths), { version: v, height, fork });
+    await writeSwitchRequest(versionPaths(this.init.paths), {
+      version: v,
+      height,
+      activation_height: activationHeight,
+      fork,
+    });
     this.requested = v;
     this.init.log.info({ version: v, height }, 'activation: switch requested from the supervisor');
     process.kill(process.ppid, 'SIGHUP');
