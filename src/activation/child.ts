@@ -100,7 +100,11 @@ export class ChildNode {
   }
 
   /** SIGTERM (the node stops gracefully), SIGKILL after `graceMs`. */
+  /** Set when the supervisor stopped it (its exit is then expected). */
+  stopRequested = false;
+
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopRequested = true;
     if (!this.running) return;
     this.proc.kill('SIGTERM');
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);

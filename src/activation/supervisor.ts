@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { DchatError } from '../errors.ts';
+import type { PackageTarget } from '../model/package.ts';
 import type { HomePaths } from '../store/home.ts';
 import { acquire } from '../store/lock.ts';
 import { ChildNode, type StartedRecord } from './child.ts';
@@ -21,6 +22,7 @@ import { recover, withSwitchLock } from './recover.ts';
 import {
   backupBeforeSwitch,
   historyEntry,
+  listInstalled,
   readCurrent,
   readJournal,
   setCurrent,
@@ -70,6 +72,9 @@ export class Supervisor {
   /** One switch at a time: a SIGHUP during a switch waits for it. */
   private busy: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  /** Pre-upgrade checks done (or under way) in this session, by version. */
+  private readonly prechecked = new Map<string, Promise<PackageTarget>>();
+  private prepareTimer: NodeJS.Timeout | undefined;
   private readonly bound: number;
 
   constructor(init: SupervisorInit) {
@@ -113,6 +118,8 @@ export class Supervisor {
         repairs: rec.repairs,
       });
       this.watch(this.child);
+      this.prepareTimer = setInterval(() => void this.prepareInstalled(), 2_000);
+      this.prepareTimer.unref();
       return { version: this.child.version, child: started };
     } catch (err) {
       await this.child?.stop();
@@ -140,15 +147,25 @@ export class Supervisor {
 
   private watch(child: ChildNode): void {
     void child.exited.then((code) => {
-      if (this.child !== child || this.stopping) return;
+      if (this.child !== child || this.stopping || child.stopRequested) return;
       this.init.log.error({ version: child.version, code }, 'activation: the node exited on its own');
       this.init.onEvent({ event: 'child_exited', version: child.version, code });
     });
   }
 
   /** The pre-upgrade check (Cosmovisor's pre-upgrade hook): the new executable runs and is `v`. */
-  private async preUpgrade(v: string): Promise<void> {
-    await verifyInstalled(this.vp, v);
+  private preUpgrade(v: string): Promise<PackageTarget> {
+    let p = this.prechecked.get(v);
+    if (!p) {
+      p = this.runPreUpgrade(v);
+      this.prechecked.set(v, p);
+      p.catch(() => this.prechecked.delete(v));
+    }
+    return p;
+  }
+
+  private async runPreUpgrade(v: string): Promise<PackageTarget> {
+    const target = await verifyInstalled(this.vp, v);
     let out: string;
     try {
       out = (
@@ -165,6 +182,16 @@ export class Supervisor {
         'E_VERSION_MISMATCH',
         `pre-upgrade check: ${this.vp.exe(v)} reports '${out.trim().slice(0, 80)}', not ${v}`,
       );
+    return target;
+  }
+
+  /**
+   * Runs the pre-upgrade check of newly installed versions ahead of time (the node installs them in
+   * the grace period), so that at the height the switch starts at once.
+   */
+  private async prepareInstalled(): Promise<void> {
+    for (const v of await listInstalled(this.vp).catch(() => [] as string[]))
+      if (v !== this.child?.version && !this.prechecked.has(v)) await this.preUpgrade(v).catch(() => {});
   }
 
   /**
@@ -180,7 +207,7 @@ export class Supervisor {
   private async doSwitch(to: string, ctx: SwitchContext): Promise<boolean> {
     const from = this.child?.version ?? (await readCurrent(this.vp));
     if (from === to) return true;
-    await this.preUpgrade(to);
+    const target = await this.preUpgrade(to);
     const now = this.init.now();
     const t0 = performance.now();
     await withSwitchLock(this.vp, async () => {
@@ -189,7 +216,6 @@ export class Supervisor {
         this.vp,
         `${now.toISOString().replace(/[:.]/g, '')}-${from ?? 'none'}-to-${to}`,
       );
-      const target = await verifyInstalled(this.vp, to);
       await writeUpgradeInfo(this.vp, {
         name: to,
         height: ctx.height,
@@ -315,6 +341,7 @@ export class Supervisor {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.prepareTimer) clearInterval(this.prepareTimer);
     await this.busy;
     await this.child?.stop();
     await this.releaseLock?.();
