@@ -177,15 +177,28 @@ describe('activation at the height on supervised real builds', () => {
           (validators[i] as { file: string }).file,
         ]),
       );
-    // The grace period: every node holds the certificate, then pre-downloads, verifies and installs.
-    for (const h of homes)
-      await waitFor(
-        'ready on every node',
-        async () => (await nodeStatus(h)).activation?.ready === true,
-        300_000,
-      );
-    const readyHeight = (await status(homes[0] as string)).now.height as number;
-    assert.ok(readyHeight < activation, `ready at height ${readyHeight}, before ${activation}`);
+    // The grace period: every node holds the certificate, then pre-downloads, verifies and installs
+    // (`node status`: ready) before the height. Polled on all nodes at once: a node is seen ready
+    // (with the network height at that moment) or has already switched, which needs it installed.
+    const readyAt = new Map<string, number>();
+    await waitFor(
+      'every node ready or switched',
+      async () => {
+        await Promise.all(
+          homes.map(async (h) => {
+            if (readyAt.has(h)) return;
+            const st = await nodeStatus(h);
+            if (st.activation?.ready) readyAt.set(h, (await status(h)).now.height as number);
+            else if (st.activation?.running_version === '1.1.0') readyAt.set(h, -1);
+          }),
+        );
+        return readyAt.size === homes.length;
+      },
+      400_000,
+    );
+    const seen = [...readyAt.values()].filter((x) => x >= 0);
+    assert.ok(seen.length > 0, 'no node was seen ready before it switched');
+    for (const x of seen) assert.ok(x < activation, `ready at height ${x}, before ${activation}`);
 
     // The switch: every supervisor's journal has it, requested at the activation height.
     const switches = [];
