@@ -125,7 +125,7 @@ describe('activation at the height on supervised real builds', () => {
       },
       120_000,
     );
-    const activation = h0 + 60;
+    const activation = h0 + 150;
     const lv = json<{ versions: { version: string; ipfs_cid?: string }[] }>(
       await dchat(['--home', homes[0] as string, '--json', 'update', 'list-versions']),
     );
@@ -144,7 +144,7 @@ describe('activation at the height on supervised real builds', () => {
         '--fork',
         'hard',
         '--voting-period',
-        '20s',
+        '60s',
         '--key',
         (holders[0] as { file: string }).file,
       ]),

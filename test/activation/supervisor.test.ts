@@ -167,7 +167,7 @@ describe('switch, health-gated rollback, update rollback', () => {
       env: process.env,
       log: pino({ level: 'silent' }),
       now: () => new Date(),
-      healthBoundMs: 8_000,
+      healthBoundMs: 30_000,
       onEvent: (e) => events.push(e),
     });
     try {
