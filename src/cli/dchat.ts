@@ -3,20 +3,25 @@
 import { checkNode } from './node-check.ts';
 
 /**
- * `dchat ... node start` runs for days, mostly idle: V8 is told to favour size over speed before
- * any module loads (mostly a young generation that stays small instead of growing to 16 MiB
- * semi-spaces), about 20 MB less resident at idle (DESIGN.md, performance targets: idle node
- * <= 100 MB; `npm run bench -- node-rss`). Its heavy work (hashing, TLS, noise) is native, which
- * the flag does not touch. Set here because the flag only shapes heap growth from now on: in the
- * command itself, after libp2p has loaded, it no longer helps.
+ * Commands whose memory is a target of their own (DESIGN.md, performance targets): `node start`
+ * runs for days, mostly idle (<= 100 MB; `npm run bench -- node-rss`), and `update download` /
+ * `update verify` stream a whole package (peak <= 150 MB whatever its size; `npm run bench --
+ * download`). V8 is told to favour size over speed before any module loads: smaller heap growth
+ * steps and eager collection of the external (Buffer) memory that streaming churns through, about
+ * 20 MB less at idle and 35-40 MB less at a 1 GiB download's peak, measured here. Their heavy work
+ * (hashing, TLS, noise) is native, which the flag does not touch. Set here because the flag only
+ * shapes heap growth from now on: once the command's modules have loaded it no longer helps.
  */
-function isNodeStart(argv: readonly string[]): boolean {
-  const at = argv.indexOf('node');
-  return at >= 0 && argv[at + 1] === 'start';
+function favoursSize(argv: readonly string[]): boolean {
+  const pair = (a: string, b: string) => {
+    const at = argv.indexOf(a);
+    return at >= 0 && argv[at + 1] === b;
+  };
+  return pair('node', 'start') || pair('update', 'download') || pair('update', 'verify');
 }
 
 if (checkNode('dchat')) {
-  if (isNodeStart(process.argv.slice(2))) (await import('node:v8')).setFlagsFromString('--optimize-for-size');
+  if (favoursSize(process.argv.slice(2))) (await import('node:v8')).setFlagsFromString('--optimize-for-size');
   const { runBin } = await import('./compile-cache.ts');
   await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
 }

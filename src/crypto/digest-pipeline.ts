@@ -37,7 +37,7 @@ export interface StreamDigest {
 }
 
 export interface DigestPipelineOptions {
-  /** Bytes handed over and not yet back (default 32 MiB). */
+  /** Bytes handed over and not yet back (default 16 MiB: 8 chunks ahead of the slower hash). */
   maxInFlight?: number;
   /** Receives each transferred buffer back once both hashes are done with it. */
   onReturn?: (buf: Buffer) => void;
@@ -72,7 +72,7 @@ export class DigestPipeline implements StreamDigest {
   private ended = false;
 
   constructor(o: DigestPipelineOptions = {}) {
-    this.maxInFlight = o.maxInFlight ?? 32 * 1024 * 1024;
+    this.maxInFlight = o.maxInFlight ?? 16 * 1024 * 1024;
     this.onReturn = o.onReturn;
     this.result = new Promise<Digests>((resolve, reject) => {
       this.resolveResult = resolve;

@@ -48,7 +48,7 @@ export class OrderedDigest {
     this.hasher = createStreamDigest(o.table.size, o.onReturn ? { onReturn: o.onReturn } : {});
     this.readChunk = o.readChunk;
     this.onBadChunk = o.onBadChunk;
-    this.windowBytes = o.windowBytes ?? 64 * 1024 * 1024;
+    this.windowBytes = o.windowBytes ?? 24 * 1024 * 1024;
     this.done = this.pump();
     this.done.catch(() => {});
   }

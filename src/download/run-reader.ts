@@ -9,6 +9,7 @@
 import { SourceError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { releasePiece, takePiece } from '../sources/piece-pool.ts';
 import type { Source } from '../sources/source.ts';
 
 export interface Run {
@@ -69,6 +70,8 @@ export async function readRun(
         ? piece
         : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
       let off = 0;
+      // Whether a chunk still points into `bytes` (zero-copy): then it is not ours to recycle.
+      let lent = false;
       while (off < bytes.byteLength) {
         const n = len(run.next);
         let chunk: Buffer | undefined;
@@ -76,8 +79,11 @@ export async function readRun(
           // A whole chunk inside the piece: checked and written from there, no copy.
           chunk = off === 0 && n === bytes.byteLength ? bytes : bytes.subarray(off, off + n);
           off += n;
+          lent = true;
         } else {
-          buf ??= Buffer.allocUnsafe(n);
+          // From the pool, and back to it once hashed: straddling chunks (slow data cut the
+          // pieces short) would otherwise each leave 1 MiB of garbage for the GC to find.
+          buf ??= takePiece(n);
           const k = Math.min(bytes.byteLength - off, n - fill);
           bytes.copy(buf, fill, off, off + k);
           fill += k;
@@ -96,6 +102,8 @@ export async function readRun(
           break stream;
         }
       }
+      // Every byte of the piece was copied out: nothing refers to it any more.
+      if (!lent) releasePiece(bytes);
     }
     if (!stopped && got < end - start)
       throw new SourceError('E_NETWORK', `${source.uri}: range ended after ${got} of ${end - start} bytes`);

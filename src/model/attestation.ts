@@ -93,3 +93,26 @@ export function preAuthEncoding(payloadType: string, payload: Uint8Array): Buffe
 export function builderId(publicHex: string): string {
   return `${BUILDER_ID_PREFIX}${publicHex}`;
 }
+
+/**
+ * Where an attestation belongs, read from its payload without checking it: the package it is about
+ * and the builder key it names (gossip files it in that slot; one per builder and package).
+ * Undefined for anything that does not decode.
+ */
+export function attestationSlotOf(
+  env: Envelope,
+): { target: string; builder: string; time: string } | undefined {
+  try {
+    const st = StatementSchema.safeParse(JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')));
+    if (!st.success) return undefined;
+    const target = st.data.subject[0]?.name;
+    if (target === undefined) return undefined;
+    return {
+      target,
+      builder: st.data.predicate.runDetails.builder.id.slice(BUILDER_ID_PREFIX.length),
+      time: st.data.predicate.runDetails.metadata?.finishedOn ?? '',
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -114,6 +114,14 @@ export const ValidatorSchema = z.strictObject({
 });
 export type Validator = z.infer<typeof ValidatorSchema>;
 
+/** Builders a network names, at most. */
+export const MAX_BUILDERS = 64;
+export const ReproduciblePolicySchema = z.strictObject({
+  builders: z.array(publicKeyHex).min(1).max(MAX_BUILDERS),
+  min_attestations: z.number().int().min(0).max(MAX_BUILDERS),
+});
+export type ReproduciblePolicy = z.infer<typeof ReproduciblePolicySchema>;
+
 export const GenesisBodySchema = z.strictObject({
   format: z.literal(GENESIS_FORMAT),
   network_id: networkId,
@@ -129,6 +137,11 @@ export const GenesisBodySchema = z.strictObject({
   /** The token-holder snapshot: public key -> weight. */
   holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
   validators: z.array(ValidatorSchema).max(MAX_VALIDATORS),
+  /**
+   * Reproducible builds: independent builders whose signed rebuild attestations count, and how
+   * many distinct ones must match a release before a validator approves a hard fork to it.
+   */
+  reproducible: ReproduciblePolicySchema.optional(),
 });
 export type GenesisBody = z.infer<typeof GenesisBodySchema>;
 
@@ -146,6 +159,7 @@ export const GenesisSpecSchema = z.strictObject({
   params: GovernanceParamsSchema.partial().default({}),
   holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
   validators: z.array(ValidatorSchema).max(MAX_VALIDATORS).default([]),
+  reproducible: ReproduciblePolicySchema.optional(),
 });
 
 // ---- proposal -----------------------------------------------------------------------------------

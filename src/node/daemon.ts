@@ -34,6 +34,7 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { type NodeActivation, startNodeActivation } from './activation-node.ts';
+import { AttestationGossip } from './attestation-gossip.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { NodeHeights } from './heights.ts';
@@ -70,6 +71,7 @@ export class DchatNode extends EventEmitter {
   private governance: GovernanceService | undefined;
   private activation: NodeActivation | undefined;
   private heights: NodeHeights | undefined;
+  private attestations: AttestationGossip | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -160,6 +162,7 @@ export class DchatNode extends EventEmitter {
       });
       this.libp2p = node;
       this.heights = NodeHeights.forNode(this.config, this.paths.nodeDir, this.log);
+      this.attestations = new AttestationGossip(this.paths, this.log);
       this.governance = await GovernanceService.load({
         store: new GovernanceStore(this.paths),
         log: this.log,
@@ -195,7 +198,7 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
-        ...this.heights.gossipInit(this.governance.gossipInit()),
+        ...this.governance.gossipInit({ ...this.heights.gossipKinds(), ...this.attestations.gossipKinds() }),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -216,6 +219,7 @@ export class DchatNode extends EventEmitter {
       await this.gossip.start();
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
+      await this.attestations.attach(this.gossip);
       await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
@@ -244,6 +248,7 @@ export class DchatNode extends EventEmitter {
     await this.gossip?.stop().catch(() => {});
     await this.governance?.stop();
     await this.heights?.stop().catch(() => {});
+    await this.attestations?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
     try {

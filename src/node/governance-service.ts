@@ -84,18 +84,36 @@ export class GovernanceService {
     return svc;
   }
 
-  /** What the gossip adapter needs: the object check and the accepted-object hook. */
-  gossipInit(): { validateObject?: ValidateObject; onObject?: (o: AcceptedObject) => void } {
+  /**
+   * What the gossip adapter needs: the object check and the accepted-object hook. Other signed
+   * kinds (height beacons) are handed to `others`, by kind; a kind nobody checks is refused.
+   */
+  gossipInit(
+    others: Partial<
+      Record<string, { validate: ValidateObject; accepted?: (o: AcceptedObject) => void }>
+    > = {},
+  ): { validateObject?: ValidateObject; onObject?: (o: AcceptedObject) => void } {
     const g = this.genesis;
-    if (!g) return {};
-    const check = makeObjectCheck(g, {
-      proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
-      now: () => this.now(),
-      targets: () => this.signedTargets(),
-    });
+    if (!g && Object.keys(others).length === 0) return {};
+    const check = g
+      ? makeObjectCheck(g, {
+          proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
+          now: () => this.now(),
+          targets: () => this.signedTargets(),
+          votes: (pid) => [...this.votes.values()].filter((v) => v.proposal_id === pid),
+        })
+      : undefined;
     return {
-      validateObject: (kind, id, object) => check(kind as GovernanceKind, id, object),
-      onObject: (o) => this.onObject(o),
+      validateObject: (kind, id, object) => {
+        const other = others[kind];
+        if (other) return other.validate(kind, id, object);
+        if (check && isGovernanceKind(kind)) return check(kind, id, object);
+        return { ok: false, code: 'E_UNSUPPORTED', reason: `this node takes no ${kind} objects` };
+      },
+      onObject: (o) => {
+        if (isGovernanceKind(o.kind)) this.onObject(o);
+        else others[o.kind]?.accepted?.(o);
+      },
     };
   }
 
@@ -337,6 +355,10 @@ export class GovernanceService {
       return undefined;
     }
   }
+}
+
+function isGovernanceKind(kind: string): kind is GovernanceKind {
+  return kind === 'proposal' || kind === 'vote' || kind === 'approval' || kind === 'certificate';
 }
 
 /** The governance control methods, for `protocolHandlers` (the service exists once the node started). */

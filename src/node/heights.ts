@@ -16,8 +16,10 @@ import type { TrustedGenesis } from '../governance/genesis.ts';
 import type { HeightSource } from '../governance/height-source.ts';
 import { BeaconService, type BeaconStatus } from '../height/beacon-service.ts';
 import type { ChainHeightSource } from '../height/chain-source.ts';
+import type { GaugeSpec } from '../metrics/registry.ts';
 import type { SignedBeacon } from '../model/beacon.ts';
 import type { UpgradePlan } from '../model/chain.ts';
+import type { StatusResult } from '../model/control.ts';
 import type { NodeConfig } from './node-config.ts';
 
 /** `--height-source`: beacons (default) or a CometBFT node; `--upgrade-api` with the latter. */
@@ -129,20 +131,17 @@ export class NodeHeights implements HeightSource {
     return v ? forkIdOfView(v) : undefined;
   }
 
-  /** The gossip hooks for kind `beacon`, in front of `next` (governance's) for every other kind. */
-  gossipInit(next: { validateObject?: ValidateObject; onObject?: (o: AcceptedObject) => void }): {
-    validateObject?: ValidateObject;
-    onObject?: (o: AcceptedObject) => void;
-  } {
+  /** The signed kinds this node checks besides governance (GovernanceService.gossipInit's `others`). */
+  gossipKinds(): Partial<
+    Record<string, { validate: ValidateObject; accepted?: (o: AcceptedObject) => void }>
+  > {
     const beacons = this.beacons;
-    if (!beacons) return next;
+    if (!beacons) return {};
     return {
-      validateObject: (kind, id, object) =>
-        kind === 'beacon'
-          ? beacons.validate(id, object as SignedBeacon)
-          : (next.validateObject?.(kind, id, object) ?? { ok: false, code: 'E_UNSUPPORTED' }),
-      onObject: (o) =>
-        o.kind === 'beacon' ? beacons.accepted(o.object as SignedBeacon, o.proof) : next.onObject?.(o),
+      beacon: {
+        validate: (_kind, id, object) => beacons.validate(id, object as SignedBeacon),
+        accepted: (o) => beacons.accepted(o.object as SignedBeacon, o.proof),
+      },
     };
   }
 
@@ -195,4 +194,30 @@ export class NodeHeights implements HeightSource {
       };
     return { height, fork: this.guard?.status() ?? null };
   }
+}
+
+/** The height and fork metrics (`--metrics`), read from `node status` at each scrape. */
+export function heightGauges(status: () => StatusResult): GaugeSpec[] {
+  const parts = () => status() as { height?: HeightStatus; fork?: ForkGuardStatus | null };
+  return [
+    {
+      name: 'dchat_block_height',
+      help: 'The block height this node accepted (beacons at >= 2/3 of stake, or the chain it follows)',
+      read: () => {
+        const h = parts().height?.height;
+        return typeof h === 'number' ? [{ value: h }] : [];
+      },
+    },
+    {
+      name: 'dchat_fork_refused_peers',
+      help: 'Peers refused so far by the fork rules (other network, old fork after a hard fork, version below min_compatible_version)',
+      read: () => [{ value: parts().fork?.refused_peers ?? 0 }],
+    },
+  ];
+}
+
+/** The fork id as the metrics' node-info label shows it: hash/next, or undefined. */
+export function forkIdLabel(status: () => StatusResult): string | undefined {
+  const f = (status() as { fork?: ForkGuardStatus | null }).fork?.fork_id;
+  return f ? `${f.hash}/${f.next}` : undefined;
 }

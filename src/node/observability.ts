@@ -7,6 +7,7 @@ import type { GaugeSpec, NodeMetrics } from '../metrics/registry.ts';
 import type { StatusResult } from '../model/control.ts';
 import { compareVersions } from '../model/version.ts';
 import type { DchatNode } from './daemon.ts';
+import { forkIdLabel, heightGauges } from './heights.ts';
 
 export interface ObservabilityOptions {
   metrics?: { host: string; port: number };
@@ -56,7 +57,14 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
     const platform = node.config.platform;
     if (o.metrics) {
       const { NodeMetrics } = await import('../metrics/registry.ts');
-      metrics = new NodeMetrics({ status: () => node.status(), version: o.version, platform }).install();
+      const status = () => node.status();
+      metrics = new NodeMetrics({
+        status,
+        version: o.version,
+        platform,
+        forkId: () => forkIdLabel(status),
+      }).install();
+      for (const g of heightGauges(status)) metrics.addGauge(g);
       out.metrics = metrics;
       node.on('release:accepted', onAccepted);
       const m = metrics;

@@ -5,6 +5,7 @@
  * without attestations is still a release; a network that requires them says so by its minimum.
  */
 import { join } from 'node:path';
+import { trustOffline } from '../download/trust-session.ts';
 import { DchatError } from '../errors.ts';
 import { MAX_BUNDLE_BYTES } from '../model/attestation.ts';
 import type { PackageTarget } from '../model/package.ts';
@@ -12,6 +13,7 @@ import { writeFileAtomic } from '../store/atomic.ts';
 import type { HomePaths } from '../store/home.ts';
 import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
 import { type AttestationCount, countAttestations, parseBundle } from '../trust/attestations.ts';
+import { listPackages } from '../trust/package-check.ts';
 import type { SourceRegistry } from './registry.ts';
 
 export const homeAttestations = (paths: HomePaths, target: string) =>
@@ -88,4 +90,34 @@ export function checkAttestations(
       { details: { matching: count.matching.length, required: policy.min, rejected: count.rejected } },
     );
   return { ...count, required: policy.min };
+}
+
+/**
+ * A validator's check before it approves a hard fork (governance genesis `reproducible`): the
+ * trusted package of `version` for this platform has at least `min_attestations` matching
+ * attestations from the builders the network names, among those kept in the home (update download
+ * fetched them beside the package). E_NOT_FOUND when the release is not trusted here yet.
+ */
+export async function requireAttestedRelease(
+  paths: HomePaths,
+  now: Date,
+  version: string,
+  platform: string,
+  policy: { builders: readonly string[]; min_attestations: number },
+): Promise<AttestationCount & { required: number; target: string }> {
+  const trusted = await trustOffline(paths, now);
+  const target = listPackages(trusted.requireTargets()).find(
+    (t) => t.custom.version === version && t.custom.platform === platform,
+  );
+  if (!target)
+    throw new DchatError(
+      'E_NOT_FOUND',
+      `dchat ${version} for ${platform} is not in this home's trusted metadata: run \`dchat update download --version ${version}\` first (it also fetches the release's attestations)`,
+    );
+  const found = await readAttestations(paths, target.path, {});
+  const c = checkAttestations(found.envelopes, target, {
+    min: policy.min_attestations,
+    builders: new Set(policy.builders),
+  });
+  return { ...c, target: target.path };
 }

@@ -60,3 +60,27 @@ test('object check: ids, missing proposals, future dates, release binding, certi
   assert.ok(r.ok);
   assert.equal((r.proof as { version: string }).version, '1.1.0');
 });
+
+test('a certificate that leaves out votes rejecting the proposal: valid offline, refused by a node holding them', () => {
+  // yes 30, no 33, abstain 37: the vote fails (30 / 63); without the no vote it would pass.
+  const net = network({ weights: [30, 33, 37] });
+  const p = proposal(net, { fork: 'soft' });
+  const [h0, h1, h2] = net.holders as [never, never, never];
+  const yes = vote(net, p, h0, 'yes');
+  const no = vote(net, p, h1, 'no');
+  const abstain = vote(net, p, h2, 'abstain');
+  assert.equal(buildCertificate(net.g, p, [yes, no, abstain], [], after(p)).ok, false);
+  const thin = buildCertificate(net.g, p, [yes, abstain], [], after(p));
+  assert.ok(thin.ok, 'the omission passes the offline rules (the limit of a chainless certificate)');
+  const held = new Map([[objectId(p), p]]);
+  const votesHeld: ReturnType<typeof vote>[] = [];
+  const check = makeObjectCheck(net.g, {
+    proposal: (id) => held.get(id),
+    now: () => after(p),
+    votes: () => votesHeld,
+  });
+  assert.ok(check('certificate', thin.id, thin.certificate).ok, 'a node that saw no votes cannot tell');
+  votesHeld.push(no);
+  const r = check('certificate', thin.id, thin.certificate);
+  assert.equal(r.ok ? '' : r.code, 'E_THRESHOLD');
+});

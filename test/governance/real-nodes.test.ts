@@ -3,7 +3,8 @@
  * on loopback pin one genesis; `dchat governance propose-upgrade`, `vote` and `approve` (real CLI
  * processes, keys as dchat-sign writes them) go through different nodes; once the vote ends every
  * node's `governance status --json` shows the same approved certificate and activation height; a
- * fourth node started after approval gets the certificate by anti-entropy alone.
+ * fourth node started after approval gets the certificate by anti-entropy alone; a restarted node
+ * has it from its home.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -234,5 +235,12 @@ describe('governance on real node processes', () => {
     assert.equal(late.certificate?.id, certs[0]?.certificate?.id);
     assert.equal(late.activation_height, ACTIVATION_HEIGHT);
     assert.equal(late.status, 'approved');
+
+    // Node A restarts alone (no peers): what it held comes back from governance/ in its home.
+    await stopAll([a]);
+    await start(ha, 'val-a-again', 'validator', []);
+    const again = (await status(ha)).proposals.find((p) => p.id === id);
+    assert.equal(again?.certificate?.id, certs[0]?.certificate?.id);
+    assert.equal(again?.tally.voters, 3);
   });
 });

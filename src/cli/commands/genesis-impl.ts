@@ -59,6 +59,7 @@ export async function genesis(o: GenesisFlags, env: CommandEnv): Promise<void> {
     root: { public_keys: keys.map((k) => k.publicHex), threshold },
     holders: spec.holders,
     validators: spec.validators,
+    ...(spec.reproducible ? { reproducible: spec.reproducible } : {}),
   };
   // Checked as every node will check it before it is written.
   const g = trustGenesis(signGenesis(body, keys));

@@ -28,6 +28,7 @@ import {
 } from '../../model/governance.ts';
 import type { ProposalStatus } from '../../model/governance-control.ts';
 import { isAllowedMirrorUrl } from '../../model/loopback.ts';
+import { hostPlatform } from '../../model/platform.ts';
 import { parseJsonBytes } from '../../model/schema-util.ts';
 import { controlRequest } from '../../node/control.ts';
 import { keyFileOptions, loadSigningKeyFile } from '../../release/key-files.ts';
@@ -200,10 +201,33 @@ export async function approve(o: KeyFlags & { proposal: string }, env: CommandEn
   const key = await signingKey(o, env);
   const p = await resolveProposal(env, o.proposal);
   const ctx = await context(env);
+  await requireReproducible(env, p);
   const a = buildApproval(ctx, key, p.id, p);
   const r = await controlRequest(env.paths, 'governance_submit', { kind: 'approval', object: a });
   env.out.line(`🛡️  Approved ${p.id.slice(0, 16)}: ${p.version} at height ${p.activation_height}`);
   env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator });
+}
+
+/**
+ * A network whose genesis asks for reproducible builds: a hard fork is approved only when enough of
+ * its named builders rebuilt this node's package of the release from source (E_ATTESTATIONS).
+ */
+async function requireReproducible(env: CommandEnv, p: ProposalStatus): Promise<void> {
+  if (p.fork !== 'hard') return;
+  const pinned = await new GovernanceStore(env.paths).readGenesis();
+  const policy = pinned === undefined ? undefined : trustGenesis(pinned).body.reproducible;
+  if (!policy || policy.min_attestations === 0) return;
+  const { requireAttestedRelease } = await import('../../update/attestations.ts');
+  const c = await requireAttestedRelease(
+    env.paths,
+    env.ctx.now(),
+    p.version,
+    hostPlatform(process.platform, process.arch),
+    policy,
+  );
+  env.out.line(
+    `✅ Reproducible build: ${c.matching.length} of the network's builders rebuilt ${c.target} (${policy.min_attestations} required)`,
+  );
 }
 
 export async function status(o: { proposal?: string }, env: CommandEnv): Promise<void> {

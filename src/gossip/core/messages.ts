@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DchatError } from '../../errors.ts';
 import { VersionAnnouncementSchema } from '../../model/announcement.ts';
+import { EnvelopeSchema } from '../../model/attestation.ts';
 import { SignedBeaconSchema } from '../../model/beacon.ts';
 import { DownloadSourceSchema } from '../../model/download-source.ts';
 import { GOVERNANCE_OBJECT_SCHEMAS } from '../../model/governance.ts';
@@ -31,7 +32,12 @@ const format = z.literal(GOSSIP_FORMAT);
  * rule in object-kinds.ts (its replay rule), not a new protocol. Objects are named by a 64-hex id
  * (the host's validator checks it is the hash of the object, see ValidateObject).
  */
-export const SIGNED_OBJECT_SCHEMAS = { ...GOVERNANCE_OBJECT_SCHEMAS, beacon: SignedBeaconSchema } as const;
+export const SIGNED_OBJECT_SCHEMAS = {
+  ...GOVERNANCE_OBJECT_SCHEMAS,
+  beacon: SignedBeaconSchema,
+  /** A rebuild attestation (DSSE envelope of an in-toto statement), traveling with its release. */
+  attestation: EnvelopeSchema,
+} as const;
 export type SignedObjectKind = keyof typeof SIGNED_OBJECT_SCHEMAS;
 export type SignedObjectOf<K extends SignedObjectKind> = z.infer<(typeof SIGNED_OBJECT_SCHEMAS)[K]>;
 export type SignedObject = SignedObjectOf<SignedObjectKind>;
@@ -81,6 +87,7 @@ function carrying<T extends 'announce' | 'bundle'>(type: T) {
     z.object({ ...base, ...objectBody('approval') }),
     z.object({ ...base, ...objectBody('certificate') }),
     z.object({ ...base, ...objectBody('beacon') }),
+    z.object({ ...base, ...objectBody('attestation') }),
   ]);
 }
 

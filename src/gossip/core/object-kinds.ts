@@ -5,6 +5,7 @@
  * that does not supersede is a replay: ignored without penalty, never relayed. Because every
  * rule is a total order, nodes that saw the same objects in any order hold the same one per slot.
  */
+import { attestationSlotOf } from '../../model/attestation.ts';
 import { MAX_VALIDATORS } from '../../model/beacon.ts';
 import type { SignedObjectKind, SignedObjectOf } from './messages.ts';
 
@@ -64,5 +65,19 @@ export const KIND_RULES: KindRules = {
         (a.signatures.length > b.signatures.length ||
           (a.signatures.length === b.signatures.length && aId < bId))),
     maxHeld: MAX_VALIDATORS + 1,
+  },
+  // Rebuild attestations: one per builder and package, the latest signed one winning (a builder
+  // that rebuilt again replaces its older statement), then the lowest id.
+  attestation: {
+    slot: (e, id) => {
+      const k = attestationSlotOf(e);
+      return k ? `${k.target}:${k.builder}` : id;
+    },
+    supersedes: (a, aId, b, bId) => {
+      const ta = attestationSlotOf(a)?.time ?? '';
+      const tb = attestationSlotOf(b)?.time ?? '';
+      return ta > tb || (ta === tb && aId < bId);
+    },
+    maxHeld: 4096,
   },
 };
