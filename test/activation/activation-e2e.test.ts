@@ -93,9 +93,12 @@ describe('activation at the height on supervised real builds', () => {
       assert.equal(r.code, 0, describeRun(r));
       homes.push(home);
     }
+    // Fixed ports, as a deployment has: a switched node comes back where its peers dial it.
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
     for (let i = 0; i < 3; i++) {
       const home = homes[i] as string;
       const args = ['--home', home, 'node', 'start', '--json', '--role', 'validator'];
+      args.push('--listen', `/ip4/127.0.0.1/tcp/${base + i}`);
       args.push('--validator-key', (validators[i] as { file: string }).file);
       for (const b of nodes) args.push('--bootstrap', b.addresses[0] as string);
       nodes.push(
