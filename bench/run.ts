@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
- * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, channels-bittorrent, channels-ipfs, soak, all.
+ * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, channels-bittorrent, channels-ipfs, activation, soak, all.
  */
 const [name = 'all', ...rest] = process.argv.slice(2);
 
@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<boolean>> = {
   'channels-bittorrent': async () => (await import('./channels-bittorrent.ts')).benchChannels(rest),
   'channels-ipfs': async () => (await import('./channels-ipfs.ts')).benchChannelsIpfs(rest),
   soak: async () => (await import('./soak.ts')).benchSoak(rest),
+  activation: async () => (await import('./activation.ts')).benchActivation(rest),
 };
 
 // `all` leaves out the soak: it runs for ten minutes by design.

@@ -37,6 +37,10 @@ export function registerNode(program: Command, ctx: CliContext): void {
     )
     .option('--bt-port <port>', 'TCP port of the BitTorrent seeder (default: any free port)')
     .option(
+      '--health-timeout <seconds>',
+      'with installed versions: how long a started or switched-to version has to report healthy (default 30)',
+    )
+    .option(
       '--height-source <source>',
       'block height: beacon (validator-signed beacons gossiped in the network) or cometbft:URL (a CometBFT RPC)',
       'beacon',
