@@ -67,8 +67,11 @@ describe('npm pack + npm install -g from the tarball', () => {
         '--no-audit',
         '--no-fund',
         // As docs/operator-guide.md says: Helia's libp2p stack lists @libp2p/webrtc, whose
-        // react-native-webrtc names react-native as a peer; dchat never loads WebRTC.
+        // react-native-webrtc names react-native as a peer (dchat never loads WebRTC); and a
+        // dependency of webtorrent (ip-set) has an install script that insists on pnpm. dchat
+        // needs no install script: its native parts come as prebuilt optional packages.
         '--legacy-peer-deps',
+        '--ignore-scripts',
         join(dir, tgz),
       ],
       { env },

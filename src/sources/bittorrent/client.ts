@@ -23,8 +23,25 @@ export const PRIVATE_CLIENT_OPTIONS: ClientOptions = {
   tracker: { wrtc: false },
 };
 
+/**
+ * webtorrent and bittorrent-tracker are optional dependencies: an npm install that could not
+ * resolve their WebRTC polyfill's tree goes on without them, and BitTorrent is then the one
+ * channel missing, said with a coded error instead of a crash.
+ */
+export async function loadOptional<T>(name: 'webtorrent' | 'bittorrent-tracker'): Promise<T> {
+  try {
+    return (await import(name)) as T;
+  } catch (cause) {
+    throw new DchatError(
+      'E_NO_SOURCE',
+      `BitTorrent is not available in this installation (${name} is not installed); the other channels work`,
+      { cause },
+    );
+  }
+}
+
 export async function createClient(port = 0): Promise<WebTorrent> {
-  const { default: WebTorrent } = await import('webtorrent');
+  const { default: WebTorrent } = await loadOptional<typeof import('webtorrent')>('webtorrent');
   const client = new WebTorrent({ ...PRIVATE_CLIENT_OPTIONS, torrentPort: port });
   // The listening socket is bound asynchronously: wait for it so a taken port is a coded error.
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@
  */
 import type { Server } from 'bittorrent-tracker';
 import { DchatError } from '../../errors.ts';
+import { loadOptional } from './client.ts';
 
 export interface RunningTracker {
   /** http://HOST:PORT/announce */
@@ -21,7 +22,8 @@ export async function startTracker(
   port: number,
   allow?: (infoHash: string) => boolean | Promise<boolean>,
 ): Promise<RunningTracker> {
-  const { Server: TrackerServer } = await import('bittorrent-tracker');
+  const { Server: TrackerServer } =
+    await loadOptional<typeof import('bittorrent-tracker')>('bittorrent-tracker');
   const server: Server = new TrackerServer({
     udp: false,
     ws: false,
