@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
- * in the same run (never a bare time). Names: verify, download, node-rss, all.
+ * in the same run (never a bare time). Names: verify, download, node-rss, channels, all.
  */
 const [name = 'all', ...rest] = process.argv.slice(2);
 
@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<boolean>> = {
   verify: async () => (await import('./verify.ts')).benchVerify(rest),
   download: async () => (await import('./download.ts')).benchDownload(rest),
   'node-rss': async () => (await import('./node-rss.ts')).benchNodeRss(rest),
+  channels: async () => (await import('./channels.ts')).benchChannels(rest),
 };
 
 const chosen = name === 'all' ? Object.keys(benches) : [name];

@@ -13,6 +13,13 @@ export const ENV_VARS: Record<string, string> = {
   NO_COLOR: 'set: no live progress bar (plain lines instead)',
   DCHAT_DEBUG: 'set: print the stack trace of an internal error (E_INTERNAL)',
   NODE_EXTRA_CA_CERTS: 'PEM file of extra TLS roots for HTTPS mirrors (private CAs)',
+  HTTPS_PROXY: 'http:// proxy for https sources, as curl reads it (https_proxy first; CONNECT tunnel)',
+  http_proxy: 'http:// proxy for a plain-http loopback mirror (lower case only, as curl)',
+  ALL_PROXY: 'proxy when no scheme-specific one is set (all_proxy first)',
+  NO_PROXY:
+    'hosts, domains, IPs and CIDR ranges reached directly, comma-separated; * for all (no_proxy first)',
+  GITHUB_TOKEN: 'token for GitHub Releases sources (sent to the API only; DCHAT_GITHUB_TOKEN wins)',
+  DCHAT_GITHUB_TOKEN: 'as GITHUB_TOKEN, for dchat only',
   SOURCE_DATE_EPOCH: 'seconds since 1970: the mtime of the built executable (reproducible builds)',
   DCHAT_KEY_PASSPHRASE: 'passphrase of encrypted private keys when --passphrase-file is not given (CI)',
   DCHAT_FAKE_NOW: 'tests and demos only: the clock every expiry decision uses (an ISO date)',
@@ -27,7 +34,15 @@ interface CommandHelp {
   env?: string[];
 }
 
-const MIRRORS = ['NODE_EXTRA_CA_CERTS'];
+const MIRRORS = [
+  'NODE_EXTRA_CA_CERTS',
+  'HTTPS_PROXY',
+  'http_proxy',
+  'ALL_PROXY',
+  'NO_PROXY',
+  'GITHUB_TOKEN',
+  'DCHAT_GITHUB_TOKEN',
+];
 const KEYS = ['DCHAT_KEY_PASSPHRASE'];
 
 /** Keyed by the command path as typed: "dchat update download". */
@@ -68,6 +83,8 @@ const HELP: Record<string, CommandHelp> = {
       'dchat release publish --package dchat-1.0.0-linux-x64 --version 1.0.0 --platform linux-x64 --out mirror --prepare',
       'dchat release publish --package dchat-1.1.0-linux-x64 --version 1.1.0 --platform linux-x64 \\\n' +
         '    --out mirror --key release.key --delta-from 1.0.0,0.9.0',
+      'dchat release publish --package dchat-1.0.0-linux-x64 --version 1.0.0 --platform linux-x64 \\\n' +
+        '    --out mirror --key release.key --github-assets gh-assets   # then upload gh-assets/* to the release',
     ],
     env: KEYS,
   },
@@ -100,6 +117,8 @@ const HELP: Record<string, CommandHelp> = {
     examples: [
       'dchat update download --version 1.0.0',
       'dchat update download --version 1.0.0 --platform windows-x64 --limit-rate 10M',
+      'GITHUB_TOKEN=... dchat update download --version 1.0.0 --source github',
+      'HTTPS_PROXY=http://proxy.example:3128 NO_PROXY=10.0.0.0/8 dchat update download --version 1.0.0',
     ],
     env: MIRRORS,
   },
@@ -107,6 +126,9 @@ const HELP: Record<string, CommandHelp> = {
     examples: [
       'dchat update add-mirror --url https://mirror.example.org/dchat --mirror-type https --region eu',
       'dchat update add-mirror --url http://127.0.0.1:8480 --mirror-type https --priority 1',
+      'dchat update add-mirror --url https://api.github.com/repos/OWNER/REPO --mirror-type github',
+      'dchat update add-mirror --url https://f-droid.example.org/fdroid/repo --mirror-type fdroid \\\n' +
+        '    --fingerprint 1bb321f60d474c3e04319b2196a36b36a3700e8995cd667b6f613043ba2676e0',
     ],
   },
   'dchat update remove-mirror': {

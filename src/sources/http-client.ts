@@ -71,7 +71,6 @@ export interface RangeOpened {
 interface OriginConns {
   dispatcher: Dispatcher;
   agent: Http1Agent | undefined;
-  proxied: boolean;
 }
 
 export class HttpClient {
@@ -90,11 +89,6 @@ export class HttpClient {
       bodyTimeoutMs: o.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs,
     };
     this.pieceBytes = o.pieceBytes ?? 1024 * 1024;
-  }
-
-  /** True when requests to `url` go through a proxy (tests and reports). */
-  proxied(url: URL): boolean {
-    return proxyFor(url, this.o.env) !== undefined;
   }
 
   /**
@@ -288,7 +282,6 @@ export class HttpClient {
           requestTls: { ...tls, ...(/^[\d.]+$|:/.test(bare) ? {} : { servername: bare }) },
         }),
         agent: undefined,
-        proxied: true,
       };
     }
     return {
@@ -305,7 +298,6 @@ export class HttpClient {
               connectTimeoutMs,
               maxIdle: connections,
             }),
-      proxied: false,
     };
   }
 }

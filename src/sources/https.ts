@@ -121,6 +121,8 @@ export interface RangeBodyOptions {
   headers?: Readonly<Record<string, string>>;
   /** On 404: 'skip' ends the body with no piece (the caller tries elsewhere), 'throw' fails. */
   notFound?: 'skip' | 'throw';
+  /** A refusal the caller reads better than E_HTTP (an API's rate limit); undefined: E_HTTP. */
+  refusal?: (status: number, headers: Headers) => DchatError | undefined;
 }
 
 /**
@@ -164,7 +166,7 @@ export async function* rangeBody(
           details: { status: 206 },
         });
     } else if (code !== 200 || req.start !== 0) {
-      throw httpError(code, `${what} range ${req.start}-${req.end - 1}`);
+      throw o.refusal?.(code, headers) ?? httpError(code, `${what} range ${req.start}-${req.end - 1}`);
     }
     yield* s.pieces(where);
   } catch (err) {

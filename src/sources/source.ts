@@ -5,6 +5,7 @@
  * and the whole file against the signed target before anything is kept.
  */
 import type { DchatError } from '../errors.ts';
+import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
 
 /** A source's kind, from the one vocabulary in model/source-kind.ts. */
@@ -51,6 +52,11 @@ export interface Source {
    * of [start, end) in order, in pieces of any size, and never more than end-start bytes in total.
    */
   streamRange?(req: RangeRequest): AsyncIterable<Uint8Array>;
+  /**
+   * Whether this source can have `target` at all (an F-Droid repository carries APKs only). False
+   * leaves the source out of that download: it is neither asked nor blamed for not having it.
+   */
+  serves?(target: PackageTarget): boolean;
   close?(): Promise<void>;
 }
 

@@ -239,6 +239,8 @@ export function serializeMirrors(cfg: Pick<MirrorConfig, 'settings' | 'mirrors'>
 
 export interface AddMirrorInput {
   url: string;
+  /** F-Droid: the repository key's SHA-256 fingerprint (added to the URL as ?fingerprint=). */
+  fingerprint?: string;
   mirrorType: string;
   region?: string;
   priority?: number;
@@ -260,9 +262,21 @@ export function addMirror(
       '--mirror-type',
       `'${input.mirrorType.slice(0, 40)}' is not one of ${MIRROR_KINDS.join(', ')}`,
     );
+  if (input.fingerprint !== undefined && type !== 'FDroid')
+    throw new UsageError('--fingerprint', 'only F-Droid mirrors (--mirror-type fdroid) pin a key');
+  let url = input.url;
+  if (input.fingerprint !== undefined) {
+    try {
+      const u = new URL(url.trim());
+      u.searchParams.set('fingerprint', input.fingerprint);
+      url = u.href;
+    } catch {
+      // normalizeMirrorUri names the bad URL below.
+    }
+  }
   let uri: string;
   try {
-    uri = normalizeMirrorUri(type, input.url);
+    uri = normalizeMirrorUri(type, url);
   } catch (err) {
     throw new UsageError('--url', (err as Error).message, { cause: err });
   }
@@ -325,8 +339,21 @@ export function normalizeMirrorUri(type: SeedSourceType, input: string): string 
     return u;
   };
   switch (type) {
+    case 'FDroid': {
+      // F-Droid's own form: the repository URL with the pinned key, ?fingerprint=SHA256HEX.
+      const u = url('F-Droid', ['https:', 'http:']);
+      if (!isAllowedMirrorUrl(u))
+        throw new Error(`'${s.slice(0, 100)}' is not a https: URL (plain http: only on loopback)`);
+      const fp = (u.searchParams.get('fingerprint') ?? '').replace(/[:\s]/g, '').toLowerCase();
+      if (u.username || u.password || u.hash || [...u.searchParams.keys()].some((k) => k !== 'fingerprint'))
+        throw new Error(`${u.origin}: only ?fingerprint= may follow an F-Droid repository URL`);
+      if (!/^[0-9a-f]{64}$/.test(fp))
+        throw new Error(
+          `${u.origin}${u.pathname}: give the SHA-256 fingerprint of the repository's signing key (--fingerprint HEX)`,
+        );
+      return `${u.origin}${u.pathname.replace(/\/+$/, '')}?fingerprint=${fp}`;
+    }
     case 'HttpsMirror':
-    case 'FDroid':
     case 'GitHub': {
       const u = url(type === 'HttpsMirror' ? 'HTTPS mirror' : type, ['https:', 'http:']);
       // Plain http only for dchat's embedded mirror on loopback (see model/loopback.ts).

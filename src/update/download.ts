@@ -68,7 +68,7 @@ export async function fetchTarget(
   health: RunHealth,
   o: FetchTargetOptions = {},
 ): Promise<Fetched> {
-  const sources = engineSources(reg);
+  const sources = engineSources(reg).filter((s) => s.source.serves?.(target) ?? true);
   if (sources.length === 0)
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
   const t = tuning(reg.config.settings, o);

@@ -42,7 +42,17 @@ export async function testMirrors(
           const reason = reg.skipped.find((s) => s.record.id === record.id)?.reason ?? 'not testable';
           return { record, ok: false, error: reason };
         }
-        const r = await probeMirror(live.source, { ...trust, now: o.now, signal: deadline });
+        // The largest package this source can have (an F-Droid repository: an APK).
+        const { packages, ...known } = trust;
+        const sample = packages
+          .filter((p) => live.source.serves?.(p) ?? true)
+          .reduce<PackageTarget | undefined>((a, b) => (!a || b.length > a.length ? b : a), undefined);
+        const r = await probeMirror(live.source, {
+          ...known,
+          ...(sample ? { sample } : {}),
+          now: o.now,
+          signal: deadline,
+        });
         const measured = {
           ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}),
           ...(r.throughputBps !== undefined ? { throughputBps: r.throughputBps } : {}),
@@ -73,23 +83,16 @@ export async function testMirrors(
 /** What this node already trusts, to tell a stale or forged mirror from a good one. */
 async function trustedContext(
   paths: HomePaths,
-): Promise<{ root?: Root; timestamp?: Metadata<Timestamp>; sample?: PackageTarget }> {
+): Promise<{ root?: Root; timestamp?: Metadata<Timestamp>; packages: PackageTarget[] }> {
   const store = await openTrustStore(paths);
-  const out: { root?: Root; timestamp?: Metadata<Timestamp>; sample?: PackageTarget } = {};
+  const out: { root?: Root; timestamp?: Metadata<Timestamp>; packages: PackageTarget[] } = { packages: [] };
   try {
     const root = await store.load('root');
     if (root) out.root = parseMetadata('root', root).signed;
     const ts = await store.load('timestamp');
     if (ts) out.timestamp = parseMetadata('timestamp', ts);
     const targets = await store.load('targets');
-    if (targets) {
-      const pkgs = listPackages(parseMetadata('targets', targets));
-      const sample = pkgs.reduce<PackageTarget | undefined>(
-        (a, b) => (!a || b.length > a.length ? b : a),
-        undefined,
-      );
-      if (sample) out.sample = sample;
-    }
+    if (targets) out.packages = listPackages(parseMetadata('targets', targets));
   } catch (err) {
     if (!(err instanceof DchatError)) throw err;
     // Damaged local metadata: probe without it (the next check replaces it).

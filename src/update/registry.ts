@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import { FdroidSource } from '../sources/fdroid.ts';
+import { GitHubSource } from '../sources/github.ts';
 import { HttpsSource } from '../sources/https.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -22,6 +24,8 @@ const TRANSPORTS: Partial<
   Record<SourceKind, (r: MirrorRecord, ca: string | undefined, env: NodeJS.ProcessEnv) => Source>
 > = {
   https: (r, ca, env) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  github: (r, ca, env) => new GitHubSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  fdroid: (r, ca, env) => new FdroidSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */
@@ -96,7 +100,12 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
       skipped.push({ record, reason: `no ${record.source_type} transport in this build yet` });
       continue;
     }
-    live.push({ record, source: make(record, ca, o.env ?? {}) });
+    try {
+      live.push({ record, source: make(record, ca, o.env ?? {}) });
+    } catch (err) {
+      // One unusable record (a URL its transport cannot read) does not take the others down.
+      skipped.push({ record, reason: (err as Error).message });
+    }
   }
   const extra = (o.extra ?? []).filter((e) => !o.kind || e.source.type === o.kind);
   return {

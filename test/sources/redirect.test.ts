@@ -4,11 +4,21 @@
  * downgrades, and a real CONNECT proxy, through both body paths (the lean HTTP/1.1 path and undici).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HttpsSource } from '../../src/sources/https.ts';
 import { bypassed, parseProxy, proxyFor } from '../../src/sources/proxy-env.ts';
 import { headersForHop, MAX_REDIRECTS, nextHop } from '../../src/sources/redirect.ts';
-import { CHUNK, type MirrorRepo, makeMirrorRepo, type Published } from '../download/fixture.ts';
+import {
+  CHUNK,
+  type MirrorRepo,
+  makeHome,
+  makeMirrorRepo,
+  PLATFORM,
+  type Published,
+  runDchat,
+} from '../download/fixture.ts';
 import { type ConnectProxy, startConnectProxy } from '../helpers/connect-proxy.ts';
 import { freePort, runNginx } from '../helpers/nginx.ts';
 import { assertCode } from '../helpers/repo.ts';
@@ -232,5 +242,38 @@ describe('HttpsSource through redirects and a CONNECT proxy (nginx)', { skip }, 
     });
     await assertCode(() => gone.fetchMetadata('timestamp.json', { maxBytes: 16_384 }), 'E_NETWORK');
     await gone.close();
+  });
+
+  test('dchat update download through the 302 chain and the CONNECT proxy ends in the verified package', async () => {
+    const paths = await makeHome(repo);
+    const home = ['--home', paths.home];
+    const env = { NODE_EXTRA_CA_CERTS: ca.caCert, HTTPS_PROXY: proxy.url };
+    const add = await runDchat(
+      [...home, 'update', 'add-mirror', '--url', url('entry'), '--mirror-type', 'https'],
+      {
+        env,
+      },
+    );
+    assert.equal(add.code, 0, add.stderr);
+    const mark = proxy.tunnels.length;
+    const dl = await runDchat([...home, 'update', 'download', '--version', '1.0.0', '--platform', PLATFORM], {
+      env,
+    });
+    assert.equal(dl.code, 0, dl.stderr + dl.stdout);
+    assert.deepEqual(readFileSync(join(paths.packagesDir, pkg.name)), pkg.bytes);
+    assert.ok(proxy.tunnels.slice(mark).includes(`localhost:${port.mirror}`));
+    // A mirror whose redirect loops fails the download with E_REDIRECT, exit 1.
+    const loopHome = await makeHome(repo);
+    await runDchat(
+      ['--home', loopHome.home, 'update', 'add-mirror', '--url', url('loopA'), '--mirror-type', 'https'],
+      {
+        env,
+      },
+    );
+    const bad = await runDchat(['--home', loopHome.home, 'update', 'download', '--version', '1.0.0'], {
+      env,
+    });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /E_REDIRECT/);
   });
 });

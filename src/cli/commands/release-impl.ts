@@ -9,6 +9,7 @@ import {
   rotateRoles,
   stagedStatus,
 } from '../../release/ceremony.ts';
+import { writeGitHubAssets } from '../../release/github-assets.ts';
 import { keyFileOptions } from '../../release/key-files.ts';
 import { loadRepo } from '../../release/mirror-dir.ts';
 import { publishRelease, refreshRepository } from '../../release/publish.ts';
@@ -126,6 +127,7 @@ interface PublishFlags {
   cidVersion: string;
   prepare?: boolean;
   passphraseFile?: string;
+  githubAssets?: string;
   buildInfo?: string;
 }
 
@@ -143,6 +145,11 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
   }
+  if (o.githubAssets !== undefined && o.prepare)
+    throw new UsageError(
+      '--github-assets',
+      'nothing is published with --prepare: give it to the publish that finishes',
+    );
   if (o.deltaFrom !== undefined && (o.deltaFrom.length === 0 || o.deltaFrom.length > 1000))
     throw new UsageError('--delta-from', 'expected versions like 1.0.0,0.9.0, last:N or none');
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
@@ -203,8 +210,23 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(
     `   Targets v${r.repo.targets.signed.version}, snapshot v${r.repo.snapshot.signed.version}, timestamp v${r.repo.timestamp.signed.version} (expires ${r.repo.timestamp.signed.expires})`,
   );
+  let githubAssets: { dir: string; files: string[] } | undefined;
+  if (o.githubAssets !== undefined) {
+    const out = resolve(env.ctx.cwd, o.githubAssets);
+    const deltaNames = r.deltas.flatMap((d) => (d.published && d.name ? [d.name] : []));
+    githubAssets = { dir: out, files: await writeGitHubAssets(dir, [r.name, ...deltaNames], out) };
+    env.out.line(`   GitHub release assets: ${githubAssets.files.length} files in ${out} (upload them all)`);
+  }
   const deltas = reportDeltas(env, r.deltas);
-  env.out.result({ ok: true, dir, name: r.name, metadata: c, deltas, ...repoResult(env, r.repo) });
+  env.out.result({
+    ok: true,
+    dir,
+    name: r.name,
+    metadata: c,
+    deltas,
+    ...repoResult(env, r.repo),
+    ...(githubAssets ? { github_assets: githubAssets } : {}),
+  });
 }
 
 /** One line per encoding (published or not, with what each differ measured); the JSON for them. */

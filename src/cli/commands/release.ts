@@ -92,7 +92,11 @@ export function registerRelease(program: Command, ctx: CliContext): void {
         'IPFS CID recorded in custom.ipfs_cid: 0 as `ipfs add`, 1 as `--cid-version 1`',
         '0',
       )
-      .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing'),
+      .option('--prepare', 'stage the new targets in DIR/staging for detached signing instead of publishing')
+      .option(
+        '--github-assets <dir>',
+        'also write the files to upload to a GitHub release (package, chunk table, TUF metadata) into this directory',
+      ),
   ).action(lazy(ctx, async () => (await impl()).publish));
   withPassphrase(
     withRoleKeys(

@@ -15,7 +15,7 @@ import type { CommandEnv } from '../program.ts';
 import { formatRate, reportPruned } from './update-shared-impl.ts';
 
 export async function addMirror(
-  o: { url: string; mirrorType: string; region?: string; priority?: string },
+  o: { url: string; mirrorType: string; region?: string; priority?: string; fingerprint?: string },
   env: CommandEnv,
 ): Promise<void> {
   const priority = intFlag(o.priority, '--priority', 0, 1_000_000);
@@ -24,6 +24,7 @@ export async function addMirror(
     r = addRecord(cfg.mirrors, {
       url: o.url,
       mirrorType: o.mirrorType,
+      ...(o.fingerprint !== undefined ? { fingerprint: o.fingerprint } : {}),
       ...(o.region !== undefined ? { region: o.region } : {}),
       ...(priority !== undefined ? { priority } : {}),
     });

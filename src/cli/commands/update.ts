@@ -64,8 +64,15 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
   update
     .command('add-mirror')
     .description('add a download source to mirrors.toml (or change its priority/region)')
-    .requiredOption('--url <url>', 'mirror URL (https://..., ipfs://CID, magnet:?...)')
+    .requiredOption(
+      '--url <url>',
+      'mirror URL (https://..., ipfs://CID, magnet:?..., https://api.github.com/repos/OWNER/REPO for github)',
+    )
     .requiredOption('--mirror-type <type>', 'https|ipfs|bittorrent|github|fdroid')
+    .option(
+      '--fingerprint <sha256>',
+      'fdroid: SHA-256 fingerprint of the repository signing key (as `fdroid` prints it); required',
+    )
     .option(
       '--region <r>',
       'region, e.g. us-west (preferred within a priority when it matches settings.region)',

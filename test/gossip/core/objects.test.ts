@@ -58,7 +58,15 @@ function node(seed = 1, withObjects = true) {
 }
 
 test('every object kind round-trips on the wire, with kind in ihave/iwant/want/digest', () => {
-  assert.deepEqual(OBJECT_KINDS, ['release', 'proposal', 'vote', 'approval', 'certificate', 'beacon', 'attestation']);
+  assert.deepEqual(OBJECT_KINDS, [
+    'release',
+    'proposal',
+    'vote',
+    'approval',
+    'certificate',
+    'beacon',
+    'attestation',
+  ]);
   const v = vote(hex('d'), 1000);
   const samples: GossipMessage[] = [
     voteMsg(v),
