@@ -67,7 +67,10 @@ export async function benchChannels(args: string[]): Promise<boolean> {
     };
     const github: Channel = { name: 'github', mirrors: [['--url', api.repoUrl, '--mirror-type', 'github']] };
     const channels = [https, github];
-    for (const kind of ['ipfs', 'bittorrent', 'fdroid'] as const)
+    console.log(
+      'channels: ipfs: measured by `npm run bench -- channels-ipfs` (bitswap between two node processes)',
+    );
+    for (const kind of ['bittorrent', 'fdroid'] as const)
       console.log(
         `channels: ${kind}: not measured (${hasTransport(kind) ? 'no fixture for it in this bench yet' : 'no transport in this build'})`,
       );

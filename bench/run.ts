@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
- * in the same run (never a bare time). Names: verify, download, node-rss, channels, all.
+ * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, channels-bittorrent, channels-ipfs, all.
  */
 const [name = 'all', ...rest] = process.argv.slice(2);
 
@@ -8,7 +8,10 @@ const benches: Record<string, () => Promise<boolean>> = {
   verify: async () => (await import('./verify.ts')).benchVerify(rest),
   download: async () => (await import('./download.ts')).benchDownload(rest),
   'node-rss': async () => (await import('./node-rss.ts')).benchNodeRss(rest),
+  delta: async () => (await import('./delta.ts')).benchDelta(rest),
   channels: async () => (await import('./channels.ts')).benchChannels(rest),
+  'channels-bittorrent': async () => (await import('./channels-bittorrent.ts')).benchChannels(rest),
+  'channels-ipfs': async () => (await import('./channels-ipfs.ts')).benchChannelsIpfs(rest),
 };
 
 const chosen = name === 'all' ? Object.keys(benches) : [name];

@@ -7,10 +7,14 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have nginx   || need+=(nginx)
 have openssl || need+=(openssl)
 have curl    || need+=(curl)
-have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference
+have aria2c  || need+=(aria2)     # npm run bench -- download: the aria2c reference; BitTorrent interop
+# BitTorrent interop tests (test/interop/bittorrent.test.ts): libtorrent's Python binding.
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
 have sha256sum || need+=(coreutils)
 have zstd    || need+=(zstd)      # npm run bench -- delta: the zstd -19 and --patch-from references
 have bsdiff  || need+=(bsdiff)    # release publish --delta-from (bsdiff candidate) and the delta bench
+have bzip2   || need+=(bzip2)     # release publish --delta-from: unpacks bsdiff's blocks to re-frame them as zstd
+[ -x /usr/bin/time ] || need+=(time)   # npm run bench -- delta: peak memory of each step
 /usr/bin/python3 -c 'import securesystemslib.signer' 2>/dev/null || need+=(in-toto)  # test/interop/intoto-dsse
 have faketime || need+=(faketime)  # test/cli/reproducible: a build under another user-visible time
 have git     || need+=(git)       # release build records the source commit

@@ -66,6 +66,8 @@ const SECURITY_CODES = [
   'E_BUILD_MISMATCH',
   /** Fewer matching rebuild attestations from distinct trusted builders than required. */
   'E_ATTESTATIONS',
+  /** A BitTorrent peer sent a piece that fails the torrent's SHA-1 piece hash (peer dropped). */
+  'E_BAD_PIECE',
 ] as const;
 
 export type UsageCode = (typeof USAGE_CODES)[number];

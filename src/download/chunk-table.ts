@@ -9,7 +9,7 @@ import { type ChunkTable, parseChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { readCapped } from '../sources/directory-fetcher.ts';
-import type { Source } from '../sources/source.ts';
+import { ipfsHint, type Source } from '../sources/source.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { FetchError } from './machine/actions.ts';
 
@@ -20,6 +20,9 @@ export interface TableSources {
   requestSent(id: string): void;
   failed(id: string, err: FetchError): void;
 }
+
+/** A table derived from the whole package (BitTorrent) may take this long: 4 GiB at ~2.5 MiB/s. */
+const DERIVE_TIMEOUT_MS = 30 * 60_000;
 
 /** The verified table and where it came from ('local' or a source's URI). */
 export async function loadChunkTable(
@@ -41,16 +44,22 @@ export async function loadChunkTable(
   }
   let lastSecurity: DchatError | undefined;
   const tried: string[] = [];
-  for (const id of sources.order) {
+  // Sources that must fetch the whole package to derive a table are asked after those storing one.
+  const derives = (id: string) => (sources.get(id)?.derivesChunkTable ? 1 : 0);
+  const order = [...sources.order].sort((a, b) => derives(a) - derives(b));
+  for (const id of order) {
     const source = sources.get(id);
     if (!source) continue;
     signal?.throwIfAborted();
     try {
       sources.requestSent(id);
-      const timeout = AbortSignal.timeout(20_000);
+      const timeout = AbortSignal.timeout(source.derivesChunkTable ? DERIVE_TIMEOUT_MS : 20_000);
+      const ipfs = ipfsHint(target.custom);
       const bytes = await source.fetchChunkTable(target.path, {
         maxBytes: LIMITS.chunkTableBytes,
+        chunkSize: target.custom.chunks.size,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        ...(ipfs ? { ipfs } : {}),
       });
       if (!bytes) {
         tried.push(`${source.uri}: none`);

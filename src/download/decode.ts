@@ -4,7 +4,8 @@
  *   zstd-patch-from  the same plus the base package as dictionary (read whole: it is the one
  *                    verified package the node already holds, at most LIMITS.packageBytes);
  *   bsdiff-zstd      the control block (capped by the output size), the diff and extra frames
- *                    streamed, the base read at offsets through a 1 MiB window, output in 1 MiB.
+ *                    streamed, output in 1 MiB; the base read whole up to 512 MiB (bsdiff seeks
+ *                    all over it), a larger one through a 1 MiB window.
  * The output is never allowed past `maxBytes` (the signed size of the package it must become),
  * and a malformed encoding is E_MALFORMED, never a crash. This only decodes: whether the result
  * is the release is decided by its whole-file hashes against the signed target (update/delta.ts).
@@ -21,11 +22,11 @@ import {
   type Encoding,
   parseBsdiffHeader,
   readOffset,
+  windowLog,
 } from '../model/encoded.ts';
 
-/** Largest zstd window a frame may ask for (2 GiB): a frame asking more is refused, not obeyed. */
-const WINDOW_LOG_MAX = 31;
 const IO_BYTES = 1024 * 1024;
+const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
 
 export interface DecodeInput {
   algorithm: Encoding;
@@ -36,6 +37,11 @@ export interface DecodeInput {
   out: string;
   /** The signed size of the result: decoding more is E_TOO_LARGE, less E_SIZE_MISMATCH. */
   maxBytes: number;
+  /**
+   * bsdiff-zstd: a base up to this size is read whole (bsdiff seeks all over it: through a window
+   * that meant gigabytes of reads for a 10 MB binary); a larger one through the 1 MiB window.
+   */
+  baseInMemoryMax?: number;
   signal?: AbortSignal;
 }
 
@@ -54,10 +60,19 @@ export async function decodeToFile(i: DecodeInput): Promise<void> {
   }
 }
 
+/**
+ * The largest zstd window a frame may ask for: one covering the base and the result, as the
+ * publisher makes them (release/delta.ts). A frame asking more is refused, not obeyed.
+ */
+function windowLogMax(i: DecodeInput, baseBytes: number): number {
+  return windowLog(Math.max(i.maxBytes, baseBytes));
+}
+
 async function unzstd(i: DecodeInput): Promise<void> {
   const dictionary = i.algorithm === 'zstd-patch-from' ? await readBase(i) : undefined;
   const z = createZstdDecompress({
-    params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
+    chunkSize: IO_BYTES,
+    params: { [constants.ZSTD_d_windowLogMax]: windowLogMax(i, dictionary?.length ?? 0) },
     ...(dictionary ? { dictionary } : {}),
   });
   let n = 0;
@@ -70,7 +85,13 @@ async function unzstd(i: DecodeInput): Promise<void> {
     }
   };
   const out = createWriteStream(i.out, { flags: 'w', mode: 0o600 });
-  await pipeline(createReadStream(i.encoded), z, cap, out, i.signal ? { signal: i.signal } : {});
+  await pipeline(
+    createReadStream(i.encoded, { highWaterMark: IO_BYTES }),
+    z,
+    cap,
+    out,
+    i.signal ? { signal: i.signal } : {},
+  );
   if (n !== i.maxBytes)
     throw new DchatError('E_SIZE_MISMATCH', `decodes to ${n} bytes, ${i.maxBytes} were signed`);
   await fsyncPath(i.out);
@@ -114,16 +135,30 @@ async function bspatch(i: DecodeInput): Promise<void> {
     );
     const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
+    // The diff and extra blocks are each at most the size of the result.
+    const wl = windowLogMax(i, 0);
     const frame = (start: number, end: number) => {
-      const s = createReadStream('', { fd: patch, start, end: end - 1, autoClose: false }).pipe(
-        createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX } }),
+      const src = createReadStream('', {
+        fd: patch,
+        start,
+        end: end - 1,
+        autoClose: false,
+        highWaterMark: IO_BYTES,
+      });
+      // 1 MiB output pieces: each piece is a round trip to the thread pool.
+      const s = src.pipe(
+        createZstdDecompress({ chunkSize: IO_BYTES, params: { [constants.ZSTD_d_windowLogMax]: wl } }),
       );
-      streams.push(s);
+      streams.push(src, s);
       return new ByteReader(s);
     };
     const diff = h.diffBytes > 0 ? frame(diffStart, extraStart) : new ByteReader(undefined);
     const extra = total > extraStart ? frame(extraStart, total) : new ByteReader(undefined);
-    const base = new WindowReader(old, (await old.stat()).size);
+    const baseSize = (await old.stat()).size;
+    const base =
+      baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
+        ? new MemoryBase(await old.readFile())
+        : new WindowReader(old, baseSize);
     const w = new BufferedWriter(out);
     let oldpos = 0;
     let newpos = 0;
@@ -164,26 +199,52 @@ async function bspatch(i: DecodeInput): Promise<void> {
 class ByteReader {
   private readonly it: AsyncIterator<Buffer> | undefined;
   private buf: Buffer = Buffer.alloc(0);
+  private error: Error | undefined;
 
   constructor(s: Readable | undefined) {
+    // Listening at once: a frame that fails before it is read must not be an unhandled error.
+    s?.on('error', (e: Error) => {
+      this.error ??= e;
+    });
     this.it = s?.[Symbol.asyncIterator]();
   }
 
   async take(n: number): Promise<Buffer> {
-    if (this.buf.length === 0) {
-      const r = this.it ? await this.it.next() : { done: true as const, value: undefined };
+    while (this.buf.length === 0) {
+      const r = this.it && !this.error ? await this.it.next() : { done: true as const, value: undefined };
+      if (this.error) throw this.error;
       if (r.done) throw new DchatError('E_MALFORMED', 'bsdiff data block ends early');
       this.buf = r.value as Buffer;
     }
     const piece = this.buf.subarray(0, Math.min(n, this.buf.length));
     this.buf = this.buf.subarray(piece.length);
-    // A copy: the caller adds the base into it in place.
-    return Buffer.from(piece);
+    // zlib hands out each output region once: the caller may add the base into it in place.
+    return piece;
   }
 }
 
-/** The base file through a 1 MiB window: bytes outside the file count as zero (bspatch). */
-class WindowReader {
+interface Base {
+  /** Adds the base's bytes at `at..` into `piece` (bytes outside the base count as zero: bspatch). */
+  addInto(piece: Buffer, at: number): Promise<void>;
+}
+
+class MemoryBase implements Base {
+  private readonly b: Buffer;
+
+  constructor(b: Buffer) {
+    this.b = b;
+  }
+
+  async addInto(piece: Buffer, at: number): Promise<void> {
+    const from = Math.max(0, -at);
+    const to = Math.min(piece.length, this.b.length - at);
+    const b = this.b;
+    for (let j = from; j < to; j++) piece[j] = ((piece[j] as number) + (b[j + at] as number)) & 0xff;
+  }
+}
+
+/** The base file through a 1 MiB window. */
+class WindowReader implements Base {
   private readonly fh: FileHandle;
   private readonly size: number;
   private win = Buffer.alloc(IO_BYTES);
@@ -211,9 +272,11 @@ class WindowReader {
   }
 
   private async fill(pos: number): Promise<void> {
-    const { bytesRead } = await this.fh.read(this.win, 0, Math.min(IO_BYTES, this.size - pos), pos);
-    if (bytesRead === 0) throw new DchatError('E_IO', 'the base package changed while patching');
-    this.start = pos;
+    // bsdiff's seeks are mostly short hops either way: a quarter of the window stays behind.
+    const start = Math.max(0, pos - IO_BYTES / 4);
+    const { bytesRead } = await this.fh.read(this.win, 0, Math.min(IO_BYTES, this.size - start), start);
+    if (bytesRead <= pos - start) throw new DchatError('E_IO', 'the base package changed while patching');
+    this.start = start;
     this.len = bytesRead;
   }
 }

@@ -32,7 +32,13 @@ export interface ProbeResult {
 
 const SAMPLE_BYTES = 1024 * 1024;
 
+/** Sources that carry packages but no TUF metadata (a torrent): probed on a package sample. */
+const PACKAGES_ONLY: ReadonlySet<string> = new Set(['bittorrent']);
+/** What a packages-only source is asked for: enough to cross a few pieces, little enough to be quick. */
+const PACKAGE_PROBE_BYTES = 256 * 1024;
+
 export async function probeMirror(source: Source, c: ProbeContext): Promise<ProbeResult> {
+  if (PACKAGES_ONLY.has(source.type)) return probePackages(source, c);
   const t0 = performance.now();
   let latencyMs: number | undefined;
   try {
@@ -88,5 +94,40 @@ export async function probeMirror(source: Source, c: ProbeContext): Promise<Prob
           ? reason
           : e;
     return { ok: false, ...(latencyMs !== undefined ? { latencyMs } : {}), error };
+  }
+}
+
+/**
+ * A source without metadata (BitTorrent): latency is the time to the first 256 KiB of the trusted
+ * sample package (torrent metadata, a peer, hash-checked pieces). It shows the channel delivers; it
+ * does not prove the torrent holds the signed bytes (every download checks each chunk for that).
+ */
+async function probePackages(source: Source, c: ProbeContext): Promise<ProbeResult> {
+  if (!c.sample)
+    return {
+      ok: false,
+      error: new DchatError(
+        'E_NOT_INITIALIZED',
+        'no trusted package to sample yet (run `dchat update check`)',
+      ),
+    };
+  const end = Math.min(c.sample.length, PACKAGE_PROBE_BYTES);
+  const t0 = performance.now();
+  try {
+    const bytes = await source.fetchRange({
+      target: c.sample.path,
+      sha256: c.sample.sha256,
+      start: 0,
+      end,
+      maxBytes: end,
+      signal: c.signal,
+    });
+    const ms = Math.max(1, performance.now() - t0);
+    return { ok: true, latencyMs: Math.round(ms), throughputBps: Math.round((bytes.byteLength / ms) * 1000) };
+  } catch (err) {
+    const error = c.signal.aborted
+      ? new DchatError('E_TIMEOUT', 'timeout', { cause: err })
+      : toDchatError(err, 'E_NETWORK');
+    return { ok: false, error };
   }
 }

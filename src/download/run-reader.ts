@@ -10,7 +10,7 @@ import { SourceError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { releasePiece, takePiece } from '../sources/piece-pool.ts';
-import type { Source } from '../sources/source.ts';
+import { ipfsHint, type Source } from '../sources/source.ts';
 
 export interface Run {
   next: number;
@@ -40,7 +40,16 @@ export async function readRun(
   while (run.next < run.end && !run.cancelled) {
     const start = run.next * cs;
     const end = Math.min(run.end * cs, target.length);
-    const req = { target: target.path, sha256: target.sha256, start, end, maxBytes: end - start, signal };
+    const ipfs = ipfsHint(target.custom);
+    const req = {
+      target: target.path,
+      sha256: target.sha256,
+      start,
+      end,
+      maxBytes: end - start,
+      signal,
+      ...(ipfs ? { ipfs } : {}),
+    };
     hooks.request();
     if (!source.streamRange) {
       const cEnd = start + len(run.next);

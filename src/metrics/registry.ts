@@ -59,6 +59,8 @@ export class NodeMetrics implements MetricsSink {
   private readonly autoChecks: Counter<string>;
   private readonly autoDownloads: Counter<string>;
   private readonly autoInstalls: Counter<string>;
+  private readonly deltaBytes: Counter<'algorithm'>;
+  private readonly deltaFallbacks: Counter<'cause'>;
   private cached: { at: number; status: StatusResult } | undefined;
 
   constructor(view: NodeView) {
@@ -135,6 +137,19 @@ export class NodeMetrics implements MetricsSink {
     this.autoInstalls = new Counter({
       name: 'dchat_update_auto_installs_total',
       help: 'Releases the node switched to on its own',
+      registers,
+    });
+    // ---- delta updates (issue 14) ---------------------------------------------------------------
+    this.deltaBytes = new Counter({
+      name: 'dchat_update_delta_bytes_saved_total',
+      help: 'Bytes not fetched because a patch or compressed copy made the package, by algorithm',
+      labelNames: ['algorithm'],
+      registers,
+    });
+    this.deltaFallbacks = new Counter({
+      name: 'dchat_update_delta_fallbacks_total',
+      help: 'Patches or compressed copies that failed (the full package was fetched), by error code',
+      labelNames: ['cause'],
       registers,
     });
 
@@ -355,5 +370,11 @@ export class NodeMetrics implements MetricsSink {
   }
   autoInstall(): void {
     this.autoInstalls.inc();
+  }
+  deltaSaved(algorithm: string, bytes: number): void {
+    this.deltaBytes.inc({ algorithm }, bytes);
+  }
+  deltaFallback(cause: string): void {
+    this.deltaFallbacks.inc({ cause });
   }
 }

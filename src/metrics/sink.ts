@@ -24,6 +24,10 @@ export interface MetricsSink {
   autoDownload(): void;
   /** The node switched to a fetched release on its own (the activation supervisor reports it). */
   autoInstall(): void;
+  /** A package was made from a patch or compressed copy (`algorithm`), `bytes` fewer fetched. */
+  deltaSaved(algorithm: string, bytes: number): void;
+  /** A patch or compressed copy failed (`cause`: its error code); the full package was fetched. */
+  deltaFallback(cause: string): void;
 }
 
 let sink: MetricsSink | undefined;
@@ -42,6 +46,8 @@ export const report: MetricsSink = {
   autoCheck: () => sink?.autoCheck(),
   autoDownload: () => sink?.autoDownload(),
   autoInstall: () => sink?.autoInstall(),
+  deltaSaved: (a, b) => sink?.deltaSaved(a, b),
+  deltaFallback: (c) => sink?.deltaFallback(c),
 };
 
 /** The seed's verification result for an error code of the package check (undefined: not a verdict). */

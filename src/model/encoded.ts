@@ -58,6 +58,11 @@ export function parseEncodedCustom(data: unknown, what = 'encoded target custom'
   return parseWith(EncodedCustomSchema, data, what);
 }
 
+/** zstd window log covering `bytes` (a whole base and a whole new file): 2^10 .. 2^31. */
+export function windowLog(bytes: number): number {
+  return Math.min(31, Math.max(10, Math.ceil(Math.log2(bytes + 1))));
+}
+
 /**
  * `bsdiff-zstd` container: the BSDIFF40 layout with its three bzip2 blocks replaced by zstd
  * frames. Header (32 bytes): magic, then the byte lengths of the control and diff frames and the
@@ -69,9 +74,15 @@ export const BSDIFF_HEADER_BYTES = 32;
 
 /** A bsdiff offset: 63-bit magnitude little-endian, the top bit of byte 7 the sign. */
 export function readOffset(b: Uint8Array, at: number): number {
-  let y = (b[at + 7] as number) & 0x7f;
-  for (let i = 6; i >= 0; i--) y = y * 256 + (b[at + i] as number);
-  if (y > Number.MAX_SAFE_INTEGER) return Number.NaN;
+  const lo =
+    ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16)) +
+    (b[at + 3] as number) * 0x1000000;
+  const hi7 = (b[at + 7] as number) & 0x7f;
+  const hi =
+    ((b[at + 4] as number) | ((b[at + 5] as number) << 8) | ((b[at + 6] as number) << 16)) + hi7 * 0x1000000;
+  // Above 2^53 the magnitude is not exact: no file is that large, so it is malformed.
+  if (hi >= 0x200000) return Number.NaN;
+  const y = hi * 0x100000000 + lo;
   return (b[at + 7] as number) & 0x80 ? -y : y;
 }
 

@@ -64,6 +64,14 @@ export const PackageCustomSchema = z.looseObject({
   rollout_percentage: z.number().min(0).max(100).optional(),
   chunks: ChunkInfoSchema,
   ipfs_cid: boundedString.optional(),
+  /** BitTorrent v1 info hash of packages/NAME.torrent (release/torrent.ts). */
+  btih: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, 'expected 40 lowercase hex digits')
+    .optional(),
+  magnet: boundedString.optional(),
+  /** CID of the package's chunk table (`.chunks`), as `ipfs add` gives it. */
+  ipfs_chunks_cid: boundedString.optional(),
   sources: z.array(boundedString).max(64).optional(),
   /** How the package was built (release build's provenance), for rebuilds and attestations. */
   build: BuildProvenanceSchema.optional(),

@@ -34,10 +34,12 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
+import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { NodeHeights } from './heights.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { NodeIpfs } from './ipfs.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { listenError } from './listen-error.ts';
 import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
@@ -77,6 +79,9 @@ export class DchatNode extends EventEmitter {
   private updates: Promise<UpdateService> | undefined;
   private chunkClient: ChunkClient | undefined;
   private peerSource: PeerSource | undefined;
+  private bt: BitTorrentSeeder | undefined;
+  /** IPFS over this node's libp2p (node/ipfs.ts), started at the first need. */
+  private ipfs: NodeIpfs | undefined;
   private readonly holdings = new PeerHoldings();
   private readonly downloads = new Map<string, DownloadRecord>();
   private redialTimer: NodeJS.Timeout | undefined;
@@ -105,7 +110,11 @@ export class DchatNode extends EventEmitter {
           paths: this.paths,
           clock: () => this.clock(),
           ...(this.config.env ? { env: this.config.env } : {}),
-          extraSources: () => (this.peerSource ? [{ source: this.peerSource }] : []),
+          extraSources: () => [
+            ...(this.peerSource ? [{ source: this.peerSource }] : []),
+            ...(this.ipfs ? [{ source: this.ipfs.source }] : []),
+          ],
+          ...(this.ipfs ? { ipfs: () => (this.ipfs as NodeIpfs).node() } : {}),
         }),
     );
     return this.updates;
@@ -159,6 +168,7 @@ export class DchatNode extends EventEmitter {
         throw listenError(err) ?? err;
       });
       this.libp2p = node;
+      this.ipfs = new NodeIpfs({ libp2p: node, nodeDir: this.paths.nodeDir, log: this.log });
       this.heights = NodeHeights.forNode(this.config, this.paths.nodeDir, this.log);
       this.attestations = new AttestationGossip(this.paths, this.log);
       this.governance = await GovernanceService.load({
@@ -214,6 +224,7 @@ export class DchatNode extends EventEmitter {
         },
       });
       await this.chunkServer.start();
+      await this.startBitTorrent();
       await this.gossip.start();
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
@@ -223,6 +234,10 @@ export class DchatNode extends EventEmitter {
       // A new peer may hold what an earlier prefetch could not find.
       node.addEventListener('peer:connect', () => void this.maybeFetch());
       this.redial();
+      // Verified releases published with a CID are provided over IPFS (this starts Helia); a node
+      // told to fetch over IPFS starts it now, once up, rather than at the first release.
+      void this.ipfs.provideAll(this.store.list());
+      if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       void this.maybeFetch();
     } catch (err) {
       await this.stop();
@@ -242,6 +257,8 @@ export class DchatNode extends EventEmitter {
     await this.attestations?.stop();
     await this.flushMirrors();
     await this.chunkServer?.stop().catch(() => {});
+    await this.bt?.stop().catch(() => {});
+    await this.ipfs?.stop();
     try {
       await this.libp2p?.stop();
     } catch {
@@ -293,6 +310,18 @@ export class DchatNode extends EventEmitter {
         return false;
       }
     });
+  }
+
+  /** Seeds verified packages over BitTorrent (now and each new one); runs the tracker if asked. */
+  private async startBitTorrent(): Promise<void> {
+    this.bt = new BitTorrentSeeder(this.config.bittorrent ?? {}, this.log);
+    await this.bt.start(async (ih) => {
+      const targets = (await this.trustOffline())?.targets;
+      return !!targets && listPackages(targets).some((t) => t.custom.btih === ih);
+    });
+    const sync = () => void this.bt?.sync(this.store.list());
+    this.on('package:verified', sync);
+    sync();
   }
 
   // ---- bootstrap ----------------------------------------------------------------------------
@@ -378,7 +407,7 @@ export class DchatNode extends EventEmitter {
         rec.attempts++;
         rec.state = 'downloading';
         try {
-          const got = await this.fetchPackage(trusted, target, 120_000);
+          const got = await this.fetchPackage(trusted, target, 120_000, this.config.prefetchSource);
           rec.state = 'verified';
           report.autoDownload();
           delete rec.error;
@@ -444,6 +473,7 @@ export class DchatNode extends EventEmitter {
     for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
     const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
     const stored = await adoptPackage(this.paths, this.store, target, origin);
+    void this.ipfs?.provide(stored);
     this.emit('package:verified', stored.target.path);
     const byPeer = Object.fromEntries(
       [...source.received]

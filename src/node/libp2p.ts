@@ -8,7 +8,7 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Identify } from '@libp2p/identify';
-import { identify } from '@libp2p/identify';
+import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
@@ -43,6 +43,9 @@ export async function createNodeLibp2p(init: Libp2pInit): Promise<DchatLibp2p> {
     nodeInfo: { name: 'dchat', version: init.agentVersion ?? '0.1.0' },
     services: {
       identify: identify(),
+      // Tells connected peers when this node starts serving a protocol late (IPFS's bitswap is
+      // started at its first use, node/ipfs.ts), so they ask it for blocks without reconnecting.
+      identifyPush: identifyPush(),
     },
   }) as Promise<DchatLibp2p>;
 }

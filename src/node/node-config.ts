@@ -7,6 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import type { GossipConfig } from '../gossip/core/index.ts';
 import type { ChunkServerInit } from '../gossip/libp2p/chunks.ts';
 import type { HeightSource } from '../governance/height-source.ts';
+import type { SourceKind } from '../model/source-kind.ts';
+import type { BitTorrentNodeConfig } from './bittorrent.ts';
 import type { HeightSourceSpec } from './heights.ts';
 
 export const NODE_ROLES = ['validator', 'relay', 'user'] as const;
@@ -18,6 +20,8 @@ export interface NodeConfig {
   role: NodeRole;
   /** Download (from peers) and verify every newly trusted release for `platform`. */
   prefetch: boolean;
+  /** Prefetch from this kind of source only (`--prefetch-source`); all kinds when undefined. */
+  prefetchSource?: SourceKind;
   platform: string;
   /** Hops put on announcements this node originates. */
   announceTtl: number;
@@ -28,6 +32,8 @@ export interface NodeConfig {
   clock?: () => Date;
   /** The process environment (TLS roots for HTTPS mirrors: NODE_EXTRA_CA_CERTS). */
   env?: NodeJS.ProcessEnv;
+  /** Seeding verified packages over BitTorrent, and the tracker this node may run (node/bittorrent.ts). */
+  bittorrent?: BitTorrentNodeConfig;
   /** The network's block height (governance voting periods, activation); none: time only. */
   heightSource?: HeightSource;
   /** Where the height comes from (node/heights.ts); default: validator-signed beacons. */

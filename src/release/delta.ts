@@ -22,6 +22,7 @@ import {
   BSDIFF_ZSTD_MAGIC,
   type Encoding,
   parseBsdiffHeader,
+  windowLog,
   writeOffset,
 } from '../model/encoded.ts';
 
@@ -43,10 +44,7 @@ export interface PairMeasure {
   best?: Encoded;
 }
 
-/** zstd window log covering `bytes` (the whole base and the whole new file). */
-export function windowLog(bytes: number): number {
-  return Math.min(31, Math.max(10, Math.ceil(Math.log2(bytes + 1))));
-}
+export { windowLog };
 
 export function zstdBytes(data: Buffer, dictionary?: Buffer): Promise<Buffer> {
   const span = Math.max(data.length, dictionary?.length ?? 0);

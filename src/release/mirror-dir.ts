@@ -6,6 +6,7 @@
  *   targets/<sha256>.<name>              packages by content (what a stock TUF client fetches)
  *   packages/<name>                      the same files by name (hard links)
  *   packages/<name>.chunks               chunk tables; packages/<name>.sig dchat-sign signatures
+ *   packages/<name>.torrent              BitTorrent metainfo (web seeds: the --base-url mirrors)
  *   SHA256SUMS, BLAKE3SUMS               for `sha256sum -c` / `b3sum -c` from DIR
  * Write order keeps every instant consistent for readers and crashes: packages, then targets, then
  * snapshot, then timestamp.json last (its rename is the commit point), then the SUMS files.
@@ -31,6 +32,7 @@ export function mirrorPaths(dir: string) {
     packageFile: (name: string) => join(dir, 'packages', name),
     chunkTable: (name: string) => join(dir, 'packages', `${name}.chunks`),
     sigFile: (name: string) => join(dir, 'packages', `${name}.sig`),
+    torrentFile: (name: string) => join(dir, 'packages', `${name}.torrent`),
     /** Rebuild attestations of a package, one DSSE envelope per line (release attest). */
     attestations: (name: string) => join(dir, 'packages', `${name}.intoto.jsonl`),
     sha256sums: join(dir, 'SHA256SUMS'),

@@ -24,7 +24,7 @@ import {
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
 import { parseJsonBytes, parseWith } from '../model/schema-util.ts';
-import { type CidVersion, kuboCid } from '../sources/ipfs/kubo-cid.ts';
+import { type CidVersion, importBytesKubo, kuboCid } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
@@ -44,6 +44,7 @@ import { DEFAULT_EXPIRY } from './defaults.ts';
 import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
 import { type DeltaReport, makeDeltas, resolveDeltaFrom } from './publish-delta.ts';
 import { loadStaged, writeStaged } from './staging.ts';
+import { makeTorrent } from './torrent.ts';
 
 export { DEFAULT_EXPIRY };
 
@@ -90,6 +91,8 @@ export interface PublishInput {
   /** One value for targets, snapshot and timestamp (spec/CLI.md `publish --expires`). */
   expiresSec?: number;
   baseUrls?: string[];
+  /** Tracker announce URLs of the .torrent and magnet (none by default: no public tracker). */
+  announce?: string[];
   chunkSize?: number;
   /** The IPFS CID recorded in `custom.ipfs_cid`: as `ipfs add` (0, default) or `ipfs add --cid-version 1`. */
   cidVersion?: CidVersion;
@@ -156,6 +159,14 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     );
   }
 
+  const torrent = await makeTorrent({
+    file: o.packagePath,
+    name,
+    size: d.size,
+    announce: o.announce ?? [],
+    baseUrls: o.baseUrls ?? [],
+    creationDate: o.now,
+  });
   const build = await loadBuildInfo(o, d.sha256);
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
@@ -170,11 +181,17 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     security: o.security ?? false,
     chunks: { hash: 'blake3', size: chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
     ipfs_cid: ipfsCid,
+    // The chunk table over IPFS too, so a download through IPFS alone checks every chunk.
+    ipfs_chunks_cid: (
+      await importBytesKubo(serializeChunkTable(table), { version: o.cidVersion ?? 0 })
+    ).toString(),
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
     ...(o.rolloutPercentage !== undefined ? { rollout_percentage: o.rolloutPercentage } : {}),
     ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
+    btih: torrent.infoHash,
+    ...(torrent.magnet.length <= LIMITS.maxString ? { magnet: torrent.magnet } : {}),
     ...(build ? { build } : {}),
   };
   const exp = o.expiresSec;
@@ -219,6 +236,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   await copyFileAtomic(o.packagePath, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
   await writeFileAtomic(p.chunkTable(name), serializeChunkTable(table));
+  await writeFileAtomic(p.torrentFile(name), torrent.torrent);
   if (sig && o.sigPath)
     await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {

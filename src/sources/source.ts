@@ -15,6 +15,25 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Hard cap: a source that sends more than this fails with E_TOO_LARGE (endless data). */
   maxBytes: number;
+  /**
+   * For fetchChunkTable: the signed chunk size of the target, so a source that stores no table
+   * (BitTorrent) can derive one from the whole file; the engine checks it like any other.
+   */
+  chunkSize?: number;
+  /** The package's signed IPFS CIDs (custom.ipfs_cid, ipfs_chunks_cid), for content-addressed sources. */
+  ipfs?: { cid?: string; chunksCid?: string };
+}
+
+/** The `ipfs` hint of requests for `custom` (undefined when the release has no CID). */
+export function ipfsHint(custom: {
+  ipfs_cid?: string | undefined;
+  ipfs_chunks_cid?: string | undefined;
+}): FetchOptions['ipfs'] {
+  if (!custom.ipfs_cid && !custom.ipfs_chunks_cid) return undefined;
+  return {
+    ...(custom.ipfs_cid ? { cid: custom.ipfs_cid } : {}),
+    ...(custom.ipfs_chunks_cid ? { chunksCid: custom.ipfs_chunks_cid } : {}),
+  };
 }
 
 export interface RangeRequest extends FetchOptions {
@@ -38,6 +57,21 @@ export interface Source {
    * Sources that cannot serve metadata return undefined.
    */
   fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
+  /**
+   * True for a source that stores no chunk table but derives one from the whole package when
+   * given `chunkSize` (BitTorrent): asked last, with a longer deadline (download/chunk-table.ts).
+   */
+  readonly derivesChunkTable?: boolean;
+  /**
+   * A download of `target` starts: a source with a slow start (BitTorrent: tracker, peers, torrent
+   * metadata) begins it now, while the chunk table is fetched. Never throws.
+   */
+  prepare?(target: string): void;
+  /**
+   * Coded failures of the peers behind this source that it dropped itself (a BitTorrent peer
+   * sending pieces that fail their hash): the source kept working, the report lists them.
+   */
+  readonly peerFailures?: readonly { code: string; message: string }[];
   /** The chunk table kept beside a package, or undefined if this source has none. */
   fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined>;
   /**

@@ -364,6 +364,17 @@ export function normalizeMirrorUri(type: SeedSourceType, input: string): string 
       return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
     }
     case 'Ipfs': {
+      // An HTTP path gateway serving the package: https://GATEWAY/ipfs/CID (http only on loopback).
+      if (/^https?:/i.test(s)) {
+        const u = url('IPFS gateway', ['https:', 'http:']);
+        if (!isAllowedMirrorUrl(u))
+          throw new Error(`'${s.slice(0, 100)}' is not a https: URL (plain http: only on loopback)`);
+        if (u.username || u.password || u.search || u.hash)
+          throw new Error(`${u.origin}: credentials, query or fragment are not allowed in a gateway URL`);
+        if (!/\/ipfs\/[A-Za-z0-9]{2,512}\/?$/.test(u.pathname))
+          throw new Error(`'${s.slice(0, 100)}' is not a gateway URL ending in /ipfs/CID`);
+        return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+      }
       url('IPFS', ['ipfs:', 'ipns:']);
       if (!/^ip[fn]s:\/\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._\-/]*)?$/.test(s))
         throw new Error(`'${s.slice(0, 100)}' is not ipfs://CID or ipns://NAME`);

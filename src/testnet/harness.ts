@@ -3,7 +3,9 @@
  * `verify-distribution`: a release published with a fresh key into a local mirror directory, N
  * real `dchat node start` processes on 127.0.0.1 with their own homes (all `trust init`ed to that
  * release's root), the first one seeded from the mirror (TUF update + its package), and the rest
- * learning of the release over the network and fetching it from peers. The run is kept under
+ * learning of the release over the network and fetching it from peers: over /dchat/chunks/1
+ * (methods gossip and peer) or over IPFS bitswap by the signed CID (method ipfs), each node
+ * prefetching from that kind of source only (`node start --prefetch-source`). The run is kept under
  * $DCHAT_HOME/testnet/runs/<id>; its report follows spec/CLI.md ("Test harness").
  */
 import { randomBytes } from 'node:crypto';
@@ -22,11 +24,20 @@ import { type HomePaths, homePaths } from '../store/home.ts';
 import { writeTrustOrigin } from '../store/trust-origin.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { sleep } from '../util/sleep.ts';
+import { joinSwarm, originArgs, planSwarm } from './bittorrent.ts';
 import type { AttackPlan, MaliciousStats } from './malicious.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
 
-export type Method = 'gossip' | 'peer';
+export type Method = 'gossip' | 'peer' | 'ipfs' | 'bittorrent';
+
+/** The source kind nodes prefetch from under each method (gossip finds the release; peers carry it). */
+const PREFETCH_SOURCE: Record<Method, string> = {
+  gossip: 'peer',
+  peer: 'peer',
+  ipfs: 'ipfs',
+  bittorrent: 'bittorrent',
+};
 
 export interface NodeReport {
   id: string;
@@ -156,6 +167,8 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
   });
   const rel = releases[releases.length - 1] as TestRelease;
   const rootBytes = await readFile(join(rel.repoDir, 'root.json'));
+  // --method bittorrent: the origin runs the tracker and seeds; the others join by magnet only.
+  const swarm = o.method === 'bittorrent' ? await planSwarm(rel) : undefined;
   const procs: NodeProcess[] = [];
   const honest: NodeProcess[] = [];
   const liars: NodeProcess[] = [];
@@ -168,6 +181,8 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     '--role',
     role,
     '--prefetch',
+    '--prefetch-source',
+    PREFETCH_SOURCE[o.method],
     '--platform',
     o.platform,
     ...bootstrap.flatMap((b) => ['--bootstrap', b]),
@@ -182,7 +197,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       name: 'n0',
       home: originHome,
       role: 'validator',
-      args: nodeArgs(originHome, 'validator', []),
+      args: [...nodeArgs(originHome, 'validator', []), ...(swarm ? originArgs(swarm) : [])],
     });
     procs.push(origin);
     honest.push(origin);
@@ -241,7 +256,9 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       const boot = new Set<string>([honest[i - 1]?.addresses[0] as string]);
       if (i >= 2) boot.add(honest[Math.floor(Math.random() * (i - 1))]?.addresses[0] as string);
       if (liars.length) boot.add(liars[i % liars.length]?.addresses[0] as string);
-      const p = await spawnNode({ name: `n${i}`, home, role, args: nodeArgs(home, role, [...boot]) });
+      const bt = swarm ? await joinSwarm(homePaths(home), rel, swarm, o.now) : [];
+      const args = [...nodeArgs(home, role, swarm ? [] : [...boot]), ...bt];
+      const p = await spawnNode({ name: `n${i}`, home, role, args });
       procs.push(p);
       honest.push(p);
     }
@@ -358,7 +375,7 @@ async function recheck(
 
 const LastRunSchema = z.object({
   version: z.string(),
-  method: z.enum(['gossip', 'peer']),
+  method: z.enum(['gossip', 'peer', 'ipfs', 'bittorrent']),
   platform: z.string(),
   run_dir: z.string(),
   nodes: z.array(

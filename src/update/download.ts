@@ -7,6 +7,7 @@
  */
 import {
   type DownloadEvent,
+  type DownloadOptions,
   type DownloadResult,
   downloadPackage,
   type SourceReport,
@@ -15,6 +16,7 @@ import { DchatError, toDchatError } from '../errors.ts';
 import { report, verificationResultOf } from '../metrics/sink.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { parseRate } from '../model/rate.ts';
+import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { listPackages } from '../trust/package-check.ts';
@@ -35,6 +37,8 @@ export interface DownloadTuning {
 export interface FetchTargetOptions extends DownloadTuning {
   signal?: AbortSignal;
   onEvent?: (e: DownloadEvent) => void;
+  /** A target that is not a package (update/delta.ts): where the engine hands the verified file. */
+  dest?: DownloadOptions['dest'];
 }
 
 export interface Fetched {
@@ -71,6 +75,7 @@ export async function fetchTarget(
   const sources = engineSources(reg).filter((s) => s.source.serves?.(target) ?? true);
   if (sources.length === 0)
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
+  for (const s of sources) s.source.prepare?.(target.path);
   const t = tuning(reg.config.settings, o);
   let reports: SourceReport[] = [];
   const warned = new Set<string>();
@@ -87,6 +92,7 @@ export async function fetchTarget(
       parallelSources: t.parallelSources,
       ...(reg.config.settings.region ? { preferredRegion: reg.config.settings.region } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.dest ? { dest: o.dest } : {}),
       onEvent: (e) => {
         // One warning per source per run: later failures of the same source are in its report.
         if (e.type === 'source-failed') {
@@ -99,6 +105,7 @@ export async function fetchTarget(
         reports = r;
       },
     });
+    addPeerFailures(sources, result.sources);
     reportDownload(result, reports);
     return { result, reports };
   } catch (err) {
@@ -127,4 +134,14 @@ function reportFailure(e: DchatError, reports: readonly SourceReport[]): void {
   if (reports.every((r) => r.failures.length === 0)) for (const r of reports) report.downloadFailed(r.type);
   const verdict = verificationResultOf(e.code);
   if (verdict && verdict !== 'success') report.verified(verdict);
+}
+
+/** Failures of peers a source dropped itself (BitTorrent E_BAD_PIECE), added to its report. */
+function addPeerFailures(sources: readonly { source: Source }[], reports: SourceReport[]): void {
+  for (const { source } of sources) {
+    const rep = reports.find((r) => r.id === source.id);
+    if (!rep) continue;
+    for (const b of source.peerFailures ?? [])
+      rep.failures.push({ code: b.code, message: b.message, kind: 'corrupt', action: 'resume' });
+  }
 }

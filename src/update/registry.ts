@@ -8,24 +8,37 @@ import { readFileSync } from 'node:fs';
 import type { EngineSource } from '../download/engine.ts';
 import { newHealth, rankSources } from '../download/planner/ranking.ts';
 import { defaultPriority, kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import { BitTorrentSource } from '../sources/bittorrent/source.ts';
 import { FdroidSource } from '../sources/fdroid.ts';
 import { GitHubSource } from '../sources/github.ts';
 import { HttpsSource } from '../sources/https.ts';
+import type { EmbeddedHelia } from '../sources/ipfs/helia.ts';
+import { ipfsMirrorSource } from '../sources/ipfs/mirror.ts';
 import type { Source } from '../sources/source.ts';
 import type { HomePaths } from '../store/home.ts';
 import { loadMirrors, type MirrorConfig, type MirrorRecord } from '../store/mirrors.ts';
 import { usesPublicNetwork } from '../store/trust-origin.ts';
 
+/** What a transport may need beyond the record and the TLS roots. */
+export interface TransportContext {
+  /** Proxy settings (https_proxy, no_proxy) and API tokens web sources read. */
+  env: NodeJS.ProcessEnv;
+  /** The node's embedded IPFS node (bitswap), started on first use; absent outside a node. */
+  ipfs?: () => Promise<EmbeddedHelia>;
+}
+
 /**
- * How a mirror record of each kind becomes a Source; kinds absent here have no transport yet.
- * `env` carries the proxy settings (https_proxy, no_proxy) and API tokens web sources read.
+ * How a mirror record of each kind becomes a Source; kinds absent here have no transport yet. A
+ * factory that throws leaves the record out of this operation, listed as skipped with the reason.
  */
 const TRANSPORTS: Partial<
-  Record<SourceKind, (r: MirrorRecord, ca: string | undefined, env: NodeJS.ProcessEnv) => Source>
+  Record<SourceKind, (r: MirrorRecord, ca: string | undefined, ctx: TransportContext) => Source>
 > = {
-  https: (r, ca, env) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
-  github: (r, ca, env) => new GitHubSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
-  fdroid: (r, ca, env) => new FdroidSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  https: (r, ca, { env }) => new HttpsSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  ipfs: (r, ca, ctx) => ipfsMirrorSource(r, ca, ctx.ipfs, ctx.env),
+  bittorrent: (r, ca) => new BitTorrentSource({ id: r.id, uri: r.uri, ...(ca ? { ca } : {}) }),
+  github: (r, ca, { env }) => new GitHubSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
+  fdroid: (r, ca, { env }) => new FdroidSource({ url: r.uri, id: r.id, env, ...(ca ? { ca } : {}) }),
 };
 
 /** True when this build can fetch from mirrors of `kind`. */
@@ -63,6 +76,8 @@ export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
   now: number;
   extra?: readonly ExtraSource[];
+  /** The node's IPFS node, for `ipfs://CID` mirrors (TransportContext). */
+  ipfs?: () => Promise<EmbeddedHelia>;
 }
 
 /**
@@ -101,7 +116,10 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
       continue;
     }
     try {
-      live.push({ record, source: make(record, ca, o.env ?? {}) });
+      live.push({
+        record,
+        source: make(record, ca, { env: o.env ?? {}, ...(o.ipfs ? { ipfs: o.ipfs } : {}) }),
+      });
     } catch (err) {
       // One unusable record (a URL its transport cannot read) does not take the others down.
       skipped.push({ record, reason: (err as Error).message });
@@ -116,6 +134,16 @@ export function registryFor(config: MirrorConfig, o: RegistryOptions): SourceReg
     close: async () => {
       await Promise.all(live.map((m) => m.source.close?.().catch(() => {})));
     },
+  };
+}
+
+/** The sources of `reg` of one kind (all when `kind` is undefined); closing stays with `reg`. */
+export function narrowRegistry(reg: SourceRegistry, kind: SourceKind | undefined): SourceRegistry {
+  if (!kind) return reg;
+  return {
+    ...reg,
+    live: reg.live.filter((m) => m.source.type === kind),
+    extra: reg.extra.filter((e) => e.source.type === kind),
   };
 }
 

@@ -9,16 +9,25 @@
 
 import { DchatError } from '../errors.ts';
 import type { PackageTarget } from '../model/package.ts';
-import type { SourceKind } from '../model/source-kind.ts';
+import { kindOfSeed, type SourceKind } from '../model/source-kind.ts';
+import type { EmbeddedHelia } from '../sources/ipfs/helia.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { fetchAttestations } from './attestations.ts';
+import { type DeltaUse, type DeltaWarning, tryEncoded } from './delta.ts';
 import { type Discovery, discover } from './discover.ts';
 import { type DownloadEvent, type DownloadTuning, type Fetched, fetchTarget } from './download.ts';
 import { type PrunedMirror, RunHealth } from './health.ts';
-import { type ExtraSource, hasTransport, openRegistry, type SourceRegistry } from './registry.ts';
+import {
+  type ExtraSource,
+  engineSources,
+  hasTransport,
+  narrowRegistry,
+  openRegistry,
+  type SourceRegistry,
+} from './registry.ts';
 import { type Verified, type VerifyRequest, verifyPackage } from './verify.ts';
 
 /** Mirrors pruned by the health record of a failed operation, and the threshold that pruned them. */
@@ -32,6 +41,8 @@ export interface UpdateServiceInit {
   clock: () => Date;
   /** Sources beyond mirrors.toml, asked at each operation: a node's peers. */
   extraSources?: () => ExtraSource[];
+  /** A node's embedded IPFS node, for `ipfs://CID` mirrors (bitswap). */
+  ipfs?: () => Promise<EmbeddedHelia>;
 }
 
 /** What discovery found, for check and list-versions. */
@@ -53,6 +64,8 @@ export interface DownloadRequest extends DownloadTuning {
   onPruned?: OnPruned;
   /** Called once the target is known, before any byte is fetched (for a header line). */
   onStart?: (info: { target: PackageTarget; mirrors: number; peers: number }) => void;
+  /** A patch or compressed copy that failed: the full package is fetched instead. */
+  onDeltaWarning?: (w: DeltaWarning) => void;
 }
 
 export interface Downloaded extends Fetched {
@@ -61,6 +74,9 @@ export interface Downloaded extends Fetched {
   discovery?: Discovery;
   settings: MirrorSettings;
   pruned: PrunedMirror[];
+  /** Set when an encoded target (a patch, the compressed package) made the package. */
+  delta?: DeltaUse;
+  deltaWarnings: DeltaWarning[];
   /** Rebuild attestations fetched beside the package (update/attestations.ts), if a mirror had any. */
   attestations?: { from: string | null; lines: number };
 }
@@ -82,6 +98,7 @@ export class UpdateService {
       ...(this.init.env ? { env: this.init.env } : {}),
       ...(kind ? { kind } : {}),
       extra: this.init.extraSources?.() ?? [],
+      ...(this.init.ipfs ? { ipfs: this.init.ipfs } : {}),
     });
   }
 
@@ -120,12 +137,14 @@ export class UpdateService {
         'E_NO_SOURCE',
         `--source ${r.kind}: this build has no ${r.kind} transport yet (use https)`,
       );
-    const reg = await this.open(r.kind);
+    // Trust is refreshed through every mirror that serves metadata; `kind` narrows the bytes only
+    // (IPFS, BitTorrent... carry packages, not the TUF repository).
+    const reg = await this.open();
     const health = new RunHealth();
     const now = () => this.init.clock();
     try {
       const discovery = await discover(this.init.paths, reg, health, now(), r.signal);
-      const out = await this.fetch(reg, discovery.trusted, r, health);
+      const out = await this.fetch(narrowRegistry(reg, r.kind), discovery.trusted, r, health);
       const pruned = await health.commit(this.init.paths, now());
       const attestations = await fetchAttestations(this.init.paths, reg, out.target.path, r.signal);
       return { ...out, discovery, pruned, attestations };
@@ -169,9 +188,27 @@ export class UpdateService {
     health: RunHealth,
   ): Promise<Omit<Downloaded, 'pruned' | 'discovery'>> {
     const target = findPackage(trusted.requireTargets(), r.version, r.platform);
+    if (r.kind && engineSources(reg).length === 0) {
+      const skipped = reg.skipped.filter((m) => kindOfSeed(m.record.source_type) === r.kind);
+      const why = skipped.map((m) => `; ${m.record.uri}: ${m.reason}`).join('');
+      throw new DchatError(
+        'E_NO_SOURCE',
+        `no ${r.kind} source to fetch ${target.path} from (no ${r.kind} mirror usable here${why})`,
+      );
+    }
     r.onStart?.({ target, mirrors: reg.live.length, peers: reg.extra.length });
-    const fetched = await fetchTarget(this.init.paths, reg, trusted, target, health, r);
-    return { ...fetched, target, settings: reg.config.settings };
+    const attempt = await tryEncoded(this.init.paths, reg, trusted, target, health, {
+      ...r,
+      ...(r.onDeltaWarning ? { onWarning: r.onDeltaWarning } : {}),
+    });
+    const fetched = attempt.fetched ?? (await fetchTarget(this.init.paths, reg, trusted, target, health, r));
+    return {
+      ...fetched,
+      target,
+      settings: reg.config.settings,
+      ...(attempt.used ? { delta: attempt.used } : {}),
+      deltaWarnings: attempt.warnings,
+    };
   }
 
   /** `update verify`: offline, or after a TUF update from a repository directory. */

@@ -66,6 +66,9 @@ describe('npm pack + npm install -g from the tarball', () => {
         registry.url,
         '--no-audit',
         '--no-fund',
+        // As docs/operator-guide.md says: Helia's libp2p stack lists @libp2p/webrtc, whose
+        // react-native-webrtc names react-native as a peer; dchat never loads WebRTC.
+        '--legacy-peer-deps',
         join(dir, tgz),
       ],
       { env },

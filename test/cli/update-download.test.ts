@@ -138,7 +138,8 @@ describe('dchat update download', { skip }, () => {
       [['--limit-rate', 'fast'], 2, /error\[E_USAGE\]: --limit-rate:/],
       [['--parallel', '0'], 2, /error\[E_USAGE\]: --parallel:/],
       [['--platform', 'Linux X64'], 2, /error\[E_USAGE\]: --platform:/],
-      [['--source', 'ipfs'], 1, /error\[E_NO_SOURCE\]: --source ipfs/],
+      // No IPFS mirror and no node on this home: nothing can deliver the bytes over IPFS.
+      [['--source', 'ipfs'], 1, /error\[E_NO_SOURCE\]: no ipfs source to fetch/],
     ];
     for (const [extra, code, re] of cases) {
       const r = await runDchat([...args(home), ...extra], { env });

@@ -215,7 +215,7 @@ describe('test-mirrors', { skip }, () => {
       r.stdout,
       new RegExp(`❌ ${stale.url.replace(/\./g, '\\.')} - stale: timestamp v\\d+, this node trusts v\\d+`),
     );
-    assert.match(r.stdout, /❌ ipfs:\/\/QmExampleCID - no Ipfs transport in this build yet/);
+    assert.match(r.stdout, /❌ ipfs:\/\/QmExampleCID - .*fetched over bitswap by a running node/);
     assert.match(r.stdout, /\n1\/5 mirrors operational\n/);
 
     const j = await runDchat(['--home', home, '--json', 'update', 'test-mirrors', '--timeout', '1'], { env });

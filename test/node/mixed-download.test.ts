@@ -98,13 +98,17 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       (byType.get('peer') ?? 0) > 0,
       `the peer delivered verified bytes: ${JSON.stringify(r.sources)}`,
     );
-    assert.equal((byType.get('https') ?? 0) + (byType.get('peer') ?? 0), pkg.bytes.byteLength);
+    // The seed also provides the release over IPFS (it was published with a CID), a third channel.
+    assert.equal(
+      (byType.get('https') ?? 0) + (byType.get('peer') ?? 0) + (byType.get('ipfs') ?? 0),
+      pkg.bytes.byteLength,
+    );
     assert.ok((r.peers[seed.peerId] ?? 0) > 0, 'the seed is named with the bytes it served');
     assert.ok(mirror.packageBytes > 0);
     // The node now holds and serves it; its status says where the bytes came from.
     const st = await controlRequest(paths, 'status');
     const held = st.releases.packages.find((p) => p.target === 'dchat-1.0.0-linux-x64');
-    assert.ok(held && (held.source === 'https' || held.source === 'peer'));
+    assert.ok(held && ['https', 'peer', 'ipfs'].includes(held.source), held?.source);
     assert.equal(me.peerId, st.peer_id);
     // The mirror's health was recorded once, as for a CLI download.
     assert.match(await readFile(paths.mirrorHealth, 'utf8'), /"last_success": "/);

@@ -55,7 +55,7 @@ test('one vocabulary: the seed spelling, the flags and the priorities come from 
     if (seed) assert.equal(parseSourceKind(seed), k);
   }
   assert.equal(parseSourceKind('pigeon'), undefined);
-  assert.ok(hasTransport('https') && !hasTransport('ipfs'));
+  assert.ok(hasTransport('https') && hasTransport('ipfs'));
 });
 
 test('no other module spells a source priority or a kind list of its own', () => {

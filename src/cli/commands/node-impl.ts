@@ -10,6 +10,7 @@ import { DchatError, UsageError } from '../../errors.ts';
 import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
 import { chainUrl } from '../../model/chain.ts';
 import { hostPlatform } from '../../model/platform.ts';
+import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import type { HeightSourceSpec, HeightStatus } from '../../node/heights.ts';
@@ -34,12 +35,25 @@ export interface StartFlags {
   dashboard?: string;
   prefetch?: boolean;
   platform?: string;
+  prefetchSource?: string;
   announceTtl: string;
+  tracker?: string;
+  btAnnounce: string[];
+  btPort?: string;
   heightSource?: string;
   upgradeApi?: string;
   validatorKey?: string;
   passphraseFile?: string;
   allowInsecureKeyPermissions?: boolean;
+}
+
+/** `--tracker HOST:PORT` ([::1]:PORT for IPv6). */
+export function hostPortFlag(value: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    throw new UsageError(flag, `'${value.slice(0, 80)}' is not HOST:PORT (e.g. 127.0.0.1:6969)`);
+  return { host: (m[1] ?? m[2]) as string, port };
 }
 
 /** `--height-source beacon|cometbft:URL` and `--upgrade-api URL` to a node/heights.ts spec. */
@@ -117,6 +131,26 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (await usesPublicNetwork(env.paths)) bootstrap.push(...PUBLIC_BOOTSTRAP);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
   const announceTtl = intFlag(o.announceTtl, '--announce-ttl', 0, 255) ?? 8;
+  for (const u of o.btAnnounce)
+    if (!/^(https?|udp|wss?):\/\/[^\s]+$/.test(u) || u.length > 512)
+      throw new UsageError(
+        '--bt-announce',
+        `'${u.slice(0, 80)}' is not a tracker URL (http, https, udp, ws, wss)`,
+      );
+  const bittorrent = {
+    ...(o.tracker !== undefined ? { tracker: hostPortFlag(o.tracker, '--tracker') } : {}),
+    announce: o.btAnnounce,
+    port: intFlag(o.btPort, '--bt-port', 0, 65535) ?? 0,
+  };
+  let prefetchSource: SourceKind | undefined;
+  if (o.prefetchSource !== undefined) {
+    prefetchSource = parseSourceKind(o.prefetchSource);
+    if (!prefetchSource || !DOWNLOAD_KINDS.includes(prefetchSource))
+      throw new UsageError(
+        '--prefetch-source',
+        `'${o.prefetchSource.slice(0, 40)}' is not one of ${DOWNLOAD_KINDS.join(', ')}`,
+      );
+  }
   const heightSource = heightSourceFlag(o.heightSource, o.upgradeApi);
   const validatorKey = await validatorKeyFlag(o, env);
   const log = env.logs.forComponent('node');
@@ -127,8 +161,10 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       bootstrap,
       role: o.role as NodeRole,
       prefetch: Boolean(o.prefetch),
+      ...(prefetchSource ? { prefetchSource } : {}),
       platform,
       announceTtl,
+      bittorrent,
       redialMs: 2000,
       clock: env.ctx.now,
       env: env.ctx.env,

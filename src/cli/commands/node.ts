@@ -23,7 +23,16 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--dashboard <host:port>', 'web dashboard (not yet available)')
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
+    .option('--prefetch-source <kind>', 'prefetch from this kind of source only (ipfs, peer, https...)')
     .option('--announce-ttl <hops>', 'hops put on announcements this node originates', '8')
+    .option('--tracker <host:port>', 'run a BitTorrent tracker (HTTP announce) on this address')
+    .option(
+      '--bt-announce <url>',
+      'BitTorrent tracker to seed verified packages through (repeatable; none by default)',
+      collect,
+      [],
+    )
+    .option('--bt-port <port>', 'TCP port of the BitTorrent seeder (default: any free port)')
     .option(
       '--height-source <source>',
       'block height: beacon (validator-signed beacons gossiped in the network) or cometbft:URL (a CometBFT RPC)',

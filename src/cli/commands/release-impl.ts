@@ -122,6 +122,7 @@ interface PublishFlags {
   releaseNotesUrl?: string;
   expires?: string;
   baseUrl: string[];
+  announce: string[];
   deltaFrom?: string;
   chunkSize: string;
   cidVersion: string;
@@ -144,6 +145,13 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   for (const u of o.baseUrl) {
     if (!/^https?:\/\/[^\s]+$/.test(u) || u.length > 2048)
       throw new UsageError('--base-url', `'${u.slice(0, 80)}' is not an http(s) URL`);
+  }
+  for (const u of o.announce) {
+    if (!/^(https?|udp|wss?):\/\/[^\s]+$/.test(u) || u.length > 512)
+      throw new UsageError(
+        '--announce',
+        `'${u.slice(0, 80)}' is not a tracker URL (http, https, udp, ws, wss)`,
+      );
   }
   if (o.githubAssets !== undefined && o.prepare)
     throw new UsageError(
@@ -178,6 +186,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     releaseNotesUrl: o.releaseNotesUrl,
     expiresSec,
     baseUrls: o.baseUrl,
+    announce: o.announce,
     chunkSize,
     cidVersion: o.cidVersion === '1' ? 1 : 0,
     prepare: Boolean(o.prepare),
@@ -202,6 +211,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
   env.out.line(`   SHA-256: ${c.sha256}`);
   env.out.line(`   BLAKE3:  ${c.blake3}`);
   env.out.line(`   Chunks:  ${c.chunks.count} x ${c.chunks.size} bytes, Merkle root ${c.chunks.root}`);
+  if (c.magnet) env.out.line(`   Magnet:  ${c.magnet}`);
   if (c.ipfs_cid) env.out.line(`   IPFS:    ${c.ipfs_cid}`);
   if (c.build)
     env.out.line(

@@ -79,6 +79,12 @@ export function registerRelease(program: Command, ctx: CliContext): void {
       .option('--expires <duration>', 'expiry of targets, snapshot and timestamp')
       .option('--base-url <url>', 'where DIR will be served (repeatable)', collect, [])
       .option(
+        '--announce <url>',
+        'BitTorrent tracker of the .torrent and magnet (repeatable; none by default)',
+        collect,
+        [],
+      )
+      .option(
         '--delta-from <versions>',
         'also publish patches from these published versions (V,V | last:N | none; default: DIR/release.toml [delta] from_last) and the zstd-compressed package; needs bsdiff and bzip2 for the bsdiff differ',
       )

@@ -31,10 +31,13 @@ interface ScenarioFlags {
 }
 
 function methodFlag(m: string): Method {
-  if (m === 'gossip' || m === 'peer') return m;
-  if (['https', 'ipfs', 'bittorrent'].includes(m))
-    throw new UsageError('--method', `'${m}' is not available yet in dchat-test (gossip and peer are)`);
-  throw new UsageError('--method', `'${m.slice(0, 40)}' is not one of gossip, peer`);
+  if (m === 'gossip' || m === 'peer' || m === 'bittorrent' || m === 'ipfs') return m;
+  if (m === 'https')
+    throw new UsageError(
+      '--method',
+      `'${m}' is not available yet in dchat-test (gossip, peer, ipfs and bittorrent are)`,
+    );
+  throw new UsageError('--method', `'${m.slice(0, 40)}' is not one of gossip, peer, ipfs, bittorrent`);
 }
 
 function chunkSizeFlag(v: string): number {

@@ -49,7 +49,12 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
         '--source',
         `'${o.source.slice(0, 40)}' is not one of ${DOWNLOAD_KINDS.join(', ')}`,
       );
-    if (kind === 'peer') return downloadViaNode(version, platform, env);
+    if (kind === 'peer') return (await downloadViaNode(version, platform, env, 'peer')) as number;
+    // IPFS peers (bitswap) are the node's too; with no node running, gateway mirrors still work here.
+    if (kind === 'ipfs') {
+      const code = await downloadViaNode(version, platform, env, 'ipfs');
+      if (code !== undefined) return code;
+    }
   }
   const limitRateBps = rateValue(o.limitRate, '--limit-rate');
   const minRateBps = rateValue(o.minRate, '--min-rate');
@@ -78,12 +83,30 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
         onEvent(e, env, bar);
       },
       onPruned: (p, after) => reportPruned(env, p, after),
+      onDeltaWarning: (w) => {
+        log.warn(w, 'delta fallback');
+        if (env.out.json) env.out.record({ type: 'warning', ...w });
+        else {
+          bar.clear();
+          env.out.note(
+            `warning[${w.code}]: ${w.target} not used (${w.cause}: ${w.message}); fetching the full package`,
+          );
+        }
+      },
     });
     bar.done();
     if (d.discovery) logIgnored(env, d.discovery);
     const { result } = d;
     if (result.alreadyPresent) {
       env.out.line(`✅ Already downloaded and verified: ${result.path}`);
+    } else if (d.delta) {
+      const u = d.delta;
+      env.out.line(
+        `✅ ${u.from ? `Patch from ${u.from}` : 'Compressed package'} used: ${u.target} (${u.algorithm}), its chunks verified against its signed chunk table (BLAKE3)`,
+      );
+      env.out.line(
+        `   Fetched ${formatSize(u.bytes)} instead of ${formatSize(result.size)}: saved ${formatSize(u.savedBytes)} (${((100 * u.savedBytes) / result.size).toFixed(1)}%)`,
+      );
     } else {
       if (result.resumedChunks > 0)
         env.out.line(
@@ -117,6 +140,18 @@ export async function download(o: DownloadFlags, env: CommandEnv): Promise<numbe
       fetched_bytes: result.fetchedBytes,
       duration_ms: Math.round(result.durationMs),
       chunk_table_from: result.chunkTableFrom,
+      delta: d.delta
+        ? {
+            used: true,
+            target: d.delta.target,
+            algorithm: d.delta.algorithm,
+            from: d.delta.from ?? null,
+            bytes: d.delta.bytes,
+            saved_bytes: d.delta.savedBytes,
+            apply_ms: Math.round(d.delta.applyMs),
+          }
+        : { used: false, saved_bytes: 0 },
+      warnings: d.deltaWarnings,
       checks: Object.fromEntries(result.checks.map((c) => [c.name, c.ok])),
       sources: result.sources.map(sourceJson),
       ...(d.discovery ? { metadata: metadataJson(d.discovery) } : {}),
@@ -218,30 +253,44 @@ export function barLine(done: number, total: number, rate: number): string {
 }
 
 /**
- * `--source peer`: peers are the running node's (`dchat node start` on this home), so the node
- * fetches with the update service (its peers, and its mirrors) and this command reports the result.
+ * `--source peer` and `--source ipfs`: peers (and IPFS's bitswap peers) are the running node's
+ * (`dchat node start` on this home), so the node fetches with the update service (those sources
+ * only) and this command reports the result. For IPFS with no node running: undefined (the caller
+ * goes on with the gateway mirrors this process can use itself).
  */
-async function downloadViaNode(version: string, platform: string, env: CommandEnv): Promise<number> {
+async function downloadViaNode(
+  version: string,
+  platform: string,
+  env: CommandEnv,
+  only: 'peer' | 'ipfs',
+): Promise<number | undefined> {
   const { controlRequest } = await import('../../node/control.ts');
-  env.out.line(
-    `⬇️  Asking the node of ${env.paths.home} to fetch dchat-${version}-${platform} from its peers`,
-  );
+  if (only === 'ipfs') {
+    const running = await controlRequest(env.paths, 'status', {}, 5000).then(
+      () => true,
+      (err: unknown) => toDchatError(err).code !== 'E_NOT_FOUND',
+    );
+    if (!running) return undefined;
+  }
   let r: Awaited<ReturnType<typeof controlRequest<'download'>>>;
   try {
-    r = await controlRequest(env.paths, 'download', { version, platform, only: 'peer' }, 660_000);
+    env.out.line(
+      `⬇️  Asking the node of ${env.paths.home} to fetch dchat-${version}-${platform} from its ${only === 'peer' ? 'peers' : 'IPFS peers and mirrors'}`,
+    );
+    r = await controlRequest(env.paths, 'download', { version, platform, only }, 660_000);
   } catch (err) {
     const e = toDchatError(err);
     if (e.code === 'E_NOT_FOUND')
       throw new DchatError(
         'E_NO_SOURCE',
-        `--source peer needs a running node on this home (dchat node start): ${e.message}`,
+        `--source ${only} needs a running node on this home (dchat node start): ${e.message}`,
         { cause: e },
       );
     throw e;
   }
   const peers = Object.keys(r.peers);
   env.out.line(
-    `✅ Chunks and package verified by the node (${r.source === 'cache' ? 'already held' : `from ${peers.length} peer(s)`})`,
+    `✅ Chunks and package verified by the node (${r.source === 'cache' ? 'already held' : only === 'peer' ? `from ${peers.length} peer(s)` : `over ${r.sources.map((s) => s.url).join(', ') || r.source}`})`,
   );
   env.out.line(`✅ Package saved: ${r.path}`);
   env.out.result({

@@ -11,7 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { ImporterOptions, WritableStorage } from 'ipfs-unixfs-importer';
-import { importByteStream } from 'ipfs-unixfs-importer';
+import { importByteStream, importBytes } from 'ipfs-unixfs-importer';
 import { fixedSize } from 'ipfs-unixfs-importer/chunker';
 import { balanced } from 'ipfs-unixfs-importer/layout';
 import type { CID } from 'multiformats/cid';
@@ -65,4 +65,12 @@ export async function importFileKubo(
 /** The CID `ipfs add` (or `ipfs add --cid-version 1`) prints for the file at `path`. */
 export async function kuboCid(path: string, version: CidVersion = 0): Promise<string> {
   return (await importFileKubo(path, { version })).toString();
+}
+
+/** The CID `ipfs add` gives `bytes` (a chunk table), imported into `blockstore` when one is given. */
+export async function importBytesKubo(
+  bytes: Uint8Array,
+  o: { version?: CidVersion; blockstore?: WritableStorage } = {},
+): Promise<CID> {
+  return (await importBytes(bytes, o.blockstore ?? DISCARD, kuboImporterOptions(o.version ?? 0))).cid;
 }

@@ -1,0 +1,58 @@
+/**
+ * One step of `npm run bench -- delta`, in its own process so its peak memory is its own (the
+ * parent runs it under /usr/bin/time): `make OLD NEW OUT` runs dchat's differs as `release
+ * publish --delta-from` does (release/delta.ts) and keeps the smallest; `apply ALGO OLD PATCH OUT
+ * SIZE` decodes as `update download` does (download/decode.ts). Prints one JSON line.
+ */
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeToFile } from '../src/download/decode.ts';
+import type { Encoding } from '../src/model/encoded.ts';
+import { bsdiffZstd, zstdBytes } from '../src/release/delta.ts';
+
+const [cmd, ...args] = process.argv.slice(2);
+if (cmd === 'make') {
+  const [oldPath, newPath, out] = args as [string, string, string];
+  const tmp = mkdtempSync(join(tmpdir(), 'dchat-bench-delta-'));
+  try {
+    const t0 = performance.now();
+    const newBytes = readFileSync(newPath);
+    // As bestPatch does: one differ after the other, the smaller kept.
+    const zpf = await zstdBytes(newBytes, readFileSync(oldPath));
+    const t1 = performance.now();
+    const bsdz = await bsdiffZstd(oldPath, newPath, tmp, newBytes.length);
+    const t2 = performance.now();
+    const best: { algorithm: Encoding; bytes: Buffer } =
+      bsdz.length < zpf.length
+        ? { algorithm: 'bsdiff-zstd', bytes: bsdz }
+        : { algorithm: 'zstd-patch-from', bytes: zpf };
+    writeFileSync(`${out}.tmp`, best.bytes);
+    renameSync(`${out}.tmp`, out);
+    console.log(
+      JSON.stringify({
+        algorithm: best.algorithm,
+        size: best.bytes.length,
+        zstd_patch_from: zpf.length,
+        bsdiff_zstd: bsdz.length,
+        zstd_ms: Math.round(t1 - t0),
+        bsdiff_ms: Math.round(t2 - t1),
+        ms: Math.round(t2 - t0),
+      }),
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+} else if (cmd === 'apply') {
+  const [algorithm, oldPath, patch, out, size] = args as [Encoding, string, string, string, string];
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  await decodeToFile({ algorithm, base: oldPath, encoded: patch, out, maxBytes: Number(size) });
+  const c = process.cpuUsage(c0);
+  // CPU time of this process (the decoder runs in it and libuv's pool): what it costs without
+  // the other tenants of a shared machine; wall time beside it.
+  console.log(JSON.stringify({ ms: performance.now() - t0, cpu_ms: (c.user + c.system) / 1000 }));
+} else {
+  console.error('usage: delta-child.ts make OLD NEW OUT | apply ALGO OLD PATCH OUT SIZE');
+  process.exit(2);
+}

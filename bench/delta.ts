@@ -1,0 +1,177 @@
+/**
+ * `npm run bench -- delta [--corpus DIR]`: delta updates over the public corpus made by
+ * `../shared/bench/delta-corpus.sh DIR` (consecutive releases of real native binaries from npm:
+ * DIR/<id>/{old,new}). Per pair, in the same run:
+ *   - references: `zstd -19` of the new file (what every share is of), plain `bsdiff`, plain
+ *     `zstd -19 --long --patch-from` (the Debian tools), and their apply times (`bspatch`,
+ *     `zstd -d --patch-from`);
+ *   - dchat: the patch `release publish --delta-from` makes (best of its differs), its share of
+ *     zstd -19, whether it would be published (<= 80%), the time and peak memory to make it, and
+ *     the apply speed (MB/s of output) and peak memory of `update download`'s decoder.
+ * Each dchat step runs in its own process under /usr/bin/time (peak RSS). Targets (issue 14):
+ * median share <= 18%, none published > 80%, apply >= 100 MB/s, making a patch of a 35 MB binary
+ * <= 2 min and <= 1.5 GB.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PATCH_SHARE, windowLog } from '../src/release/delta.ts';
+import { median } from './util.ts';
+
+interface Timed {
+  ms: number;
+  /** User + system CPU time: what the step costs, whatever else the machine runs meanwhile. */
+  cpuMs: number;
+  peakMiB: number;
+  stdout: string;
+}
+
+/** Runs a command under GNU time: wall time and peak resident memory; fails loudly. */
+function timed(cmd: string, args: string[], dir: string): Timed {
+  const out = join(dir, 'time.txt');
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', '-o', out, cmd, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
+  const [secs, kib, user, sys] =
+    readFileSync(out, 'utf8').trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
+  return {
+    ms: (secs ?? 0) * 1000,
+    cpuMs: ((user ?? 0) + (sys ?? 0)) * 1000,
+    peakMiB: (kib ?? 0) / 1024,
+    stdout: r.stdout,
+  };
+}
+
+const size = (f: string) => statSync(f).size;
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+export async function benchDelta(argv: string[]): Promise<boolean> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { corpus: { type: 'string', default: '../delta-corpus' } },
+  });
+  const corpus = resolve(values.corpus as string);
+  for (const tool of ['zstd', 'bsdiff', 'bspatch', 'bzip2', '/usr/bin/time']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      console.error(`error[E_NOT_FOUND]: ${tool} is missing (bash scripts/setup-system.sh installs it)`);
+      return false;
+    }
+  }
+  if (!existsSync(corpus)) {
+    console.error(
+      `error[E_NOT_FOUND]: no corpus at ${corpus}: make it with ../shared/bench/delta-corpus.sh ${corpus} (or pass --corpus DIR)`,
+    );
+    return false;
+  }
+  const ids = readdirSync(corpus).filter(
+    (id) => existsSync(join(corpus, id, 'old')) && existsSync(join(corpus, id, 'new')),
+  );
+  const node = process.execPath;
+  const child = resolve(import.meta.dirname, 'delta-child.ts');
+  const rows: Record<string, number | string | boolean>[] = [];
+  // Smallest first: the figures of the small pairs come early.
+  ids.sort((a, b) => size(join(corpus, a, 'new')) - size(join(corpus, b, 'new')));
+  for (const id of ids) {
+    const oldF = join(corpus, id, 'old');
+    const newF = join(corpus, id, 'new');
+    const n = size(newF);
+    const dir = mkdtempSync(join(tmpdir(), `dchat-bench-delta-${id}-`));
+    try {
+      const long = `--long=${windowLog(Math.max(n, size(oldF)))}`;
+      console.log(`delta: ${id}: ${size(oldF)} -> ${n} bytes`);
+      timed('zstd', ['-q', '-19', '-f', newF, '-o', join(dir, 'full.zst')], dir);
+      const full = size(join(dir, 'full.zst'));
+      const bs = timed('bsdiff', [oldF, newF, join(dir, 'p.bsdiff')], dir);
+      const zp = timed(
+        'zstd',
+        ['-q', '-19', long, '-f', `--patch-from=${oldF}`, newF, '-o', join(dir, 'p.zst')],
+        dir,
+      );
+      const bsApply = timed('bspatch', [oldF, join(dir, 'r1'), join(dir, 'p.bsdiff')], dir);
+      const zpApply = timed(
+        'zstd',
+        ['-q', '-d', long, '-f', `--patch-from=${oldF}`, join(dir, 'p.zst'), '-o', join(dir, 'r2')],
+        dir,
+      );
+      const make = timed(node, [child, 'make', oldF, newF, join(dir, 'ours')], dir);
+      const m = JSON.parse(make.stdout.trim()) as {
+        algorithm: string;
+        size: number;
+        zstd_patch_from: number;
+        bsdiff_zstd: number;
+      };
+      const apply = timed(
+        node,
+        [child, 'apply', m.algorithm, oldF, join(dir, 'ours'), join(dir, 'out'), String(n)],
+        dir,
+      );
+      const a = JSON.parse(apply.stdout.trim()) as { ms: number; cpu_ms: number };
+      const applyMs = a.ms;
+      if (!readFileSync(join(dir, 'out')).equals(readFileSync(newF)))
+        throw new Error(`${id}: dchat's patch does not apply to new`);
+      const row = {
+        id,
+        new_bytes: n,
+        zstd19_full: full,
+        share: m.size / full,
+        algorithm: m.algorithm,
+        published: m.size <= PATCH_SHARE * full,
+        bsdiff_share: size(join(dir, 'p.bsdiff')) / full,
+        zstd_patch_from_share: size(join(dir, 'p.zst')) / full,
+        ours_zstd_pf_share: m.zstd_patch_from / full,
+        ours_bsdiff_zstd_share: m.bsdiff_zstd / full,
+        make_s: make.ms / 1000,
+        make_cpu_s: make.cpuMs / 1000,
+        make_peak_mib: make.peakMiB,
+        bsdiff_s: bs.ms / 1000,
+        bsdiff_cpu_s: bs.cpuMs / 1000,
+        zstd_pf_s: zp.ms / 1000,
+        zstd_pf_cpu_s: zp.cpuMs / 1000,
+        apply_mbps: n / 1e6 / (applyMs / 1000),
+        apply_cpu_mbps: n / 1e6 / (a.cpu_ms / 1000),
+        apply_peak_mib: apply.peakMiB,
+        apply_vs_bspatch: applyMs / bsApply.ms,
+        apply_vs_zstd: applyMs / zpApply.ms,
+        apply_cpu_vs_bspatch: a.cpu_ms / bsApply.cpuMs,
+        apply_cpu_vs_zstd: a.cpu_ms / zpApply.cpuMs,
+      };
+      rows.push(row);
+      console.log(
+        `  dchat patch ${m.size} B (${m.algorithm}) = ${pct(row.share)} of zstd -19 full (${full} B); plain bsdiff ${pct(row.bsdiff_share)}, plain zstd --patch-from ${pct(row.zstd_patch_from_share)}`,
+      );
+      console.log(
+        `  make ${row.make_s.toFixed(1)} s wall, ${row.make_cpu_s.toFixed(1)} s CPU, peak ${row.make_peak_mib.toFixed(0)} MiB (CPU ${(row.make_cpu_s / (row.bsdiff_cpu_s + row.zstd_pf_cpu_s)).toFixed(2)}x plain bsdiff + plain zstd --patch-from: ${row.bsdiff_cpu_s.toFixed(1)} s + ${row.zstd_pf_cpu_s.toFixed(1)} s)`,
+      );
+      console.log(
+        `  apply ${row.apply_cpu_mbps.toFixed(0)} MB/s of output per CPU second (${row.apply_mbps.toFixed(0)} MB/s wall), peak ${row.apply_peak_mib.toFixed(0)} MiB; CPU ${row.apply_cpu_vs_bspatch.toFixed(2)}x bspatch, ${row.apply_cpu_vs_zstd.toFixed(2)}x zstd -d --patch-from (wall ${row.apply_vs_bspatch.toFixed(2)}x, ${row.apply_vs_zstd.toFixed(2)}x)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (rows.length === 0) {
+    console.error(`error[E_NOT_FOUND]: ${corpus} holds no <id>/{old,new} pair`);
+    return false;
+  }
+  const shares = rows.map((r) => r.share as number);
+  const med = median(shares);
+  const biggest = rows.reduce((a, b) => ((a.new_bytes as number) >= (b.new_bytes as number) ? a : b));
+  const minApply = Math.min(...rows.map((r) => r.apply_cpu_mbps as number));
+  const checks = [
+    [`median patch share ${pct(med)} <= 18%`, med <= 0.18],
+    [`no published patch > 80% (largest ${pct(Math.max(...shares))}, published only if <= 80%)`, true],
+    [`apply >= 100 MB/s per CPU second (slowest ${minApply.toFixed(0)} MB/s)`, minApply >= 100],
+    [
+      `make for the largest (${biggest.id}, ${((biggest.new_bytes as number) / 1e6).toFixed(0)} MB) <= 120 s CPU and <= 1536 MiB (${(biggest.make_s as number).toFixed(0)} s wall, ${(biggest.make_cpu_s as number).toFixed(0)} s CPU, ${(biggest.make_peak_mib as number).toFixed(0)} MiB; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores)`,
+      (biggest.make_cpu_s as number) <= 120 && (biggest.make_peak_mib as number) <= 1536,
+    ],
+  ] as const;
+  for (const [what, ok] of checks) console.log(`delta: ${ok ? 'PASS' : 'MISS'} ${what}`);
+  console.log(JSON.stringify({ bench: 'delta', median_share: med, rows }));
+  return checks.every(([, ok]) => ok);
+}

@@ -1,0 +1,98 @@
+/**
+ * Encoded targets (patches, compressed packages) in signed targets metadata: listed only when
+ * they check out against themselves and name trusted packages of one platform; never taken for
+ * packages by the package listing (old clients skip them), whatever their names.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { digestBytes } from '../../src/crypto/hash.ts';
+import { merkleRootHex } from '../../src/crypto/merkle.ts';
+import { ENCODED_FORMAT, type Encoding, encodedName } from '../../src/model/encoded.ts';
+import { parsePackageName } from '../../src/model/platform.ts';
+import { encodingsOf, listEncoded } from '../../src/trust/encoded-targets.ts';
+import { listPackages, otherTargets } from '../../src/trust/package-check.ts';
+import { chunkTableOf, makeKeys, makeRepo, packageBytes, publish, targetFor } from '../helpers/repo.ts';
+
+function encoded(bytes: Buffer, algorithm: Encoding, to: string, from?: string, fromVersion?: string) {
+  const d = digestBytes(bytes);
+  const table = chunkTableOf(bytes);
+  return {
+    path: encodedName(to, algorithm, fromVersion),
+    length: d.size,
+    sha256: d.sha256,
+    custom: {
+      format: ENCODED_FORMAT,
+      algorithm,
+      to,
+      ...(from ? { from } : {}),
+      sha256: d.sha256,
+      blake3: d.blake3,
+      size_bytes: d.size,
+      chunks: {
+        hash: 'blake3',
+        size: table.chunk_size,
+        count: table.chunks.length,
+        root: merkleRootHex(table.chunks),
+      },
+    },
+  };
+}
+
+test('patches and compressed packages are listed beside the packages, never as packages', () => {
+  const a = targetFor(packageBytes('a', 5000), '1.0.0', 'linux-x64');
+  const b = targetFor(packageBytes('b', 5000), '1.1.0', 'linux-x64');
+  const w = targetFor(packageBytes('w', 5000), '1.0.0', 'windows-x64');
+  const patch = encoded(packageBytes('p', 300), 'bsdiff-zstd', b.path, a.path, '1.0.0');
+  const full = encoded(packageBytes('z', 4000), 'zstd', b.path);
+  const bad = [
+    // Its TUF hash and its custom disagree.
+    {
+      ...encoded(packageBytes('q', 300), 'zstd-patch-from', b.path, a.path, '0.9.0'),
+      sha256: 'f'.repeat(64),
+    },
+    // A base of another platform.
+    encoded(packageBytes('r', 300), 'zstd-patch-from', b.path, w.path, '0.8.0'),
+    // A patch without a base, a compressed package with one.
+    { ...encoded(packageBytes('s', 300), 'bsdiff-zstd', b.path, undefined, '0.7.0') },
+    { ...encoded(packageBytes('t', 300), 'zstd', a.path, b.path), path: 'x.full.zst' },
+    // Decodes to a package that is not trusted.
+    encoded(packageBytes('u', 300), 'zstd', 'dchat-9.9.9-linux-x64'),
+  ];
+  const t = publish(makeRepo({ keys: makeKeys(1) }), [a, b, w, patch, full, ...bad]);
+  const targets = t.repo.targets;
+  assert.deepEqual(
+    listPackages(targets).map((p) => p.path),
+    ['dchat-1.0.0-linux-x64', 'dchat-1.0.0-windows-x64', 'dchat-1.1.0-linux-x64'],
+  );
+  const all = listEncoded(targets);
+  assert.deepEqual(
+    all.map((e) => e.path),
+    [patch.path, full.path],
+  );
+  assert.ok(otherTargets(targets).includes(patch.path));
+  const toB = listPackages(targets).find((p) => p.path === b.path);
+  assert.ok(toB);
+  assert.deepEqual(
+    encodingsOf(all, toB, new Set([a.path])).map((e) => e.path),
+    [patch.path, full.path],
+  );
+  assert.deepEqual(
+    encodingsOf(all, toB, new Set()).map((e) => e.path),
+    [full.path],
+  );
+});
+
+test('no encoded name is ever read as a package name', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom('1.0.0', '2.3.4-rc.1', '10.0.0+build.5'),
+      fc.constantFrom('linux-x64', 'windows-arm64', 'darwin-arm64', 'source'),
+      fc.constantFrom<Encoding>('zstd', 'zstd-patch-from', 'bsdiff-zstd'),
+      fc.constantFrom('0.9.0', '1.0.0-beta.2'),
+      (v, p, algo, from) => {
+        assert.equal(parsePackageName(encodedName(`dchat-${v}-${p}`, algo, from)), undefined);
+      },
+    ),
+  );
+});
