@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
- * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, channels-bittorrent, channels-ipfs, all.
+ * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, channels-bittorrent, channels-ipfs, activation, soak, all.
  */
 const [name = 'all', ...rest] = process.argv.slice(2);
 
@@ -12,9 +12,12 @@ const benches: Record<string, () => Promise<boolean>> = {
   channels: async () => (await import('./channels.ts')).benchChannels(rest),
   'channels-bittorrent': async () => (await import('./channels-bittorrent.ts')).benchChannels(rest),
   'channels-ipfs': async () => (await import('./channels-ipfs.ts')).benchChannelsIpfs(rest),
+  soak: async () => (await import('./soak.ts')).benchSoak(rest),
+  activation: async () => (await import('./activation.ts')).benchActivation(rest),
 };
 
-const chosen = name === 'all' ? Object.keys(benches) : [name];
+// `all` leaves out the soak: it runs for ten minutes by design.
+const chosen = name === 'all' ? Object.keys(benches).filter((b) => b !== 'soak') : [name];
 let ok = true;
 for (const n of chosen) {
   const b = benches[n];

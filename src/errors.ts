@@ -11,6 +11,10 @@ const USAGE_CODES = [
   'E_NOT_A_REPOSITORY',
   /** An encrypted private key and no passphrase, or one that does not open it. */
   'E_PASSPHRASE',
+  /** `--pin` names a version the trusted metadata does not list. */
+  'E_PIN_UNTRUSTED',
+  /** A rollback to a version below a hard fork already activated on the network. */
+  'E_BELOW_HARD_FORK',
 ] as const;
 
 /** Exit 1: the world did not cooperate (network, disk, nothing reachable, nothing known). */
@@ -32,15 +36,17 @@ const OPERATIONAL_CODES = [
   'E_PROTOCOL',
   /** Stopped by SIGINT/SIGTERM; the exit status is 128 + the signal's number (130, 143). */
   'E_INTERRUPTED',
+  /** A version switched to did not report healthy within the bound (it was rolled back). */
+  'E_UNHEALTHY',
+  /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
+  'E_REDIRECT',
+  /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
+  'E_RATE_LIMITED',
   /**
    * A validly signed height beacon that does not follow this node's accepted chain (a validator
    * one block behind signs such beacons): dropped, not held against the peer that relayed it.
    */
   'E_CHAIN_MISMATCH',
-  /** A web source's redirect not followed: a loop, too many hops, a downgrade to http, no Location. */
-  'E_REDIRECT',
-  /** An API (GitHub) refused for now: its rate limit is spent; details.retry_after_s says when to retry. */
-  'E_RATE_LIMITED',
 ] as const;
 
 /** Exit 3: the bytes or metadata failed a security check. Nothing is installed, marked or served. */

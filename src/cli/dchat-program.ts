@@ -3,6 +3,7 @@ import { registerGovernance } from './commands/governance.ts';
 import { registerMirror } from './commands/mirror.ts';
 import { registerNode } from './commands/node.ts';
 import { registerRelease } from './commands/release.ts';
+import { registerTestnet } from './commands/testnet.ts';
 import { registerTrust } from './commands/trust.ts';
 import { registerUpdate } from './commands/update.ts';
 import type { CliContext } from './context.ts';
@@ -21,6 +22,7 @@ export function buildDchat(ctx: CliContext): Command {
   registerNode(program, ctx);
   registerGovernance(program, ctx);
   registerMirror(program, ctx);
+  registerTestnet(program, ctx);
   program
     .command('completion')
     .description('shell completion script on stdout')

@@ -10,6 +10,7 @@ export const ENV_VARS: Record<string, string> = {
   DCHAT_HOME: 'data directory when --home is not given (default ~/.dchat)',
   DCHAT_LOG: 'log filter to stderr, e.g. DCHAT_LOG=dchat::gossip=debug,info (default warn)',
   RUST_LOG: 'alias of DCHAT_LOG (as the seed documents show)',
+  DCHAT_LOG_FORMAT: 'log lines: human ([DEBUG dchat::package] ...) or json (default: human on a terminal)',
   NO_COLOR: 'set: no live progress bar (plain lines instead)',
   DCHAT_DEBUG: 'set: print the stack trace of an internal error (E_INTERNAL)',
   NODE_EXTRA_CA_CERTS: 'PEM file of extra TLS roots for HTTPS mirrors (private CAs)',
@@ -26,7 +27,15 @@ export const ENV_VARS: Record<string, string> = {
 };
 
 /** Read by every command. */
-const COMMON_ENV = ['DCHAT_HOME', 'DCHAT_LOG', 'RUST_LOG', 'NO_COLOR', 'DCHAT_DEBUG', 'DCHAT_FAKE_NOW'];
+const COMMON_ENV = [
+  'DCHAT_HOME',
+  'DCHAT_LOG',
+  'RUST_LOG',
+  'DCHAT_LOG_FORMAT',
+  'NO_COLOR',
+  'DCHAT_DEBUG',
+  'DCHAT_FAKE_NOW',
+];
 
 interface CommandHelp {
   examples?: string[];
@@ -182,6 +191,8 @@ const HELP: Record<string, CommandHelp> = {
     examples: [
       'dchat-test distribute-update --version 1.0.0 --method gossip --nodes 10',
       'dchat-test chaos-byzantine --malicious-nodes 3',
+      'dchat-test chaos-mirrors --fail-rate 0.5',
+      'dchat-test chaos-partition --duration 60s',
       'dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg',
     ],
   },
@@ -191,6 +202,18 @@ const HELP: Record<string, CommandHelp> = {
   'dchat-test verify-distribution': { examples: ['dchat-test verify-distribution --version 1.0.0'] },
   'dchat-test chaos-byzantine': {
     examples: ['dchat-test --json chaos-byzantine --malicious-nodes 3 --nodes 6'],
+  },
+  'dchat-test chaos-mirrors': {
+    examples: [
+      'dchat-test chaos-mirrors --fail-rate 0.5',
+      'dchat-test --json chaos-mirrors --fail-rate 0.9 --mirrors 5 --nodes 8 --seed replay-1',
+    ],
+  },
+  'dchat-test chaos-partition': {
+    examples: [
+      'dchat-test chaos-partition --duration 60s',
+      'dchat-test --json chaos-partition --duration 10s --nodes 8',
+    ],
   },
   'dchat-sign genesis': {
     examples: [

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from '../errors.ts';
-import { createLogs, type Logs } from '../log/logger.ts';
+import { createLogs, type Logs, logFormat } from '../log/logger.ts';
 import { type HomePaths, homePaths, resolveHome } from '../store/home.ts';
 import type { CliContext } from './context.ts';
 import { addExtraHelp } from './help-text.ts';
@@ -28,12 +28,14 @@ const exitCodes = new WeakMap<Command, number>();
 export function action<O>(ctx: CliContext, body: Body<O>) {
   return async function (this: Command, ...argv: unknown[]): Promise<void> {
     const cmd = argv[argv.length - 1] as Command;
-    const opts = cmd.optsWithGlobals() as O & { home?: string; json?: boolean };
+    const opts = cmd.optsWithGlobals() as O & { home?: string; json?: boolean; logFormat?: string };
     const out = new Output(ctx, Boolean(opts.json));
     const args = cmd.args;
     const code = await runBody(out, async () => {
       const paths = homePaths(resolveHome(opts.home, ctx.env));
-      const logs = createLogs(ctx.env);
+      const tty = Boolean(ctx.stderr.isTTY);
+      const format = logFormat(ctx.env, tty, opts.logFormat);
+      const logs = await createLogs(ctx.env, { format, color: tty && !ctx.env.NO_COLOR });
       return body(opts, { ctx, out, paths, logs, globals: { home: opts.home, json: opts.json } }, args);
     });
     let root: Command = cmd;
@@ -56,6 +58,12 @@ export function newProgram(name: string, description: string, ctx: CliContext): 
     .description(description)
     .addOption(new Option('--home <dir>', 'data directory (env DCHAT_HOME, default ~/.dchat)'))
     .option('--json', 'machine output: one JSON document on stdout')
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'log lines on stderr: human or json (env DCHAT_LOG_FORMAT; default human on a terminal)',
+      ).choices(['human', 'json']),
+    )
     .showHelpAfterError(false)
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),

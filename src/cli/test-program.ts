@@ -49,6 +49,32 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
     .option('--timeout <duration>', 'give up after this long', '90s')
     .action(lazy(ctx, async () => (await impl()).chaosByzantine));
+  program
+    .command('chaos-mirrors')
+    .description('distribute a release while HTTPS mirrors fail, stall and corrupt package requests')
+    .requiredOption('--fail-rate <p>', 'share of package requests each mirror breaks, 0 to 1 (e.g. 0.5)')
+    .option('--mirrors <k>', 'broken HTTPS mirrors every node has', '3')
+    .option('--seed <s>', 'seed of the faults (a run replays with the same seed)')
+    .option('--nodes <n>', 'honest nodes', '6')
+    .option('--version <v>', 'release version', '1.0.0')
+    .option('--method <m>', 'gossip|peer', 'gossip')
+    .option('--platform <p>', 'package platform (default: this machine)')
+    .option('--package-size <bytes>', 'size of the test package', String(4 * 1024 * 1024))
+    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
+    .option('--timeout <duration>', 'give up after this long', '120s')
+    .action(lazy(ctx, async () => (await impl()).chaosMirrors));
+  program
+    .command('chaos-partition')
+    .description('split the network in two (connection gaters) while a release spreads, then heal it')
+    .option('--duration <d>', 'how long the halves stay apart (e.g. 60s)', '60s')
+    .option('--nodes <n>', 'honest nodes', '6')
+    .option('--version <v>', 'release version', '1.0.0')
+    .option('--method <m>', 'gossip|peer', 'gossip')
+    .option('--platform <p>', 'package platform (default: this machine)')
+    .option('--package-size <bytes>', 'size of the test package', String(1024 * 1024))
+    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
+    .option('--timeout <duration>', 'give up this long after the heal', '90s')
+    .action(lazy(ctx, async () => (await impl()).chaosPartition));
   // Internal: one Byzantine node process of chaos-byzantine (spawned by the harness).
   program.addCommand(
     program

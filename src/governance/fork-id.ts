@@ -203,6 +203,8 @@ export interface PeerForkClaim {
   network_id: string | null;
   fork: ForkId | null;
   version: string;
+  /** The height the peer says it is at (its hello), when it says. */
+  height?: number | null;
 }
 
 /**
@@ -221,7 +223,12 @@ export function judgePeer(
     };
   const f = checkForkId(local.genesisHash, hardForks(local.upgrades), local.head, peer.fork);
   if (!f.ok) return { code: 'E_FORK_MISMATCH', reason: `${f.reason}: ${f.message}` };
-  const v = checkPeerVersion(local.upgrades, local.head, peer.version);
+  // A peer that has not reached an activation height yet is syncing, not left behind: judging its
+  // version at our height would cut it off from the very beacons that bring it to the height (and
+  // to its own switch), so a node one block behind, or back from being offline, could never catch up.
+  const peerHead =
+    peer.height === undefined || peer.height === null ? local.head : Math.min(local.head, peer.height);
+  const v = checkPeerVersion(local.upgrades, peerHead, peer.version);
   if (v) return { code: 'E_FORK_MISMATCH', reason: v };
   return undefined;
 }

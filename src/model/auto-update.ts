@@ -16,6 +16,8 @@ export const AutoUpdateConfigSchema = z.object({
   background_download: z.boolean().default(true),
   channel: z.enum(CHANNELS).default('stable'),
   pin: versionString.nullable().default(null),
+  /** Installed versions kept under versions/ (older ones pruned; current and previous always kept). */
+  keep_versions: z.number().int().min(1).max(100).default(3),
 });
 export type AutoUpdateConfig = z.infer<typeof AutoUpdateConfigSchema>;
 

@@ -96,10 +96,21 @@ export const DownloadResultSchema = z.object({
     .max(1000),
 });
 
+/**
+ * Chaos (`dchat-test chaos-partition`): refuse these peers both ways, through the connection gater,
+ * for `ms`; connections to them are closed now. The node redials its bootstrap peers afterwards.
+ */
+export const PartitionParamsSchema = z.strictObject({
+  peers: z.array(peerId).max(1024),
+  ms: z.number().int().min(1).max(3_600_000),
+});
+export const PartitionResultSchema = z.object({ refused: safeUint, until: z.string().max(64) });
+
 export const CONTROL_METHODS = {
   status: { params: StatusParamsSchema, result: StatusResultSchema },
   announce: { params: AnnounceParamsSchema, result: AnnounceResultSchema },
   download: { params: DownloadParamsSchema, result: DownloadResultSchema },
+  partition: { params: PartitionParamsSchema, result: PartitionResultSchema },
   ...GOVERNANCE_CONTROL_METHODS,
 } as const;
 

@@ -33,6 +33,7 @@ import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
+import { type NodeActivation, startNodeActivation } from './activation-node.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
 import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
@@ -44,6 +45,7 @@ import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts
 import { listenError } from './listen-error.ts';
 import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
 import { PackageStore, type StoredPackage } from './package-store.ts';
+import { partition } from './partition.ts';
 import { adoptPackage } from './peer-download.ts';
 import { PeerHoldings } from './peer-holdings.ts';
 import { renderStatus } from './status.ts';
@@ -70,6 +72,7 @@ export class DchatNode extends EventEmitter {
   private chunkServer: ChunkServer | undefined;
   private control: ControlServer | undefined;
   private governance: GovernanceService | undefined;
+  private activation: NodeActivation | undefined;
   private heights: NodeHeights | undefined;
   private attestations: AttestationGossip | undefined;
   private readonly bans = new BanList();
@@ -148,6 +151,7 @@ export class DchatNode extends EventEmitter {
         },
         // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
         download: async (p) => this.downloadRequested(p),
+        partition: async (p) => partition(this.requireLibp2p(), this.bans, p, Date.now()),
         ...governanceHandlers(() => this.governance),
       }),
     );
@@ -239,6 +243,12 @@ export class DchatNode extends EventEmitter {
       void this.ipfs.provideAll(this.store.list());
       if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       void this.maybeFetch();
+      const download = (version: string) =>
+        this.downloadRequested({ version, platform: this.config.platform });
+      this.activation = startNodeActivation(this.governance, {
+        ...{ paths: this.paths, config: this.config, log: this.log, peerId: node.peerId.toString() },
+        ...{ clock: () => this.clock(), download, updates: () => this.updateService() },
+      });
     } catch (err) {
       await this.stop();
       throw err;
@@ -249,6 +259,7 @@ export class DchatNode extends EventEmitter {
     if (this.stopping) return;
     this.stopping = true;
     this.stopSignal.abort();
+    this.activation?.stop();
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
@@ -524,7 +535,8 @@ export class DchatNode extends EventEmitter {
 
   /** `node status` (model/control.ts StatusResult): one key style, snake_case, as the seed's JSON. */
   status(): StatusResult {
-    return renderStatus({
+    const activation = this.activation?.status();
+    const st = renderStatus({
       node: this.requireLibp2p(),
       gossip: this.requireGossip(),
       role: this.config.role,
@@ -537,5 +549,6 @@ export class DchatNode extends EventEmitter {
       now: Date.now(),
       heights: this.heights,
     });
+    return activation ? { ...st, activation } : st;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A node's observability endpoints: `--metrics HOST:PORT` (Prometheus text at /metrics, a JSON
- * health document at /health) prom-client is loaded only when asked for, so a node without the flags stays as small as before.
+ * health document at /health) and `--dashboard HOST:PORT` (src/dashboard/: the node's status, its
+ * mirrors and the propagation chart). prom-client and the dashboard are loaded only when asked for, so a node without the flags stays as small as before.
  */
 import type { HttpEndpoint } from '../metrics/http.ts';
 import type { GaugeSpec, NodeMetrics } from '../metrics/registry.ts';
@@ -11,11 +12,13 @@ import { forkIdLabel, heightGauges } from './heights.ts';
 
 export interface ObservabilityOptions {
   metrics?: { host: string; port: number };
+  dashboard?: { host: string; port: number };
   version: string;
 }
 
 export interface Observability {
   metricsUrl?: string;
+  dashboardUrl?: string;
   /** Present with --metrics: where governance/activation add their gauges. */
   metrics?: NodeMetrics;
   addGauge(spec: GaugeSpec): void;
@@ -39,7 +42,6 @@ export function healthOf(st: StatusResult, version: string, platform: string) {
 }
 
 export async function startObservability(node: DchatNode, o: ObservabilityOptions): Promise<Observability> {
-  const { startHttpEndpoint } = await import('../metrics/http.ts');
   const endpoints: HttpEndpoint[] = [];
   let metrics: NodeMetrics | undefined;
   const onAccepted = (r: { via: string; announcement: { version: string } }) => {
@@ -57,6 +59,7 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
     const platform = node.config.platform;
     if (o.metrics) {
       const { NodeMetrics } = await import('../metrics/registry.ts');
+      const { startHttpEndpoint } = await import('../metrics/http.ts');
       const status = () => node.status();
       metrics = new NodeMetrics({
         status,
@@ -82,6 +85,32 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
       );
       endpoints.push(ep);
       out.metricsUrl = `${ep.url}/metrics`;
+    }
+    if (o.dashboard) {
+      const { startDashboard } = await import('../dashboard/server.ts');
+      const { loadMirrors } = await import('../store/mirrors.ts');
+      const d = await startDashboard(o.dashboard.host, o.dashboard.port, {
+        title: `dchat node (${node.config.role})`,
+        nodes: async () => [
+          {
+            id: 'this node',
+            role: node.config.role,
+            version: o.version,
+            metricsUrl: out.metricsUrl ?? null,
+            status: node.status(),
+          },
+        ],
+        // Health as the node's downloads recorded it (mirrors.toml failure counts), not probed.
+        mirrors: async () =>
+          (await loadMirrors(node.paths)).mirrors.map((m) => ({
+            url: m.uri,
+            ok: m.failure_count === 0,
+            latency_ms: m.latency_ms ?? null,
+            ...(m.failure_count ? { error: `${m.failure_count} failure(s) in a row` } : {}),
+          })),
+      });
+      endpoints.push({ url: d.url, port: 0, close: d.close });
+      out.dashboardUrl = d.url;
     }
   } catch (err) {
     await out.close();

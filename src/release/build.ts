@@ -67,6 +67,8 @@ export interface BuildOptions {
    * source commit's time (reproducible-builds.org SOURCE_DATE_EPOCH).
    */
   sourceDateEpoch?: number;
+  /** A test build whose node never reports healthy (cli/version.ts NEVER_HEALTHY). */
+  testNeverHealthy?: boolean;
   /** Also write `<out>.buildinfo.json` (release publish records it); default true. */
   writeBuildInfo?: boolean;
 }
@@ -165,7 +167,7 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
       legalComments: 'eof' as const,
       charset: 'utf8' as const,
       external: ['esbuild', 'postject'],
-      plugins: [seaPlugin(src.source, version)],
+      plugins: [seaPlugin(src.source, version, Boolean(o.testNeverHealthy))],
     };
     for (const [entry, outName] of Object.entries(WORKERS)) {
       // A worker finds the extraction root from its own place in it.
@@ -319,7 +321,7 @@ const MODULE_URL_FN =
 
 type Plugin = import('esbuild').Plugin;
 
-function seaPlugin(source: string, version: string): Plugin {
+function seaPlugin(source: string, version: string, neverHealthy: boolean): Plugin {
   return {
     name: 'dchat-sea',
     setup(b) {
@@ -331,7 +333,7 @@ function seaPlugin(source: string, version: string): Plugin {
         if (!rel.startsWith('src/')) return undefined;
         let text = readFileSync(args.path, 'utf8');
         if (rel === 'src/cli/version.ts')
-          text = `export const VERSION: string = ${JSON.stringify(version)};\n`;
+          text = `export const VERSION: string = ${JSON.stringify(version)};\nexport const NEVER_HEALTHY: boolean = ${neverHealthy};\n`;
         const distRel = `dist/${rel.slice('src/'.length).replace(/\.ts$/, '.js')}`;
         text = text.replaceAll('import.meta.url', `__dchatModuleUrl(${JSON.stringify(distRel)})`);
         return { contents: text, loader: 'ts' };

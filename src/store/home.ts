@@ -18,6 +18,8 @@
  *   node/                                          node identity, control socket, runtime state
  *   state/mirror-health.json                       what downloads measured about each mirror
  *   locks/<kind>.lock                              one writer per kind of state (store/lock.ts)
+ *   versions/, current, activation/                installed versions and the supervisor's journal
+ *                                                  (their layout: activation/versions.ts)
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -25,7 +25,9 @@ import { writeTrustOrigin } from '../store/trust-origin.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { sleep } from '../util/sleep.ts';
 import { joinSwarm, originArgs, planSwarm } from './bittorrent.ts';
+import { type ChaosMirrors, configureMirrors, startChaosMirrors } from './chaos-mirrors.ts';
 import type { AttackPlan, MaliciousStats } from './malicious.ts';
+import { type SplitOutcome, splitNetwork, watchSplit } from './partition.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
 
@@ -76,6 +78,10 @@ export interface ScenarioOptions {
   now: Date;
   /** Progress lines for humans (stderr under --json). */
   note?: (line: string) => void;
+  /** chaos-mirrors: every honest node also has these broken mirrors (chaos-mirrors.ts). */
+  chaosMirrors?: { count: number; failRate: number; seed: string };
+  /** chaos-partition: the honest nodes split in two for this long, then healed (partition.ts). */
+  partitionMs?: number;
 }
 
 const LAST_RUN = 'last-distribution.json';
@@ -92,7 +98,7 @@ export async function trustInit(paths: HomePaths, rootBytes: Uint8Array, now: Da
 }
 
 /** A node that got the release from the mirror: trusted metadata and the verified package. */
-async function seedFromMirror(paths: HomePaths, rel: TestRelease, now: Date): Promise<void> {
+export async function seedFromMirror(paths: HomePaths, rel: TestRelease, now: Date): Promise<void> {
   await trustUpdate(paths, new DirectoryFetcher(rel.repoDir), now);
   await mkdir(paths.packagesDir, { recursive: true });
   await copyFile(rel.packageFile, paths.packageFile(rel.version, rel.platform));
@@ -187,12 +193,24 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     o.platform,
     ...bootstrap.flatMap((b) => ['--bootstrap', b]),
   ];
+  let chaos: ChaosMirrors | undefined;
+  const nodeEnv: NodeJS.ProcessEnv = {};
   try {
+    if (o.chaosMirrors) {
+      const c = o.chaosMirrors;
+      chaos = await startChaosMirrors(rel.repoDir, c.count, c.failRate, c.seed);
+      nodeEnv.NODE_EXTRA_CA_CERTS = chaos.caCert;
+      note(
+        `💥 ${c.count} HTTPS mirror(s) failing, stalling or corrupting ${Math.round(c.failRate * 100)}% of package requests (seed ${c.seed})`,
+      );
+    }
     // Origin: the node that got the release from the mirror.
     const originHome = join(runDir, 'nodes', 'n0');
     const originPaths = homePaths(originHome);
     await trustInit(originPaths, rootBytes, o.now);
-    await seedFromMirror(originPaths, rel, o.now);
+    // Split runs: the origin gets the release only once the halves are apart (a node holding a
+    // release serves it to every peer by anti-entropy as soon as they connect).
+    if (!o.partitionMs) await seedFromMirror(originPaths, rel, o.now);
     const origin = await spawnNode({
       name: 'n0',
       home: originHome,
@@ -251,6 +269,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     for (let i = 1; i < o.nodes; i++) {
       const home = join(runDir, 'nodes', `n${i}`);
       await trustInit(homePaths(home), rootBytes, o.now);
+      if (chaos) await configureMirrors(homePaths(home), chaos.urls);
       const role = ROLES[i % ROLES.length] as string;
       // A connected graph that is not a star: the previous node, one earlier node, one liar.
       const boot = new Set<string>([honest[i - 1]?.addresses[0] as string]);
@@ -258,13 +277,27 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       if (liars.length) boot.add(liars[i % liars.length]?.addresses[0] as string);
       const bt = swarm ? await joinSwarm(homePaths(home), rel, swarm, o.now) : [];
       const args = [...nodeArgs(home, role, swarm ? [] : [...boot]), ...bt];
-      const p = await spawnNode({ name: `n${i}`, home, role, args });
+      const p = await spawnNode({ name: `n${i}`, home, role, args, env: nodeEnv });
       procs.push(p);
       honest.push(p);
     }
     note(`🚀 ${honest.length} honest node(s) running on 127.0.0.1`);
 
-    const deadline = t0 + o.timeoutMs;
+    const deadline = t0 + o.timeoutMs + (o.partitionMs ?? 0);
+    const target = `dchat-${o.version}-${o.platform}`;
+    let split: ReturnType<typeof splitNetwork> | undefined;
+    if (o.partitionMs) {
+      // Everyone connected first, so the split cuts live connections.
+      await until(deadline, async () =>
+        (await Promise.all(honest.map(statusOf))).every((s) => (s?.connected_peers.length ?? 0) > 0),
+      );
+      split = splitNetwork(honest, o.partitionMs);
+      const sp = await split;
+      await seedFromMirror(originPaths, rel, o.now);
+      note(
+        `✂️  Network split for ${o.partitionMs / 1000} s: ${sp.a.map((p) => p.name).join(',')} | ${sp.b.map((p) => p.name).join(',')}`,
+      );
+    }
     if (o.method === 'gossip') {
       await until(deadline, async () => {
         const s = await statusOf(origin);
@@ -273,11 +306,23 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       await controlRequest(originPaths, 'announce', { version: o.version }, 10_000);
       note(`📣 ${origin.name} announced ${o.version} over gossip`);
     }
-    const target = `dchat-${o.version}-${o.platform}`;
+    let splitOutcome: SplitOutcome | undefined;
+    if (split) {
+      splitOutcome = await watchSplit(
+        await split,
+        async (p) => Boolean((await statusOf(p))?.releases.packages.some((x) => x.target === target)),
+        async (p) => (await statusOf(p))?.connected_peers.map((c) => c.id) ?? [],
+      );
+      note(
+        `🩹 Healed: while split ${splitOutcome.a_verified_while_split} node(s) of the first half and ${splitOutcome.b_verified_while_split} of the second held ${o.version}`,
+      );
+    }
+    const healedAt = Date.now();
     await until(deadline, async () => {
       const all = await Promise.all(honest.map(statusOf));
       return all.every((s) => s?.releases.packages.some((p) => p.target === target));
     });
+    const convergedAt = Date.now();
 
     const statuses = await Promise.all(honest.map(statusOf));
     const nodes: NodeReport[] = [];
@@ -306,6 +351,26 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
       });
     await stopAll(procs);
     const injected: Record<string, number> = { malicious_nodes: liars.length };
+    if (splitOutcome && o.partitionMs) {
+      Object.assign(injected, {
+        partition_ms: o.partitionMs,
+        half_a: Math.ceil(honest.length / 2),
+        half_b: Math.floor(honest.length / 2),
+        ...splitOutcome,
+        converged_after_heal_ms: convergedAt - healedAt,
+      });
+    }
+    if (chaos && o.chaosMirrors) {
+      const c = chaos.counts();
+      Object.assign(injected, {
+        mirrors: o.chaosMirrors.count,
+        fail_rate: o.chaosMirrors.failRate,
+        mirror_requests: c.requests,
+        mirror_failed: c.failed,
+        mirror_stalled: c.stalled,
+        mirror_corrupted: c.corrupted,
+      });
+    }
     for (const m of liars) {
       try {
         const st = JSON.parse(await readFile(join(m.home, 'malicious-stats.json'), 'utf8')) as MaliciousStats;
@@ -335,6 +400,7 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     return report;
   } finally {
     await stopAll(procs);
+    await chaos?.stop();
   }
 }
 

@@ -81,6 +81,26 @@ export async function prepareReleases(o: PrepareOptions): Promise<TestRelease[]>
   return out;
 }
 
+/** The next release, published into `prev`'s repository with its key (a running testnet's release). */
+export async function publishNext(
+  prev: Pick<TestRelease, 'repoDir' | 'keyFile' | 'key' | 'platform'>,
+  o: { dir: string; version: string; packageBytes: number; chunkSize: number; now: Date },
+): Promise<TestRelease> {
+  await mkdir(join(o.dir, 'packages'), { recursive: true });
+  const packageFile = join(o.dir, 'packages', packageName(o.version, prev.platform));
+  await writeFile(packageFile, randomBytes(o.packageBytes));
+  await publishRelease({
+    dir: prev.repoDir,
+    packagePath: packageFile,
+    version: o.version,
+    platform: prev.platform,
+    keys: [prev.key],
+    now: o.now,
+    chunkSize: o.chunkSize,
+  });
+  return { ...prev, version: o.version, packageFile, bundle: await readBundle(prev.repoDir) };
+}
+
 /** A release signed by a key nobody trusts (its own fresh repository). */
 export async function prepareUntrustedRelease(o: PrepareOptions): Promise<TestRelease> {
   const [r] = await prepareReleases({ ...o, versions: o.versions.slice(0, 1) });

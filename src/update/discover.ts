@@ -10,6 +10,7 @@ import type { HomePaths } from '../store/home.ts';
 import { otherTargets } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { attemptOutcomes, type MirrorOutcome, type RunHealth } from './health.ts';
+import { logRefresh } from './log-lines.ts';
 import type { LiveMirror, SourceRegistry } from './registry.ts';
 
 export interface Discovery {
@@ -45,9 +46,22 @@ export async function discover(
       signal ? { signal } : {},
     );
     health.add(attemptOutcomes(update.attempts));
+    logRefresh(update.attempts, update.trusted);
     return { update, trusted: update.trusted, ignored: otherTargets(update.trusted.requireTargets()) };
   } catch (err) {
     const e = toDchatError(err);
+    logRefresh(
+      reg.live.map((m) => {
+        const f = (
+          e.details as { failures?: { source: string; code: string; message: string }[] }
+        )?.failures?.find((x) => x.source === m.source.uri);
+        return {
+          source: m.source,
+          ok: false,
+          ...(f ? { error: new DchatError(f.code as never, f.message) } : {}),
+        };
+      }),
+    );
     health.add(failedOutcomes(reg.live, e));
     throw e;
   }

@@ -22,6 +22,7 @@ import type { MirrorSettings } from '../store/mirrors.ts';
 import { listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { downloadOutcomes, type RunHealth } from './health.ts';
+import { logChecks, logSourcesTried } from './log-lines.ts';
 import { engineSources, type SourceRegistry } from './registry.ts';
 
 export type { DownloadEvent, DownloadResult, SourceReport };
@@ -77,6 +78,7 @@ export async function fetchTarget(
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
   for (const s of sources) s.source.prepare?.(target.path);
   const t = tuning(reg.config.settings, o);
+  logSourcesTried(sources);
   let reports: SourceReport[] = [];
   const warned = new Set<string>();
   try {
@@ -107,6 +109,7 @@ export async function fetchTarget(
     });
     addPeerFailures(sources, result.sources);
     reportDownload(result, reports);
+    logChecks(result.version, result.checks);
     return { result, reports };
   } catch (err) {
     // An interrupt names its own cause (signal, deadline): report that, not the engine's E_ABORTED.

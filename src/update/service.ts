@@ -211,6 +211,19 @@ export class UpdateService {
     };
   }
 
+  /** The releases the stored trusted metadata lists, offline (none when nothing is trusted yet). */
+  async trustedOffline(): Promise<PackageTarget[]> {
+    const { trustOffline } = await import('../download/trust-session.ts');
+    try {
+      const trusted = await trustOffline(this.init.paths, this.init.clock());
+      return trusted.targets ? listPackages(trusted.targets) : [];
+    } catch (err) {
+      if (err instanceof DchatError && (err.code === 'E_NOT_INITIALIZED' || err.code === 'E_NOT_FOUND'))
+        return [];
+      throw err;
+    }
+  }
+
   /** `update verify`: offline, or after a TUF update from a repository directory. */
   verify(r: VerifyRequest): Promise<Verified> {
     return verifyPackage(this.init.paths, r, this.init.clock());

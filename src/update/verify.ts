@@ -15,6 +15,7 @@ import type { FileDigestRun } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import type { PackageVerdict } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
+import { logChecks } from './log-lines.ts';
 
 export interface VerifyRequest {
   file: string;
@@ -59,7 +60,9 @@ export async function verifyPackage(paths: HomePaths, r: VerifyRequest, now: Dat
     throw err;
   }
   const { verdict, digests } = await verifyFile(trusted, r.file, r.version, r.platform, r.hashing);
-  const result = verificationResultOf(verdict.ok ? undefined : verdict.code);
+  const v = toVerdict(verdict);
+  const result = verificationResultOf(v.ok ? undefined : v.code);
   if (result) report.verified(result);
-  return { verdict: toVerdict(verdict), digests, trusted };
+  logChecks(r.version, v.checks, v.ok ? undefined : v);
+  return { verdict: v, digests, trusted };
 }

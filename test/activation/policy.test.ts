@@ -142,6 +142,7 @@ describe('auto-update policy: properties', () => {
           check_interval_hours: fc.integer({ min: 1, max: 48 }),
           auto_restart: fc.boolean(),
           background_download: fc.boolean(),
+          keep_versions: fc.constant(3),
         }),
         fc.option(versionArb, { nil: null }),
         fc.uniqueArray(candidateArb, { selector: (c) => c.version, maxLength: 6 }),

@@ -23,6 +23,7 @@ test('show-config: the seed output and defaults, before anything was configured'
       '  Background download: true',
       '  Channel: stable',
       '  Pinned version: none',
+      '  Installed versions kept: 3',
       '',
       '💡 Enable with: dchat update configure-auto-update --enabled true',
       '',
@@ -37,6 +38,7 @@ test('show-config: the seed output and defaults, before anything was configured'
     background_download: true,
     channel: 'stable',
     pin: null,
+    keep_versions: 3,
   });
 });
 
@@ -57,8 +59,8 @@ test('configure-auto-update stores the seed fields in packages/auto_update_confi
     'true',
     '--channel',
     'beta',
-    '--pin',
-    '1.2.3',
+    '--keep-versions',
+    '5',
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /✅ Auto-update configuration saved/);
@@ -71,8 +73,14 @@ test('configure-auto-update stores the seed fields in packages/auto_update_confi
     auto_restart: true,
     background_download: true,
     channel: 'beta',
-    pin: '1.2.3',
+    pin: null,
+    keep_versions: 5,
   });
+  // A pin must name a trusted release (none here: nothing is trusted yet), and changes nothing.
+  const untrusted = await runDchat(['--home', home, 'update', 'configure-auto-update', '--pin', '1.2.3']);
+  assert.equal(untrusted.code, 2);
+  assert.match(untrusted.stderr, /^error\[E_PIN_UNTRUSTED\]: --pin 1\.2\.3: not a trusted release/);
+  assert.equal(JSON.parse(readFileSync(file, 'utf8')).pin, null);
   // Later changes keep what they do not touch; `--pin none` unpins.
   const again = await runDchat([
     '--home',
@@ -106,6 +114,7 @@ test('bad values exit 2 naming the flag and change nothing', async () => {
     [['--background-download', 'nope'], '--background-download'],
     [['--channel', 'canary'], '--channel'],
     [['--pin', '1.x'], '--pin'],
+    [['--keep-versions', '0'], '--keep-versions'],
     [['--enabled', 'true', '--check-interval', '100000'], '--check-interval'],
   ];
   for (const [args, flag] of cases) {

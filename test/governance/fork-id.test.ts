@@ -15,6 +15,7 @@ import {
   forkIdOf,
   genesisChecksum,
   hardForks,
+  judgePeer,
   type ScheduledUpgrade,
 } from '../../src/governance/fork-id.ts';
 
@@ -150,4 +151,23 @@ test('soft forks: versions at or above min_compatible_version keep talking', () 
   assert.equal(checkPeerVersion(schedule, 250, '1.2.0'), undefined);
   assert.match(checkPeerVersion(schedule, 300, '1.2.0') ?? '', /below 2\.0\.0/);
   assert.match(checkPeerVersion(schedule, 300, 'x') ?? '', /not a version/);
+});
+
+test('a peer one block before the activation height on the old version is syncing, not refused', () => {
+  const genesisHash = 'a'.repeat(64);
+  const local = { networkId: 'n', genesisHash, upgrades: schedule.slice(0, 1), head: 100 };
+  const before = forkIdOf(genesisHash, hardForks(schedule.slice(0, 1)), 99);
+  // Its fork id names the coming fork (EIP-2124 rule 2) and it says it is at height 99.
+  assert.equal(judgePeer(local, { network_id: 'n', fork: before, version: '1.0.0', height: 99 }), undefined);
+  // Past the height on the old version: refused (soft-fork rule at its own height).
+  const after = forkIdOf(genesisHash, hardForks(schedule.slice(0, 1)), 100);
+  assert.equal(
+    judgePeer(local, { network_id: 'n', fork: after, version: '1.0.0', height: 100 })?.code,
+    'E_FORK_MISMATCH',
+  );
+  // No height said: judged at ours.
+  assert.equal(
+    judgePeer(local, { network_id: 'n', fork: before, version: '1.0.0' })?.code,
+    'E_FORK_MISMATCH',
+  );
 });

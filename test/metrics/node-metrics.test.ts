@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { trustUpdate } from '../../src/download/trust-session.ts';
 import { controlRequest } from '../../src/node/control.ts';
@@ -76,26 +77,26 @@ test('the seed metrics are served, accepted by promtool and move during a downlo
   await trustUpdate(seedPaths, new DirectoryFetcher(repo.dir), new Date());
   await mkdir(seedPaths.packagesDir, { recursive: true });
   await copyFile(pkg.file, seedPaths.packageFile('1.0.0', PLATFORM));
-  const start = (name: string, home: string, role: string, extra: string[]) =>
+  const start = (name: string, home: string, role: string, extra: string[], log = 'warn') =>
     spawnNode({
       name,
       home,
       role,
       args: ['--home', home, 'node', 'start', '--json', '--role', role, '--platform', PLATFORM, ...extra],
-      env: { NODE_EXTRA_CA_CERTS: ca.caCert, DCHAT_LOG: 'warn' },
+      env: { NODE_EXTRA_CA_CERTS: ca.caCert, DCHAT_LOG: log },
     });
   const seed = await start('seed', seedPaths.home, 'validator', ['--metrics', '127.0.0.1:0']);
   procs.push(seed);
 
   const userPaths = await makeHome(repo);
   await addMirror(userPaths.home, mirror.url);
-  const user = await start('user', userPaths.home, 'user', [
-    '--prefetch',
-    '--metrics',
-    '127.0.0.1:0',
-    '--bootstrap',
-    seed.addresses[0] as string,
-  ]);
+  const user = await start(
+    'user',
+    userPaths.home,
+    'user',
+    ['--prefetch', '--metrics', '127.0.0.1:0', '--bootstrap', seed.addresses[0] as string],
+    'dchat::gossip=debug,dchat::package=debug,warn',
+  );
   procs.push(user);
   assert.match(user.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   const scrape = async (p: NodeProcess) => {
@@ -166,4 +167,24 @@ test('the seed metrics are served, accepted by promtool and move during a downlo
   assert.equal(health.highest_trusted, '1.0.0');
   assert.equal(health.ready, true);
   assert.equal((await fetch((user.metricsUrl as string).replace(/metrics$/, 'nope'))).status, 404);
+
+  // The node's log (JSON: stderr is not a terminal) has the seed's debug lines too.
+  const log = (await readFile(join(userPaths.home, 'node.log'), 'utf8'))
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: string; target: string; msg: string });
+  const has = (target: string, level: string, msg: string | RegExp) =>
+    log.some(
+      (l) =>
+        l.target === target &&
+        l.level === level &&
+        (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg)),
+    );
+  assert.ok(
+    has('dchat::gossip', 'debug', `Received version announcement for 1.0.0 from node ${seed.peerId}`),
+  );
+  assert.ok(has('dchat::package', 'debug', `Trying download from ${mirror.url}`));
+  assert.ok(has('dchat::package', 'debug', 'Trying download from libp2p:/dchat/chunks/1'));
+  assert.ok(has('dchat::package', 'debug', 'Hash verification: BLAKE3 match ✓'));
+  assert.ok(has('dchat::package', 'info', 'Package 1.0.0 verified successfully'));
 });

@@ -49,6 +49,9 @@ describe('control protocol dchat.control/1', () => {
         governance_status: async () => {
           throw new Error('not used');
         },
+        partition: async () => {
+          throw new Error('not used');
+        },
       }),
       { requestDeadlineMs: 200 },
     );

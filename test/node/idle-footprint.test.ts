@@ -60,6 +60,10 @@ test('an idle node has loaded no download machinery and keeps a small young gene
     // IPFS starts at its first use (a release to provide, an IPFS download), not with the node.
     '/node_modules/helia/',
     '/node_modules/@helia/bitswap/',
+    // Metrics and dashboard: only with --metrics / --dashboard.
+    '/node_modules/prom-client/',
+    '/src/dashboard/',
+    '/node_modules/pino-pretty/',
   ])
     assert.deepEqual(
       loaded.filter((u) => u.includes(lazy)),

@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
+import { mayHaveVersions, watchSupervisor } from '../../activation/parent-watch.ts';
 import { DchatError, UsageError } from '../../errors.ts';
 import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
 import { chainUrl } from '../../model/chain.ts';
@@ -20,7 +21,7 @@ import { keyFileOptions, loadSigningKeyFile } from '../../release/key-files.ts';
 import { usesPublicNetwork } from '../../store/trust-origin.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
-import { VERSION } from '../version.ts';
+import { NEVER_HEALTHY, VERSION } from '../version.ts';
 import { parseHostPort } from './mirror-impl.ts';
 import { passphraseSource } from './release-keys.ts';
 
@@ -40,6 +41,7 @@ export interface StartFlags {
   tracker?: string;
   btAnnounce: string[];
   btPort?: string;
+  healthTimeout?: string;
   heightSource?: string;
   upgradeApi?: string;
   validatorKey?: string;
@@ -117,11 +119,7 @@ function multiaddrFlag(value: string, flag: string, needPeerId: boolean): string
 
 export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, '--metrics') : undefined;
-  if (o.dashboard !== undefined)
-    throw new UsageError(
-      '--dashboard',
-      'not yet available (the dashboard comes with the observability issue)',
-    );
+  const dashboard = o.dashboard !== undefined ? parseHostPort(o.dashboard, '--dashboard') : undefined;
   if (!(NODE_ROLES as readonly string[]).includes(o.role))
     throw new UsageError('--role', `'${o.role.slice(0, 40)}' is not one of ${NODE_ROLES.join(', ')}`);
   const listen = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map((a) =>
@@ -153,6 +151,17 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   }
   const heightSource = heightSourceFlag(o.heightSource, o.upgradeApi);
   const validatorKey = await validatorKeyFlag(o, env);
+  const healthTimeout = intFlag(o.healthTimeout, '--health-timeout', 1, 3600);
+  // With installed versions ($DCHAT_HOME/versions), the supervisor runs the current one as a child
+  // (loaded only then: an idle unsupervised node keeps its small footprint).
+  if (mayHaveVersions(env.paths.home, env.ctx.env)) {
+    const supervised = await import('./node-supervise-impl.ts');
+    if (await supervised.shouldSupervise(env))
+      return supervised.superviseStart(
+        { ...o, listen, bootstrap, platform, announceTtl, healthTimeout, heightSource: o.heightSource },
+        env,
+      );
+  }
   const log = env.logs.forComponent('node');
   const node = await DchatNode.create(
     env.paths,
@@ -185,11 +194,16 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   });
   await node.start();
   try {
-    obs = await startObservability(node, { ...(metrics ? { metrics } : {}), version: VERSION });
+    obs = await startObservability(node, {
+      ...(metrics ? { metrics } : {}),
+      ...(dashboard ? { dashboard } : {}),
+      version: VERSION,
+    });
   } catch (err) {
     await node.stop();
     throw err;
   }
+  watchSupervisor(env.ctx.env, () => node.stop().then(resolveDone));
   const st = node.status();
   env.out.line(`🚀 dchat node started (${o.role})`);
   env.out.line(`   Peer ID: ${st.peer_id}`);
@@ -197,14 +211,18 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   if (bootstrap.length) env.out.line(`   Bootstrap: ${bootstrap.join(', ')}`);
   env.out.line(`   Control: dchat node status${env.globals.home ? ` --home ${env.globals.home}` : ''}`);
   if (obs.metricsUrl) env.out.line(`📈 Metrics: ${obs.metricsUrl}`);
-  env.out.record({
-    event: 'started',
-    peer_id: st.peer_id,
-    addresses: st.addresses,
-    role: o.role,
-    pid: process.pid,
-    ...(obs.metricsUrl ? { metrics_url: obs.metricsUrl } : {}),
-  });
+  if (obs.dashboardUrl) env.out.line(`📊 Dashboard: ${obs.dashboardUrl}`);
+  // A deliberately broken test build never reports healthy (its supervisor must roll it back).
+  if (!NEVER_HEALTHY)
+    env.out.record({
+      event: 'started',
+      peer_id: st.peer_id,
+      addresses: st.addresses,
+      role: o.role,
+      pid: process.pid,
+      ...(obs.metricsUrl ? { metrics_url: obs.metricsUrl } : {}),
+      ...(obs.dashboardUrl ? { dashboard_url: obs.dashboardUrl } : {}),
+    });
   if (!env.ctx.onShutdown) {
     // Embedded use without signals: nothing would ever stop it.
     await node.stop();

@@ -20,7 +20,10 @@ export function registerNode(program: Command, ctx: CliContext): void {
       '--metrics <host:port>',
       'serve Prometheus /metrics and /health on HOST:PORT (port 0: any free one)',
     )
-    .option('--dashboard <host:port>', 'web dashboard (not yet available)')
+    .option(
+      '--dashboard <host:port>',
+      'web dashboard on HOST:PORT: status, peers, mirrors, propagation chart',
+    )
     .option('--prefetch', 'download and verify newly trusted releases from peers in the background')
     .option('--platform <p>', 'platform of the packages to prefetch (default: this machine)')
     .option('--prefetch-source <kind>', 'prefetch from this kind of source only (ipfs, peer, https...)')
@@ -33,6 +36,10 @@ export function registerNode(program: Command, ctx: CliContext): void {
       [],
     )
     .option('--bt-port <port>', 'TCP port of the BitTorrent seeder (default: any free port)')
+    .option(
+      '--health-timeout <seconds>',
+      'with installed versions: how long a started or switched-to version has to report healthy (default 30)',
+    )
     .option(
       '--height-source <source>',
       'block height: beacon (validator-signed beacons gossiped in the network) or cometbft:URL (a CometBFT RPC)',

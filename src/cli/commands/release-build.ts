@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.ts';
 import { versionFlag } from '../flags.ts';
 import { action, type CommandEnv } from '../program.ts';
@@ -16,6 +16,12 @@ export function registerReleaseBuild(release: Command, ctx: CliContext): void {
     .option('--platform <p>', "target platform (default and today's only choice: this machine's)")
     .option('--version-stamp <v>', "version the executable reports (default: the source's package.json)")
     .option('--node-binary <file>', "Node 24 binary to build on (default: the source's pinned node)")
+    .addOption(
+      new Option(
+        '--test-never-healthy',
+        'test build whose node never reports healthy (upgrade tests)',
+      ).hideHelp(),
+    )
     .action(action(ctx, async (o, env) => build(o as BuildFlags, env)));
   release
     .command('verify-build')
@@ -52,6 +58,7 @@ interface BuildFlags {
   platform?: string;
   versionStamp?: string;
   nodeBinary?: string;
+  testNeverHealthy?: boolean;
 }
 
 async function build(o: BuildFlags, env: CommandEnv): Promise<number> {
@@ -65,6 +72,7 @@ async function build(o: BuildFlags, env: CommandEnv): Promise<number> {
     ...(o.versionStamp !== undefined ? { version: versionFlag(o.versionStamp, '--version-stamp') } : {}),
     ...(o.nodeBinary !== undefined ? { nodeBinary: resolve(env.ctx.cwd, o.nodeBinary) } : {}),
     ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+    ...(o.testNeverHealthy ? { testNeverHealthy: true } : {}),
   });
   env.out.line(`📦 Built dchat ${r.version} for ${r.platform} (Node ${r.nodeVersion}): ${r.out}`);
   env.out.line(`   ${(r.size / 1048576).toFixed(1)} MiB, sha256 ${r.sha256}`);

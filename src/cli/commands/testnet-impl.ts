@@ -1,9 +1,11 @@
 /**
- * `dchat-test distribute-update | verify-distribution | chaos-byzantine` (and the internal
+ * `dchat-test distribute-update | verify-distribution | chaos-byzantine | chaos-mirrors |
+ * chaos-partition` (and the internal
  * `_malicious-node`). Reports follow spec/CLI.md "Test harness"; the human summary goes to stderr
  * under --json. Exit 0 only if every honest node ends with the verified version; 3 if a recheck
  * found a security failure; 1 otherwise.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DchatError, EXIT_OPERATIONAL, EXIT_SECURITY, UsageError } from '../../errors.ts';
@@ -15,6 +17,7 @@ import {
   type Method,
   verifyDistribution as recheckLast,
   runScenario,
+  type ScenarioOptions,
 } from '../../testnet/harness.ts';
 import { AttackPlanSchema, startMaliciousNode } from '../../testnet/malicious.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
@@ -74,6 +77,7 @@ async function scenario(
   env: CommandEnv,
   malicious: number,
   title: string,
+  extra: Partial<ScenarioOptions> = {},
 ): Promise<number> {
   const version = versionFlag(o.version);
   const method = methodFlag(o.method);
@@ -99,6 +103,7 @@ async function scenario(
     timeoutMs,
     now: env.ctx.now(),
     note: (s) => env.out.note(s),
+    ...extra,
   });
   summarize(env, report, title);
   env.out.result(report);
@@ -115,6 +120,31 @@ export function chaosByzantine(
 ): Promise<number> {
   const k = intFlag(o.maliciousNodes, '--malicious-nodes', 0, 32) as number;
   return scenario(o, env, k, 'chaos-byzantine');
+}
+
+export function chaosMirrors(
+  o: ScenarioFlags & { failRate: string; mirrors: string; seed?: string },
+  env: CommandEnv,
+): Promise<number> {
+  const failRate = Number(o.failRate);
+  if (!/^\d*\.?\d+$/.test(o.failRate.trim()) || !(failRate >= 0 && failRate <= 1))
+    throw new UsageError('--fail-rate', `'${o.failRate.slice(0, 40)}' is not a number from 0 to 1`);
+  const count = intFlag(o.mirrors, '--mirrors', 1, 16) as number;
+  const seed = (o.seed ?? randomBytes(6).toString('hex')).slice(0, 64);
+  return scenario(o, env, 0, 'chaos-mirrors', { chaosMirrors: { count, failRate, seed } });
+}
+
+export function chaosPartition(o: ScenarioFlags & { duration: string }, env: CommandEnv): Promise<number> {
+  const seconds = parseDuration(o.duration, '--duration');
+  if (seconds < 2 || seconds > 3600)
+    throw new UsageError('--duration', `${o.duration.slice(0, 40)}: between 2s and 1h`);
+  if (Number(o.nodes) < 2) throw new UsageError('--nodes', 'a partition needs at least 2 nodes');
+  if (o.method !== 'gossip')
+    throw new UsageError(
+      '--method',
+      'chaos-partition spreads the release over gossip (the half that has it announces)',
+    );
+  return scenario(o, env, 0, 'chaos-partition', { partitionMs: seconds * 1000 });
 }
 
 export async function verifyDistribution(o: { version: string }, env: CommandEnv): Promise<number> {

@@ -1,9 +1,12 @@
-import { UsageError } from '../../errors.ts';
+import { checkPin } from '../../activation/schedule/policy.ts';
+import { DchatError, UsageError } from '../../errors.ts';
 import type { AutoUpdateConfig } from '../../model/auto-update.ts';
 import { CHANNELS, type Channel } from '../../model/package.ts';
+import { compareVersions } from '../../model/version.ts';
 import { loadAutoUpdateConfig, updateAutoUpdateConfig } from '../../store/auto-update-config.ts';
 import { boolFlag, intFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
+import { updateService } from './update-shared-impl.ts';
 
 interface ConfigureFlags {
   enabled?: string;
@@ -13,6 +16,7 @@ interface ConfigureFlags {
   backgroundDownload?: string;
   channel?: string;
   pin?: string;
+  keepVersions?: string;
 }
 
 /** `dchat update configure-auto-update`: every value checked (exit 2 naming the flag), then saved atomically. */
@@ -30,10 +34,21 @@ export async function configure(o: ConfigureFlags, env: CommandEnv): Promise<voi
       throw new UsageError('--channel', `'${o.channel.slice(0, 40)}' is not one of ${CHANNELS.join(', ')}`);
     channel = c as Channel;
   }
+  const keep = intFlag(o.keepVersions, '--keep-versions', 1, 100);
   let pin: string | null | undefined;
   if (o.pin !== undefined)
     pin = o.pin.trim().toLowerCase() === 'none' ? null : versionFlag(o.pin.trim(), '--pin');
 
+  if (pin) {
+    // Omaha's rule: a pin names a release that exists (here: one the trusted metadata lists).
+    const trusted = [...new Set((await updateService(env).trustedOffline()).map((p) => p.custom.version))];
+    if (checkPin(pin, trusted) !== 'ok')
+      throw new DchatError(
+        'E_PIN_UNTRUSTED',
+        `--pin ${pin}: not a trusted release (trusted: ${trusted.sort(compareVersions).join(', ') || 'none; run dchat update check first'})`,
+        { details: { flag: '--pin' } },
+      );
+  }
   const next = await updateAutoUpdateConfig(env.paths, (config) => ({
     ...config,
     ...(enabled !== undefined ? { enabled } : {}),
@@ -43,6 +58,7 @@ export async function configure(o: ConfigureFlags, env: CommandEnv): Promise<voi
     ...(background !== undefined ? { background_download: background } : {}),
     ...(channel !== undefined ? { channel } : {}),
     ...(pin !== undefined ? { pin } : {}),
+    ...(keep !== undefined ? { keep_versions: keep } : {}),
   }));
   env.out.line('✅ Auto-update configuration saved');
   env.out.line('');
@@ -71,4 +87,5 @@ function printConfig(c: AutoUpdateConfig, env: CommandEnv): void {
   env.out.line(`  Background download: ${c.background_download}`);
   env.out.line(`  Channel: ${c.channel}`);
   env.out.line(`  Pinned version: ${c.pin ?? 'none'}`);
+  env.out.line(`  Installed versions kept: ${c.keep_versions}`);
 }

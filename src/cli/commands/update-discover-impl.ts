@@ -7,6 +7,7 @@ import type { Checked } from '../../update/service.ts';
 import { versionFlag } from '../flags.ts';
 import { type CommandEnv, VERSION } from '../program.ts';
 import { formatSize, logIgnored, prunedJson, reportPruned, updateService } from './update-shared-impl.ts';
+import { installedVersions, marks } from './update-versions-impl.ts';
 
 /** Channels a configured channel follows: stable sees stable, beta sees beta and stable, nightly all. */
 const FOLLOWS: Record<AutoUpdateConfig['channel'], readonly string[]> = {
@@ -41,8 +42,14 @@ export async function check(o: { current?: string }, env: CommandEnv): Promise<v
     env.out.line(`  ${v}${tags.length ? ` (${tags.join(', ')})` : ''}`);
   }
   const follows = FOLLOWS[config.channel];
-  const eligible = pkgs.filter((p) => follows.includes(p.custom.channel)).map((p) => p.custom.version);
+  // A pin is the operator's choice of version (Omaha's target version): the only one offered.
+  const eligible = pkgs
+    .filter((p) =>
+      config.pin !== null ? p.custom.version === config.pin : follows.includes(p.custom.channel),
+    )
+    .map((p) => p.custom.version);
   const newest = eligible.sort(compareVersions).at(-1);
+  if (config.pin !== null) env.out.line(`📌 Pinned to ${config.pin}`);
   const available = newest !== undefined && compareVersions(newest, current) > 0;
   env.out.line('');
   if (newest === undefined) env.out.line(`ℹ️  No ${config.channel} release is published yet`);
@@ -53,6 +60,7 @@ export async function check(o: { current?: string }, env: CommandEnv): Promise<v
     newest_version: newest ?? null,
     update_available: available,
     channel: config.channel,
+    pin: config.pin,
     versions: versions.map((v) => {
       const ps = byVersion.get(v) ?? [];
       return {
@@ -74,6 +82,8 @@ export async function listVersions(_o: Record<string, never>, env: CommandEnv): 
   env.out.line('📋 Discovering available versions...');
   const d = await checked(env);
   const { pruned, packages: pkgs } = d;
+  const local = await installedVersions(env);
+  const byVersion = new Map(local.versions.map((v) => [v.version, v]));
   if (pkgs.length === 0) {
     env.out.line('');
     env.out.line('   (no releases published yet)');
@@ -81,7 +91,8 @@ export async function listVersions(_o: Record<string, never>, env: CommandEnv): 
   for (const p of pkgs) {
     const c = p.custom;
     env.out.line('');
-    env.out.line(`📦 Version ${c.version}`);
+    const m = marks(byVersion.get(c.version));
+    env.out.line(`📦 Version ${c.version}${m.length ? ` (${m.join(', ')})` : ''}`);
     env.out.line(`   Type: ${c.package_type}`);
     env.out.line(`   Platform: ${c.platform}`);
     env.out.line(`   Size: ${formatSize(c.size_bytes)}`);
@@ -90,6 +101,13 @@ export async function listVersions(_o: Record<string, never>, env: CommandEnv): 
     if (c.security) env.out.line('   Security release: yes');
     if (c.min_compatible_version) env.out.line(`   Min compatible version: ${c.min_compatible_version}`);
     if (c.release_notes_url) env.out.line(`   Release notes: ${c.release_notes_url}`);
+  }
+  const listed = new Set(pkgs.map((p) => p.custom.version));
+  for (const v of local.versions.filter((x) => !listed.has(x.version))) {
+    env.out.line('');
+    env.out.line(
+      `📦 Version ${v.version} (${marks(v).join(', ')}; no longer listed by the trusted metadata)`,
+    );
   }
   env.out.result({
     versions: pkgs.map((p) => ({
@@ -105,7 +123,12 @@ export async function listVersions(_o: Record<string, never>, env: CommandEnv): 
       ...(p.custom.min_compatible_version ? { min_compatible_version: p.custom.min_compatible_version } : {}),
       ...(p.custom.release_notes_url ? { release_notes_url: p.custom.release_notes_url } : {}),
       ...(p.custom.ipfs_cid ? { ipfs_cid: p.custom.ipfs_cid } : {}),
+      installed: byVersion.has(p.custom.version),
+      current: byVersion.get(p.custom.version)?.current ?? false,
+      pending: byVersion.get(p.custom.version)?.pending ?? false,
     })),
+    installed: local.versions,
+    current: local.current,
     metadata: metadataJson(d.discovery),
     pruned: prunedJson(pruned),
   });

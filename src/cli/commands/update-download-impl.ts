@@ -2,6 +2,7 @@ import { DchatError, toDchatError, UsageError } from '../../errors.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { formatBinary, formatEta, formatRate } from '../../model/rate.ts';
 import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
+import { loadAutoUpdateConfig } from '../../store/auto-update-config.ts';
 import type { DownloadEvent, SourceReport } from '../../update/download.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
@@ -41,6 +42,12 @@ const CHECK_LINES: Record<string, string> = {
 export async function download(o: DownloadFlags, env: CommandEnv): Promise<number> {
   const version = versionFlag(o.version);
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
+  const { config } = await loadAutoUpdateConfig(env.paths);
+  if (config.pin !== null && config.pin !== version)
+    throw new UsageError(
+      '--version',
+      `${version}: this node is pinned to ${config.pin} (unpin: dchat update configure-auto-update --pin none)`,
+    );
   let kind: SourceKind | undefined;
   if (o.source !== undefined) {
     kind = parseSourceKind(o.source);

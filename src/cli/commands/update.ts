@@ -39,7 +39,7 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .action(lazy(ctx, async () => (await import('./update-discover-impl.ts')).check));
   update
     .command('list-versions')
-    .description('every trusted release: version, type, platform, size, date')
+    .description('every trusted release: version, type, platform, size, date; installed, current, pending')
     .action(lazy(ctx, async () => (await import('./update-discover-impl.ts')).listVersions));
   update
     .command('download')
@@ -61,6 +61,17 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     )
     .option('--parallel <n>', 'sources fetched from at once (default: mirrors.toml parallel_sources)')
     .action(lazy(ctx, async () => (await import('./update-download-impl.ts')).download));
+  update
+    .command('install')
+    .description('install a downloaded, verified release into $DCHAT_HOME/versions (current if none is)')
+    .requiredOption('--version <v>', 'release version (from update download)')
+    .option('--platform <p>', 'platform (default: this machine’s)')
+    .action(lazy(ctx, async () => (await import('./update-versions-impl.ts')).install));
+  update
+    .command('rollback')
+    .description('switch back to an installed, verified version (a running node restarts on it)')
+    .option('--to <version>', 'the version (default: the one before the current)')
+    .action(lazy(ctx, async () => (await import('./update-versions-impl.ts')).rollback));
   update
     .command('add-mirror')
     .description('add a download source to mirrors.toml (or change its priority/region)')
@@ -102,7 +113,8 @@ export function registerUpdate(program: Command, ctx: CliContext): void {
     .option('--auto-restart <bool>', 'restart into a new version after it is installed')
     .option('--background-download <bool>', 'download in the background ahead of activation')
     .option('--channel <c>', 'stable|beta|nightly')
-    .option('--pin <version>', 'stay on this version (none: unpin)')
+    .option('--pin <version>', 'stay on this version, a trusted one (none: unpin)')
+    .option('--keep-versions <n>', 'installed versions kept under versions/ (older ones pruned)')
     .action(lazy(ctx, async () => (await import('./update-config-impl.ts')).configure));
   update
     .command('show-config')

@@ -8,6 +8,7 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { DchatError } from '../../errors.ts';
+import { logTarget } from '../../log/logger.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import {
   type AcceptedVia,
@@ -179,6 +180,10 @@ export class GossipService {
         return;
       }
       case 'rejected': {
+        logTarget('gossip').debug(
+          { code: a.code, reason: a.reason },
+          `Rejected a message from node ${a.from}`,
+        );
         if (a.reason === 'invalid') this.counts.forgedAnnouncements++;
         const r = this.counts.rejectedBy;
         if (r[a.from] !== undefined || Object.keys(r).length < MAX_REJECTED_PEERS)
@@ -220,6 +225,11 @@ export class GossipService {
     proof: VerifiedBundle,
   ) {
     this.counts.acceptedVia[via]++;
+    if (via !== 'local')
+      logTarget('gossip').debug(
+        { id: a.id, via },
+        `Received version announcement for ${a.version} from node ${from}`,
+      );
     this.trust.commit(proof).then(
       () => {
         if (via !== 'local')

@@ -1,0 +1,105 @@
+/**
+ * Real release builds of this source for the activation tests (`dchat release build`, about 10-30 s
+ * each): built once per test process and version, kept in a temp directory removed at exit. A
+ * `neverHealthy` build is the deliberately broken one (`--test-never-healthy`): its node runs but
+ * never reports healthy. `homeWithVersions` publishes builds to a real repository served by the
+ * static mirror, and takes a fresh home through `update download` and `update install`, as an
+ * operator would.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Hex } from '../../src/crypto/hash.ts';
+import { type StaticServer, startStaticServer } from '../../src/mirror/static-server.ts';
+import { hostPlatform } from '../../src/model/platform.ts';
+import { initRepository, publishRelease } from '../../src/release/publish.ts';
+import { homePaths } from '../../src/store/home.ts';
+import { writeTrustOrigin } from '../../src/store/trust-origin.ts';
+import { FileTrustStore } from '../../src/store/trust-store.ts';
+import type { SigningKey } from '../../src/trust/keys.ts';
+import { addMirror, runDchat } from '../download/fixture.ts';
+import { BINS, REPO_ROOT } from './cli.ts';
+import { makeKeys } from './repo.ts';
+
+export const PLATFORM = hostPlatform(process.platform, process.arch);
+
+const dir = mkdtempSync(join(tmpdir(), 'dchat-builds-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+const built = new Map<string, string>();
+
+/** The executable of `version` built from this checkout (cached for the process). */
+export function releaseBuild(version: string, o: { neverHealthy?: boolean } = {}): string {
+  const key = `${version}${o.neverHealthy ? '-unhealthy' : ''}`;
+  const have = built.get(key);
+  if (have) return have;
+  const out = join(dir, `dchat-${key}`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      BINS.dchat,
+      'release',
+      'build',
+      '--source',
+      REPO_ROOT,
+      '--out',
+      out,
+      '--version-stamp',
+      version,
+      ...(o.neverHealthy ? ['--test-never-healthy'] : []),
+    ],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
+  assert.equal(r.status, 0, `release build ${key} failed:\n${r.stdout}${r.stderr}`);
+  built.set(key, out);
+  return out;
+}
+
+export interface ReleaseRepo {
+  dir: string;
+  keys: SigningKey[];
+  mirror: StaticServer;
+  close(): Promise<void>;
+}
+
+/** A repository with these builds published, served by a loopback mirror. */
+export async function releaseRepo(builds: { version: string; file: string }[]): Promise<ReleaseRepo> {
+  const base = mkdtempSync(join(dir, 'repo-'));
+  const repoDir = join(base, 'repo');
+  const keys = makeKeys(1);
+  const now = new Date();
+  await initRepository({ dir: repoDir, keys, threshold: 1, now });
+  for (const b of builds)
+    await publishRelease({
+      dir: repoDir,
+      packagePath: b.file,
+      version: b.version,
+      platform: PLATFORM,
+      keys,
+      now,
+    });
+  const mirror = await startStaticServer({ root: repoDir, host: '127.0.0.1', port: 0 });
+  return { dir: repoDir, keys, mirror, close: () => mirror.close() };
+}
+
+/** A fresh home trusting `repo`, with `install` downloaded and installed (the first is current). */
+export async function homeWithVersions(repo: ReleaseRepo, install: string[]): Promise<string> {
+  const home = mkdtempSync(join(dir, 'home-'));
+  const paths = homePaths(home);
+  const root = readFileSync(join(repo.dir, 'root.json'));
+  await new FileTrustStore(paths).pinRoot(root);
+  await writeTrustOrigin(paths, {
+    origin: 'trust-init',
+    root_sha256: sha256Hex(root),
+    at: new Date().toISOString(),
+  });
+  await addMirror(home, repo.mirror.url);
+  for (const v of install) {
+    const dl = await runDchat(['--home', home, 'update', 'download', '--version', v, '--platform', PLATFORM]);
+    assert.equal(dl.code, 0, dl.stderr);
+    const ins = await runDchat(['--home', home, 'update', 'install', '--version', v, '--platform', PLATFORM]);
+    assert.equal(ins.code, 0, ins.stderr);
+  }
+  return home;
+}
