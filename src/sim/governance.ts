@@ -12,37 +12,27 @@
  *  - replay votes: genuine earlier votes of holders who voted again, after the later ones spread,
  *    and a genuine certificate of another network;
  *  - withhold approvals: malicious validators never approve.
- * Verdicts are memoised per object (verification is a pure function of the genesis and the
- * object: the property "a certificate verifies on every node or on none"), so 10,000 nodes cost
- * each signature check once; the per-node part (is the proposal held, is the vote in its period)
- * runs on every node.
+ * This file is the scenario, its event loop and its report; the keys, geneses, signed objects
+ * and the memoised object check are in governance-cast.ts.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { rawPublicKeyHex, signEd25519 } from '../crypto/ed25519.ts';
-import type { GossipActionSink, ValidationResult } from '../gossip/core/actions.ts';
+import type { GossipActionSink } from '../gossip/core/actions.ts';
 import { resolveGossipConfig } from '../gossip/core/config.ts';
 import { GOSSIP_FORMAT, type GossipMessage, type SignedObject } from '../gossip/core/messages.ts';
 import { GossipNode } from '../gossip/core/node.ts';
 import { deriveSeed, Rng } from '../gossip/core/rng.ts';
-import { approvalMatches, checkApproval } from '../governance/approval.ts';
-import { buildCertificate, verifyCertificate } from '../governance/certificate.ts';
-import { genesisSignedBytes, type TrustedGenesis, trustGenesis } from '../governance/genesis.ts';
-import { checkProposal } from '../governance/proposal.ts';
+import { buildCertificate } from '../governance/certificate.ts';
 import { objectId, signObject } from '../governance/signing.ts';
-import { checkVote, tally, voteCounts } from '../governance/tally.ts';
+import { tally } from '../governance/tally.ts';
 import {
   APPROVAL_FORMAT,
   type Approval,
   type Certificate,
-  GENESIS_FORMAT,
-  type GenesisBody,
   type GovernanceKind,
-  PROPOSAL_FORMAT,
   type Proposal,
-  VOTE_FORMAT,
   type Vote,
 } from '../model/governance.ts';
 import { EventQueue } from './event-queue.ts';
+import { buildCast, objectChecks, T_BASE } from './governance-cast.ts';
 import { estimateBytes, Network } from './network.ts';
 import { resolveSimOptions, type SimOptions } from './options.ts';
 import { neighborsOf } from './topology.ts';
@@ -103,17 +93,6 @@ const DELIVER = 0;
 const TIMER = 1;
 const JOIN = 2;
 const ACT = 3;
-/** Time origin of the scenario's signed dates (virtual ms 0). */
-const T_BASE = 1_800_000_000_000;
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-function keyFrom(rng: Rng): { priv: KeyObject; pub: string } {
-  const seed = Buffer.alloc(32);
-  for (let i = 0; i < 32; i++) seed[i] = rng.int(256);
-  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
-  return { priv, pub: rawPublicKeyHex(priv) };
-}
-
 type Act = () => void;
 
 export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): GovernanceSimReport {
@@ -127,36 +106,8 @@ export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): G
   const world = buildWorld(simOpts);
   const n = o.nodes;
   const rng = new Rng(deriveSeed(o.seed, 77));
-  const keys = (k: number) => Array.from({ length: k }, () => keyFrom(rng));
-  const root = keyFrom(rng);
-  const holders = keys(o.holders);
-  const validators = keys(o.validators);
-  const weights = holders.map(() => 50 + rng.int(101));
-  const genesisFor = (network: string): TrustedGenesis => {
-    const body: GenesisBody = {
-      format: GENESIS_FORMAT,
-      network_id: network,
-      version: 1,
-      created: '2027-01-01T00:00:00.000Z',
-      params: {
-        quorum: '0.67',
-        threshold: '0.5',
-        approval_threshold: '0.67',
-        voting_period_ms: o.votingMs,
-        min_voting_period_ms: 1000,
-        min_deposit: 10,
-        block_interval_ms: 1000,
-        max_clock_skew_ms: 60_000,
-      },
-      root: { public_keys: [root.pub], threshold: 1 },
-      holders: holders.map((h, i) => ({ public_key: h.pub, weight: weights[i] as number })),
-      validators: validators.map((v, i) => ({ key_id: `validator-${i}`, public_key: v.pub, stake: 100 })),
-    };
-    const sig = signEd25519(root.priv, genesisSignedBytes(body)).toString('hex');
-    return trustGenesis({ signed: body, signatures: [{ public_key: root.pub, signature: sig }] });
-  };
-  const g = genesisFor('dchat-sim');
-  const elsewhere = genesisFor('dchat-elsewhere');
+  const cast = buildCast(rng, o, world.publishAt);
+  const { holders, validators, genesis: g, elsewhere, proposalFor } = cast;
 
   // Who is where: holders and validators sit on random honest nodes; validators are malicious in
   // the same proportion as nodes, and those withhold their approvals.
@@ -166,67 +117,14 @@ export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): G
   const badValidators = Math.round(o.malicious * o.validators);
   const origin = world.origin;
 
-  const proposalFor = (network: string): Proposal =>
-    signObject((holders[0] as { priv: KeyObject }).priv, {
-      format: PROPOSAL_FORMAT,
-      network_id: network,
-      version: '1.1.0',
-      fork: 'hard',
-      min_compatible_version: '1.0.0',
-      targets_hash: 'a'.repeat(64),
-      release_sha256: 'b'.repeat(64),
-      ipfs_cid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
-      mirrors: [],
-      activation_height: 1_000_000,
-      submit_height: null,
-      submit_time_ms: T_BASE + Math.round(world.publishAt),
-      voting_period_ms: o.votingMs,
-      voting_period_blocks: Math.ceil(o.votingMs / 1000),
-      title: 'simulated upgrade',
-      proposer: (holders[0] as { pub: string }).pub,
-    });
   const proposal = proposalFor('dchat-sim');
   const pid = objectId(proposal);
   const vote = (h: number, option: Vote['option'], at: number, p = proposal, network = 'dchat-sim'): Vote =>
-    signObject((holders[h] as { priv: KeyObject }).priv, {
-      format: VOTE_FORMAT,
-      network_id: network,
-      proposal_id: objectId(p),
-      voter: (holders[h] as { pub: string }).pub,
-      option,
-      time_ms: T_BASE + Math.round(at),
-      height: null,
-    });
+    cast.vote(h, option, at, p, network);
 
-  // ---- the object check, memoised per object; the per-node part below --------------------------
-  const base = new WeakMap<object, ValidationResult>();
+  // ---- the object check, memoised per object; the per-node part on each node's proposals ----------
   const nodeProposals: (Map<string, Proposal> | undefined)[] = new Array(n);
-  const baseCheck = (kind: GovernanceKind, id: string, obj: object): ValidationResult => {
-    let v = base.get(obj);
-    if (v) return v;
-    if (objectId(obj) !== id) v = { ok: false, code: 'E_MALFORMED', reason: 'id' };
-    else if (kind === 'proposal') v = checkProposal(g, obj as Proposal);
-    else if (kind === 'vote') v = checkVote(g, obj as Vote);
-    else if (kind === 'approval') v = checkApproval(g, obj as Approval);
-    else {
-      const r = verifyCertificate(g, obj as Certificate);
-      v = r.ok ? { ok: true, proof: r.plan } : r;
-    }
-    base.set(obj, v);
-    return v;
-  };
-  const checkFor =
-    (i: number) =>
-    (kind: string, id: string, obj: SignedObject): ValidationResult => {
-      const v = baseCheck(kind as GovernanceKind, id, obj);
-      if (!v.ok || (kind !== 'vote' && kind !== 'approval')) return v;
-      const ref = obj as Vote | Approval;
-      const p = nodeProposals[i]?.get(ref.proposal_id);
-      if (!p) return { ok: false, code: 'E_NOT_FOUND', reason: 'proposal not held' };
-      return kind === 'vote'
-        ? voteCounts(p, ref.proposal_id, obj as Vote)
-        : approvalMatches(p, ref.proposal_id, obj as Approval);
-    };
+  const checkFor = objectChecks(g, nodeProposals);
 
   // ---- the engine ----------------------------------------------------------------------------------
   const cfg = resolveGossipConfig({ mode: 'mesh' });
