@@ -24,7 +24,7 @@ import {
 } from '../model/package.ts';
 import { packageName } from '../model/platform.ts';
 import { parseJsonBytes, parseWith } from '../model/schema-util.ts';
-import { type CidVersion, importBytesKubo, kuboCid } from '../sources/ipfs/kubo-cid.ts';
+import type { CidVersion } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
@@ -137,6 +137,9 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const d = await digestFile(o.packagePath, { chunkSize });
   const chunks = d.chunks ?? [];
   // The CID Kubo's `ipfs add` gives these bytes: IPFS nodes fetch and provide the package by it.
+  // Loaded here, not with the module: the IPFS importer is large, and most release commands
+  // (rotate-keys, refresh, sign) never compute a CID.
+  const { kuboCid, importBytesKubo } = await import('../sources/ipfs/kubo-cid.ts');
   const ipfsCid = await kuboCid(o.packagePath, o.cidVersion ?? 0);
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,

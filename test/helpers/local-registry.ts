@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 interface LockEntry {
   version: string;
@@ -47,6 +47,17 @@ export async function startLocalRegistry(
   cache = join(process.env.npm_config_cache ?? join(homedir(), '.npm'), '_cacache'),
 ): Promise<LocalRegistry> {
   const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as { packages: Record<string, LockEntry> };
+  // The public registry holds every version a range can ask for; this one only the locked ones.
+  // Where package.json `overrides` pinned a dependency below another package's range (webtorrent's
+  // WebRTC polyfill asks for node-datachannel ^0.32, we pin 0.33, which the public registry's 0.32
+  // would also satisfy for an installer), the packuments say the pinned range, so the offline
+  // install resolves to the locked version instead of one this registry cannot have.
+  const overrides =
+    (
+      JSON.parse(readFileSync(join(dirname(lockFile), 'package.json'), 'utf8')) as {
+        overrides?: Record<string, string>;
+      }
+    ).overrides ?? {};
   const packuments = new Map<
     string,
     { name: string; versions: Record<string, unknown>; 'dist-tags': Record<string, string> }
@@ -60,6 +71,11 @@ export async function startLocalRegistry(
     const file = `${name.replace('/', '__')}-${entry.version}.tgz`;
     const manifest: Record<string, unknown> = { name, version: entry.version };
     for (const f of MANIFEST_FIELDS) if (entry[f] !== undefined) manifest[f] = entry[f];
+    const deps = manifest.dependencies as Record<string, string> | undefined;
+    if (deps)
+      manifest.dependencies = Object.fromEntries(
+        Object.entries(deps).map(([n, r]) => [n, overrides[n] ?? r]),
+      );
     manifest.dist = { tarball: `@BASE@/-/${file}`, integrity: entry.integrity };
     p.versions[entry.version] = manifest;
     p['dist-tags'].latest = entry.version;

@@ -8,7 +8,7 @@ import { type NodeProcess, spawnNode } from '../../src/testnet/process.ts';
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -27,9 +27,14 @@ export function startUserNode(o: {
   bootstrap: readonly NodeProcess[];
   /** Default true: fetch newly trusted releases from peers in the background. */
   prefetch?: boolean;
+  /**
+   * Only this kind of source for the background fetch (`--prefetch-source`); default `peer`, what
+   * these tests are about (a node otherwise also takes bytes over IPFS from its peers).
+   */
+  prefetchSource?: string;
 }): Promise<NodeProcess> {
   const args = ['--home', o.home, 'node', 'start', '--json', '--platform', o.platform];
-  if (o.prefetch !== false) args.push('--prefetch');
+  if (o.prefetch !== false) args.push('--prefetch', '--prefetch-source', o.prefetchSource ?? 'peer');
   for (const b of o.bootstrap) args.push('--bootstrap', b.addresses[0] as string);
   return spawnNode({ name: o.name, home: o.home, role: 'user', args });
 }

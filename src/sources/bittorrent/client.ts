@@ -24,9 +24,8 @@ export const PRIVATE_CLIENT_OPTIONS: ClientOptions = {
 };
 
 /**
- * webtorrent and bittorrent-tracker are optional dependencies: an npm install that could not
- * resolve their WebRTC polyfill's tree goes on without them, and BitTorrent is then the one
- * channel missing, said with a coded error instead of a crash.
+ * webtorrent and bittorrent-tracker, loaded at first use. An installation without them (a trimmed
+ * or broken node_modules) misses the BitTorrent channel only: a coded error, not a crash.
  */
 export async function loadOptional<T>(name: 'webtorrent' | 'bittorrent-tracker'): Promise<T> {
   try {
