@@ -52,6 +52,7 @@ const AUTO = {
   background_download: false,
   channel: 'beta',
   pin: '1.0.0',
+  keep_versions: 5,
 };
 
 interface Case {
@@ -163,6 +164,8 @@ describe('schema details', () => {
         background_download: true,
         channel: 'stable',
         pin: null,
+        // dchat's own addition: installed versions kept before pruning (update list-versions).
+        keep_versions: 3,
       },
     );
   });
