@@ -187,8 +187,8 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
     '--role',
     role,
     '--prefetch',
-    '--prefetch-source',
-    PREFETCH_SOURCE[o.method],
+    // Under chaos-mirrors the nodes must use the (faulty) mirrors beside their peers.
+    ...(o.chaosMirrors ? [] : ['--prefetch-source', PREFETCH_SOURCE[o.method]]),
     '--platform',
     o.platform,
     ...bootstrap.flatMap((b) => ['--bootstrap', b]),

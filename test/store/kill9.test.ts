@@ -175,6 +175,20 @@ test('kill -9 while writing the store and publishing: every file complete or abs
     for (const name of await readdir(join(mirror, 'packages'))) {
       if (name.includes(TEMP_MARK)) continue;
       const bytes = await readFile(join(mirror, 'packages', name));
+      if (name.endsWith('.torrent')) {
+        // Written atomically beside the package: it parses whole, and a committed release's
+        // torrent has the info hash its signed target names.
+        const parseTorrent = (await import('parse-torrent')).default as (
+          b: Buffer,
+        ) => Promise<{ infoHash: string }>;
+        const t = await parseTorrent(bytes);
+        const tb = name.replace(/\.torrent$/, '');
+        const pt = parsePackageName(tb);
+        assert.ok(pt, `unexpected file packages/${name}`);
+        if (committed.has(tb))
+          assert.equal(findPackage(targets, pt.version, pt.platform).custom.btih, t.infoHash, name);
+        continue;
+      }
       const base = name.replace(/\.chunks$/, '');
       const parsed = parsePackageName(base);
       assert.ok(parsed, `unexpected file packages/${name}`);

@@ -187,6 +187,7 @@ describe('auto_update_config.json', () => {
       background_download: true,
       channel: 'stable',
       pin: null,
+      keep_versions: 3,
     });
     await saveAutoUpdateConfig(p, { ...DEFAULT_AUTO_UPDATE, enabled: true, check_interval_hours: 12 });
     assert.equal(JSON.parse(readFileSync(p.autoUpdateConfig, 'utf8')).check_interval_hours, 12);
