@@ -121,3 +121,17 @@ export async function runInProcess(
     stderr: Buffer.concat(err).toString('utf8'),
   };
 }
+
+/** `release publish` of one package file into a repository, the flags every publish test repeats. */
+export function publishArgs(o: {
+  package: string;
+  version: string;
+  platform: string;
+  out: string;
+  key: string;
+}): string[] {
+  return [
+    ...['release', 'publish', '--package', o.package],
+    ...['--version', o.version, '--platform', o.platform, '--out', o.out, '--key', o.key],
+  ];
+}
