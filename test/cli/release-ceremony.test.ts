@@ -17,7 +17,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'no
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { type CliResult, dchat, dchatSign, describeRun, publishArgs } from '../helpers/cli.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { at, DAY, makeTempDir, packageBytes } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -203,16 +203,12 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
   test('publish --prepare with no maintainer key; below threshold refuses; carol and alice make it', async () => {
     const prep = ok(
       await on('coord', [
-        'release',
-        'publish',
-        '--package',
-        'dchat-1.0.0-linux-x64',
-        '--version',
-        '1.0.0',
-        '--platform',
-        'linux-x64',
-        '--out',
-        'repo',
+        ...publishArgs({
+          package: 'dchat-1.0.0-linux-x64',
+          version: '1.0.0',
+          platform: 'linux-x64',
+          out: 'repo',
+        }),
         '--prepare',
       ]),
     );

@@ -194,18 +194,12 @@ describe('release init and publish', () => {
 });
 
 describe('release usage errors (exit 2, the flag named)', () => {
-  const pub = [
-    'release',
-    'publish',
-    '--package',
-    'dchat-1.0.0-linux-x64',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
-    '--key',
-    'k1',
-  ];
+  const pub = publishArgs({
+    package: 'dchat-1.0.0-linux-x64',
+    version: '1.0.0',
+    platform: 'linux-x64',
+    key: 'k1',
+  });
   const cases: [string, string[], string][] = [
     ['publish --out not a repository', [...pub, '--out', 'k1.pub'], '--out'],
     ['publish --out a missing directory', [...pub, '--out', 'nowhere'], '--out'],

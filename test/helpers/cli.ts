@@ -122,16 +122,21 @@ export async function runInProcess(
   };
 }
 
-/** `release publish` of one package file into a repository, the flags every publish test repeats. */
+/**
+ * `release publish` of one package file, the flags every publish test repeats: `out` and `key`
+ * left out when a test checks what happens without them; several keys as several `--key`.
+ */
 export function publishArgs(o: {
   package: string;
   version: string;
   platform: string;
-  out: string;
-  key: string;
+  out?: string;
+  key?: string | readonly string[];
 }): string[] {
+  const keys = o.key === undefined ? [] : typeof o.key === 'string' ? [o.key] : o.key;
   return [
-    ...['release', 'publish', '--package', o.package],
-    ...['--version', o.version, '--platform', o.platform, '--out', o.out, '--key', o.key],
+    ...['release', 'publish', '--package', o.package, '--version', o.version, '--platform', o.platform],
+    ...(o.out === undefined ? [] : ['--out', o.out]),
+    ...keys.flatMap((k) => ['--key', k]),
   ];
 }
