@@ -140,3 +140,8 @@ export function publishArgs(o: {
     ...keys.flatMap((k) => ['--key', k]),
   ];
 }
+
+/** `update download` of one version for one platform (further flags follow). */
+export const downloadArgs = (version: string, platform: string): string[] => [
+  ...['update', 'download', '--version', version, '--platform', platform],
+];
