@@ -11,6 +11,7 @@ import type { ApprovedPlan } from './certificate.ts';
 import type { TrustedGenesis } from './genesis.ts';
 import { type ChainPoint, votingEnd, votingEnded } from './proposal.ts';
 import { type TallyResult, tally } from './tally.ts';
+import { heldCommitment } from './tally-commitment.ts';
 
 export interface HeldCertificate {
   id: string;
@@ -41,6 +42,12 @@ export function proposalStatus(
   const approvalReached =
     g.totalStake > 0 && BigInt(stake) * 10_000n >= BigInt(g.approvalBps) * BigInt(g.totalStake);
   const ended = votingEnded(p, now);
+  const commitment = ended && !cert ? heldCommitment(g, p, id, votes).commitment : null;
+  const attesting = cert
+    ? cert.plan.approving_stake
+    : commitment
+      ? approvingStake(g, p, id, approvals, commitment).approving_stake
+      : 0;
   return {
     id,
     title: p.title,
@@ -74,6 +81,8 @@ export function proposalStatus(
     total_stake: g.totalStake,
     approval_threshold: params.approval_threshold,
     approval_reached: approvalReached,
+    tally_commitment: commitment,
+    attesting_stake: attesting,
     certificate: cert ? { id: cert.id, certificate: cert.certificate } : null,
   };
 }

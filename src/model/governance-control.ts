@@ -14,6 +14,7 @@ import {
   networkId,
   ProposalSchema,
   publicKeyHex,
+  TallyCommitmentSchema,
   VoteSchema,
 } from './governance.ts';
 import { boundedString, hex64, safeUint, versionString } from './schema-util.ts';
@@ -85,6 +86,12 @@ export const ProposalStatusSchema = z.object({
   total_stake: safeUint,
   approval_threshold: z.string().max(16),
   approval_reached: z.boolean(),
+  /**
+   * Once voting has ended: the tally commitment of the votes this node holds (what a validator's
+   * approval signs now), and the stake of approvals attesting exactly it.
+   */
+  tally_commitment: TallyCommitmentSchema.nullable(),
+  attesting_stake: safeUint,
   /** The approved-upgrade certificate once held: its id and the certificate itself. */
   certificate: z.object({ id: hex64, certificate: CertificateSchema }).nullable(),
 });

@@ -179,6 +179,7 @@ export class DchatNode extends EventEmitter {
         store: new GovernanceStore(this.paths),
         log: this.log,
         certify: this.config.role === 'validator',
+        signer: this.config.role === 'validator' ? this.config.height?.validatorKey : undefined,
         heightSource: this.config.heightSource ?? this.heights,
         clock: () => this.clock().getTime(),
         ttl: this.config.announceTtl,

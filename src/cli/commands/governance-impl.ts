@@ -202,10 +202,16 @@ export async function approve(o: KeyFlags & { proposal: string }, env: CommandEn
   const p = await resolveProposal(env, o.proposal);
   const ctx = await context(env);
   await requireReproducible(env, p);
-  const a = buildApproval(ctx, key, p.id, p);
+  // While voting is open: consent (hard forks). Once it has ended: the tally the node holds.
+  const a = buildApproval(ctx, key, p.id, p, p.status === 'voting' ? null : p.tally_commitment);
   const r = await controlRequest(env.paths, 'governance_submit', { kind: 'approval', object: a });
   env.out.line(`🛡️  Approved ${p.id.slice(0, 16)}: ${p.version} at height ${p.activation_height}`);
-  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator });
+  if (a.tally)
+    env.out.line(
+      `   Attested tally: ${a.tally.voters} votes, yes ${a.tally.yes}, no ${a.tally.no}, abstain ${a.tally.abstain} (root ${a.tally.votes_root.slice(0, 16)})`,
+    );
+  else env.out.line('   Voting is open: your validator node attests the final tally when it ends.');
+  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator, tally: a.tally });
 }
 
 /**
