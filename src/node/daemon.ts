@@ -34,6 +34,7 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { type NodeActivation, startNodeActivation } from './activation-node.ts';
+import { type ActivationNotes, createActivationNotes } from './activation-notes.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
 import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
@@ -75,6 +76,7 @@ export class DchatNode extends EventEmitter {
   private activation: NodeActivation | undefined;
   private heights: NodeHeights | undefined;
   private attestations: AttestationGossip | undefined;
+  private notes: ActivationNotes | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -184,6 +186,10 @@ export class DchatNode extends EventEmitter {
         ttl: this.config.announceTtl,
       });
       await this.heights.load(this.governance.genesis);
+      this.notes = createActivationNotes(this.governance, {
+        ...{ config: this.config, paths: this.paths, log: this.log, identity: key },
+        ...{ clock: () => this.clock().getTime(), activation: () => this.activation },
+      });
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -210,7 +216,11 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
-        ...this.governance.gossipInit({ ...this.heights.gossipKinds(), ...this.attestations.gossipKinds() }),
+        ...this.governance.gossipInit({
+          ...this.heights.gossipKinds(),
+          ...this.attestations.gossipKinds(),
+          ...this.notes.gossipKinds(),
+        }),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -233,6 +243,7 @@ export class DchatNode extends EventEmitter {
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
       await this.attestations.attach(this.gossip);
+      this.notes.attach(this.gossip);
       await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
@@ -260,6 +271,7 @@ export class DchatNode extends EventEmitter {
     this.stopping = true;
     this.stopSignal.abort();
     this.activation?.stop();
+    this.notes?.stop();
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
@@ -549,6 +561,6 @@ export class DchatNode extends EventEmitter {
       now: Date.now(),
       heights: this.heights,
     });
-    return activation ? { ...st, activation } : st;
+    return { ...st, ...(activation ? { activation } : {}), ...this.notes?.status() };
   }
 }

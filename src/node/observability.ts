@@ -7,6 +7,7 @@ import type { HttpEndpoint } from '../metrics/http.ts';
 import type { GaugeSpec, NodeMetrics } from '../metrics/registry.ts';
 import type { StatusResult } from '../model/control.ts';
 import { compareVersions } from '../model/version.ts';
+import { notesGauges } from './activation-notes.ts';
 import type { DchatNode } from './daemon.ts';
 import { forkIdLabel, heightGauges } from './heights.ts';
 
@@ -67,7 +68,7 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
         platform,
         forkId: () => forkIdLabel(status),
       }).install();
-      for (const g of heightGauges(status)) metrics.addGauge(g);
+      for (const g of [...heightGauges(status), ...notesGauges(status)]) metrics.addGauge(g);
       out.metrics = metrics;
       node.on('release:accepted', onAccepted);
       const m = metrics;
