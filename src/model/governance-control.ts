@@ -129,6 +129,8 @@ export const GovernanceStatusResultSchema = z.object({
   network_id: networkId,
   genesis_hash: hex64,
   now: chainPoint,
+  /** The genesis' expected time between blocks (countdowns in time from blocks left). */
+  block_interval_ms: safeUint,
   proposals: z.array(ProposalStatusSchema).max(MAX_STATUS_PROPOSALS),
   /** Signed "rolled back" notes held here, newest first: who (validator name or key) and stake. */
   rollbacks: z.array(RollbackEntrySchema).max(MAX_STATUS_ROLLBACKS),

@@ -16,6 +16,7 @@ import { ChunkClient, ChunkServer } from '../gossip/libp2p/chunks.ts';
 import { report } from '../metrics/sink.ts';
 import type { ControlParams, ControlResult, StatusResult } from '../model/control.ts';
 import type { DownloadSource } from '../model/download-source.ts';
+import type { GovernanceStatusResult } from '../model/governance-control.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { isSourceKind, type SourceKind } from '../model/source-kind.ts';
 import { compareVersions } from '../model/version.ts';
@@ -543,6 +544,11 @@ export class DchatNode extends EventEmitter {
     await writeFileAtomic(join(this.paths.nodeDir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`, {
       mode: 0o600,
     });
+  }
+
+  /** `governance status` of this node (undefined: no genesis pinned), for its dashboard. */
+  governanceStatus(): GovernanceStatusResult | undefined {
+    return this.governance?.genesis ? this.governance.status(undefined) : undefined;
   }
 
   /** `node status` (model/control.ts StatusResult): one key style, snake_case, as the seed's JSON. */

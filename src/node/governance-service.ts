@@ -226,7 +226,14 @@ export class GovernanceService {
       .sort((a, b) => b.submit_time_ms - a.submit_time_ms)
       .slice(0, MAX_STATUS_PROPOSALS);
     const rollbacks = rollbackEntries(g, notes.rollbacks, MAX_STATUS_ROLLBACKS);
-    return { network_id: g.networkId, genesis_hash: g.hash, now, proposals, rollbacks };
+    return {
+      network_id: g.networkId,
+      genesis_hash: g.hash,
+      now,
+      block_interval_ms: g.body.params.block_interval_ms,
+      proposals,
+      rollbacks,
+    };
   }
 
   /** Approved plans this node holds certificates for (for the activation supervisor). */

@@ -90,6 +90,7 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
     if (o.dashboard) {
       const { startDashboard } = await import('../dashboard/server.ts');
       const { loadMirrors } = await import('../store/mirrors.ts');
+      const { upgradeSourceFor } = await import('./dashboard-upgrade.ts');
       const d = await startDashboard(o.dashboard.host, o.dashboard.port, {
         title: `dchat node (${node.config.role})`,
         nodes: async () => [
@@ -109,6 +110,8 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
             latency_ms: m.latency_ms ?? null,
             ...(m.failure_count ? { error: `${m.failure_count} failure(s) in a row` } : {}),
           })),
+        upgrade: () =>
+          upgradeSourceFor([{ id: 'this node', home: node.paths.home }], () => node.governanceStatus()),
       });
       endpoints.push({ url: d.url, port: 0, close: d.close });
       out.dashboardUrl = d.url;
