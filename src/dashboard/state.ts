@@ -87,7 +87,7 @@ export function dashboardNode(n: NodeInput): DashboardNode {
     update_pending: Boolean(trusted && compareVersions(trusted, version) > 0),
     connected_peers: s?.connected_peers.length ?? 0,
     banned_peers: s?.banned_peers.length ?? 0,
-    fork_id: n.forkId ?? 'none',
+    fork_id: n.forkId ?? forkIdOf(s) ?? 'none',
     up: Boolean(s),
     metrics_url: n.metricsUrl ?? null,
     downloads: (s?.releases.downloads ?? []).map((d) => ({
@@ -96,6 +96,13 @@ export function dashboardNode(n: NodeInput): DashboardNode {
       ...(d.error ? { error: d.error } : {}),
     })),
   };
+}
+
+/** The fork id a node's status reports (node/heights.ts), as hash/next. */
+function forkIdOf(s: StatusResult | undefined): string | undefined {
+  const f = (s as { fork?: { fork_id?: { hash: string; next: number } | null } | null } | undefined)?.fork
+    ?.fork_id;
+  return f ? `${f.hash}/${f.next}` : undefined;
 }
 
 /** The newest version any node trusts, with how many nodes have it pending and ready. */
