@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStaticServer } from '../../src/mirror/static-server.ts';
 import { addMirror, CHUNK, type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { BINS, REPO_ROOT, runProcess } from '../helpers/cli.ts';
+import { BINS, downloadArgs, REPO_ROOT, runProcess } from '../helpers/cli.ts';
 
 const STAMP = '1.1.0';
 /** A PATH with the usual system tools and no node (checked below). */
@@ -104,17 +104,7 @@ describe('the single executable (dchat release build)', () => {
     const check = await run(exe, ['--home', home, 'update', 'check', '--current', '0.9.0']);
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stdout, /Newest trusted version: 1\.0\.0 \(update available\)/);
-    const dl = await run(exe, [
-      '--home',
-      home,
-      '--json',
-      'update',
-      'download',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-    ]);
+    const dl = await run(exe, ['--home', home, '--json', ...downloadArgs('1.0.0', 'linux-x64')]);
     assert.equal(dl.status, 0, dl.stderr);
     const pkg = join(home, 'packages', 'dchat-1.0.0-linux-x64');
     assert.deepEqual(readFileSync(pkg), repo.packages.get('1.0.0')?.bytes);
@@ -133,16 +123,7 @@ describe('the single executable (dchat release build)', () => {
     const good = readFileSync(addon);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(addon, Buffer.from('not an addon'));
-    const dl = await run(exe, [
-      '--home',
-      home,
-      'update',
-      'download',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-    ]);
+    const dl = await run(exe, ['--home', home, ...downloadArgs('1.0.0', 'linux-x64')]);
     assert.equal(dl.status, 0, dl.stderr);
     assert.deepEqual(readFileSync(addon), good);
   });
