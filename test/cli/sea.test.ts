@@ -128,12 +128,22 @@ describe('the single executable (dchat release build)', () => {
     assert.deepEqual(readFileSync(addon), good);
   });
 
-  test('node start runs with no node on PATH and stops gracefully on SIGTERM', async () => {
+  test('node start runs with no node on PATH, serves its dashboard from the executable, stops on SIGTERM', async () => {
     const home = join(dir, 'node-home');
     mkdirSync(home);
     const child: ChildProcess = spawn(
       exe,
-      ['--home', home, 'node', 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0'],
+      [
+        '--home',
+        home,
+        'node',
+        'start',
+        '--json',
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--dashboard',
+        '127.0.0.1:0',
+      ],
       { env: { PATH: NO_NODE_PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -141,7 +151,7 @@ describe('the single executable (dchat release build)', () => {
     child.stderr?.on('data', (b: Buffer) => {
       err += b.toString();
     });
-    const started = await new Promise<{ peer_id: string }>((resolve, reject) => {
+    const started = await new Promise<{ peer_id: string; dashboard_url?: string }>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`no start record in 30 s: ${out}${err}`)), 30_000);
       child.stdout?.on('data', (b: Buffer) => {
@@ -157,6 +167,28 @@ describe('the single executable (dchat release build)', () => {
     assert.match(started.peer_id, /^12D3/);
     const status = await run(exe, ['--home', home, '--json', 'node', 'status']);
     assert.equal(status.status, 0, status.stderr);
+    // The dashboard's page and uPlot come out of the executable (SEA assets), byte for byte the
+    // checkout's files, and its state document answers.
+    const url = started.dashboard_url as string;
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const files: [string, string][] = [
+      ['', 'assets/dashboard/index.html'],
+      ['dashboard.js', 'assets/dashboard/dashboard.js'],
+      ['dashboard.css', 'assets/dashboard/dashboard.css'],
+      ['uplot.js', 'node_modules/uplot/dist/uPlot.iife.min.js'],
+      ['uplot.css', 'node_modules/uplot/dist/uPlot.min.css'],
+    ];
+    for (const [path, file] of files) {
+      const r = await fetch(`${url}${path}`);
+      assert.equal(r.status, 200, `/${path}`);
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), readFileSync(join(REPO_ROOT, file)), `/${path}`);
+    }
+    const state = (await (await fetch(`${url}api/state`)).json()) as {
+      format: string;
+      nodes: { up: boolean }[];
+    };
+    assert.equal(state.format, 'dchat.dashboard/1');
+    assert.equal(state.nodes[0]?.up, true);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, err);
   });
