@@ -94,7 +94,7 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--platform <p>', 'release platform (default: this machine)')
     .option('--voting-period <d>', 'voting period of the proposal (blocks are 1 s)', '20s')
     .option('--grace-blocks <n>', 'blocks from the end of voting to the activation height', '40')
-    .option('--health-timeout <seconds>', 'how long a switched-to version has to report healthy', '15')
+    .option('--health-timeout <seconds>', 'how long a switched-to version has to report healthy', '30')
     .option('--timeout <d>', 'give up after this long', '15m')
     .action(lazy(ctx, async () => (await import('./commands/upgrade-impl.ts')).upgrade));
   // Internal: one Byzantine node process of chaos-byzantine (spawned by the harness).

@@ -24,7 +24,7 @@ const MAX_OUTPUT = 4 * 1024 * 1024;
 export function runCli(
   tool: 'dchat' | 'dchat-sign',
   args: readonly string[],
-  o: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  o: { timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
 ): Promise<CliRun> {
   const entry = tool === 'dchat' ? DCHAT_ENTRY : DCHAT_SIGN_ENTRY;
   return new Promise((resolve, reject) => {
@@ -43,12 +43,16 @@ export function runCli(
     child.stderr.on('data', keep(err));
     const timeoutMs = o.timeoutMs ?? 120_000;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const onAbort = () => child.kill('SIGTERM');
+    o.signal?.addEventListener('abort', onAbort, { once: true });
     child.once('error', (e) => {
       clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
       reject(new DchatError('E_INTERNAL', `cannot run ${tool}: ${e.message}`, { cause: e }));
     });
     child.once('close', (code) => {
       clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
       resolve({
         code,
         stdout: Buffer.concat(out).toString('utf8'),
@@ -71,9 +75,14 @@ export async function cliJson<T>(
       'E_INTERNAL',
       `${shown} exited ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).slice(-800)}`,
     );
-  try {
-    return JSON.parse(r.stdout) as T;
-  } catch (cause) {
-    throw new DchatError('E_INTERNAL', `${shown} printed no JSON document`, { cause });
+  // One document, or (commands that stream records, e.g. download progress) the last line.
+  const lines = r.stdout.trim().split('\n');
+  for (const text of [r.stdout, lines[lines.length - 1] ?? '']) {
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // Try the next form.
+    }
   }
+  throw new DchatError('E_INTERNAL', `${shown} printed no JSON document: ${r.stdout.slice(-300)}`);
 }

@@ -32,6 +32,7 @@ export function releaseExecutable(
   dir: string,
   b: BuildRequest,
   source: string = PACKAGE_ROOT,
+  signal?: AbortSignal,
 ): Promise<string> {
   const out = join(dir, buildFileName(b));
   const key = `${source}\0${out}`;
@@ -39,9 +40,12 @@ export function releaseExecutable(
   if (have) return have;
   const p = (async () => {
     if (existsSync(out)) return out;
-    await mkdir(dir, { recursive: true });
-    const tmp = `${out}.building`;
-    await rm(tmp, { force: true });
+    // Built under its final name in a directory of its own (the build names its .buildinfo.json
+    // after it), then moved into `dir`: a file named like a build there is a whole build.
+    const tmpDir = `${out}.building`;
+    await rm(tmpDir, { recursive: true, force: true });
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, buildFileName(b));
     const r = await runCli(
       'dchat',
       [
@@ -55,14 +59,16 @@ export function releaseExecutable(
         b.version,
         ...(b.unhealthy ? ['--test-never-healthy'] : []),
       ],
-      { timeoutMs: 900_000 },
+      { timeoutMs: 900_000, ...(signal ? { signal } : {}) },
     );
     if (r.code !== 0)
       throw new DchatError(
         'E_INTERNAL',
         `dchat release build ${buildFileName(b)} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
       );
+    if (existsSync(`${tmp}.buildinfo.json`)) await rename(`${tmp}.buildinfo.json`, `${out}.buildinfo.json`);
     await rename(tmp, out);
+    await rm(tmpDir, { recursive: true, force: true });
     return out;
   })();
   building.set(key, p);

@@ -49,6 +49,8 @@ export interface UpgradeNetOptions {
   networkId?: string;
   now: () => Date;
   note: (line: string) => void;
+  /** Aborted: the run is being stopped (builds are killed). */
+  signal?: AbortSignal;
 }
 
 export interface UpgradeNode {
@@ -117,13 +119,16 @@ export class UpgradeNet {
 
   private async startInner(): Promise<void> {
     const o = this.o;
+    const aborted = () => {
+      if (o.signal?.aborted) throw new DchatError('E_INTERRUPTED', 'the upgrade testnet was stopped');
+    };
     await mkdir(o.dir, { recursive: true });
     o.note(
       `🔨 Building dchat ${o.from} and ${o.to}${o.unhealthy ? ' (never healthy)' : ''} from ${o.source ?? 'this package'} (dchat release build)`,
     );
     const [fromFile, toFile] = await Promise.all([
-      releaseExecutable(o.buildsDir, { version: o.from }, o.source),
-      releaseExecutable(o.buildsDir, { version: o.to, unhealthy: o.unhealthy }, o.source),
+      releaseExecutable(o.buildsDir, { version: o.from }, o.source, o.signal),
+      releaseExecutable(o.buildsDir, { version: o.to, unhealthy: o.unhealthy }, o.source, o.signal),
     ]);
     this.builds = { from: fromFile, to: toFile };
     // The release maintainer: a fresh key, a repository, both builds published and mirrored.
@@ -165,12 +170,16 @@ export class UpgradeNet {
     ];
     // Homes in pairs: each is a few CLI processes and a download of a 100+ MiB build.
     const rootFile = join(repoDir, 'root.json');
+    aborted();
     for (let i = 0; i < plan.length; i += 2)
       await Promise.all(plan.slice(i, i + 2).map((p) => this.makeHome(join(o.dir, p.id), p.role, rootFile)));
     o.note(
       `🏠 ${plan.length} homes: trust init, add-mirror, governance init, ${o.from} downloaded and installed`,
     );
-    for (const p of plan) await this.startNode(p.id, p.role);
+    for (const p of plan) {
+      aborted();
+      await this.startNode(p.id, p.role);
+    }
   }
 
   private async makeHome(home: string, role: UpgradeRole, rootFile: string): Promise<void> {

@@ -9,9 +9,12 @@ import { UpgradeNet, type UpgradeNetOptions } from './upgrade-net.ts';
 
 export type UpgradeRunOptions = UpgradeNetOptions & Omit<UpgradeDrive, 'note' | 'signal'>;
 
+/** `signal` aborts the run: every process it started is stopped, then the promise rejects. */
 export async function runUpgrade(o: UpgradeRunOptions): Promise<UpgradeReport> {
   const t0 = Date.now();
   const net = new UpgradeNet(o);
+  const onAbort = () => void net.stop();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await net.start();
     const report = await driveUpgrade(net, { ...o, timeoutMs: o.timeoutMs - (Date.now() - t0) });
@@ -19,6 +22,7 @@ export async function runUpgrade(o: UpgradeRunOptions): Promise<UpgradeReport> {
     await writeFileAtomic(`${o.dir}/report.json`, `${JSON.stringify(report, null, 2)}\n`);
     return report;
   } finally {
+    o.signal?.removeEventListener('abort', onAbort);
     await net.stop();
   }
 }

@@ -61,18 +61,18 @@ export function journalOf(n: UpgradeNode): Promise<Journal> {
 }
 
 export interface NodeOutcome {
-  /** The journal's switch from `from` to `to`. */
+  /** The journal's switch from `from` to `to` (kept only once `to` proved healthy). */
   switchEntry: HistoryEntry | undefined;
-  /** And then back to `from`. */
+  /** The supervisor went back from `to` to `from` (`to` did not report healthy in time). */
   rolledBack: boolean;
+  /** The switch is over, one way or the other. */
+  settled: boolean;
 }
 
 export function nodeOutcome(j: Journal, from: string, to: string): NodeOutcome {
-  const i = j.history.findIndex((h) => h.kind === 'switch' && h.to === to);
-  const switchEntry = i >= 0 ? j.history[i] : undefined;
-  const rolledBack =
-    i >= 0 && j.history.slice(i + 1).some((h) => h.kind === 'rollback' && h.from === to && h.to === from);
-  return { switchEntry, rolledBack };
+  const switchEntry = j.history.find((h) => h.kind === 'switch' && h.to === to);
+  const rolledBack = j.history.some((h) => h.kind === 'rollback' && h.from === to && h.to === from);
+  return { switchEntry, rolledBack, settled: switchEntry !== undefined || rolledBack };
 }
 
 /** Rechecks `file` as `version` against the trusted metadata held in `home` (offline). */

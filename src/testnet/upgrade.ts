@@ -254,19 +254,18 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
     // The switch (and, for an unhealthy build, the rollback) in every supervisor's journal.
     const outcomes = new Map<string, NodeOutcome>();
     await until(
-      o.unhealthy ? 'the switch and the rollback on every node' : 'the switch on every node',
+      'the switch (or the rollback) on every node',
       async () => {
         for (const n of supervised) {
           if (outcomes.has(n.id)) continue;
           const out = nodeOutcome(await journalOf(n), o.from, o.to);
-          if (o.unhealthy ? out.rolledBack : out.switchEntry) {
-            outcomes.set(n.id, out);
-            d.note(
-              o.unhealthy
-                ? `↩️  ${n.id} switched at height ${out.switchEntry?.height ?? '?'} and rolled back to ${o.from}`
-                : `🔀 ${n.id} switched to ${o.to} at height ${out.switchEntry?.height} (${out.switchEntry?.downtime_ms} ms down)`,
-            );
-          }
+          if (!out.settled) continue;
+          outcomes.set(n.id, out);
+          d.note(
+            out.rolledBack
+              ? `↩️  ${n.id}: ${o.to} did not report healthy at height ${activation}; rolled back to ${o.from}`
+              : `🔀 ${n.id} switched to ${o.to} at height ${out.switchEntry?.height} (${out.switchEntry?.downtime_ms} ms down)`,
+          );
         }
         return outcomes.size === supervised.length;
       },
@@ -275,12 +274,13 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
       1000,
     );
     // Each node runs what its journal says (the new child healthy, or the old one back).
-    const expect = o.unhealthy ? o.from : o.to;
     await until(
-      `${expect} running on every node`,
+      'every node running what its journal says',
       async () => {
         const vs = await Promise.all(supervised.map((n) => nodeView(n, o.to)));
-        return vs.every((v) => v.running === expect);
+        return vs.every(
+          (v, i) => v.running === (outcomes.get(supervised[i]?.id ?? '')?.rolledBack ? o.from : o.to),
+        );
       },
       deadline,
       d.signal,

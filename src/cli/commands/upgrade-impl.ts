@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { EXIT_OPERATIONAL, UsageError } from '../../errors.ts';
+import { DchatError, EXIT_OPERATIONAL, UsageError } from '../../errors.ts';
 import { parseDuration } from '../../model/duration.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { compareVersions } from '../../model/version.ts';
@@ -59,7 +59,19 @@ export async function upgrade(o: UpgradeFlags, env: CommandEnv): Promise<number>
   const runId = `${env.ctx.now().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const dir = resolve(env.ctx.cwd, o.dir ?? join(env.paths.home, 'testnet', 'upgrades', runId));
   const say = (s: string) => (env.out.json ? env.out.note(s) : env.out.line(s));
+  // Ctrl-C / SIGTERM: every node, build and server of the run is stopped before the exit.
+  const stop = new AbortController();
+  env.ctx.onShutdown?.(async () => {
+    say('🛑 Stopping the upgrade testnet');
+    stop.abort(new DchatError('E_INTERRUPTED', 'the upgrade run was stopped'));
+    await stopped;
+  });
+  let markStopped: () => void = () => {};
+  const stopped = new Promise<void>((r) => {
+    markStopped = r;
+  });
   const report = await runUpgrade({
+    signal: stop.signal,
     dir,
     buildsDir: o.buildsDir ? resolve(env.ctx.cwd, o.buildsDir) : join(dir, 'builds'),
     source: o.source ? resolve(env.ctx.cwd, o.source) : PACKAGE_ROOT,
@@ -78,7 +90,7 @@ export async function upgrade(o: UpgradeFlags, env: CommandEnv): Promise<number>
     votingS,
     graceBlocks,
     timeoutMs,
-  });
+  }).finally(markStopped);
   summarize(say, report);
   env.out.result(report);
   return report.ok ? 0 : EXIT_OPERATIONAL;
