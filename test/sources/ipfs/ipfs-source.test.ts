@@ -15,7 +15,7 @@ import { MemoryBlockstore } from 'blockstore-core';
 import type { CID } from 'multiformats/cid';
 import { BanList } from '../../../src/gossip/libp2p/bans.ts';
 import { createNodeLibp2p, type DchatLibp2p } from '../../../src/node/libp2p.ts';
-import { type EmbeddedHelia, startHelia } from '../../../src/sources/ipfs/helia.ts';
+import { type EmbeddedHelia, isAbortedBlockRead, startHelia } from '../../../src/sources/ipfs/helia.ts';
 import { IpfsSource, parseCid } from '../../../src/sources/ipfs/ipfs-source.ts';
 import { importBytesKubo, importFileKubo } from '../../../src/sources/ipfs/kubo-cid.ts';
 
@@ -183,4 +183,18 @@ describe('IpfsSource over bitswap', () => {
     );
     assert.equal(await src.fetchChunkTable('t', { maxBytes: 10 }), undefined);
   });
+});
+
+test('isAbortedBlockRead: only the rejections a cancelled read leaves behind', () => {
+  const abort = Object.assign(new Error('Want was aborted'), { name: 'AbortError' });
+  const failed = (errors: unknown[]) =>
+    Object.assign(new Error('Failed to load block for Qm...'), { name: 'LoadBlockFailedError', errors });
+  assert.equal(isAbortedBlockRead(abort), true);
+  assert.equal(isAbortedBlockRead(failed([abort, abort])), true);
+  assert.equal(isAbortedBlockRead(failed([])), false);
+  assert.equal(isAbortedBlockRead(failed([abort, new Error('connection reset')])), false);
+  assert.equal(isAbortedBlockRead(Object.assign(new Error('other'), { name: 'AbortError' })), false);
+  assert.equal(isAbortedBlockRead(new TypeError('x is undefined')), false);
+  assert.equal(isAbortedBlockRead(undefined), false);
+  assert.equal(isAbortedBlockRead(null), false);
 });
