@@ -16,6 +16,7 @@ import { MemoryBlockstore } from 'blockstore-core';
 import { FsBlockstore } from 'blockstore-fs';
 import { createHeliaLight } from 'helia';
 import type { Blockstore } from 'interface-blockstore';
+import { guardCancelledReads } from './cancelled-reads.ts';
 
 export type EmbeddedHelia = Helia & { libp2p: Libp2p };
 
@@ -25,40 +26,6 @@ export interface HeliaOptions {
   blocksDir?: string;
   /** A blockstore of the caller's (tests: one holding tampered blocks). Wins over `blocksDir`. */
   blockstore?: Blockstore;
-}
-
-/**
- * True for the rejection a cancelled read leaves behind: a block want aborted (the read's signal:
- * the planner gave its chunks to a faster source, the download ended, the stall timer fired).
- */
-export function isAbortedBlockRead(reason: unknown): boolean {
-  const e = reason as { name?: unknown; message?: unknown; errors?: unknown } | null | undefined;
-  const aborted = (x: unknown) => (x as { name?: unknown } | null)?.name === 'AbortError';
-  if (e?.name === 'AbortError') return e.message === 'Want was aborted';
-  return (
-    e?.name === 'LoadBlockFailedError' &&
-    Array.isArray(e.errors) &&
-    e.errors.length > 0 &&
-    e.errors.every(aborted)
-  );
-}
-
-let guarded = false;
-
-/**
- * ipfs-unixfs-exporter 16 walks a file of more than one DAG level with p-queue and drops the
- * promise of each child walk (`void queue.add(...)`, its errors go to an 'error' event as well):
- * when a read is cancelled, its aborted block wants reject that dropped promise, and Node ends the
- * process on an unhandled rejection (a node died mid-download in `bench channels` at 256 MiB).
- * Those rejections, and only those, are dropped here; any other still ends the process as before.
- */
-function guardCancelledReads(): void {
-  if (guarded) return;
-  guarded = true;
-  process.on('unhandledRejection', (reason) => {
-    if (isAbortedBlockRead(reason)) return;
-    throw reason;
-  });
 }
 
 /** A started Helia node that exchanges blocks with `libp2p`'s peers over bitswap only. */
