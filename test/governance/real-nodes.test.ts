@@ -239,7 +239,11 @@ describe('governance on real node processes', () => {
     for (const p of certs) {
       assert.equal(p?.status, 'approved');
       assert.equal(p?.activation_height, ACTIVATION_HEIGHT);
-      assert.equal(p?.certificate?.certificate.proposal.activation_height, ACTIVATION_HEIGHT);
+      assert.equal(
+        (p?.certificate?.certificate.proposal as { activation_height?: number } | undefined)
+          ?.activation_height,
+        ACTIVATION_HEIGHT,
+      );
       assert.equal(p?.tally.yes, 200);
       assert.equal(p?.tally.no, 100);
       assert.equal(p?.tally.quorum_reached, true);
