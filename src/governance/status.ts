@@ -1,9 +1,11 @@
 /**
  * What `dchat governance status` shows of one proposal: tally against quorum and threshold,
- * approving stake, blocks and time left, and the certificate once held. A certified proposal
- * shows the certificate's own tally, so every node holding the certificate shows the same.
+ * approving stake, blocks and time left, the certificate once held, and the stake ready (signed
+ * readiness notes, notes.ts). A certified proposal shows the certificate's own tally, so every
+ * node holding the certificate shows the same.
  */
 
+import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
 import {
   type AnyProposal,
   type Approval,
@@ -15,6 +17,7 @@ import type { ProposalStatus } from '../model/governance-control.ts';
 import { approvingStake } from './approval.ts';
 import type { ApprovedPlan } from './certificate.ts';
 import { genesisHash, type TrustedGenesis } from './genesis.ts';
+import { readyStake } from './notes.ts';
 import { type ChainPoint, votingEnd, votingEnded } from './proposal.ts';
 import { type TallyResult, tally } from './tally.ts';
 import { heldCommitment } from './tally-commitment.ts';
@@ -68,6 +71,8 @@ export function proposalStatus(
   approvals: readonly Approval[],
   cert: CertifiedView | undefined,
   now: ChainPoint,
+  readiness: readonly Readiness[] = [],
+  rollbacks: readonly RollbackNote[] = [],
 ): ProposalStatus {
   const end = votingEnd(p);
   const params = g.body.params;
@@ -89,6 +94,10 @@ export function proposalStatus(
     : commitment
       ? approvingStake(g, p, id, approvals, commitment).approving_stake
       : 0;
+  // A genesis change names no release: nobody is ready for one.
+  const ready = isGenesisProposal(p)
+    ? readyStake(g, { version: '0.0.0', release_sha256: '', activation_height: 0 }, id, [])
+    : readyStake(g, p, id, readiness, rollbacks);
   return {
     id,
     title: p.title,
@@ -120,5 +129,8 @@ export function proposalStatus(
     tally_commitment: commitment,
     attesting_stake: attesting,
     certificate: cert ? { id: cert.id, certificate: cert.certificate } : null,
+    ready_stake: ready.ready_stake,
+    ready_share: ready.ready_share,
+    ready_validators: ready.validators,
   };
 }

@@ -32,10 +32,12 @@ import {
   verifyCertificate,
   votingEnded,
 } from '../governance/index.ts';
+import { rollbackEntries } from '../governance/notes.ts';
 import type { GenesisStepProof } from '../governance/object-check.ts';
 import { signedTargetsOf } from '../governance/release-digest.ts';
 import { type CertifiedView, type HeldCertificate, proposalStatus } from '../governance/status.ts';
 import { heldCommitment, sameCommitment } from '../governance/tally-commitment.ts';
+import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
 import type { ControlResult } from '../model/control.ts';
 import {
   type AnyProposal,
@@ -45,7 +47,7 @@ import {
   isGenesisProposal,
   type Vote,
 } from '../model/governance.ts';
-import { MAX_STATUS_PROPOSALS } from '../model/governance-control.ts';
+import { MAX_STATUS_PROPOSALS, MAX_STATUS_ROLLBACKS } from '../model/governance-control.ts';
 import type { GovernanceStore } from '../store/governance-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
 import { listPackages } from '../trust/package-check.ts';
@@ -95,6 +97,11 @@ export class GovernanceService {
   private timer: NodeJS.Timeout | undefined;
   private writes: Promise<void> = Promise.resolve();
   private stored: { kind: GovernanceKind; id: string; object: unknown }[] = [];
+  /** Activation notes held (node/activation-notes.ts), for status. */
+  private notes: () => { readiness: readonly Readiness[]; rollbacks: readonly RollbackNote[] } = () => ({
+    readiness: [],
+    rollbacks: [],
+  });
 
   private constructor(init: GovernanceServiceInit, chain: GenesisChain) {
     this.init = init;
@@ -197,6 +204,11 @@ export class GovernanceService {
     return this.genesis;
   }
 
+  /** Where status reads the readiness and rollback notes held (node/activation-notes.ts). */
+  useNotes(notes: () => { readiness: readonly Readiness[]; rollbacks: readonly RollbackNote[] }): void {
+    this.notes = notes;
+  }
+
   // ---- control methods ------------------------------------------------------------------------
 
   context(version: string | undefined): ControlResult<'governance_context'> {
@@ -234,6 +246,7 @@ export class GovernanceService {
     const ids = proposal !== undefined ? [proposal] : [...all.keys()];
     const votes = [...this.votes.values()];
     const approvals = [...this.approvals.values()];
+    const notes = this.notes();
     const proposals = ids
       .map((id) => {
         const p = all.get(id) as AnyProposal;
@@ -245,11 +258,21 @@ export class GovernanceService {
           approvals.filter((a) => a.proposal_id === id),
           this.certificates.get(id) ?? this.genesisSteps.get(id),
           now,
+          notes.readiness.filter((r) => r.proposal_id === id),
+          notes.rollbacks,
         );
       })
       .sort((a, b) => b.submit_time_ms - a.submit_time_ms)
       .slice(0, MAX_STATUS_PROPOSALS);
-    return { network_id: g.networkId, genesis_hash: g.hash, now, proposals };
+    const rollbacks = rollbackEntries(g, notes.rollbacks, MAX_STATUS_ROLLBACKS);
+    return {
+      network_id: g.networkId,
+      genesis_hash: g.hash,
+      now,
+      block_interval_ms: g.body.params.block_interval_ms,
+      proposals,
+      rollbacks,
+    };
   }
 
   /** Approved plans this node holds certificates for (for the activation supervisor). */

@@ -318,6 +318,15 @@ export async function status(o: { proposal?: string }, env: CommandEnv): Promise
     const blocks = p.blocks_left === null ? '' : `${p.blocks_left} blocks, `;
     env.out.line(`   Voting left: ${blocks}${Math.ceil(p.time_left_ms / 1000)} s`);
     if (p.certificate) env.out.line(`   ✅ Certificate ${p.certificate.id}`);
+    const who = p.ready_validators.map((v) => v.key_id).join(', ');
+    env.out.line(
+      `   🚦 Ready: ${p.ready_stake} of ${p.total_stake} stake (${pct(p.ready_stake, p.total_stake)})${who ? `: ${who}` : ''}`,
+    );
   }
+  if (st.rollbacks.length > 0) env.out.line('');
+  for (const r of st.rollbacks)
+    env.out.line(
+      `↩️  ${r.key_id ?? `node ${r.signer.slice(0, 16)}`} (stake ${r.stake}) rolled back ${r.version} -> ${r.to}${r.height === null ? '' : ` at height ${r.height}`}: ${r.reason}`,
+    );
   env.out.result(st);
 }

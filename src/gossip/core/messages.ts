@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DchatError } from '../../errors.ts';
+import { ACTIVATION_NOTE_SCHEMAS } from '../../model/activation-notes.ts';
 import { VersionAnnouncementSchema } from '../../model/announcement.ts';
 import { EnvelopeSchema } from '../../model/attestation.ts';
 import { SignedBeaconSchema } from '../../model/beacon.ts';
@@ -37,6 +38,8 @@ export const SIGNED_OBJECT_SCHEMAS = {
   beacon: SignedBeaconSchema,
   /** A rebuild attestation (DSSE envelope of an in-toto statement), traveling with its release. */
   attestation: EnvelopeSchema,
+  /** Activation notes: a node's readiness for an approved upgrade, and its rollbacks. */
+  ...ACTIVATION_NOTE_SCHEMAS,
 } as const;
 export type SignedObjectKind = keyof typeof SIGNED_OBJECT_SCHEMAS;
 export type SignedObjectOf<K extends SignedObjectKind> = z.infer<(typeof SIGNED_OBJECT_SCHEMAS)[K]>;
@@ -95,6 +98,8 @@ function carrying<T extends 'announce' | 'bundle'>(type: T) {
     z.object({ ...base, ...objectBody('certificate') }),
     z.object({ ...base, ...objectBody('beacon') }),
     z.object({ ...base, ...objectBody('attestation') }),
+    z.object({ ...base, ...objectBody('readiness') }),
+    z.object({ ...base, ...objectBody('rollback') }),
   ]);
 }
 
