@@ -68,7 +68,7 @@ describe('dchat-test upgrade on real builds', () => {
         '--dir',
         dir,
         '--voting-period',
-        '15s',
+        '30s',
         '--grace-blocks',
         '45',
         '--timeout',

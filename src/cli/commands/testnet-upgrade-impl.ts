@@ -92,17 +92,13 @@ export async function runUpgradeTestnet(
   say(`📄 ${t.dir}/testnet.json   Stop with Ctrl-C`);
   env.out.record({
     event: 'started',
-    ...JSON.parse(JSON.stringify({ scenario: 'upgrade' })),
-    ...(await info()),
+    scenario: 'upgrade',
+    ...upgradeTestnetInfo(net, startedAt, dashboard.url),
   });
-  async function info() {
-    const { upgradeTestnetInfo } = await import('../../testnet/upgrade-testnet.ts');
-    return upgradeTestnetInfo(net, startedAt, dashboard?.url ?? null);
-  }
   // The upgrade runs by itself; the testnet stays up after it, for the operator to look around.
   driveUpgrade(net, {
     fork,
-    votingS: 15,
+    votingS: 30,
     graceBlocks: 45,
     timeoutMs: 20 * 60_000,
     note: say,
