@@ -4,8 +4,10 @@
  * installed, through `update download` + `update install`) are asked to switch all at once the
  * way the activation pump asks at the height (activation/request.json + SIGHUP); each supervisor
  * reports the downtime of its switch (old child told to stop -> new child healthy; the pre-upgrade
- * check and backup run before the old child stops). Reference, same run: a cold start of the same
- * executable (spawn -> healthy), the floor any switch that restarts the process pays.
+ * check, the new version's standby start and the backup run before the old child stops) and where
+ * it went (the old node's stop, the new one's start proper). Reference, same run: a cold start of
+ * the same executable (spawn -> healthy), what a switch that starts the new process only after the
+ * old one stopped pays on top of the stop.
  * Not included: the time for the height to reach a node (beacon gossip) and the pump's tick (500 ms).
  */
 import { spawn } from 'node:child_process';
@@ -121,7 +123,13 @@ export async function benchActivation(argv: string[]): Promise<boolean> {
     const med = median(down);
     const max = Math.max(...down);
     const floor = median(cold);
+    const phase = (k: 'stop_ms' | 'start_ms' | 'prepare_ms') =>
+      fmt(sw.map((r) => (r.phases as Record<string, number> | undefined)?.[k] ?? Number.NaN));
+    const standby = sw.filter((r) => (r.phases as { standby?: boolean } | undefined)?.standby).length;
     console.log(`activation: ${n} nodes switched 1.0.0 -> 1.1.0 at once; downtime ms [${fmt(down)}]`);
+    console.log(
+      `activation: old node stop ms [${phase('stop_ms')}], new node start ms [${phase('start_ms')}] (${standby} of ${n} pre-started in standby; before the downtime: [${phase('prepare_ms')}] ms)`,
+    );
     console.log(
       `activation: reference cold start (spawn -> healthy) ms [${fmt(cold)}], median ${floor.toFixed(0)}`,
     );
