@@ -1,11 +1,15 @@
 /**
- * Validator approval of a hard fork: validators of the genesis sign the proposal's id, version
- * and activation height; the approving stake is the sum of distinct validators' stakes, and a
- * hard fork needs at least `approval_threshold` (the seed's 67%) of all stake.
+ * Validator approval: validators of the genesis sign the proposal's id, version and activation
+ * height, and, once voting has ended, the tally they saw (tally-commitment.ts). While voting is
+ * open a hard fork's approval is consent only (`tally: null`); a certificate needs approvals that
+ * attest its own tally from validators holding at least `approval_threshold` (the seed's 67%) of
+ * all stake, for a hard fork (consent and commit) and a soft fork (commit) alike. The approving
+ * stake is the sum of distinct validators' stakes.
  */
-import { APPROVAL_FORMAT, type Approval, type Proposal } from '../model/governance.ts';
+import { APPROVAL_FORMAT, type Approval, type Proposal, type TallyCommitment } from '../model/governance.ts';
 import { atLeastShare, type TrustedGenesis } from './genesis.ts';
 import { objectId, verifyObject } from './signing.ts';
+import { sameCommitment } from './tally-commitment.ts';
 import { OK, refuse, type Verdict } from './verdict.ts';
 
 export function checkApproval(g: TrustedGenesis, a: Approval): Verdict {
@@ -35,15 +39,20 @@ export interface ApprovalResult {
   approvals: Approval[];
 }
 
-/** Approving stake of `approvals` (any order; forged, foreign and repeated ones count nothing). */
+/**
+ * Approving stake of `approvals` (any order; forged, foreign and repeated ones count nothing).
+ * With `commitment`, only approvals attesting exactly that tally count; without, any approval.
+ */
 export function approvingStake(
   g: TrustedGenesis,
   p: Proposal,
   proposalId: string,
   approvals: readonly Approval[],
+  commitment?: TallyCommitment,
 ): ApprovalResult {
   const by = new Map<number, { a: Approval; id: string }>();
   for (const a of approvals) {
+    if (commitment !== undefined && !sameCommitment(a.tally, commitment)) continue;
     if (!checkApproval(g, a).ok || !approvalMatches(p, proposalId, a).ok) continue;
     const i = g.validatorIndex.get(a.validator) as number;
     const id = objectId(a);
@@ -70,6 +79,7 @@ export function expandApproval(
   p: Proposal,
   proposalId: string,
   c: { validator: number; time_ms: number; signature: string },
+  tally: TallyCommitment,
 ): Approval | undefined {
   const v = g.body.validators[c.validator];
   if (!v) return undefined;
@@ -81,6 +91,7 @@ export function expandApproval(
     activation_height: p.activation_height,
     validator: v.public_key,
     time_ms: c.time_ms,
+    tally,
     signature: c.signature,
   };
 }

@@ -5,12 +5,14 @@
  * certificate verifies on every node that pinned the same genesis, or on none.
  *
  * What it proves: the proposal was signed by a holder with the minimum deposit; the votes in it
- * are genuine, one per holder, dated within the period, and reach quorum and the threshold; for a
- * hard fork, validators holding at least the approval share of stake signed this very proposal,
- * version and height. It is bound to one network and one genesis (by hash) and names its version,
- * so it cannot be replayed for another network or version. It cannot prove that no holder voted
- * otherwise outside it (no chain orders the votes): builders include every vote they hold, and
- * among certificates for one proposal the one with the most signatures wins (object-kinds.ts).
+ * are genuine, one per holder, dated within the period, and reach quorum and the threshold; and
+ * validators holding at least the approval share of stake signed this very proposal, version and
+ * height together with the commitment of exactly these votes (tally-commitment.ts): for a hard
+ * fork that is their consent and their attestation of the tally, for a soft fork the attestation.
+ * It is bound to one network and one genesis (by hash) and names its version, so it cannot be
+ * replayed for another network or version. Votes a node holds beyond those listed do not change
+ * the verdict: the tally is the one 2/3 of stake attested (the trust assumption is written down
+ * in tally-commitment.ts), so every node that pinned the genesis reaches the same verdict.
  */
 
 import type { DownloadSource } from '../model/download-source.ts';
@@ -26,7 +28,8 @@ import { type ApprovalResult, approvingStake, expandApproval } from './approval.
 import type { TrustedGenesis } from './genesis.ts';
 import { type ChainPoint, checkProposal, votingEnded } from './proposal.ts';
 import { objectId } from './signing.ts';
-import { countedVotes, expandVote, type TallyResult, tally, tallyCounted } from './tally.ts';
+import { countedVotes, expandVote, type TallyResult, tallyCounted } from './tally.ts';
+import { tallyCommitment } from './tally-commitment.ts';
 import { refuse, type Verdict } from './verdict.ts';
 
 /**
@@ -66,9 +69,9 @@ export type BuildResult =
 
 /**
  * Builds the certificate of `proposal` from the votes and approvals a node holds, if voting has
- * ended at `now`, the vote passed, and (hard fork) the approving stake is enough. Votes and
- * approvals are listed in holder and validator order, so builders holding the same objects build
- * the same certificate.
+ * ended at `now`, the vote passed, and validators holding enough stake attested the tally of
+ * exactly the votes this node counts. Votes and approvals are listed in holder and validator
+ * order, so builders holding the same objects build the same certificate.
  */
 export function buildCertificate(
   g: TrustedGenesis,
@@ -84,8 +87,8 @@ export function buildCertificate(
   const counted = countedVotes(g, proposal, pid, votes);
   const t = tallyCounted(g, counted);
   if (!t.passed) return refuse('E_THRESHOLD', rejectionReason(t));
-  const ap = approvingStake(g, proposal, pid, approvals);
-  if (proposal.fork === 'hard' && !ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
+  const ap = approvingStake(g, proposal, pid, approvals, tallyCommitment(counted, t));
+  if (!ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
   const certificate: Certificate = {
     format: CERTIFICATE_FORMAT,
     network_id: g.networkId,
@@ -143,7 +146,16 @@ export function verifyCertificate(
     if (!v) return refuse('E_UNTRUSTED_KEY', `certificate names holder ${c.holder}, not in the snapshot`);
     votes.push(v);
   }
-  const t = tally(g, p, pid, votes);
+  const ignored: TallyResult['ignored'] = {
+    forged: 0,
+    non_holder: 0,
+    other_network: 0,
+    other_proposal: 0,
+    outside_period: 0,
+    superseded: 0,
+  };
+  const counted = countedVotes(g, p, pid, votes, ignored);
+  const t = tallyCounted(g, counted, ignored);
   const bad = t.ignored;
   if (bad.forged > 0)
     return refuse('E_SIGNATURE', `${bad.forged} vote signature(s) in the certificate do not verify`);
@@ -153,24 +165,25 @@ export function verifyCertificate(
       `${bad.outside_period} vote(s) in the certificate are dated outside the period`,
     );
   if (!t.passed) return refuse('E_THRESHOLD', rejectionReason(t));
+  const commitment = tallyCommitment(counted, t);
   const approvals: Approval[] = [];
   const validators = new Set<number>();
   for (const c of cert.approvals) {
     if (validators.has(c.validator))
       return refuse('E_MALFORMED', `certificate lists validator ${c.validator} twice`);
     validators.add(c.validator);
-    const a = expandApproval(g, p, pid, c);
+    const a = expandApproval(g, p, pid, c, commitment);
     if (!a)
       return refuse('E_UNTRUSTED_KEY', `certificate names validator ${c.validator}, not in the genesis`);
     approvals.push(a);
   }
-  const ap = approvingStake(g, p, pid, approvals);
+  const ap = approvingStake(g, p, pid, approvals, commitment);
   if (ap.validators.length !== approvals.length)
     return refuse(
       'E_SIGNATURE',
-      `${approvals.length - ap.validators.length} approval signature(s) do not verify`,
+      `${approvals.length - ap.validators.length} approval signature(s) do not verify over the certificate's tally`,
     );
-  if (p.fork === 'hard' && !ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
+  if (!ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
   return { ok: true, plan: planOf(g, cert, objectId(cert), pid, t, ap) };
 }
 
@@ -208,5 +221,5 @@ function rejectionReason(t: TallyResult): string {
 }
 
 function stakeReason(ap: ApprovalResult): string {
-  return `validator approval too low: ${ap.approving_stake} of ${ap.total_stake} stake approved`;
+  return `validator approval too low: ${ap.approving_stake} of ${ap.total_stake} stake attested this tally`;
 }

@@ -4,7 +4,8 @@
  * hash; then each kind's rules against the pinned genesis. A vote or approval whose proposal the
  * node does not hold yet is refused with E_NOT_FOUND, which costs the sender nothing: it is
  * fetched again by anti-entropy once the proposal is here. A certificate is verified offline
- * (verifyCertificate) and, if the node holds votes on it, checked against them too.
+ * (verifyCertificate) alone: votes the node holds beyond those it lists do not make it refuse a
+ * certificate whose tally 2/3 of stake attested (tally-commitment.ts), so honest nodes agree.
  */
 import type { Approval, Certificate, GovernanceKind, Proposal, Vote } from '../model/governance.ts';
 import { approvalMatches, checkApproval } from './approval.ts';
@@ -12,7 +13,7 @@ import { verifyCertificate } from './certificate.ts';
 import type { TrustedGenesis } from './genesis.ts';
 import { type ChainPoint, checkProposal, checkReleaseBinding, type SignedTargets } from './proposal.ts';
 import { objectId } from './signing.ts';
-import { checkVote, expandVote, tally, voteCounts } from './tally.ts';
+import { checkVote, voteCounts } from './tally.ts';
 import { refuse, type Verdict } from './verdict.ts';
 
 export interface ObjectCheckContext {
@@ -22,9 +23,6 @@ export interface ObjectCheckContext {
   now(): ChainPoint;
   /** The signed TUF targets the node trusts, if it has any (a proposal's release is checked against them). */
   targets?(): SignedTargets | undefined;
-  /** The votes the node holds for a proposal: a certificate that leaves out votes which would
-   * make it fail is refused here (see the certificate case below). */
-  votes?(proposalId: string): readonly Vote[];
 }
 
 export type ObjectVerdict = { ok: true; proof?: unknown } | Extract<Verdict, { ok: false }>;
@@ -74,19 +72,6 @@ export function makeObjectCheck(
         const cert = object as Certificate;
         const r = verifyCertificate(g, cert);
         if (!r.ok) return r;
-        // Offline, a certificate cannot prove that no vote was left out. A node that holds
-        // votes of its own checks the union: one that omits votes which reject the proposal is
-        // refused and not relayed (defence in depth; the offline verdict stays the same for all).
-        const held = ctx.votes?.(r.plan.proposal_id) ?? [];
-        if (held.length > 0) {
-          const listed = cert.votes.flatMap((c) => expandVote(g, r.plan.proposal_id, c) ?? []);
-          const t = tally(g, cert.proposal, r.plan.proposal_id, [...listed, ...held]);
-          if (!t.passed)
-            return refuse(
-              'E_THRESHOLD',
-              'the certificate leaves out votes held here that reject the proposal',
-            );
-        }
         return { ok: true, proof: r.plan };
       }
       default:

@@ -1,16 +1,20 @@
 /**
  * What `dchat governance status` shows of one proposal: tally against quorum and threshold,
- * approving stake, blocks and time left, and the certificate once held. A certified proposal
- * shows the certificate's own tally, so every node holding the certificate shows the same.
+ * approving stake, blocks and time left, the certificate once held, and the stake ready (signed
+ * readiness notes, notes.ts). A certified proposal shows the certificate's own tally, so every
+ * node holding the certificate shows the same.
  */
 
+import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
 import type { Approval, Certificate, Proposal, Vote } from '../model/governance.ts';
 import type { ProposalStatus } from '../model/governance-control.ts';
 import { approvingStake } from './approval.ts';
 import type { ApprovedPlan } from './certificate.ts';
 import type { TrustedGenesis } from './genesis.ts';
+import { readyStake } from './notes.ts';
 import { type ChainPoint, votingEnd, votingEnded } from './proposal.ts';
 import { type TallyResult, tally } from './tally.ts';
+import { heldCommitment } from './tally-commitment.ts';
 
 export interface HeldCertificate {
   id: string;
@@ -26,6 +30,8 @@ export function proposalStatus(
   approvals: readonly Approval[],
   cert: HeldCertificate | undefined,
   now: ChainPoint,
+  readiness: readonly Readiness[] = [],
+  rollbacks: readonly RollbackNote[] = [],
 ): ProposalStatus {
   const end = votingEnd(p);
   const params = g.body.params;
@@ -41,6 +47,13 @@ export function proposalStatus(
   const approvalReached =
     g.totalStake > 0 && BigInt(stake) * 10_000n >= BigInt(g.approvalBps) * BigInt(g.totalStake);
   const ended = votingEnded(p, now);
+  const commitment = ended && !cert ? heldCommitment(g, p, id, votes).commitment : null;
+  const attesting = cert
+    ? cert.plan.approving_stake
+    : commitment
+      ? approvingStake(g, p, id, approvals, commitment).approving_stake
+      : 0;
+  const ready = readyStake(g, p, id, readiness, rollbacks);
   return {
     id,
     title: p.title,
@@ -74,6 +87,11 @@ export function proposalStatus(
     total_stake: g.totalStake,
     approval_threshold: params.approval_threshold,
     approval_reached: approvalReached,
+    tally_commitment: commitment,
+    attesting_stake: attesting,
     certificate: cert ? { id: cert.id, certificate: cert.certificate } : null,
+    ready_stake: ready.ready_stake,
+    ready_share: ready.ready_share,
+    ready_validators: ready.validators,
   };
 }

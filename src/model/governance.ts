@@ -204,6 +204,20 @@ export const VoteSchema = z.strictObject({
 });
 export type Vote = z.infer<typeof VoteSchema>;
 
+/**
+ * The tally a validator saw when voting ended, which its approval signs (Cosmos: validators commit
+ * the block whose state holds the tally). `votes_root` is the RFC 6962 Merkle root over the ids of
+ * the counted votes (one per holder, in holder order); the totals are the token weights they carry.
+ */
+export const TallyCommitmentSchema = z.strictObject({
+  votes_root: hex64,
+  voters: safeUint,
+  yes: safeUint,
+  no: safeUint,
+  abstain: safeUint,
+});
+export type TallyCommitment = z.infer<typeof TallyCommitmentSchema>;
+
 export const ApprovalSchema = z.strictObject({
   format: z.literal(APPROVAL_FORMAT),
   network_id: networkId,
@@ -213,6 +227,12 @@ export const ApprovalSchema = z.strictObject({
   activation_height: blockHeight,
   validator: publicKeyHex,
   time_ms: timeMs,
+  /**
+   * null: consent only (a hard fork's approval given while voting is open). Set: the validator
+   * attests this tally as final (signed once voting has ended); a certificate needs such
+   * attestations of its own tally from validators holding the approval share of stake.
+   */
+  tally: TallyCommitmentSchema.nullable(),
   signature: signatureHex,
 });
 export type Approval = z.infer<typeof ApprovalSchema>;

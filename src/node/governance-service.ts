@@ -2,17 +2,23 @@
  * Governance in the node: the pinned genesis, every governance object held (in memory and under
  * governance/ in the home), their check as the gossip core's ValidateObject, the control methods
  * (`governance_context`, `governance_submit`, `governance_status`), and certification: a
- * validator node builds the upgrade certificate once voting has ended, the vote passed and (hard
- * fork) enough stake approved, and gossips it; being a gossiped object, it reaches nodes that
- * join later by anti-entropy like any other. Every rule is in src/governance/; this is wiring.
+ * validator node with its validator key attests the tally it holds once voting has ended (and a
+ * short settling delay passed): for a soft fork always, for a hard fork only once its operator
+ * approved it (`dchat governance approve`), signing again if later votes change what it holds
+ * (Cosmos validators commit the tally without anyone's command; tally-commitment.ts). It builds
+ * the certificate once the vote passed and validators holding enough stake attested the same
+ * tally, and gossips it; being a gossiped object, it reaches nodes that join later by
+ * anti-entropy like any other. Every rule is in src/governance/; this is wiring.
  *
  * Without a pinned genesis the node takes no governance objects and the methods answer
  * E_NOT_INITIALIZED.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DchatError } from '../errors.ts';
 import type { ValidateObject } from '../gossip/core/index.ts';
 import type { AcceptedObject, GossipService } from '../gossip/libp2p/adapter.ts';
+import { buildApproval } from '../governance/builders.ts';
 import type { HeightSource } from '../governance/height-source.ts';
 import {
   buildCertificate,
@@ -25,11 +31,14 @@ import {
   verifyCertificate,
   votingEnded,
 } from '../governance/index.ts';
+import { rollbackEntries } from '../governance/notes.ts';
 import { signedTargetsOf } from '../governance/release-digest.ts';
 import { type HeldCertificate, proposalStatus } from '../governance/status.ts';
+import { heldCommitment, sameCommitment } from '../governance/tally-commitment.ts';
+import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
 import type { ControlResult } from '../model/control.ts';
 import type { Approval, Certificate, GovernanceKind, Proposal, Vote } from '../model/governance.ts';
-import { MAX_STATUS_PROPOSALS } from '../model/governance-control.ts';
+import { MAX_STATUS_PROPOSALS, MAX_STATUS_ROLLBACKS } from '../model/governance-control.ts';
 import type { GovernanceStore } from '../store/governance-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
 import { listPackages } from '../trust/package-check.ts';
@@ -37,11 +46,21 @@ import { listPackages } from '../trust/package-check.ts';
 /** How often a validator node looks for proposals to certify. */
 const CERTIFY_INTERVAL_MS = 1000;
 
+/**
+ * How long after the end of voting a validator waits before it attests the tally: votes dated
+ * within the period may still be on their way. Two block intervals, within [1 s, 30 s].
+ */
+function settleMs(g: TrustedGenesis): number {
+  return Math.min(30_000, Math.max(1000, 2 * g.body.params.block_interval_ms));
+}
+
 export interface GovernanceServiceInit {
   store: GovernanceStore;
   log: Logger;
   /** Validators build certificates; other roles only check and relay them. */
   certify: boolean;
+  /** The validator key of a validator node: it attests tallies (see the header). */
+  signer?: { privateKey: KeyObject; publicKeyHex: string } | undefined;
   heightSource?: HeightSource | undefined;
   clock: () => number;
   /** Hops on objects this node originates. */
@@ -64,6 +83,11 @@ export class GovernanceService {
   private timer: NodeJS.Timeout | undefined;
   private writes: Promise<void> = Promise.resolve();
   private stored: { kind: GovernanceKind; id: string; object: unknown }[] = [];
+  /** Activation notes held (node/activation-notes.ts), for status. */
+  private notes: () => { readiness: readonly Readiness[]; rollbacks: readonly RollbackNote[] } = () => ({
+    readiness: [],
+    rollbacks: [],
+  });
 
   private constructor(init: GovernanceServiceInit, genesis: TrustedGenesis | undefined) {
     this.init = init;
@@ -100,7 +124,6 @@ export class GovernanceService {
           proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
           now: () => this.now(),
           targets: () => this.signedTargets(),
-          votes: (pid) => [...this.votes.values()].filter((v) => v.proposal_id === pid),
         })
       : undefined;
     return {
@@ -159,6 +182,11 @@ export class GovernanceService {
     return this.genesis;
   }
 
+  /** Where status reads the readiness and rollback notes held (node/activation-notes.ts). */
+  useNotes(notes: () => { readiness: readonly Readiness[]; rollbacks: readonly RollbackNote[] }): void {
+    this.notes = notes;
+  }
+
   // ---- control methods ------------------------------------------------------------------------
 
   context(version: string | undefined): ControlResult<'governance_context'> {
@@ -195,6 +223,7 @@ export class GovernanceService {
     const ids = proposal !== undefined ? [proposal] : [...all.keys()];
     const votes = [...this.votes.values()];
     const approvals = [...this.approvals.values()];
+    const notes = this.notes();
     const proposals = ids
       .map((id) => {
         const p = all.get(id) as Proposal;
@@ -206,11 +235,21 @@ export class GovernanceService {
           approvals.filter((a) => a.proposal_id === id),
           this.certificates.get(id),
           now,
+          notes.readiness.filter((r) => r.proposal_id === id),
+          notes.rollbacks,
         );
       })
       .sort((a, b) => b.submit_time_ms - a.submit_time_ms)
       .slice(0, MAX_STATUS_PROPOSALS);
-    return { network_id: g.networkId, genesis_hash: g.hash, now, proposals };
+    const rollbacks = rollbackEntries(g, notes.rollbacks, MAX_STATUS_ROLLBACKS);
+    return {
+      network_id: g.networkId,
+      genesis_hash: g.hash,
+      now,
+      block_interval_ms: g.body.params.block_interval_ms,
+      proposals,
+      rollbacks,
+    };
   }
 
   /** Approved plans this node holds certificates for (for the activation supervisor). */
@@ -298,17 +337,14 @@ export class GovernanceService {
     const now = this.now();
     for (const [pid, p] of this.proposals) {
       if (this.certificates.has(pid) || !votingEnded(p, now)) continue;
+      const votes = [...this.votes.values()].filter((v) => v.proposal_id === pid);
+      const approvals = [...this.approvals.values()].filter((a) => a.proposal_id === pid);
+      this.attest(g, gossip, now, pid, p, votes, approvals);
       // First attempt after the end, then again only when votes or approvals changed.
       if (this.tried.has(pid) && !this.dirty.has(pid)) continue;
       this.tried.add(pid);
       this.dirty.delete(pid);
-      const b = buildCertificate(
-        g,
-        p,
-        [...this.votes.values()].filter((v) => v.proposal_id === pid),
-        [...this.approvals.values()].filter((a) => a.proposal_id === pid),
-        now,
-      );
+      const b = buildCertificate(g, p, votes, approvals, now);
       if (!b.ok) {
         this.init.log.info({ proposal: pid, code: b.code, reason: b.reason }, 'proposal not certified');
         continue;
@@ -332,6 +368,45 @@ export class GovernanceService {
           ),
         );
     }
+  }
+
+  /** When this node first saw each proposal's voting ended (its clock): the settling delay. */
+  private readonly endedAt = new Map<string, number>();
+
+  /** A validator node signs (again) the tally it holds, if due (see the header). */
+  private attest(
+    g: TrustedGenesis,
+    gossip: GossipService,
+    now: ChainPoint,
+    pid: string,
+    p: Proposal,
+    votes: readonly Vote[],
+    approvals: readonly Approval[],
+  ): void {
+    const signer = this.init.signer;
+    if (!signer || !g.validatorIndex.has(signer.publicKeyHex)) return;
+    const clock = this.init.clock();
+    const seen = this.endedAt.get(pid) ?? clock;
+    this.endedAt.set(pid, seen);
+    if (clock < seen + settleMs(g)) return;
+    const mine = approvals.find((a) => a.validator === signer.publicKeyHex);
+    if (p.fork === 'hard' && !mine) return; // no consent from this validator's operator
+    const { commitment, passed } = heldCommitment(g, p, pid, votes);
+    if (!passed || (mine && sameCommitment(mine.tally, commitment))) return;
+    const ctx = {
+      network_id: g.networkId,
+      params: g.body.params,
+      now: { height: now.height, time_ms: Math.max(now.time_ms, (mine?.time_ms ?? 0) + 1) },
+      release: null,
+    };
+    const a = buildApproval(ctx, signer.privateKey, pid, p, commitment);
+    const r = gossip.offerObject('approval', objectId(a), a, this.init.ttl);
+    if (r.ok)
+      this.init.log.info(
+        { proposal: pid, voters: commitment.voters, votes_root: commitment.votes_root },
+        'tally attested',
+      );
+    else this.init.log.info({ proposal: pid, code: r.code, reason: r.reason }, 'tally attestation not taken');
   }
 
   // ---- trusted release hashes -------------------------------------------------------------------

@@ -202,10 +202,16 @@ export async function approve(o: KeyFlags & { proposal: string }, env: CommandEn
   const p = await resolveProposal(env, o.proposal);
   const ctx = await context(env);
   await requireReproducible(env, p);
-  const a = buildApproval(ctx, key, p.id, p);
+  // While voting is open: consent (hard forks). Once it has ended: the tally the node holds.
+  const a = buildApproval(ctx, key, p.id, p, p.status === 'voting' ? null : p.tally_commitment);
   const r = await controlRequest(env.paths, 'governance_submit', { kind: 'approval', object: a });
   env.out.line(`🛡️  Approved ${p.id.slice(0, 16)}: ${p.version} at height ${p.activation_height}`);
-  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator });
+  if (a.tally)
+    env.out.line(
+      `   Attested tally: ${a.tally.voters} votes, yes ${a.tally.yes}, no ${a.tally.no}, abstain ${a.tally.abstain} (root ${a.tally.votes_root.slice(0, 16)})`,
+    );
+  else env.out.line('   Voting is open: your validator node attests the final tally when it ends.');
+  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator, tally: a.tally });
 }
 
 /**
@@ -253,6 +259,15 @@ export async function status(o: { proposal?: string }, env: CommandEnv): Promise
     const blocks = p.blocks_left === null ? '' : `${p.blocks_left} blocks, `;
     env.out.line(`   Voting left: ${blocks}${Math.ceil(p.time_left_ms / 1000)} s`);
     if (p.certificate) env.out.line(`   ✅ Certificate ${p.certificate.id}`);
+    const who = p.ready_validators.map((v) => v.key_id).join(', ');
+    env.out.line(
+      `   🚦 Ready: ${p.ready_stake} of ${p.total_stake} stake (${pct(p.ready_stake, p.total_stake)})${who ? `: ${who}` : ''}`,
+    );
   }
+  if (st.rollbacks.length > 0) env.out.line('');
+  for (const r of st.rollbacks)
+    env.out.line(
+      `↩️  ${r.key_id ?? `node ${r.signer.slice(0, 16)}`} (stake ${r.stake}) rolled back ${r.version} -> ${r.to}${r.height === null ? '' : ` at height ${r.height}`}: ${r.reason}`,
+    );
   env.out.result(st);
 }

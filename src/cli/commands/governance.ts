@@ -46,7 +46,9 @@ export function registerGovernance(program: Command, ctx: CliContext): void {
     .action(lazy(ctx, async () => (await impl()).vote));
   gov
     .command('approve')
-    .description("approve a (hard fork) proposal with a validator's key")
+    .description(
+      'validator: consent to a hard fork while voting is open; after it ends, attest the tally the node holds',
+    )
     .requiredOption('--proposal <id>', 'proposal id (or a unique prefix of it)')
     .requiredOption('--key <file>', "the validator's private key")
     .option('--passphrase-file <file>', 'passphrase of an encrypted --key')

@@ -12,6 +12,7 @@ import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
 import { chainUrl } from '../../model/chain.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
+import type { NotesStatus } from '../../node/activation-notes.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import type { HeightSourceSpec, HeightStatus } from '../../node/heights.ts';
@@ -263,7 +264,21 @@ export async function status(_o: Record<string, never>, env: CommandEnv): Promis
   for (const p of st.releases.packages) env.out.line(`   ✅ ${p.target} verified (from ${p.source})`);
   for (const d of st.releases.downloads)
     if (d.state !== 'verified') env.out.line(`   ⏳ ${d.target} ${d.state}${d.error ? `: ${d.error}` : ''}`);
+  const notes = st as Partial<NotesStatus>;
+  for (const p of notes.readiness?.proposals ?? [])
+    env.out.line(
+      `🚦 Ready for ${p.version} at height ${p.activation_height}: ${shareLine(p.ready_stake, p.total_stake)} of validator stake (${p.ready_validators} validators)${notes.readiness?.advertised === p.proposal_id ? '; this node advertised readiness' : ''}`,
+    );
+  for (const r of notes.rollback_notes ?? [])
+    env.out.line(
+      `↩️  ${r.key_id ?? r.signer.slice(0, 16)} rolled back ${r.version} -> ${r.to}${r.height === null ? '' : ` at height ${r.height}`}: ${r.reason}`,
+    );
   env.out.result(st);
+}
+
+/** "70 of 100 (70.0%)". */
+export function shareLine(n: number, d: number): string {
+  return `${n} of ${d} (${d > 0 ? ((100 * n) / d).toFixed(1) : '0.0'}%)`;
 }
 
 export interface AnnounceFlags {
