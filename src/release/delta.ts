@@ -36,6 +36,12 @@ import {
 
 /** A patch larger than this share of the zstd -19 full file is not published. */
 export const PATCH_SHARE = 0.8;
+/**
+ * bsdiff's suffix sort (Debian's qsufsort) takes about 17 bytes per byte of the old file and
+ * O(n log n) time: above this size (a 132 MB dchat SEA build would need over 2 GiB and ten
+ * minutes) only zstd --patch-from runs, which finds the long matches of near-identical builds.
+ */
+export const BSDIFF_MAX_BYTES = 64 * 1024 * 1024;
 /** The compressed full file is published only below this share of the package. */
 export const FULL_SHARE = 0.9;
 export const ZSTD_LEVEL = 19;
@@ -270,7 +276,9 @@ export async function bestPatch(c: EncodeContext, oldPath: string, tag: string):
   // the slower one's, and peak memory their sum (about 1 GiB for a 34 MB binary).
   await Promise.all([
     attempt('zstd-patch-from', () => zstdBytes(c.newBytes, oldBytes)),
-    attempt('bsdiff-best', () => bsdiffBest(oldPath, c.newPath, c.tmp, c.newBytes.length)),
+    Math.max(oldBytes.length, c.newBytes.length) <= BSDIFF_MAX_BYTES
+      ? attempt('bsdiff-best', () => bsdiffBest(oldPath, c.newPath, c.tmp, c.newBytes.length))
+      : tried.push({ algorithm: 'bsdiff-best', ms: 0, error: `skipped: over ${BSDIFF_MAX_BYTES} bytes` }),
   ]);
   made.sort((a, b) => a.size - b.size);
   const best = made[0];
