@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import {
+  AnyProposalSchema,
   ApprovalSchema,
   CertificateSchema,
   FORK_TYPES,
@@ -13,8 +14,8 @@ import {
   MAX_PROPOSAL_MIRRORS,
   MAX_VALIDATORS,
   networkId,
-  ProposalSchema,
   publicKeyHex,
+  TallyCommitmentSchema,
   VoteSchema,
 } from './governance.ts';
 import { boundedString, hex64, safeUint, versionString } from './schema-util.ts';
@@ -40,7 +41,7 @@ export const GovernanceContextResultSchema = z.object({
 });
 
 export const GovernanceSubmitParamsSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('proposal'), object: ProposalSchema }),
+  z.strictObject({ kind: z.literal('proposal'), object: AnyProposalSchema }),
   z.strictObject({ kind: z.literal('vote'), object: VoteSchema }),
   z.strictObject({ kind: z.literal('approval'), object: ApprovalSchema }),
 ]);
@@ -66,6 +67,10 @@ const tallySchema = z.object({
 
 export const ProposalStatusSchema = z.object({
   id: hex64,
+  /** upgrade, or genesis: a genesis change (it names no release: version 0.0.0 at height 0). */
+  kind: z.enum(['upgrade', 'genesis']),
+  /** A genesis change: the proposed genesis version and hash. */
+  genesis: z.object({ version: safeUint, hash: hex64 }).nullable(),
   title: boundedString,
   version: versionString,
   fork: z.enum(FORK_TYPES),
@@ -88,6 +93,12 @@ export const ProposalStatusSchema = z.object({
   total_stake: safeUint,
   approval_threshold: z.string().max(16),
   approval_reached: z.boolean(),
+  /**
+   * Once voting has ended: the tally commitment of the votes this node holds (what a validator's
+   * approval signs now), and the stake of approvals attesting exactly it.
+   */
+  tally_commitment: TallyCommitmentSchema.nullable(),
+  attesting_stake: safeUint,
   /** The approved-upgrade certificate once held: its id and the certificate itself. */
   certificate: z.object({ id: hex64, certificate: CertificateSchema }).nullable(),
   /**

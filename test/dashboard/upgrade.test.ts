@@ -16,6 +16,8 @@ const PID = 'a'.repeat(64);
 function proposalStatus(over: Partial<ProposalStatus> = {}): ProposalStatus {
   return {
     id: PID,
+    kind: 'upgrade',
+    genesis: null,
     title: 'upgrade to 1.1.0',
     version: '1.1.0',
     fork: 'hard',
@@ -47,6 +49,8 @@ function proposalStatus(over: Partial<ProposalStatus> = {}): ProposalStatus {
     total_stake: 100,
     approval_threshold: '0.67',
     approval_reached: true,
+    tally_commitment: null,
+    attesting_stake: 70,
     certificate: null,
     ready_stake: 40,
     ready_share: '0.4000',

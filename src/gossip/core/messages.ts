@@ -78,7 +78,14 @@ export type Digest = z.infer<typeof DigestSchema>;
 const hops = z.number().int().min(0).max(255);
 /** Any object but a release: kind, id, the object, and the hops left (outside every signature). */
 function objectBody<K extends SignedObjectKind>(k: K) {
-  return { kind: z.literal(k), id: hex64, object: SIGNED_OBJECT_SCHEMAS[k], ttl: hops };
+  return {
+    kind: z.literal(k),
+    id: hex64,
+    object: SIGNED_OBJECT_SCHEMAS[k],
+    ttl: hops,
+    /** The id asked for, when this object superseded it in its slot (object-path.ts serveObjects). */
+    answers: hex64.optional(),
+  };
 }
 /** `announce` or `bundle`: a release travels as its VersionAnnouncement (hops in its own `ttl`). */
 function carrying<T extends 'announce' | 'bundle'>(type: T) {
