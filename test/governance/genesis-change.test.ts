@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isSecurityCode } from '../../src/errors.ts';
 import { verifyCertificate } from '../../src/governance/certificate.ts';
 import { trustGenesis } from '../../src/governance/genesis.ts';
 import { buildGenesisCertificate, verifyGenesisChange } from '../../src/governance/genesis-change.ts';
@@ -177,4 +178,37 @@ test('after the change the new snapshot counts: a new holder votes, a removed on
   assert.equal(onlyNew.voters, 1);
   const onlyOld = tally(g2, p, pid, [oldVote]);
   assert.equal(onlyOld.voters, 0);
+});
+
+test('objects of a genesis a node moved past are dropped without costing the peers that still hold them', () => {
+  const net = network();
+  const fresh = key();
+  const v2 = nextGenesis(net, fresh);
+  const g2 = trustGenesis(v2);
+  const p = proposal({ ...net, g: g2 });
+  const held = new Map<string, AnyProposal>([[objectId(p), p]]);
+  const removed = net.holders[3] as never;
+  const old = vote(net, p, removed, 'yes');
+  const oldProposal = genesisProposal(net, v2);
+  const base = {
+    proposal: (id: string) => held.get(id),
+    now: () => ({ time_ms: p.submit_time_ms + 5000, height: null }),
+  };
+  const strict = makeObjectCheck(g2, base);
+  const lenient = makeObjectCheck(g2, {
+    ...base,
+    pastGenesis: (h: string) => (h === net.g.hash ? net.g : undefined),
+    pastMember: (k: string) => net.g.holderIndex.has(k) && !g2.holderIndex.has(k),
+  });
+  const code = (c: typeof strict, kind: 'vote' | 'proposal', o: object) => {
+    const r = c(kind, objectId(o), o);
+    return r.ok ? 'ok' : r.code;
+  };
+  assert.equal(code(strict, 'vote', old), 'E_UNTRUSTED_KEY');
+  assert.equal(code(lenient, 'vote', old), 'E_CHAIN_MISMATCH');
+  assert.equal(isSecurityCode('E_CHAIN_MISMATCH'), false);
+  assert.equal(code(strict, 'proposal', oldProposal), 'E_ROLLBACK');
+  assert.equal(code(lenient, 'proposal', oldProposal), 'E_CHAIN_MISMATCH');
+  // Someone who was never a holder is still a security refusal.
+  assert.equal(code(lenient, 'vote', vote(net, p, key(), 'yes')), 'E_UNTRUSTED_KEY');
 });
