@@ -41,10 +41,12 @@ function nextGenesis(
   over: { version?: number; network_id?: string } = {},
 ): Genesis {
   const b = net.genesis.signed;
+  const version = over.version ?? b.version + 1;
   return signGenesis(
     {
       ...b,
-      version: over.version ?? b.version + 1,
+      version,
+      ...(version > 1 ? { origin: net.g.origin } : {}),
       network_id: over.network_id ?? b.network_id,
       holders: [...b.holders.slice(0, 3), { public_key: fresh.pub, weight: 100 }],
     },
@@ -118,6 +120,14 @@ test('never a skip, a rollback, another network or a genesis its root did not si
   assert.equal(code(nextGenesis(net, fresh, { version: 3 })), 'E_NOT_FOUND', 'a skip waits, costing nobody');
   assert.equal(code(nextGenesis(net, fresh, { version: 1 })), 'E_ROLLBACK');
   assert.equal(code(nextGenesis(net, fresh, { network_id: 'dchat-other' })), 'E_WRONG_NETWORK');
+  // Another network's origin, or another height clock: not this network's next genesis.
+  const foreign = nextGenesis(net, fresh);
+  assert.equal(code(signGenesis({ ...foreign.signed, origin: 'e'.repeat(64) }, net.root)), 'E_WRONG_NETWORK');
+  assert.equal(
+    code(signGenesis({ ...foreign.signed, created: '2030-01-01T00:00:00.000Z' }, net.root)),
+    'E_MALFORMED',
+  );
+  assert.equal(trustGenesis(foreign).origin, net.g.hash, 'the origin stays the first genesis');
   const unsigned = { ...nextGenesis(net, fresh), signatures: [] };
   assert.equal(code(unsigned), 'E_THRESHOLD');
   const forged = nextGenesis(net, fresh);
