@@ -498,8 +498,13 @@ export class DchatNode extends EventEmitter {
     for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
     const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
     const stored = await adoptPackage(this.paths, this.store, target, origin);
-    void this.ipfs?.provide(stored);
-    this.emit('package:verified', stored.target.path);
+    // Serving it (IPFS import, BitTorrent seeding) starts once the caller has its answer: loading
+    // Helia or webtorrent blocks this thread for seconds the first time.
+    setImmediate(() => {
+      if (this.stopping) return;
+      void this.ipfs?.provide(stored);
+      this.emit('package:verified', stored.target.path);
+    });
     const byPeer = Object.fromEntries(
       [...source.received]
         .map(([id, st]) => [id, st.bytes - (before.get(id) ?? 0)] as const)

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
-import { mayHaveVersions, watchSupervisor } from '../../activation/parent-watch.ts';
+import { awaitGo, mayHaveVersions, SUPERVISED_ENV, watchSupervisor } from '../../activation/parent-watch.ts';
 import { DchatError, UsageError } from '../../errors.ts';
 import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
 import { chainUrl } from '../../model/chain.ts';
@@ -48,6 +48,8 @@ export interface StartFlags {
   validatorKey?: string;
   passphraseFile?: string;
   allowInsecureKeyPermissions?: boolean;
+  /** Hidden: started by a supervisor ahead of a switch; waits for its "go" (activation/child.ts). */
+  standby?: boolean;
 }
 
 /** `--tracker HOST:PORT` ([::1]:PORT for IPv6). */
@@ -153,6 +155,14 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   const heightSource = heightSourceFlag(o.heightSource, o.upgradeApi);
   const validatorKey = await validatorKeyFlag(o, env);
   const healthTimeout = intFlag(o.healthTimeout, '--health-timeout', 1, 3600);
+  if (o.standby) {
+    // The code is loaded and the flags checked: what is left is the start proper, once the old
+    // node has stopped. Nothing under the home has been touched yet.
+    if (!env.ctx.env[SUPERVISED_ENV])
+      throw new UsageError('--standby', 'only for a node its supervisor starts');
+    env.out.record({ event: 'standby', pid: process.pid });
+    if (!(await awaitGo(process.stdin))) return 0;
+  }
   // With installed versions ($DCHAT_HOME/versions), the supervisor runs the current one as a child
   // (loaded only then: an idle unsupervised node keeps its small footprint).
   if (mayHaveVersions(env.paths.home, env.ctx.env)) {
