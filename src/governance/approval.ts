@@ -6,7 +6,13 @@
  * all stake, for a hard fork (consent and commit) and a soft fork (commit) alike. The approving
  * stake is the sum of distinct validators' stakes.
  */
-import { APPROVAL_FORMAT, type Approval, type Proposal, type TallyCommitment } from '../model/governance.ts';
+import {
+  type AnyProposal,
+  APPROVAL_FORMAT,
+  type Approval,
+  isGenesisProposal,
+  type TallyCommitment,
+} from '../model/governance.ts';
 import { atLeastShare, type TrustedGenesis } from './genesis.ts';
 import { objectId, verifyObject } from './signing.ts';
 import { sameCommitment } from './tally-commitment.ts';
@@ -21,10 +27,21 @@ export function checkApproval(g: TrustedGenesis, a: Approval): Verdict {
   return OK;
 }
 
+/**
+ * What an approval names besides the proposal id: an upgrade's version and activation height; a
+ * genesis change names no release (0.0.0 at height 0): its proposal id binds the new genesis.
+ */
+export function approvalTarget(p: AnyProposal): { version: string; activation_height: number } {
+  return isGenesisProposal(p)
+    ? { version: '0.0.0', activation_height: 0 }
+    : { version: p.version, activation_height: p.activation_height };
+}
+
 /** Whether a genuine approval is for exactly this proposal (id, version and height). */
-export function approvalMatches(p: Proposal, proposalId: string, a: Approval): Verdict {
+export function approvalMatches(p: AnyProposal, proposalId: string, a: Approval): Verdict {
   if (a.proposal_id !== proposalId) return refuse('E_WRONG_TARGET', 'the approval is for another proposal');
-  if (a.version !== p.version || a.activation_height !== p.activation_height)
+  const t = approvalTarget(p);
+  if (a.version !== t.version || a.activation_height !== t.activation_height)
     return refuse('E_VERSION_MISMATCH', 'the approval names another version or activation height');
   return OK;
 }
@@ -45,7 +62,7 @@ export interface ApprovalResult {
  */
 export function approvingStake(
   g: TrustedGenesis,
-  p: Proposal,
+  p: AnyProposal,
   proposalId: string,
   approvals: readonly Approval[],
   commitment?: TallyCommitment,
@@ -76,7 +93,7 @@ export function approvingStake(
 /** An approval as signed, rebuilt from its compact form in a certificate. */
 export function expandApproval(
   g: TrustedGenesis,
-  p: Proposal,
+  p: AnyProposal,
   proposalId: string,
   c: { validator: number; time_ms: number; signature: string },
   tally: TallyCommitment,
@@ -87,8 +104,7 @@ export function expandApproval(
     format: APPROVAL_FORMAT,
     network_id: g.networkId,
     proposal_id: proposalId,
-    version: p.version,
-    activation_height: p.activation_height,
+    ...approvalTarget(p),
     validator: v.public_key,
     time_ms: c.time_ms,
     tally,

@@ -17,10 +17,12 @@
 
 import type { DownloadSource } from '../model/download-source.ts';
 import {
+  type AnyProposal,
   type Approval,
   CERTIFICATE_FORMAT,
   type Certificate,
   type ForkType,
+  isGenesisProposal,
   type Proposal,
   type Vote,
 } from '../model/governance.ts';
@@ -80,6 +82,36 @@ export function buildCertificate(
   approvals: readonly Approval[],
   now: ChainPoint,
 ): BuildResult {
+  const b = buildSigned(g, proposal, votes, approvals, now);
+  if (!b.ok) return b;
+  return {
+    ok: true,
+    certificate: b.certificate,
+    id: b.id,
+    plan: planOf(g, proposal, b.id, b.proposalId, b.tally, b.approval),
+  };
+}
+
+/** A certificate of any proposal kind, with the counts that carry it. */
+export type SignedBuild =
+  | {
+      ok: true;
+      certificate: Certificate;
+      id: string;
+      proposalId: string;
+      tally: TallyResult;
+      approval: ApprovalResult;
+    }
+  | Extract<Verdict, { ok: false }>;
+
+/** `buildCertificate` for any proposal kind (genesis-change.ts builds on it too). */
+export function buildSigned(
+  g: TrustedGenesis,
+  proposal: AnyProposal,
+  votes: readonly Vote[],
+  approvals: readonly Approval[],
+  now: ChainPoint,
+): SignedBuild {
   const pc = checkProposal(g, proposal);
   if (!pc.ok) return pc;
   if (!votingEnded(proposal, now)) return refuse('E_BUSY', 'voting has not ended');
@@ -107,7 +139,7 @@ export function buildCertificate(
     }),
   };
   const id = objectId(certificate);
-  return { ok: true, certificate, id, plan: planOf(g, certificate, id, pid, t, ap) };
+  return { ok: true, certificate, id, proposalId: pid, tally: t, approval: ap };
 }
 
 /**
@@ -122,6 +154,27 @@ export function verifyCertificate(
   cert: Certificate,
   expect: CertificateExpectation = {},
 ): CertificateVerdict {
+  const p = cert.proposal;
+  if (isGenesisProposal(p))
+    return refuse('E_UNSUPPORTED', 'a certificate of a genesis change, not of an upgrade');
+  if (expect.version !== undefined && p.version !== expect.version)
+    return refuse('E_VERSION_MISMATCH', `certificate approves ${p.version}, not ${expect.version}`);
+  const v = verifySigned(g, cert, expect);
+  if (!v.ok) return v;
+  return { ok: true, plan: planOf(g, p, objectId(cert), v.proposalId, v.tally, v.approval) };
+}
+
+/** What a verified certificate of any kind proves: its proposal's id and the counts. */
+export type SignedVerdict =
+  | { ok: true; proposalId: string; tally: TallyResult; approval: ApprovalResult }
+  | Extract<Verdict, { ok: false }>;
+
+/** `verifyCertificate` for any proposal kind, without the plan. */
+export function verifySigned(
+  g: TrustedGenesis,
+  cert: Certificate,
+  expect: { proposal_id?: string } = {},
+): SignedVerdict {
   if (cert.network_id !== g.networkId || cert.proposal.network_id !== g.networkId)
     return refuse(
       'E_WRONG_NETWORK',
@@ -131,8 +184,6 @@ export function verifyCertificate(
     return refuse('E_WRONG_NETWORK', 'certificate counts against another genesis than the one pinned');
   const p = cert.proposal;
   const pid = objectId(p);
-  if (expect.version !== undefined && p.version !== expect.version)
-    return refuse('E_VERSION_MISMATCH', `certificate approves ${p.version}, not ${expect.version}`);
   if (expect.proposal_id !== undefined && pid !== expect.proposal_id)
     return refuse('E_VERSION_MISMATCH', 'certificate is for another proposal');
   const pc = checkProposal(g, p);
@@ -184,18 +235,17 @@ export function verifyCertificate(
       `${approvals.length - ap.validators.length} approval signature(s) do not verify over the certificate's tally`,
     );
   if (!ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
-  return { ok: true, plan: planOf(g, cert, objectId(cert), pid, t, ap) };
+  return { ok: true, proposalId: pid, tally: t, approval: ap };
 }
 
 function planOf(
   g: TrustedGenesis,
-  cert: Certificate,
+  p: Proposal,
   certificateId: string,
   proposalId: string,
   t: TallyResult,
   ap: ApprovalResult,
 ): ApprovedPlan {
-  const p = cert.proposal;
   return {
     network_id: g.networkId,
     genesis_hash: g.hash,

@@ -14,7 +14,7 @@
  * have signed both; the gossip core then keeps one of them by its replay rule.
  */
 import { merkleRootHex } from '../crypto/merkle.ts';
-import type { Proposal, TallyCommitment, Vote } from '../model/governance.ts';
+import type { AnyProposal, TallyCommitment, Vote } from '../model/governance.ts';
 import type { TrustedGenesis } from './genesis.ts';
 import { type CountedVote, countedVotes, type TallyResult, tallyCounted } from './tally.ts';
 
@@ -44,7 +44,7 @@ export function sameCommitment(a: TallyCommitment | null, b: TallyCommitment | n
 /** The commitment of the votes a node holds for a proposal, and whether that tally passes. */
 export function heldCommitment(
   g: TrustedGenesis,
-  p: Proposal,
+  p: AnyProposal,
   proposalId: string,
   votes: readonly Vote[],
 ): { commitment: TallyCommitment; passed: boolean } {

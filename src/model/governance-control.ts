@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import {
+  AnyProposalSchema,
   ApprovalSchema,
   CertificateSchema,
   FORK_TYPES,
@@ -13,7 +14,6 @@ import {
   MAX_PROPOSAL_MIRRORS,
   MAX_VALIDATORS,
   networkId,
-  ProposalSchema,
   publicKeyHex,
   TallyCommitmentSchema,
   VoteSchema,
@@ -41,7 +41,7 @@ export const GovernanceContextResultSchema = z.object({
 });
 
 export const GovernanceSubmitParamsSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('proposal'), object: ProposalSchema }),
+  z.strictObject({ kind: z.literal('proposal'), object: AnyProposalSchema }),
   z.strictObject({ kind: z.literal('vote'), object: VoteSchema }),
   z.strictObject({ kind: z.literal('approval'), object: ApprovalSchema }),
 ]);
@@ -67,6 +67,10 @@ const tallySchema = z.object({
 
 export const ProposalStatusSchema = z.object({
   id: hex64,
+  /** upgrade, or genesis: a genesis change (it names no release: version 0.0.0 at height 0). */
+  kind: z.enum(['upgrade', 'genesis']),
+  /** A genesis change: the proposed genesis version and hash. */
+  genesis: z.object({ version: safeUint, hash: hex64 }).nullable(),
   title: boundedString,
   version: versionString,
   fork: z.enum(FORK_TYPES),

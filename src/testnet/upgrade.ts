@@ -192,21 +192,27 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
         deadline,
         d.signal,
       );
-    // Votes and approvals go through different nodes, as holders and validators each use their own.
-    for (const [i, option] of holderVotes.entries()) {
-      const n = supervised[i % supervised.length] as UpgradeNode;
-      const key = (gov.holders[i] as KeyFile).file;
-      await dchat(n, ['governance', 'vote', '--proposal', proposed.id, '--option', option, '--key', key]);
-    }
+    // Votes and approvals go through different nodes, as holders and validators each use their
+    // own; all at once (each is a CLI process, and the voting period is short).
     const stakes = validatorStakes(gov.validators.length);
     const total = stakes.reduce((a, b) => a + b, 0);
     let approving = 0;
+    const approvers: { n: UpgradeNode; file: string }[] = [];
     for (const [i, v] of gov.validators.entries()) {
       if (approving * 100 >= total * 67) break;
-      const n = net.node(`v${i}`);
-      await dchat(n, ['governance', 'approve', '--proposal', proposed.id, '--key', v.file]);
+      approvers.push({ n: net.node(`v${i}`), file: v.file });
       approving += stakes[i] as number;
     }
+    await Promise.all([
+      ...holderVotes.map((option, i) => {
+        const n = supervised[i % supervised.length] as UpgradeNode;
+        const key = (gov.holders[i] as KeyFile).file;
+        return dchat(n, ['governance', 'vote', '--proposal', proposed.id, '--option', option, '--key', key]);
+      }),
+      ...approvers.map((a) =>
+        dchat(a.n, ['governance', 'approve', '--proposal', proposed.id, '--key', a.file]),
+      ),
+    ]);
     d.note(
       `✍️  ${holderVotes.length} holders voted, validators holding ${approving} of ${total} stake approved`,
     );

@@ -6,20 +6,24 @@
  *  - hard fork: every honest node pre-downloads and installs 1.1.0 before the height (seen ready
  *    below it), every supervisor's journal has the switch at the activation height, the running
  *    version re-verifies; the node kept on 1.0.0 is refused by upgraded peers (fork rule);
- *  - soft fork (min_compatible_version 1.0.0): the same switch, and the legacy node keeps talking;
+ *  - soft fork (min_compatible_version 1.0.0), through `dchat testnet --scenario upgrade`: the same
+ *    switch, the legacy node keeps talking, the dashboard shows it, SIGTERM stops everything;
  *  - unhealthy: every node switches, fails the health bound and rolls back (exit 1, report says so).
  * After each run no process of it is left. Small testnets (3 validators, at most 1 relay and 1
  * user) keep the whole file within the suite's budget; the times are printed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { DashboardState } from '../../src/dashboard/state.ts';
+import type { TestnetInfo } from '../../src/testnet/local-net.ts';
 import type { UpgradeReport } from '../../src/testnet/upgrade.ts';
 import { releaseExecutable } from '../../src/testnet/upgrade-builds.ts';
-import { type CliResult, describeRun, runBin } from '../helpers/cli.ts';
+import { BINS, type CliResult, describeRun, runBin } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/node-procs.ts';
 
 function leftovers(dir: string): string[] {
   const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
@@ -64,7 +68,7 @@ describe('dchat-test upgrade on real builds', () => {
         '--dir',
         dir,
         '--voting-period',
-        '15s',
+        '30s',
         '--grace-blocks',
         '45',
         '--timeout',
@@ -134,15 +138,117 @@ describe('dchat-test upgrade on real builds', () => {
     assert.ok(report.rejected.refused_peers > 0);
   });
 
-  test('soft fork: every node switches; the node left on 1.0.0 keeps talking', {
+  // The soft fork runs through `dchat testnet --scenario upgrade` (issue 13): the same upgrade
+  // driven by the testnet itself, watched on its dashboard, then stopped with nothing left.
+  test('dchat testnet --scenario upgrade, soft fork: every node switches, the legacy node keeps talking, SIGTERM leaves nothing', {
     timeout: 600_000,
   }, async () => {
-    const { r, report } = await upgrade('soft', ['--fork', 'soft', '--relays', '0', '--users', '1']);
-    assert.equal(r.code, 0, describeRun(r));
-    assert.equal(report.ok, true);
-    switchedEverywhere(report);
-    assert.equal(report.old_version_refused, false);
-    assert.equal(report.legacy_kept_talking, true);
+    const dir = join(base, 'testnet');
+    const t0 = Date.now();
+    const child = spawn(
+      process.execPath,
+      [
+        BINS.dchat,
+        '--home',
+        join(base, 'home'),
+        '--json',
+        'testnet',
+        '--scenario',
+        'upgrade',
+        '--fork',
+        'soft',
+        '--validators',
+        '3',
+        '--relays',
+        '0',
+        '--users',
+        '1',
+        '--builds-dir',
+        builds,
+        '--dir',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    try {
+      const record = (event: string) =>
+        out
+          .split('\n')
+          .filter((l) => l.includes(`"event":"${event}"`))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)[0];
+      const started = await waitFor('the started record', async () => record('started'), 300_000);
+      assert.equal(started.scenario, 'upgrade');
+      const info = JSON.parse(await readFile(join(dir, 'testnet.json'), 'utf8')) as TestnetInfo;
+      assert.deepEqual(
+        info.nodes.map((n) => [n.id, n.role]),
+        [
+          ['v0', 'validator'],
+          ['v1', 'validator'],
+          ['v2', 'validator'],
+          ['u0', 'user'],
+          ['legacy', 'legacy'],
+        ],
+      );
+      for (const n of info.nodes) assert.match(n.metrics_url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const dash = info.dashboard_url as string;
+      const report = (await waitFor(
+        'the upgrade record',
+        async () => record('upgrade'),
+        480_000,
+      )) as unknown as UpgradeReport;
+      process.stderr.write(`upgrade e2e: testnet soft-fork upgrade done in ${Date.now() - t0} ms\n${err}\n`);
+      assert.equal(report.ok, true, err);
+      switchedEverywhere(report);
+      assert.equal(report.old_version_refused, false);
+      assert.equal(report.legacy_kept_talking, true);
+      // The dashboard shows it: every supervised node on 1.1.0, the legacy one on 1.0.0.
+      const state = (await (await fetch(`${dash}api/state`)).json()) as DashboardState;
+      const versions = Object.fromEntries(state.nodes.map((n) => [n.id, n.version]));
+      assert.deepEqual(versions, { v0: '1.1.0', v1: '1.1.0', v2: '1.1.0', u0: '1.1.0', legacy: '1.0.0' });
+      const panel = state.panels.find((p) => p.id === 'upgrade');
+      assert.ok(panel, 'the upgrade panel');
+      assert.deepEqual(
+        panel.rows.filter(([k]) => k === 'v0' || k === 'legacy'),
+        [
+          ['v0', 'switched to 1.1.0'],
+          ['legacy', 'kept on 1.0.0'],
+        ],
+      );
+      // The upgrade panels (dashboard/upgrade.ts): the approved proposal with all validator stake
+      // ready (signed readiness notes), and each switched node's switch from its supervisor journal.
+      const up = await waitFor(
+        'the whole stake ready on the dashboard',
+        async () => {
+          const s = (await (await fetch(`${dash}api/state`)).json()) as DashboardState;
+          const p = s.upgrade?.proposals[0];
+          return p && p.status === 'approved' && p.ready_stake === p.total_stake ? s : false;
+        },
+        90_000,
+      );
+      for (const id of ['v0', 'v1', 'v2', 'u0'])
+        assert.ok(
+          up.events.some((e) => e.node === id && e.kind === 'switch' && e.to === '1.1.0'),
+          `the switch of ${id} on the dashboard: ${JSON.stringify(up.events)}`,
+        );
+      // It keeps running after the upgrade, until SIGTERM.
+      assert.equal(child.exitCode, null);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.match(out, /"event":"stopped"/);
+      assert.deepEqual(leftovers(dir), [], 'a process of the testnet is still running');
+      await assert.rejects(fetch(`${dash}api/state`), 'the dashboard is closed');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   test('unhealthy: the new build never reports healthy, every node rolls back, exit 1', {

@@ -16,6 +16,8 @@ const PID = 'a'.repeat(64);
 function proposalStatus(over: Partial<ProposalStatus> = {}): ProposalStatus {
   return {
     id: PID,
+    kind: 'upgrade',
+    genesis: null,
     title: 'upgrade to 1.1.0',
     version: '1.1.0',
     fork: 'hard',

@@ -4,6 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { generateEd25519, rawPublicKeyHex, signEd25519 } from '../../src/crypto/ed25519.ts';
+import { approvalTarget } from '../../src/governance/approval.ts';
 import { genesisSignedBytes, type TrustedGenesis, trustGenesis } from '../../src/governance/genesis.ts';
 import { periodBlocks } from '../../src/governance/proposal.ts';
 import { objectId, signObject } from '../../src/governance/signing.ts';
@@ -153,8 +154,7 @@ export function approval(
     format: APPROVAL_FORMAT,
     network_id: net.g.networkId,
     proposal_id: objectId(p),
-    version: p.version,
-    activation_height: p.activation_height,
+    ...approvalTarget(p),
     validator: v.pub,
     time_ms: p.submit_time_ms + 2000,
     tally: null,
