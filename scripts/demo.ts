@@ -1,224 +1,91 @@
 /**
- * The main job (README's first command): a local release network on this machine. It makes
- * release keys, publishes signed releases into a mirror directory, pins the root on a node home,
- * verifies a package, and shows a tampered copy refused. Everything stays under .demo/ and
- * loopback; each run starts from nothing.
+ * The main job (README's first command): a whole dchat network on this machine upgrades itself.
+ * `dchat testnet --scenario upgrade` builds dchat 1.0.0 and 1.1.0 from this checkout (real single
+ * executables), publishes both with a fresh release key to dchat's embedded mirror, founds a
+ * network (genesis: token holders, validators), starts supervised nodes on 1.0.0 (plus one kept
+ * on 1.0.0), and then by itself: a holder proposes 1.1.0, holders vote, validators approve, every
+ * node pre-downloads and verifies 1.1.0 during the grace period and switches at the activation
+ * height; the node left on 1.0.0 is refused after the hard fork. Watch it on the dashboard URL it
+ * prints. Everything stays under .demo/ and on loopback; each run starts from nothing.
+ * Ends by itself (exit 0 when every node switched; 1 otherwise); `npm run demo -- --stay` keeps
+ * the network running until Ctrl-C; `-- --fork soft` shows the soft-fork rule instead.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const demo = join(root, '.demo');
-const bin = (name: string) => join(root, 'dist', 'cli', `${name}.js`);
-
-function run(tool: 'dchat' | 'dchat-sign' | 'dchat-test', args: string[], expectExit = 0): string {
-  const shown = `${tool} ${args.join(' ')}`.replaceAll(demo, '.demo');
-  process.stdout.write(`\n$ ${shown}\n`);
-  const r = spawnSync(process.execPath, [bin(tool), ...args], { cwd: demo, encoding: 'utf8' });
-  process.stdout.write(r.stdout);
-  process.stdout.write(r.stderr);
-  if (r.status !== expectExit) {
-    process.stderr.write(`demo: expected exit ${expectExit}, got ${r.status}\n`);
-    process.exit(1);
-  }
-  return r.stdout;
-}
+const stay = process.argv.includes('--stay');
+const fi = process.argv.indexOf('--fork');
+const fork = fi > 0 ? (process.argv[fi + 1] ?? 'hard') : 'hard';
 
 rmSync(demo, { recursive: true, force: true });
 mkdirSync(demo, { recursive: true });
-const repo = join(demo, 'mirror');
-const home = join(demo, 'node-home');
-
-console.log('== 1. Release maintainers make keys (2-of-3 threshold)');
-for (const k of ['alice', 'bob', 'carol']) run('dchat-sign', ['keygen', '--out', `${k}.key`]);
-run('dchat', [
-  'release',
-  'init',
-  '--out',
-  repo,
-  '--key',
-  'alice.key',
-  '--key',
-  'bob.key',
-  '--key',
-  'carol.key',
-  '--threshold',
-  '2',
-]);
-
-console.log('\n== 2. Two releases are built, signed and published into the mirror directory');
-for (const v of ['1.0.0', '1.1.0']) {
-  const pkg = join(demo, `dchat-${v}-linux-x64`);
-  writeFileSync(
-    pkg,
-    Buffer.concat([Buffer.from(`#!/bin/sh\necho dchat ${v}\n`), randomBytes(3 * 1024 * 1024)]),
-  );
-  run('dchat-sign', ['--key', 'alice.key', '--input', pkg, '--output', `${pkg}.sig`]);
-  run('dchat', [
-    'release',
-    'publish',
-    '--package',
-    pkg,
-    '--version',
-    v,
-    '--platform',
-    'linux-x64',
-    '--out',
-    repo,
-    '--key',
-    'alice.key',
-    '--key',
-    'bob.key',
-    '--sig',
-    `${pkg}.sig`,
-  ]);
-}
-
-console.log('\n== 3. A node pins the network root and verifies a package offline');
-run('dchat', ['--home', home, 'trust', 'init', '--root', join(repo, 'root.json')]);
-run('dchat', [
+const args = [
+  join(root, 'dist', 'cli', 'dchat.js'),
   '--home',
-  home,
-  'update',
-  'verify',
-  '--package',
-  join(repo, 'packages', 'dchat-1.1.0-linux-x64'),
-  '--version',
-  '1.1.0',
-  '--metadata',
-  repo,
-]);
-run('dchat', ['--home', home, 'trust', 'show']);
-
-console.log('\n== 4. Attacks are refused (exit 3)');
-const tampered = join(demo, 'dchat-1.1.0-linux-x64.tampered');
-const bytes = readFileSync(join(repo, 'packages', 'dchat-1.1.0-linux-x64'));
-bytes[100] = (bytes[100] ?? 0) ^ 0xff;
-writeFileSync(tampered, bytes);
-run(
-  'dchat',
-  [
-    '--home',
-    home,
-    'update',
-    'verify',
-    '--package',
-    tampered,
-    '--version',
-    '1.1.0',
-    '--platform',
-    'linux-x64',
-  ],
-  3,
-);
-run(
-  'dchat',
-  [
-    '--home',
-    home,
-    'update',
-    'verify',
-    '--package',
-    join(repo, 'packages', 'dchat-1.0.0-linux-x64'),
-    '--version',
-    '1.1.0',
-    '--platform',
-    'linux-x64',
-  ],
-  3,
-);
-run(
-  'dchat',
-  [
-    'release',
-    'publish',
-    '--package',
-    tampered,
-    '--version',
-    '1.2.0',
-    '--platform',
-    'linux-x64',
-    '--out',
-    repo,
-    '--key',
-    'alice.key',
-  ],
-  3,
-);
-
-console.log(
-  "\n== 5. dchat's embedded mirror serves the directory; a second node discovers, downloads and verifies",
-);
-const server = spawn(
-  process.execPath,
-  [bin('dchat'), 'mirror', 'serve', '--dir', repo, '--listen', '127.0.0.1:0', '--json'],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const url = await new Promise<string>((resolveUrl, reject) => {
-  let buf = '';
-  server.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const m = /"url":"([^"]+)"/.exec(buf);
-    if (m) resolveUrl(m[1] as string);
-  });
-  server.once('exit', (code) => reject(new Error(`mirror exited ${code}`)));
-});
-const home2 = join(demo, 'node-home-2');
-try {
-  run('dchat', ['--home', home2, 'trust', 'init', '--root', join(repo, 'root.json')]);
-  run('dchat', [
-    '--home',
-    home2,
-    'update',
-    'add-mirror',
-    '--url',
-    url,
-    '--mirror-type',
-    'https',
-    '--region',
-    'local',
-  ]);
-  run('dchat', ['--home', home2, 'update', 'list-mirrors']);
-  run('dchat', ['--home', home2, 'update', 'check']);
-  run('dchat', ['--home', home2, 'update', 'list-versions']);
-  run('dchat', ['--home', home2, 'update', 'download', '--version', '1.1.0', '--platform', 'linux-x64']);
-  run('dchat', [
-    '--home',
-    home2,
-    'update',
-    'verify',
-    '--package',
-    join(home2, 'packages', 'dchat-1.1.0-linux-x64'),
-    '--version',
-    '1.1.0',
-  ]);
-} finally {
-  server.kill('SIGTERM');
-}
-
-console.log(
-  '\n== 6. A release spreads by gossip among real libp2p nodes on loopback (peer transfer, every chunk verified)',
-);
-const harness = join(demo, 'harness');
-run('dchat-test', [
-  '--home',
-  harness,
-  'distribute-update',
-  '--version',
+  join(demo, 'home'),
+  '--json',
+  'testnet',
+  '--scenario',
+  'upgrade',
+  '--from',
   '1.0.0',
-  '--method',
-  'gossip',
-  '--nodes',
-  '5',
-]);
-run('dchat-test', ['--home', harness, 'verify-distribution', '--version', '1.0.0']);
-
-console.log(`\n✅ Demo complete. Watch: the mirror directory ${repo}; node homes ${home} and ${home2};`);
-console.log(`   the gossip run's nodes, logs and report under ${harness}.`);
+  '--to',
+  '1.1.0',
+  '--fork',
+  fork,
+  '--validators',
+  '3',
+  '--relays',
+  '1',
+  '--users',
+  '2',
+  '--dir',
+  join(demo, 'testnet'),
+];
 console.log(
-  '   Switching versions together at a governance-chosen height comes with the governance and activation issues.',
+  `$ dchat testnet --scenario upgrade --from 1.0.0 --to 1.1.0 --fork ${fork} --validators 3 --relays 1 --users 2 --dir .demo/testnet`,
 );
+console.log('   (two real release builds of this checkout come first: a minute or two)\n');
+const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+// The testnet's human lines (on stderr under --json) are the demo's narration.
+child.stderr.pipe(process.stdout);
+let buf = '';
+let code: number | undefined;
+let dashboard = '';
+child.stdout.setEncoding('utf8');
+child.stdout.on('data', (d: string) => {
+  buf += d;
+  for (;;) {
+    const nl = buf.indexOf('\n');
+    if (nl < 0) break;
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    let rec: { event?: string; ok?: boolean; dashboard_url?: string };
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (rec.event === 'started') dashboard = rec.dashboard_url ?? '';
+    if (rec.event === 'started') console.log(`\n👀 Watch the upgrade live: ${rec.dashboard_url}\n`);
+    if (rec.event === 'upgrade') {
+      const { event: _e, ...report } = rec;
+      writeFileSync(join(demo, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+      code = rec.ok ? 0 : 1;
+      console.log(
+        `\n${rec.ok ? '✅ Demo complete' : '❌ Demo failed'}: report in .demo/report.json; nodes' homes and logs in .demo/testnet/<node>/ (node.log), testnet.json beside them.`,
+      );
+      if (stay) console.log(`   Still running (--stay): dashboard ${dashboard}; Ctrl-C to stop.`);
+      else child.kill('SIGTERM');
+    }
+  }
+});
+const stop = () => child.kill('SIGTERM');
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+child.on('exit', (c) => {
+  process.exit(code ?? (c === 0 ? 1 : (c ?? 1)));
+});

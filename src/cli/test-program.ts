@@ -23,7 +23,7 @@ export function buildDchatTest(ctx: CliContext): Command {
     .requiredOption('--version <v>', 'release version to publish and distribute')
     .option(
       '--method <m>',
-      "gossip|peer|ipfs|bittorrent (gossip: announced over /dchat/gossip/1; peer: anti-entropy only; ipfs: fetched over bitswap by the signed CID; bittorrent: a swarm through the first node's tracker)",
+      "gossip|peer|ipfs|bittorrent|https (gossip: announced over /dchat/gossip/1; peer: anti-entropy only; ipfs: fetched over bitswap by the signed CID; bittorrent: a swarm through the first node's tracker; https: fetched from two loopback HTTPS mirrors)",
       'gossip',
     )
     .option('--nodes <n>', 'honest nodes', '10')
@@ -75,6 +75,28 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
     .option('--timeout <duration>', 'give up this long after the heal', '90s')
     .action(lazy(ctx, async () => (await impl()).chaosPartition));
+  program
+    .command('upgrade')
+    .description(
+      'a fresh testnet of real dchat builds upgrades by governance: publish, propose, vote, approve, pre-download, switch at the height',
+    )
+    .requiredOption('--from <v>', 'version every node starts on (a real build stamped with it)')
+    .requiredOption('--to <v>', 'version proposed and switched to')
+    .requiredOption('--fork <type>', 'hard|soft (soft: min_compatible_version is --from)')
+    .option('--validators <n>', 'validators (sign height beacons, approve)', '3')
+    .option('--relays <n>', 'relay nodes', '3')
+    .option('--users <n>', 'user nodes', '4')
+    .option('--unhealthy', 'the new build never reports healthy: every node must roll back (exits 1)')
+    .option('--no-legacy', 'no node kept on --from (the fork rule is then not shown)')
+    .option('--dir <dir>', 'where the run goes (default $DCHAT_HOME/testnet/upgrades/<run>)')
+    .option('--source <dir>', 'dchat source checkout the builds are made from (default: this package)')
+    .option('--builds-dir <dir>', 'reuse release builds already there (dchat-<v>, dchat-<v>-unhealthy)')
+    .option('--platform <p>', 'release platform (default: this machine)')
+    .option('--voting-period <d>', 'voting period of the proposal (blocks are 1 s)', '30s')
+    .option('--grace-blocks <n>', 'blocks from the end of voting to the activation height', '40')
+    .option('--health-timeout <seconds>', 'how long a switched-to version has to report healthy', '30')
+    .option('--timeout <d>', 'give up after this long', '15m')
+    .action(lazy(ctx, async () => (await import('./commands/upgrade-impl.ts')).upgrade));
   // Internal: one Byzantine node process of chaos-byzantine (spawned by the harness).
   program.addCommand(
     program

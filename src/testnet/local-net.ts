@@ -44,7 +44,8 @@ export interface TestnetOptions {
 
 export interface TestnetNode {
   id: string;
-  role: 'validator' | 'relay' | 'user';
+  /** legacy: kept on an old version (`--scenario upgrade`). */
+  role: 'validator' | 'relay' | 'user' | 'legacy';
   peer_id: string;
   pid: number | undefined;
   home: string;
@@ -116,7 +117,7 @@ export class LocalTestnet {
       });
       note(`🪞 Embedded HTTPS mirror ${this.mirror.url} (CA ${ca.caCert})`);
       const rootBytes = await readFile(join(this.release.repoDir, 'root.json'));
-      const roles: TestnetNode['role'][] = [
+      const roles: ('validator' | 'relay' | 'user')[] = [
         ...Array<'validator'>(this.o.validators).fill('validator'),
         ...Array<'relay'>(this.o.relays).fill('relay'),
         ...Array<'user'>(this.o.users).fill('user'),
@@ -230,20 +231,7 @@ export class LocalTestnet {
   }
 
   async writeInfo(): Promise<void> {
-    const info = this.info();
-    await writeFileAtomic(join(this.o.dir, 'testnet.json'), `${JSON.stringify(info, null, 2)}\n`);
-    const targets = info.nodes
-      .filter((n) => n.metrics_url)
-      .map((n) => ({
-        targets: [new URL(n.metrics_url as string).host],
-        labels: { node: n.id, role: n.role, peer_id: n.peer_id },
-      }));
-    await writeFileAtomic(
-      join(this.o.dir, 'prometheus-targets.json'),
-      `${JSON.stringify(targets, null, 2)}\n`,
-    );
-    const yml = await readFile(PROMETHEUS_YML, 'utf8').catch(() => undefined);
-    if (yml) await writeFileAtomic(join(this.o.dir, 'prometheus.yml'), yml);
+    await writeTestnetFiles(this.info());
   }
 
   /** The testnet dashboard (src/dashboard/): every node, the mirror, the releases, the chart. */
@@ -263,6 +251,10 @@ export class LocalTestnet {
       },
       mirrors: async () => (this.mirror ? [await probe(this.mirror.url, this.caCert)] : []),
       releases: () => [...this.releases],
+      upgrade: async () =>
+        (await import('../node/dashboard-upgrade.ts')).upgradeSourceFor(
+          this.procs.map((p) => ({ id: p.name, home: p.home })),
+        ),
     });
     this.dashboardUrl = this.dashboard.url;
     return this.dashboard.url;
@@ -275,6 +267,20 @@ export class LocalTestnet {
     await this.mirror?.close();
     this.mirror = undefined;
   }
+}
+
+/** DIR/testnet.json, and DIR/prometheus-targets.json and prometheus.yml for a local Prometheus. */
+export async function writeTestnetFiles(info: TestnetInfo): Promise<void> {
+  await writeFileAtomic(join(info.dir, 'testnet.json'), `${JSON.stringify(info, null, 2)}\n`);
+  const targets = info.nodes
+    .filter((n) => n.metrics_url)
+    .map((n) => ({
+      targets: [new URL(n.metrics_url as string).host],
+      labels: { node: n.id, role: n.role, peer_id: n.peer_id },
+    }));
+  await writeFileAtomic(join(info.dir, 'prometheus-targets.json'), `${JSON.stringify(targets, null, 2)}\n`);
+  const yml = await readFile(PROMETHEUS_YML, 'utf8').catch(() => undefined);
+  if (yml) await writeFileAtomic(join(info.dir, 'prometheus.yml'), yml);
 }
 
 /** One GET of the mirror's metadata/timestamp.json: up, and how fast. */

@@ -36,6 +36,8 @@ export interface SpawnOptions {
   /** Arguments after the entry script. */
   args: string[];
   entry?: string;
+  /** An executable to run instead of `node <entry>` (a release build: a node kept on an old version). */
+  command?: string;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
 }
@@ -65,7 +67,10 @@ export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {
   const logFd = openSync(join(o.home, 'node.log'), 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [o.entry ?? DCHAT_ENTRY, ...o.args], {
+    const [cmd, argv] = o.command
+      ? [o.command, o.args]
+      : [process.execPath, [o.entry ?? DCHAT_ENTRY, ...o.args]];
+    child = spawn(cmd, argv, {
       stdio: ['ignore', 'pipe', logFd],
       env: { ...process.env, DCHAT_LOG: process.env.DCHAT_LOG ?? 'info', ...o.env },
     });

@@ -27,6 +27,7 @@ import {
   PLATFORM,
   runDchat,
 } from '../download/fixture.ts';
+import { publishArgs } from '../helpers/cli.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -88,18 +89,13 @@ describe('delta updates: publish patches, download through them, fall back when 
       mode: 0o600,
     });
     const r = await runDchat([
-      'release',
-      'publish',
-      '--package',
-      put('new', NEW),
-      '--version',
-      '1.1.0',
-      '--platform',
-      PLATFORM,
-      '--out',
-      repo.dir,
-      '--key',
-      keyFile,
+      ...publishArgs({
+        package: put('new', NEW),
+        version: '1.1.0',
+        platform: PLATFORM,
+        out: repo.dir,
+        key: keyFile,
+      }),
       '--chunk-size',
       String(CHUNK),
       '--delta-from',

@@ -7,29 +7,22 @@
  * has it from its home.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { trustUpdate } from '../../src/download/trust-session.ts';
 import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import type { HomePaths } from '../../src/store/home.ts';
+import { keygen, makeGovernance } from '../../src/testnet/governance-net.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { type CliResult, dchat, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
 
 // Long enough for the CLI processes below (each a second or two) to vote within it.
 const VOTING = '45s';
 const ACTIVATION_HEIGHT = 500;
-
-/** `dchat-sign keygen --out DIR/NAME.key`: the private key file and its public key as hex. */
-async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
-  const file = join(dir, `${name}.key`);
-  const r = await dchatSign(['keygen', '--out', file, '--json']);
-  assert.equal(r.code, 0, describeRun(r));
-  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
-}
 
 function json<T>(r: CliResult): T {
   assert.equal(r.code, 0, describeRun(r));
@@ -57,8 +50,15 @@ describe('governance on real node processes', () => {
     homes.push(paths);
     return paths;
   };
-  const start = async (home: HomePaths, name: string, role: string, bootstrap: NodeProcess[]) => {
+  const start = async (
+    home: HomePaths,
+    name: string,
+    role: string,
+    bootstrap: NodeProcess[],
+    validatorKey?: string,
+  ) => {
     const args = ['--home', home.home, 'node', 'start', '--json', '--role', role];
+    if (validatorKey) args.push('--validator-key', validatorKey);
     for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
     const n = await spawnNode({ name, home: home.home, role, args });
     nodes.push(n);
@@ -69,42 +69,14 @@ describe('governance on real node processes', () => {
     repo = await makeMirrorRepo();
     await repo.publish('1.1.0', 4096);
     dir = await mkdtemp(join(repo.base, 'keys-'));
-    for (let i = 0; i < 4; i++) holders.push(await keygen(dir, `holder-${i}`));
-    for (let i = 0; i < 3; i++) validators.push(await keygen(dir, `validator-${i}`));
-    // The founders' step: `dchat-sign genesis` signs the snapshot and validator set with the root key.
-    const root = await keygen(dir, 'root');
-    const spec = {
-      network_id: 'dchat-govtest',
-      params: {
-        min_voting_period_ms: 1000,
-        block_interval_ms: 1000,
-        max_clock_skew_ms: 30_000,
-        min_deposit: 10,
-      },
-      // Holder 3 has 100 of 400: the others' three votes are 75% turnout.
-      holders: holders.map((h) => ({ public_key: h.pub, weight: 100 })),
-      // Validators 0 and 1 hold 70% of stake.
-      validators: validators.map((v, i) => ({
-        key_id: `validator-${i}`,
-        public_key: v.pub,
-        stake: [40, 30, 30][i],
-      })),
-    };
-    const specFile = join(dir, 'network.json');
-    await writeFile(specFile, JSON.stringify(spec));
-    genesisFile = join(dir, 'genesis.json');
-    const r = await dchatSign([
-      'genesis',
-      '--spec',
-      specFile,
-      '--root-key',
-      root.file,
-      '--out',
-      genesisFile,
-      '--json',
-    ]);
-    assert.equal(r.code, 0, describeRun(r));
-    assert.equal((JSON.parse(r.stdout) as { network_id: string }).network_id, 'dchat-govtest');
+    // The founders' step (src/testnet/governance-net.ts: dchat-sign keygen and dchat-sign genesis).
+    // Holder 3 has 100 of 400: the others' three votes are 75% turnout. Validators 0 and 1 hold 70%
+    // of stake.
+    const g = await makeGovernance({ dir, networkId: 'dchat-govtest', holders: 4, stakes: [40, 30, 30] });
+    holders.push(...g.holders);
+    validators.push(...g.validators);
+    genesisFile = g.genesisFile;
+    assert.equal(JSON.parse(await readFile(genesisFile, 'utf8')).signed.network_id, 'dchat-govtest');
   });
   after(async () => {
     await stopAll(nodes);
@@ -118,7 +90,9 @@ describe('governance on real node processes', () => {
       HomePaths,
       HomePaths,
     ];
-    const a = await start(ha, 'val-a', 'validator', []);
+    // Validator 0's node holds its key: it attests the tally itself once voting ends. Validator 1's
+    // node does not: its operator runs `approve` again after the end, which signs the tally.
+    const a = await start(ha, 'val-a', 'validator', [], (validators[0] as { file: string }).file);
     const b = await start(hb, 'val-b', 'validator', [a]);
     await start(hc, 'user-c', 'user', [a, b]);
 
@@ -171,7 +145,7 @@ describe('governance on real node processes', () => {
     const refused = await gov(hc, ['vote', '--proposal', id, '--option', 'yes', '--key', outsider.file]);
     assert.equal(refused.code, 3, describeRun(refused));
     assert.match(refused.stderr + refused.stdout, /E_UNTRUSTED_KEY/);
-    // Validator approvals: 40 + 30 of 100 stake.
+    // Validator approvals (consent while voting is open): 40 + 30 of 100 stake.
     for (const [home, i] of [
       [ha, 0],
       [hb, 1],
@@ -192,7 +166,30 @@ describe('governance on real node processes', () => {
       return p && p.tally.voters === 3 && p.approving_stake === 70;
     });
 
-    // After the period: the same certificate and activation height on every node.
+    // After the period: validator 1 attests the tally its node holds (validator 0's node does so
+    // by itself).
+    const ended = await waitFor(
+      'the end of voting on node B',
+      async () => {
+        const p = (await status(hb)).proposals.find((x) => x.id === id);
+        return p && p.status !== 'voting' && p.tally_commitment !== null && p;
+      },
+      90_000,
+    );
+    assert.equal(ended.tally_commitment?.voters, 3);
+    const attest = await gov(hb, [
+      'approve',
+      '--proposal',
+      id,
+      '--key',
+      (validators[1] as { file: string }).file,
+    ]);
+    assert.equal(attest.code, 0, describeRun(attest));
+    const attested = JSON.parse(attest.stdout) as { tally: { votes_root: string; yes: number } | null };
+    assert.equal(attested.tally?.votes_root, ended.tally_commitment?.votes_root);
+    assert.equal(attested.tally?.yes, 200);
+
+    // The same certificate and activation height on every node.
     const certs = await waitFor(
       'the certificate on every node',
       async () => {
@@ -207,7 +204,11 @@ describe('governance on real node processes', () => {
     for (const p of certs) {
       assert.equal(p?.status, 'approved');
       assert.equal(p?.activation_height, ACTIVATION_HEIGHT);
-      assert.equal(p?.certificate?.certificate.proposal.activation_height, ACTIVATION_HEIGHT);
+      assert.equal(
+        (p?.certificate?.certificate.proposal as { activation_height?: number } | undefined)
+          ?.activation_height,
+        ACTIVATION_HEIGHT,
+      );
       assert.equal(p?.tally.yes, 200);
       assert.equal(p?.tally.no, 100);
       assert.equal(p?.tally.quorum_reached, true);
@@ -238,7 +239,7 @@ describe('governance on real node processes', () => {
 
     // Node A restarts alone (no peers): what it held comes back from governance/ in its home.
     await stopAll([a]);
-    await start(ha, 'val-a-again', 'validator', []);
+    await start(ha, 'val-a-again', 'validator', [], (validators[0] as { file: string }).file);
     const again = (await status(ha)).proposals.find((p) => p.id === id);
     assert.equal(again?.certificate?.id, certs[0]?.certificate?.id);
     assert.equal(again?.tally.voters, 3);

@@ -24,6 +24,11 @@ export interface TestnetFlags {
   releaseEvery?: string;
   platform?: string;
   packageSize: string;
+  scenario?: string;
+  from: string;
+  to: string;
+  fork: string;
+  buildsDir?: string;
 }
 
 /** 1.0.0, 1.0.1, ... for the n-th release of the run. */
@@ -45,6 +50,14 @@ export async function runTestnet(o: TestnetFlags, env: CommandEnv): Promise<numb
   const platform = platformFlag(o.platform ?? hostPlatform(process.platform, process.arch));
   const dir = resolve(env.ctx.cwd, o.dir ?? `${env.paths.home}/testnet/local`);
   if (!env.ctx.onShutdown) throw new DchatError('E_INTERNAL', 'testnet needs a shutdown hook');
+  if (o.scenario !== undefined) {
+    if (o.scenario !== 'upgrade')
+      throw new UsageError('--scenario', `'${o.scenario.slice(0, 40)}' is not a scenario (upgrade is)`);
+    if (o.releaseEvery !== undefined)
+      throw new UsageError('--release-every', 'not with --scenario upgrade (it publishes its own releases)');
+    const { runUpgradeTestnet } = await import('./testnet-upgrade-impl.ts');
+    return runUpgradeTestnet(o, env, { dir, validators, relays, users, basePort, dashboard, platform });
+  }
 
   const say = (s: string) => (env.out.json ? env.out.note(s) : env.out.line(s));
   const net = new LocalTestnet({

@@ -21,5 +21,13 @@ export function registerTestnet(program: Command, ctx: CliContext): void {
     .option('--release-every <duration>', 'publish and announce a new release this often (e.g. 60s)')
     .option('--platform <p>', 'package platform of the test releases (default: this machine)')
     .option('--package-size <bytes>', 'size of each test release', String(1024 * 1024))
+    .option(
+      '--scenario <name>',
+      'upgrade: real dchat builds --from and --to; the testnet proposes, votes, approves and switches by itself',
+    )
+    .option('--from <v>', '--scenario upgrade: the version every node starts on', '1.0.0')
+    .option('--to <v>', '--scenario upgrade: the version proposed and switched to', '1.1.0')
+    .option('--fork <type>', '--scenario upgrade: hard|soft', 'hard')
+    .option('--builds-dir <dir>', '--scenario upgrade: reuse release builds already there (dchat-<v>)')
     .action(lazy(ctx, async () => (await import('./testnet-run-impl.ts')).runTestnet));
 }

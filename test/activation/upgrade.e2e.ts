@@ -1,0 +1,265 @@
+/**
+ * `dchat-test upgrade` end to end (issue 11 "Must show"; it replaces the former activation e2e):
+ * real release builds of this checkout (1.0.0, 1.1.0 and a 1.1.0 that never reports healthy,
+ * built once for the file), each run a fresh multi-process testnet driven through the governance
+ * path by the real command, its JSON report checked:
+ *  - hard fork: every honest node pre-downloads and installs 1.1.0 before the height (seen ready
+ *    below it), every supervisor's journal has the switch at the activation height, the running
+ *    version re-verifies; the node kept on 1.0.0 is refused by upgraded peers (fork rule);
+ *  - soft fork (min_compatible_version 1.0.0), through `dchat testnet --scenario upgrade`: the same
+ *    switch, the legacy node keeps talking, the dashboard shows it, SIGTERM stops everything;
+ *  - unhealthy: every node switches, fails the health bound and rolls back (exit 1, report says so).
+ * After each run no process of it is left. Small testnets (3 validators, at most 1 relay and 1
+ * user) keep the whole file within the suite's budget; the times are printed.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { DashboardState } from '../../src/dashboard/state.ts';
+import type { TestnetInfo } from '../../src/testnet/local-net.ts';
+import type { UpgradeReport } from '../../src/testnet/upgrade.ts';
+import { releaseExecutable } from '../../src/testnet/upgrade-builds.ts';
+import { BINS, type CliResult, describeRun, runBin } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/node-procs.ts';
+
+function leftovers(dir: string): string[] {
+  const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return ps.split('\n').filter((l) => l.includes(dir));
+}
+
+describe('dchat-test upgrade on real builds', () => {
+  let base: string;
+  let builds: string;
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'dchat-upgrade-e2e-'));
+    builds = join(base, 'builds');
+    const t0 = Date.now();
+    // One build at a time: each is a CPU-heavy esbuild + postject run.
+    await releaseExecutable(builds, { version: '1.0.0' });
+    await releaseExecutable(builds, { version: '1.1.0' });
+    await releaseExecutable(builds, { version: '1.1.0', unhealthy: true });
+    process.stderr.write(`upgrade e2e: three release builds in ${Date.now() - t0} ms\n`);
+  });
+  after(async () => {
+    if (base) await rm(base, { recursive: true, force: true });
+  });
+
+  async function upgrade(name: string, args: string[]): Promise<{ r: CliResult; report: UpgradeReport }> {
+    const dir = join(base, name);
+    const t0 = Date.now();
+    const r = await runBin(
+      'dchat-test',
+      [
+        '--home',
+        join(base, 'home'),
+        '--json',
+        'upgrade',
+        '--from',
+        '1.0.0',
+        '--to',
+        '1.1.0',
+        '--validators',
+        '3',
+        '--builds-dir',
+        builds,
+        '--dir',
+        dir,
+        '--voting-period',
+        '30s',
+        '--grace-blocks',
+        '45',
+        '--timeout',
+        '8m',
+        // A generous bound for a healthy start on a loaded machine (the unhealthy run sets its own).
+        '--health-timeout',
+        '90',
+        ...args,
+      ],
+      { timeoutMs: 600_000 },
+    );
+    process.stderr.write(`upgrade e2e: ${name} run in ${Date.now() - t0} ms (exit ${r.code})\n`);
+    assert.deepEqual(leftovers(dir), [], 'a process of the run is still running');
+    let report: UpgradeReport;
+    try {
+      report = JSON.parse(r.stdout) as UpgradeReport;
+    } catch {
+      assert.fail(`no JSON report\n${describeRun(r)}`);
+    }
+    process.stderr.write(`${r.stderr}\n`);
+    return { r, report };
+  }
+
+  function switchedEverywhere(report: UpgradeReport): void {
+    const honest = report.nodes.filter((n) => n.role !== 'legacy' && n.role !== 'mirror');
+    assert.ok(honest.length >= 4, 'every supervised node is in the report');
+    assert.equal(typeof report.activation_height, 'number');
+    for (const n of honest) {
+      assert.equal(n.version, '1.1.0', `${n.id} runs ${n.version}`);
+      assert.equal(n.verified, true, `${n.id}'s 1.1.0 re-verifies against its trusted metadata`);
+      assert.equal(n.switch_height, report.activation_height, `${n.id} switched at ${n.switch_height}`);
+      assert.equal(n.rolled_back, false);
+      if (n.ready_height !== null)
+        assert.ok(
+          n.ready_height < (report.activation_height as number),
+          `${n.id} ready at ${n.ready_height}`,
+        );
+    }
+    assert.ok(
+      honest.some((n) => n.ready_height !== null),
+      'no node was seen ready (pre-downloaded and installed) before the height',
+    );
+    const mirror = report.nodes.find((n) => n.role === 'mirror');
+    assert.equal(mirror?.switch_height, null);
+    assert.equal(mirror?.verified, true);
+    assert.deepEqual(report.proposal && { ...report.proposal, id: '' }, {
+      id: '',
+      yes: 300,
+      no: 100,
+      abstain: 0,
+      quorum_reached: true,
+      approving_stake: 70,
+    });
+  }
+
+  test('hard fork: every node switches at the activation height; the node left on 1.0.0 is refused', {
+    timeout: 600_000,
+  }, async () => {
+    const { r, report } = await upgrade('hard', ['--fork', 'hard', '--relays', '1', '--users', '1']);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(report.ok, true);
+    assert.equal(report.fork, 'hard');
+    switchedEverywhere(report);
+    const legacy = report.nodes.find((n) => n.role === 'legacy');
+    assert.equal(legacy?.version, '1.0.0');
+    assert.equal(report.old_version_refused, true);
+    assert.ok(report.rejected.refused_peers > 0);
+  });
+
+  // The soft fork runs through `dchat testnet --scenario upgrade` (issue 13): the same upgrade
+  // driven by the testnet itself, watched on its dashboard, then stopped with nothing left.
+  test('dchat testnet --scenario upgrade, soft fork: every node switches, the legacy node keeps talking, SIGTERM leaves nothing', {
+    timeout: 600_000,
+  }, async () => {
+    const dir = join(base, 'testnet');
+    const t0 = Date.now();
+    const child = spawn(
+      process.execPath,
+      [
+        BINS.dchat,
+        '--home',
+        join(base, 'home'),
+        '--json',
+        'testnet',
+        '--scenario',
+        'upgrade',
+        '--fork',
+        'soft',
+        '--validators',
+        '3',
+        '--relays',
+        '0',
+        '--users',
+        '1',
+        '--builds-dir',
+        builds,
+        '--dir',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    try {
+      const record = (event: string) =>
+        out
+          .split('\n')
+          .filter((l) => l.includes(`"event":"${event}"`))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)[0];
+      const started = await waitFor('the started record', async () => record('started'), 300_000);
+      assert.equal(started.scenario, 'upgrade');
+      const info = JSON.parse(await readFile(join(dir, 'testnet.json'), 'utf8')) as TestnetInfo;
+      assert.deepEqual(
+        info.nodes.map((n) => [n.id, n.role]),
+        [
+          ['v0', 'validator'],
+          ['v1', 'validator'],
+          ['v2', 'validator'],
+          ['u0', 'user'],
+          ['legacy', 'legacy'],
+        ],
+      );
+      for (const n of info.nodes) assert.match(n.metrics_url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const dash = info.dashboard_url as string;
+      const report = (await waitFor(
+        'the upgrade record',
+        async () => record('upgrade'),
+        480_000,
+      )) as unknown as UpgradeReport;
+      process.stderr.write(`upgrade e2e: testnet soft-fork upgrade done in ${Date.now() - t0} ms\n${err}\n`);
+      assert.equal(report.ok, true, err);
+      switchedEverywhere(report);
+      assert.equal(report.old_version_refused, false);
+      assert.equal(report.legacy_kept_talking, true);
+      // The dashboard shows it: every supervised node on 1.1.0, the legacy one on 1.0.0.
+      const state = (await (await fetch(`${dash}api/state`)).json()) as DashboardState;
+      const versions = Object.fromEntries(state.nodes.map((n) => [n.id, n.version]));
+      assert.deepEqual(versions, { v0: '1.1.0', v1: '1.1.0', v2: '1.1.0', u0: '1.1.0', legacy: '1.0.0' });
+      const panel = state.panels.find((p) => p.id === 'upgrade');
+      assert.ok(panel, 'the upgrade panel');
+      assert.deepEqual(
+        panel.rows.filter(([k]) => k === 'v0' || k === 'legacy'),
+        [
+          ['v0', 'switched to 1.1.0'],
+          ['legacy', 'kept on 1.0.0'],
+        ],
+      );
+      // It keeps running after the upgrade, until SIGTERM.
+      assert.equal(child.exitCode, null);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.match(out, /"event":"stopped"/);
+      assert.deepEqual(leftovers(dir), [], 'a process of the testnet is still running');
+      await assert.rejects(fetch(`${dash}api/state`), 'the dashboard is closed');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  test('unhealthy: the new build never reports healthy, every node rolls back, exit 1', {
+    timeout: 600_000,
+  }, async () => {
+    const { r, report } = await upgrade('unhealthy', [
+      '--fork',
+      'hard',
+      '--relays',
+      '0',
+      '--users',
+      '1',
+      '--no-legacy',
+      '--unhealthy',
+      '--health-timeout',
+      '20',
+    ]);
+    assert.equal(r.code, 1, describeRun(r));
+    assert.equal(report.ok, false);
+    assert.equal(report.unhealthy, true);
+    assert.equal(report.rolled_back_everywhere, true);
+    const nodes = report.nodes.filter((n) => n.role !== 'mirror');
+    assert.equal(nodes.length, 4);
+    for (const n of nodes) {
+      assert.equal(n.rolled_back, true, `${n.id} rolled back`);
+      assert.equal(n.version, '1.0.0', `${n.id} back on 1.0.0`);
+      assert.equal(n.verified, true);
+    }
+  });
+});
