@@ -68,7 +68,7 @@ interface Accepted {
 
 export class BeaconBook implements HeightSource {
   readonly params: BeaconParams;
-  readonly validators: BeaconValidatorSet;
+  private validatorSet: BeaconValidatorSet;
   private tipBeacon: Accepted | undefined;
   private readonly pending = new Map<string, Pending>();
   /** Per validator: height -> hashes it signed that are pending (for the cap and equivocations). */
@@ -79,12 +79,28 @@ export class BeaconBook implements HeightSource {
 
   constructor(params: BeaconParams, validators: BeaconValidatorSet, tip?: SignedBeacon) {
     this.params = params;
-    this.validators = validators;
+    this.validatorSet = validators;
     if (tip) {
       const v = this.receive(tip);
       if (!v.ok || v.status !== 'accepted')
         throw new DchatError('E_CONFIG', `stored beacon tip refused: ${describe(v)}`);
     }
+  }
+
+  get validators(): BeaconValidatorSet {
+    return this.validatorSet;
+  }
+
+  /**
+   * The validator set of a genesis the network moved to (a certified genesis change): heights from
+   * now on need 2/3 of the new stake. The accepted tip stays (the chain goes on from it); beacons
+   * still pending were weighed with the old stakes, so they are dropped: validators sign every block,
+   * and the next one is weighed by the new set.
+   */
+  setValidators(validators: BeaconValidatorSet): void {
+    this.validatorSet = validators;
+    this.pending.clear();
+    this.signedBy.clear();
   }
 
   /** HeightSource: the accepted height and its block time; null before the first beacon. */

@@ -61,7 +61,7 @@ const DEFAULT_TTL = 8;
 
 export class BeaconService implements HeightSource {
   readonly book: BeaconBook;
-  private readonly init: BeaconServiceInit;
+  private init: BeaconServiceInit;
   private readonly now: () => number;
   private outlet: BeaconOutlet | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -101,6 +101,19 @@ export class BeaconService implements HeightSource {
       }
     }
     return new BeaconService(init, tip);
+  }
+
+  /** A certified genesis change named other validators: see BeaconBook.setValidators. */
+  setValidators(validators: BeaconValidatorSet): void {
+    this.init = { ...this.init, validators };
+    this.book.setValidators(validators);
+    if (!this.running) return;
+    // A validator added by the change starts signing; one removed stops.
+    if (this.isValidator && !this.timer) this.arm();
+    else if (!this.isValidator && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /** HeightSource. */
@@ -149,7 +162,7 @@ export class BeaconService implements HeightSource {
   /** One producer step at `now` (the timer calls it at each block boundary): sign and publish. */
   tick(now: number = this.now()): void {
     const signer = this.init.signer;
-    if (!signer || !this.outlet) return;
+    if (!signer || !this.outlet || !this.isValidator) return;
     const st = beaconToSign(this.init.params, this.book.tip(), this.lastSigned, now);
     if (!st) return;
     this.lastSigned = st.height;

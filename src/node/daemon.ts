@@ -186,6 +186,7 @@ export class DchatNode extends EventEmitter {
         heightSource: this.config.heightSource ?? this.heights,
         clock: () => this.clock().getTime(),
         ttl: this.config.announceTtl,
+        onGenesis: (g) => this.heights?.genesisMoved(g),
       });
       await this.heights.load(this.governance.genesis);
       this.notes = createActivationNotes(this.governance, {

@@ -75,6 +75,8 @@ export interface GovernanceServiceInit {
   clock: () => number;
   /** Hops on objects this node originates. */
   ttl: number;
+  /** Told when a certified genesis change moved the node on (the height beacons follow it). */
+  onGenesis?: (genesis: TrustedGenesis) => void;
 }
 
 export class GovernanceService {
@@ -350,7 +352,10 @@ export class GovernanceService {
     if (!proof.current) return;
     // The chain pins the new genesis at once (its check takes over now); the files follow in order.
     const moved = this.chain.move(c);
-    if (this.chain.current?.hash === c.next.hash) this.check = this.makeCheck(c.next);
+    if (this.chain.current?.hash === c.next.hash) {
+      this.check = this.makeCheck(c.next);
+      this.init.onGenesis?.(c.next);
+    }
     this.writes = this.writes.then(async () => {
       await moved;
     });

@@ -101,11 +101,26 @@ export class NodeHeights implements HeightSource {
     this.beacons = await BeaconService.create({
       params: beaconParamsOf(genesis),
       validators,
-      ...(key && validators.get(key.publicKeyHex) ? { signer: key } : {}),
+      // Kept even when not a validator now: a certified genesis change may make it one.
+      ...(key ? { signer: key } : {}),
       dir: this.init.dir,
       ttl: this.init.ttl,
       log: (level, msg, data) => this.init.log[level](data ?? {}, msg),
     });
+  }
+
+  /**
+   * The network moved to a new genesis by a certified decision: heights are weighed by its
+   * validators from now on, and the fork rules read it (its origin keeps the fork id).
+   */
+  genesisMoved(genesis: TrustedGenesis): void {
+    this.genesis = genesis;
+    if (!this.beacons) return;
+    this.beacons.setValidators(beaconValidatorsOf(genesis));
+    this.init.log.info(
+      { validators: genesis.body.validators.length, signer: this.beacons.isValidator },
+      'height beacons follow the new genesis validators',
+    );
   }
 
   /** HeightSource: the height every consumer (governance, activation, fork id) uses. */

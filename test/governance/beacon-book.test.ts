@@ -161,3 +161,22 @@ test('beaconToSign: one beacon per slot, on the tip, only once the slot began', 
   assert.equal(late?.height, 7);
   assert.equal(late?.prev, tip.hash);
 });
+
+test('after a certified genesis change heights need 2/3 of the new validators; the tip stays', () => {
+  const c = chain(3);
+  const book = new BeaconBook(PARAMS, setOf(vs));
+  assert.equal(book.receive(signedBy(c[0]!, vs.slice(0, 4))).ok, true);
+  assert.equal(book.current()?.height, 1);
+  // Height 2 pending with the old stakes when the change lands: dropped, weighed again.
+  assert.equal(book.receive(signedBy(c[1]!, vs.slice(0, 2))).ok, true);
+  const next = validators([10, 10, 10]); // three new keys, 30 of stake
+  book.setValidators(setOf(next));
+  assert.equal(book.current()?.height, 1, 'the accepted tip survives the change');
+  // The old validators' signatures no longer count at all.
+  const old = book.receive(signedBy(c[1]!, vs));
+  assert.equal(old.ok, false, 'old validators are strangers now');
+  // Two of the three new ones are 2/3 of the new stake.
+  const r = book.receive(signedBy(c[1]!, next.slice(0, 2)));
+  assert.equal(r.ok && r.status, 'accepted');
+  assert.equal(book.current()?.height, 2);
+});
