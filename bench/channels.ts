@@ -1,149 +1,276 @@
 /**
- * `npm run bench -- channels [--size 256M] [--runs N]`: the same release (random bytes, 256 MiB by
- * default) fetched by `dchat update download` over each distribution channel alone and over all
- * of them together, each as a ratio to the HTTPS-only time measured in the same run (runs
- * interleaved, medians). Channels:
- * - https: a loopback nginx HTTPS mirror of the repository;
- * - github: the GitHub Releases source against a local server answering the REST API's shapes
- *   (test/helpers/github-api.ts), assets redirecting to a second nginx (the download host), the
- *   asset set written by `release publish --github-assets`;
- * - ipfs, bittorrent, fdroid: measured when this build has their transport (update/registry.ts);
- *   otherwise the line says so. F-Droid needs an APK repository made by fdroidserver at this size,
- *   which the bench does not build.
- * The fake API answers from this process, so downloads run as asynchronous child processes.
+ * `npm run bench -- channels [--size 256M] [--runs 1] [--only https,ipfs,...] [--keep]`: the same release
+ * (random bytes, 256 MiB by default) fetched over each distribution channel alone and over all of
+ * them together, each as a ratio to the HTTPS-only time measured in the same run (runs
+ * interleaved, medians). One set-up serves every channel:
+ * - a loopback nginx HTTPS mirror of the repository (the release's metadata always comes from it);
+ * - a seed: a real `dchat node start` holding the verified package, which runs the tracker the
+ *   .torrent announces to and seeds over BitTorrent (no web seed, so BitTorrent means peers only),
+ *   provides the package over IPFS by its signed CID (bitswap), and serves it to peers over
+ *   /dchat/chunks/1;
+ * - GitHub Releases: a local server answering the REST API's shapes (test/helpers/github-api.ts),
+ *   assets redirecting to a second nginx, the asset set written by `release publish
+ *   --github-assets` (measured alone; the seed's channels are the other four).
+ * Each measured download is a fresh fetcher node (`node start --bootstrap <seed>`, metadata from
+ * `update check`, the mirror and the magnet in its mirrors.toml) asked over its control socket to
+ * download the release: `only` one kind of source for a channel alone, nothing for all together,
+ * so every channel runs through the same code (the update service inside a node) and ends in the
+ * verified package. Node start-up is not timed; Helia and webtorrent starting inside the download
+ * are (that is what a user waits for), from a warm compile cache (an untimed warm-up download over
+ * every channel leaves it; a node that ran before has one). F-Droid needs an APK repository made by fdroidserver at this
+ * size, which the bench does not build.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { SourceKind } from '../src/model/source-kind.ts';
+import { controlRequest } from '../src/node/control.ts';
 import { writeGitHubAssets } from '../src/release/github-assets.ts';
-import { hasTransport } from '../src/update/registry.ts';
+import { homePaths } from '../src/store/home.ts';
+import { type NodeProcess, spawnNode, stopAll } from '../src/testnet/process.ts';
 import { startGitHubApi } from '../test/helpers/github-api.ts';
-import { freePort, runNginx } from '../test/helpers/nginx.ts';
+import { freePort, startNginx } from '../test/helpers/nginx.ts';
 import { makeTestCa } from '../test/helpers/tls.ts';
 import { dchatCli, publishRandom, settle } from './download-fixture.ts';
 import { fmt, median, parseSize, timeCommand } from './util.ts';
 
 interface Channel {
   name: string;
-  /** add-mirror arguments of each mirror of this channel. */
-  mirrors: string[][];
+  /** The kind the node may use (`download` control request); every kind when undefined. */
+  only?: SourceKind;
+  /** Extra add-mirror arguments for this channel's fetcher (beyond the HTTPS mirror and magnet). */
+  extraMirrors?: string[][];
+}
+
+const ALL_CHANNELS = ['https', 'ipfs', 'bittorrent', 'peer', 'github', 'all'] as const;
+
+/** The machine's load averages (six helpers share two cores: a ratio is read beside them). */
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+async function waitForLog(file: string, needles: string[], timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    let log = '';
+    try {
+      log = readFileSync(file, 'utf8');
+    } catch {
+      // Not written yet.
+    }
+    if (needles.every((n) => log.includes(n))) return;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(
+        `${file}: not all of ${needles.join(', ')} within ${timeoutMs} ms:\n${log.slice(-2000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const b of createReadStream(path)) h.update(b as Buffer);
+  return h.digest('hex');
 }
 
 export async function benchChannels(args: string[]): Promise<boolean> {
   const { values } = parseArgs({
     args,
-    options: { size: { type: 'string' }, runs: { type: 'string' } },
+    options: {
+      size: { type: 'string' },
+      runs: { type: 'string' },
+      only: { type: 'string' },
+      keep: { type: 'boolean' },
+    },
     allowPositionals: false,
   });
   const size = parseSize(values.size ?? process.env.DCHAT_BENCH_SIZE ?? '256M', '--size');
-  const runs = Number(values.runs ?? 3);
+  const runs = Number(values.runs ?? 1);
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= 20)) throw new Error('--runs: 1..20');
+  const picked = (values.only ?? ALL_CHANNELS.join(',')).split(',').map((s) => s.trim());
+  for (const p of picked)
+    if (!(ALL_CHANNELS as readonly string[]).includes(p))
+      throw new Error(`--only: '${p}' is not one of ${ALL_CHANNELS.join(', ')}`);
+  // The reference is always measured: a ratio needs it from the same run.
+  if (!picked.includes('https')) picked.unshift('https');
+
   const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-channels-'));
   const ca = makeTestCa();
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert, DCHAT_LOG: process.env.DCHAT_LOG ?? 'info' };
+  const node = process.execPath;
+  const cli = dchatCli();
   const stops: (() => Promise<void>)[] = [];
+  const procs: NodeProcess[] = [];
   try {
-    const pub = await publishRandom(dir, size);
-    const dl = join(dir, 'download-host');
-    const files = await writeGitHubAssets(pub.repo, [pub.name], join(dl, 'v1.0.0'));
-    const [mirrorPort, dlPort] = [await freePort(), await freePort()];
-    const tls = `ssl_certificate ${ca.serverCert}; ssl_certificate_key ${ca.serverKey};`;
-    const nginx = await runNginx(
-      `  server { listen 127.0.0.1:${mirrorPort} ssl; ${tls} root ${pub.repo}; location / { try_files $uri =404; } }
-  server { listen 127.0.0.1:${dlPort} ssl; ${tls} root ${dl}; location / { try_files $uri =404; } }`,
-      dlPort,
-    );
+    const trackerPort = await freePort();
+    const announce = `http://127.0.0.1:${trackerPort}/announce`;
+    const pub = await publishRandom(dir, size, [announce]);
+    if (!pub.magnet) throw new Error('the release was published without a magnet link');
+    const nginx = await startNginx(pub.repo, ca);
     stops.push(nginx.stop);
-    const api = await startGitHubApi({
-      ca,
-      downloadBase: `https://127.0.0.1:${dlPort}`,
-      releases: [{ tag: 'v1.0.0', files: files.map((f) => join(dl, 'v1.0.0', f)) }],
+
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+    const cliRun = (home: string, a: string[]) => timeCommand(node, [cli, '--home', home, ...a], { env });
+    /** A home trusting the repository, with the HTTPS mirror, the magnet and `extra` mirrors. */
+    const makeHome = (home: string, extra: string[][] = []) => {
+      cliRun(home, ['trust', 'init', '--root', join(pub.repo, 'root.json')]);
+      for (const m of [
+        ['--url', nginx.url, '--mirror-type', 'https'],
+        ['--url', pub.magnet as string, '--mirror-type', 'bittorrent'],
+        ...extra,
+      ])
+        cliRun(home, ['update', 'add-mirror', ...m]);
+      return home;
+    };
+
+    // The seed: verified the package from the mirror, then serves it on every channel.
+    const seedHome = makeHome(join(dir, 'seed'));
+    cliRun(seedHome, ['update', 'download', '--version', '1.0.0', '--platform', 'linux-x64']);
+    const seed = await spawnNode({
+      name: 'seed',
+      home: seedHome,
+      role: 'relay',
+      entry: cli,
+      env,
+      args: [
+        '--home',
+        seedHome,
+        'node',
+        'start',
+        '--json',
+        '--tracker',
+        `127.0.0.1:${trackerPort}`,
+        '--bt-announce',
+        announce,
+      ],
     });
-    stops.push(api.stop);
-    const https: Channel = {
-      name: 'https',
-      mirrors: [['--url', `https://127.0.0.1:${mirrorPort}`, '--mirror-type', 'https']],
-    };
-    const github: Channel = { name: 'github', mirrors: [['--url', api.repoUrl, '--mirror-type', 'github']] };
-    const channels = [https, github];
-    console.log(
-      'channels: ipfs: measured by `npm run bench -- channels-ipfs` (bitswap between two node processes)',
+    procs.push(seed);
+    console.log(`channels: seed node started; importing ${mib(size)} into IPFS and seeding...`);
+    await waitForLog(
+      join(seedHome, 'node.log'),
+      ['package provided over IPFS', 'seeding over BitTorrent'],
+      900_000,
     );
-    for (const kind of ['bittorrent', 'fdroid'] as const)
-      console.log(
-        `channels: ${kind}: not measured (${hasTransport(kind) ? 'no fixture for it in this bench yet' : 'no transport in this build'})`,
-      );
-    const all: Channel = {
-      name: `all (${channels.map((c) => c.name).join(' + ')})`,
-      mirrors: channels.flatMap((c) => c.mirrors),
+
+    const channels: Channel[] = [];
+    for (const name of picked) {
+      if (name === 'all') channels.push({ name });
+      else if (name !== 'github') channels.push({ name, only: name as SourceKind });
+      else {
+        const dl = join(dir, 'download-host');
+        const files = await writeGitHubAssets(pub.repo, [pub.name], join(dl, 'v1.0.0'));
+        const host = await startNginx(dl, ca);
+        stops.push(host.stop);
+        const api = await startGitHubApi({
+          ca,
+          downloadBase: host.url,
+          releases: [{ tag: 'v1.0.0', files: files.map((f) => join(dl, 'v1.0.0', f)) }],
+        });
+        stops.push(api.stop);
+        channels.push({
+          name,
+          only: 'github',
+          extraMirrors: [['--url', api.repoUrl, '--mirror-type', 'github']],
+        });
+      }
+    }
+
+    /**
+     * One timed download by a fresh fetcher node over `c`: wall ms and bytes per source kind. With
+     * `warm`, the home starts with that compile cache (a node that ran before has compiled Helia,
+     * webtorrent and the rest once; a fresh home would time V8 compiling them).
+     */
+    const measure = async (
+      c: Channel,
+      run: number | 'warm-up',
+      warm?: string,
+    ): Promise<{ ms: number; by: Record<string, number> }> => {
+      const home = makeHome(join(dir, `fetch-${c.name}-${run}`), c.extraMirrors);
+      if (warm) cpSync(warm, join(home, 'cache', 'compile'), { recursive: true });
+      cliRun(home, ['update', 'check']);
+      const fetcher = await spawnNode({
+        name: `fetch-${c.name}`,
+        home,
+        role: 'user',
+        entry: cli,
+        env,
+        args: ['--home', home, 'node', 'start', '--json', '--bootstrap', seed.addresses[0] as string],
+      });
+      try {
+        const paths = homePaths(home);
+        for (let i = 0; ; i++) {
+          const st = (await controlRequest(paths, 'status', {}, 5000)) as { connected_peers: unknown[] };
+          if (st.connected_peers.length > 0) break;
+          if (i > 200) throw new Error(`${c.name}: the fetcher never connected to the seed`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        settle();
+        const t0 = performance.now();
+        const r = await controlRequest(
+          paths,
+          'download',
+          { version: '1.0.0', platform: 'linux-x64', ...(c.only ? { only: c.only } : {}) },
+          900_000,
+        );
+        const ms = performance.now() - t0;
+        if (values.keep)
+          console.log(
+            `channels: ${c.name} download ended ${new Date().toISOString()} after ${ms.toFixed(0)} ms`,
+          );
+        if (r.source === 'cache') throw new Error(`${c.name}: the fetcher already held the package`);
+        if ((await sha256File(r.path)) !== pub.sha256)
+          throw new Error(`${c.name}: the download did not leave the verified package`);
+        const by: Record<string, number> = {};
+        for (const s of r.sources) by[s.type] = (by[s.type] ?? 0) + s.bytes;
+        return { ms, by };
+      } finally {
+        await stopAll([fetcher]);
+        if (run === 'warm-up') cpSync(join(home, 'cache', 'compile'), warmCache, { recursive: true });
+        if (!values.keep) rmSync(home, { recursive: true, force: true });
+      }
     };
-    const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caCert };
-    const homes = [...channels, all].map((c) => ({
-      c,
-      home: makeHome(join(dir, `home-${c.name.split(' ')[0]}`), pub.repo, c, env),
-    }));
-    console.log(`channels: ${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} interleaved runs per channel`);
-    for (const h of homes) await download(h.home, pub.name, pub.sha256, env); // warm-up
-    const times = new Map<string, number[]>(homes.map((h) => [h.c.name, []]));
+
+    console.log(
+      `channels: ${mib(size)}, ${runs} interleaved run(s) per channel; load average ${loadavg()} (2 cores shared)`,
+    );
+    // Not timed: one download over every channel, which leaves the compile cache every run starts with.
+    const warmCache = join(dir, 'compile-cache');
+    console.log(`channels: warm-up download over all channels (load average ${loadavg()})`);
+    await measure({ name: 'all' }, 'warm-up');
+    const times = new Map<string, number[]>(channels.map((c) => [c.name, []]));
+    const split = new Map<string, Record<string, number>>();
     for (let i = 0; i < runs; i++)
-      for (const h of homes) times.get(h.c.name)?.push(await download(h.home, pub.name, pub.sha256, env));
+      for (const c of channels) {
+        const r = await measure(c, i, warmCache);
+        times.get(c.name)?.push(r.ms);
+        split.set(c.name, r.by);
+        console.log(`channels: run ${i + 1} ${c.name}: ${r.ms.toFixed(0)} ms (load average ${loadavg()})`);
+      }
     const ref = median(times.get('https') as number[]);
-    for (const h of homes) {
-      const t = times.get(h.c.name) as number[];
+    const ratio = (name: string) => median(times.get(name) as number[]) / ref;
+    for (const c of channels) {
+      const t = times.get(c.name) as number[];
       const m = median(t);
+      const by = Object.entries(split.get(c.name) ?? {})
+        .map(([k, v]) => `${k} ${mib(v)}`)
+        .join(', ');
       console.log(
-        `channels: ${h.c.name}: median ${m.toFixed(0)} ms, ratio to https-only ${(m / ref).toFixed(3)}x (runs ${fmt(t)})`,
+        `channels: ${c.name.padEnd(10)} median ${m.toFixed(0)} ms (${(size / 2 ** 20 / (m / 1000)).toFixed(0)} MiB/s), ratio to https-only ${ratio(c.name).toFixed(3)}x (runs ${fmt(t)}; bytes from ${by})`,
       );
     }
-    return true;
-  } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A data dir trusting the repository's root with the channel's mirrors (each at priority 10). */
-function makeHome(home: string, repo: string, c: Channel, env: NodeJS.ProcessEnv): string {
-  const cli = dchatCli();
-  timeCommand(process.execPath, [cli, '--home', home, 'trust', 'init', '--root', join(repo, 'root.json')], {
-    env,
-  });
-  for (const m of c.mirrors)
-    timeCommand(process.execPath, [cli, '--home', home, 'update', 'add-mirror', ...m], { env });
-  return home;
-}
-
-/** One `update download` as a child process (this process serves the API meanwhile): wall ms. */
-async function download(home: string, name: string, sha256: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const final = join(home, 'packages', name);
-  for (const f of [final, `${final}.chunks`, `${final}.target.json`]) rmSync(f, { force: true });
-  settle();
-  const t0 = performance.now();
-  const args = [
-    dchatCli(),
-    '--home',
-    home,
-    'update',
-    'download',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
-  ];
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (c) =>
-      c === 0 ? resolve(0) : reject(new Error(`download in ${home} exited ${c}: ${err.slice(0, 2000)}`)),
+    console.log(`channels: load average ${loadavg()} at the end`);
+    if (!times.has('all')) return true;
+    // Together must not be slower than the fastest channel alone (the planner gives a slow channel less).
+    const fastest = Math.min(...channels.filter((c) => c.name !== 'all').map((c) => ratio(c.name)));
+    const ok = ratio('all') <= fastest * 1.1;
+    console.log(
+      `channels: all together ${ratio('all').toFixed(3)}x vs fastest alone ${fastest.toFixed(3)}x (target: within 10%) ${ok ? 'MET' : 'NOT MET'}`,
     );
-  });
-  const ms = performance.now() - t0;
-  if (code !== 0 || readFileSync(`${final}.target.json`, 'utf8').indexOf(sha256) < 0)
-    throw new Error('download did not leave the verified package');
-  return ms;
+    return ok;
+  } finally {
+    await stopAll(procs);
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    if (values.keep) console.log(`channels: kept ${dir} (--keep)`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
 }

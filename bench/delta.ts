@@ -5,11 +5,11 @@
  *   - references: `zstd -19` of the new file (what every share is of), plain `bsdiff`, plain
  *     `zstd -19 --long --patch-from` (the Debian tools), and their apply times (`bspatch`,
  *     `zstd -d --patch-from`);
- *   - dchat: the patch `release publish --delta-from` makes (best of its differs), its share of
+ *   - dchat: the patch `release publish --delta-from` makes (best of its differs, run at once), its share of
  *     zstd -19, whether it would be published (<= 80%), the time and peak memory to make it, and
  *     the apply speed (MB/s of output) and peak memory of `update download`'s decoder.
  * Each dchat step runs in its own process under /usr/bin/time (peak RSS). Targets (issue 14):
- * median share <= 18%, none published > 80%, apply >= 100 MB/s, making a patch of a 35 MB binary
+ * median share <= 18% (an unpublished pair counts as 100%: its node downloads the full file), none published > 80%, apply >= 100 MB/s, making a patch of a 35 MB binary
  * <= 2 min and <= 1.5 GB.
  */
 import { spawnSync } from 'node:child_process';
@@ -103,7 +103,7 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         algorithm: string;
         size: number;
         zstd_patch_from: number;
-        bsdiff_zstd: number;
+        bsdiff_best: number;
       };
       const apply = timed(
         node,
@@ -124,10 +124,12 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         bsdiff_share: size(join(dir, 'p.bsdiff')) / full,
         zstd_patch_from_share: size(join(dir, 'p.zst')) / full,
         ours_zstd_pf_share: m.zstd_patch_from / full,
-        ours_bsdiff_zstd_share: m.bsdiff_zstd / full,
+        ours_bsdiff_best_share: m.bsdiff_best / full,
         make_s: make.ms / 1000,
         make_cpu_s: make.cpuMs / 1000,
-        make_peak_mib: make.peakMiB,
+        // GNU time gives the largest single process; bsdiff runs beside dchat's own differ, so
+        // the machine's peak is bounded by the two added (bsdiff's own peak measured above).
+        make_peak_mib: make.peakMiB + bs.peakMiB,
         bsdiff_s: bs.ms / 1000,
         bsdiff_cpu_s: bs.cpuMs / 1000,
         zstd_pf_s: zp.ms / 1000,
@@ -145,7 +147,7 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         `  dchat patch ${m.size} B (${m.algorithm}) = ${pct(row.share)} of zstd -19 full (${full} B); plain bsdiff ${pct(row.bsdiff_share)}, plain zstd --patch-from ${pct(row.zstd_patch_from_share)}`,
       );
       console.log(
-        `  make ${row.make_s.toFixed(1)} s wall, ${row.make_cpu_s.toFixed(1)} s CPU, peak ${row.make_peak_mib.toFixed(0)} MiB (CPU ${(row.make_cpu_s / (row.bsdiff_cpu_s + row.zstd_pf_cpu_s)).toFixed(2)}x plain bsdiff + plain zstd --patch-from: ${row.bsdiff_cpu_s.toFixed(1)} s + ${row.zstd_pf_cpu_s.toFixed(1)} s)`,
+        `  make ${row.make_s.toFixed(1)} s wall, ${row.make_cpu_s.toFixed(1)} s CPU, peak ${row.make_peak_mib.toFixed(0)} MiB with bsdiff's (CPU ${(row.make_cpu_s / (row.bsdiff_cpu_s + row.zstd_pf_cpu_s)).toFixed(2)}x plain bsdiff + plain zstd --patch-from: ${row.bsdiff_cpu_s.toFixed(1)} s + ${row.zstd_pf_cpu_s.toFixed(1)} s)`,
       );
       console.log(
         `  apply ${row.apply_cpu_mbps.toFixed(0)} MB/s of output per CPU second (${row.apply_mbps.toFixed(0)} MB/s wall), peak ${row.apply_peak_mib.toFixed(0)} MiB; CPU ${row.apply_cpu_vs_bspatch.toFixed(2)}x bspatch, ${row.apply_cpu_vs_zstd.toFixed(2)}x zstd -d --patch-from (wall ${row.apply_vs_bspatch.toFixed(2)}x, ${row.apply_vs_zstd.toFixed(2)}x)`,
@@ -159,11 +161,18 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
     return false;
   }
   const shares = rows.map((r) => r.share as number);
-  const med = median(shares);
+  // Every pair counts: one whose patch is not published costs its node the full download
+  // (100% of zstd -19). The median over published pairs alone is printed beside it.
+  const med = median(rows.map((r) => (r.published ? (r.share as number) : 1)));
+  const publishedShares = rows.filter((r) => r.published).map((r) => r.share as number);
+  const medPublished = publishedShares.length > 0 ? median(publishedShares) : Number.NaN;
   const biggest = rows.reduce((a, b) => ((a.new_bytes as number) >= (b.new_bytes as number) ? a : b));
   const minApply = Math.min(...rows.map((r) => r.apply_cpu_mbps as number));
   const checks = [
-    [`median patch share ${pct(med)} <= 18%`, med <= 0.18],
+    [
+      `median patch share ${pct(med)} <= 18% over all ${rows.length} pairs, unpublished ones as 100% (${pct(medPublished)} over the ${publishedShares.length} published)`,
+      med <= 0.18,
+    ],
     [`no published patch > 80% (largest ${pct(Math.max(...shares))}, published only if <= 80%)`, true],
     [`apply >= 100 MB/s per CPU second (slowest ${minApply.toFixed(0)} MB/s)`, minApply >= 100],
     [
@@ -172,6 +181,8 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
     ],
   ] as const;
   for (const [what, ok] of checks) console.log(`delta: ${ok ? 'PASS' : 'MISS'} ${what}`);
-  console.log(JSON.stringify({ bench: 'delta', median_share: med, rows }));
+  console.log(
+    JSON.stringify({ bench: 'delta', median_share: med, median_published_share: medPublished, rows }),
+  );
   return checks.every(([, ok]) => ok);
 }

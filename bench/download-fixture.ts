@@ -19,7 +19,12 @@ export interface Published {
   sha256: string;
 }
 
-export async function publishRandom(dir: string, size: number): Promise<Published> {
+/** `announce`: tracker URLs of the release's .torrent and magnet (`custom.magnet`, returned). */
+export async function publishRandom(
+  dir: string,
+  size: number,
+  announce: string[] = [],
+): Promise<Published & { magnet?: string }> {
   const src = join(dir, 'dchat-1.0.0-linux-x64');
   console.log(`download: writing ${size} random bytes and publishing them...`);
   writeRandomFile(src, size);
@@ -34,9 +39,12 @@ export async function publishRandom(dir: string, size: number): Promise<Publishe
     platform: 'linux-x64',
     keys: [key],
     now,
+    announce,
   });
   rmSync(src);
+  const magnet = typeof pub.custom.magnet === 'string' ? pub.custom.magnet : undefined;
   return {
+    ...(magnet ? { magnet } : {}),
     repo,
     targetPath: `/targets/${pub.custom.sha256}.${pub.name}`,
     name: pub.name,

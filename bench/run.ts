@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- <name> [flags]`: benchmarks, each printing a ratio against a reference measured
- * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, channels-bittorrent, channels-ipfs, activation, soak, all.
+ * in the same run (never a bare time). Names: verify, download, node-rss, delta, channels, activation, soak, all.
  */
 const [name = 'all', ...rest] = process.argv.slice(2);
 
@@ -10,8 +10,6 @@ const benches: Record<string, () => Promise<boolean>> = {
   'node-rss': async () => (await import('./node-rss.ts')).benchNodeRss(rest),
   delta: async () => (await import('./delta.ts')).benchDelta(rest),
   channels: async () => (await import('./channels.ts')).benchChannels(rest),
-  'channels-bittorrent': async () => (await import('./channels-bittorrent.ts')).benchChannels(rest),
-  'channels-ipfs': async () => (await import('./channels-ipfs.ts')).benchChannelsIpfs(rest),
   soak: async () => (await import('./soak.ts')).benchSoak(rest),
   activation: async () => (await import('./activation.ts')).benchActivation(rest),
 };

@@ -96,6 +96,14 @@ export function exitCodeFor(code: ErrorCode): number {
   return exitByCode.get(code) ?? EXIT_OPERATIONAL;
 }
 
+/**
+ * A code that came from elsewhere (a peer's refusal, an error's JSON details) as one of ours, or
+ * `fallback` when it is not: a stranger's string never becomes a code we do not define.
+ */
+export function asErrorCode(code: unknown, fallback: ErrorCode = 'E_INTERNAL'): ErrorCode {
+  return typeof code === 'string' && exitByCode.has(code) ? (code as ErrorCode) : fallback;
+}
+
 export function isSecurityCode(code: string): code is SecurityCode {
   return (SECURITY_CODES as readonly string[]).includes(code);
 }

@@ -2,6 +2,9 @@
  * One supervised node process: `versions/<v>/bin/dchat node start ... --json` with the same home.
  * Healthy means it printed its `{"event":"started"}` record (the node listens, its control socket
  * answers): Android's mark-successful comes from the new system itself, not from the updater.
+ * A standby child (`--standby`, parent-watch.ts) is started while the old node still serves: it
+ * loads its code, prints `{"event":"standby"}` and waits for `go()` before it touches the home, so
+ * the switch's downtime is the old node's stop plus the new one's start proper, not its loading.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -23,6 +26,7 @@ export class ChildNode {
   readonly version: string;
   private readonly proc: ChildProcess;
   private started: StartedRecord | null = null;
+  private standing = false;
   private readonly waiters = new Set<() => void>();
   readonly exited: Promise<number | null>;
   private exitCode: number | null | undefined;
@@ -33,12 +37,16 @@ export class ChildNode {
     args: string[],
     env: NodeJS.ProcessEnv,
     onStderr: (line: string) => void,
+    o: { standby?: boolean } = {},
   ) {
     this.version = version;
-    this.proc = spawn(exe, ['node', 'start', ...args, '--json'], {
+    this.proc = spawn(exe, ['node', 'start', ...args, '--json', ...(o.standby ? ['--standby'] : [])], {
       env: { ...env, [SUPERVISED_ENV]: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // A standby child waits for "go" on stdin, and exits if it closes first (supervisor gone).
+      stdio: [o.standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
+    // A child that exits before it reads "go" must not crash the supervisor with EPIPE.
+    this.proc.stdin?.on('error', () => {});
     this.exited = new Promise((resolve) => {
       this.proc.once('error', () => {
         this.exitCode = null;
@@ -58,6 +66,9 @@ export class ChildNode {
           const doc = JSON.parse(line) as { event?: unknown };
           if (doc && doc.event === 'started') {
             this.started = doc as StartedRecord;
+            this.wake();
+          } else if (doc && doc.event === 'standby') {
+            this.standing = true;
             this.wake();
           }
         } catch {
@@ -83,14 +94,32 @@ export class ChildNode {
 
   /** Its started record once it reports healthy, or null if it exits or `timeoutMs` passes first. */
   healthy(timeoutMs: number): Promise<StartedRecord | null> {
+    return this.until(() => this.started, timeoutMs);
+  }
+
+  /**
+   * A standby child: true once it has loaded and waits for `go()`; false if it exits first (e.g.
+   * a version without standby refuses the flag) or `timeoutMs` passes.
+   */
+  async standby(timeoutMs: number): Promise<boolean> {
+    return (await this.until(() => (this.standing ? true : null), timeoutMs)) ?? false;
+  }
+
+  /** Lets a standby child start for real (then wait for `healthy`). */
+  go(): void {
+    this.proc.stdin?.end('go\n');
+  }
+
+  private until<T>(value: () => T | null, timeoutMs: number): Promise<T | null> {
     return new Promise((resolve) => {
       const check = () => {
-        if (this.started) return finish(this.started);
+        const v = value();
+        if (v !== null) return finish(v);
         if (this.exitCode !== undefined) return finish(null);
         this.waiters.add(check);
       };
       const timer = setTimeout(() => finish(null), timeoutMs);
-      const finish = (r: StartedRecord | null) => {
+      const finish = (r: T | null) => {
         clearTimeout(timer);
         this.waiters.delete(check);
         resolve(r);

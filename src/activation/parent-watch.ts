@@ -27,3 +27,30 @@ export function watchSupervisor(env: NodeJS.ProcessEnv, stop: () => Promise<void
   }, 250);
   timer.unref();
 }
+
+/**
+ * A standby child (`node start --standby`, activation/child.ts): its code is loaded; it waits for
+ * the supervisor's "go" line on stdin before it touches the home. True on "go"; false when stdin
+ * closes first (the switch was called off, or the supervisor is gone: nothing to clean up).
+ */
+export function awaitGo(stdin: NodeJS.ReadableStream): Promise<boolean> {
+  return new Promise((resolve) => {
+    let seen = '';
+    const done = (go: boolean) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.off('error', onEnd);
+      // Nothing more is read: stdin must not keep the process alive once the node runs.
+      (stdin as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      resolve(go);
+    };
+    const onData = (b: Buffer | string) => {
+      seen = (seen + b.toString()).slice(-16);
+      if (/(^|\n)go\n/.test(seen)) done(true);
+    };
+    const onEnd = () => done(false);
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    stdin.once('error', onEnd);
+  });
+}

@@ -68,7 +68,7 @@ export async function recover(vp: VersionPaths, nowMs: number): Promise<Recovere
   if (current !== null) {
     const ok =
       installed.includes(current) &&
-      (await verifyInstalled(vp, current).then(
+      (await verifyInstalled(vp, current, { reuseStamp: true }).then(
         () => true,
         () => false,
       ));

@@ -37,10 +37,20 @@ import {
 const run = promisify(execFile);
 
 export const DEFAULT_HEALTH_BOUND_MS = 30_000;
+/** How long a pre-started next version may take to load before the switch starts it cold instead. */
+const STANDBY_BOUND_MS = 20_000;
 
 export type SupervisorEvent =
   | { event: 'started'; version: string; child: StartedRecord; repairs: string[] }
-  | { event: 'switched'; from: string | null; to: string; height: number | null; downtime_ms: number }
+  | {
+      event: 'switched';
+      from: string | null;
+      to: string;
+      height: number | null;
+      downtime_ms: number;
+      /** Where the time went (ms); downtime_ms = stop_ms + start_ms. */
+      phases?: SwitchPhases;
+    }
   | { event: 'rolled_back'; from: string; to: string; reason: string; height: number | null }
   | { event: 'child_exited'; version: string; code: number | null };
 
@@ -53,6 +63,17 @@ export interface SupervisorInit {
   now: () => Date;
   healthBoundMs?: number;
   onEvent: (e: SupervisorEvent) => void;
+}
+
+export interface SwitchPhases {
+  /** Before the downtime, while the old node serves: standby start, backup, journal. */
+  prepare_ms: number;
+  /** The old node's graceful stop. */
+  stop_ms: number;
+  /** `current` switched, the new node told to go (or started cold) until it reports healthy. */
+  start_ms: number;
+  /** Whether the new version was pre-started in standby. */
+  standby: boolean;
 }
 
 export interface SwitchContext {
@@ -130,8 +151,14 @@ export class Supervisor {
 
   /** Starts versions/<v> and waits for it to report healthy (null: it did not). */
   private async launch(v: string): Promise<StartedRecord | null> {
+    const child = this.spawnChild(v, false);
+    this.child = child;
+    return child.healthy(this.bound);
+  }
+
+  private spawnChild(v: string, standby: boolean): ChildNode {
     const log = this.init.log;
-    const child = new ChildNode(
+    return new ChildNode(
       v,
       this.vp.exe(v),
       this.init.childArgs,
@@ -140,9 +167,21 @@ export class Supervisor {
         this.init.env.DCHAT_CHILD_LOG
           ? process.stderr.write(`${line}\n`)
           : log.debug({ child: v, line }, 'child'),
+      { standby },
     );
-    this.child = child;
-    return child.healthy(this.bound);
+  }
+
+  /**
+   * Pre-starts versions/<v> in standby while the old node still serves (child.ts): null if it does
+   * not come to standby in time (a version without standby, a broken one): the switch then starts
+   * it cold, as before, and its health check decides.
+   */
+  private async standby(v: string): Promise<ChildNode | null> {
+    const child = this.spawnChild(v, true);
+    if (await child.standby(STANDBY_BOUND_MS)) return child;
+    this.init.log.info({ version: v }, 'activation: no standby start; the switch starts it cold');
+    await child.stop(1_000);
+    return null;
   }
 
   private watch(child: ChildNode): void {
@@ -208,37 +247,64 @@ export class Supervisor {
     const from = this.child?.version ?? (await readCurrent(this.vp));
     if (from === to) return true;
     const target = await this.preUpgrade(to);
+    // Its digest stamp (store/digest-stamps.ts), if the pre-upgrade hash could not leave one (the
+    // file had just been installed): the new node then finds its package verified without hashing.
+    await verifyInstalled(this.vp, to, { reuseStamp: true });
     const now = this.init.now();
-    const t0 = performance.now();
-    await withSwitchLock(this.vp, async () => {
-      await backupBeforeSwitch(
-        this.init.paths,
-        this.vp,
-        `${now.toISOString().replace(/[:.]/g, '')}-${from ?? 'none'}-to-${to}`,
-      );
-      await writeUpgradeInfo(this.vp, {
-        name: to,
-        height: ctx.height,
-        from,
-        sha256: target.sha256,
-        fork: ctx.fork,
+    // Everything that does not need the old node gone happens while it still serves: the next
+    // version loads in standby, the backup and the journal are written. Downtime starts at its stop.
+    const p0 = performance.now();
+    const next = await this.standby(to);
+    let t0 = 0;
+    let stopped = 0;
+    try {
+      await withSwitchLock(this.vp, async () => {
+        await backupBeforeSwitch(
+          this.init.paths,
+          this.vp,
+          `${now.toISOString().replace(/[:.]/g, '')}-${from ?? 'none'}-to-${to}`,
+        );
+        await writeUpgradeInfo(this.vp, {
+          name: to,
+          height: ctx.height,
+          from,
+          sha256: target.sha256,
+          fork: ctx.fork,
+        });
+        const j = await readJournal(this.vp);
+        j.trial = { version: to, previous: from, started_ms: now.getTime(), healthy: false };
+        // Activated on the network at this height whatever happens here: a hard fork bars rollbacks below it.
+        const at = ctx.activationHeight ?? ctx.height;
+        if (at !== null && (ctx.fork === 'hard' || ctx.fork === 'soft'))
+          j.forks.push({ version: to, activation_height: at, fork: ctx.fork });
+        await writeJournal(this.vp, j);
+        t0 = performance.now();
+        await this.child?.stop();
+        stopped = performance.now();
+        await setCurrent(this.vp, to);
       });
-      const j = await readJournal(this.vp);
-      j.trial = { version: to, previous: from, started_ms: now.getTime(), healthy: false };
-      // Activated on the network at this height whatever happens here: a hard fork bars rollbacks below it.
-      const at = ctx.activationHeight ?? ctx.height;
-      if (at !== null && (ctx.fork === 'hard' || ctx.fork === 'soft'))
-        j.forks.push({ version: to, activation_height: at, fork: ctx.fork });
-      await writeJournal(this.vp, j);
-      await this.child?.stop();
-      await setCurrent(this.vp, to);
-    });
-    const started = await this.launch(to);
-    const downtime = performance.now() - t0;
+    } catch (err) {
+      await next?.stop(1_000);
+      throw err;
+    }
+    let started: StartedRecord | null;
+    if (next) {
+      this.child = next;
+      next.go();
+      started = await next.healthy(this.bound);
+    } else started = await this.launch(to);
+    const end = performance.now();
+    const downtime = end - t0;
+    const phases: SwitchPhases = {
+      prepare_ms: Math.round(t0 - p0),
+      stop_ms: Math.round(stopped - t0),
+      start_ms: Math.round(end - stopped),
+      standby: next !== null,
+    };
     if (started && this.child) {
       await this.markSuccessful(to, from, ctx.height, downtime);
       this.init.log.info(
-        { from, to, height: ctx.height, downtime_ms: Math.round(downtime) },
+        { from, to, height: ctx.height, downtime_ms: Math.round(downtime), phases },
         `activation: switched to ${to}`,
       );
       this.init.onEvent({
@@ -247,6 +313,7 @@ export class Supervisor {
         to,
         height: ctx.height,
         downtime_ms: Math.round(downtime),
+        phases,
       });
       this.watch(this.child);
       return true;
@@ -319,9 +386,15 @@ export class Supervisor {
       const cur = await readCurrent(this.vp);
       if (cur === null || cur === this.child?.version) return true;
       const from = this.child?.version ?? null;
+      const next = await this.standby(cur);
       const t0 = performance.now();
       await this.child?.stop();
-      const started = await this.launch(cur);
+      let started: StartedRecord | null;
+      if (next) {
+        this.child = next;
+        next.go();
+        started = await next.healthy(this.bound);
+      } else started = await this.launch(cur);
       if (started && this.child) {
         this.init.onEvent({
           event: 'switched',

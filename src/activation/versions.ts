@@ -20,6 +20,7 @@ import { DchatError } from '../errors.ts';
 import { PackageCustomSchema, type PackageTarget } from '../model/package.ts';
 import { isValidVersion } from '../model/version.ts';
 import { copyFileAtomic, fsyncDir, writeFileAtomic } from '../store/atomic.ts';
+import { digestAndStamp, digestWithStamp } from '../store/digest-stamps.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { targetEntry } from '../store/packages.ts';
@@ -30,6 +31,7 @@ export const ACTIVATION_FORMAT = 'dchat.activation/1';
 const HISTORY_CAP = 200;
 
 export interface VersionPaths {
+  home: HomePaths;
   versionsDir: string;
   versionDir(v: string): string;
   exe(v: string): string;
@@ -47,6 +49,7 @@ export function versionPaths(paths: HomePaths): VersionPaths {
   const versionsDir = join(paths.home, 'versions');
   const activationDir = join(paths.home, 'activation');
   return {
+    home: paths,
     versionsDir,
     versionDir: (v) => join(versionsDir, v),
     exe: (v) => join(versionsDir, v, 'bin', 'dchat'),
@@ -192,16 +195,29 @@ export async function readInstalledTarget(vp: VersionPaths, v: string): Promise<
   return { path: data.path, length: data.length, sha256: data.hashes.sha256, custom: custom.data };
 }
 
-/** Rechecks an installed version's executable against its signed hash and size. */
-export async function verifyInstalled(vp: VersionPaths, v: string): Promise<PackageTarget> {
+/**
+ * Rechecks an installed version's executable against its signed hash and size. The file is hashed
+ * in full and its digests stamped (store/digest-stamps.ts: the package it is a hard link of then
+ * needs no second hash at the next node start); with `reuseStamp` an unchanged file's stamp stands
+ * in for the hash.
+ */
+export async function verifyInstalled(
+  vp: VersionPaths,
+  v: string,
+  o: { reuseStamp?: boolean } = {},
+): Promise<PackageTarget> {
   const target = await readInstalledTarget(vp, v);
-  const d = await digestFile(vp.exe(v)).catch((cause) => {
-    throw new DchatError('E_NOT_FOUND', `${vp.exe(v)}: ${(cause as Error).message}`, { cause });
+  const exe = vp.exe(v);
+  const { digests: d } = await (o.reuseStamp
+    ? digestWithStamp(vp.home, exe, () => digestFile(exe))
+    : digestAndStamp(vp.home, exe, () => digestFile(exe))
+  ).catch((cause) => {
+    throw new DchatError('E_NOT_FOUND', `${exe}: ${(cause as Error).message}`, { cause });
   });
   if (d.size !== target.length)
-    throw new DchatError('E_SIZE_MISMATCH', `${vp.exe(v)}: ${d.size} bytes, signed ${target.length}`);
+    throw new DchatError('E_SIZE_MISMATCH', `${exe}: ${d.size} bytes, signed ${target.length}`);
   if (d.sha256 !== target.sha256)
-    throw new DchatError('E_HASH_MISMATCH', `${vp.exe(v)} does not hash to its signed SHA-256`);
+    throw new DchatError('E_HASH_MISMATCH', `${exe} does not hash to its signed SHA-256`);
   return target;
 }
 

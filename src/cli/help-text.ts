@@ -245,6 +245,13 @@ const HELP: Record<string, CommandHelp> = {
     ],
     env: KEYS,
   },
+  'dchat governance propose-genesis': {
+    examples: [
+      'dchat-sign genesis --spec network-v2.json --root-key founder.key --out genesis-v2.json',
+      'dchat governance propose-genesis --genesis genesis-v2.json --voting-period 14d --key holder.key',
+    ],
+    env: KEYS,
+  },
   'dchat governance vote': {
     examples: ['dchat governance vote --proposal 3f2a9c1e --option yes --key holder.key'],
     env: KEYS,

@@ -23,7 +23,7 @@ export function buildDchatTest(ctx: CliContext): Command {
     .requiredOption('--version <v>', 'release version to publish and distribute')
     .option(
       '--method <m>',
-      "gossip|peer|ipfs|bittorrent (gossip: announced over /dchat/gossip/1; peer: anti-entropy only; ipfs: fetched over bitswap by the signed CID; bittorrent: a swarm through the first node's tracker)",
+      "gossip|peer|ipfs|bittorrent|https (gossip: announced over /dchat/gossip/1; peer: anti-entropy only; ipfs: fetched over bitswap by the signed CID; bittorrent: a swarm through the first node's tracker; https: fetched from two loopback HTTPS mirrors)",
       'gossip',
     )
     .option('--nodes <n>', 'honest nodes', '10')

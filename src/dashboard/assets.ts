@@ -1,15 +1,25 @@
 /**
  * The dashboard's static files: its page and script (assets/dashboard/, shipped in the npm
  * package) and uPlot, the chart library, served from the installed package: nothing from a CDN.
+ * In the single executable (`dchat release build`) the same files are SEA assets, written out with
+ * the other embedded files (cli/sea/extract.ts) and read from there: `import.meta.url` of this
+ * module points into the extraction root, and uPlot sits under assets/uplot/ beside the page.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import type { Route } from '../metrics/http.ts';
+
+/** The page's own files (assets/dashboard/). */
+export const DASHBOARD_PAGE_FILES = ['index.html', 'dashboard.js', 'dashboard.css'] as const;
+/** uPlot's files the page loads (node_modules/uplot/dist/). */
+export const UPLOT_FILES = ['uPlot.iife.min.js', 'uPlot.min.css'] as const;
 
 const OWN = (name: string) => fileURLToPath(new URL(`../../assets/dashboard/${name}`, import.meta.url));
 
 function uplotFile(name: string): string {
+  if (isSea()) return fileURLToPath(new URL(`../../assets/uplot/${name}`, import.meta.url));
   return createRequire(import.meta.url).resolve(`uplot/dist/${name}`);
 }
 

@@ -6,6 +6,7 @@
 
 import { type HttpEndpoint, startHttpEndpoint } from '../metrics/http.ts';
 import type { StatusResult } from '../model/control.ts';
+import type { GovernanceStatusResult } from '../model/governance-control.ts';
 import { staticRoutes } from './assets.ts';
 import {
   type DashboardState,
@@ -16,6 +17,7 @@ import {
   PropagationHistory,
   updateNotice,
 } from './state.ts';
+import { activationEvents, type JournalEntry, upgradePanel } from './upgrade.ts';
 
 export interface DashboardSource {
   title: string;
@@ -23,8 +25,17 @@ export interface DashboardSource {
   nodes(): Promise<NodeInput[]>;
   mirrors?(): Promise<MirrorHealth[]>;
   releases?(): { version: string; published_at: string }[];
-  /** Panels of later parts (governance, activation): read at each poll. */
+  /** Panels of later parts: read at each poll. */
   panels?(): Promise<ExtraPanel[]>;
+  /** Governance status (one node's view) and the supervisors' journals: read at each poll. */
+  upgrade?(): Promise<UpgradeSource>;
+}
+
+export interface UpgradeSource {
+  governance: GovernanceStatusResult | undefined;
+  /** The network's block interval (genesis params), for the countdown's estimate. */
+  blockIntervalMs: number | null;
+  journals: { id: string; history: JournalEntry[] }[];
 }
 
 export interface Dashboard {
@@ -76,6 +87,7 @@ export async function startDashboard(
         .filter(Boolean)
         .sort()
         .pop() ?? null;
+    const up = await src.upgrade?.().catch(() => undefined);
     return {
       format: 'dchat.dashboard/1',
       title: src.title,
@@ -87,6 +99,8 @@ export async function startDashboard(
       update_notice: updateNotice(nodes),
       history: history.toJSON(),
       panels: (await src.panels?.()) ?? [],
+      upgrade: up?.governance ? upgradePanel(up.governance, up.blockIntervalMs) : null,
+      events: up ? activationEvents(up.journals) : [],
     };
   };
   let ep: HttpEndpoint;

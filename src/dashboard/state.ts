@@ -5,13 +5,18 @@
  */
 import type { StatusResult } from '../model/control.ts';
 import { compareVersions } from '../model/version.ts';
+import { type ActivationEvent, activationOf, type UpgradePanel } from './upgrade.ts';
 
 export interface DashboardNode {
   id: string;
   role: string;
   peer_id: string;
-  /** The dchat version the node runs. */
+  /** The dchat version the node runs (its supervisor's current one once it switched). */
   version: string;
+  /** The activation pump's next step (predownload, install, switch, wait...; null: none). */
+  next_action: string | null;
+  /** The approved release is installed (or downloaded, unsupervised): ready for the switch. */
+  upgrade_ready: boolean;
   /** Highest verified package it holds (what it would switch to). */
   ready_version: string | null;
   highest_trusted: string | null;
@@ -49,6 +54,10 @@ export interface DashboardState {
   update_notice: { version: string; nodes_pending: number; nodes_ready: number } | null;
   history: { versions: string[]; t: number[]; trusted: number[][]; verified: number[][] };
   panels: ExtraPanel[];
+  /** Governance: proposals with tally, stake approving and ready, countdown; rollback notes. */
+  upgrade: UpgradePanel | null;
+  /** Switches and rollbacks of the nodes, from their supervisors' journals. */
+  events: ActivationEvent[];
 }
 
 export interface NodeInput {
@@ -64,17 +73,21 @@ export function dashboardNode(n: NodeInput): DashboardNode {
   const s = n.status;
   const held = (s?.releases.packages ?? []).map((p) => p.version).sort(compareVersions);
   const trusted = s?.releases.highest_trusted ?? null;
+  const a = activationOf(s);
+  const version = a?.running_version ?? n.version;
   return {
     id: n.id,
     role: n.role,
     peer_id: s?.peer_id ?? '',
-    version: n.version,
+    version,
+    next_action: a?.next_action && a.next_action !== 'none' ? a.next_action : null,
+    upgrade_ready: a?.ready ?? false,
     ready_version: held[held.length - 1] ?? null,
     highest_trusted: trusted,
-    update_pending: Boolean(trusted && compareVersions(trusted, n.version) > 0),
+    update_pending: Boolean(trusted && compareVersions(trusted, version) > 0),
     connected_peers: s?.connected_peers.length ?? 0,
     banned_peers: s?.banned_peers.length ?? 0,
-    fork_id: n.forkId ?? 'none',
+    fork_id: n.forkId ?? forkIdOf(s) ?? 'none',
     up: Boolean(s),
     metrics_url: n.metricsUrl ?? null,
     downloads: (s?.releases.downloads ?? []).map((d) => ({
@@ -83,6 +96,13 @@ export function dashboardNode(n: NodeInput): DashboardNode {
       ...(d.error ? { error: d.error } : {}),
     })),
   };
+}
+
+/** The fork id a node's status reports (node/heights.ts), as hash/next. */
+function forkIdOf(s: StatusResult | undefined): string | undefined {
+  const f = (s as { fork?: { fork_id?: { hash: string; next: number } | null } | null } | undefined)?.fork
+    ?.fork_id;
+  return f ? `${f.hash}/${f.next}` : undefined;
 }
 
 /** The newest version any node trusts, with how many nodes have it pending and ready. */

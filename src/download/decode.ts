@@ -3,7 +3,8 @@
  *   zstd             streamed, the zstd window of the frame (capped: windowLogMax) plus buffers;
  *   zstd-patch-from  the same plus the base package as dictionary (read whole: it is the one
  *                    verified package the node already holds, at most LIMITS.packageBytes);
- *   bsdiff-zstd      the control block (capped by the output size), the diff and extra frames
+ *   bsdiff-zstd,     the control block (capped by the output size); up to 256 MiB of output the
+ *   bsdiff-best      diff and extra frames decoded whole and the result built in memory, else
  *                    streamed, output in 1 MiB; the base read whole up to 512 MiB (bsdiff seeks
  *                    all over it), a larger one through a 1 MiB window.
  * The output is never allowed past `maxBytes` (the signed size of the package it must become),
@@ -14,12 +15,22 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants, createZstdDecompress, zstdDecompress } from 'node:zlib';
+import {
+  brotliDecompress,
+  constants,
+  createBrotliDecompress,
+  createZstdDecompress,
+  zstdDecompress,
+} from 'node:zlib';
 import { DchatError, toDchatError } from '../errors.ts';
 import {
-  BSDIFF_HEADER_BYTES,
+  type BlockCodec,
+  BSDIFF_BEST_HEADER_BYTES,
+  BSDIFF_BEST_MAGIC,
   BSDIFF_ZSTD_MAGIC,
+  type BsdiffHeader,
   type Encoding,
+  parseBlockCodecs,
   parseBsdiffHeader,
   readOffset,
   windowLog,
@@ -27,6 +38,8 @@ import {
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
+/** bsdiff results up to this size are built in memory (about base + 2x result at the peak). */
+const IN_MEMORY_MAX = 256 * 1024 * 1024;
 
 export interface DecodeInput {
   algorithm: Encoding;
@@ -47,7 +60,7 @@ export interface DecodeInput {
 
 export async function decodeToFile(i: DecodeInput): Promise<void> {
   try {
-    if (i.algorithm === 'bsdiff-zstd') await bspatch(i);
+    if (i.algorithm === 'bsdiff-zstd' || i.algorithm === 'bsdiff-best') await bspatch(i);
     else await unzstd(i);
   } catch (err) {
     if (err instanceof DchatError) throw err;
@@ -111,33 +124,83 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** bspatch over zstd frames (the algorithm of bsdiff 4.3's bspatch.c, streamed). */
+/** The block codecs of a bsdiff-zstd or bsdiff-best header (undefined: not what was signed). */
+function blockCodecs(algorithm: Encoding, h: BsdiffHeader, head: Buffer): BlockCodec[] | undefined {
+  if (algorithm === 'bsdiff-zstd' && h.magic === BSDIFF_ZSTD_MAGIC) return ['zstd', 'zstd', 'zstd'];
+  if (algorithm === 'bsdiff-best' && h.magic === BSDIFF_BEST_MAGIC) return parseBlockCodecs(head);
+  return undefined;
+}
+
+/** One whole frame decoded, never past `max` bytes (brotli: standard window, at most 16 MiB). */
+function inflate(codec: BlockCodec, b: Buffer, max: number, windowLogMax: number): Promise<Buffer> {
+  return new Promise<Buffer>((res, rej) => {
+    const done = (err: Error | null, r: Buffer) => (err ? rej(err) : res(r));
+    // 1 MiB output pieces: with the default 16 KiB, joining the pieces cost as much as decoding.
+    const o = { maxOutputLength: Math.max(1, max), chunkSize: IO_BYTES };
+    if (codec === 'brotli') brotliDecompress(b, o, done);
+    else zstdDecompress(b, { ...o, params: { [constants.ZSTD_d_windowLogMax]: windowLogMax } }, done);
+  });
+}
+
+/**
+ * bspatch over zstd or brotli frames (the algorithm of bsdiff 4.3's bspatch.c). Up to
+ * IN_MEMORY_MAX of output with a base read whole, the frames are decoded whole and the output
+ * built in one buffer by a synchronous loop (what makes apply fast: an await per control triple
+ * cost more than the additions); larger ones are streamed through 1 MiB pieces.
+ */
 async function bspatch(i: DecodeInput): Promise<void> {
-  if (!i.base) throw new DchatError('E_MALFORMED', 'bsdiff-zstd needs a base package');
+  if (!i.base) throw new DchatError('E_MALFORMED', `${i.algorithm} needs a base package`);
   const patch = await open(i.encoded, 'r');
   const old = await open(i.base, 'r');
   const out = await open(i.out, 'w', 0o600);
   const streams: Readable[] = [];
   try {
     const { size: total } = await patch.stat();
-    const head = Buffer.alloc(BSDIFF_HEADER_BYTES);
-    await patch.read(head, 0, head.length, 0);
-    const h = parseBsdiffHeader(head, total);
-    if (!h || h.magic !== BSDIFF_ZSTD_MAGIC) throw new DchatError('E_MALFORMED', 'not a bsdiff-zstd patch');
+    const head = Buffer.alloc(BSDIFF_BEST_HEADER_BYTES);
+    const { bytesRead } = await patch.read(head, 0, head.length, 0);
+    const h = parseBsdiffHeader(head.subarray(0, bytesRead), total);
+    const codecs = h && blockCodecs(i.algorithm, h, head);
+    if (!h || !codecs) throw new DchatError('E_MALFORMED', `not a ${i.algorithm} patch`);
     if (h.newSize !== i.maxBytes)
       throw new DchatError('E_SIZE_MISMATCH', `patch makes ${h.newSize} bytes, ${i.maxBytes} were signed`);
     const ctrlRaw = Buffer.alloc(h.ctrlBytes);
-    await patch.read(ctrlRaw, 0, h.ctrlBytes, BSDIFF_HEADER_BYTES);
+    await patch.read(ctrlRaw, 0, h.ctrlBytes, h.headerBytes);
     // Each control triple adds at least one byte of output, or it is an empty no-op at the end.
     const ctrlCap = Math.min(24 * (h.newSize + 1), 256 * 1024 * 1024);
-    const ctrl = await new Promise<Buffer>((res, rej) =>
-      zstdDecompress(ctrlRaw, { maxOutputLength: ctrlCap }, (err, r) => (err ? rej(err) : res(r))),
-    );
-    const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
-    const extraStart = diffStart + h.diffBytes;
     // The diff and extra blocks are each at most the size of the result.
     const wl = windowLogMax(i, 0);
-    const frame = (start: number, end: number) => {
+    const ctrl = await inflate(codecs[0] as BlockCodec, ctrlRaw, ctrlCap, wl);
+    const columns = h.magic === BSDIFF_BEST_MAGIC;
+    if (columns && ctrl.length % 24 !== 0)
+      throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
+    const rows = Math.floor(ctrl.length / 24);
+    // Offset of column j of triple k: rows of 24 bytes, or three columns of 8-byte cells.
+    const cell = columns
+      ? (k: number, j: number) => (j * rows + k) * 8
+      : (k: number, j: number) => k * 24 + j * 8;
+    const diffStart = h.headerBytes + h.ctrlBytes;
+    const extraStart = diffStart + h.diffBytes;
+    const baseSize = (await old.stat()).size;
+    const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
+    if (inMemory) {
+      const block = async (codec: BlockCodec, start: number, end: number) => {
+        if (end <= start) return Buffer.alloc(0);
+        const raw = Buffer.alloc(end - start);
+        await patch.read(raw, 0, raw.length, start);
+        return inflate(codec, raw, h.newSize, wl);
+      };
+      const [diff, extra, base] = await Promise.all([
+        block(codecs[1] as BlockCodec, diffStart, extraStart),
+        block(codecs[2] as BlockCodec, extraStart, total),
+        old.readFile(),
+      ]);
+      i.signal?.throwIfAborted();
+      const result = applyInMemory(ctrl, rows, cell, diff, extra, base, h.newSize);
+      await out.write(result, 0, result.length, 0);
+      await out.sync();
+      return;
+    }
+    const frame = (codec: BlockCodec, start: number, end: number) => {
       const src = createReadStream('', {
         fd: patch,
         start,
@@ -147,14 +210,17 @@ async function bspatch(i: DecodeInput): Promise<void> {
       });
       // 1 MiB output pieces: each piece is a round trip to the thread pool.
       const s = src.pipe(
-        createZstdDecompress({ chunkSize: IO_BYTES, params: { [constants.ZSTD_d_windowLogMax]: wl } }),
+        codec === 'brotli'
+          ? createBrotliDecompress({ chunkSize: IO_BYTES })
+          : createZstdDecompress({ chunkSize: IO_BYTES, params: { [constants.ZSTD_d_windowLogMax]: wl } }),
       );
       streams.push(src, s);
       return new ByteReader(s);
     };
-    const diff = h.diffBytes > 0 ? frame(diffStart, extraStart) : new ByteReader(undefined);
-    const extra = total > extraStart ? frame(extraStart, total) : new ByteReader(undefined);
-    const baseSize = (await old.stat()).size;
+    const diff =
+      h.diffBytes > 0 ? frame(codecs[1] as BlockCodec, diffStart, extraStart) : new ByteReader(undefined);
+    const extra =
+      total > extraStart ? frame(codecs[2] as BlockCodec, extraStart, total) : new ByteReader(undefined);
     const base =
       baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
         ? new MemoryBase(await old.readFile())
@@ -162,16 +228,9 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const w = new BufferedWriter(out);
     let oldpos = 0;
     let newpos = 0;
-    let c = 0;
-    while (newpos < h.newSize) {
+    for (let k = 0; newpos < h.newSize; k++) {
       i.signal?.throwIfAborted();
-      if (c + 24 > ctrl.length) throw new DchatError('E_MALFORMED', 'bsdiff control block ends early');
-      const x = readOffset(ctrl, c);
-      const y = readOffset(ctrl, c + 8);
-      const z = readOffset(ctrl, c + 16);
-      c += 24;
-      if (!(x >= 0 && y >= 0 && Number.isFinite(z)) || newpos + x + y > h.newSize)
-        throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
+      const [x, y, z] = triple(ctrl, rows, cell, k, newpos, h.newSize);
       for (let left = x; left > 0; ) {
         const piece = await diff.take(left);
         await base.addInto(piece, oldpos);
@@ -193,6 +252,91 @@ async function bspatch(i: DecodeInput): Promise<void> {
     for (const s of streams) s.destroy();
     await Promise.allSettled([patch.close(), old.close(), out.close()]);
   }
+}
+
+/** Control triple k, checked: a triple past the block, or one that writes past the result, is malformed. */
+function triple(
+  ctrl: Buffer,
+  rows: number,
+  cell: (k: number, j: number) => number,
+  k: number,
+  newpos: number,
+  newSize: number,
+): [number, number, number] {
+  if (k >= rows) throw new DchatError('E_MALFORMED', 'bsdiff control block ends early');
+  const x = readOffset(ctrl, cell(k, 0));
+  const y = readOffset(ctrl, cell(k, 1));
+  const z = readOffset(ctrl, cell(k, 2));
+  if (!(x >= 0 && y >= 0 && Number.isFinite(z)) || newpos + x + y > newSize)
+    throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
+  return [x, y, z];
+}
+
+/** The whole result in one buffer (bytes outside the base count as zero, as in bspatch). */
+function applyInMemory(
+  ctrl: Buffer,
+  rows: number,
+  cell: (k: number, j: number) => number,
+  diff: Buffer,
+  extra: Buffer,
+  base: Buffer,
+  newSize: number,
+): Buffer {
+  const result = Buffer.allocUnsafe(newSize);
+  // One view of the diff block's words for every triple (made per call it cost more than the adds).
+  const words = new Uint32Array(diff.buffer, 0, diff.buffer.byteLength >> 2);
+  let oldpos = 0;
+  let newpos = 0;
+  let dpos = 0;
+  let epos = 0;
+  for (let k = 0; newpos < newSize; k++) {
+    const [x, y, z] = triple(ctrl, rows, cell, k, newpos, newSize);
+    if (x > diff.length - dpos || y > extra.length - epos)
+      throw new DchatError('E_MALFORMED', 'bsdiff data block ends early');
+    // result = diff + base over [0, x): the base part copied, then the diff added where it is
+    // not zero (most of it is: that is what makes bsdiff patches compress).
+    const from = Math.min(x, Math.max(0, -oldpos));
+    const to = Math.max(from, Math.min(x, base.length - oldpos));
+    if (from > 0) copy(diff, dpos, result, newpos, from);
+    if (to < x) copy(diff, dpos + to, result, newpos + to, x - to);
+    copy(base, oldpos + from, result, newpos + from, to - from);
+    addNonZero(result, newpos + from, diff, words, dpos + from, to - from);
+    copy(extra, epos, result, newpos + x, y);
+    dpos += x;
+    epos += y;
+    newpos += x + y;
+    oldpos += x + z;
+  }
+  return result;
+}
+
+/** Buffer.copy costs about as much as 64 bytes copied one by one: short runs are copied by hand. */
+function copy(src: Buffer, from: number, dst: Buffer, at: number, len: number): void {
+  if (len > 64) src.copy(dst, at, from, from + len);
+  else for (let j = 0; j < len; j++) dst[at + j] = src[from + j] as number;
+}
+
+/** dst[at..at+len) += src[from..from+len) bytewise, skipping the zero words of src (`words`: src.buffer). */
+function addNonZero(
+  dst: Buffer,
+  at: number,
+  src: Buffer,
+  words: Uint32Array,
+  from: number,
+  len: number,
+): void {
+  // Flat loops, no closures: this runs once per control triple, mostly before the JIT warms up.
+  const abs = src.byteOffset + from;
+  let j = 0;
+  for (; j < len && ((abs + j) & 3) !== 0; j++)
+    dst[at + j] = ((dst[at + j] as number) + (src[from + j] as number)) & 0xff;
+  const end4 = len - 3;
+  for (; j < end4; j += 4) {
+    if (words[(abs + j) >> 2] === 0) continue;
+    for (let b = j; b < j + 4; b++)
+      dst[at + b] = ((dst[at + b] as number) + (src[from + b] as number)) & 0xff;
+  }
+  for (; j < len; j++) dst[at + j] = ((dst[at + j] as number) + (src[from + j] as number)) & 0xff;
 }
 
 /** Pull reader over a decompressed stream: pieces of at most `n` bytes, in order. */

@@ -1,11 +1,21 @@
 /**
- * Validator approval of a hard fork: validators of the genesis sign the proposal's id, version
- * and activation height; the approving stake is the sum of distinct validators' stakes, and a
- * hard fork needs at least `approval_threshold` (the seed's 67%) of all stake.
+ * Validator approval: validators of the genesis sign the proposal's id, version and activation
+ * height, and, once voting has ended, the tally they saw (tally-commitment.ts). While voting is
+ * open a hard fork's approval is consent only (`tally: null`); a certificate needs approvals that
+ * attest its own tally from validators holding at least `approval_threshold` (the seed's 67%) of
+ * all stake, for a hard fork (consent and commit) and a soft fork (commit) alike. The approving
+ * stake is the sum of distinct validators' stakes.
  */
-import { APPROVAL_FORMAT, type Approval, type Proposal } from '../model/governance.ts';
+import {
+  type AnyProposal,
+  APPROVAL_FORMAT,
+  type Approval,
+  isGenesisProposal,
+  type TallyCommitment,
+} from '../model/governance.ts';
 import { atLeastShare, type TrustedGenesis } from './genesis.ts';
 import { objectId, verifyObject } from './signing.ts';
+import { sameCommitment } from './tally-commitment.ts';
 import { OK, refuse, type Verdict } from './verdict.ts';
 
 export function checkApproval(g: TrustedGenesis, a: Approval): Verdict {
@@ -17,10 +27,21 @@ export function checkApproval(g: TrustedGenesis, a: Approval): Verdict {
   return OK;
 }
 
+/**
+ * What an approval names besides the proposal id: an upgrade's version and activation height; a
+ * genesis change names no release (0.0.0 at height 0): its proposal id binds the new genesis.
+ */
+export function approvalTarget(p: AnyProposal): { version: string; activation_height: number } {
+  return isGenesisProposal(p)
+    ? { version: '0.0.0', activation_height: 0 }
+    : { version: p.version, activation_height: p.activation_height };
+}
+
 /** Whether a genuine approval is for exactly this proposal (id, version and height). */
-export function approvalMatches(p: Proposal, proposalId: string, a: Approval): Verdict {
+export function approvalMatches(p: AnyProposal, proposalId: string, a: Approval): Verdict {
   if (a.proposal_id !== proposalId) return refuse('E_WRONG_TARGET', 'the approval is for another proposal');
-  if (a.version !== p.version || a.activation_height !== p.activation_height)
+  const t = approvalTarget(p);
+  if (a.version !== t.version || a.activation_height !== t.activation_height)
     return refuse('E_VERSION_MISMATCH', 'the approval names another version or activation height');
   return OK;
 }
@@ -35,15 +56,20 @@ export interface ApprovalResult {
   approvals: Approval[];
 }
 
-/** Approving stake of `approvals` (any order; forged, foreign and repeated ones count nothing). */
+/**
+ * Approving stake of `approvals` (any order; forged, foreign and repeated ones count nothing).
+ * With `commitment`, only approvals attesting exactly that tally count; without, any approval.
+ */
 export function approvingStake(
   g: TrustedGenesis,
-  p: Proposal,
+  p: AnyProposal,
   proposalId: string,
   approvals: readonly Approval[],
+  commitment?: TallyCommitment,
 ): ApprovalResult {
   const by = new Map<number, { a: Approval; id: string }>();
   for (const a of approvals) {
+    if (commitment !== undefined && !sameCommitment(a.tally, commitment)) continue;
     if (!checkApproval(g, a).ok || !approvalMatches(p, proposalId, a).ok) continue;
     const i = g.validatorIndex.get(a.validator) as number;
     const id = objectId(a);
@@ -67,9 +93,10 @@ export function approvingStake(
 /** An approval as signed, rebuilt from its compact form in a certificate. */
 export function expandApproval(
   g: TrustedGenesis,
-  p: Proposal,
+  p: AnyProposal,
   proposalId: string,
   c: { validator: number; time_ms: number; signature: string },
+  tally: TallyCommitment,
 ): Approval | undefined {
   const v = g.body.validators[c.validator];
   if (!v) return undefined;
@@ -77,10 +104,10 @@ export function expandApproval(
     format: APPROVAL_FORMAT,
     network_id: g.networkId,
     proposal_id: proposalId,
-    version: p.version,
-    activation_height: p.activation_height,
+    ...approvalTarget(p),
     validator: v.public_key,
     time_ms: c.time_ms,
+    tally,
     signature: c.signature,
   };
 }

@@ -14,6 +14,7 @@ import {
   type GovernanceParams,
   PROPOSAL_FORMAT,
   type Proposal,
+  type TallyCommitment,
   VOTE_FORMAT,
   type Vote,
   type VoteOption,
@@ -105,6 +106,7 @@ export function buildApproval(
   key: KeyObject,
   proposalId: string,
   p: { version: string; activation_height: number },
+  tally: TallyCommitment | null,
 ): Approval {
   return signObject(key, {
     format: APPROVAL_FORMAT,
@@ -114,5 +116,6 @@ export function buildApproval(
     activation_height: p.activation_height,
     validator: rawPublicKeyHex(key),
     time_ms: ctx.now.time_ms,
+    tally,
   });
 }

@@ -5,20 +5,24 @@
  * certificate verifies on every node that pinned the same genesis, or on none.
  *
  * What it proves: the proposal was signed by a holder with the minimum deposit; the votes in it
- * are genuine, one per holder, dated within the period, and reach quorum and the threshold; for a
- * hard fork, validators holding at least the approval share of stake signed this very proposal,
- * version and height. It is bound to one network and one genesis (by hash) and names its version,
- * so it cannot be replayed for another network or version. It cannot prove that no holder voted
- * otherwise outside it (no chain orders the votes): builders include every vote they hold, and
- * among certificates for one proposal the one with the most signatures wins (object-kinds.ts).
+ * are genuine, one per holder, dated within the period, and reach quorum and the threshold; and
+ * validators holding at least the approval share of stake signed this very proposal, version and
+ * height together with the commitment of exactly these votes (tally-commitment.ts): for a hard
+ * fork that is their consent and their attestation of the tally, for a soft fork the attestation.
+ * It is bound to one network and one genesis (by hash) and names its version, so it cannot be
+ * replayed for another network or version. Votes a node holds beyond those listed do not change
+ * the verdict: the tally is the one 2/3 of stake attested (the trust assumption is written down
+ * in tally-commitment.ts), so every node that pinned the genesis reaches the same verdict.
  */
 
 import type { DownloadSource } from '../model/download-source.ts';
 import {
+  type AnyProposal,
   type Approval,
   CERTIFICATE_FORMAT,
   type Certificate,
   type ForkType,
+  isGenesisProposal,
   type Proposal,
   type Vote,
 } from '../model/governance.ts';
@@ -26,7 +30,8 @@ import { type ApprovalResult, approvingStake, expandApproval } from './approval.
 import type { TrustedGenesis } from './genesis.ts';
 import { type ChainPoint, checkProposal, votingEnded } from './proposal.ts';
 import { objectId } from './signing.ts';
-import { countedVotes, expandVote, type TallyResult, tally, tallyCounted } from './tally.ts';
+import { countedVotes, expandVote, type TallyResult, tallyCounted } from './tally.ts';
+import { tallyCommitment } from './tally-commitment.ts';
 import { refuse, type Verdict } from './verdict.ts';
 
 /**
@@ -66,9 +71,9 @@ export type BuildResult =
 
 /**
  * Builds the certificate of `proposal` from the votes and approvals a node holds, if voting has
- * ended at `now`, the vote passed, and (hard fork) the approving stake is enough. Votes and
- * approvals are listed in holder and validator order, so builders holding the same objects build
- * the same certificate.
+ * ended at `now`, the vote passed, and validators holding enough stake attested the tally of
+ * exactly the votes this node counts. Votes and approvals are listed in holder and validator
+ * order, so builders holding the same objects build the same certificate.
  */
 export function buildCertificate(
   g: TrustedGenesis,
@@ -77,6 +82,36 @@ export function buildCertificate(
   approvals: readonly Approval[],
   now: ChainPoint,
 ): BuildResult {
+  const b = buildSigned(g, proposal, votes, approvals, now);
+  if (!b.ok) return b;
+  return {
+    ok: true,
+    certificate: b.certificate,
+    id: b.id,
+    plan: planOf(g, proposal, b.id, b.proposalId, b.tally, b.approval),
+  };
+}
+
+/** A certificate of any proposal kind, with the counts that carry it. */
+export type SignedBuild =
+  | {
+      ok: true;
+      certificate: Certificate;
+      id: string;
+      proposalId: string;
+      tally: TallyResult;
+      approval: ApprovalResult;
+    }
+  | Extract<Verdict, { ok: false }>;
+
+/** `buildCertificate` for any proposal kind (genesis-change.ts builds on it too). */
+export function buildSigned(
+  g: TrustedGenesis,
+  proposal: AnyProposal,
+  votes: readonly Vote[],
+  approvals: readonly Approval[],
+  now: ChainPoint,
+): SignedBuild {
   const pc = checkProposal(g, proposal);
   if (!pc.ok) return pc;
   if (!votingEnded(proposal, now)) return refuse('E_BUSY', 'voting has not ended');
@@ -84,8 +119,8 @@ export function buildCertificate(
   const counted = countedVotes(g, proposal, pid, votes);
   const t = tallyCounted(g, counted);
   if (!t.passed) return refuse('E_THRESHOLD', rejectionReason(t));
-  const ap = approvingStake(g, proposal, pid, approvals);
-  if (proposal.fork === 'hard' && !ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
+  const ap = approvingStake(g, proposal, pid, approvals, tallyCommitment(counted, t));
+  if (!ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
   const certificate: Certificate = {
     format: CERTIFICATE_FORMAT,
     network_id: g.networkId,
@@ -104,7 +139,7 @@ export function buildCertificate(
     }),
   };
   const id = objectId(certificate);
-  return { ok: true, certificate, id, plan: planOf(g, certificate, id, pid, t, ap) };
+  return { ok: true, certificate, id, proposalId: pid, tally: t, approval: ap };
 }
 
 /**
@@ -119,6 +154,27 @@ export function verifyCertificate(
   cert: Certificate,
   expect: CertificateExpectation = {},
 ): CertificateVerdict {
+  const p = cert.proposal;
+  if (isGenesisProposal(p))
+    return refuse('E_UNSUPPORTED', 'a certificate of a genesis change, not of an upgrade');
+  if (expect.version !== undefined && p.version !== expect.version)
+    return refuse('E_VERSION_MISMATCH', `certificate approves ${p.version}, not ${expect.version}`);
+  const v = verifySigned(g, cert, expect);
+  if (!v.ok) return v;
+  return { ok: true, plan: planOf(g, p, objectId(cert), v.proposalId, v.tally, v.approval) };
+}
+
+/** What a verified certificate of any kind proves: its proposal's id and the counts. */
+export type SignedVerdict =
+  | { ok: true; proposalId: string; tally: TallyResult; approval: ApprovalResult }
+  | Extract<Verdict, { ok: false }>;
+
+/** `verifyCertificate` for any proposal kind, without the plan. */
+export function verifySigned(
+  g: TrustedGenesis,
+  cert: Certificate,
+  expect: { proposal_id?: string } = {},
+): SignedVerdict {
   if (cert.network_id !== g.networkId || cert.proposal.network_id !== g.networkId)
     return refuse(
       'E_WRONG_NETWORK',
@@ -128,8 +184,6 @@ export function verifyCertificate(
     return refuse('E_WRONG_NETWORK', 'certificate counts against another genesis than the one pinned');
   const p = cert.proposal;
   const pid = objectId(p);
-  if (expect.version !== undefined && p.version !== expect.version)
-    return refuse('E_VERSION_MISMATCH', `certificate approves ${p.version}, not ${expect.version}`);
   if (expect.proposal_id !== undefined && pid !== expect.proposal_id)
     return refuse('E_VERSION_MISMATCH', 'certificate is for another proposal');
   const pc = checkProposal(g, p);
@@ -143,7 +197,16 @@ export function verifyCertificate(
     if (!v) return refuse('E_UNTRUSTED_KEY', `certificate names holder ${c.holder}, not in the snapshot`);
     votes.push(v);
   }
-  const t = tally(g, p, pid, votes);
+  const ignored: TallyResult['ignored'] = {
+    forged: 0,
+    non_holder: 0,
+    other_network: 0,
+    other_proposal: 0,
+    outside_period: 0,
+    superseded: 0,
+  };
+  const counted = countedVotes(g, p, pid, votes, ignored);
+  const t = tallyCounted(g, counted, ignored);
   const bad = t.ignored;
   if (bad.forged > 0)
     return refuse('E_SIGNATURE', `${bad.forged} vote signature(s) in the certificate do not verify`);
@@ -153,36 +216,36 @@ export function verifyCertificate(
       `${bad.outside_period} vote(s) in the certificate are dated outside the period`,
     );
   if (!t.passed) return refuse('E_THRESHOLD', rejectionReason(t));
+  const commitment = tallyCommitment(counted, t);
   const approvals: Approval[] = [];
   const validators = new Set<number>();
   for (const c of cert.approvals) {
     if (validators.has(c.validator))
       return refuse('E_MALFORMED', `certificate lists validator ${c.validator} twice`);
     validators.add(c.validator);
-    const a = expandApproval(g, p, pid, c);
+    const a = expandApproval(g, p, pid, c, commitment);
     if (!a)
       return refuse('E_UNTRUSTED_KEY', `certificate names validator ${c.validator}, not in the genesis`);
     approvals.push(a);
   }
-  const ap = approvingStake(g, p, pid, approvals);
+  const ap = approvingStake(g, p, pid, approvals, commitment);
   if (ap.validators.length !== approvals.length)
     return refuse(
       'E_SIGNATURE',
-      `${approvals.length - ap.validators.length} approval signature(s) do not verify`,
+      `${approvals.length - ap.validators.length} approval signature(s) do not verify over the certificate's tally`,
     );
-  if (p.fork === 'hard' && !ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
-  return { ok: true, plan: planOf(g, cert, objectId(cert), pid, t, ap) };
+  if (!ap.approved) return refuse('E_THRESHOLD', stakeReason(ap));
+  return { ok: true, proposalId: pid, tally: t, approval: ap };
 }
 
 function planOf(
   g: TrustedGenesis,
-  cert: Certificate,
+  p: Proposal,
   certificateId: string,
   proposalId: string,
   t: TallyResult,
   ap: ApprovalResult,
 ): ApprovedPlan {
-  const p = cert.proposal;
   return {
     network_id: g.networkId,
     genesis_hash: g.hash,
@@ -208,5 +271,5 @@ function rejectionReason(t: TallyResult): string {
 }
 
 function stakeReason(ap: ApprovalResult): string {
-  return `validator approval too low: ${ap.approving_stake} of ${ap.total_stake} stake approved`;
+  return `validator approval too low: ${ap.approving_stake} of ${ap.total_stake} stake attested this tally`;
 }

@@ -4,27 +4,35 @@
  * hash; then each kind's rules against the pinned genesis. A vote or approval whose proposal the
  * node does not hold yet is refused with E_NOT_FOUND, which costs the sender nothing: it is
  * fetched again by anti-entropy once the proposal is here. A certificate is verified offline
- * (verifyCertificate) and, if the node holds votes on it, checked against them too.
+ * (verifyCertificate) alone: votes the node holds beyond those it lists do not make it refuse a
+ * certificate whose tally 2/3 of stake attested (tally-commitment.ts), so honest nodes agree.
  */
-import type { Approval, Certificate, GovernanceKind, Proposal, Vote } from '../model/governance.ts';
+import {
+  type AnyProposal,
+  type Approval,
+  type Certificate,
+  type GovernanceKind,
+  isGenesisProposal,
+  type Vote,
+} from '../model/governance.ts';
 import { approvalMatches, checkApproval } from './approval.ts';
 import { verifyCertificate } from './certificate.ts';
 import type { TrustedGenesis } from './genesis.ts';
+import { type GenesisChange, verifyGenesisChange } from './genesis-change.ts';
 import { type ChainPoint, checkProposal, checkReleaseBinding, type SignedTargets } from './proposal.ts';
 import { objectId } from './signing.ts';
-import { checkVote, expandVote, tally, voteCounts } from './tally.ts';
+import { checkVote, voteCounts } from './tally.ts';
 import { refuse, type Verdict } from './verdict.ts';
 
 export interface ObjectCheckContext {
   /** The held proposal of this id, if any. */
-  proposal(id: string): Proposal | undefined;
+  proposal(id: string): AnyProposal | undefined;
+  /** A genesis this node pinned before the current one, by hash (the chain of genesis changes). */
+  pastGenesis?(hash: string): TrustedGenesis | undefined;
   /** The node's current point (its clock; its height if it knows one). */
   now(): ChainPoint;
   /** The signed TUF targets the node trusts, if it has any (a proposal's release is checked against them). */
   targets?(): SignedTargets | undefined;
-  /** The votes the node holds for a proposal: a certificate that leaves out votes which would
-   * make it fail is refused here (see the certificate case below). */
-  votes?(proposalId: string): readonly Vote[];
 }
 
 export type ObjectVerdict = { ok: true; proof?: unknown } | Extract<Verdict, { ok: false }>;
@@ -39,10 +47,11 @@ export function makeObjectCheck(
     if (objectId(object) !== id) return refuse('E_MALFORMED', `${kind} id is not the hash of the object`);
     switch (kind) {
       case 'proposal': {
-        const p = object as Proposal;
+        const p = object as AnyProposal;
         const v = checkProposal(g, p);
         if (!v.ok) return v;
         if (future(p.submit_time_ms)) return refuse('E_BUSY', 'proposal dated in the future; taken later');
+        if (isGenesisProposal(p)) return { ok: true };
         const t = ctx.targets?.();
         if (t) {
           const b = checkReleaseBinding(p, t);
@@ -72,25 +81,41 @@ export function makeObjectCheck(
       }
       case 'certificate': {
         const cert = object as Certificate;
+        if (isGenesisProposal(cert.proposal)) return checkGenesisStep(g, ctx, cert);
         const r = verifyCertificate(g, cert);
         if (!r.ok) return r;
-        // Offline, a certificate cannot prove that no vote was left out. A node that holds
-        // votes of its own checks the union: one that omits votes which reject the proposal is
-        // refused and not relayed (defence in depth; the offline verdict stays the same for all).
-        const held = ctx.votes?.(r.plan.proposal_id) ?? [];
-        if (held.length > 0) {
-          const listed = cert.votes.flatMap((c) => expandVote(g, r.plan.proposal_id, c) ?? []);
-          const t = tally(g, cert.proposal, r.plan.proposal_id, [...listed, ...held]);
-          if (!t.passed)
-            return refuse(
-              'E_THRESHOLD',
-              'the certificate leaves out votes held here that reject the proposal',
-            );
-        }
         return { ok: true, proof: r.plan };
       }
       default:
         return refuse('E_UNSUPPORTED', `not a governance object kind: ${String(kind).slice(0, 20)}`);
     }
   };
+}
+
+/** What the check proves of a genesis-change certificate (the node moves on `current` ones). */
+export interface GenesisStepProof {
+  genesisStep: GenesisChange;
+  /** True: the step from the pinned genesis (move on); false: an earlier step of this node's chain. */
+  current: boolean;
+}
+
+/**
+ * A genesis-change certificate: the step from the pinned genesis is verified against it; an
+ * earlier step of this node's own chain (certified under a genesis it pinned before, to one it
+ * pinned since) is held and relayed, so nodes still behind can walk the chain; any other is
+ * E_NOT_FOUND (this node does not hold that genesis, at least not yet), which costs nobody.
+ */
+function checkGenesisStep(g: TrustedGenesis, ctx: ObjectCheckContext, cert: Certificate): ObjectVerdict {
+  if (cert.network_id !== g.networkId)
+    return refuse('E_WRONG_NETWORK', `certificate is for network ${cert.network_id}, this is ${g.networkId}`);
+  const current = cert.genesis_hash === g.hash;
+  const base = current ? g : ctx.pastGenesis?.(cert.genesis_hash);
+  if (!base)
+    return refuse('E_NOT_FOUND', 'a genesis change certified under a genesis this node does not hold');
+  const r = verifyGenesisChange(base, cert);
+  if (!r.ok) return r;
+  if (!current && r.change.next.hash !== g.hash && !ctx.pastGenesis?.(r.change.next.hash))
+    return refuse('E_NOT_FOUND', 'a genesis change off the chain this node followed');
+  const proof: GenesisStepProof = { genesisStep: r.change, current };
+  return { ok: true, proof };
 }

@@ -1,16 +1,26 @@
 /**
  * What `dchat governance status` shows of one proposal: tally against quorum and threshold,
- * approving stake, blocks and time left, and the certificate once held. A certified proposal
- * shows the certificate's own tally, so every node holding the certificate shows the same.
+ * approving stake, blocks and time left, the certificate once held, and the stake ready (signed
+ * readiness notes, notes.ts). A certified proposal shows the certificate's own tally, so every
+ * node holding the certificate shows the same.
  */
 
-import type { Approval, Certificate, Proposal, Vote } from '../model/governance.ts';
+import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
+import {
+  type AnyProposal,
+  type Approval,
+  type Certificate,
+  isGenesisProposal,
+  type Vote,
+} from '../model/governance.ts';
 import type { ProposalStatus } from '../model/governance-control.ts';
 import { approvingStake } from './approval.ts';
 import type { ApprovedPlan } from './certificate.ts';
-import type { TrustedGenesis } from './genesis.ts';
+import { genesisHash, type TrustedGenesis } from './genesis.ts';
+import { readyStake } from './notes.ts';
 import { type ChainPoint, votingEnd, votingEnded } from './proposal.ts';
 import { type TallyResult, tally } from './tally.ts';
+import { heldCommitment } from './tally-commitment.ts';
 
 export interface HeldCertificate {
   id: string;
@@ -18,14 +28,51 @@ export interface HeldCertificate {
   plan: ApprovedPlan;
 }
 
+/** A held certificate as status shows it (an upgrade's or a genesis change's). */
+export interface CertifiedView {
+  id: string;
+  certificate: Certificate;
+  plan: { tally: TallyResult; approving_stake: number };
+}
+
+/**
+ * A genesis change shows as a proposal of kind `genesis` that names no release (version 0.0.0 at
+ * height 0, as its approvals sign) and the proposed genesis version and hash.
+ */
+function shape(p: AnyProposal) {
+  if (isGenesisProposal(p))
+    return {
+      kind: 'genesis' as const,
+      version: '0.0.0',
+      fork: 'hard' as const,
+      min_compatible_version: '0.0.0',
+      activation_height: 0,
+      ipfs_cid: '',
+      mirrors: [],
+      genesis: { version: p.genesis.signed.version, hash: genesisHash(p.genesis.signed) },
+    };
+  return {
+    kind: 'upgrade' as const,
+    version: p.version,
+    fork: p.fork,
+    min_compatible_version: p.min_compatible_version,
+    activation_height: p.activation_height,
+    ipfs_cid: p.ipfs_cid,
+    mirrors: p.mirrors.map((m) => m.uri),
+    genesis: null,
+  };
+}
+
 export function proposalStatus(
   g: TrustedGenesis,
-  p: Proposal,
+  p: AnyProposal,
   id: string,
   votes: readonly Vote[],
   approvals: readonly Approval[],
-  cert: HeldCertificate | undefined,
+  cert: CertifiedView | undefined,
   now: ChainPoint,
+  readiness: readonly Readiness[] = [],
+  rollbacks: readonly RollbackNote[] = [],
 ): ProposalStatus {
   const end = votingEnd(p);
   const params = g.body.params;
@@ -41,16 +88,21 @@ export function proposalStatus(
   const approvalReached =
     g.totalStake > 0 && BigInt(stake) * 10_000n >= BigInt(g.approvalBps) * BigInt(g.totalStake);
   const ended = votingEnded(p, now);
+  const commitment = ended && !cert ? heldCommitment(g, p, id, votes).commitment : null;
+  const attesting = cert
+    ? cert.plan.approving_stake
+    : commitment
+      ? approvingStake(g, p, id, approvals, commitment).approving_stake
+      : 0;
+  // A genesis change names no release: nobody is ready for one.
+  const ready = isGenesisProposal(p)
+    ? readyStake(g, { version: '0.0.0', release_sha256: '', activation_height: 0 }, id, [])
+    : readyStake(g, p, id, readiness, rollbacks);
   return {
     id,
     title: p.title,
-    version: p.version,
-    fork: p.fork,
-    min_compatible_version: p.min_compatible_version,
+    ...shape(p),
     proposer: p.proposer,
-    activation_height: p.activation_height,
-    ipfs_cid: p.ipfs_cid,
-    mirrors: p.mirrors.map((m) => m.uri),
     status: cert ? 'approved' : !ended ? 'voting' : t.passed ? 'passed' : 'rejected',
     submit_time_ms: p.submit_time_ms,
     submit_height: p.submit_height,
@@ -74,6 +126,11 @@ export function proposalStatus(
     total_stake: g.totalStake,
     approval_threshold: params.approval_threshold,
     approval_reached: approvalReached,
+    tally_commitment: commitment,
+    attesting_stake: attesting,
     certificate: cert ? { id: cert.id, certificate: cert.certificate } : null,
+    ready_stake: ready.ready_stake,
+    ready_share: ready.ready_share,
+    ready_validators: ready.validators,
   };
 }

@@ -6,7 +6,7 @@
  * is above `threshold` (abstentions count for quorum only). The result does not depend on the
  * order in which votes arrive.
  */
-import { type Proposal, VOTE_FORMAT, type Vote, type VoteOption } from '../model/governance.ts';
+import { type AnyProposal, VOTE_FORMAT, type Vote, type VoteOption } from '../model/governance.ts';
 import { aboveShare, atLeastShare, type TrustedGenesis } from './genesis.ts';
 import { withinPeriod } from './proposal.ts';
 import { objectId, verifyObject } from './signing.ts';
@@ -23,7 +23,7 @@ export function checkVote(g: TrustedGenesis, v: Vote): Verdict {
 }
 
 /** Whether a (genuine) vote counts for `proposal`: the right proposal, within its period. */
-export function voteCounts(proposal: Proposal, proposalId: string, v: Vote): Verdict {
+export function voteCounts(proposal: AnyProposal, proposalId: string, v: Vote): Verdict {
   if (v.proposal_id !== proposalId) return refuse('E_WRONG_TARGET', 'the vote is for another proposal');
   if (!withinPeriod(proposal, { time_ms: v.time_ms, height: v.height }))
     return refuse('E_EXPIRED', 'the vote is dated outside the voting period');
@@ -68,7 +68,7 @@ export interface CountedVote {
 /** The latest counting vote of each holder, by holder index (the input order does not matter). */
 export function countedVotes(
   g: TrustedGenesis,
-  proposal: Proposal,
+  proposal: AnyProposal,
   proposalId: string,
   votes: readonly Vote[],
   ignored: TallyResult['ignored'] = emptyIgnored(),
@@ -127,7 +127,7 @@ export function tallyCounted(
 /** The tally of `votes` (any order, any mix of genuine, forged, late and repeated) for one proposal. */
 export function tally(
   g: TrustedGenesis,
-  proposal: Proposal,
+  proposal: AnyProposal,
   proposalId: string,
   votes: readonly Vote[],
 ): TallyResult {

@@ -71,7 +71,7 @@ async function humanStream(destination: NodeJS.WritableStream | number, color: b
   const { default: pretty } = await import('pino-pretty');
   return pretty({
     sync: true,
-    destination: destination as never,
+    destination,
     colorize: color,
     singleLine: true,
     ignore: 'pid,hostname,target,time,level',

@@ -1,9 +1,10 @@
 /**
  * Encoded targets (issue 14): a release's bytes in a smaller form, each its own TUF target.
  *   - a patch from an older package (`from`) to a newer one (`to`): `zstd-patch-from` (zstd with
- *     the old package as dictionary and a window over all of it) or `bsdiff-zstd` (the bsdiff
+ *     the old package as dictionary and a window over all of it), `bsdiff-zstd` (the bsdiff
  *     tool's control, diff and extra blocks, each one zstd frame instead of bzip2: see
- *     BSDIFF_ZSTD_MAGIC below);
+ *     BSDIFF_ZSTD_MAGIC below) or `bsdiff-best` (the same blocks, each in the smaller of brotli
+ *     and zstd, the control block by columns: BSDIFF_BEST_MAGIC);
  *   - the full package compressed (`zstd`, no `from`).
  * The `custom` names the full targets by their TUF paths; its own hashes and chunk anchor are
  * those of the encoded file, so mirrors and peers serve it like any target and every chunk is
@@ -16,7 +17,9 @@ import { ChunkInfoSchema } from './package.ts';
 import { boundedString, hex64, parseWith, safeUint } from './schema-util.ts';
 
 export const ENCODED_FORMAT = 'dchat.encoded/1';
-export const ENCODINGS = ['zstd', 'zstd-patch-from', 'bsdiff-zstd'] as const;
+// A client skips a target whose algorithm it does not know (trust/encoded-targets.ts): new ones
+// are appended, and publishers keep making patches an older client can read only by choice.
+export const ENCODINGS = ['zstd', 'zstd-patch-from', 'bsdiff-zstd', 'bsdiff-best'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
 export const EncodedCustomSchema = z.looseObject({
@@ -46,7 +49,8 @@ export interface EncodedTarget {
  */
 export function encodedName(to: string, algorithm: Encoding, fromVersion?: string): string {
   if (algorithm === 'zstd') return `${to}.full.zst`;
-  return `${to}.from-${fromVersion}.${algorithm === 'bsdiff-zstd' ? 'bsdz' : 'zpatch'}`;
+  const ext = { 'bsdiff-zstd': 'bsdz', 'bsdiff-best': 'bsdb', 'zstd-patch-from': 'zpatch' }[algorithm];
+  return `${to}.from-${fromVersion}.${ext}`;
 }
 
 /** True when the target's custom claims the encoded format (then it must parse). */
@@ -71,6 +75,37 @@ export function windowLog(bytes: number): number {
 export const BSDIFF_ZSTD_MAGIC = 'DCBSDZ01';
 export const BSDIFF40_MAGIC = 'BSDIFF40';
 export const BSDIFF_HEADER_BYTES = 32;
+
+/**
+ * `bsdiff-best` container (issue 14: about 8% smaller than bsdiff-zstd on real binaries): the
+ * bsdiff-zstd header with this magic, then 8 bytes naming the codec of the control, diff and
+ * extra frames (BLOCK_CODECS, one byte each, the other five zero), then the three frames. The
+ * control block is stored by columns (every x, then every y, then every z: each column
+ * compresses better alone); brotli frames use a standard window (at most 16 MiB).
+ */
+export const BSDIFF_BEST_MAGIC = 'DCBSDB01';
+export const BSDIFF_BEST_HEADER_BYTES = 40;
+export const BLOCK_CODECS = { zstd: 1, brotli: 2 } as const;
+export type BlockCodec = keyof typeof BLOCK_CODECS;
+
+/** The three block codecs of a bsdiff-best header, or undefined when any byte is unknown. */
+export function parseBlockCodecs(b: Uint8Array): [BlockCodec, BlockCodec, BlockCodec] | undefined {
+  if (b.length < BSDIFF_BEST_HEADER_BYTES) return undefined;
+  const byId = (id: number) => Object.entries(BLOCK_CODECS).find(([, v]) => v === id)?.[0] ?? undefined;
+  const c = [0, 1, 2].map((j) => byId(b[BSDIFF_HEADER_BYTES + j] as number));
+  for (let j = 3; j < 8; j++) if (b[BSDIFF_HEADER_BYTES + j] !== 0) return undefined;
+  if (c.some((x) => x === undefined)) return undefined;
+  return c as [BlockCodec, BlockCodec, BlockCodec];
+}
+
+/** bsdiff's control triples (x, y, z as 24-byte rows) stored by columns, and back. */
+export function ctrlToColumns(rows: Uint8Array): Buffer {
+  const n = rows.length / 24;
+  const out = Buffer.alloc(rows.length);
+  for (let k = 0; k < n; k++)
+    for (let j = 0; j < 3; j++) out.set(rows.subarray(k * 24 + j * 8, k * 24 + j * 8 + 8), j * n * 8 + k * 8);
+  return out;
+}
 
 /** A bsdiff offset: 63-bit magnitude little-endian, the top bit of byte 7 the sign. */
 export function readOffset(b: Uint8Array, at: number): number {
@@ -97,6 +132,8 @@ export function writeOffset(n: number, b: Uint8Array, at: number): void {
 
 export interface BsdiffHeader {
   magic: string;
+  /** Where the control frame starts. */
+  headerBytes: number;
   ctrlBytes: number;
   diffBytes: number;
   newSize: number;
@@ -106,11 +143,14 @@ export interface BsdiffHeader {
 export function parseBsdiffHeader(b: Uint8Array, total: number): BsdiffHeader | undefined {
   if (b.length < BSDIFF_HEADER_BYTES) return undefined;
   const magic = String.fromCharCode(...b.subarray(0, 8));
-  if (magic !== BSDIFF40_MAGIC && magic !== BSDIFF_ZSTD_MAGIC) return undefined;
+  if (magic !== BSDIFF40_MAGIC && magic !== BSDIFF_ZSTD_MAGIC && magic !== BSDIFF_BEST_MAGIC)
+    return undefined;
+  const head = magic === BSDIFF_BEST_MAGIC ? BSDIFF_BEST_HEADER_BYTES : BSDIFF_HEADER_BYTES;
+  if (b.length < head) return undefined;
   const ctrlBytes = readOffset(b, 8);
   const diffBytes = readOffset(b, 16);
   const newSize = readOffset(b, 24);
   if (!(ctrlBytes >= 0 && diffBytes >= 0 && newSize >= 0)) return undefined;
-  if (BSDIFF_HEADER_BYTES + ctrlBytes + diffBytes > total) return undefined;
-  return { magic, ctrlBytes, diffBytes, newSize };
+  if (head + ctrlBytes + diffBytes > total) return undefined;
+  return { magic, headerBytes: head, ctrlBytes, diffBytes, newSize };
 }

@@ -21,6 +21,7 @@ import { boundedString, hex64, hex128, isoDate, safeUint, versionString } from '
 
 export const GENESIS_FORMAT = 'dchat.genesis/1';
 export const PROPOSAL_FORMAT = 'dchat.proposal/1';
+export const GENESIS_PROPOSAL_FORMAT = 'dchat.genesis-proposal/1';
 export const VOTE_FORMAT = 'dchat.vote/1';
 export const APPROVAL_FORMAT = 'dchat.approval/1';
 export const CERTIFICATE_FORMAT = 'dchat.certificate/1';
@@ -189,6 +190,38 @@ export const ProposalSchema = z.strictObject({
 });
 export type Proposal = z.infer<typeof ProposalSchema>;
 
+/** A genesis in a proposal, at most (canonical bytes): a certificate must fit in one gossip message. */
+export const MAX_PROPOSED_GENESIS_BYTES = 96 * 1024;
+
+/**
+ * A proposal to change the network's genesis (token snapshot, validator set, parameters): the
+ * new genesis itself, signed by its root keys, whose `version` is the pinned one's plus one.
+ * Voted and approved like a hard fork; its certificate, verified against the genesis pinned now,
+ * moves every node to the new one (a chain of geneses, each step certified under the one before,
+ * like TUF root rotation). It takes effect as soon as a node holds the certificate.
+ */
+export const GenesisProposalSchema = z.strictObject({
+  format: z.literal(GENESIS_PROPOSAL_FORMAT),
+  network_id: networkId,
+  genesis: GenesisSchema,
+  submit_height: blockHeight.nullable(),
+  submit_time_ms: timeMs,
+  voting_period_ms: timeMs.min(1000).max(MAX_VOTING_PERIOD_MS),
+  voting_period_blocks: safeUint,
+  title: boundedString.max(256),
+  proposer: publicKeyHex,
+  signature: signatureHex,
+});
+export type GenesisProposal = z.infer<typeof GenesisProposalSchema>;
+
+/** What the gossip kind `proposal` carries: an upgrade or a genesis change, told apart by `format`. */
+export const AnyProposalSchema = z.discriminatedUnion('format', [ProposalSchema, GenesisProposalSchema]);
+export type AnyProposal = z.infer<typeof AnyProposalSchema>;
+
+export function isGenesisProposal(p: AnyProposal): p is GenesisProposal {
+  return p.format === GENESIS_PROPOSAL_FORMAT;
+}
+
 // ---- vote and approval ----------------------------------------------------------------------------
 
 export const VoteSchema = z.strictObject({
@@ -204,6 +237,20 @@ export const VoteSchema = z.strictObject({
 });
 export type Vote = z.infer<typeof VoteSchema>;
 
+/**
+ * The tally a validator saw when voting ended, which its approval signs (Cosmos: validators commit
+ * the block whose state holds the tally). `votes_root` is the RFC 6962 Merkle root over the ids of
+ * the counted votes (one per holder, in holder order); the totals are the token weights they carry.
+ */
+export const TallyCommitmentSchema = z.strictObject({
+  votes_root: hex64,
+  voters: safeUint,
+  yes: safeUint,
+  no: safeUint,
+  abstain: safeUint,
+});
+export type TallyCommitment = z.infer<typeof TallyCommitmentSchema>;
+
 export const ApprovalSchema = z.strictObject({
   format: z.literal(APPROVAL_FORMAT),
   network_id: networkId,
@@ -213,6 +260,12 @@ export const ApprovalSchema = z.strictObject({
   activation_height: blockHeight,
   validator: publicKeyHex,
   time_ms: timeMs,
+  /**
+   * null: consent only (a hard fork's approval given while voting is open). Set: the validator
+   * attests this tally as final (signed once voting has ended); a certificate needs such
+   * attestations of its own tally from validators holding the approval share of stake.
+   */
+  tally: TallyCommitmentSchema.nullable(),
   signature: signatureHex,
 });
 export type Approval = z.infer<typeof ApprovalSchema>;
@@ -253,7 +306,7 @@ export const CertificateSchema = z.strictObject({
   network_id: networkId,
   /** SHA-256 of the canonical genesis (signed part) whose snapshot and validators it counts against. */
   genesis_hash: hex64,
-  proposal: ProposalSchema,
+  proposal: AnyProposalSchema,
   votes: z.array(CertificateVoteSchema).max(MAX_HOLDERS),
   approvals: z.array(CertificateApprovalSchema).max(MAX_VALIDATORS),
 });
@@ -263,7 +316,7 @@ export type Certificate = z.infer<typeof CertificateSchema>;
 
 /** The governance objects the gossip core carries, by kind. */
 export const GOVERNANCE_OBJECT_SCHEMAS = {
-  proposal: ProposalSchema,
+  proposal: AnyProposalSchema,
   vote: VoteSchema,
   approval: ApprovalSchema,
   certificate: CertificateSchema,

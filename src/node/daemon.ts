@@ -16,6 +16,7 @@ import { ChunkClient, ChunkServer } from '../gossip/libp2p/chunks.ts';
 import { report } from '../metrics/sink.ts';
 import type { ControlParams, ControlResult, StatusResult } from '../model/control.ts';
 import type { DownloadSource } from '../model/download-source.ts';
+import type { GovernanceStatusResult } from '../model/governance-control.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { isSourceKind, type SourceKind } from '../model/source-kind.ts';
 import { compareVersions } from '../model/version.ts';
@@ -34,6 +35,7 @@ import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { sleep } from '../util/sleep.ts';
 import { type NodeActivation, startNodeActivation } from './activation-node.ts';
+import { type ActivationNotes, createActivationNotes } from './activation-notes.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
 import { BitTorrentSeeder } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
@@ -75,6 +77,7 @@ export class DchatNode extends EventEmitter {
   private activation: NodeActivation | undefined;
   private heights: NodeHeights | undefined;
   private attestations: AttestationGossip | undefined;
+  private notes: ActivationNotes | undefined;
   private readonly bans = new BanList();
   private readonly store: PackageStore;
   private readonly trustStore: FileTrustStore;
@@ -179,11 +182,16 @@ export class DchatNode extends EventEmitter {
         store: new GovernanceStore(this.paths),
         log: this.log,
         certify: this.config.role === 'validator',
+        signer: this.config.role === 'validator' ? this.config.height?.validatorKey : undefined,
         heightSource: this.config.heightSource ?? this.heights,
         clock: () => this.clock().getTime(),
         ttl: this.config.announceTtl,
       });
       await this.heights.load(this.governance.genesis);
+      this.notes = createActivationNotes(this.governance, {
+        ...{ config: this.config, paths: this.paths, log: this.log, identity: key },
+        ...{ clock: () => this.clock().getTime(), activation: () => this.activation },
+      });
       const host = {
         peerId: node.peerId,
         handle: node.handle.bind(node),
@@ -210,7 +218,11 @@ export class DchatNode extends EventEmitter {
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
-        ...this.governance.gossipInit({ ...this.heights.gossipKinds(), ...this.attestations.gossipKinds() }),
+        ...this.governance.gossipInit({
+          ...this.heights.gossipKinds(),
+          ...this.attestations.gossipKinds(),
+          ...this.notes.gossipKinds(),
+        }),
       });
       this.chunkClient = new ChunkClient(host);
       this.chunkServer = new ChunkServer(
@@ -233,6 +245,7 @@ export class DchatNode extends EventEmitter {
       this.gossip.adoptTrusted();
       this.governance.attach(this.gossip);
       await this.attestations.attach(this.gossip);
+      this.notes.attach(this.gossip);
       await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
@@ -260,6 +273,7 @@ export class DchatNode extends EventEmitter {
     this.stopping = true;
     this.stopSignal.abort();
     this.activation?.stop();
+    this.notes?.stop();
     if (this.redialTimer) clearTimeout(this.redialTimer);
     await this.control?.stop().catch(() => {});
     await this.gossip?.stop().catch(() => {});
@@ -484,8 +498,13 @@ export class DchatNode extends EventEmitter {
     for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
     const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
     const stored = await adoptPackage(this.paths, this.store, target, origin);
-    void this.ipfs?.provide(stored);
-    this.emit('package:verified', stored.target.path);
+    // Serving it (IPFS import, BitTorrent seeding) starts once the caller has its answer: loading
+    // Helia or webtorrent blocks this thread for seconds the first time.
+    setImmediate(() => {
+      if (this.stopping) return;
+      void this.ipfs?.provide(stored);
+      this.emit('package:verified', stored.target.path);
+    });
     const byPeer = Object.fromEntries(
       [...source.received]
         .map(([id, st]) => [id, st.bytes - (before.get(id) ?? 0)] as const)
@@ -533,6 +552,11 @@ export class DchatNode extends EventEmitter {
     });
   }
 
+  /** `governance status` of this node (undefined: no genesis pinned), for its dashboard. */
+  governanceStatus(): GovernanceStatusResult | undefined {
+    return this.governance?.genesis ? this.governance.status(undefined) : undefined;
+  }
+
   /** `node status` (model/control.ts StatusResult): one key style, snake_case, as the seed's JSON. */
   status(): StatusResult {
     const activation = this.activation?.status();
@@ -549,6 +573,6 @@ export class DchatNode extends EventEmitter {
       now: Date.now(),
       heights: this.heights,
     });
-    return activation ? { ...st, activation } : st;
+    return { ...st, ...(activation ? { activation } : {}), ...this.notes?.status() };
   }
 }

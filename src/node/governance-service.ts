@@ -2,17 +2,25 @@
  * Governance in the node: the pinned genesis, every governance object held (in memory and under
  * governance/ in the home), their check as the gossip core's ValidateObject, the control methods
  * (`governance_context`, `governance_submit`, `governance_status`), and certification: a
- * validator node builds the upgrade certificate once voting has ended, the vote passed and (hard
- * fork) enough stake approved, and gossips it; being a gossiped object, it reaches nodes that
- * join later by anti-entropy like any other. Every rule is in src/governance/; this is wiring.
+ * validator node with its validator key attests the tally it holds once voting has ended (and a
+ * short settling delay passed): for a soft fork always, for a hard fork only once its operator
+ * approved it (`dchat governance approve`), signing again if later votes change what it holds
+ * (Cosmos validators commit the tally without anyone's command; tally-commitment.ts). It builds
+ * the certificate once the vote passed and validators holding enough stake attested the same
+ * tally, and gossips it; being a gossiped object, it reaches nodes that join later by
+ * anti-entropy like any other. Every rule is in src/governance/; this is wiring.
  *
  * Without a pinned genesis the node takes no governance objects and the methods answer
  * E_NOT_INITIALIZED.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DchatError } from '../errors.ts';
 import type { ValidateObject } from '../gossip/core/index.ts';
 import type { AcceptedObject, GossipService } from '../gossip/libp2p/adapter.ts';
+import { approvalTarget } from '../governance/approval.ts';
+import { buildApproval } from '../governance/builders.ts';
+import { buildGenesisCertificate } from '../governance/genesis-change.ts';
 import type { HeightSource } from '../governance/height-source.ts';
 import {
   buildCertificate,
@@ -21,27 +29,48 @@ import {
   objectId,
   type SignedTargets,
   type TrustedGenesis,
-  trustGenesis,
   verifyCertificate,
   votingEnded,
 } from '../governance/index.ts';
+import { rollbackEntries } from '../governance/notes.ts';
+import type { GenesisStepProof } from '../governance/object-check.ts';
 import { signedTargetsOf } from '../governance/release-digest.ts';
-import { type HeldCertificate, proposalStatus } from '../governance/status.ts';
+import { type CertifiedView, type HeldCertificate, proposalStatus } from '../governance/status.ts';
+import { heldCommitment, sameCommitment } from '../governance/tally-commitment.ts';
+import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
 import type { ControlResult } from '../model/control.ts';
-import type { Approval, Certificate, GovernanceKind, Proposal, Vote } from '../model/governance.ts';
-import { MAX_STATUS_PROPOSALS } from '../model/governance-control.ts';
+import {
+  type AnyProposal,
+  type Approval,
+  type Certificate,
+  type GovernanceKind,
+  isGenesisProposal,
+  type Vote,
+} from '../model/governance.ts';
+import { MAX_STATUS_PROPOSALS, MAX_STATUS_ROLLBACKS } from '../model/governance-control.ts';
 import type { GovernanceStore } from '../store/governance-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
 import { listPackages } from '../trust/package-check.ts';
+import { GenesisChain } from './genesis-chain.ts';
 
 /** How often a validator node looks for proposals to certify. */
 const CERTIFY_INTERVAL_MS = 1000;
+
+/**
+ * How long after the end of voting a validator waits before it attests the tally: votes dated
+ * within the period may still be on their way. Two block intervals, within [1 s, 30 s].
+ */
+function settleMs(g: TrustedGenesis): number {
+  return Math.min(30_000, Math.max(1000, 2 * g.body.params.block_interval_ms));
+}
 
 export interface GovernanceServiceInit {
   store: GovernanceStore;
   log: Logger;
   /** Validators build certificates; other roles only check and relay them. */
   certify: boolean;
+  /** The validator key of a validator node: it attests tallies (see the header). */
+  signer?: { privateKey: KeyObject; publicKeyHex: string } | undefined;
   heightSource?: HeightSource | undefined;
   clock: () => number;
   /** Hops on objects this node originates. */
@@ -49,10 +78,14 @@ export interface GovernanceServiceInit {
 }
 
 export class GovernanceService {
-  readonly genesis: TrustedGenesis | undefined;
+  private readonly chain: GenesisChain;
   private readonly init: GovernanceServiceInit;
+  /** The object check of the pinned genesis (rebuilt when a certified change moves it on). */
+  private check: ReturnType<typeof makeObjectCheck> | undefined;
+  /** Genesis-change certificates held, by proposal id (status; relayed for nodes still behind). */
+  private readonly genesisSteps = new Map<string, CertifiedView>();
   private gossip: GossipService | undefined;
-  private readonly proposals = new Map<string, Proposal>();
+  private readonly proposals = new Map<string, AnyProposal>();
   private readonly votes = new Map<string, Vote>();
   private readonly approvals = new Map<string, Approval>();
   /** Certificates by proposal id (one per proposal: the core keeps the winning one). */
@@ -64,17 +97,27 @@ export class GovernanceService {
   private timer: NodeJS.Timeout | undefined;
   private writes: Promise<void> = Promise.resolve();
   private stored: { kind: GovernanceKind; id: string; object: unknown }[] = [];
+  /** Activation notes held (node/activation-notes.ts), for status. */
+  private notes: () => { readiness: readonly Readiness[]; rollbacks: readonly RollbackNote[] } = () => ({
+    readiness: [],
+    rollbacks: [],
+  });
 
-  private constructor(init: GovernanceServiceInit, genesis: TrustedGenesis | undefined) {
+  private constructor(init: GovernanceServiceInit, chain: GenesisChain) {
     this.init = init;
-    this.genesis = genesis;
+    this.chain = chain;
+  }
+
+  /** The genesis pinned now (it moves on by certified governance decisions). */
+  get genesis(): TrustedGenesis | undefined {
+    return this.chain.current;
   }
 
   /** Reads the pinned genesis (none: governance off) and the stored objects. */
   static async load(init: GovernanceServiceInit): Promise<GovernanceService> {
-    const data = await init.store.readGenesis();
-    const g = data === undefined ? undefined : trustGenesis(data);
-    const svc = new GovernanceService(init, g);
+    const chain = await GenesisChain.load(init.store, init.log);
+    const g = chain.current;
+    const svc = new GovernanceService(init, chain);
     if (g) {
       const { objects, skipped } = await init.store.readObjects();
       if (skipped.length > 0) init.log.warn({ skipped }, 'damaged governance files skipped');
@@ -95,19 +138,12 @@ export class GovernanceService {
   ): { validateObject?: ValidateObject; onObject?: (o: AcceptedObject) => void } {
     const g = this.genesis;
     if (!g && Object.keys(others).length === 0) return {};
-    const check = g
-      ? makeObjectCheck(g, {
-          proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
-          now: () => this.now(),
-          targets: () => this.signedTargets(),
-          votes: (pid) => [...this.votes.values()].filter((v) => v.proposal_id === pid),
-        })
-      : undefined;
+    this.check = g ? this.makeCheck(g) : undefined;
     return {
       validateObject: (kind, id, object) => {
         const other = others[kind];
         if (other) return other.validate(kind, id, object);
-        if (check && isGovernanceKind(kind)) return check(kind, id, object);
+        if (this.check && isGovernanceKind(kind)) return this.check(kind, id, object);
         return { ok: false, code: 'E_UNSUPPORTED', reason: `this node takes no ${kind} objects` };
       },
       onObject: (o) => {
@@ -117,6 +153,15 @@ export class GovernanceService {
     };
   }
 
+  private makeCheck(g: TrustedGenesis): ReturnType<typeof makeObjectCheck> {
+    return makeObjectCheck(g, {
+      proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
+      now: () => this.now(),
+      targets: () => this.signedTargets(),
+      pastGenesis: (hash) => this.chain.pastGenesis(hash),
+    });
+  }
+
   /** Gossip is up: hold every stored object (proposals first: votes are checked against them). */
   attach(gossip: GossipService): void {
     this.gossip = gossip;
@@ -124,7 +169,7 @@ export class GovernanceService {
     const order: GovernanceKind[] = ['proposal', 'certificate', 'vote', 'approval'];
     for (const kind of order)
       for (const s of this.stored.filter((o) => o.kind === kind)) {
-        const r = gossip.offerObject(kind, s.id, s.object as Proposal);
+        const r = gossip.offerObject(kind, s.id, s.object as AnyProposal);
         if (!r.ok)
           this.init.log.info(
             { kind, id: s.id, code: r.code, reason: r.reason },
@@ -159,6 +204,11 @@ export class GovernanceService {
     return this.genesis;
   }
 
+  /** Where status reads the readiness and rollback notes held (node/activation-notes.ts). */
+  useNotes(notes: () => { readiness: readonly Readiness[]; rollbacks: readonly RollbackNote[] }): void {
+    this.notes = notes;
+  }
+
   // ---- control methods ------------------------------------------------------------------------
 
   context(version: string | undefined): ControlResult<'governance_context'> {
@@ -174,7 +224,7 @@ export class GovernanceService {
 
   submit(
     kind: 'proposal' | 'vote' | 'approval',
-    object: Proposal | Vote | Approval,
+    object: AnyProposal | Vote | Approval,
   ): ControlResult<'governance_submit'> {
     this.requireGenesis();
     const gossip = this.gossip;
@@ -188,29 +238,41 @@ export class GovernanceService {
   status(proposal: string | undefined): ControlResult<'governance_status'> {
     const g = this.requireGenesis();
     const now = this.now();
-    const all = new Map<string, Proposal>(this.proposals);
+    const all = new Map<string, AnyProposal>(this.proposals);
     for (const [pid, c] of this.certificates) all.set(pid, c.certificate.proposal);
+    for (const [pid, c] of this.genesisSteps) all.set(pid, c.certificate.proposal);
     if (proposal !== undefined && !all.has(proposal))
       throw new DchatError('E_NOT_FOUND', `no proposal ${proposal} is known to this node`);
     const ids = proposal !== undefined ? [proposal] : [...all.keys()];
     const votes = [...this.votes.values()];
     const approvals = [...this.approvals.values()];
+    const notes = this.notes();
     const proposals = ids
       .map((id) => {
-        const p = all.get(id) as Proposal;
+        const p = all.get(id) as AnyProposal;
         return proposalStatus(
           g,
           p,
           id,
           votes.filter((v) => v.proposal_id === id),
           approvals.filter((a) => a.proposal_id === id),
-          this.certificates.get(id),
+          this.certificates.get(id) ?? this.genesisSteps.get(id),
           now,
+          notes.readiness.filter((r) => r.proposal_id === id),
+          notes.rollbacks,
         );
       })
       .sort((a, b) => b.submit_time_ms - a.submit_time_ms)
       .slice(0, MAX_STATUS_PROPOSALS);
-    return { network_id: g.networkId, genesis_hash: g.hash, now, proposals };
+    const rollbacks = rollbackEntries(g, notes.rollbacks, MAX_STATUS_ROLLBACKS);
+    return {
+      network_id: g.networkId,
+      genesis_hash: g.hash,
+      now,
+      block_interval_ms: g.body.params.block_interval_ms,
+      proposals,
+      rollbacks,
+    };
   }
 
   /** Approved plans this node holds certificates for (for the activation supervisor). */
@@ -225,7 +287,7 @@ export class GovernanceService {
     if (o.replaced !== undefined) this.forget(kind, o.replaced);
     switch (kind) {
       case 'proposal':
-        this.proposals.set(o.id, o.object as Proposal);
+        this.proposals.set(o.id, o.object as AnyProposal);
         break;
       case 'vote': {
         const v = o.object as Vote;
@@ -241,6 +303,11 @@ export class GovernanceService {
       }
       case 'certificate': {
         const cert = o.object as Certificate;
+        const step = (o.proof as Partial<GenesisStepProof> | undefined)?.genesisStep;
+        if (step) {
+          this.genesisStep(o.id, cert, o.proof as GenesisStepProof);
+          break;
+        }
         const plan = (o.proof as HeldCertificate['plan'] | undefined) ?? this.verified(cert);
         if (!plan) return;
         this.certificates.set(plan.proposal_id, { id: o.id, certificate: cert, plan });
@@ -260,6 +327,23 @@ export class GovernanceService {
     // Objects read from the store at start come back through here: not written again.
     if (!(o.via === 'local' && this.stored.some((s) => s.kind === kind && s.id === o.id)))
       this.persist(kind, o.id, o.object, o.replaced);
+  }
+
+  /** A genesis-change certificate accepted: held for status, and the step taken if it is the next. */
+  private genesisStep(id: string, cert: Certificate, proof: GenesisStepProof): void {
+    const c = proof.genesisStep;
+    this.genesisSteps.set(c.proposal_id, {
+      id,
+      certificate: cert,
+      plan: { tally: c.tally, approving_stake: c.approving_stake },
+    });
+    if (!proof.current) return;
+    // The chain pins the new genesis at once (its check takes over now); the files follow in order.
+    const moved = this.chain.move(c);
+    if (this.chain.current?.hash === c.next.hash) this.check = this.makeCheck(c.next);
+    this.writes = this.writes.then(async () => {
+      await moved;
+    });
   }
 
   private verified(cert: Certificate): HeldCertificate['plan'] | undefined {
@@ -297,18 +381,30 @@ export class GovernanceService {
     if (!g || !gossip) return;
     const now = this.now();
     for (const [pid, p] of this.proposals) {
-      if (this.certificates.has(pid) || !votingEnded(p, now)) continue;
+      if (this.certificates.has(pid) || this.genesisSteps.has(pid) || !votingEnded(p, now)) continue;
+      const votes = [...this.votes.values()].filter((v) => v.proposal_id === pid);
+      const approvals = [...this.approvals.values()].filter((a) => a.proposal_id === pid);
+      this.attest(g, gossip, now, pid, p, votes, approvals);
       // First attempt after the end, then again only when votes or approvals changed.
       if (this.tried.has(pid) && !this.dirty.has(pid)) continue;
       this.tried.add(pid);
       this.dirty.delete(pid);
-      const b = buildCertificate(
-        g,
-        p,
-        [...this.votes.values()].filter((v) => v.proposal_id === pid),
-        [...this.approvals.values()].filter((a) => a.proposal_id === pid),
-        now,
-      );
+      if (isGenesisProposal(p)) {
+        const c = buildGenesisCertificate(g, p, votes, approvals, now);
+        const r = c.ok ? gossip.offerObject('certificate', c.id, c.certificate, this.init.ttl) : c;
+        if (r.ok)
+          this.init.log.info(
+            { certificate: c.ok ? c.id : '' },
+            'genesis change approved: certificate built and gossiped',
+          );
+        else
+          this.init.log.info(
+            { proposal: pid, code: r.code, reason: r.reason },
+            'genesis change not certified',
+          );
+        continue;
+      }
+      const b = buildCertificate(g, p, votes, approvals, now);
       if (!b.ok) {
         this.init.log.info({ proposal: pid, code: b.code, reason: b.reason }, 'proposal not certified');
         continue;
@@ -332,6 +428,46 @@ export class GovernanceService {
           ),
         );
     }
+  }
+
+  /** When this node first saw each proposal's voting ended (its clock): the settling delay. */
+  private readonly endedAt = new Map<string, number>();
+
+  /** A validator node signs (again) the tally it holds, if due (see the header). */
+  private attest(
+    g: TrustedGenesis,
+    gossip: GossipService,
+    now: ChainPoint,
+    pid: string,
+    p: AnyProposal,
+    votes: readonly Vote[],
+    approvals: readonly Approval[],
+  ): void {
+    const signer = this.init.signer;
+    if (!signer || !g.validatorIndex.has(signer.publicKeyHex)) return;
+    const clock = this.init.clock();
+    const seen = this.endedAt.get(pid) ?? clock;
+    this.endedAt.set(pid, seen);
+    if (clock < seen + settleMs(g)) return;
+    const mine = approvals.find((a) => a.validator === signer.publicKeyHex);
+    // A hard fork or a genesis change needs its operator's consent first.
+    if ((isGenesisProposal(p) || p.fork === 'hard') && !mine) return;
+    const { commitment, passed } = heldCommitment(g, p, pid, votes);
+    if (!passed || (mine && sameCommitment(mine.tally, commitment))) return;
+    const ctx = {
+      network_id: g.networkId,
+      params: g.body.params,
+      now: { height: now.height, time_ms: Math.max(now.time_ms, (mine?.time_ms ?? 0) + 1) },
+      release: null,
+    };
+    const a = buildApproval(ctx, signer.privateKey, pid, approvalTarget(p), commitment);
+    const r = gossip.offerObject('approval', objectId(a), a, this.init.ttl);
+    if (r.ok)
+      this.init.log.info(
+        { proposal: pid, voters: commitment.voters, votes_root: commitment.votes_root },
+        'tally attested',
+      );
+    else this.init.log.info({ proposal: pid, code: r.code, reason: r.reason }, 'tally attestation not taken');
   }
 
   // ---- trusted release hashes -------------------------------------------------------------------
@@ -372,7 +508,7 @@ export function governanceHandlers(get: () => GovernanceService | undefined) {
     governance_context: async (p: { version?: string | undefined }) => svc().context(p.version),
     governance_submit: async (
       p:
-        | { kind: 'proposal'; object: Proposal }
+        | { kind: 'proposal'; object: AnyProposal }
         | { kind: 'vote'; object: Vote }
         | { kind: 'approval'; object: Approval },
     ) => svc().submit(p.kind, p.object),

@@ -9,7 +9,9 @@
  * Providing: every verified package (and its chunk table) is imported into the blockstore with
  * Kubo's options (sources/ipfs/kubo-cid.ts) and pinned, but only when the result is the CID the
  * release signed (`custom.ipfs_cid`, `ipfs_chunks_cid`): blocks come from the verified file, never
- * from the network, and peers asking for the signed CID get exactly those.
+ * from the network, and peers asking for the signed CID get exactly those. A package whose signed
+ * root block the (persistent) blockstore already holds was imported by an earlier start and is
+ * served as it is; blocks are content-addressed, so a peer checks every one it receives anyway.
  */
 import { join } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
@@ -87,7 +89,15 @@ export class NodeIpfs {
         import('multiformats/cid'),
       ]);
       const version = CID.parse(signed).version;
-      const cid = await importFileKubo(p.file, { version, blockstore: helia.blockstore });
+      // Imported by an earlier start (the blockstore persists; an import writes the root block
+      // last): neither imported nor pinned again. Both read the whole package (the pin walks
+      // every block), which at every start cost tens of seconds of CPU and 60-100 MB of resident
+      // memory per 135 MB package here; the pin guards against a garbage collection that never
+      // runs in the node, and its record lives in memory only (Helia's default datastore).
+      const imported = await helia.blockstore.has(CID.parse(signed));
+      const cid = imported
+        ? CID.parse(signed)
+        : await importFileKubo(p.file, { version, blockstore: helia.blockstore });
       if (cid.toString() !== signed) {
         this.init.log.warn(
           { target: p.target.path, signed, computed: cid.toString() },
@@ -95,7 +105,7 @@ export class NodeIpfs {
         );
         return;
       }
-      await pin(helia, cid);
+      if (!imported) await pin(helia, cid);
       const chunks = p.target.custom.ipfs_chunks_cid;
       if (chunks) {
         const t = await importBytesKubo(p.tableBytes, {

@@ -7,6 +7,7 @@ import type { HttpEndpoint } from '../metrics/http.ts';
 import type { GaugeSpec, NodeMetrics } from '../metrics/registry.ts';
 import type { StatusResult } from '../model/control.ts';
 import { compareVersions } from '../model/version.ts';
+import { notesGauges } from './activation-notes.ts';
 import type { DchatNode } from './daemon.ts';
 import { forkIdLabel, heightGauges } from './heights.ts';
 
@@ -67,7 +68,7 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
         platform,
         forkId: () => forkIdLabel(status),
       }).install();
-      for (const g of heightGauges(status)) metrics.addGauge(g);
+      for (const g of [...heightGauges(status), ...notesGauges(status)]) metrics.addGauge(g);
       out.metrics = metrics;
       node.on('release:accepted', onAccepted);
       const m = metrics;
@@ -89,6 +90,7 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
     if (o.dashboard) {
       const { startDashboard } = await import('../dashboard/server.ts');
       const { loadMirrors } = await import('../store/mirrors.ts');
+      const { upgradeSourceFor } = await import('./dashboard-upgrade.ts');
       const d = await startDashboard(o.dashboard.host, o.dashboard.port, {
         title: `dchat node (${node.config.role})`,
         nodes: async () => [
@@ -108,6 +110,8 @@ export async function startObservability(node: DchatNode, o: ObservabilityOption
             latency_ms: m.latency_ms ?? null,
             ...(m.failure_count ? { error: `${m.failure_count} failure(s) in a row` } : {}),
           })),
+        upgrade: () =>
+          upgradeSourceFor([{ id: 'this node', home: node.paths.home }], () => node.governanceStatus()),
       });
       endpoints.push({ url: d.url, port: 0, close: d.close });
       out.dashboardUrl = d.url;

@@ -6,17 +6,24 @@
  * security check is not served). Every chunk read for a peer is re-hashed against the chunk table
  * first, so bytes damaged on disk after verification are never sent.
  */
-import { open, readdir } from 'node:fs/promises';
-import { chunkHashHex } from '../crypto/hash.ts';
+import { open, readdir, readFile } from 'node:fs/promises';
+import { chunkHashHex, type Digests } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
-import { CHUNKS_FORMAT, type ChunkTable, chunkRange } from '../model/chunks.ts';
+import { CHUNKS_FORMAT, type ChunkTable, chunkRange, parseChunkTable } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
+import {
+  addStamp,
+  fileIdentity,
+  readDigestStamps,
+  stampedDigests,
+  writeDigestStamps,
+} from '../store/digest-stamps.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
-import { installPackage, packagePath, writePackageSidecars } from '../store/packages.ts';
-import { checkPackage, listPackages } from '../trust/package-check.ts';
+import { installPackage, packagePath, targetEntry, writePackageSidecars } from '../store/packages.ts';
+import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
 /** Where a package's bytes came from: a source kind (model/source-kind.ts). */
@@ -62,7 +69,10 @@ export class PackageStore {
 
   /**
    * Indexes every package on disk that the trusted targets list and whose bytes pass the full
-   * check; anything else is left alone and not served. Returns the names indexed.
+   * check; anything else is left alone and not served. A file unchanged since this home hashed it
+   * (store/digest-stamps.ts) is checked with its remembered digests and its chunk table sidecar
+   * (checked against the signed Merkle root) instead of being hashed again. Returns the names
+   * indexed.
    */
   async scan(trusted: TrustedSet): Promise<string[]> {
     const targets = trusted.targets;
@@ -75,27 +85,69 @@ export class PackageStore {
     }
     const all = listPackages(targets);
     const indexed: string[] = [];
+    const stamps = await readDigestStamps(this.paths);
+    let stamped = false;
     for (const target of all) {
       if (!names.has(target.path) || this.byName.has(target.path)) continue;
       const file = packagePath(this.paths, target);
       try {
-        const d = await digestFile(file, { chunkSize: target.custom.chunks.size, maxBytes: target.length });
+        const before = await fileIdentity(file);
+        const known = await this.stampedTable(target, stampedDigests(stamps, before));
+        let d: Digests;
+        let table: ChunkTable;
+        let tableBytes: Uint8Array;
+        if (known) ({ d, table, tableBytes } = known);
+        else {
+          const fd = await digestFile(file, {
+            chunkSize: target.custom.chunks.size,
+            maxBytes: target.length,
+          });
+          d = fd;
+          table = {
+            format: CHUNKS_FORMAT,
+            hash: 'blake3',
+            chunk_size: target.custom.chunks.size,
+            size: fd.size,
+            chunks: fd.chunks ?? [],
+          };
+          tableBytes = new Uint8Array();
+          if (addStamp(stamps, before, await fileIdentity(file), fd, Date.now())) stamped = true;
+        }
         const verdict = checkPackage(target, d, trusted.root.signed, all);
         if (!verdict.ok) continue;
-        const table: ChunkTable = {
-          format: CHUNKS_FORMAT,
-          hash: 'blake3',
-          chunk_size: target.custom.chunks.size,
-          size: d.size,
-          chunks: d.chunks ?? [],
-        };
-        this.index(target, table, await writePackageSidecars(this.paths, target, table), 'cache');
+        if (!known) tableBytes = await writePackageSidecars(this.paths, target, table);
+        this.index(target, table, tableBytes, 'cache');
         indexed.push(target.path);
       } catch {
         // Unreadable or damaged: not indexed, so never served; a download replaces it.
       }
     }
+    if (stamped) await writeDigestStamps(this.paths, stamps).catch(() => {});
     return indexed;
+  }
+
+  /**
+   * With digests a stamp vouches for: the chunk table and target entry already beside the package,
+   * if both are what the signed target says (else undefined: the package is hashed again).
+   */
+  private async stampedTable(
+    target: PackageTarget,
+    d: Digests | undefined,
+  ): Promise<{ d: Digests; table: ChunkTable; tableBytes: Uint8Array } | undefined> {
+    if (!d) return undefined;
+    const { version, platform } = target.custom;
+    try {
+      const [tableBytes, entry] = await Promise.all([
+        readFile(this.paths.chunkTableFile(version, platform)),
+        readFile(this.paths.targetFile(version, platform), 'utf8'),
+      ]);
+      if (entry !== `${JSON.stringify(targetEntry(target), null, 1)}\n`) return undefined;
+      const table = parseChunkTable(tableBytes);
+      checkChunkTable(target, table);
+      return { d, table, tableBytes };
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -27,6 +27,7 @@ import { chmod, open, rename, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { blake3Hex } from '../crypto/hash.ts';
+import { DASHBOARD_PAGE_FILES, UPLOT_FILES } from '../dashboard/assets.ts';
 import { DchatError, UsageError } from '../errors.ts';
 import { BUILD_INFO_FORMAT, type BuildInfo } from '../model/build-info.ts';
 import { hostPlatform } from '../model/platform.ts';
@@ -156,6 +157,8 @@ export async function buildExecutable(o: BuildOptions): Promise<BuildResult> {
     files['blake.node'] = readFileSync(src.addonFile);
     files['package.json'] = Buffer.from('{"type":"commonjs"}\n');
     files['assets/default-root.json'] = readFileSync(join(src.source, 'assets', 'default-root.json'));
+    // The dashboard (`node start --dashboard`): its page and uPlot, served from the extracted files.
+    for (const [rel, file] of dashboardFiles(src.source)) files[rel] = readFileSync(file);
     const common = {
       bundle: true,
       platform: 'node' as const,
@@ -340,6 +343,23 @@ function seaPlugin(source: string, version: string, neverHealthy: boolean): Plug
       });
     },
   };
+}
+
+/**
+ * The dashboard's static files as SEA assets (dashboard/assets.ts reads them from the extraction
+ * root in a single executable): the page from assets/dashboard/, uPlot from the checkout's
+ * node_modules (the version package-lock pins).
+ */
+export function dashboardFiles(source: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const name of DASHBOARD_PAGE_FILES)
+    out.push([`assets/dashboard/${name}`, join(source, 'assets', 'dashboard', name)]);
+  for (const name of UPLOT_FILES)
+    out.push([`assets/uplot/${name}`, join(source, 'node_modules', 'uplot', 'dist', name)]);
+  for (const [, file] of out)
+    if (!existsSync(file))
+      throw new DchatError('E_NOT_FOUND', `${file} is missing (run \`npm ci\` in ${source})`);
+  return out;
 }
 
 /** `--version-stamp` default and check: SOURCE_DATE_EPOCH as given to reproducible builds. */

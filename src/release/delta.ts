@@ -4,8 +4,10 @@
  * kept, measured per pair:
  *   zstd             zstd -19 with a window over the whole file (node:zlib, libzstd);
  *   zstd-patch-from  the same with the old package as dictionary (zstd --patch-from);
- *   bsdiff-zstd      the Debian `bsdiff` tool's patch, its three bzip2 blocks re-framed as zstd
- *                    (smaller, and decoded by libzstd in the node instead of a bzip2 decoder).
+ *   bsdiff-best      the Debian `bsdiff` tool's patch, its three bzip2 blocks each re-framed as
+ *                    the smaller of zstd -19 and brotli 11, the control block by columns (both
+ *                    decoded by node:zlib, nothing beyond Node on the applying node). bsdiff-zstd
+ *                    (all three zstd) is what older nodes read; it is no longer made.
  * A patch is kept only when clearly smaller than the compressed full file (at most PATCH_SHARE of
  * it); the compressed full file only when clearly smaller than the package. Every kept encoding is
  * decoded again here and compared with the package byte for byte before it is offered.
@@ -13,13 +15,19 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { constants, zstdCompress } from 'node:zlib';
+import { brotliCompress, constants, zstdCompress } from 'node:zlib';
 import { sha256Hex } from '../crypto/hash.ts';
 import { decodeToFile } from '../download/decode.ts';
 import { DchatError } from '../errors.ts';
 import {
+  BLOCK_CODECS,
+  type BlockCodec,
+  BSDIFF_BEST_HEADER_BYTES,
+  BSDIFF_BEST_MAGIC,
   BSDIFF_HEADER_BYTES,
   BSDIFF_ZSTD_MAGIC,
+  BSDIFF40_MAGIC,
+  ctrlToColumns,
   type Encoding,
   parseBsdiffHeader,
   windowLog,
@@ -28,6 +36,12 @@ import {
 
 /** A patch larger than this share of the zstd -19 full file is not published. */
 export const PATCH_SHARE = 0.8;
+/**
+ * bsdiff's suffix sort (Debian's qsufsort) takes about 17 bytes per byte of the old file and
+ * O(n log n) time: above this size (a 132 MB dchat SEA build would need over 2 GiB and ten
+ * minutes) only zstd --patch-from runs, which finds the long matches of near-identical builds.
+ */
+export const BSDIFF_MAX_BYTES = 64 * 1024 * 1024;
 /** The compressed full file is published only below this share of the package. */
 export const FULL_SHARE = 0.9;
 export const ZSTD_LEVEL = 19;
@@ -91,19 +105,20 @@ export function runTool(cmd: string, args: string[], input?: Buffer, maxOut = 0)
   });
 }
 
-/** bsdiff (the Debian tool) from `oldPath` to `newPath`, re-framed as bsdiff-zstd. */
-export async function bsdiffZstd(
+/** The three blocks of a bsdiff (the Debian tool) patch from `oldPath` to `newPath`, unpacked. */
+export async function bsdiffBlocks(
   oldPath: string,
   newPath: string,
   tmp: string,
   newSize: number,
-): Promise<Buffer> {
-  const raw = join(tmp, 'bsdiff.out');
+): Promise<{ ctrl: Buffer; diff: Buffer; extra: Buffer }> {
+  const raw = join(tmp, `bsdiff-${process.pid}-${Math.random().toString(36).slice(2)}.out`);
   await runTool('bsdiff', [oldPath, newPath, raw]);
   const p = await readFile(raw);
   await rm(raw, { force: true });
   const h = parseBsdiffHeader(p, p.length);
-  if (!h || h.newSize !== newSize) throw new DchatError('E_INTERNAL', 'bsdiff wrote an unexpected patch');
+  if (!h || h.magic !== BSDIFF40_MAGIC || h.newSize !== newSize)
+    throw new DchatError('E_INTERNAL', 'bsdiff wrote an unexpected patch');
   const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
   const extraStart = diffStart + h.diffBytes;
   const bunzip = (b: Buffer) => runTool('bzip2', ['-dc'], b, 4 * newSize + 1024 * 1024);
@@ -112,15 +127,90 @@ export async function bsdiffZstd(
     bunzip(p.subarray(diffStart, extraStart)),
     bunzip(p.subarray(extraStart)),
   ]);
+  return { ctrl, diff, extra };
+}
+
+function bsdiffHeader(magic: string, bytes: number, ctrlBytes: number, diffBytes: number, newSize: number) {
+  const head = Buffer.alloc(bytes);
+  head.write(magic, 0, 'latin1');
+  writeOffset(ctrlBytes, head, 8);
+  writeOffset(diffBytes, head, 16);
+  writeOffset(newSize, head, 24);
+  return head;
+}
+
+/** bsdiff from `oldPath` to `newPath`, re-framed as bsdiff-zstd. */
+export async function bsdiffZstd(
+  oldPath: string,
+  newPath: string,
+  tmp: string,
+  newSize: number,
+): Promise<Buffer> {
+  const { ctrl, diff, extra } = await bsdiffBlocks(oldPath, newPath, tmp, newSize);
   const zc = await zstdBytes(ctrl);
   const zd = diff.length > 0 ? await zstdBytes(diff) : Buffer.alloc(0);
   const ze = extra.length > 0 ? await zstdBytes(extra) : Buffer.alloc(0);
-  const head = Buffer.alloc(BSDIFF_HEADER_BYTES);
-  head.write(BSDIFF_ZSTD_MAGIC, 0, 'latin1');
-  writeOffset(zc.length, head, 8);
-  writeOffset(zd.length, head, 16);
-  writeOffset(newSize, head, 24);
+  const head = bsdiffHeader(BSDIFF_ZSTD_MAGIC, BSDIFF_HEADER_BYTES, zc.length, zd.length, newSize);
   return Buffer.concat([head, zc, zd, ze]);
+}
+
+/**
+ * Brotli at its best level is about 8% smaller than zstd -19 on bsdiff's blocks but seven times
+ * slower: above this size a block is left to zstd (a 34 MB binary's diff block would cost a minute).
+ */
+export const BROTLI_BLOCK_MAX = 16 * 1024 * 1024;
+
+function brotliBytes(data: Buffer): Promise<Buffer> {
+  return new Promise((res, rej) =>
+    brotliCompress(
+      data,
+      {
+        params: {
+          [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+          [constants.BROTLI_PARAM_LGWIN]: constants.BROTLI_MAX_WINDOW_BITS,
+          [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+        },
+      },
+      (err, r) => (err ? rej(err) : res(r)),
+    ),
+  );
+}
+
+/** One block in the smaller of zstd -19 and (up to BROTLI_BLOCK_MAX) brotli 11. */
+async function smallerBlock(data: Buffer): Promise<{ codec: BlockCodec; bytes: Buffer }> {
+  if (data.length === 0) return { codec: 'zstd', bytes: Buffer.alloc(0) };
+  const [z, b] = await Promise.all([
+    zstdBytes(data),
+    data.length <= BROTLI_BLOCK_MAX ? brotliBytes(data) : undefined,
+  ]);
+  return b && b.length < z.length ? { codec: 'brotli', bytes: b } : { codec: 'zstd', bytes: z };
+}
+
+/** bsdiff from `oldPath` to `newPath` as bsdiff-best (model/encoded.ts BSDIFF_BEST_MAGIC). */
+export async function bsdiffBest(
+  oldPath: string,
+  newPath: string,
+  tmp: string,
+  newSize: number,
+): Promise<Buffer> {
+  const { ctrl, diff, extra } = await bsdiffBlocks(oldPath, newPath, tmp, newSize);
+  if (ctrl.length % 24 !== 0) throw new DchatError('E_INTERNAL', 'bsdiff wrote a partial control triple');
+  const [c, d, e] = await Promise.all([
+    smallerBlock(ctrlToColumns(ctrl)),
+    smallerBlock(diff),
+    smallerBlock(extra),
+  ]);
+  const head = bsdiffHeader(
+    BSDIFF_BEST_MAGIC,
+    BSDIFF_BEST_HEADER_BYTES,
+    c.bytes.length,
+    d.bytes.length,
+    newSize,
+  );
+  [c, d, e].forEach((b, j) => {
+    head[BSDIFF_HEADER_BYTES + j] = BLOCK_CODECS[b.codec];
+  });
+  return Buffer.concat([head, c.bytes, d.bytes, e.bytes]);
 }
 
 /** Decodes `e` (from `base`) and compares with the package: an encoder bug never ships. */
@@ -182,9 +272,14 @@ export async function bestPatch(c: EncodeContext, oldPath: string, tag: string):
       tried.push({ algorithm, ms: Math.round(performance.now() - t0), error: (err as Error).message });
     }
   };
-  // One after the other: peak memory is the larger of the two, not their sum.
-  await attempt('zstd-patch-from', () => zstdBytes(c.newBytes, oldBytes));
-  await attempt('bsdiff-zstd', () => bsdiffZstd(oldPath, c.newPath, c.tmp, c.newBytes.length));
+  // Both at once (zstd in libuv's pool, bsdiff its own process): on two cores the wall time is
+  // the slower one's, and peak memory their sum (about 1 GiB for a 34 MB binary).
+  await Promise.all([
+    attempt('zstd-patch-from', () => zstdBytes(c.newBytes, oldBytes)),
+    Math.max(oldBytes.length, c.newBytes.length) <= BSDIFF_MAX_BYTES
+      ? attempt('bsdiff-best', () => bsdiffBest(oldPath, c.newPath, c.tmp, c.newBytes.length))
+      : tried.push({ algorithm: 'bsdiff-best', ms: 0, error: `skipped: over ${BSDIFF_MAX_BYTES} bytes` }),
+  ]);
   made.sort((a, b) => a.size - b.size);
   const best = made[0];
   for (const m of made.slice(1)) await rm(m.file, { force: true });

@@ -2,8 +2,10 @@
  * Governance in the simulator (issue 10 item 5): the real gossip core with the real governance
  * check (Ed25519 signatures, genesis snapshot, tally and certificate rules of src/governance/)
  * on N nodes of virtual time. A proposal, token-holder votes (some holders change their mind:
- * the later vote must win) and validator approvals spread; when voting ends an honest validator
- * builds the certificate from what its own node holds and gossips it. Measured: the time from
+ * the later vote must win) and validator approvals (consent) spread; when voting ends each honest
+ * validator's node attests the tally it holds (a second approval carrying the tally commitment)
+ * and an honest validator builds the certificate from what its own node holds, once validators
+ * with 2/3 of stake attested that tally, and gossips it. Measured: the time from
  * publication of the certificate until it is held by 99.9% of the honest nodes.
  *
  * Malicious nodes (a fraction of all nodes, and the same fraction of validators):
@@ -15,6 +17,7 @@
  * This file is the scenario, its event loop and its report; the keys, geneses, signed objects
  * and the memoised object check are in governance-cast.ts.
  */
+import type { KeyObject } from 'node:crypto';
 import type { GossipActionSink } from '../gossip/core/actions.ts';
 import { resolveGossipConfig } from '../gossip/core/config.ts';
 import { GOSSIP_FORMAT, type GossipMessage, type SignedObject } from '../gossip/core/messages.ts';
@@ -23,12 +26,14 @@ import { deriveSeed, Rng } from '../gossip/core/rng.ts';
 import { buildCertificate } from '../governance/certificate.ts';
 import { objectId, signObject } from '../governance/signing.ts';
 import { tally } from '../governance/tally.ts';
+import { heldCommitment } from '../governance/tally-commitment.ts';
 import {
   APPROVAL_FORMAT,
   type Approval,
   type Certificate,
   type GovernanceKind,
   type Proposal,
+  type TallyCommitment,
   type Vote,
 } from '../model/governance.ts';
 import { EventQueue } from './event-queue.ts';
@@ -88,6 +93,11 @@ export interface GovernanceSimReport {
   bytes: number;
   events: number;
 }
+
+/** After the end of voting: validators attest the tally they hold (votes have settled by then). */
+const SETTLE_MS = 1000;
+/** How long after the end of voting the certifier keeps trying before the run gives up. */
+const CERTIFY_WINDOW_MS = 10_000;
 
 const DELIVER = 0;
 const TIMER = 1;
@@ -248,24 +258,42 @@ export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): G
       at(first, () => publishAt(node, 'vote', v));
     }
   });
+  const approvalBy = (
+    v: { priv: KeyObject; pub: string },
+    p: Proposal,
+    network: string,
+    when: number,
+    tally: TallyCommitment | null,
+  ): Approval =>
+    signObject(v.priv, {
+      format: APPROVAL_FORMAT,
+      network_id: network,
+      proposal_id: objectId(p),
+      version: p.version,
+      activation_height: p.activation_height,
+      validator: v.pub,
+      time_ms: T_BASE + Math.round(when),
+      tally,
+    });
   validators.forEach((v, k) => {
     if (k < badValidators) return; // withheld
     const node = pick();
     const when = t0 + 200 + rng.next() * (o.votingMs * 0.5);
-    const a: Approval = signObject(v.priv, {
-      format: APPROVAL_FORMAT,
-      network_id: g.networkId,
-      proposal_id: pid,
-      version: proposal.version,
-      activation_height: proposal.activation_height,
-      validator: v.pub,
-      time_ms: T_BASE + Math.round(when),
-    });
+    // Consent while voting is open; once it has ended (and settled), the tally its node holds.
+    const a = approvalBy(v, proposal, g.networkId, when, null);
     at(when, () => publishAt(node, 'approval', a));
+    at(tEnd + SETTLE_MS, () => {
+      const core = cores[node];
+      if (!core || !online[node]) return;
+      const held = core.heldObjects('vote').map((x) => x.object as Vote);
+      const c = heldCommitment(g, proposal, pid, held);
+      if (c.passed) publishAt(node, 'approval', approvalBy(v, proposal, g.networkId, now, c.commitment));
+    });
   });
-  // An honest validator's node certifies from what it holds, right after the vote ends.
+  // An honest validator's node certifies from what it holds once the attestations are in, trying
+  // again until validators with enough stake attested the tally it holds.
   const certifier = pick();
-  at(tEnd + 1, () => {
+  const certify = () => {
     const core = cores[certifier];
     if (!core) return;
     built = buildCertificate(
@@ -275,10 +303,14 @@ export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): G
       core.heldObjects('approval').map((x) => x.object as Approval),
       { time_ms: T_BASE + Math.round(now), height: null },
     );
-    if (!built.ok) return;
+    if (!built.ok) {
+      if (now < tEnd + CERTIFY_WINDOW_MS) at(now + 200, certify);
+      return;
+    }
     certAt = now;
     publishAt(certifier, 'certificate', built.certificate);
-  });
+  };
+  at(tEnd + SETTLE_MS + 1, certify);
   // The attackers: forged votes and a forged certificate early; replays after the vote.
   if (o.malicious > 0) {
     const forged: SignedObject[] = [];
@@ -289,10 +321,14 @@ export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): G
     }
     const otherProposal = proposalFor('dchat-elsewhere');
     const otherVotes = holders.map((_, h) => vote(h, 'yes', t0 + 300, otherProposal, 'dchat-elsewhere'));
-    const foreign = buildCertificate(elsewhere, otherProposal, otherVotes, [], {
-      time_ms: T_BASE + tEnd + 10,
-      height: null,
-    });
+    const otherTally = heldCommitment(elsewhere, otherProposal, objectId(otherProposal), otherVotes);
+    const foreign = buildCertificate(
+      elsewhere,
+      otherProposal,
+      otherVotes,
+      validators.map((v) => approvalBy(v, otherProposal, 'dchat-elsewhere', tEnd, otherTally.commitment)),
+      { time_ms: T_BASE + tEnd + 10, height: null },
+    );
     const burst = (objs: readonly SignedObject[], kindOf: (x: SignedObject) => GovernanceKind) => () => {
       for (let i = 0; i < n; i++) {
         if (!world.malicious[i] || !online[i]) continue;
@@ -361,7 +397,7 @@ export function runGovernanceSim(partial: Partial<GovernanceSimOptions> = {}): G
         (q.curPayload as Act)();
         break;
     }
-    if (now > tEnd + 1 && Number.isNaN(certAt)) {
+    if (now > tEnd + CERTIFY_WINDOW_MS && Number.isNaN(certAt)) {
       stop = 'no-certificate';
       break;
     }

@@ -18,8 +18,7 @@
  * verified against dchat's TUF metadata like any package.
  */
 import { createHash } from 'node:crypto';
-import { unzipSync } from 'fflate';
-import { Certificate, ContentInfo, SignedData } from 'pkijs';
+import type { SignedData } from 'pkijs';
 import { z } from 'zod';
 import { DchatError, SourceError } from '../errors.ts';
 
@@ -54,6 +53,12 @@ export async function verifiedJarEntry(
   where: string,
   o: { allowSha1?: boolean } = {},
 ): Promise<Uint8Array> {
+  // Loaded here, not at the top: every update command builds the source registry, and pkijs with
+  // its ASN.1 stack is the heaviest module a plain HTTPS download would otherwise load and keep.
+  const [{ unzipSync }, { Certificate, ContentInfo, SignedData }] = await Promise.all([
+    import('fflate'),
+    import('pkijs'),
+  ]);
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(jar, {
@@ -83,10 +88,10 @@ export async function verifiedJarEntry(
   } catch (cause) {
     throw new SourceError('E_SIGNATURE', `${where}: signature block is not PKCS#7 SignedData`, { cause });
   }
-  const certs = (signed.certificates ?? []).filter((c): c is Certificate => c instanceof Certificate);
+  const certs = (signed.certificates ?? []).filter((c) => c instanceof Certificate);
   if (certs.length !== 1 || signed.signerInfos.length !== 1)
     throw new SourceError('E_SIGNATURE', `${where}: expected one signer and one certificate`);
-  const der = new Uint8Array((certs[0] as Certificate).toSchema(true).toBER(false));
+  const der = new Uint8Array((certs[0] as InstanceType<typeof Certificate>).toSchema(true).toBER(false));
   const got = createHash('sha256').update(der).digest('hex');
   if (got !== fingerprint)
     throw new SourceError(

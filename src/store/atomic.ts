@@ -122,27 +122,7 @@ export async function linkFileAtomic(src: string, finalPath: string): Promise<vo
 
 /** Removes leftover temp files (from a killed process) in `dir`, older than `minAgeMs`. */
 export async function sweepTemp(dir: string, minAgeMs = 0, now = Date.now()): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return 0;
-  }
-  let removed = 0;
-  for (const name of names) {
-    if (!name.startsWith('.') || !name.includes(TEMP_MARK)) continue;
-    const p = join(dir, name);
-    try {
-      const st = await stat(p);
-      if (now - st.mtimeMs >= minAgeMs) {
-        await unlink(p);
-        removed++;
-      }
-    } catch {
-      // Raced with another sweeper: fine.
-    }
-  }
-  return removed;
+  return sweepWhere(dir, async (_name, path) => now - (await stat(path)).mtimeMs >= minAgeMs);
 }
 
 /**
@@ -152,6 +132,18 @@ export async function sweepTemp(dir: string, minAgeMs = 0, now = Date.now()): Pr
  * the next one.
  */
 export async function sweepDeadTemp(dir: string): Promise<number> {
+  return sweepWhere(dir, (name) => {
+    const at = name.lastIndexOf(TEMP_MARK);
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(name.slice(at + TEMP_MARK.length))?.[1]);
+    return Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid);
+  });
+}
+
+/** Unlinks the temp files of `dir` (dot-named, with the temp mark) that `doomed` picks. */
+async function sweepWhere(
+  dir: string,
+  doomed: (name: string, path: string) => boolean | Promise<boolean>,
+): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -160,12 +152,11 @@ export async function sweepDeadTemp(dir: string): Promise<number> {
   }
   let removed = 0;
   for (const name of names) {
-    const at = name.lastIndexOf(TEMP_MARK);
-    if (!name.startsWith('.') || at < 0) continue;
-    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(name.slice(at + TEMP_MARK.length))?.[1]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    if (!name.startsWith('.') || !name.includes(TEMP_MARK)) continue;
+    const path = join(dir, name);
     try {
-      await unlink(join(dir, name));
+      if (!(await doomed(name, path))) continue;
+      await unlink(path);
       removed++;
     } catch {
       // Raced with another sweeper: fine.

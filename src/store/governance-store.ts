@@ -1,6 +1,8 @@
 /**
  * Governance state under the home:
- *   governance/genesis.json                 the pinned network genesis (`dchat governance init`)
+ *   governance/genesis.json                 the pinned network genesis (`dchat governance init`,
+ *                                           then each certified genesis change)
+ *   governance/history/genesis-<hash>.json  the geneses pinned before it (the chain of changes)
  *   governance/objects/<kind>-<id>.json     every proposal, vote, approval and certificate held
  * Objects are written atomically, one file each, named by their hash, and removed when a newer
  * one supersedes them (a holder's later vote). Reading is capped and checks each file against
@@ -22,6 +24,9 @@ import { readCapped, readCappedIfExists } from './read-capped.ts';
 
 /** Files read back at start, at most (the gossip core holds fewer). */
 const MAX_STORED_OBJECTS = 20_000;
+const HISTORY_NAME = /^genesis-[0-9a-f]{64}\.json$/;
+/** Past geneses read back at most. */
+const MAX_HISTORY = 256;
 const NAME = /^(proposal|vote|approval|certificate)-([0-9a-f]{64})\.json$/;
 
 export interface StoredObject {
@@ -39,6 +44,41 @@ export class GovernanceStore {
     this.dir = join(paths.home, 'governance');
     this.genesisFile = join(this.dir, 'genesis.json');
     this.objectsDir = join(this.dir, 'objects');
+    this.historyDir = join(this.dir, 'history');
+  }
+
+  readonly historyDir: string;
+
+  /**
+   * A certified change: the genesis pinned until now goes to history/ first, then the new one
+   * replaces genesis.json atomically, so a crash in between leaves the old one pinned.
+   */
+  async moveGenesis(oldHash: string, oldBytes: Uint8Array, newBytes: Uint8Array): Promise<void> {
+    await mkdir(this.historyDir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(join(this.historyDir, `genesis-${oldHash}.json`), Buffer.from(oldBytes), {
+      mode: 0o644,
+    });
+    await this.writeGenesis(newBytes);
+  }
+
+  /** The geneses pinned before the current one, as JSON (checked by the caller); unreadable ones skipped. */
+  async readGenesisHistory(): Promise<unknown[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.historyDir);
+    } catch {
+      return [];
+    }
+    const out: unknown[] = [];
+    for (const name of names.filter((n) => HISTORY_NAME.test(n)).slice(0, MAX_HISTORY)) {
+      try {
+        const bytes = await readCapped(join(this.historyDir, name), MAX_GENESIS_BYTES);
+        out.push(parseJsonBytes(bytes, MAX_GENESIS_BYTES, name));
+      } catch {
+        // A damaged history file: that step cannot be served to nodes still behind; nothing else.
+      }
+    }
+    return out;
   }
 
   /** The pinned genesis as JSON (checked by the caller), or undefined if none is pinned. */

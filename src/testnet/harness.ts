@@ -4,9 +4,11 @@
  * real `dchat node start` processes on 127.0.0.1 with their own homes (all `trust init`ed to that
  * release's root), the first one seeded from the mirror (TUF update + its package), and the rest
  * learning of the release over the network and fetching it from peers: over /dchat/chunks/1
- * (methods gossip and peer) or over IPFS bitswap by the signed CID (method ipfs), each node
- * prefetching from that kind of source only (`node start --prefetch-source`). The run is kept under
- * $DCHAT_HOME/testnet/runs/<id>; its report follows spec/CLI.md ("Test harness").
+ * (methods gossip and peer), over IPFS bitswap by the signed CID (method ipfs), or from HTTPS
+ * mirrors of the release (method https: two loopback mirrors behind a CA made for the run, in every
+ * node's mirrors.toml), each node prefetching from that kind of source only (`node start
+ * --prefetch-source`). The run is kept under $DCHAT_HOME/testnet/runs/<id>; its report follows
+ * spec/CLI.md ("Test harness").
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
@@ -31,7 +33,8 @@ import { type SplitOutcome, splitNetwork, watchSplit } from './partition.ts';
 import { type NodeProcess, spawnMaliciousNode, spawnNode, stopAll } from './process.ts';
 import { forgeBundle, prepareReleases, type TestRelease } from './release.ts';
 
-export type Method = 'gossip' | 'peer' | 'ipfs' | 'bittorrent';
+export const METHODS = ['gossip', 'peer', 'ipfs', 'bittorrent', 'https'] as const;
+export type Method = (typeof METHODS)[number];
 
 /** The source kind nodes prefetch from under each method (gossip finds the release; peers carry it). */
 const PREFETCH_SOURCE: Record<Method, string> = {
@@ -39,6 +42,7 @@ const PREFETCH_SOURCE: Record<Method, string> = {
   peer: 'peer',
   ipfs: 'ipfs',
   bittorrent: 'bittorrent',
+  https: 'https',
 };
 
 export interface NodeReport {
@@ -196,12 +200,16 @@ export async function runScenario(o: ScenarioOptions): Promise<DistributionRepor
   let chaos: ChaosMirrors | undefined;
   const nodeEnv: NodeJS.ProcessEnv = {};
   try {
-    if (o.chaosMirrors) {
-      const c = o.chaosMirrors;
+    // --method https: the same mirrors as chaos-mirrors, none failing (the metadata still spreads
+    // between peers; the bytes come from the mirrors only).
+    const c = o.chaosMirrors ?? (o.method === 'https' ? { count: 2, failRate: 0, seed: 'https' } : undefined);
+    if (c) {
       chaos = await startChaosMirrors(rel.repoDir, c.count, c.failRate, c.seed);
       nodeEnv.NODE_EXTRA_CA_CERTS = chaos.caCert;
       note(
-        `💥 ${c.count} HTTPS mirror(s) failing, stalling or corrupting ${Math.round(c.failRate * 100)}% of package requests (seed ${c.seed})`,
+        o.chaosMirrors
+          ? `💥 ${c.count} HTTPS mirror(s) failing, stalling or corrupting ${Math.round(c.failRate * 100)}% of package requests (seed ${c.seed})`
+          : `🌐 ${c.count} HTTPS mirror(s) of the release: ${chaos.urls.join(', ')}`,
       );
     }
     // Origin: the node that got the release from the mirror.
@@ -441,7 +449,7 @@ async function recheck(
 
 const LastRunSchema = z.object({
   version: z.string(),
-  method: z.enum(['gossip', 'peer', 'ipfs', 'bittorrent']),
+  method: z.enum(METHODS),
   platform: z.string(),
   run_dir: z.string(),
   nodes: z.array(
@@ -465,13 +473,8 @@ export async function verifyDistribution(
   try {
     last = LastRunSchema.parse(JSON.parse(await readFile(join(home, 'testnet', LAST_RUN), 'utf8')));
   } catch (cause) {
-    throw new DchatError(
-      'E_NOT_FOUND',
-      `no distribution run is kept under ${home} (run dchat-test distribute-update)`,
-      {
-        cause,
-      },
-    );
+    const msg = `no distribution run is kept under ${home} (run dchat-test distribute-update)`;
+    throw new DchatError('E_NOT_FOUND', msg, { cause });
   }
   if (last.version !== version)
     throw new DchatError(

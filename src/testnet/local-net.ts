@@ -251,6 +251,10 @@ export class LocalTestnet {
       },
       mirrors: async () => (this.mirror ? [await probe(this.mirror.url, this.caCert)] : []),
       releases: () => [...this.releases],
+      upgrade: async () =>
+        (await import('../node/dashboard-upgrade.ts')).upgradeSourceFor(
+          this.procs.map((p) => ({ id: p.name, home: p.home })),
+        ),
     });
     this.dashboardUrl = this.dashboard.url;
     return this.dashboard.url;

@@ -25,11 +25,17 @@ export interface MetadataByRole {
   targets: Metadata<Targets>;
 }
 
-const KIND: Record<RoleName, MetadataKind> = {
-  root: MetadataKind.Root,
-  timestamp: MetadataKind.Timestamp,
-  snapshot: MetadataKind.Snapshot,
-  targets: MetadataKind.Targets,
+/** The JSON object @tufjs/models reads (its own type is not exported). */
+type JSONObject = Parameters<typeof Metadata.fromJSON>[1];
+/** A JSON value as @tufjs/models keeps it in `unrecognizedFields` (e.g. a target's `custom`). */
+export type JSONValue = JSONObject[string];
+
+/** @tufjs/models types `fromJSON` per kind by overloads; one typed entry per role picks the right one. */
+const FROM_JSON: { [R in RoleName]: (data: JSONObject) => MetadataByRole[R] } = {
+  root: (d) => Metadata.fromJSON(MetadataKind.Root, d),
+  timestamp: (d) => Metadata.fromJSON(MetadataKind.Timestamp, d),
+  snapshot: (d) => Metadata.fromJSON(MetadataKind.Snapshot, d),
+  targets: (d) => Metadata.fromJSON(MetadataKind.Targets, d),
 };
 
 export const DEFAULT_MAX_BYTES: Record<RoleName, number> = {
@@ -94,9 +100,14 @@ export function parseMetadata<R extends RoleName>(
   // @tufjs/models would refuse the whole document, which would let a relay that duplicates a
   // signature make genuine metadata unusable.
   const seen = new Set<string>();
-  const signatures = env.signatures.filter((s) => (seen.has(s.keyid) ? false : (seen.add(s.keyid), true)));
+  const signatures = env.signatures.filter((s) => {
+    if (seen.has(s.keyid)) return false;
+    seen.add(s.keyid);
+    return true;
+  });
   try {
-    return Metadata.fromJSON(KIND[role] as never, { ...json, signatures } as never) as MetadataByRole[R];
+    // The envelope schema checked the shape; what @tufjs/models reads beyond it, it checks itself.
+    return FROM_JSON[role]({ ...(json as JSONObject), signatures } as JSONObject);
   } catch (cause) {
     throw new DchatError('E_MALFORMED', `${role} metadata: ${(cause as Error).message}`, { cause });
   }

@@ -13,7 +13,7 @@ import { Role } from '@tufjs/models/dist/role.js';
 import { sha256Hex } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import { distinctKeys, type PublicKeyRef, type SigningKey } from './keys.ts';
-import { type AnyMetadata, type RoleName, serializeMetadata } from './metadata.ts';
+import { type AnyMetadata, type JSONValue, type RoleName, serializeMetadata } from './metadata.ts';
 import { requireThreshold } from './signatures.ts';
 
 export { type RotateOptions, resignAll, rotateRoot } from './rotation.ts';
@@ -270,7 +270,7 @@ export function nextTargets(
       path: t.path,
       length: t.length,
       hashes: { sha256: t.sha256 },
-      unrecognizedFields: { custom: t.custom as never },
+      unrecognizedFields: { custom: t.custom as JSONValue },
     });
   }
   return new Metadata(

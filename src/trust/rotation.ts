@@ -7,6 +7,7 @@
 import { Metadata, type Root, TargetFile, Targets } from '@tufjs/models';
 import { DchatError } from '../errors.ts';
 import { distinctKeys, type SigningKey } from './keys.ts';
+import type { JSONValue } from './metadata.ts';
 import {
   addSignatures,
   commitStaged,
@@ -100,7 +101,7 @@ export function retargeted(
       path,
       length: t.length,
       hashes: t.hashes,
-      unrecognizedFields: { ...t.unrecognizedFields, custom: kept as never },
+      unrecognizedFields: { ...t.unrecognizedFields, custom: kept as JSONValue },
     });
   }
   const targets = new Metadata(

@@ -4,7 +4,7 @@
  * attempt's outcome goes to the run's health, whether the refresh succeeded or not.
  */
 import { openTrustStore } from '../download/trust-session.ts';
-import { DchatError, toDchatError } from '../errors.ts';
+import { asErrorCode, DchatError, toDchatError } from '../errors.ts';
 import { type SourcesUpdate, updateTrustFromSources } from '../sources/mirror-fetcher.ts';
 import type { HomePaths } from '../store/home.ts';
 import { otherTargets } from '../trust/package-check.ts';
@@ -58,7 +58,7 @@ export async function discover(
         return {
           source: m.source,
           ok: false,
-          ...(f ? { error: new DchatError(f.code as never, f.message) } : {}),
+          ...(f ? { error: new DchatError(asErrorCode(f.code), f.message) } : {}),
         };
       }),
     );

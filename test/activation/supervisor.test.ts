@@ -241,7 +241,8 @@ describe('kill -9 at random instants of a switch', () => {
     const home = await homeWithVersions(repo, ['1.0.0', '1.1.0']);
     const vp = versionPaths(homePaths(home));
     const outcomes: string[] = [];
-    for (let i = 0; i < 20; i++) {
+    /** Runs the fixture switching to the other version; resolves once it printed "ready". */
+    const switching = async () => {
       const from = await readCurrent(vp);
       const to = from === '1.0.0' ? '1.1.0' : '1.0.0';
       const fx = spawn(process.execPath, [join(REPO_ROOT, 'test/fixtures/activation-switch.ts'), home, to], {
@@ -249,15 +250,43 @@ describe('kill -9 at random instants of a switch', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: { ...process.env, DCHAT_HOME: home },
       });
+      let out = '';
       const exited = new Promise((r) => fx.once('exit', r));
       await new Promise<void>((resolve, reject) => {
         fx.stdout?.on('data', (b: Buffer) => {
-          if (b.toString().includes('ready')) resolve();
+          out += b.toString();
+          if (out.includes('ready')) resolve();
         });
         fx.once('exit', () => reject(new Error('fixture exited before ready')));
       });
-      // The switch takes ~1-3 s here: instants spread over all of it, and a little after.
-      await new Promise((r) => setTimeout(r, Math.random() * 3_000));
+      return { fx, from, to, exited, out: () => out };
+    };
+    // One switch run to its end measures how long a switch takes here (pre-upgrade check, the next
+    // version's standby start, backup, journal, then the downtime: stop, link, start), so that the
+    // kills below land over all of it whatever the machine's speed.
+    const cal = await switching();
+    const t0 = performance.now();
+    await cal.exited;
+    const span = performance.now() - t0;
+    const ev = JSON.parse(
+      cal
+        .out()
+        .split('\n')
+        .find((l) => l.startsWith('{')) ?? 'null',
+    ) as {
+      downtime_ms: number;
+    } | null;
+    assert.ok(ev && cal.out().includes('switched'), `calibration switch: ${cal.out()}`);
+    const down = ev.downtime_ms;
+    for (let i = 0; i < 20; i++) {
+      const { fx, from, to, exited } = await switching();
+      // Even trials: any instant of the switch, and a little after. Odd trials: around the
+      // downtime, where the journal, the old node's stop, the link and the new node's start are.
+      const delay =
+        i % 2 === 0
+          ? Math.random() * span * 1.1
+          : Math.max(0, span - down - 300 + Math.random() * (down + 500));
+      await new Promise((r) => setTimeout(r, delay));
       fx.kill('SIGKILL');
       await exited;
       await noOrphans(home);

@@ -17,7 +17,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'no
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { type CliResult, dchat, dchatSign, describeRun, publishArgs } from '../helpers/cli.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { at, DAY, makeTempDir, packageBytes } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -54,6 +54,29 @@ const ok = (r: CliResult) => {
 const carry = (from: Who, name: string, to: Who, as = name) =>
   copyFile(join(home(from), name), join(home(to), as));
 const repo = () => join(home('coord'), 'repo');
+/** The coordinator runs `release finish` with the online key and the signatures carried back. */
+const finish = (...signatures: string[]) =>
+  on('coord', [
+    'release',
+    'finish',
+    '--out',
+    'repo',
+    '--key',
+    'online.key',
+    '--signatures',
+    ...signatures,
+    '--json',
+  ]);
+/** Node operator alice (her home, the root she pinned) verifies 1.0.0 from the coordinator's repository. */
+const aliceVerifies = (days = 0) =>
+  on(
+    'coord',
+    [
+      ...['--home', join(home('alice'), 'home'), 'update', 'verify'],
+      ...['--package', 'repo/packages/dchat-1.0.0-linux-x64', '--version', '1.0.0', '--metadata', 'repo'],
+    ],
+    days,
+  );
 
 /** Maintainer WHO reviews and signs FILE (carried to them) and carries the signed copy back. */
 async function signOnOwnMachine(who: Who, staged: string, back: string): Promise<CliResult> {
@@ -163,20 +186,7 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
     await signOnOwnMachine('bob', 'root.json', 'bob-root.json');
     const signedTargets = await signOnOwnMachine('bob', 'targets.json', 'bob-targets.json');
     assert.match(signedTargets.stdout, /Wrote .*signed-targets\.json: 2 signatures/);
-    const r = ok(
-      await on('coord', [
-        'release',
-        'finish',
-        '--out',
-        'repo',
-        '--key',
-        'online.key',
-        '--signatures',
-        'bob-root.json',
-        'bob-targets.json',
-        '--json',
-      ]),
-    );
+    const r = ok(await finish('bob-root.json', 'bob-targets.json'));
     const doc = JSON.parse(r.stdout);
     assert.deepEqual(doc.committed, ['root', 'targets']);
     assert.equal(doc.root_version, 1);
@@ -193,16 +203,12 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
   test('publish --prepare with no maintainer key; below threshold refuses; carol and alice make it', async () => {
     const prep = ok(
       await on('coord', [
-        'release',
-        'publish',
-        '--package',
-        'dchat-1.0.0-linux-x64',
-        '--version',
-        '1.0.0',
-        '--platform',
-        'linux-x64',
-        '--out',
-        'repo',
+        ...publishArgs({
+          package: 'dchat-1.0.0-linux-x64',
+          version: '1.0.0',
+          platform: 'linux-x64',
+          out: 'repo',
+        }),
         '--prepare',
       ]),
     );
@@ -244,19 +250,7 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
     assert.match(wrong.stderr, /^error\[E_WRONG_TARGET\]: /m);
 
     await signOnOwnMachine('alice', 'targets.json', 'alice-targets2.json');
-    const done = ok(
-      await on('coord', [
-        'release',
-        'finish',
-        '--out',
-        'repo',
-        '--key',
-        'online.key',
-        '--signatures',
-        'alice-targets2.json',
-        '--json',
-      ]),
-    );
+    const done = ok(await finish('alice-targets2.json'));
     const doc = JSON.parse(done.stdout);
     assert.equal(doc.targets_version, 2);
     assert.deepEqual(doc.warnings, []);
@@ -265,20 +259,7 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
   test('`dchat update verify` on a node that pinned root v1 accepts the release', async () => {
     await carry('coord', 'repo/root.json', 'alice', 'pinned-root.json');
     ok(await on('alice', ['trust', 'init', '--root', 'pinned-root.json']));
-    const r = ok(
-      await on('coord', [
-        '--home',
-        join(home('alice'), 'home'),
-        'update',
-        'verify',
-        '--package',
-        'repo/packages/dchat-1.0.0-linux-x64',
-        '--version',
-        '1.0.0',
-        '--metadata',
-        'repo',
-      ]),
-    );
+    const r = ok(await aliceVerifies());
     assert.match(r.stdout, /✅ Package verified successfully/);
   });
 
@@ -320,24 +301,7 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
   });
 
   test('the online key alone refreshes snapshot and timestamp (cron); a maintainer key cannot', async () => {
-    const verify = (days: number) =>
-      on(
-        'coord',
-        [
-          '--home',
-          join(home('alice'), 'home'),
-          'update',
-          'verify',
-          '--package',
-          'repo/packages/dchat-1.0.0-linux-x64',
-          '--version',
-          '1.0.0',
-          '--metadata',
-          'repo',
-        ],
-        days,
-      );
-    const stale = await verify(8);
+    const stale = await aliceVerifies(8);
     assert.equal(stale.code, 3, describeRun(stale));
     assert.match(stale.stderr, /^error\[E_EXPIRED\]: timestamp/m);
 
@@ -345,7 +309,7 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
       await on('coord', ['release', 'refresh', '--out', 'repo', '--key', 'online.key', '--json'], 8),
     );
     assert.ok(Date.parse(JSON.parse(refresh.stdout).expires.timestamp) > Date.now() + 14 * DAY * 1000);
-    ok(await verify(8));
+    ok(await aliceVerifies(8));
 
     // carol's key is a targets/root key, not a timestamp key: refused, nothing written.
     const ts = await readFile(join(repo(), 'metadata', 'timestamp.json'));
@@ -408,20 +372,7 @@ describe('key ceremony: three maintainers, their own machines, an online key', (
     assert.equal(oldOnline.code, 3, describeRun(oldOnline));
     assert.match(oldOnline.stderr, /^error\[E_UNTRUSTED_KEY\]: /m);
     ok(await on('coord', ['release', 'refresh', '--out', 'repo', '--key', 'online2.key']));
-    const v = ok(
-      await on('coord', [
-        '--home',
-        join(home('alice'), 'home'),
-        'update',
-        'verify',
-        '--package',
-        'repo/packages/dchat-1.0.0-linux-x64',
-        '--version',
-        '1.0.0',
-        '--metadata',
-        'repo',
-      ]),
-    );
+    const v = ok(await aliceVerifies());
     assert.match(v.stdout, /✅ Package verified successfully/);
     const show = JSON.parse(ok(await on('alice', ['trust', 'show', '--json'])).stdout);
     assert.equal(show.root.version, 2);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type CliResult, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, describeRun, publishArgs, runInProcess } from '../helpers/cli.ts';
 import { makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 const ok = (r: CliResult) => assert.equal(r.code, 0, describeRun(r));
@@ -23,18 +23,7 @@ test('publish --github-assets writes the asset set of the release', async (t) =>
   await writeFile(join(cwd, 'pkg'), packageBytes('gh', 300_000));
   const publish = (version: string, extra: string[]) =>
     run([
-      'release',
-      'publish',
-      '--package',
-      'pkg',
-      '--version',
-      version,
-      '--platform',
-      'linux-x64',
-      '--out',
-      'repo',
-      '--key',
-      'k1',
+      ...publishArgs({ package: 'pkg', version: version, platform: 'linux-x64', out: 'repo', key: 'k1' }),
       '--json',
       ...extra,
     ]);

@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { kuboCid } from '../../src/sources/ipfs/kubo-cid.ts';
-import { type CliResult, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, describeRun, publishArgs, runInProcess } from '../helpers/cli.ts';
 import { makeTempDir, packageBytes } from '../helpers/repo.ts';
 import { requireTool } from '../helpers/tools.ts';
 
@@ -29,18 +29,7 @@ test('publish records the Kubo CID of each package in the signed targets', {
   await writeFile(join(cwd, 'pkg-b'), packageBytes('cid b', 600_000));
   const publish = (pkg: string, version: string, extra: string[] = []) =>
     run([
-      'release',
-      'publish',
-      '--package',
-      pkg,
-      '--version',
-      version,
-      '--platform',
-      'linux-x64',
-      '--out',
-      'repo',
-      '--key',
-      'k1',
+      ...publishArgs({ package: pkg, version: version, platform: 'linux-x64', out: 'repo', key: 'k1' }),
       '--json',
       ...extra,
     ]);

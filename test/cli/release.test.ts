@@ -16,7 +16,7 @@ import { parseChunkTable } from '../../src/model/chunks.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { checkChunkTable, listPackages } from '../../src/trust/package-check.ts';
 import { updateTrust } from '../../src/trust/updater.ts';
-import { type CliResult, dchat, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, dchat, describeRun, publishArgs, runInProcess } from '../helpers/cli.ts';
 import { at, DAY, InMemoryTrustStore, makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 const RELEASES = [
@@ -104,18 +104,13 @@ describe('release init and publish', () => {
             ]
           : [];
       const r = await run([
-        'release',
-        'publish',
-        '--package',
-        `dchat-${rel.version}-${rel.platform}`,
-        '--version',
-        rel.version,
-        '--platform',
-        rel.platform,
-        '--out',
-        'repo',
-        '--key',
-        'k1',
+        ...publishArgs({
+          package: `dchat-${rel.version}-${rel.platform}`,
+          version: rel.version,
+          platform: rel.platform,
+          out: 'repo',
+          key: 'k1',
+        }),
         ...extra,
         '--json',
       ]);
@@ -169,18 +164,13 @@ describe('release init and publish', () => {
 
   test('publish --sig for other bytes -> exit 3 E_HASH_MISMATCH; for another version -> E_WRONG_TARGET', async () => {
     const otherVersion = await local([
-      'release',
-      'publish',
-      '--package',
-      'dchat-1.0.0-linux-x64',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-      '--out',
-      'repo',
-      '--key',
-      'k1',
+      ...publishArgs({
+        package: 'dchat-1.0.0-linux-x64',
+        version: '1.0.0',
+        platform: 'linux-x64',
+        out: 'repo',
+        key: 'k1',
+      }),
       '--sig',
       'dchat-1.1.0-linux-x64.sig',
     ]);
@@ -188,18 +178,13 @@ describe('release init and publish', () => {
     assert.match(otherVersion.stderr, /^error\[E_WRONG_TARGET\]: /m);
     await writeFile(join(dir.path, 'dchat-1.1.0-linux-x64.other'), packageBytes('other', 1000));
     const otherBytes = await run([
-      'release',
-      'publish',
-      '--package',
-      'dchat-1.1.0-linux-x64.other',
-      '--version',
-      '1.1.0',
-      '--platform',
-      'linux-x64',
-      '--out',
-      'repo',
-      '--key',
-      'k1',
+      ...publishArgs({
+        package: 'dchat-1.1.0-linux-x64.other',
+        version: '1.1.0',
+        platform: 'linux-x64',
+        out: 'repo',
+        key: 'k1',
+      }),
       '--sig',
       'dchat-1.1.0-linux-x64.sig',
     ]);
@@ -209,18 +194,12 @@ describe('release init and publish', () => {
 });
 
 describe('release usage errors (exit 2, the flag named)', () => {
-  const pub = [
-    'release',
-    'publish',
-    '--package',
-    'dchat-1.0.0-linux-x64',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
-    '--key',
-    'k1',
-  ];
+  const pub = publishArgs({
+    package: 'dchat-1.0.0-linux-x64',
+    version: '1.0.0',
+    platform: 'linux-x64',
+    key: 'k1',
+  });
   const cases: [string, string[], string][] = [
     ['publish --out not a repository', [...pub, '--out', 'k1.pub'], '--out'],
     ['publish --out a missing directory', [...pub, '--out', 'nowhere'], '--out'],

@@ -26,7 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BINS, REPO_ROOT, runBin } from '../helpers/cli.ts';
+import { BINS, publishArgs, REPO_ROOT, runBin } from '../helpers/cli.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 const VERSION = '1.4.0';
@@ -129,18 +129,7 @@ describe('reproducible builds: rebuild, compare, attest', {
     assert.equal((await runBin('dchat-sign', ['keygen', '--out', key])).code, 0);
     assert.equal((await dchat(['release', 'init', '--out', repo, '--key', key])).code, 0);
     const pub = await dchat([
-      'release',
-      'publish',
-      '--package',
-      exeA,
-      '--version',
-      VERSION,
-      '--platform',
-      PLATFORM,
-      '--out',
-      repo,
-      '--key',
-      key,
+      ...publishArgs({ package: exeA, version: VERSION, platform: PLATFORM, out: repo, key: key }),
       '--json',
     ]);
     assert.equal(pub.code, 0, pub.stderr);
@@ -210,20 +199,7 @@ describe('reproducible builds: rebuild, compare, attest', {
     assert.equal((await runBin('dchat-sign', ['keygen', '--out', key2])).code, 0);
     assert.equal((await dchat(['release', 'init', '--out', repo2, '--key', key2], home2)).code, 0);
     const pub = await dchat(
-      [
-        'release',
-        'publish',
-        '--package',
-        badExe,
-        '--version',
-        VERSION,
-        '--platform',
-        PLATFORM,
-        '--out',
-        repo2,
-        '--key',
-        key2,
-      ],
+      [...publishArgs({ package: badExe, version: VERSION, platform: PLATFORM, out: repo2, key: key2 })],
       home2,
     );
     assert.equal(pub.code, 0, pub.stderr);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStaticServer } from '../../src/mirror/static-server.ts';
 import { addMirror, CHUNK, type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { BINS, REPO_ROOT, runProcess } from '../helpers/cli.ts';
+import { BINS, downloadArgs, REPO_ROOT, runProcess } from '../helpers/cli.ts';
 
 const STAMP = '1.1.0';
 /** A PATH with the usual system tools and no node (checked below). */
@@ -104,17 +104,7 @@ describe('the single executable (dchat release build)', () => {
     const check = await run(exe, ['--home', home, 'update', 'check', '--current', '0.9.0']);
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stdout, /Newest trusted version: 1\.0\.0 \(update available\)/);
-    const dl = await run(exe, [
-      '--home',
-      home,
-      '--json',
-      'update',
-      'download',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-    ]);
+    const dl = await run(exe, ['--home', home, '--json', ...downloadArgs('1.0.0', 'linux-x64')]);
     assert.equal(dl.status, 0, dl.stderr);
     const pkg = join(home, 'packages', 'dchat-1.0.0-linux-x64');
     assert.deepEqual(readFileSync(pkg), repo.packages.get('1.0.0')?.bytes);
@@ -133,26 +123,27 @@ describe('the single executable (dchat release build)', () => {
     const good = readFileSync(addon);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(addon, Buffer.from('not an addon'));
-    const dl = await run(exe, [
-      '--home',
-      home,
-      'update',
-      'download',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-    ]);
+    const dl = await run(exe, ['--home', home, ...downloadArgs('1.0.0', 'linux-x64')]);
     assert.equal(dl.status, 0, dl.stderr);
     assert.deepEqual(readFileSync(addon), good);
   });
 
-  test('node start runs with no node on PATH and stops gracefully on SIGTERM', async () => {
+  test('node start runs with no node on PATH, serves its dashboard from the executable, stops on SIGTERM', async () => {
     const home = join(dir, 'node-home');
     mkdirSync(home);
     const child: ChildProcess = spawn(
       exe,
-      ['--home', home, 'node', 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0'],
+      [
+        '--home',
+        home,
+        'node',
+        'start',
+        '--json',
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--dashboard',
+        '127.0.0.1:0',
+      ],
       { env: { PATH: NO_NODE_PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -160,7 +151,7 @@ describe('the single executable (dchat release build)', () => {
     child.stderr?.on('data', (b: Buffer) => {
       err += b.toString();
     });
-    const started = await new Promise<{ peer_id: string }>((resolve, reject) => {
+    const started = await new Promise<{ peer_id: string; dashboard_url?: string }>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`no start record in 30 s: ${out}${err}`)), 30_000);
       child.stdout?.on('data', (b: Buffer) => {
@@ -176,6 +167,28 @@ describe('the single executable (dchat release build)', () => {
     assert.match(started.peer_id, /^12D3/);
     const status = await run(exe, ['--home', home, '--json', 'node', 'status']);
     assert.equal(status.status, 0, status.stderr);
+    // The dashboard's page and uPlot come out of the executable (SEA assets), byte for byte the
+    // checkout's files, and its state document answers.
+    const url = started.dashboard_url as string;
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const files: [string, string][] = [
+      ['', 'assets/dashboard/index.html'],
+      ['dashboard.js', 'assets/dashboard/dashboard.js'],
+      ['dashboard.css', 'assets/dashboard/dashboard.css'],
+      ['uplot.js', 'node_modules/uplot/dist/uPlot.iife.min.js'],
+      ['uplot.css', 'node_modules/uplot/dist/uPlot.min.css'],
+    ];
+    for (const [path, file] of files) {
+      const r = await fetch(`${url}${path}`);
+      assert.equal(r.status, 200, `/${path}`);
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), readFileSync(join(REPO_ROOT, file)), `/${path}`);
+    }
+    const state = (await (await fetch(`${url}api/state`)).json()) as {
+      format: string;
+      nodes: { up: boolean }[];
+    };
+    assert.equal(state.format, 'dchat.dashboard/1');
+    assert.equal(state.nodes[0]?.up, true);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, err);
   });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rawPublicKeyHex } from '../../src/crypto/ed25519.ts';
 import { parseSigDocument, verifyStatementSignature } from '../../src/trust/statement.ts';
-import { type CliResult, dchat, dchatSign, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, dchat, dchatSign, describeRun, publishArgs, runInProcess } from '../helpers/cli.ts';
 import { makeTempDir, packageBytes } from '../helpers/repo.ts';
 import { requireTool } from '../helpers/tools.ts';
 
@@ -163,18 +163,13 @@ describe('an encrypted --key, everywhere a key is read', () => {
       local(
         'dchat',
         [
-          'release',
-          'publish',
-          '--package',
-          'dchat-1.0.0-linux-x64',
-          '--version',
-          '1.0.0',
-          '--platform',
-          'linux-x64',
-          '--out',
-          'repo',
-          '--key',
-          'enc.key',
+          ...publishArgs({
+            package: 'dchat-1.0.0-linux-x64',
+            version: '1.0.0',
+            platform: 'linux-x64',
+            out: 'repo',
+            key: 'enc.key',
+          }),
           ...extra,
         ],
         env,

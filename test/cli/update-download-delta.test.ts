@@ -27,6 +27,7 @@ import {
   PLATFORM,
   runDchat,
 } from '../download/fixture.ts';
+import { publishArgs } from '../helpers/cli.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -61,7 +62,7 @@ describe('delta updates: publish patches, download through them, fall back when 
   let env: NodeJS.ProcessEnv;
   let publishJson: Record<string, unknown>;
   const newName = `dchat-1.1.0-${PLATFORM}`;
-  const patchName = (algo: 'bsdiff-zstd' | 'zstd-patch-from') => encodedName(newName, algo, '1.0.0');
+  const patchName = (algo: 'bsdiff-best' | 'zstd-patch-from') => encodedName(newName, algo, '1.0.0');
   let patch = '';
 
   before(async () => {
@@ -88,18 +89,13 @@ describe('delta updates: publish patches, download through them, fall back when 
       mode: 0o600,
     });
     const r = await runDchat([
-      'release',
-      'publish',
-      '--package',
-      put('new', NEW),
-      '--version',
-      '1.1.0',
-      '--platform',
-      PLATFORM,
-      '--out',
-      repo.dir,
-      '--key',
-      keyFile,
+      ...publishArgs({
+        package: put('new', NEW),
+        version: '1.1.0',
+        platform: PLATFORM,
+        out: repo.dir,
+        key: keyFile,
+      }),
       '--chunk-size',
       String(CHUNK),
       '--delta-from',
@@ -231,7 +227,7 @@ describe('delta updates: publish patches, download through them, fall back when 
     assert.ok(t);
     assert.equal((t.custom as { from?: string }).from, `dchat-1.0.0-${PLATFORM}`);
     assert.equal((t.custom as { to?: string }).to, newName);
-    assert.match(String((t.custom as { algorithm?: string }).algorithm), /^(bsdiff-zstd|zstd-patch-from)$/);
+    assert.match(String((t.custom as { algorithm?: string }).algorithm), /^(bsdiff-best|zstd-patch-from)$/);
     assert.ok(targets[encodedName(newName, 'zstd')]);
     // The human report names the differs tried for the pair.
     const again = await runDchat(['release', 'publish', '--help']);

@@ -11,7 +11,7 @@ import { sha256Hex } from '../../src/crypto/hash.ts';
 import { partialPaths } from '../../src/download/resume.ts';
 import type { HomePaths } from '../../src/store/home.ts';
 import { addMirror, CHUNK, makeHome, makeMirrorRepo, ndjson, type Published } from '../download/fixture.ts';
-import { BINS, describeRun, runBin } from '../helpers/cli.ts';
+import { BINS, describeRun, downloadArgs, runBin } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -54,16 +54,7 @@ describe('update download interrupted by a signal', { skip }, () => {
       mirror.setFaults([{ kind: 'slow', bytesPerSec: 512 * 1024 }]);
       const paths = await makeHome(repo);
       await addMirror(paths.home, mirror.url);
-      const args = [
-        '--home',
-        paths.home,
-        'update',
-        'download',
-        '--version',
-        '1.0.0',
-        '--platform',
-        'linux-x64',
-      ];
+      const args = ['--home', paths.home, ...downloadArgs('1.0.0', 'linux-x64')];
       const env = { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca.caCert };
       const child = spawn(process.execPath, [BINS.dchat, ...args], {
         env,

@@ -12,6 +12,7 @@ import {
   type Published,
   runDchat,
 } from '../download/fixture.ts';
+import { downloadArgs } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -49,12 +50,7 @@ describe('dchat update download', { skip }, () => {
     '--home',
     home,
     ...more,
-    'update',
-    'download',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
+    ...downloadArgs('1.0.0', 'linux-x64'),
   ];
 
   test('human output; the file appears only verified, with its metadata beside it; verify agrees', async () => {

@@ -20,6 +20,7 @@ import {
   ndjson,
   runDchat,
 } from '../download/fixture.ts';
+import { downloadArgs } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -43,12 +44,7 @@ describe('update: warnings, placeholder mirrors, rates', { skip }, () => {
   const args = (home: string, ...more: string[]) => [
     '--home',
     home,
-    'update',
-    'download',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
+    ...downloadArgs('1.0.0', 'linux-x64'),
     ...more,
   ];
 

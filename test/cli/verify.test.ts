@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rawPublicKeyHex } from '../../src/crypto/ed25519.ts';
 import { digestBytes } from '../../src/crypto/hash.ts';
-import { type CliResult, dchat, describeRun, runInProcess } from '../helpers/cli.ts';
+import { type CliResult, dchat, describeRun, publishArgs, runInProcess } from '../helpers/cli.ts';
 import { at, DAY, type JsonDoc, makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 const PKG = packageBytes('verify 1.0.0', 1_500_000);
@@ -52,18 +52,13 @@ before(async () => {
   ok(await local(['release', 'init', '--out', 'repo', '--key', 'release.key']));
   ok(
     await local([
-      'release',
-      'publish',
-      '--package',
-      'dchat-1.0.0-linux-x64',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-      '--out',
-      'repo',
-      '--key',
-      'release.key',
+      ...publishArgs({
+        package: 'dchat-1.0.0-linux-x64',
+        version: '1.0.0',
+        platform: 'linux-x64',
+        out: 'repo',
+        key: 'release.key',
+      }),
       '--sig',
       '1.0.0.sig',
     ]),
@@ -176,18 +171,13 @@ describe('update verify', () => {
   test('mix-and-match: the genuine 1.0.0 file checked as 1.1.0 -> exit 3 E_WRONG_TARGET', async () => {
     ok(
       await local([
-        'release',
-        'publish',
-        '--package',
-        'dchat-1.1.0-linux-x64',
-        '--version',
-        '1.1.0',
-        '--platform',
-        'linux-x64',
-        '--out',
-        'repo',
-        '--key',
-        'release.key',
+        ...publishArgs({
+          package: 'dchat-1.1.0-linux-x64',
+          version: '1.1.0',
+          platform: 'linux-x64',
+          out: 'repo',
+          key: 'release.key',
+        }),
       ]),
     );
     const r = await verify('dchat-1.0.0-linux-x64', '1.1.0', '--platform', 'linux-x64', '--metadata', 'repo');

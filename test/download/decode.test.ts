@@ -12,8 +12,16 @@ import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { decodeToFile } from '../../src/download/decode.ts';
 import { DchatError } from '../../src/errors.ts';
-import { BSDIFF_HEADER_BYTES, BSDIFF_ZSTD_MAGIC, readOffset, writeOffset } from '../../src/model/encoded.ts';
-import { bsdiffZstd, zstdBytes } from '../../src/release/delta.ts';
+import {
+  BSDIFF_BEST_HEADER_BYTES,
+  BSDIFF_BEST_MAGIC,
+  BSDIFF_HEADER_BYTES,
+  BSDIFF_ZSTD_MAGIC,
+  ctrlToColumns,
+  readOffset,
+  writeOffset,
+} from '../../src/model/encoded.ts';
+import { bsdiffBest, bsdiffZstd, zstdBytes } from '../../src/release/delta.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dchat-decode-'));
@@ -100,94 +108,154 @@ describe('zstd and zstd-patch-from', () => {
 
 const noBsdiff = requireTool('bsdiff') || requireTool('bspatch') || requireTool('bzip2');
 
-describe('bsdiff-zstd', { skip: noBsdiff }, () => {
-  test('gives the bytes the Debian bspatch gives, and the package', async () => {
-    const base = file('old2', OLD);
-    const target = file('new2', NEW);
-    const patch = file('p.bsdz', await bsdiffZstd(base, target, dir, NEW.length));
-    const out = join(dir, 'out-bsdz');
-    await decodeToFile({ algorithm: 'bsdiff-zstd', encoded: patch, base, out, maxBytes: NEW.length });
-    // The same through the 1 MiB window over the base (what a base over 512 MiB gets).
-    const windowed = join(dir, 'out-bsdz-windowed');
-    await decodeToFile({
-      algorithm: 'bsdiff-zstd',
-      encoded: patch,
-      base,
-      out: windowed,
-      maxBytes: NEW.length,
-      baseInMemoryMax: 0,
+for (const algo of ['bsdiff-zstd', 'bsdiff-best'] as const) {
+  const make = algo === 'bsdiff-zstd' ? bsdiffZstd : bsdiffBest;
+  const magic = algo === 'bsdiff-zstd' ? BSDIFF_ZSTD_MAGIC : BSDIFF_BEST_MAGIC;
+  const headBytes = algo === 'bsdiff-zstd' ? BSDIFF_HEADER_BYTES : BSDIFF_BEST_HEADER_BYTES;
+  describe(algo, { skip: noBsdiff }, () => {
+    test('gives the bytes the Debian bspatch gives, and the package', async () => {
+      const base = file('old2', OLD);
+      const target = file('new2', NEW);
+      const patch = file('p.bsdz', await make(base, target, dir, NEW.length));
+      const out = join(dir, 'out-bsdz');
+      await decodeToFile({ algorithm: algo, encoded: patch, base, out, maxBytes: NEW.length });
+      // bsdiff-best: the brotli path is exercised (brotli wins at least one block here).
+      if (algo === 'bsdiff-best')
+        assert.ok([0, 1, 2].some((j) => readFileSync(patch)[BSDIFF_HEADER_BYTES + j] === 2));
+      // The same through the 1 MiB window over the base (what a base over 512 MiB gets).
+      const windowed = join(dir, 'out-bsdz-windowed');
+      await decodeToFile({
+        algorithm: algo,
+        encoded: patch,
+        base,
+        out: windowed,
+        maxBytes: NEW.length,
+        baseInMemoryMax: 0,
+      });
+      assert.ok(readFileSync(windowed).equals(NEW));
+      execFileSync('bsdiff', [base, target, join(dir, 'raw.bsdiff')]);
+      execFileSync('bspatch', [base, join(dir, 'ref'), join(dir, 'raw.bsdiff')]);
+      assert.ok(readFileSync(out).equals(readFileSync(join(dir, 'ref'))));
+      assert.ok(readFileSync(out).equals(NEW));
     });
-    assert.ok(readFileSync(windowed).equals(NEW));
-    execFileSync('bsdiff', [base, target, join(dir, 'raw.bsdiff')]);
-    execFileSync('bspatch', [base, join(dir, 'ref'), join(dir, 'raw.bsdiff')]);
-    assert.ok(readFileSync(out).equals(readFileSync(join(dir, 'ref'))));
-    assert.ok(readFileSync(out).equals(NEW));
-  });
 
-  test('any damage is a coded error, never a crash or output past the signed size', async () => {
-    const base = file('old3', OLD);
-    const good = await bsdiffZstd(base, file('new3', NEW), dir, NEW.length);
-    const out = join(dir, 'out-fuzz');
-    const allowed = new Set(['E_MALFORMED', 'E_SIZE_MISMATCH', 'E_TOO_LARGE', 'ok']);
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: good.length - 1 }),
-        fc.integer({ min: 1, max: 255 }),
-        fc.boolean(),
-        async (at, x, truncate) => {
-          const b = Buffer.from(truncate ? good.subarray(0, at) : good);
-          if (!truncate) b[at] = (b[at] as number) ^ x;
-          const code = await codeOf(
-            decodeToFile({
-              algorithm: 'bsdiff-zstd',
-              encoded: file('fuzz.bsdz', b),
-              base,
-              out,
-              maxBytes: NEW.length,
-            }),
-          );
-          assert.ok(allowed.has(code), code);
-          // 'ok' only when the damage left the output intact or changed it within the size (the
-          // caller's hash check decides); never longer than signed.
-          if (code === 'ok') assert.equal(readFileSync(out).length, NEW.length);
-        },
-      ),
-      { numRuns: 60 },
-    );
-    // A header whose lengths point past the file, and a control block asking for too much output.
-    const head = Buffer.alloc(BSDIFF_HEADER_BYTES);
-    head.write(BSDIFF_ZSTD_MAGIC, 0, 'latin1');
-    writeOffset(10 ** 9, head, 8);
-    writeOffset(0, head, 16);
-    writeOffset(NEW.length, head, 24);
-    assert.equal(
-      await codeOf(
-        decodeToFile({
-          algorithm: 'bsdiff-zstd',
-          encoded: file('h.bsdz', head),
-          base,
-          out,
-          maxBytes: NEW.length,
-        }),
-      ),
-      'E_MALFORMED',
-    );
-    const ctrl = Buffer.alloc(24);
-    writeOffset(NEW.length + 1, ctrl, 0);
-    const zc = await zstdBytes(ctrl);
-    const h2 = Buffer.from(head);
-    writeOffset(zc.length, h2, 8);
-    assert.equal(
-      await codeOf(
-        decodeToFile({
-          algorithm: 'bsdiff-zstd',
-          encoded: file('c.bsdz', Buffer.concat([h2, zc])),
-          base,
-          out,
-          maxBytes: NEW.length,
-        }),
-      ),
-      'E_MALFORMED',
-    );
+    test('any damage is a coded error, never a crash or output past the signed size', async () => {
+      const base = file('old3', OLD);
+      const good = await make(base, file('new3', NEW), dir, NEW.length);
+      const out = join(dir, 'out-fuzz');
+      const allowed = new Set(['E_MALFORMED', 'E_SIZE_MISMATCH', 'E_TOO_LARGE', 'ok']);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: good.length - 1 }),
+          fc.integer({ min: 1, max: 255 }),
+          fc.boolean(),
+          async (at, x, truncate) => {
+            const b = Buffer.from(truncate ? good.subarray(0, at) : good);
+            if (!truncate) b[at] = (b[at] as number) ^ x;
+            const code = await codeOf(
+              decodeToFile({
+                algorithm: algo,
+                encoded: file('fuzz.bsdz', b),
+                base,
+                out,
+                maxBytes: NEW.length,
+              }),
+            );
+            assert.ok(allowed.has(code), code);
+            // 'ok' only when the damage left the output intact or changed it within the size (the
+            // caller's hash check decides); never longer than signed.
+            if (code === 'ok') assert.equal(readFileSync(out).length, NEW.length);
+          },
+        ),
+        { numRuns: 60 },
+      );
+      // A header whose lengths point past the file, and a control block asking for too much output.
+      const head = Buffer.alloc(headBytes);
+      head.write(magic, 0, 'latin1');
+      // bsdiff-best: every block zstd (codec 1).
+      if (algo === 'bsdiff-best') head.fill(1, BSDIFF_HEADER_BYTES, BSDIFF_HEADER_BYTES + 3);
+      writeOffset(10 ** 9, head, 8);
+      writeOffset(0, head, 16);
+      writeOffset(NEW.length, head, 24);
+      assert.equal(
+        await codeOf(
+          decodeToFile({
+            algorithm: algo,
+            encoded: file('h.bsdz', head),
+            base,
+            out,
+            maxBytes: NEW.length,
+          }),
+        ),
+        'E_MALFORMED',
+      );
+      const ctrl = Buffer.alloc(24);
+      writeOffset(NEW.length + 1, ctrl, 0);
+      const zc = await zstdBytes(ctrl);
+      const h2 = Buffer.from(head);
+      writeOffset(zc.length, h2, 8);
+      assert.equal(
+        await codeOf(
+          decodeToFile({
+            algorithm: algo,
+            encoded: file('c.bsdz', Buffer.concat([h2, zc])),
+            base,
+            out,
+            maxBytes: NEW.length,
+          }),
+        ),
+        'E_MALFORMED',
+      );
+    });
   });
+}
+
+test('bsdiff-best: the control block by columns round-trips; a header naming an unknown codec is E_MALFORMED', async () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), { maxLength: 60 }), (xs) => {
+      const n = Math.floor(xs.length / 3);
+      const rows = Buffer.alloc(n * 24);
+      for (let k = 0; k < n * 3; k++) writeOffset(xs[k] as number, rows, k * 8);
+      const cols = ctrlToColumns(rows);
+      for (let k = 0; k < n; k++)
+        for (let j = 0; j < 3; j++)
+          assert.equal(readOffset(cols, (j * n + k) * 8), readOffset(rows, k * 24 + j * 8));
+    }),
+  );
+  if (noBsdiff) return;
+  const base = file('old5', OLD);
+  const good = await bsdiffBest(base, file('new5', NEW), dir, NEW.length);
+  for (const [at, v] of [
+    [BSDIFF_HEADER_BYTES, 7],
+    [BSDIFF_HEADER_BYTES + 5, 1],
+  ] as const) {
+    const b = Buffer.from(good);
+    b[at] = v;
+    assert.equal(
+      await codeOf(
+        decodeToFile({
+          algorithm: 'bsdiff-best',
+          encoded: file('codec.bsdb', b),
+          base,
+          out: join(dir, 'o5'),
+          maxBytes: NEW.length,
+        }),
+      ),
+      'E_MALFORMED',
+    );
+  }
+  // A bsdiff-zstd patch offered as bsdiff-best (and the reverse) is refused, not guessed.
+  const z = file('z.bsdz', await bsdiffZstd(base, file('new6', NEW), dir, NEW.length));
+  assert.equal(
+    await codeOf(
+      decodeToFile({
+        algorithm: 'bsdiff-best',
+        encoded: z,
+        base,
+        out: join(dir, 'o6'),
+        maxBytes: NEW.length,
+      }),
+    ),
+    'E_MALFORMED',
+  );
 });

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import { partialPaths } from '../../src/download/resume.ts';
-import { BINS, describeRun, runBin } from '../helpers/cli.ts';
+import { BINS, describeRun, downloadArgs, runBin } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -52,17 +52,7 @@ test('kill -9 mid-download, rerun: resumes from what was verified and ends verif
   skip,
   timeout: 60_000,
 }, async () => {
-  const args = [
-    '--home',
-    home,
-    'update',
-    'download',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
-    '--json',
-  ];
+  const args = ['--home', home, ...downloadArgs('1.0.0', 'linux-x64'), '--json'];
   const env = { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca.caCert };
   const child = spawn(process.execPath, [BINS.dchat, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

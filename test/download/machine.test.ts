@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { MachineConfig } from '../../src/download/machine/actions.ts';
 import { DownloadMachine } from '../../src/download/machine/machine.ts';
+import { PROBE_RUN_CHUNKS, runForSpeed } from '../../src/download/planner/speed-share.ts';
 import { runVirtual, type SourceModel } from './virtual-sources.ts';
 
 const CHUNK = 64 * 1024;
@@ -126,6 +127,50 @@ describe('download machine: hedging and failures', () => {
     assert.equal(run.end, 'done');
     assert.ok((run.bySource.get('a')?.length ?? 0) > 0, 'both share the work');
     assert.ok(!run.actions.some((a) => a.type === 'source-failed'), 'nobody penalised');
+  });
+
+  test('a channel ten times slower gets less work by its measured speed: together costs little more than the fast one alone', () => {
+    const fast: SourceModel = { id: 'https', priority: 10, latencyMs: 5, msPerChunk: 4 };
+    for (const slowMs of [40, 400]) {
+      const slow: SourceModel = { id: 'ipfs', priority: 20, latencyMs: 5, msPerChunk: slowMs };
+      const alone = runVirtual(config(256), [fast]);
+      const both = runVirtual(config(256), [fast, slow]);
+      assert.equal(both.end, 'done');
+      // Within the cost of requesting bounded runs (5 ms each here; alone it is one whole-file range).
+      assert.ok(both.at <= alone.at * 1.2, `together ${both.at} ms, fast alone ${alone.at} ms`);
+      // It still takes part, but gets far less than an even share.
+      const share = (both.bySource.get('ipfs')?.length ?? 0) / 256;
+      assert.ok(share < 0.1, `slow share ${share}`);
+      // Outranked from the start and then measured slower, it is never handed a full run.
+      const runs = both.fetches.filter((f) => f.source === 'ipfs');
+      assert.ok(runs.length > 0, 'the slow channel is tried');
+      for (const f of runs) assert.ok(f.end - f.start < 8, `run [${f.start}, ${f.end})`);
+    }
+  });
+
+  test('runForSpeed: full runs unmeasured, probes beside a measured source, shorter runs when slower, none when hopeless', () => {
+    assert.equal(runForSpeed(8, undefined, undefined, 100), 8);
+    assert.equal(runForSpeed(8, undefined, 5, 100), PROBE_RUN_CHUNKS);
+    assert.equal(runForSpeed(8, undefined, undefined, 100, true), PROBE_RUN_CHUNKS);
+    assert.equal(runForSpeed(8, 5, 5, 100), 8);
+    assert.equal(runForSpeed(8, 3, 5, 100), 8);
+    assert.equal(runForSpeed(8, 20, 5, 100), 2);
+    assert.equal(runForSpeed(8, 400, 5, 100), 1);
+    assert.equal(runForSpeed(8, 600, 5, 100), 0);
+    assert.equal(runForSpeed(8, 20, 5, 0), 0);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1000 }),
+        fc.option(fc.double({ min: 0.01, max: 1e6, noNaN: true }), { nil: undefined }),
+        fc.option(fc.double({ min: 0.01, max: 1e6, noNaN: true }), { nil: undefined }),
+        fc.integer({ min: 0, max: 1e6 }),
+        (base, own, best, left) => {
+          const r = runForSpeed(base, own, best, left);
+          assert.ok(Number.isInteger(r) && r >= 0 && r <= base);
+          if (own !== undefined && best !== undefined && own <= best) assert.equal(r, base);
+        },
+      ),
+    );
   });
 
   test('alone, a failing source ends in its own coded error; a corrupting one in a security error', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { sha256Hex } from '../../src/crypto/hash.ts';
-import { describeRun, runBin } from '../helpers/cli.ts';
+import { describeRun, downloadArgs, runBin } from '../helpers/cli.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -50,17 +50,7 @@ test('a slowloris mirror at top priority plus a good mirror: 3 MiB in under 5 s'
   timeout: 60_000,
 }, async () => {
   const env = { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca.caCert };
-  const args = [
-    '--home',
-    home,
-    'update',
-    'download',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
-    '--json',
-  ];
+  const args = ['--home', home, ...downloadArgs('1.0.0', 'linux-x64'), '--json'];
   const t0 = performance.now();
   const r = await runBin('dchat', args, { env });
   const ms = performance.now() - t0;

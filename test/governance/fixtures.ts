@@ -4,9 +4,11 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { generateEd25519, rawPublicKeyHex, signEd25519 } from '../../src/crypto/ed25519.ts';
+import { approvalTarget } from '../../src/governance/approval.ts';
 import { genesisSignedBytes, type TrustedGenesis, trustGenesis } from '../../src/governance/genesis.ts';
 import { periodBlocks } from '../../src/governance/proposal.ts';
 import { objectId, signObject } from '../../src/governance/signing.ts';
+import { heldCommitment } from '../../src/governance/tally-commitment.ts';
 import {
   APPROVAL_FORMAT,
   type Approval,
@@ -152,12 +154,28 @@ export function approval(
     format: APPROVAL_FORMAT,
     network_id: net.g.networkId,
     proposal_id: objectId(p),
-    version: p.version,
-    activation_height: p.activation_height,
+    ...approvalTarget(p),
     validator: v.pub,
     time_ms: p.submit_time_ms + 2000,
+    tally: null,
     ...over,
   } as Omit<Approval, 'signature'>);
+}
+
+/** A validator's approval attesting the tally of `votes` (as its node signs it after voting ends). */
+export function attestation(
+  net: Net,
+  p: Proposal,
+  v: Key,
+  votes: readonly Vote[],
+  over: Partial<Omit<Approval, 'signature'>> = {},
+): Approval {
+  const { commitment } = heldCommitment(net.g, p, objectId(p), votes);
+  return approval(net, p, v, {
+    time_ms: p.submit_time_ms + p.voting_period_ms + 500,
+    tally: commitment,
+    ...over,
+  });
 }
 
 /** A point after voting ended. */

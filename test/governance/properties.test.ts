@@ -1,19 +1,21 @@
 /**
  * Properties (fast-check): the tally does not depend on the order in which votes arrive (nor on
  * repeats); a certificate verifies on every node or on none (verification is a function of the
- * pinned genesis and the certificate alone, whatever each node saw, whenever it checks); and the
- * genesis parser answers hostile input with a coded error, never a crash.
+ * pinned genesis and the certificate alone, whatever votes each node holds, whenever it checks),
+ * also when validators and nodes saw different vote sets; and the genesis parser answers hostile
+ * input with a coded error, never a crash.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { buildCertificate, verifyCertificate } from '../../src/governance/certificate.ts';
 import { trustGenesis } from '../../src/governance/genesis.ts';
+import { makeObjectCheck } from '../../src/governance/object-check.ts';
 import { objectId } from '../../src/governance/signing.ts';
 import { tally } from '../../src/governance/tally.ts';
 import type { Certificate, Vote, VoteOption } from '../../src/model/governance.ts';
 import { outcome } from '../helpers/fuzz.ts';
-import { after, approval, DAY, key, network, proposal, vote } from './fixtures.ts';
+import { after, attestation, DAY, key, network, proposal, vote } from './fixtures.ts';
 
 const net = network({ weights: [50, 120, 80, 30, 200, 20], stakes: [40, 30, 20, 10] });
 const p = proposal(net);
@@ -56,7 +58,7 @@ test('property: the tally does not depend on vote order or repeats', () => {
   );
 });
 
-const approvals = net.validators.map((v) => approval(net, p, v));
+const approvals = net.validators.map((v) => attestation(net, p, v, pool));
 const built = buildCertificate(net.g, p, pool, approvals, after(p));
 assert.ok(built.ok, built.ok ? '' : built.reason);
 const cert = built.certificate;
@@ -106,6 +108,53 @@ test('property: a certificate verifies on every node or on none', () => {
     }),
     { numRuns: 200 },
   );
+});
+
+test('property: nodes holding different vote sets agree on every certificate; at most one tally is certified', () => {
+  // Each node pins its own copy of the genesis and holds its own subset of the votes (gossip
+  // reached it differently); validators attest the subset each of them saw.
+  const bytes = JSON.stringify(net.genesis);
+  const gs = [0, 1, 2].map(() => trustGenesis(JSON.parse(bytes)));
+  const checks = gs.map((g) =>
+    makeObjectCheck(g, { proposal: (id) => (id === pid ? p : undefined), now: () => after(p) }),
+  );
+  const views = fc.subarray(pool, { minLength: 0 });
+  let built = 0;
+  // Views are mostly one common set (gossip converged) with some nodes or validators off it.
+  const common = fc.oneof({ weight: 2, arbitrary: fc.constant(pool) }, { weight: 1, arbitrary: views });
+  const maybeOwn = fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: views });
+  fc.assert(
+    fc.property(
+      common,
+      fc.array(maybeOwn, { minLength: 4, maxLength: 4 }),
+      fc.array(maybeOwn, { minLength: 3, maxLength: 3 }),
+      fc.array(mutation, { maxLength: 2 }),
+      (base, validatorOwn, nodeOwn, ms) => {
+        const validatorViews = validatorOwn.map((v) => v ?? base);
+        const nodeViews = nodeOwn.map((v) => v ?? base);
+        const attested = net.validators.map((v, i) => attestation(net, p, v, validatorViews[i] as Vote[]));
+        const certified = new Set<string>();
+        for (const [n, view] of nodeViews.entries()) {
+          const b = buildCertificate(gs[n] as never, p, view, attested, after(p));
+          if (!b.ok) continue;
+          for (const c of [b.certificate, ms.reduce((acc, m) => m(acc), b.certificate)]) {
+            const verdicts = checks.map((check) => {
+              const r = check('certificate', objectId(c), structuredClone(c));
+              return r.ok ? 'ok' : r.code;
+            });
+            assert.deepEqual(verdicts, [verdicts[0], verdicts[0], verdicts[0]]);
+            if (c === b.certificate) assert.equal(verdicts[0], 'ok');
+            if (verdicts[0] === 'ok') certified.add(JSON.stringify(c.votes));
+            if (c === b.certificate) built++;
+          }
+        }
+        // Validators attest one view each: no two different vote sets both reach 2/3 of stake.
+        assert.ok(certified.size <= 1, `certified ${certified.size} different tallies`);
+      },
+    ),
+    { numRuns: 80 },
+  );
+  assert.ok(built > 20, `only ${built} certificates were built: the property ran nearly empty`);
 });
 
 test('property: a hostile genesis is a coded error, never a crash', () => {

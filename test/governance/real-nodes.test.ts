@@ -50,8 +50,15 @@ describe('governance on real node processes', () => {
     homes.push(paths);
     return paths;
   };
-  const start = async (home: HomePaths, name: string, role: string, bootstrap: NodeProcess[]) => {
+  const start = async (
+    home: HomePaths,
+    name: string,
+    role: string,
+    bootstrap: NodeProcess[],
+    validatorKey?: string,
+  ) => {
     const args = ['--home', home.home, 'node', 'start', '--json', '--role', role];
+    if (validatorKey) args.push('--validator-key', validatorKey);
     for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
     const n = await spawnNode({ name, home: home.home, role, args });
     nodes.push(n);
@@ -83,7 +90,9 @@ describe('governance on real node processes', () => {
       HomePaths,
       HomePaths,
     ];
-    const a = await start(ha, 'val-a', 'validator', []);
+    // Validator 0's node holds its key: it attests the tally itself once voting ends. Validator 1's
+    // node does not: its operator runs `approve` again after the end, which signs the tally.
+    const a = await start(ha, 'val-a', 'validator', [], (validators[0] as { file: string }).file);
     const b = await start(hb, 'val-b', 'validator', [a]);
     await start(hc, 'user-c', 'user', [a, b]);
 
@@ -136,7 +145,7 @@ describe('governance on real node processes', () => {
     const refused = await gov(hc, ['vote', '--proposal', id, '--option', 'yes', '--key', outsider.file]);
     assert.equal(refused.code, 3, describeRun(refused));
     assert.match(refused.stderr + refused.stdout, /E_UNTRUSTED_KEY/);
-    // Validator approvals: 40 + 30 of 100 stake.
+    // Validator approvals (consent while voting is open): 40 + 30 of 100 stake.
     for (const [home, i] of [
       [ha, 0],
       [hb, 1],
@@ -157,7 +166,30 @@ describe('governance on real node processes', () => {
       return p && p.tally.voters === 3 && p.approving_stake === 70;
     });
 
-    // After the period: the same certificate and activation height on every node.
+    // After the period: validator 1 attests the tally its node holds (validator 0's node does so
+    // by itself).
+    const ended = await waitFor(
+      'the end of voting on node B',
+      async () => {
+        const p = (await status(hb)).proposals.find((x) => x.id === id);
+        return p && p.status !== 'voting' && p.tally_commitment !== null && p;
+      },
+      90_000,
+    );
+    assert.equal(ended.tally_commitment?.voters, 3);
+    const attest = await gov(hb, [
+      'approve',
+      '--proposal',
+      id,
+      '--key',
+      (validators[1] as { file: string }).file,
+    ]);
+    assert.equal(attest.code, 0, describeRun(attest));
+    const attested = JSON.parse(attest.stdout) as { tally: { votes_root: string; yes: number } | null };
+    assert.equal(attested.tally?.votes_root, ended.tally_commitment?.votes_root);
+    assert.equal(attested.tally?.yes, 200);
+
+    // The same certificate and activation height on every node.
     const certs = await waitFor(
       'the certificate on every node',
       async () => {
@@ -172,7 +204,11 @@ describe('governance on real node processes', () => {
     for (const p of certs) {
       assert.equal(p?.status, 'approved');
       assert.equal(p?.activation_height, ACTIVATION_HEIGHT);
-      assert.equal(p?.certificate?.certificate.proposal.activation_height, ACTIVATION_HEIGHT);
+      assert.equal(
+        (p?.certificate?.certificate.proposal as { activation_height?: number } | undefined)
+          ?.activation_height,
+        ACTIVATION_HEIGHT,
+      );
       assert.equal(p?.tally.yes, 200);
       assert.equal(p?.tally.no, 100);
       assert.equal(p?.tally.quorum_reached, true);
@@ -203,7 +239,7 @@ describe('governance on real node processes', () => {
 
     // Node A restarts alone (no peers): what it held comes back from governance/ in its home.
     await stopAll([a]);
-    await start(ha, 'val-a-again', 'validator', []);
+    await start(ha, 'val-a-again', 'validator', [], (validators[0] as { file: string }).file);
     const again = (await status(ha)).proposals.find((p) => p.id === id);
     assert.equal(again?.certificate?.id, certs[0]?.certificate?.id);
     assert.equal(again?.tally.voters, 3);

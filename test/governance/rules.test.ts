@@ -13,7 +13,7 @@ import { checkProposal, checkReleaseBinding } from '../../src/governance/proposa
 import { objectId, signObject } from '../../src/governance/signing.ts';
 import { tally } from '../../src/governance/tally.ts';
 import { CertificateSchema, type Vote } from '../../src/model/governance.ts';
-import { after, approval, DAY, key, network, proposal, signGenesis, vote } from './fixtures.ts';
+import { after, approval, attestation, DAY, key, network, proposal, signGenesis, vote } from './fixtures.ts';
 
 test('genesis: root threshold, forged root signatures, repeated holders', () => {
   const net = network();
@@ -212,7 +212,7 @@ function certified() {
   const net = network();
   const p = proposal(net);
   const votes = net.holders.slice(0, 3).map((h) => vote(net, p, h, 'yes'));
-  const approvals = net.validators.slice(0, 3).map((v) => approval(net, p, v));
+  const approvals = net.validators.slice(0, 3).map((v) => attestation(net, p, v, votes));
   const b = buildCertificate(net.g, p, votes, approvals, after(p));
   assert.ok(b.ok, b.ok ? '' : b.reason);
   return { net, p, votes, approvals, cert: b.certificate, id: b.id };
@@ -227,7 +227,7 @@ test('certificate: built after the period, verifies offline, plan carries versio
   assert.equal(v.plan.activation_height, p.activation_height);
   assert.equal(v.plan.approving_stake, 75);
   assert.equal(v.plan.tally.yes, 300);
-  // Not before voting ends; not without approvals for a hard fork; a soft fork needs none.
+  // Not before voting ends; not without 2/3 of stake attesting the tally, for a hard fork or a soft.
   const early = buildCertificate(net.g, p, votes, approvals, {
     time_ms: p.submit_time_ms + 10,
     height: null,
@@ -235,9 +235,19 @@ test('certificate: built after the period, verifies offline, plan carries versio
   assert.equal(early.ok ? '' : early.code, 'E_BUSY');
   const unapproved = buildCertificate(net.g, p, votes, approvals.slice(0, 2), after(p));
   assert.equal(unapproved.ok ? '' : unapproved.code, 'E_THRESHOLD');
+  const consentOnly = net.validators.slice(0, 3).map((v) => approval(net, p, v));
+  const unattested = buildCertificate(net.g, p, votes, consentOnly, after(p));
+  assert.equal(unattested.ok ? '' : unattested.code, 'E_THRESHOLD');
   const soft = proposal(net, { fork: 'soft' });
   const sv = net.holders.slice(0, 3).map((h) => vote(net, soft, h, 'yes'));
-  assert.ok(buildCertificate(net.g, soft, sv, [], after(soft)).ok);
+  const none = buildCertificate(net.g, soft, sv, [], after(soft));
+  assert.equal(none.ok ? '' : none.code, 'E_THRESHOLD');
+  const attested = net.validators.slice(0, 3).map((v) => attestation(net, soft, v, sv));
+  assert.ok(buildCertificate(net.g, soft, sv, attested, after(soft)).ok);
+  // Attestations of another vote set (one vote fewer) do not carry this one.
+  const other = net.validators.slice(0, 3).map((v) => attestation(net, soft, v, sv.slice(0, 2)));
+  const mismatch = buildCertificate(net.g, soft, sv, other, after(soft));
+  assert.equal(mismatch.ok ? '' : mismatch.code, 'E_THRESHOLD');
 });
 
 test('certificate table: replay for another version or network, tampering, thin votes', () => {

@@ -121,3 +121,27 @@ export async function runInProcess(
     stderr: Buffer.concat(err).toString('utf8'),
   };
 }
+
+/**
+ * `release publish` of one package file, the flags every publish test repeats: `out` and `key`
+ * left out when a test checks what happens without them; several keys as several `--key`.
+ */
+export function publishArgs(o: {
+  package: string;
+  version: string;
+  platform: string;
+  out?: string;
+  key?: string | readonly string[];
+}): string[] {
+  const keys = o.key === undefined ? [] : typeof o.key === 'string' ? [o.key] : o.key;
+  return [
+    ...['release', 'publish', '--package', o.package, '--version', o.version, '--platform', o.platform],
+    ...(o.out === undefined ? [] : ['--out', o.out]),
+    ...keys.flatMap((k) => ['--key', k]),
+  ];
+}
+
+/** `update download` of one version for one platform (further flags follow). */
+export const downloadArgs = (version: string, platform: string): string[] => [
+  ...['update', 'download', '--version', version, '--platform', platform],
+];

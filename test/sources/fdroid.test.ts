@@ -22,6 +22,7 @@ import {
   type Published,
   runDchat,
 } from '../download/fixture.ts';
+import { downloadArgs } from '../helpers/cli.ts';
 import { freePort, runNginx } from '../helpers/nginx.ts';
 import { assertCode } from '../helpers/repo.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
@@ -188,20 +189,9 @@ describe('FdroidSource against an fdroidserver repository on nginx', { skip }, (
     );
     assert.equal(add.code, 0, add.stderr);
     writeFileSync(log, '');
-    const dl = await runDchat(
-      [
-        ...home,
-        'update',
-        'download',
-        '--version',
-        '1.1.0',
-        '--platform',
-        'android-arm64',
-        '--source',
-        'fdroid',
-      ],
-      { env },
-    );
+    const dl = await runDchat([...home, ...downloadArgs('1.1.0', 'android-arm64'), '--source', 'fdroid'], {
+      env,
+    });
     assert.equal(dl.code, 0, dl.stderr + dl.stdout);
     assert.deepEqual(readFileSync(join(paths.packagesDir, name)), APK_110);
     assert.match(readFileSync(log, 'utf8'), /\/fdroid\/repo\/network\.dchat\.app_1010000\.apk/);

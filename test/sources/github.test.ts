@@ -19,6 +19,7 @@ import {
   type Published,
   runDchat,
 } from '../download/fixture.ts';
+import { downloadArgs } from '../helpers/cli.ts';
 import { type GitHubApi, startGitHubApi } from '../helpers/github-api.ts';
 import { freePort, runNginx } from '../helpers/nginx.ts';
 import { assertCode } from '../helpers/repo.ts';
@@ -220,18 +221,7 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
     assert.equal(add.code, 0, add.stderr);
     assert.doesNotMatch(add.stdout, /no GitHub transport/);
     const dl = await runDchat(
-      [
-        ...home,
-        '--json',
-        'update',
-        'download',
-        '--version',
-        '1.1.0',
-        '--platform',
-        'linux-x64',
-        '--source',
-        'github',
-      ],
+      [...home, '--json', ...downloadArgs('1.1.0', 'linux-x64'), '--source', 'github'],
       { env },
     );
     assert.equal(dl.code, 0, dl.stderr + dl.stdout);
@@ -254,18 +244,7 @@ describe('GitHubSource against a local GitHub API and download host', { skip }, 
       assert.equal((await add(bad.repoUrl, 'github', '1')).code, 0);
       assert.equal((await add(mirrorUrl, 'https', '5')).code, 0);
       const dl = await runDchat(
-        [
-          ...home,
-          '--json',
-          'update',
-          'download',
-          '--version',
-          '1.1.0',
-          '--platform',
-          'linux-x64',
-          '--parallel',
-          '1',
-        ],
+        [...home, '--json', ...downloadArgs('1.1.0', 'linux-x64'), '--parallel', '1'],
         { env },
       );
       assert.equal(dl.code, 0, dl.stderr + dl.stdout);

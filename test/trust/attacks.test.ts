@@ -27,7 +27,7 @@ import { rotateRoot } from '../../src/trust/repository.ts';
 import { buildStatement, signStatement } from '../../src/trust/statement.ts';
 import { TrustedSet } from '../../src/trust/trusted-set.ts';
 import { loadTrustOffline, updateTrust } from '../../src/trust/updater.ts';
-import { dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { dchat, dchatSign, describeRun, publishArgs } from '../helpers/cli.ts';
 import {
   assertCode,
   at,
@@ -925,19 +925,14 @@ describe('CLI: release publish with keys below the root threshold', () => {
     return out;
   }
 
-  const publishArgs = (...keys: string[]) => [
-    'release',
-    'publish',
-    '--package',
-    'dchat-1.0.0-linux-x64',
-    '--version',
-    '1.0.0',
-    '--platform',
-    'linux-x64',
-    '--out',
-    'repo',
-    ...keys.flatMap((k) => ['--key', k]),
-  ];
+  const publishWith = (...keys: string[]) =>
+    publishArgs({
+      package: 'dchat-1.0.0-linux-x64',
+      version: '1.0.0',
+      platform: 'linux-x64',
+      out: 'repo',
+      key: keys,
+    });
 
   for (const [keys, code] of [
     [['k1'], 'E_THRESHOLD'],
@@ -946,7 +941,7 @@ describe('CLI: release publish with keys below the root threshold', () => {
   ] as const) {
     test(`--key ${keys.join(' --key ')} -> exit 3 ${code}, nothing written`, async () => {
       const before = await snapshotTree();
-      const r = await dchat(publishArgs(...keys), { cwd: dir.path });
+      const r = await dchat(publishWith(...keys), { cwd: dir.path });
       assert.equal(r.code, 3, describeRun(r));
       assert.match(r.stderr, new RegExp(`^error\\[${code}\\]: `, 'm'));
       assert.deepEqual(await snapshotTree(), before);
@@ -954,7 +949,7 @@ describe('CLI: release publish with keys below the root threshold', () => {
   }
 
   test('baseline: --key k1 --key k3 meets 2-of-3 and publishes', async () => {
-    const r = await dchat(publishArgs('k1', 'k3'), { cwd: dir.path });
+    const r = await dchat(publishWith('k1', 'k3'), { cwd: dir.path });
     assert.equal(r.code, 0, describeRun(r));
     assert.ok((await snapshotTree()).has(join(dir.path, 'repo', 'packages', 'dchat-1.0.0-linux-x64')));
   });

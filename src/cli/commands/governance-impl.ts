@@ -1,5 +1,5 @@
 /**
- * `dchat governance init|propose-upgrade|vote|approve|status`. `init` pins the genesis in the home
+ * `dchat governance init|propose-upgrade|propose-genesis|vote|approve|status`. `init` pins the genesis in the home
  * (restart the node to use it). The others talk to the running node over its control socket; the
  * signing ones load `--key` here, ask the node what to sign against (network, current height and
  * time, the release's hashes in the trusted TUF targets), sign, and hand the signed object to the
@@ -15,6 +15,7 @@ import {
   type GovernanceContext,
 } from '../../governance/builders.ts';
 import { trustGenesis } from '../../governance/genesis.ts';
+import { buildGenesisProposal } from '../../governance/genesis-change.ts';
 import type { DownloadSource } from '../../model/download-source.ts';
 import { parseDuration } from '../../model/duration.ts';
 import {
@@ -169,6 +170,52 @@ export async function proposeUpgrade(o: ProposeFlags, env: CommandEnv): Promise<
   env.out.result({ ok: true, id: r.id, proposal });
 }
 
+export interface ProposeGenesisFlags extends KeyFlags {
+  genesis: string;
+  votingPeriod?: string;
+  title?: string;
+}
+
+/**
+ * `propose-genesis`: the next genesis, checked here as the node will (signed by its root keys, of
+ * this network, the pinned version plus one), proposed by a holder with the minimum deposit.
+ */
+export async function proposeGenesis(o: ProposeGenesisFlags, env: CommandEnv): Promise<void> {
+  const path = resolve(env.ctx.cwd, o.genesis);
+  const next = trustGenesis(
+    parseJsonBytes(await readFlagFile('--genesis', path, MAX_GENESIS_BYTES), MAX_GENESIS_BYTES, path),
+  );
+  const period =
+    o.votingPeriod === undefined
+      ? undefined
+      : parseDuration(o.votingPeriod, '--voting-period', MAX_VOTING_PERIOD_MS / 1000) * 1000;
+  const key = await signingKey(o, env);
+  const ctx = await context(env);
+  if (next.networkId !== ctx.network_id)
+    throw new UsageError(
+      '--genesis',
+      `the genesis is for network ${next.networkId}, the node's is ${ctx.network_id}`,
+    );
+  const proposal = buildGenesisProposal(ctx, key, next.genesis, {
+    ...(period !== undefined ? { voting_period_ms: period } : {}),
+    ...(o.title !== undefined ? { title: o.title.slice(0, 256) } : {}),
+  });
+  const r = await controlRequest(env.paths, 'governance_submit', { kind: 'proposal', object: proposal });
+  const end = new Date(proposal.submit_time_ms + proposal.voting_period_ms).toISOString();
+  env.out.line(`🗳️  Proposal ${r.id}`);
+  env.out.line(
+    `   Genesis version ${next.body.version} (${next.hash.slice(0, 16)}): ${next.body.holders.length} holders, ${next.body.validators.length} validators`,
+  );
+  env.out.line(`   Voting until ${end} (${proposal.voting_period_blocks} blocks)`);
+  env.out.result({
+    ok: true,
+    id: r.id,
+    genesis_hash: next.hash,
+    genesis_version: next.body.version,
+    proposal,
+  });
+}
+
 /** A full proposal id from an id or a unique prefix (8+ hex digits), as the node knows them. */
 async function resolveProposal(env: CommandEnv, given: string): Promise<ProposalStatus> {
   const p = given.trim().toLowerCase();
@@ -193,7 +240,9 @@ export async function vote(
   const ctx = await context(env);
   const v = buildVote(ctx, key, p.id, o.option as VoteOption);
   const r = await controlRequest(env.paths, 'governance_submit', { kind: 'vote', object: v });
-  env.out.line(`✅ Voted ${v.option} on ${p.id.slice(0, 16)} (upgrade to ${p.version})`);
+  env.out.line(
+    `✅ Voted ${v.option} on ${p.id.slice(0, 16)} (${p.genesis ? `genesis version ${p.genesis.version}` : `upgrade to ${p.version}`})`,
+  );
   env.out.result({ ok: true, id: r.id, proposal: p.id, option: v.option, voter: v.voter });
 }
 
@@ -202,10 +251,20 @@ export async function approve(o: KeyFlags & { proposal: string }, env: CommandEn
   const p = await resolveProposal(env, o.proposal);
   const ctx = await context(env);
   await requireReproducible(env, p);
-  const a = buildApproval(ctx, key, p.id, p);
+  // While voting is open: consent (hard forks). Once it has ended: the tally the node holds.
+  const a = buildApproval(ctx, key, p.id, p, p.status === 'voting' ? null : p.tally_commitment);
   const r = await controlRequest(env.paths, 'governance_submit', { kind: 'approval', object: a });
-  env.out.line(`🛡️  Approved ${p.id.slice(0, 16)}: ${p.version} at height ${p.activation_height}`);
-  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator });
+  env.out.line(
+    p.genesis
+      ? `🛡️  Approved ${p.id.slice(0, 16)}: genesis version ${p.genesis.version} (${p.genesis.hash.slice(0, 16)})`
+      : `🛡️  Approved ${p.id.slice(0, 16)}: ${p.version} at height ${p.activation_height}`,
+  );
+  if (a.tally)
+    env.out.line(
+      `   Attested tally: ${a.tally.voters} votes, yes ${a.tally.yes}, no ${a.tally.no}, abstain ${a.tally.abstain} (root ${a.tally.votes_root.slice(0, 16)})`,
+    );
+  else env.out.line('   Voting is open: your validator node attests the final tally when it ends.');
+  env.out.result({ ok: true, id: r.id, proposal: p.id, validator: a.validator, tally: a.tally });
 }
 
 /**
@@ -213,7 +272,7 @@ export async function approve(o: KeyFlags & { proposal: string }, env: CommandEn
  * its named builders rebuilt this node's package of the release from source (E_ATTESTATIONS).
  */
 async function requireReproducible(env: CommandEnv, p: ProposalStatus): Promise<void> {
-  if (p.fork !== 'hard') return;
+  if (p.fork !== 'hard' || p.kind !== 'upgrade') return;
   const pinned = await new GovernanceStore(env.paths).readGenesis();
   const policy = pinned === undefined ? undefined : trustGenesis(pinned).body.reproducible;
   if (!policy || policy.min_attestations === 0) return;
@@ -242,17 +301,32 @@ export async function status(o: { proposal?: string }, env: CommandEnv): Promise
     env.out.line('');
     env.out.line(`📜 ${p.id}`);
     env.out.line(
-      `   ${p.title}: ${p.version} (${p.fork} fork) at height ${p.activation_height}: ${p.status.toUpperCase()}`,
+      p.genesis
+        ? `   ${p.title}: genesis version ${p.genesis.version} (${p.genesis.hash.slice(0, 16)}): ${p.status.toUpperCase()}`
+        : `   ${p.title}: ${p.version} (${p.fork} fork) at height ${p.activation_height}: ${p.status.toUpperCase()}`,
     );
     env.out.line(
       `   Votes: yes ${t.yes}, no ${t.no}, abstain ${t.abstain} (${t.voters} holders); turnout ${pct(t.voted, t.total_weight)} of quorum ${t.quorum}${t.quorum_reached ? ' ✓' : ''}`,
     );
     env.out.line(
-      `   Approving stake: ${p.approving_stake} of ${p.total_stake} (${pct(p.approving_stake, p.total_stake)}, needs ${p.approval_threshold}${p.fork === 'soft' ? ', soft fork: not required' : ''})`,
+      `   Approving stake: ${p.approving_stake} of ${p.total_stake} (${pct(p.approving_stake, p.total_stake)}, needs ${p.approval_threshold})`,
     );
+    if (p.tally_commitment)
+      env.out.line(
+        `   Tally held here: root ${p.tally_commitment.votes_root.slice(0, 16)}, attested by ${p.attesting_stake} of ${p.total_stake} stake`,
+      );
     const blocks = p.blocks_left === null ? '' : `${p.blocks_left} blocks, `;
     env.out.line(`   Voting left: ${blocks}${Math.ceil(p.time_left_ms / 1000)} s`);
     if (p.certificate) env.out.line(`   ✅ Certificate ${p.certificate.id}`);
+    const who = p.ready_validators.map((v) => v.key_id).join(', ');
+    env.out.line(
+      `   🚦 Ready: ${p.ready_stake} of ${p.total_stake} stake (${pct(p.ready_stake, p.total_stake)})${who ? `: ${who}` : ''}`,
+    );
   }
+  if (st.rollbacks.length > 0) env.out.line('');
+  for (const r of st.rollbacks)
+    env.out.line(
+      `↩️  ${r.key_id ?? `node ${r.signer.slice(0, 16)}`} (stake ${r.stake}) rolled back ${r.version} -> ${r.to}${r.height === null ? '' : ` at height ${r.height}`}: ${r.reason}`,
+    );
   env.out.result(st);
 }

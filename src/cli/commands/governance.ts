@@ -36,6 +36,18 @@ export function registerGovernance(program: Command, ctx: CliContext): void {
     .option('--allow-insecure-key-permissions', 'use a --key that others may read')
     .action(lazy(ctx, async () => (await impl()).proposeUpgrade));
   gov
+    .command('propose-genesis')
+    .description(
+      "propose the network's next genesis (holders, validators, params); once certified every node moves to it",
+    )
+    .requiredOption('--genesis <file>', 'the next genesis.json (version + 1), signed by its root keys')
+    .option('--voting-period <duration>', "voting period, e.g. 14d (default: the network's)")
+    .option('--title <text>', 'a short title')
+    .requiredOption('--key <file>', KEY_HELP)
+    .option('--passphrase-file <file>', 'passphrase of an encrypted --key')
+    .option('--allow-insecure-key-permissions', 'use a --key that others may read')
+    .action(lazy(ctx, async () => (await impl()).proposeGenesis));
+  gov
     .command('vote')
     .description("vote on a proposal with a token holder's key (the latest vote counts)")
     .requiredOption('--proposal <id>', 'proposal id (or a unique prefix of it)')
@@ -46,7 +58,9 @@ export function registerGovernance(program: Command, ctx: CliContext): void {
     .action(lazy(ctx, async () => (await impl()).vote));
   gov
     .command('approve')
-    .description("approve a (hard fork) proposal with a validator's key")
+    .description(
+      'validator: consent to a hard fork while voting is open; after it ends, attest the tally the node holds',
+    )
     .requiredOption('--proposal <id>', 'proposal id (or a unique prefix of it)')
     .requiredOption('--key <file>', "the validator's private key")
     .option('--passphrase-file <file>', 'passphrase of an encrypted --key')

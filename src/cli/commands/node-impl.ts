@@ -6,12 +6,13 @@
  */
 import { resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
-import { mayHaveVersions, watchSupervisor } from '../../activation/parent-watch.ts';
+import { awaitGo, mayHaveVersions, SUPERVISED_ENV, watchSupervisor } from '../../activation/parent-watch.ts';
 import { DchatError, UsageError } from '../../errors.ts';
 import type { ForkGuardStatus } from '../../gossip/libp2p/fork-guard.ts';
 import { chainUrl } from '../../model/chain.ts';
 import { hostPlatform } from '../../model/platform.ts';
 import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
+import type { NotesStatus } from '../../node/activation-notes.ts';
 import { controlRequest } from '../../node/control.ts';
 import { DchatNode } from '../../node/daemon.ts';
 import type { HeightSourceSpec, HeightStatus } from '../../node/heights.ts';
@@ -47,6 +48,8 @@ export interface StartFlags {
   validatorKey?: string;
   passphraseFile?: string;
   allowInsecureKeyPermissions?: boolean;
+  /** Hidden: started by a supervisor ahead of a switch; waits for its "go" (activation/child.ts). */
+  standby?: boolean;
 }
 
 /** `--tracker HOST:PORT` ([::1]:PORT for IPv6). */
@@ -152,6 +155,14 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
   const heightSource = heightSourceFlag(o.heightSource, o.upgradeApi);
   const validatorKey = await validatorKeyFlag(o, env);
   const healthTimeout = intFlag(o.healthTimeout, '--health-timeout', 1, 3600);
+  if (o.standby) {
+    // The code is loaded and the flags checked: what is left is the start proper, once the old
+    // node has stopped. Nothing under the home has been touched yet.
+    if (!env.ctx.env[SUPERVISED_ENV])
+      throw new UsageError('--standby', 'only for a node its supervisor starts');
+    env.out.record({ event: 'standby', pid: process.pid });
+    if (!(await awaitGo(process.stdin))) return 0;
+  }
   // With installed versions ($DCHAT_HOME/versions), the supervisor runs the current one as a child
   // (loaded only then: an idle unsupervised node keeps its small footprint).
   if (mayHaveVersions(env.paths.home, env.ctx.env)) {
@@ -253,7 +264,21 @@ export async function status(_o: Record<string, never>, env: CommandEnv): Promis
   for (const p of st.releases.packages) env.out.line(`   ✅ ${p.target} verified (from ${p.source})`);
   for (const d of st.releases.downloads)
     if (d.state !== 'verified') env.out.line(`   ⏳ ${d.target} ${d.state}${d.error ? `: ${d.error}` : ''}`);
+  const notes = st as Partial<NotesStatus>;
+  for (const p of notes.readiness?.proposals ?? [])
+    env.out.line(
+      `🚦 Ready for ${p.version} at height ${p.activation_height}: ${shareLine(p.ready_stake, p.total_stake)} of validator stake (${p.ready_validators} validators)${notes.readiness?.advertised === p.proposal_id ? '; this node advertised readiness' : ''}`,
+    );
+  for (const r of notes.rollback_notes ?? [])
+    env.out.line(
+      `↩️  ${r.key_id ?? r.signer.slice(0, 16)} rolled back ${r.version} -> ${r.to}${r.height === null ? '' : ` at height ${r.height}`}: ${r.reason}`,
+    );
   env.out.result(st);
+}
+
+/** "70 of 100 (70.0%)". */
+export function shareLine(n: number, d: number): string {
+  return `${n} of ${d} (${d > 0 ? ((100 * n) / d).toFixed(1) : '0.0'}%)`;
 }
 
 export interface AnnounceFlags {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.ts';
 import { collect } from '../flags.ts';
 import { lazy } from '../program.ts';
@@ -52,6 +52,8 @@ export function registerNode(program: Command, ctx: CliContext): void {
     )
     .option('--passphrase-file <file>', 'passphrase of an encrypted --validator-key')
     .option('--allow-insecure-key-permissions', 'use a --validator-key that others may read')
+    // The supervisor's pre-started next version (src/activation/child.ts), not for operators.
+    .addOption(new Option('--standby', 'load, then wait for the supervisor to say go').hideHelp())
     .action(lazy(ctx, async () => (await import('./node-impl.ts')).start));
   node
     .command('status')

@@ -14,6 +14,7 @@ import { hostPlatform } from '../../model/platform.ts';
 import { parseWith } from '../../model/schema-util.ts';
 import {
   type DistributionReport,
+  METHODS,
   type Method,
   verifyDistribution as recheckLast,
   runScenario,
@@ -34,13 +35,8 @@ interface ScenarioFlags {
 }
 
 function methodFlag(m: string): Method {
-  if (m === 'gossip' || m === 'peer' || m === 'bittorrent' || m === 'ipfs') return m;
-  if (m === 'https')
-    throw new UsageError(
-      '--method',
-      `'${m}' is not available yet in dchat-test (gossip, peer, ipfs and bittorrent are)`,
-    );
-  throw new UsageError('--method', `'${m.slice(0, 40)}' is not one of gossip, peer, ipfs, bittorrent`);
+  if ((METHODS as readonly string[]).includes(m)) return m as Method;
+  throw new UsageError('--method', `'${m.slice(0, 40)}' is not one of ${METHODS.join(', ')}`);
 }
 
 function chunkSizeFlag(v: string): number {

@@ -24,6 +24,7 @@ import { TokenBucket } from '../../util/token-bucket.ts';
 import type { FailureAction } from '../planner/penalty.ts';
 import { effectiveMinRate, RateWindow } from '../planner/rate.ts';
 import { type Assignment, ChunkScheduler } from '../planner/schedule.ts';
+import { runForSpeed } from '../planner/speed-share.ts';
 import type {
   FetchError,
   HedgeConfig,
@@ -165,6 +166,7 @@ export class DownloadMachine {
     // One chunk's time once data flows (the first also waited for the response).
     const since = f.chunks === 1 && f.firstByte !== undefined ? f.firstByte : f.lastChunkAt;
     this.book.delivered(f.source, len, now - since);
+    this.book.paced(f.source, now - f.lastChunkAt);
     f.lastChunkAt = now;
     this.overtake(now, index, f);
     if (this.scheduler.isComplete()) {
@@ -361,6 +363,14 @@ export class DownloadMachine {
             ),
           );
     let live = this.liveCount();
+    // The fastest measured network source: the others' runs are sized against it.
+    let bestMs: number | undefined;
+    // Ranked by priority first: the best priority among the network sources.
+    const top = ranked.find((h) => !this.isLocal(h.id))?.priority;
+    for (const h of ranked) {
+      const ms = this.isLocal(h.id) ? undefined : this.book.pace(h.id);
+      if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
+    }
     for (const h of ranked) {
       if (this.busy.has(h.id)) continue;
       const local = this.isLocal(h.id);
@@ -375,7 +385,27 @@ export class DownloadMachine {
         continue;
       }
       const held = this.book.holding(h.id);
-      const run = { share: 1, maxRunChunks: local ? count : runChunks, from: this.startAt };
+      const mine =
+        local || share <= 1
+          ? runChunks
+          : runForSpeed(
+              runChunks,
+              this.book.pace(h.id),
+              bestMs,
+              this.scheduler.unassigned,
+              top !== undefined && h.priority > top,
+            );
+      // Slower than the best: no new work and no stealing, only a hedge of a stalled fetch.
+      const slower = mine < runChunks;
+      if (mine === 0) {
+        const hb = this.scheduler.unassigned === 0 ? this.hedgeFor(now, h.id) : undefined;
+        if (hb) {
+          this.start(now, h.id, hb);
+          live++;
+        }
+        continue;
+      }
+      const run = { share: 1, maxRunChunks: local ? count : mine, from: this.startAt };
       const holders = this.book.holders;
       const asg =
         (held
@@ -388,7 +418,7 @@ export class DownloadMachine {
                 )
               : undefined) ?? this.scheduler.assign(h.id, run, this.book.exclude(h.id)))) ??
         (this.scheduler.unassigned === 0 && !local
-          ? (this.hedgeFor(now, h.id) ?? (held ? undefined : this.stealFor(h.id)))
+          ? (this.hedgeFor(now, h.id) ?? (held || slower ? undefined : this.stealFor(h.id)))
           : undefined);
       if (!asg) continue;
       this.start(now, h.id, asg);

@@ -23,6 +23,7 @@ export class SourceBook {
   private readonly health = new Map<string, SourceHealth>();
   private readonly stats = new Map<string, SourceStats>();
   private readonly chunkMs = new Map<string, number>();
+  private readonly paceMs = new Map<string, number>();
   private readonly latency = new Map<string, number>();
   private readonly localBad = new Map<string, Set<number>>();
   private readonly held = new Map<string, Uint8Array>();
@@ -181,6 +182,20 @@ export class SourceBook {
 
   allStats(): SourceStats[] {
     return [...this.stats.values()];
+  }
+
+  /**
+   * What a verified chunk from `id` costs in this run, request time included (moving average, ms):
+   * its pace, for sharing the work; undefined until one came. (chunkMs, from the first byte on,
+   * reads 0 for a source that hands over whole chunks at once.)
+   */
+  pace(id: string): number | undefined {
+    return this.paceMs.get(id);
+  }
+
+  /** A verified chunk from `id`, `ms` after the one before it or after its request went out. */
+  paced(id: string, ms: number): void {
+    this.paceMs.set(id, ewma(this.paceMs.get(id), Math.max(0, ms)));
   }
 
   /**

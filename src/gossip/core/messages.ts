@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DchatError } from '../../errors.ts';
+import { ACTIVATION_NOTE_SCHEMAS } from '../../model/activation-notes.ts';
 import { VersionAnnouncementSchema } from '../../model/announcement.ts';
 import { EnvelopeSchema } from '../../model/attestation.ts';
 import { SignedBeaconSchema } from '../../model/beacon.ts';
@@ -37,6 +38,8 @@ export const SIGNED_OBJECT_SCHEMAS = {
   beacon: SignedBeaconSchema,
   /** A rebuild attestation (DSSE envelope of an in-toto statement), traveling with its release. */
   attestation: EnvelopeSchema,
+  /** Activation notes: a node's readiness for an approved upgrade, and its rollbacks. */
+  ...ACTIVATION_NOTE_SCHEMAS,
 } as const;
 export type SignedObjectKind = keyof typeof SIGNED_OBJECT_SCHEMAS;
 export type SignedObjectOf<K extends SignedObjectKind> = z.infer<(typeof SIGNED_OBJECT_SCHEMAS)[K]>;
@@ -75,7 +78,14 @@ export type Digest = z.infer<typeof DigestSchema>;
 const hops = z.number().int().min(0).max(255);
 /** Any object but a release: kind, id, the object, and the hops left (outside every signature). */
 function objectBody<K extends SignedObjectKind>(k: K) {
-  return { kind: z.literal(k), id: hex64, object: SIGNED_OBJECT_SCHEMAS[k], ttl: hops };
+  return {
+    kind: z.literal(k),
+    id: hex64,
+    object: SIGNED_OBJECT_SCHEMAS[k],
+    ttl: hops,
+    /** The id asked for, when this object superseded it in its slot (object-path.ts serveObjects). */
+    answers: hex64.optional(),
+  };
 }
 /** `announce` or `bundle`: a release travels as its VersionAnnouncement (hops in its own `ttl`). */
 function carrying<T extends 'announce' | 'bundle'>(type: T) {
@@ -88,6 +98,8 @@ function carrying<T extends 'announce' | 'bundle'>(type: T) {
     z.object({ ...base, ...objectBody('certificate') }),
     z.object({ ...base, ...objectBody('beacon') }),
     z.object({ ...base, ...objectBody('attestation') }),
+    z.object({ ...base, ...objectBody('readiness') }),
+    z.object({ ...base, ...objectBody('rollback') }),
   ]);
 }
 

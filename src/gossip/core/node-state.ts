@@ -181,6 +181,13 @@ export class NodeState<P> {
     if (st) st.promises--;
   }
 
+  /** `peer` answered our request for `id` with the object that superseded it: promise kept. */
+  settleAnswer(id: string, peer: P): void {
+    if (!this.promised.settleFrom(id, peer)) return;
+    const st = this.peers.get(peer);
+    if (st) st.promises--;
+  }
+
   penalize(now: number, peer: P, st: PeerState, delta: number, code: ErrorCode, reason: RejectReason): void {
     this.emit({ type: 'rejected', from: peer, code, reason });
     const score = addScore(st, now, delta, this.config);

@@ -5,6 +5,8 @@
  * that does not supersede is a replay: ignored without penalty, never relayed. Because every
  * rule is a total order, nodes that saw the same objects in any order hold the same one per slot.
  */
+
+import { MAX_NOTES_HELD } from '../../model/activation-notes.ts';
 import { attestationSlotOf } from '../../model/attestation.ts';
 import { MAX_VALIDATORS } from '../../model/beacon.ts';
 import type { SignedObjectKind, SignedObjectOf } from './messages.ts';
@@ -79,5 +81,18 @@ export const KIND_RULES: KindRules = {
       return ta > tb || (ta === tb && aId < bId);
     },
     maxHeld: 4096,
+  },
+  // Activation notes (governance/notes.ts): one readiness and one rollback note per signer, its
+  // latest signed one winning, then the lowest id. The host caps signers that are not validators
+  // below maxHeld, so validators' notes are never the ones dropped.
+  readiness: {
+    slot: (r) => r.signer,
+    supersedes: (a, aId, b, bId) => later(a.time_ms, aId, b.time_ms, bId),
+    maxHeld: MAX_NOTES_HELD,
+  },
+  rollback: {
+    slot: (r) => r.signer,
+    supersedes: (a, aId, b, bId) => later(a.time_ms, aId, b.time_ms, bId),
+    maxHeld: MAX_NOTES_HELD,
   },
 };

@@ -28,14 +28,20 @@ export function onObject<P>(
   via: AcceptedVia,
 ): void {
   if (s.promised.size > 0) s.settlePromise(m.id);
+  // An answer with the successor of what we asked for keeps the promise, unless it fails its check.
+  const answered = () => {
+    if (m.answers !== undefined && s.promised.size > 0) s.settleAnswer(m.answers, from);
+  };
   if (s.seen.has(m.id, now) || s.objects.get(m.id)) {
     s.stats.duplicates++;
     if (s.config.mode === 'mesh') s.objects.get(m.id)?.knownHave.add(from);
+    answered();
     return;
   }
   if (!s.validateObject) return;
   if (s.objects.standing(m.kind, m.object, m.id) === 'replay') {
     s.stats.replaysIgnored++;
+    answered();
     return;
   }
   const c = s.config;
@@ -50,6 +56,7 @@ export function onObject<P>(
     if (isSecurityCode(v.code)) s.penalize(now, from, st, c.scoreInvalid, v.code, 'invalid');
     return;
   }
+  answered();
   if (st.firstDeliveries < c.scoreFirstDeliveryCap) {
     st.firstDeliveries++;
     addScore(st, now, c.scoreFirstDelivery, c);
@@ -76,7 +83,11 @@ export function checkLocalObject<P>(
   return s.checkObject(kind, id, object);
 }
 
-/** `serveReleases` for signed objects: the same once-per-connection rules. */
+/**
+ * `serveReleases` for signed objects: the same once-per-connection rules. An id we held but which
+ * was superseded since (a height beacon every block interval) is answered with its successor,
+ * naming the id asked for, once per peer: so the asker's promise holds and it gets the newer one.
+ */
 export function serveObjects<P>(
   s: NodeState<P>,
   peer: P,
@@ -85,7 +96,14 @@ export function serveObjects<P>(
 ): void {
   for (const id of ids) {
     const held = s.objects.get(id);
-    if (!held) continue;
+    if (!held) {
+      const next = s.objects.successor(id);
+      if (!next || next.answeredTo.has(peer)) continue;
+      next.answeredTo.add(peer);
+      next.knownHave.add(peer);
+      s.send(peer, { ...objectMessage(as, next, Math.max(0, next.relayTtl)), answers: id } as GossipMessage);
+      continue;
+    }
     if (as === 'announce') {
       if (held.sentTo.has(peer) || held.relayTtl < 0) continue;
       held.sentTo.add(peer);

@@ -13,9 +13,18 @@ export interface HeldObject<P> {
   knownHave: Set<P>;
   sentTo: Set<P>;
   bundledTo: Set<P>;
+  /** Peers this object was sent to as the answer to a request for an object it superseded. */
+  answeredTo: Set<P>;
 }
 
 export type DigestObject = { kind: SignedObjectKind; id: string };
+
+/**
+ * Ids of superseded objects remembered (with their slot), so a request for one is answered with
+ * the object that replaced it: a height beacon is superseded every block interval, often between
+ * a peer's IHAVE and our IWANT, and an unanswered IWANT is a broken promise (pending-requests.ts).
+ */
+const MAX_SUPERSEDED = 1024;
 
 /** Kinds always listed in full in a digest (few, and what a late joiner needs first). */
 const FIRST_KINDS: readonly SignedObjectKind[] = ['certificate', 'proposal'];
@@ -29,6 +38,8 @@ export class ObjectBook<P> {
   private readonly byId = new Map<string, HeldObject<P>>();
   private readonly bySlot = new Map<string, string>();
   private readonly order = new Map<SignedObjectKind, string[]>();
+  /** Superseded id -> its slot, oldest first (insertion order), at most MAX_SUPERSEDED. */
+  private readonly superseded = new Map<string, string>();
   private readonly rules: KindRules;
   private window = 0;
   private cachedDigest: DigestObject[] | undefined;
@@ -78,7 +89,12 @@ export class ObjectBook<P> {
   ): HeldObject<P> {
     const slot = this.slotOf(kind, object, id);
     const old = this.bySlot.get(slot);
-    if (old !== undefined) this.remove(old);
+    if (old !== undefined) {
+      this.remove(old);
+      this.superseded.set(old, slot);
+      if (this.superseded.size > MAX_SUPERSEDED)
+        this.superseded.delete(this.superseded.keys().next().value as string);
+    }
     const held: HeldObject<P> = {
       kind,
       id,
@@ -89,6 +105,7 @@ export class ObjectBook<P> {
       knownHave: new Set(),
       sentTo: new Set(),
       bundledTo: new Set(),
+      answeredTo: new Set(),
     };
     this.byId.set(id, held);
     this.bySlot.set(slot, id);
@@ -114,11 +131,20 @@ export class ObjectBook<P> {
     this.cachedDigest = undefined;
   }
 
+  /** The object now holding the slot of `id`, if `id` was superseded (not merely dropped by a cap). */
+  successor(id: string): HeldObject<P> | undefined {
+    const slot = this.superseded.get(id);
+    if (slot === undefined) return undefined;
+    const holder = this.bySlot.get(slot);
+    return holder === undefined ? undefined : this.byId.get(holder);
+  }
+
   forgetPeer(peer: P): void {
     for (const held of this.byId.values()) {
       held.knownHave.delete(peer);
       held.sentTo.delete(peer);
       held.bundledTo.delete(peer);
+      held.answeredTo.delete(peer);
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import type { PeerId, Stream } from '@libp2p/interface';
 import { z } from 'zod';
-import { DchatError } from '../../errors.ts';
+import { DchatError, type ErrorCode } from '../../errors.ts';
 import { LIMITS, MAX_CHUNK_SIZE } from '../../model/limits.ts';
 import { parseWith } from '../../model/schema-util.ts';
 import { type ProtocolHost, rpcCall, rpcServe, type ServerReply } from './rpc.ts';
@@ -138,10 +138,10 @@ export class ChunkServer {
     }
   }
 
-  private refuse(peer: PeerId, code: string, message: string): never {
+  private refuse(peer: PeerId, code: ErrorCode, message: string): never {
     this.refused++;
     this.init.onRefused?.(peer, code);
-    throw new DchatError(code as never, message);
+    throw new DchatError(code, message);
   }
 
   private async answer(

@@ -55,6 +55,8 @@ declare module 'webtorrent' {
     skipVerify?: boolean;
     deselect?: boolean;
     maxWebConns?: number;
+    /** Pieces kept in memory for reads (default 20); 0: every read comes from the store. */
+    storeCacheSlots?: number;
   }
 
   export interface ClientOptions {

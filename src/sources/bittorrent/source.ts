@@ -23,7 +23,7 @@ import { DchatError, SourceError, toDchatError } from '../../errors.ts';
 import { CHUNKS_FORMAT, serializeChunkTable } from '../../model/chunks.ts';
 import { LIMITS } from '../../model/limits.ts';
 import { isLoopbackHost } from '../../model/loopback.ts';
-import type { FetchOptions, RangeRequest, Source } from '../source.ts';
+import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
 import { createClient, destroyClient, type WebTorrent } from './client.ts';
 
 /** A .torrent of one package is a few KiB to a few hundred (piece hashes): anything larger is refused. */
@@ -112,6 +112,16 @@ export class BitTorrentSource implements Source {
   }
 
   async fetchRange(req: RangeRequest): Promise<Uint8Array> {
+    return collectRange(this.streamRange(req), req);
+  }
+
+  /**
+   * The range as its pieces arrive verified: one file iterator for the whole run, so WebTorrent
+   * selects every piece of it at once and asks its peers for many in parallel (a request per
+   * chunk would leave the swarm idle between chunks), and the engine checks each chunk as soon as
+   * its bytes are in.
+   */
+  async *streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {
     if (req.end - req.start > req.maxBytes)
       throw new SourceError(
         'E_TOO_LARGE',
@@ -123,7 +133,7 @@ export class BitTorrentSource implements Source {
         'E_SIZE_MISMATCH',
         `${this.uri}: ${file.name} has ${file.length} bytes, ${req.target} needs ${req.end}`,
       );
-    return this.read(file, req.start, req.end, req.signal);
+    yield* this.pieces(file, req.start, req.end, req.signal);
   }
 
   async close(): Promise<void> {
@@ -136,15 +146,35 @@ export class BitTorrentSource implements Source {
     if (o.owned) await rm(o.dir, { recursive: true, force: true });
   }
 
-  /** Bytes [start, end) of `file`, as its pieces arrive verified. */
+  /** Bytes [start, end) of `file`, whole. */
   private async read(
     file: TorrentFile,
     start: number,
     end: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    if (end <= start) return new Uint8Array(0);
     const out = Buffer.allocUnsafe(end - start);
+    let off = 0;
+    for await (const piece of this.pieces(file, start, end, signal)) {
+      out.set(piece, off);
+      off += piece.byteLength;
+    }
+    return out;
+  }
+
+  /**
+   * Bytes [start, end) of `file` in order, as its pieces arrive verified (exactly end - start
+   * bytes, or a SourceError). The pieces are fresh reads of the piece store (no cache shares them:
+   * see start()), so a consumer may recycle them.
+   */
+  private async *pieces(
+    file: TorrentFile,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Uint8Array> {
+    const want = end - start;
+    if (want <= 0) return;
     const it = file[Symbol.asyncIterator]({ start, end: end - 1 });
     let off = 0;
     const aborted = new Promise<never>((_, reject) => {
@@ -156,27 +186,23 @@ export class BitTorrentSource implements Source {
     });
     aborted.catch(() => {});
     try {
-      while (off < out.length) {
+      while (off < want) {
         const r = await Promise.race([it.next(), aborted]);
         if (r.done) break;
         // WebTorrent reads the whole file for a range ending at byte 0 (its `end: 0` is "no end"):
         // whatever lies past the range is dropped.
         const piece = r.value as Uint8Array;
-        const take = Math.min(piece.byteLength, out.length - off);
-        out.set(piece.subarray(0, take), off);
+        const take = Math.min(piece.byteLength, want - off);
         off += take;
+        yield take === piece.byteLength ? piece : piece.subarray(0, take);
       }
     } finally {
       await it.return?.().catch(() => {});
     }
-    if (off !== out.length) {
+    if (off !== want) {
       if (this.closed) throw new SourceError('E_ABORTED', `${this.uri}: closed`);
-      throw new SourceError(
-        'E_NETWORK',
-        `${this.uri}: the torrent ended after ${off} of ${out.length} bytes`,
-      );
+      throw new SourceError('E_NETWORK', `${this.uri}: the torrent ended after ${off} of ${want} bytes`);
     }
-    return out;
   }
 
   /** The torrent's file that holds `target`: the one named so, else the torrent's only file. */
@@ -220,6 +246,9 @@ export class BitTorrentSource implements Source {
         {
           path: dir,
           deselect: true,
+          // No in-memory piece cache: each piece read is a buffer of its own, which the engine
+          // may recycle once hashed and written (a cached piece would be overwritten under it).
+          storeCacheSlots: 0,
           ...(this.init.announce?.length ? { announce: [...this.init.announce] } : {}),
         },
         // Before the metadata: a magnet's first peers connect (and may send pieces) before 'ready'.
@@ -345,7 +374,7 @@ function sha1(b: Uint8Array): string {
 function addTorrent(
   client: WebTorrent,
   id: string | Uint8Array,
-  opts: { path: string; deselect: boolean; announce?: string[] },
+  opts: { path: string; deselect: boolean; storeCacheSlots: number; announce?: string[] },
   onAdded: (t: Torrent) => void,
   closing: AbortSignal,
 ): Promise<Torrent> {

@@ -66,6 +66,8 @@ test('every object kind round-trips on the wire, with kind in ihave/iwant/want/d
     'certificate',
     'beacon',
     'attestation',
+    'readiness',
+    'rollback',
   ]);
   const v = vote(hex('d'), 1000);
   const samples: GossipMessage[] = [

@@ -1,0 +1,240 @@
+/**
+ * A genesis change on real node processes: three `dchat node start` processes pin genesis v1;
+ * a holder proposes v2 (`dchat governance propose-genesis --genesis FILE`, v2 made by `dchat-sign
+ * genesis`) which removes one holder and adds another; holders vote, validators consent and
+ * their nodes attest the tally; once certified, every node has moved to v2 (`governance status
+ * --json` shows its hash, and a restarted node starts from it). After the change a vote by the
+ * new holder counts and one by the removed holder is refused.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { trustUpdate } from '../../src/download/trust-session.ts';
+import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
+import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
+import type { HomePaths } from '../../src/store/home.ts';
+import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
+import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
+import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/node-procs.ts';
+
+const VOTING = '30s';
+
+async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
+  const file = join(dir, `${name}.key`);
+  const r = await dchatSign(['keygen', '--out', file, '--json']);
+  assert.equal(r.code, 0, describeRun(r));
+  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
+}
+
+function json<T>(r: CliResult): T {
+  assert.equal(r.code, 0, describeRun(r));
+  return JSON.parse(r.stdout) as T;
+}
+
+describe('a certified genesis change on real node processes', () => {
+  let repo: MirrorRepo;
+  let dir: string;
+  const nodes: NodeProcess[] = [];
+  let v1File: string;
+  let v2File: string;
+  let v2Hash: string;
+  const k: Record<string, { file: string; pub: string }> = {};
+
+  const gov = (home: HomePaths, args: string[]) =>
+    dchat(['--home', home.home, 'governance', ...args, '--json'], { timeoutMs: 30_000 });
+  const status = async (home: HomePaths) => json<GovernanceStatusResult>(await gov(home, ['status']));
+  const newHome = async () => {
+    const paths = await makeHome(repo);
+    await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
+    const r = await gov(paths, ['init', '--genesis', v1File]);
+    assert.equal(r.code, 0, describeRun(r));
+    return paths;
+  };
+  const start = async (home: HomePaths, name: string, key: string | undefined, bootstrap: NodeProcess[]) => {
+    const args = ['--home', home.home, 'node', 'start', '--json', '--role', key ? 'validator' : 'user'];
+    if (key) args.push('--validator-key', key);
+    for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
+    const n = await spawnNode({ name, home: home.home, role: key ? 'validator' : 'user', args });
+    nodes.push(n);
+    return n;
+  };
+  const signGenesis = async (name: string, version: number, holders: string[]) => {
+    const spec = {
+      network_id: 'dchat-genesis-test',
+      version,
+      params: {
+        min_voting_period_ms: 1000,
+        block_interval_ms: 1000,
+        max_clock_skew_ms: 30_000,
+        min_deposit: 10,
+      },
+      holders: holders.map((h) => ({ public_key: k[h]?.pub as string, weight: 100 })),
+      validators: ['v0', 'v1', 'v2'].map((v, i) => ({
+        key_id: v,
+        public_key: k[v]?.pub as string,
+        stake: [40, 30, 30][i] as number,
+      })),
+    };
+    const specFile = join(dir, `${name}.spec.json`);
+    await writeFile(specFile, JSON.stringify(spec));
+    const out = join(dir, `${name}.json`);
+    const r = await dchatSign([
+      'genesis',
+      '--spec',
+      specFile,
+      '--root-key',
+      k.root?.file as string,
+      '--out',
+      out,
+      '--json',
+    ]);
+    return { file: out, hash: json<{ genesis_hash: string }>(r).genesis_hash };
+  };
+
+  before(async () => {
+    repo = await makeMirrorRepo();
+    await repo.publish('1.1.0', 4096);
+    dir = await mkdtemp(join(repo.base, 'keys-'));
+    for (const name of ['h0', 'h1', 'h2', 'hOld', 'hNew', 'v0', 'v1', 'v2', 'root'])
+      k[name] = await keygen(dir, name);
+    v1File = (await signGenesis('genesis-v1', 1, ['h0', 'h1', 'h2', 'hOld'])).file;
+    const v2 = await signGenesis('genesis-v2', 2, ['h0', 'h1', 'h2', 'hNew']);
+    v2File = v2.file;
+    v2Hash = v2.hash;
+  });
+  after(async () => {
+    await stopAll(nodes);
+  });
+
+  test('propose-genesis, vote, approve: every node moves to v2; then a new holder votes, a removed one cannot', {
+    timeout: 240_000,
+  }, async () => {
+    const [ha, hb, hc] = [await newHome(), await newHome(), await newHome()] as [
+      HomePaths,
+      HomePaths,
+      HomePaths,
+    ];
+    const a = await start(ha, 'val-a', k.v0?.file, []);
+    const b = await start(hb, 'val-b', k.v1?.file, [a]);
+    const c = await start(hc, 'user-c', undefined, [a, b]);
+    const v1Hash = (await status(hc)).genesis_hash;
+    assert.notEqual(v1Hash, v2Hash);
+
+    // The proposal of v2, by a holder through node A.
+    const proposed = json<{ id: string; genesis_hash: string; genesis_version: number }>(
+      await gov(ha, [
+        'propose-genesis',
+        '--genesis',
+        v2File,
+        '--voting-period',
+        VOTING,
+        '--key',
+        k.h0?.file as string,
+      ]),
+    );
+    assert.equal(proposed.genesis_hash, v2Hash);
+    assert.equal(proposed.genesis_version, 2);
+    const id = proposed.id;
+    for (const h of [hb, hc])
+      await waitFor('the genesis proposal on every node', async () =>
+        (await status(h)).proposals.some((p) => p.id === id && p.kind === 'genesis'),
+      );
+    for (const [home, holder] of [
+      [ha, 'h0'],
+      [hb, 'h1'],
+      [hc, 'h2'],
+    ] as const) {
+      const r = await gov(home, [
+        'vote',
+        '--proposal',
+        id,
+        '--option',
+        'yes',
+        '--key',
+        k[holder]?.file as string,
+      ]);
+      assert.equal(r.code, 0, describeRun(r));
+    }
+    // Consent of validators with 70% of stake; their nodes attest the tally once voting ends.
+    for (const [home, v] of [
+      [ha, 'v0'],
+      [hb, 'v1'],
+    ] as const) {
+      const r = await gov(home, ['approve', '--proposal', id, '--key', k[v]?.file as string]);
+      assert.equal(r.code, 0, describeRun(r));
+    }
+
+    // Every node moves to v2 and shows the certified change.
+    await waitFor(
+      'every node on genesis v2',
+      async () => {
+        for (const h of [ha, hb, hc]) if ((await status(h)).genesis_hash !== v2Hash) return false;
+        return true;
+      },
+      120_000,
+    );
+    const st = await status(hc);
+    const change = st.proposals.find((p) => p.id === id);
+    assert.equal(change?.status, 'approved');
+    assert.equal(change?.genesis?.version, 2);
+    assert.equal(change?.genesis?.hash, v2Hash);
+    assert.ok(change?.certificate);
+
+    // Under v2: an upgrade proposal; the new holder's vote counts, the removed holder's is refused.
+    const up = json<{ id: string }>(
+      await gov(ha, [
+        'propose-upgrade',
+        '--version',
+        '1.1.0',
+        '--ipfs-cid',
+        'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
+        '--mirrors',
+        'https://releases.example.org/dchat/1.1.0',
+        '--activation-height',
+        '100000',
+        '--voting-period',
+        '10m',
+        '--key',
+        k.h0?.file as string,
+      ]),
+    );
+    await waitFor('the upgrade proposal on node C', async () =>
+      (await status(hc)).proposals.some((p) => p.id === up.id),
+    );
+    const counted = await gov(hc, [
+      'vote',
+      '--proposal',
+      up.id,
+      '--option',
+      'yes',
+      '--key',
+      k.hNew?.file as string,
+    ]);
+    assert.equal(counted.code, 0, describeRun(counted));
+    const refused = await gov(hc, [
+      'vote',
+      '--proposal',
+      up.id,
+      '--option',
+      'yes',
+      '--key',
+      k.hOld?.file as string,
+    ]);
+    assert.equal(refused.code, 3, describeRun(refused));
+    assert.match(refused.stderr + refused.stdout, /E_UNTRUSTED_KEY/);
+    for (const h of [ha, hb, hc])
+      await waitFor('the new holder counted on every node', async () => {
+        const p = (await status(h)).proposals.find((x) => x.id === up.id);
+        return p && p.tally.voters === 1 && p.tally.yes === 100;
+      });
+
+    // A restarted node starts from v2 (pinned under its home), and `init` with v1 is refused.
+    await stopAll([c]);
+    await start(hc, 'user-c-again', undefined, [a, b]);
+    assert.equal((await status(hc)).genesis_hash, v2Hash);
+    const reinit = await gov(hc, ['init', '--genesis', v1File]);
+    assert.notEqual(reinit.code, 0, describeRun(reinit));
+  });
+});
