@@ -142,11 +142,14 @@ export function checkBeaconParams(p: BeaconParams): BeaconParams {
   return p;
 }
 
-/** The beacon parameters a trusted genesis fixes: its network, hash, creation time and block interval. */
+/**
+ * The beacon parameters a trusted genesis fixes: its network, origin (the first genesis's hash,
+ * kept across genesis changes), creation time and block interval.
+ */
 export function beaconParamsOf(g: TrustedGenesis): BeaconParams {
   return checkBeaconParams({
     networkId: g.networkId,
-    genesisHash: g.hash,
+    genesisHash: g.origin,
     genesisTimeMs: Date.parse(g.body.created),
     blockIntervalMs: g.body.params.block_interval_ms,
   });

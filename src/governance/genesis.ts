@@ -20,6 +20,8 @@ export interface TrustedGenesis {
   readonly body: GenesisBody;
   /** SHA-256 of the canonical signed part: what certificates name. */
   readonly hash: string;
+  /** The network's first genesis hash (this one's, for a first genesis): stable across changes. */
+  readonly origin: string;
   readonly networkId: string;
   /** Holder public key -> index in `body.holders`. */
   readonly holderIndex: ReadonlyMap<string, number>;
@@ -83,6 +85,10 @@ export function trustGenesis(data: unknown): TrustedGenesis {
   });
   if (!Number.isSafeInteger(totalWeight) || !Number.isSafeInteger(totalStake))
     malformed('total token weight or stake is too large');
+  if (body.version === 1 && body.origin !== undefined)
+    malformed('a first genesis (version 1) names no origin');
+  if (body.version > 1 && body.origin === undefined)
+    malformed(`version ${body.version} must name its origin`);
   const p = body.params;
   if (p.min_voting_period_ms > p.voting_period_ms)
     malformed('params.min_voting_period_ms is longer than params.voting_period_ms');
@@ -90,6 +96,7 @@ export function trustGenesis(data: unknown): TrustedGenesis {
     genesis,
     body,
     hash: genesisHash(body),
+    origin: body.origin ?? genesisHash(body),
     networkId: body.network_id,
     holderIndex,
     validatorIndex,

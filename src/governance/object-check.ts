@@ -17,7 +17,7 @@ import {
 } from '../model/governance.ts';
 import { approvalMatches, checkApproval } from './approval.ts';
 import { verifyCertificate } from './certificate.ts';
-import type { TrustedGenesis } from './genesis.ts';
+import { genesisHash, type TrustedGenesis } from './genesis.ts';
 import { type GenesisChange, verifyGenesisChange } from './genesis-change.ts';
 import { type ChainPoint, checkProposal, checkReleaseBinding, type SignedTargets } from './proposal.ts';
 import { objectId } from './signing.ts';
@@ -29,6 +29,8 @@ export interface ObjectCheckContext {
   proposal(id: string): AnyProposal | undefined;
   /** A genesis this node pinned before the current one, by hash (the chain of genesis changes). */
   pastGenesis?(hash: string): TrustedGenesis | undefined;
+  /** True if a key held tokens or stake in a genesis this node pinned before, not in the current one. */
+  pastMember?(publicKey: string): boolean;
   /** The node's current point (its clock; its height if it knows one). */
   now(): ChainPoint;
   /** The signed TUF targets the node trusts, if it has any (a proposal's release is checked against them). */
@@ -49,7 +51,7 @@ export function makeObjectCheck(
       case 'proposal': {
         const p = object as AnyProposal;
         const v = checkProposal(g, p);
-        if (!v.ok) return v;
+        if (!v.ok) return stale(v, v.code === 'E_ROLLBACK' && isPastStep(g, ctx, p)) ?? v;
         if (future(p.submit_time_ms)) return refuse('E_BUSY', 'proposal dated in the future; taken later');
         if (isGenesisProposal(p)) return { ok: true };
         const t = ctx.targets?.();
@@ -64,7 +66,7 @@ export function makeObjectCheck(
       case 'vote': {
         const v = object as Vote;
         const c = checkVote(g, v);
-        if (!c.ok) return c;
+        if (!c.ok) return stale(c, c.code === 'E_UNTRUSTED_KEY' && ctx.pastMember?.(v.voter) === true) ?? c;
         const p = ctx.proposal(v.proposal_id);
         if (!p) return refuse('E_NOT_FOUND', 'vote for a proposal not held yet');
         if (future(v.time_ms)) return refuse('E_BUSY', 'vote dated in the future; taken later');
@@ -73,7 +75,8 @@ export function makeObjectCheck(
       case 'approval': {
         const a = object as Approval;
         const c = checkApproval(g, a);
-        if (!c.ok) return c;
+        if (!c.ok)
+          return stale(c, c.code === 'E_UNTRUSTED_KEY' && ctx.pastMember?.(a.validator) === true) ?? c;
         const p = ctx.proposal(a.proposal_id);
         if (!p) return refuse('E_NOT_FOUND', 'approval for a proposal not held yet');
         if (future(a.time_ms)) return refuse('E_BUSY', 'approval dated in the future; taken later');
@@ -83,13 +86,32 @@ export function makeObjectCheck(
         const cert = object as Certificate;
         if (isGenesisProposal(cert.proposal)) return checkGenesisStep(g, ctx, cert);
         const r = verifyCertificate(g, cert);
-        if (!r.ok) return r;
+        if (!r.ok) return stale(r, ctx.pastGenesis?.(cert.genesis_hash) !== undefined) ?? r;
         return { ok: true, proof: r.plan };
       }
       default:
         return refuse('E_UNSUPPORTED', `not a governance object kind: ${String(kind).slice(0, 20)}`);
     }
   };
+}
+
+/**
+ * An object of a genesis this node has moved past (an earlier genesis proposal, a vote by a
+ * removed holder, a certificate counted against an older genesis): honest peers that saw it
+ * before the change still hold and offer it, so it is dropped as E_CHAIN_MISMATCH, which is not
+ * held against them, instead of a security refusal that would cost them their score.
+ */
+/** A genesis proposal of a step this node already took (its genesis is pinned now or was before). */
+function isPastStep(g: TrustedGenesis, ctx: ObjectCheckContext, p: AnyProposal): boolean {
+  if (!isGenesisProposal(p) || !ctx.pastGenesis) return false;
+  const h = genesisHash(p.genesis.signed);
+  return h === g.hash || ctx.pastGenesis(h) !== undefined;
+}
+
+function stale(v: Extract<Verdict, { ok: false }>, isStale: boolean): ObjectVerdict | undefined {
+  return isStale
+    ? refuse('E_CHAIN_MISMATCH', `of a genesis this node has moved past: ${v.reason}`)
+    : undefined;
 }
 
 /** What the check proves of a genesis-change certificate (the node moves on `current` ones). */

@@ -133,6 +133,20 @@ function checkGenesisChange(g: TrustedGenesis, p: GenesisProposal): Verdict {
       'E_ROLLBACK',
       `the proposed genesis is version ${next.body.version}; the next after the pinned ${g.body.version} is ${g.body.version + 1}`,
     );
+  // The same network: its origin, and the height clock (creation time, block interval) kept.
+  if (next.origin !== g.origin)
+    return refuse(
+      'E_WRONG_NETWORK',
+      `the proposed genesis names origin ${next.origin.slice(0, 16)}, not ${g.origin.slice(0, 16)}`,
+    );
+  if (
+    next.body.created !== g.body.created ||
+    next.body.params.block_interval_ms !== g.body.params.block_interval_ms
+  )
+    return refuse(
+      'E_MALFORMED',
+      'the proposed genesis changes the height clock (created or block_interval_ms)',
+    );
   return OK;
 }
 

@@ -128,6 +128,11 @@ export const GenesisBodySchema = z.strictObject({
   network_id: networkId,
   /** Increases with every certified change of the genesis (holders, validators, params). */
   version: safeUint.min(1),
+  /**
+   * The hash of the network's first genesis, in every later one (absent in the first): the
+   * network's identity across genesis changes (fork ids, the beacon chain's origin).
+   */
+  origin: hex64.optional(),
   created: isoDate,
   params: GovernanceParamsSchema,
   /** Keys that sign the genesis (the network's founders), like a TUF root's root role. */
@@ -157,6 +162,9 @@ export type Genesis = z.infer<typeof GenesisSchema>;
 export const GenesisSpecSchema = z.strictObject({
   network_id: networkId,
   version: safeUint.min(1).default(1),
+  /** A later genesis: the first genesis's hash, and its creation time (the height clock's origin). */
+  origin: hex64.optional(),
+  created: isoDate.optional(),
   params: GovernanceParamsSchema.partial().default({}),
   holders: z.array(HolderSchema).min(1).max(MAX_HOLDERS),
   validators: z.array(ValidatorSchema).max(MAX_VALIDATORS).default([]),

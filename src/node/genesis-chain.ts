@@ -48,6 +48,14 @@ export class GenesisChain {
     return this.past.get(hash);
   }
 
+  /** True if `key` was a holder or validator of a past genesis but is neither now. */
+  pastMember(key: string): boolean {
+    const now = this.pinned;
+    if (now && (now.holderIndex.has(key) || now.validatorIndex.has(key))) return false;
+    for (const g of this.past.values()) if (g.holderIndex.has(key) || g.validatorIndex.has(key)) return true;
+    return false;
+  }
+
   /** Moves on by a verified step from the pinned genesis; false if it is not from the pinned one. */
   async move(change: GenesisChange): Promise<boolean> {
     const old = this.pinned;

@@ -153,12 +153,18 @@ export class GovernanceService {
     };
   }
 
-  private makeCheck(g: TrustedGenesis): ReturnType<typeof makeObjectCheck> {
+  /** The object check of `g`; `history`: spare objects of past geneses (peers' copies). */
+  private makeCheck(g: TrustedGenesis, history = true): ReturnType<typeof makeObjectCheck> {
     return makeObjectCheck(g, {
       proposal: (id) => this.proposals.get(id) ?? this.certificates.get(id)?.certificate.proposal,
       now: () => this.now(),
       targets: () => this.signedTargets(),
-      pastGenesis: (hash) => this.chain.pastGenesis(hash),
+      ...(history
+        ? {
+            pastGenesis: (hash: string) => this.chain.pastGenesis(hash),
+            pastMember: (key: string) => this.chain.pastMember(key),
+          }
+        : {}),
     });
   }
 
@@ -226,10 +232,14 @@ export class GovernanceService {
     kind: 'proposal' | 'vote' | 'approval',
     object: AnyProposal | Vote | Approval,
   ): ControlResult<'governance_submit'> {
-    this.requireGenesis();
+    const g = this.requireGenesis();
     const gossip = this.gossip;
     if (!gossip) throw new DchatError('E_BUSY', 'the node is still starting');
     const id = objectId(object);
+    // Our own user's object is judged by the pinned genesis alone: a removed holder's vote is
+    // E_UNTRUSTED_KEY here, not the lenient refusal that spares peers still holding old objects.
+    const own = this.makeCheck(g, false)(kind, id, object);
+    if (!own.ok) throw new DchatError(own.code, `${kind} refused: ${own.reason}`);
     const r = gossip.offerObject(kind, id, object, this.init.ttl);
     if (!r.ok) throw new DchatError(r.code, `${kind} refused: ${r.reason ?? r.code}`);
     return { kind, id };

@@ -119,7 +119,8 @@ export class NodeHeights implements HeightSource {
     if (!g) return undefined;
     return {
       networkId: g.networkId,
-      genesisHash: g.hash,
+      // The network's first genesis: a certified genesis change is no fork.
+      genesisHash: g.origin,
       upgrades: this.upgrades(),
       head: this.current()?.height ?? 0,
     };

@@ -135,5 +135,10 @@ export async function startUpgradeDashboard(net: UpgradeNet, host: string, port:
         : undefined;
       return [upgradePanel(net, gov, last)];
     },
+    // The proposal, tally, stake ready, countdown, switches and rollbacks (dashboard/upgrade.ts).
+    upgrade: async () =>
+      (await import('../node/dashboard-upgrade.ts')).upgradeSourceFor(
+        net.nodes.map((n) => ({ id: n.id, home: n.home })),
+      ),
   });
 }

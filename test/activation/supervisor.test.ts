@@ -5,7 +5,8 @@
  *  - `node start` on a home with installed versions runs the current one as a child (status from
  *    the child, clean stop, no orphan); `list-versions` marks installed/current/pending;
  *  - a switch: pre-upgrade check, backup, upgrade-info.json, `current` renamed, healthy new child,
- *    history with its downtime; an unhealthy version is rolled back (journal, event);
+ *    history with its downtime; an unhealthy version is rolled back (journal, event), and the
+ *    restarted child signs and gossips a "rolled back" note that another node of the network lists;
  *  - `update rollback` below an activated hard fork exits 2 E_BELOW_HARD_FORK; to an allowed
  *    version it switches and a running supervisor restarts on it (SIGHUP);
  *  - kill -9 of the supervisor at random instants of a switch, 20 trials: every restart comes up on
@@ -14,14 +15,19 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Supervisor, type SupervisorEvent } from '../../src/activation/supervisor.ts';
 import { readCurrent, readJournal, verifyInstalled, versionPaths } from '../../src/activation/versions.ts';
+import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
 import { homePaths } from '../../src/store/home.ts';
+import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { runDchat } from '../download/fixture.ts';
-import { BINS, REPO_ROOT } from '../helpers/cli.ts';
+import { BINS, dchat, dchatSign, describeRun, REPO_ROOT } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/node-procs.ts';
 import { homeWithVersions, type ReleaseRepo, releaseBuild, releaseRepo } from '../helpers/release-builds.ts';
 
 let repo: ReleaseRepo;
@@ -155,15 +161,76 @@ describe('supervised node start', () => {
   });
 });
 
+/** A signed genesis (one holder, one validator) pinned in each of `homes`. */
+async function pinGenesis(homes: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'dchat-genesis-'));
+  const keys: Record<string, string> = {};
+  for (const k of ['root', 'holder', 'validator']) {
+    const r = await dchatSign(['keygen', '--out', join(dir, `${k}.key`), '--json']);
+    assert.equal(r.code, 0, describeRun(r));
+    keys[k] = (JSON.parse(r.stdout) as { public: string }).public;
+  }
+  const spec = {
+    network_id: 'dchat-supervisor-test',
+    holders: [{ public_key: keys.holder, weight: 100 }],
+    validators: [{ key_id: 'validator-0', public_key: keys.validator, stake: 100 }],
+  };
+  await writeFile(join(dir, 'network.json'), JSON.stringify(spec));
+  const g = join(dir, 'genesis.json');
+  const r = await dchatSign([
+    'genesis',
+    '--spec',
+    join(dir, 'network.json'),
+    '--root-key',
+    join(dir, 'root.key'),
+    '--out',
+    g,
+  ]);
+  assert.equal(r.code, 0, describeRun(r));
+  for (const home of homes) {
+    const p = await dchat(['--home', home, 'governance', 'init', '--genesis', g]);
+    assert.equal(p.code, 0, describeRun(p));
+  }
+}
+
 describe('switch, health-gated rollback, update rollback', () => {
-  test('switch to a healthy version, roll back an unhealthy one, refuse a rollback below the hard fork', async () => {
+  const observers: NodeProcess[] = [];
+  after(async () => {
+    await stopAll(observers);
+  });
+
+  test('switch to a healthy version, roll back an unhealthy one (the network is told), refuse a rollback below the hard fork', async () => {
     const home = await homeWithVersions(repo, ['1.0.0', '1.1.0', '1.2.0']);
     const paths = homePaths(home);
     const vp = versionPaths(paths);
     const events: SupervisorEvent[] = [];
+    // Another node of the same network (same TUF root and metadata, same genesis), which the
+    // supervised node's children dial: it must hear of the rollback from the signed note the
+    // restarted child gossips.
+    const obsHome = await homeWithVersions(repo, []);
+    const check = await runDchat(['--home', obsHome, 'update', 'check']);
+    assert.equal(check.code, 0, check.stderr);
+    await pinGenesis([home, obsHome]);
+    const observer = await spawnNode({
+      name: 'observer',
+      home: obsHome,
+      role: 'relay',
+      args: [
+        '--home',
+        obsHome,
+        'node',
+        'start',
+        '--json',
+        '--role',
+        'relay',
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+      ],
+    });
+    observers.push(observer);
     const sup = new Supervisor({
       paths,
-      childArgs: ['--listen', '/ip4/127.0.0.1/tcp/0'],
+      childArgs: ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', observer.addresses[0] as string],
       env: process.env,
       log: pino({ level: 'silent' }),
       now: () => new Date(),
@@ -196,6 +263,20 @@ describe('switch, health-gated rollback, update rollback', () => {
       assert.ok(events.some((e) => e.event === 'rolled_back' && e.from === '1.2.0' && e.to === '1.1.0'));
       const lv = await runDchat(['--home', home, 'update', 'list-versions']);
       assert.match(lv.stdout, /Version 1\.2\.0 \(installed, rolled back\)/);
+      // The restarted 1.1.0 child signed a "rolled back" note (its node key: not a validator, no
+      // stake) and gossiped it: the other node lists it.
+      const heard = await waitFor(
+        'the rollback note on the other node',
+        async () => {
+          const r = await dchat(['--home', obsHome, '--json', 'governance', 'status']);
+          if (r.code !== 0) return false;
+          const st = JSON.parse(r.stdout) as GovernanceStatusResult;
+          return st.rollbacks.find((x) => x.version === '1.2.0');
+        },
+        60_000,
+      );
+      assert.deepEqual([heard.to, heard.height, heard.key_id, heard.stake], ['1.1.0', 200, null, 0]);
+      assert.match(heard.reason, /did not report healthy within 30000 ms/);
 
       // 1.0.0 is below the hard fork to 1.1.0 activated at height 100.
       const refused = await runDchat(['--home', home, 'update', 'rollback', '--to', '1.0.0']);

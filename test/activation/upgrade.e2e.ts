@@ -225,6 +225,22 @@ describe('dchat-test upgrade on real builds', () => {
           ['legacy', 'kept on 1.0.0'],
         ],
       );
+      // The upgrade panels (dashboard/upgrade.ts): the approved proposal with all validator stake
+      // ready (signed readiness notes), and each switched node's switch from its supervisor journal.
+      const up = await waitFor(
+        'the whole stake ready on the dashboard',
+        async () => {
+          const s = (await (await fetch(`${dash}api/state`)).json()) as DashboardState;
+          const p = s.upgrade?.proposals[0];
+          return p && p.status === 'approved' && p.ready_stake === p.total_stake ? s : false;
+        },
+        90_000,
+      );
+      for (const id of ['v0', 'v1', 'v2', 'u0'])
+        assert.ok(
+          up.events.some((e) => e.node === id && e.kind === 'switch' && e.to === '1.1.0'),
+          `the switch of ${id} on the dashboard: ${JSON.stringify(up.events)}`,
+        );
       // It keeps running after the upgrade, until SIGTERM.
       assert.equal(child.exitCode, null);
       child.kill('SIGTERM');

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isSecurityCode } from '../../src/errors.ts';
 import { verifyCertificate } from '../../src/governance/certificate.ts';
 import { trustGenesis } from '../../src/governance/genesis.ts';
 import { buildGenesisCertificate, verifyGenesisChange } from '../../src/governance/genesis-change.ts';
@@ -40,10 +41,12 @@ function nextGenesis(
   over: { version?: number; network_id?: string } = {},
 ): Genesis {
   const b = net.genesis.signed;
+  const version = over.version ?? b.version + 1;
   return signGenesis(
     {
       ...b,
-      version: over.version ?? b.version + 1,
+      version,
+      ...(version > 1 ? { origin: net.g.origin } : {}),
       network_id: over.network_id ?? b.network_id,
       holders: [...b.holders.slice(0, 3), { public_key: fresh.pub, weight: 100 }],
     },
@@ -117,6 +120,14 @@ test('never a skip, a rollback, another network or a genesis its root did not si
   assert.equal(code(nextGenesis(net, fresh, { version: 3 })), 'E_NOT_FOUND', 'a skip waits, costing nobody');
   assert.equal(code(nextGenesis(net, fresh, { version: 1 })), 'E_ROLLBACK');
   assert.equal(code(nextGenesis(net, fresh, { network_id: 'dchat-other' })), 'E_WRONG_NETWORK');
+  // Another network's origin, or another height clock: not this network's next genesis.
+  const foreign = nextGenesis(net, fresh);
+  assert.equal(code(signGenesis({ ...foreign.signed, origin: 'e'.repeat(64) }, net.root)), 'E_WRONG_NETWORK');
+  assert.equal(
+    code(signGenesis({ ...foreign.signed, created: '2030-01-01T00:00:00.000Z' }, net.root)),
+    'E_MALFORMED',
+  );
+  assert.equal(trustGenesis(foreign).origin, net.g.hash, 'the origin stays the first genesis');
   const unsigned = { ...nextGenesis(net, fresh), signatures: [] };
   assert.equal(code(unsigned), 'E_THRESHOLD');
   const forged = nextGenesis(net, fresh);
@@ -177,4 +188,37 @@ test('after the change the new snapshot counts: a new holder votes, a removed on
   assert.equal(onlyNew.voters, 1);
   const onlyOld = tally(g2, p, pid, [oldVote]);
   assert.equal(onlyOld.voters, 0);
+});
+
+test('objects of a genesis a node moved past are dropped without costing the peers that still hold them', () => {
+  const net = network();
+  const fresh = key();
+  const v2 = nextGenesis(net, fresh);
+  const g2 = trustGenesis(v2);
+  const p = proposal({ ...net, g: g2 });
+  const held = new Map<string, AnyProposal>([[objectId(p), p]]);
+  const removed = net.holders[3] as never;
+  const old = vote(net, p, removed, 'yes');
+  const oldProposal = genesisProposal(net, v2);
+  const base = {
+    proposal: (id: string) => held.get(id),
+    now: () => ({ time_ms: p.submit_time_ms + 5000, height: null }),
+  };
+  const strict = makeObjectCheck(g2, base);
+  const lenient = makeObjectCheck(g2, {
+    ...base,
+    pastGenesis: (h: string) => (h === net.g.hash ? net.g : undefined),
+    pastMember: (k: string) => net.g.holderIndex.has(k) && !g2.holderIndex.has(k),
+  });
+  const code = (c: typeof strict, kind: 'vote' | 'proposal', o: object) => {
+    const r = c(kind, objectId(o), o);
+    return r.ok ? 'ok' : r.code;
+  };
+  assert.equal(code(strict, 'vote', old), 'E_UNTRUSTED_KEY');
+  assert.equal(code(lenient, 'vote', old), 'E_CHAIN_MISMATCH');
+  assert.equal(isSecurityCode('E_CHAIN_MISMATCH'), false);
+  assert.equal(code(strict, 'proposal', oldProposal), 'E_ROLLBACK');
+  assert.equal(code(lenient, 'proposal', oldProposal), 'E_CHAIN_MISMATCH');
+  // Someone who was never a holder is still a security refusal.
+  assert.equal(code(lenient, 'vote', vote(net, p, key(), 'yes')), 'E_UNTRUSTED_KEY');
 });

@@ -7,7 +7,7 @@
  * new holder counts and one by the removed holder is refused.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { trustUpdate } from '../../src/download/trust-session.ts';
@@ -60,10 +60,16 @@ describe('a certified genesis change on real node processes', () => {
     nodes.push(n);
     return n;
   };
-  const signGenesis = async (name: string, version: number, holders: string[]) => {
+  const signGenesis = async (
+    name: string,
+    version: number,
+    holders: string[],
+    origin?: { origin: string; created: string },
+  ) => {
     const spec = {
       network_id: 'dchat-genesis-test',
       version,
+      ...origin,
       params: {
         min_voting_period_ms: 1000,
         block_interval_ms: 1000,
@@ -99,8 +105,12 @@ describe('a certified genesis change on real node processes', () => {
     dir = await mkdtemp(join(repo.base, 'keys-'));
     for (const name of ['h0', 'h1', 'h2', 'hOld', 'hNew', 'v0', 'v1', 'v2', 'root'])
       k[name] = await keygen(dir, name);
-    v1File = (await signGenesis('genesis-v1', 1, ['h0', 'h1', 'h2', 'hOld'])).file;
-    const v2 = await signGenesis('genesis-v2', 2, ['h0', 'h1', 'h2', 'hNew']);
+    const v1 = await signGenesis('genesis-v1', 1, ['h0', 'h1', 'h2', 'hOld']);
+    v1File = v1.file;
+    // The next genesis names the first as its origin and keeps its height clock.
+    const created = (JSON.parse(await readFile(v1File, 'utf8')) as { signed: { created: string } }).signed
+      .created;
+    const v2 = await signGenesis('genesis-v2', 2, ['h0', 'h1', 'h2', 'hNew'], { origin: v1.hash, created });
     v2File = v2.file;
     v2Hash = v2.hash;
   });
@@ -234,6 +244,13 @@ describe('a certified genesis change on real node processes', () => {
     await stopAll([c]);
     await start(hc, 'user-c-again', undefined, [a, b]);
     assert.equal((await status(hc)).genesis_hash, v2Hash);
+    // The fork id names the network's first genesis: the restarted node (v2 from its home) and
+    // the others (moved to v2 while running) are one network, not two forks.
+    const forkOf = async (h: HomePaths) =>
+      json<{ fork?: { fork_id: { hash: string } | null } | null }>(
+        await dchat(['--home', h.home, 'node', 'status', '--json'], { timeoutMs: 30_000 }),
+      ).fork?.fork_id?.hash;
+    assert.equal(await forkOf(hc), await forkOf(ha));
     const reinit = await gov(hc, ['init', '--genesis', v1File]);
     assert.notEqual(reinit.code, 0, describeRun(reinit));
   });

@@ -270,7 +270,9 @@ test('certificate table: replay for another version or network, tampering, thin 
   assert.equal(code(cert, elsewhere), 'E_WRONG_NETWORK');
   assert.equal(code({ ...cert, network_id: 'dchat-other' }, elsewhere), 'E_WRONG_NETWORK');
   // Same network, another genesis (changed snapshot): refused too.
-  const changed = trustGenesis(signGenesis({ ...net.genesis.signed, version: 2 }, net.root));
+  const changed = trustGenesis(
+    signGenesis({ ...net.genesis.signed, version: 2, origin: net.g.hash }, net.root),
+  );
   assert.equal(code(cert, changed), 'E_WRONG_NETWORK');
   // Tampered votes and approvals.
   const flip = structuredClone(cert);

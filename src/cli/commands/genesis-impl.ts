@@ -51,10 +51,13 @@ export async function genesis(o: GenesisFlags, env: CommandEnv): Promise<void> {
     format: GENESIS_FORMAT,
     network_id: spec.network_id,
     version: spec.version,
-    created: env.ctx
-      .now()
-      .toISOString()
-      .replace(/\.\d+Z$/, '.000Z'),
+    ...(spec.origin !== undefined ? { origin: spec.origin } : {}),
+    created:
+      spec.created ??
+      env.ctx
+        .now()
+        .toISOString()
+        .replace(/\.\d+Z$/, '.000Z'),
     params: { ...DEFAULT_GOVERNANCE_PARAMS, ...spec.params },
     root: { public_keys: keys.map((k) => k.publicHex), threshold },
     holders: spec.holders,

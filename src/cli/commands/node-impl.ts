@@ -14,10 +14,9 @@ import { hostPlatform } from '../../model/platform.ts';
 import { DOWNLOAD_KINDS, parseSourceKind, type SourceKind } from '../../model/source-kind.ts';
 import type { NotesStatus } from '../../node/activation-notes.ts';
 import { controlRequest } from '../../node/control.ts';
-import { DchatNode } from '../../node/daemon.ts';
 import type { HeightSourceSpec, HeightStatus } from '../../node/heights.ts';
 import { DEFAULT_LISTEN, NODE_ROLES, type NodeRole } from '../../node/node-config.ts';
-import { startObservability } from '../../node/observability.ts';
+import type { startObservability } from '../../node/observability.ts';
 import { keyFileOptions, loadSigningKeyFile } from '../../release/key-files.ts';
 import { usesPublicNetwork } from '../../store/trust-origin.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
@@ -25,6 +24,12 @@ import type { CommandEnv } from '../program.ts';
 import { NEVER_HEALTHY, VERSION } from '../version.ts';
 import { parseHostPort } from './mirror-impl.ts';
 import { passphraseSource } from './release-keys.ts';
+
+/**
+ * The node's own code (libp2p, gossip, stores, metrics): loaded only by a process that runs the
+ * node, not by a supervisor, which runs the node as a child and so stays small.
+ */
+const loadNode = () => Promise.all([import('../../node/daemon.ts'), import('../../node/observability.ts')]);
 
 /** Bootstrap peers of the public dchat network. None exist yet: a node dials only --bootstrap. */
 export const PUBLIC_BOOTSTRAP: readonly string[] = [];
@@ -160,6 +165,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
     // node has stopped. Nothing under the home has been touched yet.
     if (!env.ctx.env[SUPERVISED_ENV])
       throw new UsageError('--standby', 'only for a node its supervisor starts');
+    await loadNode();
     env.out.record({ event: 'standby', pid: process.pid });
     if (!(await awaitGo(process.stdin))) return 0;
   }
@@ -173,6 +179,7 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
         env,
       );
   }
+  const [{ DchatNode }, { startObservability }] = await loadNode();
   const log = env.logs.forComponent('node');
   const node = await DchatNode.create(
     env.paths,
