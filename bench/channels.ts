@@ -211,7 +211,15 @@ export async function benchChannels(args: string[]): Promise<boolean> {
           'download',
           { version: '1.0.0', platform: 'linux-x64', ...(c.only ? { only: c.only } : {}) },
           900_000,
-        );
+        ).catch(async (err: unknown) => {
+          // Say what happened to the node (an empty answer means it went away mid-download).
+          const gone = fetcher.child.exitCode ?? fetcher.child.signalCode;
+          const log = readFileSync(join(home, 'node.log'), 'utf8').slice(-1500);
+          throw new Error(
+            `${c.name}: ${(err as Error).message} (fetcher node ${gone === null ? 'still running' : `exited: ${gone}`}; log tail: ${log})`,
+            { cause: err },
+          );
+        });
         const ms = performance.now() - t0;
         if (values.keep)
           console.log(
@@ -239,17 +247,31 @@ export async function benchChannels(args: string[]): Promise<boolean> {
     await measure({ name: 'all' }, 'warm-up');
     const times = new Map<string, number[]>(channels.map((c) => [c.name, []]));
     const split = new Map<string, Record<string, number>>();
+    const failed = new Map<string, string>();
     for (let i = 0; i < runs; i++)
       for (const c of channels) {
-        const r = await measure(c, i, warmCache);
+        const r = await measure(c, i, warmCache).catch((err: unknown) => {
+          // One channel failing is a result to report, not a reason to lose the others'.
+          failed.set(c.name, (err as Error).message);
+          console.log(`channels: run ${i + 1} ${c.name}: FAILED: ${(err as Error).message}`);
+          return undefined;
+        });
+        if (!r) continue;
         times.get(c.name)?.push(r.ms);
         split.set(c.name, r.by);
         console.log(`channels: run ${i + 1} ${c.name}: ${r.ms.toFixed(0)} ms (load average ${loadavg()})`);
       }
+    if (!times.get('https')?.length) throw new Error('the HTTPS reference failed: no ratio to give');
     const ref = median(times.get('https') as number[]);
     const ratio = (name: string) => median(times.get(name) as number[]) / ref;
     for (const c of channels) {
       const t = times.get(c.name) as number[];
+      if (t.length === 0) {
+        console.log(
+          `channels: ${c.name.padEnd(10)} FAILED in every run (${failed.get(c.name)?.slice(0, 300)})`,
+        );
+        continue;
+      }
       const m = median(t);
       const by = Object.entries(split.get(c.name) ?? {})
         .map(([k, v]) => `${k} ${mib(v)}`)
@@ -259,6 +281,7 @@ export async function benchChannels(args: string[]): Promise<boolean> {
       );
     }
     console.log(`channels: load average ${loadavg()} at the end`);
+    if (failed.size > 0) return false;
     if (!times.has('all')) return true;
     // Together must not be slower than the fastest channel alone (the planner gives a slow channel less).
     const fastest = Math.min(...channels.filter((c) => c.name !== 'all').map((c) => ratio(c.name)));

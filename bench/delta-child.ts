@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeToFile } from '../src/download/decode.ts';
 import type { Encoding } from '../src/model/encoded.ts';
-import { bsdiffBest, zstdBytes } from '../src/release/delta.ts';
+import { bsdiffBest, zstdPatchFrom } from '../src/release/delta.ts';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'make') {
@@ -22,7 +22,7 @@ if (cmd === 'make') {
     let t1 = 0;
     let t2 = 0;
     const [zpf, bsdz] = await Promise.all([
-      zstdBytes(newBytes, readFileSync(oldPath)).finally(() => {
+      zstdPatchFrom(oldPath, newPath, tmp).finally(() => {
         t1 = performance.now();
       }),
       bsdiffBest(oldPath, newPath, tmp, newBytes.length).finally(() => {

@@ -3,7 +3,7 @@
  * and a patch from each older package, each made with every differ available and the smallest
  * kept, measured per pair:
  *   zstd             zstd -19 with a window over the whole file (node:zlib, libzstd);
- *   zstd-patch-from  the same with the old package as dictionary (zstd --patch-from);
+ *   zstd-patch-from  the zstd tool's --patch-from (the old package as dictionary, --long);
  *   bsdiff-best      the Debian `bsdiff` tool's patch, its three bzip2 blocks each re-framed as
  *                    the smaller of zstd -19 and brotli 11, the control block by columns (both
  *                    decoded by node:zlib, nothing beyond Node on the applying node). bsdiff-zstd
@@ -45,6 +45,8 @@ export const BSDIFF_MAX_BYTES = 64 * 1024 * 1024;
 /** The compressed full file is published only below this share of the package. */
 export const FULL_SHARE = 0.9;
 export const ZSTD_LEVEL = 19;
+/** zstd --patch-from level for packages over BSDIFF_MAX_BYTES. */
+export const ZSTD_LARGE_LEVEL = 9;
 
 export interface Encoded {
   algorithm: Encoding;
@@ -76,6 +78,34 @@ export function zstdBytes(data: Buffer, dictionary?: Buffer): Promise<Buffer> {
       (err, r) => (err ? rej(err) : res(r)),
     ),
   );
+}
+
+/**
+ * `zstd --patch-from` by the zstd tool (dictionary = the old package, a long-distance window over
+ * both). Not node:zlib's dictionary option: in-process, the base's long matches were lost on
+ * large files (two 132 MB dchat builds differing in their last 5 MB: 27 MB instead of 15 KB).
+ * The node decodes the frame with the base as dictionary (download/decode.ts).
+ */
+export async function zstdPatchFrom(oldPath: string, newPath: string, tmp: string): Promise<Buffer> {
+  const [o, n] = await Promise.all([stat(oldPath), stat(newPath)]);
+  const out = join(tmp, `zpf-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    await runTool('zstd', [
+      '-q',
+      '-f',
+      // Above BSDIFF_MAX_BYTES level 19's optimal parser took over ten minutes on a 132 MB build;
+      // level 9 with the long window finds the same long matches in seconds (15 KB at level 3).
+      `-${Math.max(o.size, n.size) > BSDIFF_MAX_BYTES ? ZSTD_LARGE_LEVEL : ZSTD_LEVEL}`,
+      `--long=${windowLog(Math.max(o.size, n.size))}`,
+      `--patch-from=${oldPath}`,
+      newPath,
+      '-o',
+      out,
+    ]);
+    return await readFile(out);
+  } finally {
+    await rm(out, { force: true });
+  }
 }
 
 /** Runs a tool; stdin from `input`, stdout collected (capped), stderr kept for the message. */
@@ -259,7 +289,7 @@ export async function compressedFull(c: EncodeContext): Promise<Encoded | undefi
 export async function bestPatch(c: EncodeContext, oldPath: string, tag: string): Promise<PairMeasure> {
   const tried: PairMeasure['tried'] = [];
   const made: Encoded[] = [];
-  const oldBytes = await readFile(oldPath);
+  const oldSize = (await stat(oldPath)).size;
   const attempt = async (algorithm: Encoding, make: () => Promise<Buffer>) => {
     const t0 = performance.now();
     try {
@@ -275,8 +305,8 @@ export async function bestPatch(c: EncodeContext, oldPath: string, tag: string):
   // Both at once (zstd in libuv's pool, bsdiff its own process): on two cores the wall time is
   // the slower one's, and peak memory their sum (about 1 GiB for a 34 MB binary).
   await Promise.all([
-    attempt('zstd-patch-from', () => zstdBytes(c.newBytes, oldBytes)),
-    Math.max(oldBytes.length, c.newBytes.length) <= BSDIFF_MAX_BYTES
+    attempt('zstd-patch-from', () => zstdPatchFrom(oldPath, c.newPath, c.tmp)),
+    Math.max(oldSize, c.newBytes.length) <= BSDIFF_MAX_BYTES
       ? attempt('bsdiff-best', () => bsdiffBest(oldPath, c.newPath, c.tmp, c.newBytes.length))
       : tried.push({ algorithm: 'bsdiff-best', ms: 0, error: `skipped: over ${BSDIFF_MAX_BYTES} bytes` }),
   ]);

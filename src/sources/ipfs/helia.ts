@@ -16,6 +16,7 @@ import { MemoryBlockstore } from 'blockstore-core';
 import { FsBlockstore } from 'blockstore-fs';
 import { createHeliaLight } from 'helia';
 import type { Blockstore } from 'interface-blockstore';
+import { guardCancelledReads } from './cancelled-reads.ts';
 
 export type EmbeddedHelia = Helia & { libp2p: Libp2p };
 
@@ -29,6 +30,7 @@ export interface HeliaOptions {
 
 /** A started Helia node that exchanges blocks with `libp2p`'s peers over bitswap only. */
 export async function startHelia(o: HeliaOptions): Promise<EmbeddedHelia> {
+  guardCancelledReads();
   const blockstore = o.blockstore ?? (o.blocksDir ? new FsBlockstore(o.blocksDir) : new MemoryBlockstore());
   const helia = createHeliaLight({ blockstore });
   // The libp2p is the caller's: Helia neither creates, starts nor stops it (withLibp2pLight would

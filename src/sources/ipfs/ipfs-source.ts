@@ -17,6 +17,7 @@
 import { CID } from 'multiformats/cid';
 import { DchatError, SourceError } from '../../errors.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
+import { noteCancelledRead } from './cancelled-reads.ts';
 import type { EmbeddedHelia } from './helia.ts';
 
 export const IPFS_STALL_MS = 30_000;
@@ -130,6 +131,8 @@ export class IpfsSource implements Source {
     const stallMs = this.init.stallMs ?? IPFS_STALL_MS;
     const stall = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
+    // The exporter may leave rejections behind once this read is cancelled (helia.ts).
+    signal.addEventListener('abort', noteCancelledRead, { once: true });
     let timer = setTimeout(() => stall.abort(), stallMs);
     let got = 0;
     try {

@@ -15,6 +15,7 @@ import { MemoryBlockstore } from 'blockstore-core';
 import type { CID } from 'multiformats/cid';
 import { BanList } from '../../../src/gossip/libp2p/bans.ts';
 import { createNodeLibp2p, type DchatLibp2p } from '../../../src/node/libp2p.ts';
+import { isAbortedBlockRead, noteCancelledRead } from '../../../src/sources/ipfs/cancelled-reads.ts';
 import { type EmbeddedHelia, startHelia } from '../../../src/sources/ipfs/helia.ts';
 import { IpfsSource, parseCid } from '../../../src/sources/ipfs/ipfs-source.ts';
 import { importBytesKubo, importFileKubo } from '../../../src/sources/ipfs/kubo-cid.ts';
@@ -183,4 +184,22 @@ describe('IpfsSource over bitswap', () => {
     );
     assert.equal(await src.fetchChunkTable('t', { maxBytes: 10 }), undefined);
   });
+});
+
+test("isAbortedBlockRead: only the block layer's abort errors, once a read was cancelled", () => {
+  const named = (name: string) => Object.assign(new Error('x'), { name });
+  const ours = [
+    named('AbortError'),
+    named('LoadBlockFailedError'),
+    named('PutFailedError'),
+    named('GetFailedError'),
+  ];
+  // Other modules of this process may have cancelled reads already: the rule after one is what counts.
+  noteCancelledRead();
+  for (const e of ours) assert.equal(isAbortedBlockRead(e), true, e.name);
+  for (const e of [new TypeError('x is undefined'), named('DchatError'), named('NotUnixFSError')])
+    assert.equal(isAbortedBlockRead(e), false, e.name);
+  assert.equal(isAbortedBlockRead(undefined), false);
+  assert.equal(isAbortedBlockRead(null), false);
+  assert.equal(isAbortedBlockRead('AbortError'), false);
 });
