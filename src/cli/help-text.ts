@@ -193,7 +193,21 @@ const HELP: Record<string, CommandHelp> = {
       'dchat-test chaos-byzantine --malicious-nodes 3',
       'dchat-test chaos-mirrors --fail-rate 0.5',
       'dchat-test chaos-partition --duration 60s',
+      'dchat-test upgrade --from 1.0.0 --to 1.1.0 --fork hard',
       'dchat-test simulate --nodes 10000 --malicious 10% --out coverage.svg',
+    ],
+  },
+  'dchat testnet': {
+    examples: [
+      'dchat testnet --validators 3 --relays 3 --users 2 --release-every 60s',
+      'dchat testnet --scenario upgrade --fork hard --dir ./net   # upgrades itself by governance; Ctrl-C stops it',
+    ],
+  },
+  'dchat-test upgrade': {
+    examples: [
+      'dchat-test upgrade --from 1.0.0 --to 1.1.0 --fork hard',
+      'dchat-test --json upgrade --from 1.0.0 --to 1.1.0 --fork soft --validators 3 --relays 1 --users 1',
+      'dchat-test upgrade --from 1.0.0 --to 1.1.0 --fork hard --unhealthy   # every node must roll back: exit 1',
     ],
   },
   'dchat-test distribute-update': {

@@ -93,7 +93,7 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--builds-dir <dir>', 'reuse release builds already there (dchat-<v>, dchat-<v>-unhealthy)')
     .option('--platform <p>', 'release platform (default: this machine)')
     .option('--voting-period <d>', 'voting period of the proposal (blocks are 1 s)', '30s')
-    .option('--grace-blocks <n>', 'blocks from the end of voting to the activation height', '40')
+    .option('--grace-blocks <n>', 'blocks from the end of voting to the activation height', '60')
     .option('--health-timeout <seconds>', 'how long a switched-to version has to report healthy', '30')
     .option('--timeout <d>', 'give up after this long', '15m')
     .action(lazy(ctx, async () => (await import('./commands/upgrade-impl.ts')).upgrade));

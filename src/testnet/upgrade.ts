@@ -380,7 +380,9 @@ async function nodeReport(
   try {
     const v = await nodeView(n, net.o.to);
     base.version = v.running;
-    base.source = v.source;
+    // Where the package came from, as the node said before the switch (a restarted node lists
+    // what it holds as 'cache').
+    base.source = seen?.source ?? v.source;
     base.rejected = v.refused;
     if (n.role === 'legacy') {
       base.verified =

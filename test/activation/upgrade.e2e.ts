@@ -69,8 +69,10 @@ describe('dchat-test upgrade on real builds', () => {
         dir,
         '--voting-period',
         '30s',
+        // Pre-download, verification and install of a 130 MiB build take over a minute on a
+        // loaded 2-core machine: the grace period must cover it for "ready before the height".
         '--grace-blocks',
-        '45',
+        '75',
         '--timeout',
         '8m',
         // A generous bound for a healthy start on a loaded machine (the unhealthy run sets its own).

@@ -99,7 +99,7 @@ export async function runUpgradeTestnet(
   driveUpgrade(net, {
     fork,
     votingS: 30,
-    graceBlocks: 45,
+    graceBlocks: 60,
     timeoutMs: 20 * 60_000,
     note: say,
     signal: stop.signal,
