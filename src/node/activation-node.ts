@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { SUPERVISED_ENV } from '../activation/parent-watch.ts';
+import { dueHeight } from '../activation/schedule/due-height.ts';
 import { type Candidate, decideAutoUpdate, type PolicyDecision } from '../activation/schedule/policy.ts';
 import { type Action, type ActivationPlan, scheduleActions } from '../activation/schedule/schedule.ts';
 import {
@@ -334,7 +335,11 @@ export function startNodeActivation(
     // The height governance goes by (beacons or a chain; node/heights.ts).
     height: () => {
       const n = governance.now();
-      return n.height === null ? null : { height: n.height, time_ms: n.time_ms };
+      if (n.height === null) return null;
+      // Beacon heights keep a fixed schedule (dueHeight); a chain's or an injected source's do not.
+      const beacons = !node.config.heightSource && (node.config.height?.spec.kind ?? 'beacon') === 'beacon';
+      const interval = beacons ? governance.genesis?.body.params.block_interval_ms : undefined;
+      return dueHeight({ height: n.height, time_ms: n.time_ms }, interval, node.clock().getTime());
     },
     download: async (v) => {
       await node.download(v);
