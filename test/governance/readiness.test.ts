@@ -12,7 +12,7 @@
  * activation height, the pending-upgrade notice and the rollback (screenshot kept in artifacts/).
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { historyEntry, readJournal, versionPaths, writeJournal } from '../../src/activation/versions.ts';
@@ -21,19 +21,14 @@ import type { GovernanceStatusResult } from '../../src/model/governance-control.
 import type { NotesStatus } from '../../src/node/activation-notes.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import type { HomePaths } from '../../src/store/home.ts';
+import { makeGovernance } from '../../src/testnet/governance-net.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { type MirrorRepo, makeHome, makeMirrorRepo, type Published } from '../download/fixture.ts';
 import { ARTIFACTS, loadInChromium } from '../helpers/chromium.ts';
-import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { type CliResult, dchat, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
 import { requireTool } from '../helpers/tools.ts';
 
-async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
-  const file = join(dir, `${name}.key`);
-  const r = await dchatSign(['keygen', '--out', file, '--json']);
-  assert.equal(r.code, 0, describeRun(r));
-  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
-}
 function json<T>(r: CliResult): T {
   assert.equal(r.code, 0, describeRun(r));
   return JSON.parse(r.stdout) as T;
@@ -60,38 +55,15 @@ describe('readiness and rollback notes on real node processes', () => {
     repo = await makeMirrorRepo();
     pub = await repo.publish('1.1.0', 200_000);
     dir = await mkdtemp(join(repo.base, 'keys-'));
-    for (let i = 0; i < 3; i++) holders.push(await keygen(dir, `holder-${i}`));
-    for (let i = 0; i < 3; i++) validators.push(await keygen(dir, `validator-${i}`));
-    const root = await keygen(dir, 'root');
-    const spec = {
-      network_id: 'dchat-readiness-test',
-      params: {
-        min_voting_period_ms: 1000,
-        block_interval_ms: 1000,
-        max_clock_skew_ms: 30_000,
-        min_deposit: 10,
-      },
-      holders: holders.map((h) => ({ public_key: h.pub, weight: 100 })),
-      validators: validators.map((v, i) => ({
-        key_id: `validator-${i}`,
-        public_key: v.pub,
-        stake: [40, 30, 30][i],
-      })),
-    };
-    const specFile = join(dir, 'network.json');
-    await writeFile(specFile, JSON.stringify(spec));
-    genesisFile = join(dir, 'genesis.json');
-    const r = await dchatSign([
-      'genesis',
-      '--spec',
-      specFile,
-      '--root-key',
-      root.file,
-      '--out',
-      genesisFile,
-      '--json',
-    ]);
-    assert.equal(r.code, 0, describeRun(r));
+    const g = await makeGovernance({
+      dir,
+      networkId: 'dchat-readiness-test',
+      holders: 3,
+      stakes: [40, 30, 30],
+    });
+    holders.push(...g.holders);
+    validators.push(...g.validators);
+    genesisFile = g.genesisFile;
   });
   after(async () => {
     await stopAll(nodes);

@@ -9,31 +9,22 @@
  * Prints the measured staleness (with the load average, as the machine is shared).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GENESIS_FORMAT, type GenesisBody } from '../../src/model/governance.ts';
 import { controlRequest } from '../../src/node/control.ts';
 import type { HeightStatus } from '../../src/node/heights.ts';
 import type { HomePaths } from '../../src/store/home.ts';
+import { makeGovernance } from '../../src/testnet/governance-net.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { PARAMS, signGenesis } from '../governance/fixtures.ts';
-import { dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { dchat, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
 
 const BLOCK_MS = 1000;
 /** Room for one gossip hop chain and a loaded 2-core machine. */
 const MARGIN_MS = 1000;
 const SAMPLE_FOR_MS = 20_000;
-
-async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
-  const file = join(dir, `${name}.key`);
-  const r = await dchatSign(['keygen', '--out', file, '--json']);
-  assert.equal(r.code, 0, describeRun(r));
-  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
-}
 
 interface Status {
   height?: HeightStatus;
@@ -54,36 +45,16 @@ describe('height beacon lag on five real nodes', () => {
 
   before(async () => {
     repo = await makeMirrorRepo();
-    const dir = await mkdtemp(join(repo.base, 'keys-'));
-    for (let i = 0; i < 3; i++) validators.push(await keygen(dir, `validator-${i}`));
-    const holder = await keygen(dir, 'holder');
-    const root = await keygen(dir, 'root');
-    const { loadSigningKeyFile } = await import('../../src/release/key-files.ts');
-    const rootKey = await loadSigningKeyFile(root.file);
-    const body: GenesisBody = {
-      format: GENESIS_FORMAT,
-      network_id: 'dchat-lag',
-      version: 1,
-      created: new Date().toISOString().replace(/\.\d+Z$/, '.000Z'),
-      params: {
-        ...PARAMS,
-        min_voting_period_ms: 1000,
-        block_interval_ms: BLOCK_MS,
-        max_clock_skew_ms: 30_000,
-      },
-      root: { public_keys: [rootKey.publicHex], threshold: 1 },
-      holders: [{ public_key: holder.pub, weight: 100 }],
-      validators: validators.map((v, i) => ({
-        key_id: `validator-${i}`,
-        public_key: v.pub,
-        stake: [40, 30, 30][i] as number,
-      })),
-    };
-    genesisFile = join(dir, 'genesis.json');
-    await writeFile(
-      genesisFile,
-      JSON.stringify(signGenesis(body, [{ priv: rootKey.privateKey, pub: rootKey.publicHex }])),
-    );
+    // Three validators (40/30/30 stake) and a holder, made as founders make them.
+    const g = await makeGovernance({
+      dir: join(repo.base, 'keys'),
+      networkId: 'dchat-lag',
+      holders: 1,
+      stakes: [40, 30, 30],
+      blockIntervalMs: BLOCK_MS,
+    });
+    validators.push(...g.validators);
+    genesisFile = g.genesisFile;
   });
   after(async () => {
     await stopAll(nodes);

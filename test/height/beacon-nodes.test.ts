@@ -6,24 +6,15 @@
  * other two (60% < 2/3) can make no height: it stops climbing everywhere.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GENESIS_FORMAT, type GenesisBody } from '../../src/model/governance.ts';
 import type { HeightStatus } from '../../src/node/heights.ts';
 import type { HomePaths } from '../../src/store/home.ts';
+import { makeGovernance } from '../../src/testnet/governance-net.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { PARAMS, signGenesis } from '../governance/fixtures.ts';
-import { dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { dchat, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
-
-async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
-  const file = join(dir, `${name}.key`);
-  const r = await dchatSign(['keygen', '--out', file, '--json']);
-  assert.equal(r.code, 0, describeRun(r));
-  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
-}
 
 interface Status {
   height?: HeightStatus;
@@ -58,31 +49,16 @@ describe('height beacons on real node processes', () => {
 
   before(async () => {
     repo = await makeMirrorRepo();
-    const dir = await mkdtemp(join(repo.base, 'keys-'));
-    for (let i = 0; i < 3; i++) validators.push(await keygen(dir, `validator-${i}`));
-    const holder = await keygen(dir, 'holder');
-    const root = await keygen(dir, 'root');
-    const { loadSigningKeyFile } = await import('../../src/release/key-files.ts');
-    const rootKey = await loadSigningKeyFile(root.file);
-    const body: GenesisBody = {
-      format: GENESIS_FORMAT,
-      network_id: 'dchat-heights',
-      version: 1,
-      created: new Date().toISOString().replace(/\.\d+Z$/, '.000Z'),
-      params: { ...PARAMS, min_voting_period_ms: 1000, block_interval_ms: 1000, max_clock_skew_ms: 30_000 },
-      root: { public_keys: [rootKey.publicHex], threshold: 1 },
-      holders: [{ public_key: holder.pub, weight: 100 }],
-      validators: validators.map((v, i) => ({
-        key_id: `validator-${i}`,
-        public_key: v.pub,
-        stake: [40, 30, 30][i] as number,
-      })),
-    };
-    genesisFile = join(dir, 'genesis.json');
-    await writeFile(
-      genesisFile,
-      JSON.stringify(signGenesis(body, [{ priv: rootKey.privateKey, pub: rootKey.publicHex }])),
-    );
+    // Three validators (40/30/30 stake) and a holder, made as founders make them.
+    const g = await makeGovernance({
+      dir: join(repo.base, 'keys'),
+      networkId: 'dchat-heights',
+      holders: 1,
+      stakes: [40, 30, 30],
+      blockIntervalMs: 1000,
+    });
+    validators.push(...g.validators);
+    genesisFile = g.genesisFile;
   });
   after(async () => {
     await stopAll(nodes);
