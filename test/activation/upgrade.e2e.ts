@@ -30,7 +30,9 @@ function leftovers(dir: string): string[] {
   return ps.split('\n').filter((l) => l.includes(dir));
 }
 
-describe('dchat-test upgrade on real builds', () => {
+// The three runs are separate testnets (own dirs, homes, free ports) that mostly wait on voting
+// periods and block heights: they run side by side, so the stage costs the longest of them.
+describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
   let base: string;
   let builds: string;
   before(async () => {
@@ -54,7 +56,7 @@ describe('dchat-test upgrade on real builds', () => {
       'dchat-test',
       [
         '--home',
-        join(base, 'home'),
+        join(base, `${name}-home`),
         '--json',
         'upgrade',
         '--from',
@@ -152,7 +154,7 @@ describe('dchat-test upgrade on real builds', () => {
       [
         BINS.dchat,
         '--home',
-        join(base, 'home'),
+        join(base, 'testnet-home'),
         '--json',
         'testnet',
         '--scenario',

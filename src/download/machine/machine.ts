@@ -368,7 +368,9 @@ export class DownloadMachine {
     // Ranked by priority first: the best priority among the network sources.
     const top = ranked.find((h) => !this.isLocal(h.id))?.priority;
     for (const h of ranked) {
-      const ms = this.isLocal(h.id) ? undefined : this.book.pace(h.id);
+      // Only a source that can serve every chunk sets the pace: a fast peer holding a few chunks
+      // must not starve the only sources of the rest (a swarm's peers).
+      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.book.pace(h.id);
       if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
     }
     for (const h of ranked) {
@@ -386,7 +388,7 @@ export class DownloadMachine {
       }
       const held = this.book.holding(h.id);
       const mine =
-        local || share <= 1
+        local || share <= 1 || held || this.book.swarm
           ? runChunks
           : runForSpeed(
               runChunks,
