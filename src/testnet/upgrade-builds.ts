@@ -42,7 +42,8 @@ export function releaseExecutable(
     if (existsSync(out)) return out;
     // Built under its final name in a directory of its own (the build names its .buildinfo.json
     // after it), then moved into `dir`: a file named like a build there is a whole build.
-    const tmpDir = `${out}.building`;
+    // Of this process alone: another process may be making the same build into the same dir.
+    const tmpDir = `${out}.building-${process.pid}`;
     await rm(tmpDir, { recursive: true, force: true });
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, buildFileName(b));

@@ -37,7 +37,8 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
   let builds: string;
   before(async () => {
     base = await mkdtemp(join(tmpdir(), 'dchat-upgrade-e2e-'));
-    builds = join(base, 'builds');
+    // The run's shared builds (scripts/test.sh): the same 1.0.0 and 1.1.0 other test files use.
+    builds = process.env.DCHAT_TEST_BUILDS || join(base, 'builds');
     const t0 = Date.now();
     // One build at a time: each is a CPU-heavy esbuild + postject run.
     await releaseExecutable(builds, { version: '1.0.0' });
@@ -74,7 +75,7 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
         // Pre-download, verification and install of a 130 MiB build take over a minute on a
         // loaded 2-core machine: the grace period must cover it for "ready before the height".
         '--grace-blocks',
-        '75',
+        '120',
         '--timeout',
         '8m',
         // A generous bound for a healthy start on a loaded machine (the unhealthy run sets its own).

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex } from '../../src/crypto/hash.ts';
@@ -27,14 +27,31 @@ export const PLATFORM = hostPlatform(process.platform, process.arch);
 
 const dir = mkdtempSync(join(tmpdir(), 'dchat-builds-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+/**
+ * Where builds go: DCHAT_TEST_BUILDS (scripts/test.sh makes one for the whole run, so the test
+ * files that need the same build share it), else this process's temp directory.
+ */
+export const BUILDS_DIR = process.env.DCHAT_TEST_BUILDS || dir;
 const built = new Map<string, string>();
 
-/** The executable of `version` built from this checkout (cached for the process). */
+/**
+ * The executable of `version` built from this checkout (cached for the process and in
+ * BUILDS_DIR). Built in a directory of this process's own and renamed into place, so another
+ * test process never runs a half-written build; two racing builders both finish, the last
+ * rename wins and the bytes are the same (the build is deterministic).
+ */
 export function releaseBuild(version: string, o: { neverHealthy?: boolean } = {}): string {
   const key = `${version}${o.neverHealthy ? '-unhealthy' : ''}`;
   const have = built.get(key);
   if (have) return have;
-  const out = join(dir, `dchat-${key}`);
+  const out = join(BUILDS_DIR, `dchat-${key}`);
+  if (existsSync(out)) {
+    built.set(key, out);
+    return out;
+  }
+  const tmpDir = `${out}.building-${process.pid}`;
+  mkdirSync(tmpDir, { recursive: true });
+  const tmp = join(tmpDir, `dchat-${key}`);
   const r = spawnSync(
     process.execPath,
     [
@@ -44,7 +61,7 @@ export function releaseBuild(version: string, o: { neverHealthy?: boolean } = {}
       '--source',
       REPO_ROOT,
       '--out',
-      out,
+      tmp,
       '--version-stamp',
       version,
       ...(o.neverHealthy ? ['--test-never-healthy'] : []),
@@ -52,6 +69,9 @@ export function releaseBuild(version: string, o: { neverHealthy?: boolean } = {}
     { encoding: 'utf8', timeout: 600_000 },
   );
   assert.equal(r.status, 0, `release build ${key} failed:\n${r.stdout}${r.stderr}`);
+  if (existsSync(`${tmp}.buildinfo.json`)) renameSync(`${tmp}.buildinfo.json`, `${out}.buildinfo.json`);
+  renameSync(tmp, out);
+  rmSync(tmpDir, { recursive: true, force: true });
   built.set(key, out);
   return out;
 }
