@@ -388,7 +388,7 @@ export class DownloadMachine {
       }
       const held = this.book.holding(h.id);
       const mine =
-        local || share <= 1 || held || this.book.swarm
+        local || share <= 1 || held
           ? runChunks
           : runForSpeed(
               runChunks,
