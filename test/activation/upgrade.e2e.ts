@@ -47,7 +47,8 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
     process.stderr.write(`upgrade e2e: three release builds in ${Date.now() - t0} ms\n`);
   });
   after(async () => {
-    if (base) await rm(base, { recursive: true, force: true });
+    // Retried: a node a failed run left behind may still be writing its last files.
+    if (base) await rm(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
   });
 
   async function upgrade(name: string, args: string[]): Promise<{ r: CliResult; report: UpgradeReport }> {
@@ -119,14 +120,13 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
     const mirror = report.nodes.find((n) => n.role === 'mirror');
     assert.equal(mirror?.switch_height, null);
     assert.equal(mirror?.verified, true);
-    assert.deepEqual(report.proposal && { ...report.proposal, id: '' }, {
-      id: '',
-      yes: 300,
-      no: 100,
-      abstain: 0,
-      quorum_reached: true,
-      approving_stake: 70,
-    });
+    const { approving_stake, ...tally } = report.proposal ?? { approving_stake: 0 };
+    assert.deepEqual({ ...tally, id: '' }, { id: '', yes: 300, no: 100, abstain: 0, quorum_reached: true });
+    // A hard fork carries the attestations of the validators whose operators consented (70 of
+    // 100); for a soft fork every validator node attests the tally by itself, so the certificate
+    // holds what had arrived when it was built: at least the 2/3 it needs, at most all.
+    if (report.fork === 'hard') assert.equal(approving_stake, 70);
+    else assert.ok(approving_stake >= 67 && approving_stake <= 100, `approving stake ${approving_stake}`);
   }
 
   test('hard fork: every node switches at the activation height; the node left on 1.0.0 is refused', {
