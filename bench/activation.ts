@@ -106,8 +106,8 @@ export async function benchActivation(argv: string[]): Promise<boolean> {
   const n = Number(values.nodes);
   console.log(`activation: building 1.0.0 and 1.1.0 (release build), ${n} homes...`);
   const repo = await releaseRepo([
-    { version: '1.0.0', file: releaseBuild('1.0.0') },
-    { version: '1.1.0', file: releaseBuild('1.1.0') },
+    { version: '1.0.0', file: await releaseBuild('1.0.0') },
+    { version: '1.1.0', file: await releaseBuild('1.1.0') },
   ]);
   try {
     const homes: string[] = [];

@@ -34,9 +34,9 @@ let repo: ReleaseRepo;
 
 before(async () => {
   repo = await releaseRepo([
-    { version: '1.0.0', file: releaseBuild('1.0.0') },
-    { version: '1.1.0', file: releaseBuild('1.1.0') },
-    { version: '1.2.0', file: releaseBuild('1.2.0', { neverHealthy: true }) },
+    { version: '1.0.0', file: await releaseBuild('1.0.0') },
+    { version: '1.1.0', file: await releaseBuild('1.1.0') },
+    { version: '1.2.0', file: await releaseBuild('1.2.0', { neverHealthy: true }) },
   ]);
 });
 after(async () => {

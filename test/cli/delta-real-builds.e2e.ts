@@ -25,8 +25,8 @@ let repo: ReleaseRepo | undefined;
 after(() => repo?.close());
 
 test('a home running build 1.0.0 downloads build 1.1.0 as a patch and ends verified', async (t) => {
-  const v1 = releaseBuild('1.0.0');
-  const v2 = releaseBuild('1.1.0');
+  const v1 = await releaseBuild('1.0.0');
+  const v2 = await releaseBuild('1.1.0');
   const size = statSync(v2).size;
   assert.ok(size > BSDIFF_MAX_BYTES, `a real build is ${size} bytes`);
   repo = await releaseRepo([{ version: '1.0.0', file: v1 }]);

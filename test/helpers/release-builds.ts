@@ -7,8 +7,7 @@
  * operator would.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex } from '../../src/crypto/hash.ts';
@@ -18,9 +17,10 @@ import { initRepository, publishRelease } from '../../src/release/publish.ts';
 import { homePaths } from '../../src/store/home.ts';
 import { writeTrustOrigin } from '../../src/store/trust-origin.ts';
 import { FileTrustStore } from '../../src/store/trust-store.ts';
+import { releaseExecutable } from '../../src/testnet/upgrade-builds.ts';
 import type { SigningKey } from '../../src/trust/keys.ts';
 import { addMirror, runDchat } from '../download/fixture.ts';
-import { BINS, REPO_ROOT } from './cli.ts';
+import { REPO_ROOT } from './cli.ts';
 import { makeKeys } from './repo.ts';
 
 export const PLATFORM = hostPlatform(process.platform, process.arch);
@@ -32,48 +32,18 @@ process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
  * files that need the same build share it), else this process's temp directory.
  */
 export const BUILDS_DIR = process.env.DCHAT_TEST_BUILDS || dir;
-const built = new Map<string, string>();
 
 /**
- * The executable of `version` built from this checkout (cached for the process and in
- * BUILDS_DIR). Built in a directory of this process's own and renamed into place, so another
- * test process never runs a half-written build; two racing builders both finish, the last
- * rename wins and the bytes are the same (the build is deterministic).
+ * The executable of `version` built from this checkout, made once per process and shared through
+ * BUILDS_DIR by src/testnet/upgrade-builds.ts (the harness's own builder: built in a directory of
+ * this process's own and renamed into place, so no process runs a half-written build).
  */
-export function releaseBuild(version: string, o: { neverHealthy?: boolean } = {}): string {
-  const key = `${version}${o.neverHealthy ? '-unhealthy' : ''}`;
-  const have = built.get(key);
-  if (have) return have;
-  const out = join(BUILDS_DIR, `dchat-${key}`);
-  if (existsSync(out)) {
-    built.set(key, out);
-    return out;
-  }
-  const tmpDir = `${out}.building-${process.pid}`;
-  mkdirSync(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `dchat-${key}`);
-  const r = spawnSync(
-    process.execPath,
-    [
-      BINS.dchat,
-      'release',
-      'build',
-      '--source',
-      REPO_ROOT,
-      '--out',
-      tmp,
-      '--version-stamp',
-      version,
-      ...(o.neverHealthy ? ['--test-never-healthy'] : []),
-    ],
-    { encoding: 'utf8', timeout: 600_000 },
+export function releaseBuild(version: string, o: { neverHealthy?: boolean } = {}): Promise<string> {
+  return releaseExecutable(
+    BUILDS_DIR,
+    { version, ...(o.neverHealthy ? { unhealthy: true } : {}) },
+    REPO_ROOT,
   );
-  assert.equal(r.status, 0, `release build ${key} failed:\n${r.stdout}${r.stderr}`);
-  if (existsSync(`${tmp}.buildinfo.json`)) renameSync(`${tmp}.buildinfo.json`, `${out}.buildinfo.json`);
-  renameSync(tmp, out);
-  rmSync(tmpDir, { recursive: true, force: true });
-  built.set(key, out);
-  return out;
 }
 
 export interface ReleaseRepo {
