@@ -221,8 +221,10 @@ export function judgePeer(
       code: 'E_WRONG_NETWORK',
       reason: `peer is on network ${peer.network_id}, not ${local.networkId}`,
     };
-  const f = checkForkId(local.genesisHash, hardForks(local.upgrades), local.head, peer.fork);
-  if (!f.ok) return { code: 'E_FORK_MISMATCH', reason: `${f.reason}: ${f.message}` };
+  const forks = hardForks(local.upgrades);
+  const f = checkForkId(local.genesisHash, forks, local.head, peer.fork);
+  if (!f.ok && !catchingUp(local.genesisHash, forks, local.head, peer, f.reason))
+    return { code: 'E_FORK_MISMATCH', reason: `${f.reason}: ${f.message}` };
   // A peer that has not reached an activation height yet is syncing, not left behind: judging its
   // version at our height would cut it off from the very beacons that bring it to the height (and
   // to its own switch), so a node one block behind, or back from being offline, could never catch up.
@@ -231,4 +233,38 @@ export function judgePeer(
   const v = checkPeerVersion(local.upgrades, peerHead, peer.version);
   if (v) return { code: 'E_FORK_MISMATCH', reason: v };
   return undefined;
+}
+
+/**
+ * Where dchat departs from EIP-2124: Ethereum ships its fork schedule in the software, so a peer
+ * that does not know a fork runs old software. Here a fork is learned from the network (an approved
+ * certificate, by gossip), so a node that was offline when the upgrade was approved cannot know it
+ * until it talks to someone who does; refusing it then would keep it off the network for good. Two
+ * such cases keep talking, each judged by the height the peer says (its hello):
+ *  - remote-stale, but the peer is below the height of the first fork it misses: it has not
+ *    reached that fork, it is behind (back from being offline) and learns it by anti-entropy;
+ *  - local-incompatible-or-stale, and the peer is above our height: it may have passed forks we
+ *    have not learned yet; we are the one catching up (when we learn them our fork id changes and
+ *    the fork guard judges every peer again, now knowing).
+ * A peer that says no height, or is past a fork it does not know, is refused as before: the node
+ * kept on an old version past the height still is. The soft-fork version rule applies either way.
+ */
+export function catchingUp(
+  genesisHash: string,
+  forks: readonly ForkPoint[],
+  head: number,
+  peer: PeerForkClaim,
+  reason: 'remote-stale' | 'local-incompatible-or-stale',
+): boolean {
+  const h = peer.height;
+  if (h === undefined || h === null || peer.fork === null) return false;
+  if (reason === 'local-incompatible-or-stale') return h > head;
+  const list = normalizeForks(forks);
+  let sum = genesisChecksum(genesisHash);
+  for (const f of list) {
+    // The peer's hash is ours before fork f: f is the first fork it misses.
+    if (checksumHex(sum) === peer.fork.hash) return h < f.height;
+    sum = checksumUpdate(sum, f);
+  }
+  return false;
 }

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import {
+  catchingUp,
   checkForkId,
   checkPeerVersion,
   checksumHex,
@@ -169,5 +171,105 @@ test('a peer one block before the activation height on the old version is syncin
   assert.equal(
     judgePeer(local, { network_id: 'n', fork: before, version: '1.0.0' })?.code,
     'E_FORK_MISMATCH',
+  );
+});
+
+test('a node back from being offline (it missed the approval) talks to upgraded peers until it catches up', () => {
+  const genesisHash = 'c'.repeat(64);
+  const upgrades = schedule.slice(0, 1); // the hard fork 1.1.0 at 100
+  const upgraded = { networkId: 'n', genesisHash, upgrades, head: 130 };
+  // It went down at height 40, before the proposal: it knows no fork and says height 40.
+  const lateId = forkIdOf(genesisHash, [], 40);
+  const late = { network_id: 'n', fork: lateId, version: '1.0.0', height: 40 };
+  assert.equal(judgePeer(upgraded, late), undefined, 'the upgraded node hands it the certificate');
+  // Its own view of the upgraded node: a fork it cannot place, from a peer ahead: it is catching up.
+  const lateView = { networkId: 'n', genesisHash, upgrades: [], head: 40 };
+  const up = {
+    network_id: 'n',
+    fork: forkIdOf(genesisHash, hardForks(upgrades), 130),
+    version: '1.1.0',
+    height: 130,
+  };
+  assert.equal(judgePeer(lateView, up), undefined);
+  // Beacons first, certificate later: past the height without knowing the fork it is still behind.
+  assert.equal(judgePeer({ ...lateView, head: 120 }, up), undefined);
+  // Once it learned both and still runs 1.0.0 past the height: refused (the hard-fork version rule).
+  const learned = forkIdOf(genesisHash, hardForks(upgrades), 128);
+  assert.equal(
+    judgePeer(upgraded, { network_id: 'n', fork: learned, version: '1.0.0', height: 128 })?.code,
+    'E_FORK_MISMATCH',
+  );
+  // Switched to 1.1.0: talks.
+  assert.equal(
+    judgePeer(upgraded, { network_id: 'n', fork: learned, version: '1.1.0', height: 128 }),
+    undefined,
+  );
+  // A node past the height that never learned the fork (the legacy node) is refused, as EIP-2124 says.
+  const stale = forkIdOf(genesisHash, [], 120);
+  assert.equal(
+    judgePeer(upgraded, { network_id: 'n', fork: stale, version: '1.0.0', height: 120 })?.code,
+    'E_FORK_MISMATCH',
+  );
+  // And one that says no height is judged at ours: refused.
+  assert.equal(
+    judgePeer(upgraded, { network_id: 'n', fork: lateId, version: '1.0.0' })?.code,
+    'E_FORK_MISMATCH',
+  );
+  // A peer ahead of us on a hash we cannot place talks; one at or below our height does not.
+  const other = { network_id: 'n', fork: { hash: '01234567', next: 0 }, version: '1.1.0' };
+  assert.equal(
+    catchingUp(genesisHash, [], 40, { ...other, height: 41 }, 'local-incompatible-or-stale'),
+    true,
+  );
+  assert.equal(
+    catchingUp(genesisHash, [], 40, { ...other, height: 40 }, 'local-incompatible-or-stale'),
+    false,
+  );
+  assert.equal(
+    catchingUp(genesisHash, [], 40, { ...other, height: null }, 'local-incompatible-or-stale'),
+    false,
+  );
+});
+
+test('property: fork knowledge learned late never cuts a node off, passing a fork unknown does', () => {
+  const genesisHash = 'd'.repeat(64);
+  const arb = fc.record({
+    heights: fc.uniqueArray(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 5 }),
+    known: fc.nat({ max: 5 }),
+    local: fc.integer({ min: 0, max: 1100 }),
+    peer: fc.integer({ min: 0, max: 1100 }),
+  });
+  fc.assert(
+    fc.property(arb, ({ heights, known, local, peer }) => {
+      const all = [...heights].sort((a, b) => a - b);
+      // No min_compatible_version: only the fork ids are judged here.
+      const ups = all.map((h, i) => ({
+        version: `1.${i + 1}.0`,
+        activation_height: h,
+        fork: 'hard' as const,
+      }));
+      const k = Math.min(known, ups.length);
+      const partial = ups.slice(0, k);
+      const full = { networkId: 'n', genesisHash, upgrades: ups, head: local };
+      const peerFull = {
+        network_id: 'n',
+        fork: forkIdOf(genesisHash, hardForks(ups), peer),
+        version: '9.0.0',
+        height: peer,
+      };
+      const peerPartial = { ...peerFull, fork: forkIdOf(genesisHash, hardForks(partial), peer) };
+      // Same knowledge: always talk (EIP-2124).
+      assert.equal(judgePeer(full, peerFull), undefined);
+      const missed = all[k];
+      if (missed === undefined) return;
+      // The peer knows a prefix of the forks: it talks while it is below the first one it misses,
+      // and is refused once it is past it (if we passed it too).
+      if (peer < missed) assert.equal(judgePeer(full, peerPartial), undefined, 'a peer catching up');
+      else if (local >= missed) assert.equal(judgePeer(full, peerPartial)?.code, 'E_FORK_MISMATCH');
+      // We know only the prefix: a peer with everything, ahead of us, is talked to (we catch up).
+      const ours = { ...full, upgrades: partial };
+      if (peer > local) assert.equal(judgePeer(ours, peerFull), undefined, 'we are catching up');
+    }),
+    { numRuns: 500 },
   );
 });

@@ -3,7 +3,9 @@
  * hard fork's height everybody talks; once the height passes, a node that never learned the
  * upgrade is refused (log line, counter, hang-up, and the gater keeps it out), while upgraded
  * peers stay connected. Soft forks: a peer at or above min_compatible_version keeps talking, one
- * below is refused, and the fork id does not change.
+ * below is refused, and the fork id does not change. A node back from being offline after the
+ * height, which never heard of the upgrade, is talked to (it catches up), then refused while it
+ * still runs the old version once it knows.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -110,6 +112,23 @@ test('hard fork: after the height the node without the upgrade is refused, upgra
   // The gater keeps the legacy node out while its refusal lasts.
   await assert.rejects(legacy.node.dial(a.node.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(5000) }));
   assert.ok(!connected(a, legacy));
+});
+
+test('a node back after the height, that missed the approval, is talked to until it learns the fork', async () => {
+  const a = await peer('upgraded-late-a', HARD, '1.1.0');
+  a.view = { ...a.view, head: 20 };
+  // Down since height 5 (its saved beacon tip): it knows no fork and says height 5.
+  const late = await peer('late', [], '1.0.0');
+  await late.node.dial(a.node.getMultiaddrs()[0]!);
+  await until(() => knows(a, late) && knows(late, a), 'hellos with the returning node');
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(a.guard.refused + late.guard.refused, 0, 'neither side refuses: it is catching up');
+  assert.ok(connected(a, late));
+  // Anti-entropy brings it the certificate and the beacons; still on 1.0.0 past the height, its
+  // new fork id makes it say hello again, and the upgraded node now refuses it (until it switches).
+  late.view = { ...late.view, upgrades: HARD, head: 20 };
+  await until(() => a.guard.refused >= 1 && !connected(a, late), 'refused once it knows and did not switch');
+  assert.match(a.guard.lastRefusal?.reason ?? '', /below 1\.1\.0/);
 });
 
 test('soft fork: versions at or above min_compatible_version keep talking, older ones are refused', async () => {
