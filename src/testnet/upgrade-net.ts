@@ -8,6 +8,9 @@
  * validators in a full mesh signing height beacons, relays bootstrapped to the validators, users to
  * the relays. A "legacy" node is kept on `from`: it runs the `from` executable itself, unsupervised
  * (no versions/), so nothing ever switches it; it shows the fork rules after the height.
+ * "Late" nodes (the last users, then relays: no validator stake goes missing from beacons and
+ * votes) are ordinary supervised nodes the drive stops before the proposal and starts again, on the
+ * same home and port, after everyone else switched (`stopNode` / `restartNode`).
  * Fixed loopback ports (taken free at start), as a deployment has: a switched node comes back where
  * its peers dial it.
  */
@@ -20,7 +23,7 @@ import { writeNewKeyPair } from '../release/key-files.ts';
 import { initRepository, publishRelease } from '../release/publish.ts';
 import { cliJson } from './cli-run.ts';
 import { type GovernanceKeys, makeGovernance } from './governance-net.ts';
-import { type NodeProcess, spawnNode, stopAll } from './process.ts';
+import { type NodeProcess, type SpawnOptions, spawnNode, stopAll } from './process.ts';
 import { releaseExecutable } from './upgrade-builds.ts';
 
 export type UpgradeRole = 'validator' | 'relay' | 'user' | 'legacy';
@@ -41,6 +44,8 @@ export interface UpgradeNetOptions {
   users: number;
   /** Keep one node on `from` (role legacy). */
   legacy: boolean;
+  /** User/relay nodes marked late (the last users first, then relays); default 0. */
+  lateNodes?: number;
   platform: string;
   /** Seconds a switched-to version has to report healthy (node start --health-timeout). */
   healthTimeoutS: number;
@@ -58,6 +63,21 @@ export interface UpgradeNode {
   role: UpgradeRole;
   home: string;
   proc: NodeProcess;
+  /** Offline from before the proposal until after the switch (upgrade.ts). */
+  late: boolean;
+  /** How it was started (a restart starts it again the same way: same port, same bootstrap). */
+  spawn: SpawnOptions;
+}
+
+/** Which of the plan's nodes are late: the last `n` users, then relays from the last. */
+export function lateIds(plan: readonly { id: string; role: UpgradeRole }[], n: number): Set<string> {
+  const pool = [
+    ...plan.filter((p) => p.role === 'user').reverse(),
+    ...plan.filter((p) => p.role === 'relay').reverse(),
+  ];
+  if (n > pool.length)
+    throw new DchatError('E_USAGE', `${n} late nodes asked, but only ${pool.length} user and relay nodes`);
+  return new Set(pool.slice(0, n).map((p) => p.id));
 }
 
 /** A loopback TCP port free right now (bound, read, released). */
@@ -168,6 +188,7 @@ export class UpgradeNet {
       ...Array.from({ length: o.users }, (_, i) => ({ id: `u${i}`, role: 'user' as const })),
       ...(o.legacy ? [{ id: 'legacy', role: 'legacy' as const }] : []),
     ];
+    const late = lateIds(plan, o.lateNodes ?? 0);
     // Homes in pairs: each is a few CLI processes and a download of a 100+ MiB build.
     const rootFile = join(repoDir, 'root.json');
     aborted();
@@ -178,7 +199,7 @@ export class UpgradeNet {
     );
     for (const p of plan) {
       aborted();
-      await this.startNode(p.id, p.role);
+      await this.startNode(p.id, p.role, late.has(p.id));
     }
   }
 
@@ -203,7 +224,7 @@ export class UpgradeNet {
     return [...of('validator'), ...of('relay')];
   }
 
-  private async startNode(id: string, role: UpgradeRole): Promise<void> {
+  private async startNode(id: string, role: UpgradeRole, late: boolean): Promise<void> {
     const o = this.o;
     const home = join(o.dir, id);
     const gov = this.gov as GovernanceKeys;
@@ -216,7 +237,7 @@ export class UpgradeNet {
       args.push('--validator-key', (gov.validators[i] as { file: string }).file);
     }
     for (const b of this.bootstrapFor(role)) args.push('--bootstrap', b);
-    const proc = await spawnNode({
+    const spawn: SpawnOptions = {
       name: id,
       home,
       role,
@@ -226,8 +247,9 @@ export class UpgradeNet {
       ...(role === 'legacy' ? { command: this.builds?.from as string } : {}),
       env: { DCHAT_CHILD_LOG: '1' },
       startTimeoutMs: 120_000,
-    });
-    this.nodes.push({ id, role, home, proc });
+    };
+    const proc = await spawnNode(spawn);
+    this.nodes.push({ id, role, home, proc, late, spawn });
     o.note(`🚀 ${id} (${role}) ${proc.peerId}${role === 'legacy' ? ` kept on ${o.from}` : ''}`);
   }
 
@@ -236,6 +258,17 @@ export class UpgradeNet {
     const n = this.nodes.find((x) => x.id === id);
     if (!n) throw new DchatError('E_INTERNAL', `no node ${id}`);
     return n;
+  }
+
+  /** Stops a node gracefully (its supervisor stops its child first); its home stays. */
+  async stopNode(id: string): Promise<void> {
+    await stopAll([this.node(id).proc], 10_000);
+  }
+
+  /** Starts a stopped node again as it was started: same home, port, flags and bootstrap peers. */
+  async restartNode(id: string): Promise<void> {
+    const n = this.node(id);
+    n.proc = await spawnNode(n.spawn);
   }
 
   async stop(): Promise<void> {

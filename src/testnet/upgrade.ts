@@ -9,6 +9,11 @@
  * whether that version re-verifies against the signed metadata, where it came from, its switch
  * height; and the fork rule the legacy node met: refused by upgraded peers after a hard fork,
  * still talking after a soft one. With an unhealthy `to`, every supervisor must roll back.
+ * Late nodes (issue 11: "a node offline during the grace period that comes back after the height
+ * catches up, installs and switches at once") are stopped before the proposal and started again
+ * once every other node switched: the harness tells them nothing; they must learn the certificate
+ * and the height from their peers (anti-entropy), download, verify, install and switch by
+ * themselves, above the activation height and within `lateBoundS` of their restart.
  */
 import { join } from 'node:path';
 import { DchatError, toDchatError } from '../errors.ts';
@@ -38,6 +43,8 @@ export interface UpgradeDrive {
   graceBlocks: number;
   /** Give up on the whole run after this long. */
   timeoutMs: number;
+  /** A late node must have switched within this many seconds of its restart (default 300). */
+  lateBoundS?: number;
   note: (line: string) => void;
   /** Aborted: stop waiting (the testnet is being stopped). */
   signal?: AbortSignal;
@@ -54,7 +61,23 @@ export interface UpgradeNodeReport {
   downtime_ms: number | null;
   rolled_back: boolean;
   rejected: number;
+  /** Offline from before the proposal until every other node switched. */
+  late: boolean;
+  /** A late node: how it caught up after its restart (null for the others). */
+  catch_up: CatchUp | null;
   error?: string;
+}
+
+export interface CatchUp {
+  /** The network's height when it was started again (above the activation height). */
+  restart_height: number | null;
+  /** Blocks and seconds from its restart to its switch (or rollback) being journaled. */
+  blocks: number | null;
+  seconds: number | null;
+  /** It holds the approved certificate (learned from its peers: the harness gives it nothing). */
+  certificate: boolean;
+  /** Its switch came after the activation height and within the bound. */
+  ok: boolean;
 }
 
 export interface UpgradeReport {
@@ -117,6 +140,13 @@ async function govStatus(n: UpgradeNode): Promise<GovernanceStatusResult> {
 }
 
 const holderVotes = ['yes', 'yes', 'yes', 'no'] as const;
+const DEFAULT_LATE_BOUND_S = 300;
+
+/** Where a late node's restart happened, as the drive saw it. */
+interface Restart {
+  at_ms: number;
+  height: number | null;
+}
 
 /** Proposes, votes, approves, waits for every switch (or rollback) and the fork rule; the report. */
 export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<UpgradeReport> {
@@ -144,8 +174,12 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
     run_dir: o.dir,
   };
   const views = new Map<string, NodeView>();
+  const restarts = new Map<string, Restart>();
+  let proposalId: string | null = null;
+  const late = net.supervised.filter((n) => n.late);
   try {
-    const supervised = net.supervised;
+    // Everything up to the switch goes through the nodes that are online; the late ones follow.
+    const supervised = net.supervised.filter((n) => !n.late);
     const first = supervised[0] as UpgradeNode;
     const h0 = await until(
       'a height on every node',
@@ -158,6 +192,12 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
     );
     const activation = h0 + d.votingS + d.graceBlocks;
     report.activation_height = activation;
+    for (const n of late) {
+      await net.stopNode(n.id);
+      d.note(
+        `💤 ${n.id} (${n.role}) stopped before the proposal: down through the grace period and height ${activation}`,
+      );
+    }
     const cid = net.cids.get(o.to) ?? '';
     const dchat = <T>(n: UpgradeNode, args: string[]) =>
       cliJson<T>('dchat', ['--home', n.home, ...args], { timeoutMs: 60_000 });
@@ -182,6 +222,7 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
       '--key',
       (gov.holders[0] as KeyFile).file,
     ]);
+    proposalId = proposed.id;
     d.note(
       `🗳️  Proposal ${proposed.id.slice(0, 12)}: ${o.to}, ${d.fork} fork at height ${activation} (now ${h0}), voting ${d.votingS}s`,
     );
@@ -292,18 +333,32 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
       d.signal,
       1000,
     );
-    if (net.legacyNode && !o.unhealthy) await checkLegacy(net, d, report, deadline);
+    // The fork rule and the late nodes' catch-up side by side (each waits on the network).
+    const settled = await Promise.allSettled([
+      net.legacyNode && !o.unhealthy ? checkLegacy(net, d, report, deadline) : undefined,
+      ...late.map((n) => catchUp(net, n, d, outcomes, restarts, deadline)),
+    ]);
+    for (const x of settled) if (x.status === 'rejected') throw x.reason;
     report.rolled_back_everywhere = o.unhealthy && [...outcomes.values()].every((x) => x.rolledBack);
   } catch (err) {
     if (d.signal?.aborted) throw err;
     report.error = toDchatError(err).message;
   }
   report.nodes = await Promise.all(net.nodes.map((n) => nodeReport(net, n, views.get(n.id))));
+  for (const n of report.nodes) {
+    const r = restarts.get(n.id);
+    if (n.late && r)
+      n.catch_up = await catchUpReport(net, net.node(n.id), n, r, report.activation_height, proposalId, d);
+  }
   report.nodes.push(await mirrorReport(net));
   report.rejected.refused_peers = report.nodes.reduce((a, n) => a + n.rejected, 0);
   const honest = report.nodes.filter((n) => n.role !== 'legacy' && n.role !== 'mirror');
+  // The nodes that were online switch at the height; a late node by its own rule (catch_up.ok).
   const allNew = honest.every(
-    (n) => n.version === o.to && n.verified && n.switch_height === report.activation_height,
+    (n) =>
+      n.version === o.to &&
+      n.verified &&
+      (n.late ? n.catch_up?.ok === true : n.switch_height === report.activation_height),
   );
   const forkRule =
     !net.legacyNode || (d.fork === 'hard' ? report.old_version_refused : report.legacy_kept_talking === true);
@@ -311,6 +366,94 @@ export async function driveUpgrade(net: UpgradeNet, d: UpgradeDrive): Promise<Up
   report.ok = !o.unhealthy && report.error === undefined && allNew && forkRule;
   report.duration_ms = Date.now() - t0;
   return report;
+}
+
+/**
+ * A late node comes back: started again on its home (same port and bootstrap peers), told nothing.
+ * Waits for its journal to settle (switch or rollback) and for it to run what the journal says.
+ */
+async function catchUp(
+  net: UpgradeNet,
+  n: UpgradeNode,
+  d: UpgradeDrive,
+  outcomes: Map<string, NodeOutcome>,
+  restarts: Map<string, Restart>,
+  deadline: number,
+): Promise<void> {
+  const o = net.o;
+  const online = net.supervised.filter((x) => !x.late);
+  const heights = await Promise.all(
+    online.map((x) =>
+      govStatus(x)
+        .then((g) => g.now.height)
+        .catch(() => null),
+    ),
+  );
+  const known = heights.filter((h): h is number => typeof h === 'number');
+  const at = { at_ms: Date.now(), height: known.length ? Math.max(...known) : null };
+  restarts.set(n.id, at);
+  d.note(`⏰ ${n.id} (${n.role}) started again at height ${at.height ?? '?'}: it must catch up by itself`);
+  await net.restartNode(n.id);
+  const limit = Math.min(deadline, at.at_ms + (d.lateBoundS ?? DEFAULT_LATE_BOUND_S) * 1000);
+  const out = await until(
+    `${n.id} to catch up and switch`,
+    async () => {
+      const x = nodeOutcome(await journalOf(n), o.from, o.to);
+      return x.settled ? x : false;
+    },
+    limit,
+    d.signal,
+    1000,
+  );
+  outcomes.set(n.id, out);
+  const secs = ((Date.now() - at.at_ms) / 1000).toFixed(0);
+  d.note(
+    out.rolledBack
+      ? `↩️  ${n.id} (late): ${o.to} did not report healthy; rolled back to ${o.from}`
+      : `🔀 ${n.id} (late) caught up and switched to ${o.to} at height ${out.switchEntry?.height} (~${secs} s after its restart)`,
+  );
+  await until(
+    `${n.id} running what its journal says`,
+    async () => (await nodeView(n, o.to)).running === (out.rolledBack ? o.from : o.to),
+    limit + 60_000,
+    d.signal,
+    1000,
+  );
+}
+
+/** What a late node's catch-up took, from its restart to its journaled switch. */
+async function catchUpReport(
+  net: UpgradeNet,
+  n: UpgradeNode,
+  r: UpgradeNodeReport,
+  at: Restart,
+  activation: number | null,
+  proposalId: string | null,
+  d: UpgradeDrive,
+): Promise<CatchUp> {
+  // The journal's switch to `to` (or, for an unhealthy `to`, the rollback from it).
+  const history = (await journalOf(n).catch(() => null))?.history ?? [];
+  const entry = history.find((h) => h.to === net.o.to || (h.kind === 'rollback' && h.from === net.o.to));
+  const switchedMs = entry ? Date.parse(entry.at) : Number.NaN;
+  const seconds = Number.isFinite(switchedMs) ? Math.round((switchedMs - at.at_ms) / 100) / 10 : null;
+  const blocks = r.switch_height !== null && at.height !== null ? r.switch_height - at.height : null;
+  const certificate = await govStatus(n)
+    .then((g) => g.proposals.some((p) => p.id === proposalId && p.certificate))
+    .catch(() => false);
+  const bound = d.lateBoundS ?? DEFAULT_LATE_BOUND_S;
+  return {
+    restart_height: at.height,
+    blocks,
+    seconds,
+    certificate,
+    ok:
+      certificate &&
+      activation !== null &&
+      r.switch_height !== null &&
+      r.switch_height > activation &&
+      seconds !== null &&
+      seconds <= bound,
+  };
 }
 
 /** Hard fork: an upgraded node refuses the legacy node. Soft fork: they still exchange hellos. */
@@ -321,7 +464,7 @@ async function checkLegacy(
   deadline: number,
 ): Promise<void> {
   const legacy = net.legacyNode as UpgradeNode;
-  const upgraded = net.supervised;
+  const upgraded = net.supervised.filter((n) => !n.late);
   const limit = Math.min(deadline, Date.now() + 60_000);
   if (d.fork === 'hard') {
     report.old_version_refused = await until(
@@ -376,6 +519,8 @@ async function nodeReport(
     downtime_ms: null,
     rolled_back: false,
     rejected: 0,
+    late: n.late,
+    catch_up: null,
   };
   try {
     const v = await nodeView(n, net.o.to);
@@ -418,5 +563,7 @@ async function mirrorReport(net: UpgradeNet): Promise<UpgradeNodeReport> {
     downtime_ms: null,
     rolled_back: false,
     rejected: 0,
+    late: false,
+    catch_up: null,
   };
 }

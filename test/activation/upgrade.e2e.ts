@@ -5,7 +5,9 @@
  * path by the real command, its JSON report checked:
  *  - hard fork: every honest node pre-downloads and installs 1.1.0 before the height (seen ready
  *    below it), every supervisor's journal has the switch at the activation height, the running
- *    version re-verifies; the node kept on 1.0.0 is refused by upgraded peers (fork rule);
+ *    version re-verifies; the node kept on 1.0.0 is refused by upgraded peers (fork rule); the
+ *    user node, stopped before the proposal and started again after every other node switched,
+ *    catches up by itself (certificate and height from its peers), installs and switches at once;
  *  - soft fork (min_compatible_version 1.0.0), through `dchat testnet --scenario upgrade`: the same
  *    switch, the legacy node keeps talking, the dashboard shows it, SIGTERM stops everything;
  *  - unhealthy: every node switches, fails the health bound and rolls back (exit 1, report says so).
@@ -102,7 +104,8 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
     const honest = report.nodes.filter((n) => n.role !== 'legacy' && n.role !== 'mirror');
     assert.ok(honest.length >= 4, 'every supervised node is in the report');
     assert.equal(typeof report.activation_height, 'number');
-    for (const n of honest) {
+    // The nodes that were online switch at the height; a late node has its own rule (below).
+    for (const n of honest.filter((x) => !x.late)) {
       assert.equal(n.version, '1.1.0', `${n.id} runs ${n.version}`);
       assert.equal(n.verified, true, `${n.id}'s 1.1.0 re-verifies against its trusted metadata`);
       assert.equal(n.switch_height, report.activation_height, `${n.id} switched at ${n.switch_height}`);
@@ -132,11 +135,46 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
   test('hard fork: every node switches at the activation height; the node left on 1.0.0 is refused', {
     timeout: 600_000,
   }, async () => {
-    const { r, report } = await upgrade('hard', ['--fork', 'hard', '--relays', '1', '--users', '1']);
+    const { r, report } = await upgrade('hard', [
+      '--fork',
+      'hard',
+      '--relays',
+      '1',
+      '--users',
+      '1',
+      '--late-nodes',
+      '1',
+    ]);
     assert.equal(r.code, 0, describeRun(r));
     assert.equal(report.ok, true);
     assert.equal(report.fork, 'hard');
     switchedEverywhere(report);
+    // The late node: down from before the proposal until every other node switched, then on its
+    // own: the certificate from its peers, the release downloaded, verified, installed, switched
+    // above the activation height, within the harness's bound of its restart.
+    const late = report.nodes.filter((n) => n.late);
+    assert.deepEqual(
+      late.map((n) => [n.id, n.role]),
+      [['u0', 'user']],
+    );
+    const u0 = late[0] as (typeof late)[number];
+    const activation = report.activation_height as number;
+    const c = u0.catch_up;
+    assert.ok(c, 'the late node has its catch-up in the report');
+    assert.equal(u0.version, '1.1.0');
+    assert.equal(u0.verified, true);
+    assert.equal(u0.rolled_back, false);
+    assert.equal(u0.ready_height, null, 'it was never seen ready: it was down');
+    assert.ok((c.restart_height as number) > activation, `restarted at ${c.restart_height}`);
+    assert.ok((u0.switch_height as number) > activation, `switched at ${u0.switch_height}`);
+    assert.ok((u0.switch_height as number) >= (c.restart_height as number));
+    assert.equal(c.certificate, true, 'it holds the certificate, learned from its peers');
+    assert.ok(c.seconds !== null && c.seconds > 0 && c.seconds <= 300, `caught up in ${c.seconds} s`);
+    assert.ok(c.blocks !== null && c.blocks >= 0 && c.blocks <= 300, `caught up in ${c.blocks} blocks`);
+    assert.equal(c.ok, true);
+    process.stderr.write(
+      `upgrade e2e: late node back at ${c.restart_height}, switched at ${u0.switch_height} (${c.blocks} blocks, ${c.seconds} s)\n`,
+    );
     const legacy = report.nodes.find((n) => n.role === 'legacy');
     assert.equal(legacy?.version, '1.0.0');
     assert.equal(report.old_version_refused, true);
@@ -267,6 +305,8 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
       '--users',
       '1',
       '--no-legacy',
+      '--late-nodes',
+      '0',
       '--unhealthy',
       '--health-timeout',
       '20',

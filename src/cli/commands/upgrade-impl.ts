@@ -27,6 +27,7 @@ export interface UpgradeFlags {
   users: string;
   unhealthy?: boolean;
   legacy: boolean;
+  lateNodes?: string;
   dir?: string;
   source?: string;
   buildsDir?: string;
@@ -50,6 +51,11 @@ export async function upgrade(o: UpgradeFlags, env: CommandEnv): Promise<number>
   const validators = intFlag(o.validators, '--validators', 1, 16) as number;
   const relays = intFlag(o.relays, '--relays', 0, 32) as number;
   const users = intFlag(o.users, '--users', 0, 64) as number;
+  // Default: one late node when there is a user or relay to make late.
+  const lateNodes =
+    o.lateNodes === undefined
+      ? Math.min(1, users + relays)
+      : (intFlag(o.lateNodes, '--late-nodes', 0, users + relays) as number);
   const votingS = parseDuration(o.votingPeriod, '--voting-period');
   if (votingS < 5 || votingS > 3600) throw new UsageError('--voting-period', 'between 5s and 1h');
   const graceBlocks = intFlag(o.graceBlocks, '--grace-blocks', 5, 100_000) as number;
@@ -82,6 +88,7 @@ export async function upgrade(o: UpgradeFlags, env: CommandEnv): Promise<number>
     relays,
     users,
     legacy: o.legacy,
+    lateNodes,
     platform,
     healthTimeoutS,
     now: env.ctx.now,
@@ -112,8 +119,14 @@ function summarize(say: (s: string) => void, r: UpgradeReport): void {
     const sw = n.switch_height !== null ? ` switched at ${n.switch_height}` : '';
     const down = n.downtime_ms !== null ? ` (${n.downtime_ms} ms down)` : '';
     const rb = n.rolled_back ? ' rolled back' : '';
+    const c = n.catch_up;
+    const late = c
+      ? ` late: back at height ${c.restart_height ?? '?'}, switched ${c.blocks ?? '?'} blocks / ${c.seconds ?? '?'} s later${c.certificate ? '' : ', no certificate'}${c.ok ? '' : ' ❌'}`
+      : n.late
+        ? ' late: did not catch up'
+        : '';
     say(
-      `   ${mark} ${n.id.padEnd(7)} ${n.role.padEnd(9)} ${n.version ?? 'unknown'}${sw}${down}${rb}${n.error ? ` (${n.error})` : ''}`,
+      `   ${mark} ${n.id.padEnd(7)} ${n.role.padEnd(9)} ${n.version ?? 'unknown'}${sw}${down}${rb}${late}${n.error ? ` (${n.error})` : ''}`,
     );
   }
   if (r.fork === 'hard' && !r.unhealthy)
