@@ -1,12 +1,12 @@
 /**
  * The quick parts of the upgrade harness (the whole run is test/activation/upgrade.e2e.ts): how a
- * supervisor's journal is read as an outcome, the validator stakes, and the commands' usage errors
+ * supervisor's journal is read as an outcome, the validator stakes, which nodes are late, and the commands' usage errors
  * (exit 2 before anything is built or started).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Journal } from '../../src/activation/versions.ts';
-import { validatorStakes } from '../../src/testnet/upgrade-net.ts';
+import { lateIds, validatorStakes } from '../../src/testnet/upgrade-net.ts';
 import { nodeOutcome } from '../../src/testnet/upgrade-watch.ts';
 import { describeRun, runBin } from '../helpers/cli.ts';
 
@@ -55,6 +55,23 @@ test('validator stakes: with three, the first two approve 70 of 100', () => {
   assert.deepEqual(validatorStakes(1), [40]);
 });
 
+test('late nodes: the last users first, then relays; never a validator or the legacy node', () => {
+  const plan = [
+    { id: 'v0', role: 'validator' as const },
+    { id: 'v1', role: 'validator' as const },
+    { id: 'r0', role: 'relay' as const },
+    { id: 'r1', role: 'relay' as const },
+    { id: 'u0', role: 'user' as const },
+    { id: 'u1', role: 'user' as const },
+    { id: 'legacy', role: 'legacy' as const },
+  ];
+  assert.deepEqual([...lateIds(plan, 0)], []);
+  assert.deepEqual([...lateIds(plan, 1)], ['u1']);
+  assert.deepEqual([...lateIds(plan, 3)], ['u1', 'u0', 'r1']);
+  assert.deepEqual([...lateIds(plan, 4)], ['u1', 'u0', 'r1', 'r0']);
+  assert.throws(() => lateIds(plan, 5), /only 4 user and relay nodes/);
+});
+
 test('dchat-test upgrade and dchat testnet --scenario refuse bad flags with exit 2', async () => {
   const cases: ['dchat' | 'dchat-test', string[], RegExp][] = [
     ['dchat-test', ['upgrade', '--from', '1.0.0', '--to', '1.1.0', '--fork', 'medium'], /--fork/],
@@ -64,6 +81,25 @@ test('dchat-test upgrade and dchat testnet --scenario refuse bad flags with exit
       'dchat-test',
       ['upgrade', '--from', '1.0.0', '--to', '1.1.0', '--fork', 'hard', '--validators', '0'],
       /--validators/,
+    ],
+    [
+      'dchat-test',
+      [
+        'upgrade',
+        '--from',
+        '1.0.0',
+        '--to',
+        '1.1.0',
+        '--fork',
+        'hard',
+        '--relays',
+        '0',
+        '--users',
+        '1',
+        '--late-nodes',
+        '2',
+      ],
+      /--late-nodes/,
     ],
     ['dchat', ['testnet', '--scenario', 'bogus'], /--scenario/],
     ['dchat', ['testnet', '--scenario', 'upgrade', '--fork', 'sideways'], /--fork/],
