@@ -9,7 +9,7 @@
  * Pure: bytes in, digests out (the workers compute, they do no I/O). Below WORKER_THRESHOLD bytes
  * a worker's start-up costs more than it saves: `createStreamDigest` hashes small streams inline.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DchatError } from '../errors.ts';
 import type { StageReport } from './digest-worker.ts';
 import { type Digests, DualHasher } from './hash.ts';
@@ -56,6 +56,19 @@ export function createStreamDigest(expectedSize: number, o: DigestPipelineOption
   };
 }
 
+/**
+ * One hash stage on a thread of its own (digest-worker.ts): pieces come from `input` (else the
+ * parent) and go on to `output` (else back to the parent as acks). Also the BLAKE3 stage behind
+ * store/'s file reader.
+ */
+export function startHashStage(
+  algo: 'sha256' | 'blake3',
+  ports: { input?: MessagePort; output?: MessagePort },
+): Worker {
+  const transferList = [ports.input, ports.output].filter((p) => p !== undefined);
+  return new Worker(WORKER_URL, { workerData: { algo, ...ports }, transferList });
+}
+
 export class DigestPipeline implements StreamDigest {
   private readonly sha: Worker;
   private readonly b3: Worker;
@@ -80,11 +93,8 @@ export class DigestPipeline implements StreamDigest {
     });
     this.result.catch(() => {});
     const { port1, port2 } = new MessageChannel();
-    this.sha = new Worker(WORKER_URL, {
-      workerData: { algo: 'sha256', output: port1 },
-      transferList: [port1],
-    });
-    this.b3 = new Worker(WORKER_URL, { workerData: { algo: 'blake3', input: port2 }, transferList: [port2] });
+    this.sha = startHashStage('sha256', { output: port1 });
+    this.b3 = startHashStage('blake3', { input: port2 });
     for (const w of [this.sha, this.b3]) {
       w.on('message', (m: StageReport) => this.onReport(m));
       w.once('error', (e) =>
