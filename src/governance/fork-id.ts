@@ -180,6 +180,15 @@ function refuse(reason: 'remote-stale' | 'local-incompatible-or-stale', message:
   return { ok: false, reason, message };
 }
 
+/** `a` is a version at or above `b` (false when either is not a version). */
+function notBelow(a: string, b: string): boolean {
+  try {
+    return compareVersions(a, b) >= 0;
+  } catch {
+    return false;
+  }
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -209,11 +218,17 @@ export interface PeerForkClaim {
 
 /**
  * The fork rules on one peer: undefined to keep talking, or why not. A node without a genesis
- * (`local` undefined), or a peer that names none, is judged by nothing here.
+ * (`local` undefined), or a peer that names none, is judged by nothing here. `ownVersion`, the
+ * version this node runs: a node itself below an activated upgrade's minimum (switching at this
+ * very height, or left behind) does not refuse peers for running its own version or above: at the
+ * height every node is on the old version for the seconds of its switch, and refusing each other
+ * then would ban every peer for the refusal period, the freshly switched ones included. Upgraded
+ * nodes still refuse it.
  */
 export function judgePeer(
   local: ForkView | undefined,
   peer: PeerForkClaim,
+  ownVersion?: string,
 ): { code: 'E_WRONG_NETWORK' | 'E_FORK_MISMATCH'; reason: string } | undefined {
   if (!local || peer.network_id === null || peer.fork === null) return undefined;
   if (peer.network_id !== local.networkId)
@@ -231,7 +246,15 @@ export function judgePeer(
   const peerHead =
     peer.height === undefined || peer.height === null ? local.head : Math.min(local.head, peer.height);
   const v = checkPeerVersion(local.upgrades, peerHead, peer.version);
-  if (v) return { code: 'E_FORK_MISMATCH', reason: v };
+  if (
+    v &&
+    !(
+      ownVersion !== undefined &&
+      notBelow(peer.version, ownVersion) &&
+      checkPeerVersion(local.upgrades, peerHead, ownVersion)
+    )
+  )
+    return { code: 'E_FORK_MISMATCH', reason: v };
   return undefined;
 }
 

@@ -273,3 +273,21 @@ test('property: fork knowledge learned late never cuts a node off, passing a for
     { numRuns: 500 },
   );
 });
+
+test('at the height, nodes still on the old version for their switch do not refuse each other; upgraded ones refuse them', () => {
+  const genesisHash = 'e'.repeat(64);
+  const upgrades = schedule.slice(0, 1); // hard fork 1.1.0 at 100, min_compatible_version 1.1.0
+  const view = { networkId: 'n', genesisHash, upgrades, head: 100 };
+  const fork = forkIdOf(genesisHash, hardForks(upgrades), 100);
+  const old = { network_id: 'n', fork, version: '1.0.0', height: 100 };
+  // A node itself on 1.0.0 (switching now, or left behind) keeps talking to 1.0.0 and newer peers.
+  assert.equal(judgePeer(view, old, '1.0.0'), undefined);
+  assert.equal(judgePeer(view, { ...old, version: '1.1.0' }, '1.0.0'), undefined);
+  // ...but not to a peer below its own version.
+  assert.equal(judgePeer(view, { ...old, version: '0.9.0' }, '1.0.0')?.code, 'E_FORK_MISMATCH');
+  // A switched node refuses 1.0.0 past the height, as does a judge that does not say its version.
+  assert.equal(judgePeer(view, old, '1.1.0')?.code, 'E_FORK_MISMATCH');
+  assert.equal(judgePeer(view, old)?.code, 'E_FORK_MISMATCH');
+  // A peer's garbage version is refused whatever ours.
+  assert.equal(judgePeer(view, { ...old, version: 'x' }, '1.0.0')?.code, 'E_FORK_MISMATCH');
+});

@@ -174,7 +174,7 @@ export class ForkGuard {
       if (oldest !== undefined) this.said.delete(oldest);
     }
     this.said.set(id, theirs);
-    const verdict = judgePeer(this.init.view(), theirs);
+    const verdict = judgePeer(this.init.view(), theirs, this.init.version);
     if (!verdict) return;
     this.refused++;
     const mine = this.hello();
