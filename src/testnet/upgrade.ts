@@ -71,7 +71,13 @@ export interface UpgradeNodeReport {
 export interface CatchUp {
   /** The network's height when it was started again (above the activation height). */
   restart_height: number | null;
-  /** Blocks and seconds from its restart to its switch (or rollback) being journaled. */
+  /**
+   * The network's height when the drive saw its switch (or rollback) journaled. Its own
+   * switch_height is the height it had accepted when it asked for the switch: catching up, it may
+   * lag the network's by a few blocks.
+   */
+  network_height_at_switch: number | null;
+  /** Blocks (network heights) and seconds (journal time) from its restart to its switch. */
   blocks: number | null;
   seconds: number | null;
   /** It holds the approved certificate (learned from its peers: the harness gives it nothing). */
@@ -146,6 +152,22 @@ const DEFAULT_LATE_BOUND_S = 300;
 interface Restart {
   at_ms: number;
   height: number | null;
+  /** The network's height when its switch was seen. */
+  switched_height?: number | null;
+}
+
+/** The highest height the nodes that were online report now (null: none answers). */
+async function networkHeight(net: UpgradeNet): Promise<number | null> {
+  const online = net.supervised.filter((x) => !x.late);
+  const heights = await Promise.all(
+    online.map((x) =>
+      govStatus(x)
+        .then((g) => g.now.height)
+        .catch(() => null),
+    ),
+  );
+  const known = heights.filter((h): h is number => typeof h === 'number');
+  return known.length ? Math.max(...known) : null;
 }
 
 /** Proposes, votes, approves, waits for every switch (or rollback) and the fork rule; the report. */
@@ -381,16 +403,7 @@ async function catchUp(
   deadline: number,
 ): Promise<void> {
   const o = net.o;
-  const online = net.supervised.filter((x) => !x.late);
-  const heights = await Promise.all(
-    online.map((x) =>
-      govStatus(x)
-        .then((g) => g.now.height)
-        .catch(() => null),
-    ),
-  );
-  const known = heights.filter((h): h is number => typeof h === 'number');
-  const at = { at_ms: Date.now(), height: known.length ? Math.max(...known) : null };
+  const at: Restart = { at_ms: Date.now(), height: await networkHeight(net) };
   restarts.set(n.id, at);
   d.note(`⏰ ${n.id} (${n.role}) started again at height ${at.height ?? '?'}: it must catch up by itself`);
   await net.restartNode(n.id);
@@ -406,6 +419,7 @@ async function catchUp(
     1000,
   );
   outcomes.set(n.id, out);
+  at.switched_height = await networkHeight(net);
   const secs = ((Date.now() - at.at_ms) / 1000).toFixed(0);
   d.note(
     out.rolledBack
@@ -436,13 +450,15 @@ async function catchUpReport(
   const entry = history.find((h) => h.to === net.o.to || (h.kind === 'rollback' && h.from === net.o.to));
   const switchedMs = entry ? Date.parse(entry.at) : Number.NaN;
   const seconds = Number.isFinite(switchedMs) ? Math.round((switchedMs - at.at_ms) / 100) / 10 : null;
-  const blocks = r.switch_height !== null && at.height !== null ? r.switch_height - at.height : null;
+  const seen = at.switched_height ?? null;
+  const blocks = seen !== null && at.height !== null ? seen - at.height : null;
   const certificate = await govStatus(n)
     .then((g) => g.proposals.some((p) => p.id === proposalId && p.certificate))
     .catch(() => false);
   const bound = d.lateBoundS ?? DEFAULT_LATE_BOUND_S;
   return {
     restart_height: at.height,
+    network_height_at_switch: seen,
     blocks,
     seconds,
     certificate,

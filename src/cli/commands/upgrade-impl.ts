@@ -121,7 +121,7 @@ function summarize(say: (s: string) => void, r: UpgradeReport): void {
     const rb = n.rolled_back ? ' rolled back' : '';
     const c = n.catch_up;
     const late = c
-      ? ` late: back at height ${c.restart_height ?? '?'}, switched ${c.blocks ?? '?'} blocks / ${c.seconds ?? '?'} s later${c.certificate ? '' : ', no certificate'}${c.ok ? '' : ' ❌'}`
+      ? ` late: back at height ${c.restart_height ?? '?'}, switched ${c.blocks ?? '?'} blocks / ${c.seconds ?? '?'} s later (network at ${c.network_height_at_switch ?? '?'})${c.certificate ? '' : ', no certificate'}${c.ok ? '' : ' ❌'}`
       : n.late
         ? ' late: did not catch up'
         : '';
