@@ -292,7 +292,14 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
       assert.deepEqual(leftovers(dir), [], 'a process of the testnet is still running');
       await assert.rejects(fetch(`${dash}api/state`), 'the dashboard is closed');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // A failed assertion: SIGTERM first, so the testnet stops its nodes (SIGKILL would orphan
+      // them, still running on the run's ports); SIGKILL only if it does not exit in time.
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        await exited;
+        clearTimeout(t);
+      }
     }
   });
 
