@@ -24,7 +24,7 @@ import { TokenBucket } from '../../util/token-bucket.ts';
 import type { FailureAction } from '../planner/penalty.ts';
 import { effectiveMinRate, RateWindow } from '../planner/rate.ts';
 import { type Assignment, ChunkScheduler } from '../planner/schedule.ts';
-import { runForSpeed } from '../planner/speed-share.ts';
+import { PROBE_GRACE_MS, PROBE_HORIZON_MS, runForSpeed } from '../planner/speed-share.ts';
 import type {
   FetchError,
   HedgeConfig,
@@ -33,7 +33,15 @@ import type {
   MachineSource,
   SourceStats,
 } from './actions.ts';
-import { type Fetch, nextStall, type ResolvedConfig, resolveConfig, stalledFetch } from './fetch.ts';
+import {
+  type Fetch,
+  nextStall,
+  nextTakeover,
+  type ResolvedConfig,
+  resolveConfig,
+  slowerFetch,
+  stalledFetch,
+} from './fetch.ts';
 import { noSourceError } from './final-error.ts';
 import { SourceBook } from './source-book.ts';
 
@@ -65,6 +73,8 @@ export class DownloadMachine {
   private doneSent = false;
   /** Nothing is handed out before `begin` (the host may still be fetching the chunk table). */
   private begun = false;
+  private begunAt = 0;
+  private readonly probeHorizonMs: number | undefined;
   private failedWith: DchatError | undefined;
   private now: number;
 
@@ -74,6 +84,7 @@ export class DownloadMachine {
     this.c = resolveConfig(config);
     this.region = config.preferredRegion;
     this.startAt = config.startAt ?? 0;
+    this.probeHorizonMs = config.probeHorizonMs;
     this.book = new SourceBook(config.chunkCount);
     this.hedgeCfg = config.hedge === false ? undefined : (config.hedge ?? DEFAULT_HEDGE);
     this.limitRateBps = config.limitRateBps && config.limitRateBps > 0 ? config.limitRateBps : undefined;
@@ -99,6 +110,7 @@ export class DownloadMachine {
     this.checkpointAt = this.verified;
     this.lastCheckpoint = now;
     this.begun = true;
+    this.begunAt = now;
     if (this.scheduler.isComplete()) {
       this.doneSent = true;
       this.emit({ type: 'done' });
@@ -304,6 +316,11 @@ export class DownloadMachine {
       let t = this.now + Math.max(50, Math.min(1000, this.c.slowWindowMs / 4));
       const hedge = this.hedgeDue();
       if (hedge !== undefined) t = Math.min(t, hedge);
+      // Outranked channels waiting for a better source's first measurement.
+      const grace = this.begunAt + PROBE_GRACE_MS;
+      if (grace > this.now) t = Math.min(t, grace);
+      const probe = this.probeCheckMs();
+      if (probe !== undefined) t = Math.min(t, this.now + probe);
       return t;
     }
     if (this.fetches.size > 0) return Number.POSITIVE_INFINITY;
@@ -370,7 +387,7 @@ export class DownloadMachine {
     for (const h of ranked) {
       // Only a source that can serve every chunk sets the pace: a fast peer holding a few chunks
       // must not starve the only sources of the rest (a swarm's peers).
-      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.book.pace(h.id);
+      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.paceNow(now, h.id);
       if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
     }
     for (const h of ranked) {
@@ -379,10 +396,13 @@ export class DownloadMachine {
       if (live >= this.c.parallel) {
         // Over the limit only to hedge, by one fetch: a stalled stream must not block the download.
         if (local || live > this.c.parallel) break;
-        const hb = this.hedgeFor(now, h.id);
+        // The end-game swaps a slower fetch for this one: the count stays.
+        const hb =
+          this.hedgeFor(now, h.id) ??
+          (this.scheduler.unassigned === 0 ? this.endgameFor(now, h.id) : undefined);
         if (hb) {
           this.start(now, h.id, hb);
-          live++;
+          live = this.liveCount();
         }
         continue;
       }
@@ -390,13 +410,15 @@ export class DownloadMachine {
       const mine =
         local || share <= 1 || held
           ? runChunks
-          : runForSpeed(
-              runChunks,
-              this.book.pace(h.id),
+          : runForSpeed({
+              base: runChunks,
+              ownMs: this.book.pace(h.id),
               bestMs,
-              this.scheduler.unassigned,
-              top !== undefined && h.priority > top,
-            );
+              unassigned: this.scheduler.unassigned,
+              outranked: top !== undefined && h.priority > top,
+              sinceBeginMs: now - this.begunAt,
+              ...(this.probeHorizonMs !== undefined ? { horizonMs: this.probeHorizonMs } : {}),
+            });
       // Slower than the best: no new work and no stealing, only a hedge of a stalled fetch.
       const slower = mine < runChunks;
       if (mine === 0) {
@@ -420,16 +442,54 @@ export class DownloadMachine {
                 )
               : undefined) ?? this.scheduler.assign(h.id, run, this.book.exclude(h.id)))) ??
         (this.scheduler.unassigned === 0 && !local
-          ? (this.hedgeFor(now, h.id) ?? (held || slower ? undefined : this.stealFor(h.id)))
+          ? (this.hedgeFor(now, h.id) ??
+            this.endgameFor(now, h.id) ??
+            (held || slower ? undefined : this.stealFor(h.id)))
           : undefined);
       if (!asg) continue;
       this.start(now, h.id, asg);
-      live++;
+      live = this.liveCount();
     }
     if (this.fetches.size === 0) {
       const waiting = this.book.penaltyEnds(now).length > 0;
       if (!waiting) this.fail(noSourceError(this.sourceStats(), (id) => this.label(id), this.target));
     }
+  }
+
+  /**
+   * What a chunk from `id` costs as of `now`: its measured pace, or longer when its running fetch
+   * has waited longer than that for its next chunk (a source that stalls stops looking fast, so
+   * the channels it outranks are probed and can hedge it). Undefined until measured.
+   */
+  private paceNow(now: number, id: string): number | undefined {
+    const pace = this.book.pace(id);
+    if (pace === undefined) return undefined;
+    let waited = 0;
+    for (const f of this.fetches.values())
+      if (!f.closed && f.source === id) waited = Math.max(waited, now - f.lastChunkAt);
+    return Math.max(pace, waited);
+  }
+
+  /**
+   * While a channel waits for its probe (planner/speed-share.ts), how soon to look again: the
+   * fastest source's pace times what is left must reach the horizon, so a stall is seen about a
+   * quarter of that late at most.
+   */
+  private probeCheckMs(): number | undefined {
+    const left = this.scheduler.unassigned;
+    if (left === 0) return undefined;
+    const waiting = this.book
+      .ids()
+      .some(
+        (id) =>
+          !this.busy.has(id) &&
+          !this.isLocal(id) &&
+          this.book.pace(id) === undefined &&
+          this.book.available(this.now, id),
+      );
+    if (!waiting) return undefined;
+    const horizon = this.probeHorizonMs ?? PROBE_HORIZON_MS;
+    return Math.max(50, Math.min(1000, horizon / left / 4));
   }
 
   /** The stalled fetch `idle` should take over now, if any (its rest becomes `idle`'s run). */
@@ -444,6 +504,34 @@ export class DownloadMachine {
     if (!b) return undefined;
     victim.hedged = true;
     this.emit({ type: 'shrink', fetch: victim.id, end: victim.asg.end });
+    return b;
+  }
+
+  /**
+   * End-game (nothing left to hand out): `idle` takes over the rest of a slower source's run when
+   * it should finish it sooner than that source would (fetch.ts slowerFetch), and the slower fetch
+   * is cancelled, not penalised (it is slower, not faulty). So the download ends at the pace of its
+   * fastest source instead of waiting for a slow channel's probe or short run, and the slow
+   * channel stops costing CPU at once.
+   */
+  private endgameFor(now: number, idle: string): Assignment | undefined {
+    const idleMs = this.book.pace(idle);
+    // Part of hedging (off with it): BitTorrent's end-game, for a source merely slower.
+    if (!this.hedgeCfg || idleMs === undefined || this.isLocal(idle)) return undefined;
+    const victim = slowerFetch(
+      this.fetches.values(),
+      idle,
+      now,
+      idleMs,
+      (id) => this.book.pace(id),
+      this.book.holding(idle),
+      (id) => this.isLocal(id),
+    );
+    if (!victim) return undefined;
+    const b = this.scheduler.hedge(victim.asg, idle);
+    if (!b) return undefined;
+    this.close(victim, `${this.label(idle)} is faster: it takes over chunks [${b.next}, ${b.end})`);
+    this.scheduler.release(victim.asg);
     return b;
   }
 
@@ -480,6 +568,19 @@ export class DownloadMachine {
       if (d === undefined) continue;
       const t = nextStall(this.fetches.values(), id, this.now, d, (x) => this.isLocal(x));
       if (t !== undefined && (best === undefined || t < best)) best = t;
+      const idleMs = this.book.pace(id);
+      const e =
+        idleMs === undefined
+          ? undefined
+          : nextTakeover(
+              this.fetches.values(),
+              id,
+              this.now,
+              idleMs,
+              (x) => this.book.pace(x),
+              (x) => this.isLocal(x),
+            );
+      if (e !== undefined && (best === undefined || e < best)) best = e;
     }
     return best;
   }
