@@ -178,7 +178,7 @@ describe('download machine: hedging and failures', () => {
     assert.deepEqual(
       run.fetches.filter((f) => f.source !== 'https'),
       [],
-      'about 1 s left at the start: below the 5 s horizon',
+      'about 1 s left at the start: below the probe horizon',
     );
     // With a horizon below what is left, they are probed and, nearly as fast, share the work.
     const probed = runVirtual(config(256, { probeHorizonMs: 200 }), [fast, ...others]);

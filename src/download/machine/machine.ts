@@ -178,7 +178,7 @@ export class DownloadMachine {
     // One chunk's time once data flows (the first also waited for the response).
     const since = f.chunks === 1 && f.firstByte !== undefined ? f.firstByte : f.lastChunkAt;
     this.book.delivered(f.source, len, now - since);
-    this.book.paced(f.source, now - f.lastChunkAt);
+    this.book.paced(f.source, now - f.lastChunkAt, f.chunks === 1);
     f.lastChunkAt = now;
     this.overtake(now, index, f);
     if (this.scheduler.isComplete()) {
@@ -382,6 +382,8 @@ export class DownloadMachine {
     let live = this.liveCount();
     // The fastest measured network source: the others' runs are sized against it.
     let bestMs: number | undefined;
+    // What the fastest would need for the rest (the probe horizon): see restFor.
+    let restMs: number | undefined;
     // Ranked by priority first: the best priority among the network sources.
     const top = ranked.find((h) => !this.isLocal(h.id))?.priority;
     for (const h of ranked) {
@@ -389,6 +391,9 @@ export class DownloadMachine {
       // must not starve the only sources of the rest (a swarm's peers).
       const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.paceNow(now, h.id);
       if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
+      if (ms === undefined) continue;
+      const rest = this.restFor(now, h.id);
+      if (restMs === undefined || rest < restMs) restMs = rest;
     }
     for (const h of ranked) {
       if (this.busy.has(h.id)) continue;
@@ -415,6 +420,7 @@ export class DownloadMachine {
               ownMs: this.book.pace(h.id),
               bestMs,
               unassigned: this.scheduler.unassigned,
+              ...(restMs !== undefined ? { restMs } : {}),
               outranked: top !== undefined && h.priority > top,
               sinceBeginMs: now - this.begunAt,
               ...(this.probeHorizonMs !== undefined ? { horizonMs: this.probeHorizonMs } : {}),
@@ -463,11 +469,29 @@ export class DownloadMachine {
    */
   private paceNow(now: number, id: string): number | undefined {
     const pace = this.book.pace(id);
-    if (pace === undefined) return undefined;
+    return pace === undefined ? undefined : Math.max(pace, this.waited(now, id));
+  }
+
+  /**
+   * What measured source `id` would need for the chunks not handed out yet: its pace once data
+   * flows (a first chunk's request and a channel's start-up left out, they would inflate it many
+   * times) or, when it stalls (waits over PROBE_GRACE_MS and 4 times that pace), its wait per
+   * chunk; 0 while it settles (one chunk so far, not stalled): too early to judge.
+   */
+  private restFor(now: number, id: string): number {
+    const steady = this.book.steady(id);
+    const waited = this.waited(now, id);
+    const stalled = waited >= Math.max(PROBE_GRACE_MS, 4 * (steady ?? 0));
+    const per = stalled ? waited : (steady ?? 0);
+    return per * this.scheduler.unassigned;
+  }
+
+  /** How long the running fetch of `id` has waited for its next chunk (0: none running). */
+  private waited(now: number, id: string): number {
     let waited = 0;
     for (const f of this.fetches.values())
       if (!f.closed && f.source === id) waited = Math.max(waited, now - f.lastChunkAt);
-    return Math.max(pace, waited);
+    return waited;
   }
 
   /**

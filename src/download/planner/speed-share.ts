@@ -12,8 +12,9 @@
  *   of HTTPS: every chunk they carried made the whole slower). It still hedges a stalled fetch.
  * - A source not measured yet that a better priority outranks (the seed's order, mirrors first, is
  *   the expected speed order) is probed with a short run only when the fastest measured source
- *   would still need PROBE_HORIZON_MS for what is left: starting a channel (a Helia node, a
- *   swarm's peers) costs up to seconds, which a download about to end never earns back. While no
+ *   would still need PROBE_HORIZON_MS for what is left: starting a channel costs seconds of CPU
+ *   (bench channels on 2 busy cores: the mirror's first 4 MiB took 2.5-4.7 s instead of ~0.1 s
+ *   while Helia and a peer stream started), which a download about to end never earns back. While no
  *   better source has been measured it waits PROBE_GRACE_MS (a top source that stalls from its
  *   first byte must not keep the others idle). One of equal priority is probed at once.
  * - Only when nothing is known and no one ranks above it does a source start with a full run.
@@ -24,7 +25,7 @@ export const PROBE_RUN_CHUNKS = 2;
 /** A source whose chunks take more than this many times the fastest's gets no new work. */
 export const MAX_SLOWDOWN = 4;
 /** An outranked channel is tried only if the fastest would need at least this long for the rest. */
-export const PROBE_HORIZON_MS = 5000;
+export const PROBE_HORIZON_MS = 8000;
 /** How long an outranked channel waits for a better source's first measurement. */
 export const PROBE_GRACE_MS = 500;
 
@@ -37,6 +38,11 @@ export interface ShareInput {
   bestMs: number | undefined;
   /** Chunks left to hand out. */
   unassigned: number;
+  /**
+   * What the fastest measured source would need for the rest, once its data flows (default:
+   * bestMs x unassigned).
+   */
+  restMs?: number;
   /** An available source has a better priority. */
   outranked?: boolean;
   /** Since work was first handed out. */
@@ -51,7 +57,8 @@ export function runForSpeed(o: ShareInput): number {
     if (!o.outranked) return bestMs === undefined ? base : Math.min(base, PROBE_RUN_CHUNKS);
     if (bestMs === undefined)
       return (o.sinceBeginMs ?? 0) >= PROBE_GRACE_MS ? Math.min(base, PROBE_RUN_CHUNKS) : 0;
-    return bestMs * unassigned >= (o.horizonMs ?? PROBE_HORIZON_MS) ? Math.min(base, PROBE_RUN_CHUNKS) : 0;
+    const rest = o.restMs ?? bestMs * unassigned;
+    return rest >= (o.horizonMs ?? PROBE_HORIZON_MS) ? Math.min(base, PROBE_RUN_CHUNKS) : 0;
   }
   if (bestMs === undefined || ownMs <= bestMs) return base;
   if (ownMs > bestMs * MAX_SLOWDOWN || ownMs > bestMs * Math.max(1, unassigned)) return 0;
