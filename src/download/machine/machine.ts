@@ -366,19 +366,9 @@ export class DownloadMachine {
   private schedule(now: number): void {
     if (!this.begun || this.failedWith || this.scheduler.isComplete()) return;
     const ranked = this.book.ranked(now, this.region).filter((h) => this.book.available(now, h.id));
-    const network = ranked.filter((h) => !this.isLocal(h.id)).length;
-    const share = Math.min(this.c.parallel, network);
     const count = this.c.chunkCount;
-    const runChunks =
-      share <= 1
-        ? count
-        : Math.max(
-            1,
-            Math.min(
-              Math.floor(this.c.runBytes / this.c.chunkSize),
-              Math.ceil(this.scheduler.unassigned / share),
-            ),
-          );
+    // Chunks not verified yet (in runs or not): what the fastest would need time for.
+    const remaining = count - this.scheduler.done;
     let live = this.liveCount();
     // The fastest measured network source: the others' runs are sized against it.
     let bestMs: number | undefined;
@@ -392,9 +382,40 @@ export class DownloadMachine {
       const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.paceNow(now, h.id);
       if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
       if (ms === undefined) continue;
-      const rest = this.restFor(now, h.id);
+      const rest = this.restFor(now, h.id, remaining);
       if (restMs === undefined || rest < restMs) restMs = rest;
     }
+    /** The speed share of network source `h` for a full run of `base` chunks (0: nothing now). */
+    const shareOf = (h: { id: string; priority: number }, base: number) =>
+      runForSpeed({
+        base,
+        ownMs: this.book.pace(h.id),
+        bestMs,
+        unassigned: remaining,
+        ...(restMs !== undefined ? { restMs } : {}),
+        outranked: top !== undefined && h.priority > top,
+        sinceBeginMs: now - this.begunAt,
+        ...(this.probeHorizonMs !== undefined ? { horizonMs: this.probeHorizonMs } : {}),
+      });
+    // The network sources that take part now (running, or to be given work): runs are bounded to
+    // share the work between them; a source alone gets the whole rest in one run, as it would
+    // alone (no request per bounded run), and a channel joining later takes its run from the tail.
+    const working = ranked.filter(
+      (h) =>
+        !this.isLocal(h.id) &&
+        (this.busy.has(h.id) || this.book.holding(h.id) !== undefined || shareOf(h, 1) > 0),
+    ).length;
+    const share = Math.min(this.c.parallel, working);
+    const runChunks =
+      share <= 1
+        ? count
+        : Math.max(
+            1,
+            Math.min(
+              Math.floor(this.c.runBytes / this.c.chunkSize),
+              Math.ceil(remaining / share),
+            ),
+          );
     for (const h of ranked) {
       if (this.busy.has(h.id)) continue;
       const local = this.isLocal(h.id);
@@ -412,19 +433,9 @@ export class DownloadMachine {
         continue;
       }
       const held = this.book.holding(h.id);
-      const mine =
-        local || share <= 1 || held
-          ? runChunks
-          : runForSpeed({
-              base: runChunks,
-              ownMs: this.book.pace(h.id),
-              bestMs,
-              unassigned: this.scheduler.unassigned,
-              ...(restMs !== undefined ? { restMs } : {}),
-              outranked: top !== undefined && h.priority > top,
-              sinceBeginMs: now - this.begunAt,
-              ...(this.probeHorizonMs !== undefined ? { horizonMs: this.probeHorizonMs } : {}),
-            });
+      const speedShare = local || held ? runChunks : shareOf(h, runChunks);
+      // Alone in taking part: the whole rest, as bounded runs are only there to share the work.
+      const mine = share <= 1 && speedShare > 0 ? runChunks : speedShare;
       // Slower than the best: no new work and no stealing, only a hedge of a stalled fetch.
       const slower = mine < runChunks;
       if (mine === 0) {
@@ -450,7 +461,7 @@ export class DownloadMachine {
         (this.scheduler.unassigned === 0 && !local
           ? (this.hedgeFor(now, h.id) ??
             this.endgameFor(now, h.id) ??
-            (held || slower ? undefined : this.stealFor(h.id)))
+            (held ? undefined : this.stealFor(h.id, mine)))
           : undefined);
       if (!asg) continue;
       this.start(now, h.id, asg);
@@ -478,12 +489,12 @@ export class DownloadMachine {
    * times) or, when it stalls (waits over PROBE_GRACE_MS and 4 times that pace), its wait per
    * chunk; 0 while it settles (one chunk so far, not stalled): too early to judge.
    */
-  private restFor(now: number, id: string): number {
+  private restFor(now: number, id: string, remaining: number): number {
     const steady = this.book.steady(id);
     const waited = this.waited(now, id);
     const stalled = waited >= Math.max(PROBE_GRACE_MS, 4 * (steady ?? 0));
     const per = stalled ? waited : (steady ?? 0);
-    return per * this.scheduler.unassigned;
+    return per * remaining;
   }
 
   /** How long the running fetch of `id` has waited for its next chunk (0: none running). */
@@ -500,7 +511,7 @@ export class DownloadMachine {
    * quarter of that late at most.
    */
   private probeCheckMs(): number | undefined {
-    const left = this.scheduler.unassigned;
+    const left = this.c.chunkCount - this.scheduler.done;
     if (left === 0) return undefined;
     const waiting = this.book
       .ids()
@@ -568,9 +579,12 @@ export class DownloadMachine {
     return Math.floor((this.startAt + this.spreads * 0.6180339887 * this.c.chunkCount) % this.c.chunkCount);
   }
 
-  /** Work stealing for `idle`: the back half of the largest network run; its fetch is told where to stop. */
-  private stealFor(idle: string): Assignment | undefined {
-    const b = this.scheduler.steal(idle, 2, (a) => !this.isLocal(a.sourceId));
+  /**
+   * Work stealing for `idle`: the back half of the largest network run, at most `max` chunks
+   * (a slower source's share); its fetch is told where to stop.
+   */
+  private stealFor(idle: string, max?: number): Assignment | undefined {
+    const b = this.scheduler.steal(idle, 2, (a) => !this.isLocal(a.sourceId), max);
     if (!b) return undefined;
     for (const f of this.fetches.values())
       if (!f.closed && f.asg.end === b.next && f.asg.next < b.next && f.source !== idle)
