@@ -409,13 +409,7 @@ export class DownloadMachine {
     const runChunks =
       share <= 1
         ? count
-        : Math.max(
-            1,
-            Math.min(
-              Math.floor(this.c.runBytes / this.c.chunkSize),
-              Math.ceil(remaining / share),
-            ),
-          );
+        : Math.max(1, Math.min(Math.floor(this.c.runBytes / this.c.chunkSize), Math.ceil(remaining / share)));
     for (const h of ranked) {
       if (this.busy.has(h.id)) continue;
       const local = this.isLocal(h.id);
@@ -436,8 +430,7 @@ export class DownloadMachine {
       const speedShare = local || held ? runChunks : shareOf(h, runChunks);
       // Alone in taking part: the whole rest, as bounded runs are only there to share the work.
       const mine = share <= 1 && speedShare > 0 ? runChunks : speedShare;
-      // Slower than the best: no new work and no stealing, only a hedge of a stalled fetch.
-      const slower = mine < runChunks;
+      // Hopelessly slower than the best: no new work and no stealing, only a hedge of a stall.
       if (mine === 0) {
         const hb = this.scheduler.unassigned === 0 ? this.hedgeFor(now, h.id) : undefined;
         if (hb) {
