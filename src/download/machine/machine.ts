@@ -16,6 +16,14 @@
  * that chunk, and whichever verifies it first wins. A source overtaken that way is penalised as
  * slow, so a trickling mirror at top priority costs a fraction of a second, not a minute.
  *
+ * Several channels (planner/speed-share.ts): work goes by priority and measured speed, and adding
+ * a slower channel must not make the download slower than its fastest. An outranked channel is
+ * probed only when the fastest would still need the probe horizon for the rest; one over
+ * MAX_SLOWDOWN times slower gets no new work; a source alone in taking part gets the whole rest in
+ * one run (no request per bounded run), a channel joining later takes its run from the tail of the
+ * largest one; and in the end-game an idle faster source takes over a slower one's unfinished run
+ * (the slower fetch is cancelled, not penalised), so the end never waits for a slow channel.
+ *
  * Over 500 lines on purpose: one state machine whose inputs and decisions share its state; its
  * separable parts already live beside it (source-book.ts, fetch.ts, final-error.ts, actions.ts).
  */
