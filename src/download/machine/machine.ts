@@ -397,7 +397,8 @@ export class DownloadMachine {
     const shareOf = (h: { id: string; priority: number }, base: number) =>
       runForSpeed({
         base,
-        ownMs: this.book.pace(h.id),
+        // A stalled source's own pace counts its wait too (it is not given more meanwhile).
+        ownMs: this.paceNow(now, h.id),
         bestMs,
         unassigned: remaining,
         ...(restMs !== undefined ? { restMs } : {}),
