@@ -43,6 +43,8 @@ export interface StoredPackage {
   /** Where its bytes came from in this run ('cache' when found on disk at start). */
   origin: PackageOrigin;
   verifiedAt: string;
+  /** Downloaded in this run: bytes fetched, and the encoded target (a patch) it was made from. */
+  fetched?: { bytes: number; patch: string | null; savedBytes: number };
 }
 
 export type { Holding };

@@ -14,6 +14,7 @@ import { readCapped } from '../store/read-capped.ts';
 import { engineTarget, listEncoded } from '../trust/encoded-targets.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
+import type { Downloaded } from '../update/service.ts';
 import type { PackageStore, StoredPackage } from './package-store.ts';
 
 /** Default priority of peer transfer among sources (the table in model/source-kind.ts). */
@@ -58,6 +59,15 @@ export async function downloadFromPeers(o: PeerDownloadOptions): Promise<StoredP
   const stored = await adoptPackage(o.paths, o.store, target, 'peer');
   await o.store.scanEncoded(o.trusted);
   return stored;
+}
+
+/** What a node's status says about a download (the bytes fetched; the patch used and what it saved). */
+export function fetchedInfo(d: Downloaded): NonNullable<StoredPackage['fetched']> {
+  return {
+    bytes: d.result.sources.reduce((n, s) => n + s.bytes, 0),
+    patch: d.delta?.target ?? null,
+    savedBytes: Math.max(0, d.delta?.savedBytes ?? 0),
+  };
 }
 
 /**
