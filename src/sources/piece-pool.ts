@@ -5,7 +5,7 @@
  * are taken back, and the pool never holds more than POOL_BYTES.
  */
 const piecePool = new Map<number, Buffer[]>();
-const POOL_BYTES = 16 * 1024 * 1024;
+const POOL_BYTES = 8 * 1024 * 1024;
 /** Small buffers are cheap to allocate; only piece-sized ones are worth keeping. */
 const POOL_MIN = 64 * 1024;
 let pooled = 0;
