@@ -83,10 +83,12 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     ca = makeTestCa();
     repo = await makeMirrorRepo();
     pkg = await repo.publish('1.0.0', 48 * CHUNK + 5);
-    // Slow enough (about 24 s for the package alone) that the planner probes the channels the
-    // mirror outranks (a download the mirror ends within the probe horizon never starts them);
-    // the peer then takes over, so the test does not wait for the mirror.
-    mirror = await startFaultMirror(repo.dir, ca, [{ kind: 'slow', bytesPerSec: 128 * 1024 }]);
+    // Slow enough (about 12 s for the package alone) that the planner probes the channels the
+    // mirror outranks once it has measured the mirror (a download the mirror ends within the probe
+    // horizon never starts them); the peer then takes over, so the test does not wait for the
+    // mirror. Not slower: a first chunk later than the probe grace (500 ms) lets the peer start
+    // before the mirror delivered anything, and the end-game then takes the mirror's whole run.
+    mirror = await startFaultMirror(repo.dir, ca, [{ kind: 'slow', bytesPerSec: 256 * 1024 }]);
   });
   after(async () => {
     for (const n of nodes) await n.stop();
