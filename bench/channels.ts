@@ -12,7 +12,8 @@
  *   assets redirecting to a second nginx, the asset set written by `release publish
  *   --github-assets` (measured alone; the seed's channels are the other four).
  * Each measured download is a fresh fetcher node (`node start --bootstrap <seed>`, metadata from
- * `update check`, the mirror and the magnet in its mirrors.toml) asked over its control socket to
+ * `update check`, the mirror and the magnet in its mirrors.toml, each at the seed's priority for
+ * its kind: HTTPS 10, IPFS 20, peers 30, BitTorrent 40) asked over its control socket to
  * download the release: `only` one kind of source for a channel alone, nothing for all together,
  * so every channel runs through the same code (the update service inside a node) and ends in the
  * verified package. Node start-up is not timed; Helia and webtorrent starting inside the download
@@ -25,7 +26,7 @@ import { cpSync, createReadStream, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { SourceKind } from '../src/model/source-kind.ts';
+import { defaultPriority, type SourceKind } from '../src/model/source-kind.ts';
 import { controlRequest } from '../src/node/control.ts';
 import { writeGitHubAssets } from '../src/release/github-assets.ts';
 import { homePaths } from '../src/store/home.ts';
@@ -116,7 +117,15 @@ export async function benchChannels(args: string[]): Promise<boolean> {
       cliRun(home, ['trust', 'init', '--root', join(pub.repo, 'root.json')]);
       for (const m of [
         ['--url', nginx.url, '--mirror-type', 'https'],
-        ['--url', pub.magnet as string, '--mirror-type', 'bittorrent'],
+        // At the seed's priority for BitTorrent (add-mirror's default is a mirror's 10).
+        [
+          '--url',
+          pub.magnet as string,
+          '--mirror-type',
+          'bittorrent',
+          '--priority',
+          String(defaultPriority('bittorrent')),
+        ],
         ...extra,
       ])
         cliRun(home, ['update', 'add-mirror', ...m]);

@@ -92,6 +92,10 @@ export function buildDchatTest(ctx: CliContext): Command {
       '--late-nodes <n>',
       'user/relay nodes stopped before the proposal and started after the switch: they must catch up by anti-entropy and switch at once (default 1 if there is a user or relay)',
     )
+    .option(
+      '--delta',
+      'publish --to with a patch from --from: nodes pre-download the patch (report: bytes saved)',
+    )
     .option('--dir <dir>', 'where the run goes (default $DCHAT_HOME/testnet/upgrades/<run>)')
     .option('--source <dir>', 'dchat source checkout the builds are made from (default: this package)')
     .option('--builds-dir <dir>', 'reuse release builds already there (dchat-<v>, dchat-<v>-unhealthy)')

@@ -65,6 +65,12 @@ export interface UpgradeNodeReport {
   late: boolean;
   /** A late node: how it caught up after its restart (null for the others). */
   catch_up: CatchUp | null;
+  /**
+   * How the node pre-downloaded `to` (issue 14), as its status said before the switch: whether a
+   * patch made it, the bytes fetched, the bytes saved against the full package. Null when unknown
+   * (not seen before its switch; the legacy node and the mirror download nothing).
+   */
+  patch: { used: boolean; target: string | null; fetched_bytes: number; saved_bytes: number } | null;
   error?: string;
 }
 
@@ -537,6 +543,7 @@ async function nodeReport(
     rejected: 0,
     late: n.late,
     catch_up: null,
+    patch: patchReport(seen),
   };
   try {
     const v = await nodeView(n, net.o.to);
@@ -581,5 +588,13 @@ async function mirrorReport(net: UpgradeNet): Promise<UpgradeNodeReport> {
     rejected: 0,
     late: false,
     catch_up: null,
+    patch: null,
   };
+}
+
+/** The report's `patch` of a node from what it said before its switch. */
+function patchReport(seen: NodeView | undefined): UpgradeNodeReport['patch'] {
+  const f = seen?.fetched;
+  if (!f) return null;
+  return { used: f.patch !== null, target: f.patch, fetched_bytes: f.bytes, saved_bytes: f.saved_bytes };
 }

@@ -76,7 +76,11 @@ export async function fetchTarget(
   const sources = engineSources(reg).filter((s) => s.source.serves?.(target) ?? true);
   if (sources.length === 0)
     throw new DchatError('E_NO_SOURCE', `no source to fetch ${target.path} from (no mirror, no peer)`);
-  for (const s of sources) s.source.prepare?.(target.path);
+  // Only the sources of the best priority start joining now (a swarm, a node): the download machine
+  // may never ask an outranked channel (planner/speed-share.ts), and starting one costs CPU the
+  // fastest source needs; one asked later starts at its first request.
+  const best = Math.min(...sources.map((s) => s.priority));
+  for (const s of sources) if (s.priority === best) s.source.prepare?.(target.path);
   const t = tuning(reg.config.settings, o);
   logSourcesTried(sources);
   let reports: SourceReport[] = [];

@@ -54,7 +54,10 @@ describe('dchat over BitTorrent', { skip }, () => {
     const keys = makeKeys(1);
     await initRepository({ dir, keys, threshold: 1, now: new Date() });
     nginx = await startNginx(dir, ca);
-    slow = await startFaultMirror(dir, ca, [{ kind: 'slow', bytesPerSec: 512 * 1024 }]);
+    // Slower than the swarm, so BitTorrent carries chunks beside it, but not so slow that the
+    // swarm finishes its share before the mirror's first chunk (the end-game would then take over
+    // the mirror's whole run).
+    slow = await startFaultMirror(dir, ca, [{ kind: 'slow', bytesPerSec: 2 * 1024 * 1024 }]);
     tracker = await startTracker('127.0.0.1', 0);
     bytes = packageBytes('dchat over bittorrent', SIZE);
     const src = join(base, 'src');

@@ -8,7 +8,13 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { MachineConfig } from '../../src/download/machine/actions.ts';
 import { DownloadMachine } from '../../src/download/machine/machine.ts';
-import { PROBE_RUN_CHUNKS, runForSpeed } from '../../src/download/planner/speed-share.ts';
+import {
+  MAX_SLOWDOWN,
+  PROBE_GRACE_MS,
+  PROBE_HORIZON_MS,
+  PROBE_RUN_CHUNKS,
+  runForSpeed,
+} from '../../src/download/planner/speed-share.ts';
 import { runVirtual, type SourceModel } from './virtual-sources.ts';
 
 const CHUNK = 64 * 1024;
@@ -140,45 +146,106 @@ describe('download machine: hedging and failures', () => {
     assert.ok(!run.actions.some((a) => a.type === 'source-failed'), 'nobody penalised');
   });
 
-  test('a channel ten times slower gets less work by its measured speed: together costs little more than the fast one alone', () => {
-    const fast: SourceModel = { id: 'https', priority: 10, latencyMs: 5, msPerChunk: 4 };
-    for (const slowMs of [40, 400]) {
+  test('a channel ten times slower is probed, then left out: together costs little more than the fast one alone', () => {
+    // 256 chunks at 40 ms: the rest takes the fast source far longer than the probe horizon.
+    const fast: SourceModel = { id: 'https', priority: 10, latencyMs: 5, msPerChunk: 40 };
+    for (const slowMs of [400, 4000]) {
       const slow: SourceModel = { id: 'ipfs', priority: 20, latencyMs: 5, msPerChunk: slowMs };
       const alone = runVirtual(config(256), [fast]);
       const both = runVirtual(config(256), [fast, slow]);
       assert.equal(both.end, 'done');
       // Within the cost of requesting bounded runs (5 ms each here; alone it is one whole-file range).
-      assert.ok(both.at <= alone.at * 1.2, `together ${both.at} ms, fast alone ${alone.at} ms`);
-      // It still takes part, but gets far less than an even share.
-      const share = (both.bySource.get('ipfs')?.length ?? 0) / 256;
-      assert.ok(share < 0.1, `slow share ${share}`);
-      // Outranked from the start and then measured slower, it is never handed a full run.
+      assert.ok(both.at <= alone.at * 1.05, `together ${both.at} ms, fast alone ${alone.at} ms`);
       const runs = both.fetches.filter((f) => f.source === 'ipfs');
-      assert.ok(runs.length > 0, 'the slow channel is tried');
-      for (const f of runs) assert.ok(f.end - f.start < 8, `run [${f.start}, ${f.end})`);
+      assert.equal(runs.length, 1, 'one probe, then nothing: it is more than MAX_SLOWDOWN times slower');
+      assert.ok((runs[0]?.end ?? 0) - (runs[0]?.start ?? 0) <= PROBE_RUN_CHUNKS);
+      assert.ok(!both.actions.some((a) => a.type === 'source-failed'), 'nobody penalised');
     }
   });
 
-  test('runForSpeed: full runs unmeasured, probes beside a measured source, shorter runs when slower, none when hopeless', () => {
-    assert.equal(runForSpeed(8, undefined, undefined, 100), 8);
-    assert.equal(runForSpeed(8, undefined, 5, 100), PROBE_RUN_CHUNKS);
-    assert.equal(runForSpeed(8, undefined, undefined, 100, true), PROBE_RUN_CHUNKS);
-    assert.equal(runForSpeed(8, 5, 5, 100), 8);
-    assert.equal(runForSpeed(8, 3, 5, 100), 8);
-    assert.equal(runForSpeed(8, 20, 5, 100), 2);
-    assert.equal(runForSpeed(8, 400, 5, 100), 1);
-    assert.equal(runForSpeed(8, 600, 5, 100), 0);
-    assert.equal(runForSpeed(8, 20, 5, 0), 0);
+  test('a channel half as fast shares the work by its speed; the end-game takes over its last run', () => {
+    const fast: SourceModel = { id: 'https', priority: 10, latencyMs: 5, msPerChunk: 40 };
+    const slow: SourceModel = { id: 'ipfs', priority: 20, latencyMs: 5, msPerChunk: 80 };
+    const alone = runVirtual(config(256), [fast]);
+    const both = runVirtual(config(256), [fast, slow]);
+    assert.equal(both.end, 'done');
+    const share = (both.bySource.get('ipfs')?.length ?? 0) / 256;
+    assert.ok(share > 0.15 && share < 0.5, `slow share ${share}`);
+    assert.ok(both.at < alone.at * 0.85, `together ${both.at} ms, fast alone ${alone.at} ms`);
+    assert.ok(!both.actions.some((a) => a.type === 'source-failed'), 'nobody penalised');
+    // Without the end-game (the same run with the slow source's last run left to it) it would end later.
+    const taken = both.actions.filter((a) => a.type === 'cancel' && /takes over/.test(a.reason));
+    assert.ok(taken.length <= 2, `${taken.length} takeovers`);
+  });
+
+  test('a download the fastest source finishes within the probe horizon never starts the outranked channels', () => {
+    const fast: SourceModel = { id: 'https', priority: 10, latencyMs: 5, msPerChunk: 4 };
+    const others: SourceModel[] = [
+      { id: 'ipfs', priority: 20, latencyMs: 5, msPerChunk: 8 },
+      { id: 'bt', priority: 40, latencyMs: 5, msPerChunk: 8 },
+    ];
+    const run = runVirtual(config(256), [fast, ...others]);
+    assert.equal(run.end, 'done');
+    assert.deepEqual(
+      run.fetches.filter((f) => f.source !== 'https'),
+      [],
+      'about 1 s left at the start: below the probe horizon',
+    );
+    // With a horizon below what is left, they are probed and, nearly as fast, share the work.
+    const probed = runVirtual(config(256, { probeHorizonMs: 200 }), [fast, ...others]);
+    assert.equal(probed.end, 'done');
+    assert.ok((probed.bySource.get('ipfs')?.length ?? 0) > 2, 'ipfs shares the work');
+  });
+
+  test('a top source that stalls from the start does not keep the outranked ones idle past the grace', () => {
+    const run = runVirtual(config(32), [
+      { id: 'top', priority: 10, latencyMs: 60_000, msPerChunk: 1 },
+      { id: 'next', priority: 20, latencyMs: 5, msPerChunk: 5 },
+    ]);
+    assert.equal(run.end, 'done');
+    const first = run.fetches.find((f) => f.source === 'next');
+    assert.equal(first?.at, PROBE_GRACE_MS);
+    assert.ok(run.at < 2000, `took ${run.at} virtual ms`);
+  });
+
+  test('runForSpeed: full runs unmeasured and unranked, probes by the horizon and grace, shorter runs when slower, none past the slowdown', () => {
+    const r = (ownMs: number | undefined, bestMs: number | undefined, unassigned: number, o = {}) =>
+      runForSpeed({ base: 8, ownMs, bestMs, unassigned, ...o });
+    assert.equal(r(undefined, undefined, 100), 8);
+    assert.equal(r(undefined, 5, 100), PROBE_RUN_CHUNKS);
+    assert.equal(r(undefined, undefined, 100, { outranked: true }), 0);
+    assert.equal(r(undefined, undefined, 100, { outranked: true, sinceBeginMs: PROBE_GRACE_MS }), 2);
+    assert.equal(r(undefined, 5, 100, { outranked: true }), 0);
+    assert.equal(r(undefined, 5, PROBE_HORIZON_MS / 5, { outranked: true }), PROBE_RUN_CHUNKS);
+    assert.equal(r(undefined, 5, 100, { outranked: true, horizonMs: 500 }), PROBE_RUN_CHUNKS);
+    assert.equal(r(5, 5, 100), 8);
+    assert.equal(r(3, 5, 100), 8);
+    assert.equal(r(10, 5, 100), 4);
+    assert.equal(r(20, 5, 100), 2);
+    assert.equal(r(5 * MAX_SLOWDOWN, 5, 100), 2);
+    assert.equal(r(5 * MAX_SLOWDOWN + 1, 5, 100), 0);
+    assert.equal(r(10, 5, 1), 0);
+    assert.equal(r(20, 5, 0), 0);
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1000 }),
         fc.option(fc.double({ min: 0.01, max: 1e6, noNaN: true }), { nil: undefined }),
         fc.option(fc.double({ min: 0.01, max: 1e6, noNaN: true }), { nil: undefined }),
         fc.integer({ min: 0, max: 1e6 }),
-        (base, own, best, left) => {
-          const r = runForSpeed(base, own, best, left);
-          assert.ok(Number.isInteger(r) && r >= 0 && r <= base);
-          if (own !== undefined && best !== undefined && own <= best) assert.equal(r, base);
+        fc.boolean(),
+        fc.integer({ min: 0, max: 10_000 }),
+        (base, own, best, left, outranked, since) => {
+          const n = runForSpeed({
+            base,
+            ownMs: own,
+            bestMs: best,
+            unassigned: left,
+            outranked,
+            sinceBeginMs: since,
+          });
+          assert.ok(Number.isInteger(n) && n >= 0 && n <= base);
+          if (own !== undefined && best !== undefined && own <= best) assert.equal(n, base);
+          if (own !== undefined && best !== undefined && own > best * MAX_SLOWDOWN) assert.equal(n, 0);
         },
       ),
     );

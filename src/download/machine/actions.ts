@@ -52,6 +52,11 @@ export interface MachineConfig {
   maxFetchBytes?: number;
   /** Where this download starts looking for missing chunks (a swarm's nodes spread out). */
   startAt?: number;
+  /**
+   * An outranked channel not measured yet is probed only if the fastest measured source would
+   * still need this long for what is left (planner/speed-share.ts; default PROBE_HORIZON_MS).
+   */
+  probeHorizonMs?: number;
   /** Hedging of stalled fetches (false: off). */
   hedge?: HedgeConfig | false;
 }

@@ -73,13 +73,67 @@ export function nextStall(
   return best;
 }
 
+/**
+ * End-game: the running fetch (not `idle`'s, not hedged, not a local copy's) whose rest `idle`
+ * should finish soonest before its own source would, if `idle` gains on any: `idle` needs `idleMs`
+ * a chunk; a measured source needs its pace (minus what it has waited for the current chunk); one
+ * not measured yet is expected to need about as long again as it has waited so far.
+ */
+export function slowerFetch(
+  fetches: Iterable<Fetch>,
+  idle: string,
+  now: number,
+  idleMs: number,
+  paceOf: (id: string) => number | undefined,
+  held: Uint8Array | undefined,
+  isLocal: (id: string) => boolean,
+): Fetch | undefined {
+  let victim: Fetch | undefined;
+  let gain = 0;
+  for (const f of fetches) {
+    if (!hedgeable(f, idle, isLocal)) continue;
+    if (held && !holdsAll(held, f.asg.next, f.asg.end)) continue;
+    const left = f.asg.end - f.asg.next;
+    const waited = now - f.lastChunkAt;
+    const pace = paceOf(f.source);
+    const theirs = pace === undefined ? waited : Math.max(0, pace - waited) + (left - 1) * pace;
+    const g = theirs - left * idleMs;
+    if (g > gain) {
+      gain = g;
+      victim = f;
+    }
+  }
+  return victim;
+}
+
+/**
+ * When the end-game next becomes worth it for `idle` (see slowerFetch): a fetch of a source not
+ * measured yet is taken over once it has waited as long as `idle` needs for its rest.
+ */
+export function nextTakeover(
+  fetches: Iterable<Fetch>,
+  idle: string,
+  now: number,
+  idleMs: number,
+  paceOf: (id: string) => number | undefined,
+  isLocal: (id: string) => boolean,
+): number | undefined {
+  let best: number | undefined;
+  for (const f of fetches) {
+    if (!hedgeable(f, idle, isLocal) || paceOf(f.source) !== undefined) continue;
+    const t = f.lastChunkAt + (f.asg.end - f.asg.next) * idleMs + 1;
+    if (t > now && (best === undefined || t < best)) best = t;
+  }
+  return best;
+}
+
 function holdsAll(held: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (held[i] !== 1) return false;
   return true;
 }
 
 export type ResolvedConfig = Required<
-  Omit<MachineConfig, 'done' | 'limitRateBps' | 'preferredRegion' | 'hedge' | 'startAt'>
+  Omit<MachineConfig, 'done' | 'limitRateBps' | 'preferredRegion' | 'hedge' | 'startAt' | 'probeHorizonMs'>
 >;
 
 export function resolveConfig(config: MachineConfig): ResolvedConfig {

@@ -16,6 +16,14 @@
  * that chunk, and whichever verifies it first wins. A source overtaken that way is penalised as
  * slow, so a trickling mirror at top priority costs a fraction of a second, not a minute.
  *
+ * Several channels (planner/speed-share.ts): work goes by priority and measured speed, and adding
+ * a slower channel must not make the download slower than its fastest. An outranked channel is
+ * probed only when the fastest would still need the probe horizon for the rest; one over
+ * MAX_SLOWDOWN times slower gets no new work; a source alone in taking part gets the whole rest in
+ * one run (no request per bounded run), a channel joining later takes its run from the tail of the
+ * largest one; and in the end-game an idle faster source takes over a slower one's unfinished run
+ * (the slower fetch is cancelled, not penalised), so the end never waits for a slow channel.
+ *
  * Over 500 lines on purpose: one state machine whose inputs and decisions share its state; its
  * separable parts already live beside it (source-book.ts, fetch.ts, final-error.ts, actions.ts).
  */
@@ -24,7 +32,7 @@ import { TokenBucket } from '../../util/token-bucket.ts';
 import type { FailureAction } from '../planner/penalty.ts';
 import { effectiveMinRate, RateWindow } from '../planner/rate.ts';
 import { type Assignment, ChunkScheduler } from '../planner/schedule.ts';
-import { runForSpeed } from '../planner/speed-share.ts';
+import { PROBE_GRACE_MS, PROBE_HORIZON_MS, runForSpeed } from '../planner/speed-share.ts';
 import type {
   FetchError,
   HedgeConfig,
@@ -33,7 +41,15 @@ import type {
   MachineSource,
   SourceStats,
 } from './actions.ts';
-import { type Fetch, nextStall, type ResolvedConfig, resolveConfig, stalledFetch } from './fetch.ts';
+import {
+  type Fetch,
+  nextStall,
+  nextTakeover,
+  type ResolvedConfig,
+  resolveConfig,
+  slowerFetch,
+  stalledFetch,
+} from './fetch.ts';
 import { noSourceError } from './final-error.ts';
 import { SourceBook } from './source-book.ts';
 
@@ -65,6 +81,8 @@ export class DownloadMachine {
   private doneSent = false;
   /** Nothing is handed out before `begin` (the host may still be fetching the chunk table). */
   private begun = false;
+  private begunAt = 0;
+  private readonly probeHorizonMs: number | undefined;
   private failedWith: DchatError | undefined;
   private now: number;
 
@@ -74,6 +92,7 @@ export class DownloadMachine {
     this.c = resolveConfig(config);
     this.region = config.preferredRegion;
     this.startAt = config.startAt ?? 0;
+    this.probeHorizonMs = config.probeHorizonMs;
     this.book = new SourceBook(config.chunkCount);
     this.hedgeCfg = config.hedge === false ? undefined : (config.hedge ?? DEFAULT_HEDGE);
     this.limitRateBps = config.limitRateBps && config.limitRateBps > 0 ? config.limitRateBps : undefined;
@@ -99,6 +118,7 @@ export class DownloadMachine {
     this.checkpointAt = this.verified;
     this.lastCheckpoint = now;
     this.begun = true;
+    this.begunAt = now;
     if (this.scheduler.isComplete()) {
       this.doneSent = true;
       this.emit({ type: 'done' });
@@ -166,7 +186,7 @@ export class DownloadMachine {
     // One chunk's time once data flows (the first also waited for the response).
     const since = f.chunks === 1 && f.firstByte !== undefined ? f.firstByte : f.lastChunkAt;
     this.book.delivered(f.source, len, now - since);
-    this.book.paced(f.source, now - f.lastChunkAt);
+    this.book.paced(f.source, now - f.lastChunkAt, f.chunks === 1);
     f.lastChunkAt = now;
     this.overtake(now, index, f);
     if (this.scheduler.isComplete()) {
@@ -304,6 +324,11 @@ export class DownloadMachine {
       let t = this.now + Math.max(50, Math.min(1000, this.c.slowWindowMs / 4));
       const hedge = this.hedgeDue();
       if (hedge !== undefined) t = Math.min(t, hedge);
+      // Outranked channels waiting for a better source's first measurement.
+      const grace = this.begunAt + PROBE_GRACE_MS;
+      if (grace > this.now) t = Math.min(t, grace);
+      const probe = this.probeCheckMs();
+      if (probe !== undefined) t = Math.min(t, this.now + probe);
       return t;
     }
     if (this.fetches.size > 0) return Number.POSITIVE_INFINITY;
@@ -349,56 +374,72 @@ export class DownloadMachine {
   private schedule(now: number): void {
     if (!this.begun || this.failedWith || this.scheduler.isComplete()) return;
     const ranked = this.book.ranked(now, this.region).filter((h) => this.book.available(now, h.id));
-    const network = ranked.filter((h) => !this.isLocal(h.id)).length;
-    const share = Math.min(this.c.parallel, network);
     const count = this.c.chunkCount;
-    const runChunks =
-      share <= 1
-        ? count
-        : Math.max(
-            1,
-            Math.min(
-              Math.floor(this.c.runBytes / this.c.chunkSize),
-              Math.ceil(this.scheduler.unassigned / share),
-            ),
-          );
+    // Chunks not verified yet (in runs or not): what the fastest would need time for.
+    const remaining = count - this.scheduler.done;
     let live = this.liveCount();
     // The fastest measured network source: the others' runs are sized against it.
     let bestMs: number | undefined;
+    // What the fastest would need for the rest (the probe horizon): see restFor.
+    let restMs: number | undefined;
     // Ranked by priority first: the best priority among the network sources.
     const top = ranked.find((h) => !this.isLocal(h.id))?.priority;
     for (const h of ranked) {
       // Only a source that can serve every chunk sets the pace: a fast peer holding a few chunks
       // must not starve the only sources of the rest (a swarm's peers).
-      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.paceAt(now, h.id);
+      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.paceNow(now, h.id);
       if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
+      if (ms === undefined) continue;
+      const rest = this.restFor(now, h.id, remaining);
+      if (restMs === undefined || rest < restMs) restMs = rest;
     }
+    /** The speed share of network source `h` for a full run of `base` chunks (0: nothing now). */
+    const shareOf = (h: { id: string; priority: number }, base: number) =>
+      runForSpeed({
+        base,
+        // A stalled source's own pace counts its wait too (it is not given more meanwhile).
+        ownMs: this.paceNow(now, h.id),
+        bestMs,
+        unassigned: remaining,
+        ...(restMs !== undefined ? { restMs } : {}),
+        outranked: top !== undefined && h.priority > top,
+        sinceBeginMs: now - this.begunAt,
+        ...(this.probeHorizonMs !== undefined ? { horizonMs: this.probeHorizonMs } : {}),
+      });
+    // The network sources that take part now (running, or to be given work): runs are bounded to
+    // share the work between them; a source alone gets the whole rest in one run, as it would
+    // alone (no request per bounded run), and a channel joining later takes its run from the tail.
+    const working = ranked.filter(
+      (h) =>
+        !this.isLocal(h.id) &&
+        (this.busy.has(h.id) || this.book.holding(h.id) !== undefined || shareOf(h, 1) > 0),
+    ).length;
+    const share = Math.min(this.c.parallel, working);
+    const runChunks =
+      share <= 1
+        ? count
+        : Math.max(1, Math.min(Math.floor(this.c.runBytes / this.c.chunkSize), Math.ceil(remaining / share)));
     for (const h of ranked) {
       if (this.busy.has(h.id)) continue;
       const local = this.isLocal(h.id);
       if (live >= this.c.parallel) {
         // Over the limit only to hedge, by one fetch: a stalled stream must not block the download.
         if (local || live > this.c.parallel) break;
-        const hb = this.hedgeFor(now, h.id);
+        // The end-game swaps a slower fetch for this one: the count stays.
+        const hb =
+          this.hedgeFor(now, h.id) ??
+          (this.scheduler.unassigned === 0 ? this.endgameFor(now, h.id) : undefined);
         if (hb) {
           this.start(now, h.id, hb);
-          live++;
+          live = this.liveCount();
         }
         continue;
       }
       const held = this.book.holding(h.id);
-      const mine =
-        local || share <= 1 || held
-          ? runChunks
-          : runForSpeed(
-              runChunks,
-              this.paceAt(now, h.id),
-              bestMs,
-              this.scheduler.unassigned,
-              top !== undefined && h.priority > top,
-            );
-      // Slower than the best: no new work and no stealing, only a hedge of a stalled fetch.
-      const slower = mine < runChunks;
+      const speedShare = local || held ? runChunks : shareOf(h, runChunks);
+      // Alone in taking part: the whole rest, as bounded runs are only there to share the work.
+      const mine = share <= 1 && speedShare > 0 ? runChunks : speedShare;
+      // Hopelessly slower than the best: no new work and no stealing, only a hedge of a stall.
       if (mine === 0) {
         const hb = this.scheduler.unassigned === 0 ? this.hedgeFor(now, h.id) : undefined;
         if (hb) {
@@ -420,11 +461,13 @@ export class DownloadMachine {
                 )
               : undefined) ?? this.scheduler.assign(h.id, run, this.book.exclude(h.id)))) ??
         (this.scheduler.unassigned === 0 && !local
-          ? (this.hedgeFor(now, h.id) ?? (held || slower ? undefined : this.stealFor(h.id)))
+          ? (this.hedgeFor(now, h.id) ??
+            this.endgameFor(now, h.id) ??
+            (held ? undefined : this.stealFor(h.id, mine)))
           : undefined);
       if (!asg) continue;
       this.start(now, h.id, asg);
-      live++;
+      live = this.liveCount();
     }
     if (this.fetches.size === 0) {
       const waiting = this.book.penaltyEnds(now).length > 0;
@@ -433,16 +476,57 @@ export class DownloadMachine {
   }
 
   /**
-   * `id`'s measured time per chunk at `now`, or the time its running fetch has already waited for
-   * its next chunk when that is longer: a source that served a few chunks fast and then stalled is
-   * not the fastest, and must not set a pace that leaves the others idle until the slow guard.
+   * What a chunk from `id` costs as of `now`: its measured pace, or longer when its running fetch
+   * has waited longer than that for its next chunk (a source that stalls stops looking fast, so
+   * the channels it outranks are probed and can hedge it). Undefined until measured.
    */
-  private paceAt(now: number, id: string): number | undefined {
-    let ms = this.book.pace(id);
-    if (ms === undefined) return undefined;
+  private paceNow(now: number, id: string): number | undefined {
+    const pace = this.book.pace(id);
+    return pace === undefined ? undefined : Math.max(pace, this.waited(now, id));
+  }
+
+  /**
+   * What measured source `id` would need for the chunks not handed out yet: its pace once data
+   * flows (a first chunk's request and a channel's start-up left out, they would inflate it many
+   * times) or, when it stalls (waits over PROBE_GRACE_MS and 4 times that pace), its wait per
+   * chunk; 0 while it settles (one chunk so far, not stalled): too early to judge.
+   */
+  private restFor(now: number, id: string, remaining: number): number {
+    const steady = this.book.steady(id);
+    const waited = this.waited(now, id);
+    const stalled = waited >= Math.max(PROBE_GRACE_MS, 4 * (steady ?? 0));
+    const per = stalled ? waited : (steady ?? 0);
+    return per * remaining;
+  }
+
+  /** How long the running fetch of `id` has waited for its next chunk (0: none running). */
+  private waited(now: number, id: string): number {
+    let waited = 0;
     for (const f of this.fetches.values())
-      if (f.source === id && !f.closed) ms = Math.max(ms, now - f.lastChunkAt);
-    return ms;
+      if (!f.closed && f.source === id) waited = Math.max(waited, now - f.lastChunkAt);
+    return waited;
+  }
+
+  /**
+   * While a channel waits for its probe (planner/speed-share.ts), how soon to look again: the
+   * fastest source's pace times what is left must reach the horizon, so a stall is seen about a
+   * quarter of that late at most.
+   */
+  private probeCheckMs(): number | undefined {
+    const left = this.c.chunkCount - this.scheduler.done;
+    if (left === 0) return undefined;
+    const waiting = this.book
+      .ids()
+      .some(
+        (id) =>
+          !this.busy.has(id) &&
+          !this.isLocal(id) &&
+          this.book.pace(id) === undefined &&
+          this.book.available(this.now, id),
+      );
+    if (!waiting) return undefined;
+    const horizon = this.probeHorizonMs ?? PROBE_HORIZON_MS;
+    return Math.max(50, Math.min(1000, horizon / left / 4));
   }
 
   /** The stalled fetch `idle` should take over now, if any (its rest becomes `idle`'s run). */
@@ -461,6 +545,34 @@ export class DownloadMachine {
   }
 
   /**
+   * End-game (nothing left to hand out): `idle` takes over the rest of a slower source's run when
+   * it should finish it sooner than that source would (fetch.ts slowerFetch), and the slower fetch
+   * is cancelled, not penalised (it is slower, not faulty). So the download ends at the pace of its
+   * fastest source instead of waiting for a slow channel's probe or short run, and the slow
+   * channel stops costing CPU at once.
+   */
+  private endgameFor(now: number, idle: string): Assignment | undefined {
+    const idleMs = this.book.pace(idle);
+    // Part of hedging (off with it): BitTorrent's end-game, for a source merely slower.
+    if (!this.hedgeCfg || idleMs === undefined || this.isLocal(idle)) return undefined;
+    const victim = slowerFetch(
+      this.fetches.values(),
+      idle,
+      now,
+      idleMs,
+      (id) => this.book.pace(id),
+      this.book.holding(idle),
+      (id) => this.isLocal(id),
+    );
+    if (!victim) return undefined;
+    const b = this.scheduler.hedge(victim.asg, idle);
+    if (!b) return undefined;
+    this.close(victim, `${this.label(idle)} is faster: it takes over chunks [${b.next}, ${b.end})`);
+    this.scheduler.release(victim.asg);
+    return b;
+  }
+
+  /**
    * Where to look for a chunk no peer has, for a full source in a swarm: a new place each time
    * (golden-ratio steps from `startAt`), so nodes asking one seed at once rarely ask for the same.
    */
@@ -469,9 +581,12 @@ export class DownloadMachine {
     return Math.floor((this.startAt + this.spreads * 0.6180339887 * this.c.chunkCount) % this.c.chunkCount);
   }
 
-  /** Work stealing for `idle`: the back half of the largest network run; its fetch is told where to stop. */
-  private stealFor(idle: string): Assignment | undefined {
-    const b = this.scheduler.steal(idle, 2, (a) => !this.isLocal(a.sourceId));
+  /**
+   * Work stealing for `idle`: the back half of the largest network run, at most `max` chunks
+   * (a slower source's share); its fetch is told where to stop.
+   */
+  private stealFor(idle: string, max?: number): Assignment | undefined {
+    const b = this.scheduler.steal(idle, 2, (a) => !this.isLocal(a.sourceId), max);
     if (!b) return undefined;
     for (const f of this.fetches.values())
       if (!f.closed && f.asg.end === b.next && f.asg.next < b.next && f.source !== idle)
@@ -493,6 +608,19 @@ export class DownloadMachine {
       if (d === undefined) continue;
       const t = nextStall(this.fetches.values(), id, this.now, d, (x) => this.isLocal(x));
       if (t !== undefined && (best === undefined || t < best)) best = t;
+      const idleMs = this.book.pace(id);
+      const e =
+        idleMs === undefined
+          ? undefined
+          : nextTakeover(
+              this.fetches.values(),
+              id,
+              this.now,
+              idleMs,
+              (x) => this.book.pace(x),
+              (x) => this.isLocal(x),
+            );
+      if (e !== undefined && (best === undefined || e < best)) best = e;
     }
     return best;
   }

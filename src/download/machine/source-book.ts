@@ -17,6 +17,9 @@ import { ewma, isAvailable, newHealth, rankSources, type SourceHealth } from '..
 import type { ChunkFilter } from '../planner/schedule.ts';
 import type { FetchError, HedgeConfig, MachineSource, SourceStats } from './actions.ts';
 
+/** Chunks after the first of their fetch before a source's steady pace is judged. */
+export const STEADY_SAMPLES = 8;
+
 export class SourceBook {
   private readonly chunkCount: number;
   private readonly info = new Map<string, MachineSource>();
@@ -24,6 +27,8 @@ export class SourceBook {
   private readonly stats = new Map<string, SourceStats>();
   private readonly chunkMs = new Map<string, number>();
   private readonly paceMs = new Map<string, number>();
+  /** Sum and count of the times between chunks after the first of each fetch. */
+  private readonly steadyMs = new Map<string, [number, number]>();
   private readonly latency = new Map<string, number>();
   private readonly localBad = new Map<string, Set<number>>();
   private readonly held = new Map<string, Uint8Array>();
@@ -194,8 +199,22 @@ export class SourceBook {
   }
 
   /** A verified chunk from `id`, `ms` after the one before it or after its request went out. */
-  paced(id: string, ms: number): void {
+  paced(id: string, ms: number, first: boolean): void {
     this.paceMs.set(id, ewma(this.paceMs.get(id), Math.max(0, ms)));
+    if (first) return;
+    const [sum, n] = this.steadyMs.get(id) ?? [0, 0];
+    this.steadyMs.set(id, [sum + Math.max(0, ms), n + 1]);
+  }
+
+  /**
+   * What a chunk from `id` costs once its data flows: the mean time between the chunks after the
+   * first of each fetch (no request, connection or channel start-up in them), over the whole run,
+   * so one late chunk (the process busy elsewhere a moment) does not swing it; undefined until
+   * STEADY_SAMPLES were seen.
+   */
+  steady(id: string): number | undefined {
+    const [sum, n] = this.steadyMs.get(id) ?? [0, 0];
+    return n >= STEADY_SAMPLES ? sum / n : undefined;
   }
 
   /**

@@ -111,13 +111,14 @@ export class ChunkScheduler {
 
   /**
    * Work stealing: the back half of the run with the most chunks left (of another source that
-   * `canStealFrom` allows), or undefined if no run has at least `minChunks` chunks beyond the one
-   * being received.
+   * `canStealFrom` allows), at most `maxChunks` of it, or undefined if no run has at least
+   * `minChunks` chunks beyond the one being received.
    */
   steal(
     sourceId: string,
     minChunks = 2,
     canStealFrom: (a: Assignment) => boolean = () => true,
+    maxChunks = Number.POSITIVE_INFINITY,
   ): Assignment | undefined {
     let victim: Assignment | undefined;
     for (const a of this.running.values()) {
@@ -128,7 +129,7 @@ export class ChunkScheduler {
     // The victim is receiving chunk `next` now: only what lies beyond it can move.
     const movable = victim.end - victim.next - 1;
     if (movable < minChunks) return undefined;
-    const mid = victim.end - Math.floor(movable / 2);
+    const mid = victim.end - Math.max(1, Math.min(Math.floor(movable / 2), maxChunks));
     const end = victim.end;
     victim.end = mid;
     const a: Assignment = { id: this.nextId++, sourceId, next: mid, end };

@@ -12,18 +12,29 @@ const CANCELLED_READ_ERRORS = new Set([
 ]);
 
 let cancelledReads = 0;
+/**
+ * The reasons cancelled reads were aborted with: the block layer rejects with the signal's own
+ * reason (the download machine's E_ABORTED "overtaken", "every chunk is verified"...), not only
+ * with its abort errors.
+ */
+const abortReasons = new WeakSet<object>();
 
-/** An IPFS read was cancelled (its signal aborted): what it leaves behind may now surface. */
-export function noteCancelledRead(): void {
+/**
+ * An IPFS read was cancelled (its signal aborted, with `reason`): what it leaves behind may now
+ * surface.
+ */
+export function noteCancelledRead(reason?: unknown): void {
   cancelledReads++;
+  if (typeof reason === 'object' && reason !== null) abortReasons.add(reason);
 }
 
 /**
- * True for a rejection a cancelled read leaves behind: one of the block layer's abort errors
- * (an aborted want, a failed load or put of a block whose read was aborted), once a read has been
- * cancelled in this process. Anything else is not.
+ * True for a rejection a cancelled read leaves behind: the reason a read was cancelled with, or
+ * one of the block layer's abort errors (an aborted want, a failed load or put of a block whose
+ * read was aborted) once a read has been cancelled in this process. Anything else is not.
  */
 export function isAbortedBlockRead(reason: unknown): boolean {
+  if (typeof reason === 'object' && reason !== null && abortReasons.has(reason)) return true;
   const name = (reason as { name?: unknown } | null | undefined)?.name;
   return cancelledReads > 0 && typeof name === 'string' && CANCELLED_READ_ERRORS.has(name);
 }

@@ -132,7 +132,7 @@ export class IpfsSource implements Source {
     const stall = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
     // The exporter may leave rejections behind once this read is cancelled (helia.ts).
-    signal.addEventListener('abort', noteCancelledRead, { once: true });
+    signal.addEventListener('abort', () => noteCancelledRead(signal.reason), { once: true });
     let timer = setTimeout(() => stall.abort(), stallMs);
     let got = 0;
     try {

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { MemoryBlockstore } from 'blockstore-core';
 import type { CID } from 'multiformats/cid';
+import { DchatError } from '../../../src/errors.ts';
 import { BanList } from '../../../src/gossip/libp2p/bans.ts';
 import { createNodeLibp2p, type DchatLibp2p } from '../../../src/node/libp2p.ts';
 import { isAbortedBlockRead, noteCancelledRead } from '../../../src/sources/ipfs/cancelled-reads.ts';
@@ -202,4 +203,10 @@ test("isAbortedBlockRead: only the block layer's abort errors, once a read was c
   assert.equal(isAbortedBlockRead(undefined), false);
   assert.equal(isAbortedBlockRead(null), false);
   assert.equal(isAbortedBlockRead('AbortError'), false);
+  // The reason a read was cancelled with (the block layer rejects with it too), and only that one.
+  const reason = new DchatError('E_ABORTED', 'chunk 86 was delivered by another source');
+  assert.equal(isAbortedBlockRead(reason), false);
+  noteCancelledRead(reason);
+  assert.equal(isAbortedBlockRead(reason), true);
+  assert.equal(isAbortedBlockRead(new DchatError('E_ABORTED', 'another')), false);
 });
