@@ -13,15 +13,19 @@ import { checkNode } from './node-check.ts';
  * shapes heap growth from now on: once the command's modules have loaded it no longer helps.
  */
 function favoursSize(argv: readonly string[]): boolean {
-  const pair = (a: string, b: string) => {
-    const at = argv.indexOf(a);
-    return at >= 0 && argv[at + 1] === b;
-  };
-  return pair('node', 'start') || pair('update', 'download') || pair('update', 'verify');
+  return pair(argv, 'node', 'start') || pair(argv, 'update', 'download') || pair(argv, 'update', 'verify');
+}
+
+function pair(argv: readonly string[], a: string, b: string): boolean {
+  const at = argv.indexOf(a);
+  return at >= 0 && argv[at + 1] === b;
 }
 
 if (checkNode('dchat')) {
-  if (favoursSize(process.argv.slice(2))) (await import('node:v8')).setFlagsFromString('--optimize-for-size');
+  const args = process.argv.slice(2);
+  // A long-running node returns freed memory to the system (./malloc-tuning.ts): may restart in place.
+  if (pair(args, 'node', 'start')) (await import('./malloc-tuning.ts')).execWithMallocTuning();
+  if (favoursSize(args)) (await import('node:v8')).setFlagsFromString('--optimize-for-size');
   const { runBin } = await import('./compile-cache.ts');
   await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
 }
