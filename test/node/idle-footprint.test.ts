@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MALLOC_TUNING, tunedEnv } from '../../src/cli/malloc-tuning.ts';
+import { MALLOC_TUNING, tunedEnv } from '../../src/activation/malloc-tuning.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { dchat } from '../helpers/cli.ts';
 
@@ -41,7 +41,7 @@ test('an idle node has loaded no download machinery and keeps a small young gene
   const st = await dchat(['--home', dir, 'node', 'status', '--json']);
   assert.equal(st.code, 0, st.stderr);
   // The node restarted itself in place (same pid) with glibc's malloc told to give freed memory
-  // back (src/cli/malloc-tuning.ts); the operator's environment is kept.
+  // back (src/activation/malloc-tuning.ts); the operator's environment is kept.
   const environ = (await readFile(`/proc/${procs[0]?.child.pid}/environ`, 'utf8')).split('\0');
   for (const [k, v] of Object.entries(MALLOC_TUNING))
     assert.ok(environ.includes(`${k}=${v}`), `${k} not set`);

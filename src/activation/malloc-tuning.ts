@@ -5,10 +5,11 @@
  * blocks come from the heap arenas, which are returned to the system only from their top. A fixed
  * 64 KiB mmap threshold (large blocks mapped and unmapped on free) and a 128 KiB trim threshold
  * kept an idle node that had fetched and held three releases at 117-120 MB resident instead of
- * 135-143 MB, measured here (2 cores, same run, `npm run bench -- node-rss --releases 3`).
+ * 135-143 MB, measured here (2 cores, same runs; `npm run bench -- node-rss --releases 3`).
  *
- * glibc reads these variables once, when the process starts; so the node replaces its own image
- * (`process.execve`: same pid, same open descriptors, nothing loaded yet) with the variables set.
+ * glibc reads these variables once, when the process starts; so `dchat node start` (cli/dchat.ts)
+ * replaces its own image (`process.execve`: same pid, same open descriptors, nothing loaded yet)
+ * with the variables set, and the supervisor starts its node children with them (./child.ts).
  * An operator's own MALLOC_* settings win: then nothing is changed. Other C libraries (musl) ignore
  * the variables. This file must stay free of imports: it runs before the CLI loads.
  */
