@@ -182,9 +182,14 @@ async function benchHolding(releases: number, packageBytes: number, idleMs: numb
     }
     const [validator, user] = net.procs;
     if (!validator || !user) throw new Error('the testnet has no nodes');
-    // It serves what it holds: its log says which packages it provides over IPFS and seeds.
-    const log = readFileSync(join(user.home, 'node.log'), 'utf8');
-    const said = (msg: string) => log.split('\n').filter((l) => l.includes(msg)).length;
+    // It serves what it holds: its log says which packages it provides over IPFS and seeds. Idle
+    // means after the IPFS import of each (a 135 MiB package takes a while on a busy machine).
+    const said = (msg: string) =>
+      readFileSync(join(user.home, 'node.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(msg)).length;
+    for (const t0 = Date.now(); Date.now() - t0 < 600_000; await sleep(1000))
+      if (said('package provided over IPFS') + said('IPFS provide failed') >= releases) break;
     const u = await idleSample(user.child, idleMs);
     const v = rssOf(validator.child.pid as number);
     const f = (x: number) => x.toFixed(1);
