@@ -23,9 +23,12 @@ function pair(argv: readonly string[], a: string, b: string): boolean {
 
 if (checkNode('dchat')) {
   const args = process.argv.slice(2);
-  // A long-running node returns freed memory to the system (activation/malloc-tuning.ts): may restart in place.
-  if (pair(args, 'node', 'start')) (await import('../activation/malloc-tuning.ts')).execWithMallocTuning();
-  if (favoursSize(args)) (await import('node:v8')).setFlagsFromString('--optimize-for-size');
+  if (favoursSize(args)) {
+    // Freed memory goes back to the system (activation/malloc-tuning.ts): may restart in place.
+    const m = await import('../activation/malloc-tuning.ts');
+    m.execWithMallocTuning(pair(args, 'node', 'start') ? m.MALLOC_TUNING : m.STREAM_MALLOC_TUNING);
+    (await import('node:v8')).setFlagsFromString('--optimize-for-size');
+  }
   const { runBin } = await import('./compile-cache.ts');
   await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
 }

@@ -1,7 +1,8 @@
 /**
  * The one whole-stream hashing pipeline: SHA-256 and BLAKE3 of a byte stream, each on its own
  * thread, so the pair costs about what SHA-256 alone costs and the calling thread keeps only its
- * own work (reading a file, or TLS and the per-chunk checks of a download). Pieces travel by
+ * own work (reading a file, or TLS and the per-chunk checks of a download); or both on one thread
+ * (`oneThread`) where the stream comes slower than that thread hashes. Pieces travel by
  * transfer, never copied: caller -> SHA-256 stage -> BLAKE3 stage -> back to the caller, who may
  * reuse the buffer (`onReturn`). At most `maxInFlight` bytes are between the caller and the return.
  * Used by file verification (store/file-digest.ts) and the download engine (ordered-digest.ts).
@@ -9,7 +10,7 @@
  * Pure: bytes in, digests out (the workers compute, they do no I/O). Below WORKER_THRESHOLD bytes
  * a worker's start-up costs more than it saves: `createStreamDigest` hashes small streams inline.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DchatError } from '../errors.ts';
 import type { StageReport } from './digest-worker.ts';
 import { type Digests, DualHasher } from './hash.ts';
@@ -41,6 +42,11 @@ export interface DigestPipelineOptions {
   maxInFlight?: number;
   /** Receives each transferred buffer back once both hashes are done with it. */
   onReturn?: (buf: Buffer) => void;
+  /**
+   * Both hashes on one thread (~0.8 s per GiB here): for streams that arrive slower than that, such
+   * as a download, where a second thread would only cost its ~15 MB of memory.
+   */
+  oneThread?: boolean;
 }
 
 /** The pipeline for a stream of `expectedSize` bytes, or one thread when that is faster. */
@@ -56,9 +62,22 @@ export function createStreamDigest(expectedSize: number, o: DigestPipelineOption
   };
 }
 
+/**
+ * One hash stage on a thread of its own (digest-worker.ts): pieces come from `input` (else the
+ * parent) and go on to `output` (else back to the parent as acks). Also the BLAKE3 stage behind
+ * store/'s file reader.
+ */
+export function startHashStage(
+  algo: 'sha256' | 'blake3' | 'both',
+  ports: { input?: MessagePort; output?: MessagePort },
+): Worker {
+  const transferList = [ports.input, ports.output].filter((p) => p !== undefined);
+  return new Worker(WORKER_URL, { workerData: { algo, ...ports }, transferList });
+}
+
 export class DigestPipeline implements StreamDigest {
-  private readonly sha: Worker;
-  private readonly b3: Worker;
+  /** The threads, first stage first. */
+  private readonly threads: Worker[];
   private readonly maxInFlight: number;
   private readonly onReturn: ((buf: Buffer) => void) | undefined;
   private inFlight = 0;
@@ -79,13 +98,15 @@ export class DigestPipeline implements StreamDigest {
       this.rejectResult = reject;
     });
     this.result.catch(() => {});
-    const { port1, port2 } = new MessageChannel();
-    this.sha = new Worker(WORKER_URL, {
-      workerData: { algo: 'sha256', output: port1 },
-      transferList: [port1],
-    });
-    this.b3 = new Worker(WORKER_URL, { workerData: { algo: 'blake3', input: port2 }, transferList: [port2] });
-    for (const w of [this.sha, this.b3]) {
+    if (o.oneThread) this.threads = [startHashStage('both', {})];
+    else {
+      const { port1, port2 } = new MessageChannel();
+      this.threads = [
+        startHashStage('sha256', { output: port1 }),
+        startHashStage('blake3', { input: port2 }),
+      ];
+    }
+    for (const w of this.threads) {
       w.on('message', (m: StageReport) => this.onReport(m));
       w.once('error', (e) =>
         this.fail(new DchatError('E_INTERNAL', `hash worker failed: ${e.message}`, { cause: e })),
@@ -122,13 +143,13 @@ export class DigestPipeline implements StreamDigest {
     }
     this.inFlight += data.byteLength;
     this.size += data.byteLength;
-    this.sha.postMessage({ type: 'data', buf, len: data.byteLength }, [buf]);
+    this.threads[0]?.postMessage({ type: 'data', buf, len: data.byteLength }, [buf]);
   }
 
   async digest(): Promise<Digests> {
     if (!this.ended) {
       this.ended = true;
-      this.sha.postMessage({ type: 'end' });
+      this.threads[0]?.postMessage({ type: 'end' });
     }
     return this.result;
   }
@@ -150,16 +171,14 @@ export class DigestPipeline implements StreamDigest {
     const { sha256, blake3 } = this.hex;
     if (sha256 !== undefined && blake3 !== undefined && !this.failure) {
       this.resolveResult({ size: this.size, sha256, blake3 });
-      void this.sha.terminate();
-      void this.b3.terminate();
+      for (const w of this.threads) void w.terminate();
     }
   }
 
   private fail(e: DchatError): void {
     this.failure ??= e;
     this.rejectResult(this.failure);
-    void this.sha.terminate();
-    void this.b3.terminate();
+    for (const w of this.threads) void w.terminate();
     this.wakeAll();
   }
 

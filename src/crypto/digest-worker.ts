@@ -15,7 +15,8 @@ export type StageReport =
   | { type: 'digest'; algo: string; hex: string };
 
 const { algo, input, output } = workerData as {
-  algo: 'sha256' | 'blake3';
+  /** `both`: one thread runs the pair (enough where the bytes come slower than it hashes). */
+  algo: 'sha256' | 'blake3' | 'both';
   /** Where pieces come from (the previous stage); the parent when absent. */
   input?: MessagePort;
   /** Where pieces go next (the next stage); back to the parent as acks when absent. */
@@ -23,21 +24,27 @@ const { algo, input, output } = workerData as {
 };
 
 // No top-level await here: the single-executable build bundles workers as CommonJS.
-const sha = algo === 'sha256' ? createHash('sha256') : undefined;
-const b3 = algo === 'blake3' ? new Blake3Hasher() : undefined;
+const sha = algo !== 'blake3' ? createHash('sha256') : undefined;
+const b3 = algo !== 'sha256' ? new Blake3Hasher() : undefined;
 const from = input ?? parentPort;
 
 from?.on('message', (m: StageMessage) => {
   if (m.type === 'data') {
     const piece = Buffer.from(m.buf, 0, m.len);
-    if (sha) sha.update(piece);
-    else b3?.update(piece);
+    sha?.update(piece);
+    b3?.update(piece);
     if (output) output.postMessage(m, [m.buf]);
     else parentPort?.postMessage({ type: 'ack', buf: m.buf, len: m.len } satisfies StageReport, [m.buf]);
     return;
   }
-  const hex = sha ? sha.digest('hex') : (b3 as Blake3Hasher).digestBuffer().toString('hex');
-  parentPort?.postMessage({ type: 'digest', algo, hex } satisfies StageReport);
+  if (sha)
+    parentPort?.postMessage({ type: 'digest', algo: 'sha256', hex: sha.digest('hex') } satisfies StageReport);
+  if (b3)
+    parentPort?.postMessage({
+      type: 'digest',
+      algo: 'blake3',
+      hex: b3.digestBuffer().toString('hex'),
+    } satisfies StageReport);
   output?.postMessage(m);
   // The parent ends this thread once it has every report (a thread that ended by itself could
   // race its last messages).

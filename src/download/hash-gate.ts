@@ -9,7 +9,7 @@
  */
 import { releasePiece } from '../sources/piece-pool.ts';
 
-export const HASH_AHEAD_BYTES = 8 * 1024 * 1024;
+export const HASH_AHEAD_BYTES = 4 * 1024 * 1024;
 const FIRST_RETURN_MS = 500;
 
 export class HashGate {

@@ -45,7 +45,11 @@ export class OrderedDigest {
 
   constructor(o: OrderedDigestOptions) {
     this.table = o.table;
-    this.hasher = createStreamDigest(o.table.size, o.onReturn ? { onReturn: o.onReturn } : {});
+    // One hash thread: a download arrives slower than it hashes both (DigestPipeline.oneThread).
+    this.hasher = createStreamDigest(o.table.size, {
+      oneThread: true,
+      ...(o.onReturn ? { onReturn: o.onReturn } : {}),
+    });
     this.readChunk = o.readChunk;
     this.onBadChunk = o.onBadChunk;
     this.windowBytes = o.windowBytes ?? 24 * 1024 * 1024;

@@ -42,6 +42,7 @@ const SEA_FUSE = ['NODE', 'SEA', 'FUSE', 'fce680ab2cc467b6e072b8b5df1996b2'].joi
 /** Worker entry points, bundled on their own (Worker takes a path): dist-relative output names. */
 const WORKERS: Record<string, string> = {
   'src/crypto/digest-worker.ts': 'dist/crypto/digest-worker.js',
+  'src/store/file-digest-worker.ts': 'dist/store/file-digest-worker.js',
 };
 
 /** dchat platform -> the @napi-rs/blake-hash package and file holding its addon. */

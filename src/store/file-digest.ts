@@ -1,14 +1,23 @@
 /**
- * SHA-256 and BLAKE3 of a file on disk (and optionally its chunk table): the file is read here
- * (the I/O side), the hashing is crypto/'s one pipeline (digest-pipeline.ts: SHA-256 and BLAKE3
- * each on their own thread). Reads go through libuv's thread pool into buffers that move to the
- * hash threads and come back for the next read, so the calling thread does almost nothing and a
- * caller can start hashing early (`startFileDigest`) and load what decides the cap meanwhile.
+ * SHA-256 and BLAKE3 of a file on disk (and optionally its chunk table). A large file without a
+ * chunk table is read by a thread of its own that also runs SHA-256 and passes each piece to the
+ * BLAKE3 thread (file-digest-worker.ts), so the calling thread is out of the loop: a CLI loading
+ * its modules while it hashes no longer stalls the reads. Otherwise the file is read here through
+ * libuv's pool into buffers that move to crypto/'s pipeline (digest-pipeline.ts) and come back for
+ * the next read. Either way a caller can start hashing early (`startFileDigest`) and load what
+ * decides the cap meanwhile.
  */
 import { type FileHandle, open } from 'node:fs/promises';
-import { createStreamDigest, type StreamDigest } from '../crypto/digest-pipeline.ts';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import {
+  createStreamDigest,
+  type StreamDigest,
+  startHashStage,
+  WORKER_THRESHOLD,
+} from '../crypto/digest-pipeline.ts';
 import { ChunkHasher, type Digests } from '../crypto/hash.ts';
-import { DchatError } from '../errors.ts';
+import { asErrorCode, DchatError } from '../errors.ts';
+import type { FileStageControl, FileStageInit, FileStageReport } from './file-digest-worker.ts';
 
 /** One read; also the piece size the hash threads see. */
 const READ_SIZE = 4 * 1024 * 1024;
@@ -45,6 +54,7 @@ export async function digestFile(path: string, opts: FileDigestOptions = {}): Pr
 export function startFileDigest(path: string, opts: FileDigestOptions = {}): FileDigestRun {
   let maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   let stopped: unknown;
+  let threads: ReaderThreads | undefined;
   const tooLarge = (what: string) =>
     new DchatError('E_TOO_LARGE', `${path} ${what}, more than the ${maxBytes} bytes expected`);
   const run = async (): Promise<FileDigests> => {
@@ -59,6 +69,18 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
     try {
       const { size } = await fh.stat();
       if (size > maxBytes) throw tooLarge(`is ${size} bytes`);
+      if (!opts.chunkSize && size >= WORKER_THRESHOLD) {
+        threads = readerThreads(path, maxBytes);
+        const stop = () => threads?.stop(opts.signal?.reason);
+        opts.signal?.addEventListener('abort', stop, { once: true });
+        if (opts.signal?.aborted) stop();
+        if (stopped !== undefined) threads.stop(stopped);
+        try {
+          return await threads.result;
+        } finally {
+          opts.signal?.removeEventListener('abort', stop);
+        }
+      }
       const free: Buffer[] = [];
       hasher = createStreamDigest(size, { onReturn: (b) => free.push(b) });
       const chunker = opts.chunkSize ? new ChunkHasher(opts.chunkSize) : undefined;
@@ -90,9 +112,11 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
     result,
     limit(n) {
       maxBytes = Math.min(maxBytes, n);
+      threads?.limit(n);
     },
     stop(reason) {
       stopped ??= reason ?? new DchatError('E_ABORTED', `hashing ${path} stopped`);
+      threads?.stop(stopped);
     },
   };
 }
@@ -106,4 +130,74 @@ async function readFull(fh: FileHandle, buf: Buffer, pos: number): Promise<numbe
     n += bytesRead;
   }
   return n;
+}
+
+// Built files run as .js from dist/, sources as .ts under Node's type stripping.
+const READER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './file-digest-worker.ts' : './file-digest-worker.js',
+  import.meta.url,
+);
+
+export interface ReaderThreads {
+  result: Promise<FileDigests>;
+  limit(maxBytes: number): void;
+  stop(reason: unknown): void;
+}
+
+/**
+ * A large file without a chunk table: read and SHA-256 on one thread (file-digest-worker.ts),
+ * BLAKE3 on another, the pieces going round between the two, so nothing waits on this thread.
+ */
+export function readerThreads(path: string, maxBytes: number): ReaderThreads {
+  const toB3 = new MessageChannel();
+  const back = new MessageChannel();
+  const init: FileStageInit = {
+    path,
+    pieceSize: READ_SIZE,
+    pieces: 4,
+    maxBytes,
+    next: toB3.port1,
+    returns: back.port2,
+  };
+  const reader = new Worker(READER_URL, { workerData: init, transferList: [toB3.port1, back.port2] });
+  const b3 = startHashStage('blake3', { input: toB3.port2, output: back.port1 });
+  let sha: { hex: string; size: number } | undefined;
+  let blake3: string | undefined;
+  let settle!: { resolve: (d: FileDigests) => void; reject: (e: unknown) => void };
+  const result = new Promise<FileDigests>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  result.catch(() => {});
+  let done = false;
+  const finish = (e?: unknown) => {
+    if (done) return;
+    done = true;
+    void reader.terminate();
+    void b3.terminate();
+    if (e !== undefined) settle.reject(e);
+    else if (sha && blake3 !== undefined) settle.resolve({ size: sha.size, sha256: sha.hex, blake3 });
+  };
+  reader.on('message', (m: FileStageReport) => {
+    if (m.type === 'error') finish(new DchatError(asErrorCode(m.code, 'E_IO'), m.message));
+    else {
+      sha = m;
+      if (blake3 !== undefined) finish();
+    }
+  });
+  b3.on('message', (m: { type: string; hex?: string }) => {
+    if (m.type !== 'digest' || m.hex === undefined) return;
+    blake3 = m.hex;
+    if (sha) finish();
+  });
+  for (const w of [reader, b3]) {
+    w.once('error', (e) =>
+      finish(new DchatError('E_INTERNAL', `hash thread failed: ${e.message}`, { cause: e })),
+    );
+    w.once('exit', () => finish(new DchatError('E_INTERNAL', 'hash thread exited early')));
+  }
+  return {
+    result,
+    limit: (n) => reader.postMessage({ type: 'limit', maxBytes: n } satisfies FileStageControl),
+    stop: (reason) => finish(reason ?? new DchatError('E_ABORTED', `hashing ${path} stopped`)),
+  };
 }

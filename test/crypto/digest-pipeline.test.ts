@@ -14,16 +14,17 @@ import { assertCode } from '../helpers/repo.ts';
 
 const DATA = randomBytes(3 * 1024 * 1024 + 17);
 
-test('property: any split, through the worker threads, gives the one-thread digests', async () => {
+test('property: any split, through the worker threads (two, or one running both), gives the one-thread digests', async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.integer({ min: 0, max: DATA.byteLength }),
       fc.array(fc.integer({ min: 0, max: DATA.byteLength }), { maxLength: 10 }),
       fc.boolean(),
-      async (len, cuts, fresh) => {
+      fc.boolean(),
+      async (len, cuts, fresh, oneThread) => {
         const data = DATA.subarray(0, len);
         const points = [...new Set(cuts.map((c) => c % (len + 1)))].sort((a, b) => a - b);
-        const p = new DigestPipeline({ maxInFlight: 1024 * 1024 });
+        const p = new DigestPipeline({ maxInFlight: 1024 * 1024, oneThread });
         let prev = 0;
         for (const at of [...points, len]) {
           // Fresh copies move by transfer; views into DATA are copied (DATA must stay intact).

@@ -119,6 +119,17 @@ describe('download machine: hedging and failures', () => {
     assert.ok(plain.at >= 4000, `without hedging ${plain.at} ms`);
   });
 
+  test('a source fast for a few chunks that then stalls does not set the pace: the slower one takes the rest at once', () => {
+    // The pump test's case, measured under load: the stalled source had looked 20x faster, so the
+    // outranked good one was given nothing and the download waited for the 20 s slow guard.
+    const run = runVirtual(config(21), [
+      { id: 'stall', priority: 1, latencyMs: 1, msPerChunk: 1, stallAfter: 2 },
+      { id: 'good', priority: 10, latencyMs: 1, msPerChunk: 20 },
+    ]);
+    assert.equal(run.end, 'done');
+    assert.ok(run.at < 1500, `took ${run.at} virtual ms`);
+  });
+
   test('a source merely slower than another is not hedged before the measured deadline', () => {
     const run = runVirtual(config(32, { parallel: 2 }), [
       { id: 'a', priority: 1, latencyMs: 10, msPerChunk: 30 },

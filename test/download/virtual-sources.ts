@@ -19,6 +19,8 @@ export interface SourceModel {
   corrupt?: readonly number[];
   /** Its connection drops after this many chunks of each request (E_NETWORK). */
   dropAfter?: number;
+  /** It sends nothing more, without closing, after this many chunks in all (a stalled stream). */
+  stallAfter?: number;
   /** Answers every request with this error at once (e.g. E_HTTP 503, E_NOT_FOUND 404). */
   error?: FetchError;
 }
@@ -87,6 +89,7 @@ export function runVirtual(
     const n = perRequest.get(f) ?? 0;
     if (s.dropAfter !== undefined && n >= s.dropAfter)
       return push({ at: from + 1, fetch: f, kind: 'error', index: i });
+    if (s.stallAfter !== undefined && (run.bySource.get(s.id)?.length ?? 0) >= s.stallAfter) return;
     push({ at: from + (first ? s.latencyMs : 0) + s.msPerChunk, fetch: f, kind: 'chunk', index: i });
   };
   const drain = () => {

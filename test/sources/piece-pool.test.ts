@@ -1,6 +1,6 @@
 /**
  * The piece pool (src/sources/piece-pool.ts) reuses piece buffers while downloads return them, and
- * empties itself once it has been idle, so an idle node does not keep 16 MiB of pieces.
+ * empties itself once it has been idle, so an idle node does not keep megabytes of pieces.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -22,9 +22,9 @@ test('pieces are reused while in use, and the pool empties once a look finds no 
   t.mock.timers.tick(20_000);
   assert.equal(pooledBytes(), 0);
   assert.notEqual(takePiece(64 * 1024), a, 'a fresh buffer after the drain');
-  // Never more than 16 MiB; small or shared buffers are not taken.
+  // Never more than 8 MiB; small or shared buffers are not taken.
   for (let i = 0; i < 300; i++) releasePiece(Buffer.allocUnsafeSlow(64 * 1024));
-  assert.equal(pooledBytes(), 16 * 1024 * 1024);
+  assert.equal(pooledBytes(), 8 * 1024 * 1024);
   t.mock.timers.tick(10_001);
   t.mock.timers.tick(10_001);
   assert.equal(pooledBytes(), 0);

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WORKER_THRESHOLD } from '../../src/crypto/digest-pipeline.ts';
 import { chunkHashHex, digestBytes } from '../../src/crypto/hash.ts';
-import { digestFile, startFileDigest } from '../../src/store/file-digest.ts';
+import { DchatError } from '../../src/errors.ts';
+import { digestFile, readerThreads, startFileDigest } from '../../src/store/file-digest.ts';
 import { assertCode } from '../helpers/repo.ts';
 
 let dir: string;
@@ -56,4 +57,24 @@ test('caps: up front, set later while reading, and a stop', async () => {
   stopped.stop();
   await assertCode(() => stopped.result, 'E_ABORTED');
   await assertCode(() => digestFile(join(dir, 'nothing-here')), 'E_NOT_FOUND');
+});
+
+test('a large file without a chunk table is read and hashed off this thread, with the same digests', async () => {
+  assert.deepEqual(await digestFile(join(dir, 'big')), digestBytes(BIG));
+  assert.deepEqual(await readerThreads(join(dir, 'big'), BIG.byteLength).result, digestBytes(BIG));
+});
+
+test('the reading thread keeps the cap: a file longer than it (grown after the size check), a cap lowered while reading, stops and aborts', async () => {
+  await assertCode(() => readerThreads(join(dir, 'big'), BIG.byteLength - 1).result, 'E_TOO_LARGE');
+  const lowered = readerThreads(join(dir, 'big'), Number.POSITIVE_INFINITY);
+  lowered.limit(8 * 1024 * 1024);
+  await assertCode(() => lowered.result, 'E_TOO_LARGE');
+  const stopped = readerThreads(join(dir, 'big'), Number.POSITIVE_INFINITY);
+  stopped.stop(undefined);
+  await assertCode(() => stopped.result, 'E_ABORTED');
+  const ac = new AbortController();
+  const aborted = startFileDigest(join(dir, 'big'), { signal: ac.signal });
+  ac.abort(new DchatError('E_ABORTED', 'test abort'));
+  await assertCode(() => aborted.result, 'E_ABORTED');
+  await assertCode(() => readerThreads(join(dir, 'nothing-here'), 10).result, 'E_NOT_FOUND');
 });

@@ -370,7 +370,7 @@ export class DownloadMachine {
     for (const h of ranked) {
       // Only a source that can serve every chunk sets the pace: a fast peer holding a few chunks
       // must not starve the only sources of the rest (a swarm's peers).
-      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.book.pace(h.id);
+      const ms = this.isLocal(h.id) || this.book.holding(h.id) ? undefined : this.paceAt(now, h.id);
       if (ms !== undefined && (bestMs === undefined || ms < bestMs)) bestMs = ms;
     }
     for (const h of ranked) {
@@ -392,7 +392,7 @@ export class DownloadMachine {
           ? runChunks
           : runForSpeed(
               runChunks,
-              this.book.pace(h.id),
+              this.paceAt(now, h.id),
               bestMs,
               this.scheduler.unassigned,
               top !== undefined && h.priority > top,
@@ -430,6 +430,19 @@ export class DownloadMachine {
       const waiting = this.book.penaltyEnds(now).length > 0;
       if (!waiting) this.fail(noSourceError(this.sourceStats(), (id) => this.label(id), this.target));
     }
+  }
+
+  /**
+   * `id`'s measured time per chunk at `now`, or the time its running fetch has already waited for
+   * its next chunk when that is longer: a source that served a few chunks fast and then stalled is
+   * not the fastest, and must not set a pace that leaves the others idle until the slow guard.
+   */
+  private paceAt(now: number, id: string): number | undefined {
+    let ms = this.book.pace(id);
+    if (ms === undefined) return undefined;
+    for (const f of this.fetches.values())
+      if (f.source === id && !f.closed) ms = Math.max(ms, now - f.lastChunkAt);
+    return ms;
   }
 
   /** The stalled fetch `idle` should take over now, if any (its rest becomes `idle`'s run). */

@@ -8,6 +8,7 @@
  */
 import { isSecurityCode } from '../../errors.ts';
 import type { AcceptedVia, ValidationResult } from './actions.ts';
+import { mayServe, pushHeld } from './held-push.ts';
 import {
   GOSSIP_FORMAT,
   type GossipMessage,
@@ -17,7 +18,7 @@ import {
 } from './messages.ts';
 import type { NodeState } from './node-state.ts';
 import type { HeldObject } from './objects.ts';
-import { addScore, admitValidation, currentScore, type PeerState } from './peer-state.ts';
+import { addScore, admitValidation, type PeerState } from './peer-state.ts';
 
 export function onObject<P>(
   s: NodeState<P>,
@@ -104,14 +105,7 @@ export function serveObjects<P>(
       s.send(peer, { ...objectMessage(as, next, Math.max(0, next.relayTtl)), answers: id } as GossipMessage);
       continue;
     }
-    if (as === 'announce') {
-      if (held.sentTo.has(peer) || held.relayTtl < 0) continue;
-      held.sentTo.add(peer);
-    } else {
-      if (held.bundledTo.has(peer)) continue;
-      held.bundledTo.add(peer);
-    }
-    held.knownHave.add(peer);
+    if (!mayServe(held, peer, as)) continue;
     s.send(peer, objectMessage(as, held, Math.max(0, held.relayTtl)));
   }
 }
@@ -144,16 +138,7 @@ export function relayObject<P>(
   except: P | undefined,
   everyone: boolean,
 ): void {
-  const message = objectMessage('announce', held, held.relayTtl);
-  const all = everyone || s.config.mode === 'flood';
-  for (const [p, st] of s.peers) {
-    if (p === except || !(all || st.inMesh)) continue;
-    if (st.score < 0 && currentScore(st, now, s.config) < 0) continue;
-    held.sentTo.add(p);
-    held.knownHave.add(p);
-    s.send(p, message);
-  }
-  if (s.config.mode === 'mesh' && s.config.gossipHistory > 0) s.recent.set(held.id, s.config.gossipHistory);
+  pushHeld(s, now, held, held.id, objectMessage('announce', held, held.relayTtl), except, everyone);
 }
 
 /** A held object on the wire with `ttl` hops. */

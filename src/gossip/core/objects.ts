@@ -1,4 +1,9 @@
-import { MAX_DIGEST_OBJECTS, type SignedObject, type SignedObjectKind } from './messages.ts';
+import {
+  MAX_DIGEST_OBJECTS,
+  type SignedObject,
+  type SignedObjectKind,
+  type SignedObjectOf,
+} from './messages.ts';
 import { BEACON_TIP_SLOT, type KindRule, type KindRules } from './object-kinds.ts';
 
 /** An accepted signed object as the node keeps it for relaying, IWANT and WANT. */
@@ -61,21 +66,28 @@ export class ObjectBook<P> {
     return (this.order.get(kind) ?? []).map((id) => this.byId.get(id) as HeldObject<P>);
   }
 
-  private rule(kind: SignedObjectKind): KindRule<SignedObjectKind> {
-    return this.rules[kind] as unknown as KindRule<SignedObjectKind>;
+  // Generic over the kind, so a kind's rule takes that kind's objects without a cast (the
+  // correlated-union pattern: `KindRules[K]` is `KindRule<K>`).
+  private rule<K extends SignedObjectKind>(kind: K): KindRule<K> {
+    return this.rules[kind];
   }
 
   /** The slot key of an object (kind-qualified). */
-  slotOf(kind: SignedObjectKind, object: SignedObject, id: string): string {
-    return `${kind}|${this.rule(kind).slot(object as never, id)}`;
+  slotOf<K extends SignedObjectKind>(kind: K, object: SignedObjectOf<K>, id: string): string {
+    return `${kind}|${this.rule(kind).slot(object, id)}`;
   }
 
   /** 'new': slot free; 'supersedes': replaces the holder; 'replay': the holder stays. */
-  standing(kind: SignedObjectKind, object: SignedObject, id: string): 'new' | 'supersedes' | 'replay' {
+  standing<K extends SignedObjectKind>(
+    kind: K,
+    object: SignedObjectOf<K>,
+    id: string,
+  ): 'new' | 'supersedes' | 'replay' {
     const holderId = this.bySlot.get(this.slotOf(kind, object, id));
     if (holderId === undefined) return 'new';
     const holder = this.byId.get(holderId) as HeldObject<P>;
-    return this.rule(kind).supersedes(object as never, id, holder.object as never, holderId)
+    // A slot key starts with its kind, so the holder is of kind K too.
+    return this.rule(kind).supersedes(object, id, holder.object as SignedObjectOf<K>, holderId)
       ? 'supersedes'
       : 'replay';
   }

@@ -10,9 +10,10 @@
 import { isSecurityCode } from '../../errors.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import type { AcceptedVia, ValidationResult } from './actions.ts';
+import { mayServe, pushHeld } from './held-push.ts';
 import { GOSSIP_FORMAT, type GossipMessage } from './messages.ts';
 import type { NodeState } from './node-state.ts';
-import { addScore, admitValidation, currentScore, type PeerState } from './peer-state.ts';
+import { addScore, admitValidation, type PeerState } from './peer-state.ts';
 import type { HeldRelease } from './releases.ts';
 
 export function onAnnouncement<P>(
@@ -85,11 +86,7 @@ export function checkLocalRelease<P>(
   return s.check(announcement);
 }
 
-/**
- * Answers IWANT (with `announce`) or WANT (with `bundle`). A peer gets a release at most once by
- * push or IWANT and once more by WANT per connection (a lost push is repaired by anti-entropy),
- * so requests cannot make us repeat large messages.
- */
+/** Answers IWANT (with `announce`) or WANT (with `bundle`), once per peer each (held-push.ts). */
 export function serveReleases<P>(
   s: NodeState<P>,
   peer: P,
@@ -98,17 +95,7 @@ export function serveReleases<P>(
 ): void {
   for (const id of ids) {
     const held = s.releases.get(id);
-    if (!held) continue;
-    if (as === 'announce') {
-      // IWANT answers the lazy push, so it obeys the hop bound.
-      if (held.sentTo.has(peer) || held.relayTtl < 0) continue;
-      held.sentTo.add(peer);
-    } else {
-      // WANT is anti-entropy repair between direct peers: always answered, with the hops left (>= 0).
-      if (held.bundledTo.has(peer)) continue;
-      held.bundledTo.add(peer);
-    }
-    held.knownHave.add(peer);
+    if (!held || !mayServe(held, peer, as)) continue;
     s.send(peer, {
       format: GOSSIP_FORMAT,
       type: as,
@@ -149,16 +136,7 @@ export function relayRelease<P>(
     kind: 'release',
     announcement: withTtl(held, held.relayTtl),
   };
-  const all = everyone || s.config.mode === 'flood';
-  for (const [p, st] of s.peers) {
-    if (p === except || !(all || st.inMesh)) continue;
-    if (st.score < 0 && currentScore(st, now, s.config) < 0) continue;
-    held.sentTo.add(p);
-    held.knownHave.add(p);
-    s.send(p, message);
-  }
-  if (s.config.mode === 'mesh' && s.config.gossipHistory > 0)
-    s.recent.set(held.announcement.id, s.config.gossipHistory);
+  pushHeld(s, now, held, held.announcement.id, message, except, everyone);
 }
 
 /** The announcement as we pass it on: same signed content, our hop budget. Cached per release. */
