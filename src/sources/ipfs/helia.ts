@@ -15,8 +15,8 @@
  * plain Node that graph is loaded and kept although `createHeliaLight` uses none of it: about 40 MB
  * of resident memory per node, measured here (`npm run bench -- node-rss`, a node holding
  * releases). So under plain Node the node class is loaded from its own file beside the index; in
- * the single executable esbuild already dropped the unused graph (helia declares no side effects),
- * and the index is bundled as it is.
+ * the single executable esbuild drops the unused graph (helia declares no side effects) when the
+ * index is imported by name (./helia-index.ts).
  */
 
 import { isSea } from 'node:sea';
@@ -57,7 +57,7 @@ type HeliaClass = new (init: Parameters<CreateHeliaLight>[0] & { name: string; v
 
 /** `createHeliaLight` (the Helia class with helia's name and version), without helia's index. */
 async function heliaLight(): Promise<CreateHeliaLight> {
-  if (isSea()) return (await import('helia')).createHeliaLight;
+  if (isSea()) return (await import('./helia-index.ts')).createHeliaLight;
   try {
     // helia exports only `import` conditions: resolved as an import, not with require.resolve.
     const index = new URL(import.meta.resolve('helia'));
@@ -69,6 +69,6 @@ async function heliaLight(): Promise<CreateHeliaLight> {
     return ((init) => new Helia({ name, version, ...init })) as CreateHeliaLight;
   } catch {
     // Another helia release laid its files out differently: the index works, only heavier.
-    return (await import('helia')).createHeliaLight;
+    return (await import('./helia-index.ts')).createHeliaLight;
   }
 }
