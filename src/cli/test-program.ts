@@ -88,6 +88,10 @@ export function buildDchatTest(ctx: CliContext): Command {
     .option('--users <n>', 'user nodes', '4')
     .option('--unhealthy', 'the new build never reports healthy: every node must roll back (exits 1)')
     .option('--no-legacy', 'no node kept on --from (the fork rule is then not shown)')
+    .option(
+      '--delta',
+      'publish --to with a patch from --from: nodes pre-download the patch (report: bytes saved)',
+    )
     .option('--dir <dir>', 'where the run goes (default $DCHAT_HOME/testnet/upgrades/<run>)')
     .option('--source <dir>', 'dchat source checkout the builds are made from (default: this package)')
     .option('--builds-dir <dir>', 'reuse release builds already there (dchat-<v>, dchat-<v>-unhealthy)')

@@ -32,7 +32,6 @@ import {
   type Encoding,
   parseBlockCodecs,
   parseBsdiffHeader,
-  readOffset,
   windowLog,
 } from '../model/encoded.ts';
 
@@ -131,12 +130,24 @@ function blockCodecs(algorithm: Encoding, h: BsdiffHeader, head: Buffer): BlockC
   return undefined;
 }
 
-/** One whole frame decoded, never past `max` bytes (brotli: standard window, at most 16 MiB). */
-function inflate(codec: BlockCodec, b: Buffer, max: number, windowLogMax: number): Promise<Buffer> {
+/**
+ * One whole frame decoded, never past `max` bytes (brotli: standard window, at most 16 MiB).
+ * `expect`: the size the frame must have (the control block says it): zlib then decodes into one
+ * buffer of that size, not 1 MiB pieces joined at the end (the join and its garbage were a
+ * third of an in-memory apply's CPU).
+ */
+function inflate(
+  codec: BlockCodec,
+  b: Buffer,
+  max: number,
+  windowLogMax: number,
+  expect?: number,
+): Promise<Buffer> {
   return new Promise<Buffer>((res, rej) => {
     const done = (err: Error | null, r: Buffer) => (err ? rej(err) : res(r));
     // 1 MiB output pieces: with the default 16 KiB, joining the pieces cost as much as decoding.
-    const o = { maxOutputLength: Math.max(1, max), chunkSize: IO_BYTES };
+    const chunkSize = expect !== undefined && expect <= max ? Math.max(64, expect) : IO_BYTES;
+    const o = { maxOutputLength: Math.max(1, max), chunkSize };
     if (codec === 'brotli') brotliDecompress(b, o, done);
     else zstdDecompress(b, { ...o, params: { [constants.ZSTD_d_windowLogMax]: windowLogMax } }, done);
   });
@@ -173,29 +184,26 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const columns = h.magic === BSDIFF_BEST_MAGIC;
     if (columns && ctrl.length % 24 !== 0)
       throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
-    const rows = Math.floor(ctrl.length / 24);
-    // Offset of column j of triple k: rows of 24 bytes, or three columns of 8-byte cells.
-    const cell = columns
-      ? (k: number, j: number) => (j * rows + k) * 8
-      : (k: number, j: number) => k * 24 + j * 8;
+    const c = parseControl(ctrl, columns);
     const diffStart = h.headerBytes + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
     const baseSize = (await old.stat()).size;
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (inMemory) {
-      const block = async (codec: BlockCodec, start: number, end: number) => {
+      const sizes = blockSizes(c, h.newSize);
+      const block = async (codec: BlockCodec, start: number, end: number, expect?: number) => {
         if (end <= start) return Buffer.alloc(0);
         const raw = Buffer.alloc(end - start);
         await patch.read(raw, 0, raw.length, start);
-        return inflate(codec, raw, h.newSize, wl);
+        return inflate(codec, raw, h.newSize, wl, expect);
       };
       const [diff, extra, base] = await Promise.all([
-        block(codecs[1] as BlockCodec, diffStart, extraStart),
-        block(codecs[2] as BlockCodec, extraStart, total),
+        block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff),
+        block(codecs[2] as BlockCodec, extraStart, total, sizes.extra),
         old.readFile(),
       ]);
       i.signal?.throwIfAborted();
-      const result = applyInMemory(ctrl, rows, cell, diff, extra, base, h.newSize);
+      const result = applyInMemory(c, diff, extra, base, h.newSize);
       await out.write(result, 0, result.length, 0);
       await out.sync();
       return;
@@ -230,7 +238,7 @@ async function bspatch(i: DecodeInput): Promise<void> {
     let newpos = 0;
     for (let k = 0; newpos < h.newSize; k++) {
       i.signal?.throwIfAborted();
-      const [x, y, z] = triple(ctrl, rows, cell, k, newpos, h.newSize);
+      const [x, y, z] = triple(c, k, newpos, h.newSize);
       for (let left = x; left > 0; ) {
         const piece = await diff.take(left);
         await base.addInto(piece, oldpos);
@@ -254,43 +262,78 @@ async function bspatch(i: DecodeInput): Promise<void> {
   }
 }
 
+/** bsdiff's control triples as numbers (NaN for an offset past 2^53: malformed, caught by `triple`). */
+interface Control {
+  rows: number;
+  x: Float64Array;
+  y: Float64Array;
+  z: Float64Array;
+}
+
+/**
+ * Reads every triple once (rows of 24 bytes, or bsdiff-best's three columns of 8-byte cells),
+ * each offset as two little-endian words: per-byte reads of every triple, twice (sizes, apply),
+ * were most of a small patch's apply time.
+ */
+function parseControl(ctrl: Buffer, columns: boolean): Control {
+  const rows = Math.floor(ctrl.length / 24);
+  const dv = new DataView(ctrl.buffer, ctrl.byteOffset, ctrl.byteLength);
+  const cols = [new Float64Array(rows), new Float64Array(rows), new Float64Array(rows)] as const;
+  for (let j = 0; j < 3; j++) {
+    const col = cols[j] as Float64Array;
+    for (let k = 0; k < rows; k++) {
+      const at = columns ? (j * rows + k) * 8 : k * 24 + j * 8;
+      const lo = dv.getUint32(at, true);
+      const hiWord = dv.getUint32(at + 4, true);
+      const hi = hiWord & 0x7fffffff;
+      // Above 2^53 the magnitude is not exact (model/encoded.ts readOffset): malformed.
+      const v = hi >= 0x200000 ? Number.NaN : hi * 0x100000000 + lo;
+      col[k] = hiWord & 0x80000000 ? -v : v;
+    }
+  }
+  return { rows, x: cols[0], y: cols[1], z: cols[2] };
+}
+
 /** Control triple k, checked: a triple past the block, or one that writes past the result, is malformed. */
-function triple(
-  ctrl: Buffer,
-  rows: number,
-  cell: (k: number, j: number) => number,
-  k: number,
-  newpos: number,
-  newSize: number,
-): [number, number, number] {
-  if (k >= rows) throw new DchatError('E_MALFORMED', 'bsdiff control block ends early');
-  const x = readOffset(ctrl, cell(k, 0));
-  const y = readOffset(ctrl, cell(k, 1));
-  const z = readOffset(ctrl, cell(k, 2));
+function triple(c: Control, k: number, newpos: number, newSize: number): [number, number, number] {
+  if (k >= c.rows) throw new DchatError('E_MALFORMED', 'bsdiff control block ends early');
+  const x = c.x[k] as number;
+  const y = c.y[k] as number;
+  const z = c.z[k] as number;
   if (!(x >= 0 && y >= 0 && Number.isFinite(z)) || newpos + x + y > newSize)
     throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
   return [x, y, z];
 }
 
+/**
+ * The diff and extra bytes the control block asks for (the sums of x and of y), for sizing their
+ * buffers; undefined sizes past the result (a malformed block: applying it fails with its cause).
+ */
+function blockSizes(c: Control, newSize: number): { diff?: number; extra?: number } {
+  let diff = 0;
+  let extra = 0;
+  for (let k = 0; k < c.rows && diff + extra < newSize; k++) {
+    const x = c.x[k] as number;
+    const y = c.y[k] as number;
+    if (!(x >= 0 && y >= 0)) return {};
+    diff += x;
+    extra += y;
+  }
+  return diff + extra <= newSize ? { diff, extra } : {};
+}
+
 /** The whole result in one buffer (bytes outside the base count as zero, as in bspatch). */
-function applyInMemory(
-  ctrl: Buffer,
-  rows: number,
-  cell: (k: number, j: number) => number,
-  diff: Buffer,
-  extra: Buffer,
-  base: Buffer,
-  newSize: number,
-): Buffer {
+function applyInMemory(c: Control, diff: Buffer, extra: Buffer, base: Buffer, newSize: number): Buffer {
   const result = Buffer.allocUnsafe(newSize);
   // One view of the diff block's words for every triple (made per call it cost more than the adds).
   const words = new Uint32Array(diff.buffer, 0, diff.buffer.byteLength >> 2);
+  const out = new DataView(result.buffer, result.byteOffset, result.byteLength);
   let oldpos = 0;
   let newpos = 0;
   let dpos = 0;
   let epos = 0;
   for (let k = 0; newpos < newSize; k++) {
-    const [x, y, z] = triple(ctrl, rows, cell, k, newpos, newSize);
+    const [x, y, z] = triple(c, k, newpos, newSize);
     if (x > diff.length - dpos || y > extra.length - epos)
       throw new DchatError('E_MALFORMED', 'bsdiff data block ends early');
     // result = diff + base over [0, x): the base part copied, then the diff added where it is
@@ -300,7 +343,7 @@ function applyInMemory(
     if (from > 0) copy(diff, dpos, result, newpos, from);
     if (to < x) copy(diff, dpos + to, result, newpos + to, x - to);
     copy(base, oldpos + from, result, newpos + from, to - from);
-    addNonZero(result, newpos + from, diff, words, dpos + from, to - from);
+    addNonZero(result, out, newpos + from, diff, words, dpos + from, to - from);
     copy(extra, epos, result, newpos + x, y);
     dpos += x;
     epos += y;
@@ -316,9 +359,15 @@ function copy(src: Buffer, from: number, dst: Buffer, at: number, len: number): 
   else for (let j = 0; j < len; j++) dst[at + j] = src[from + j] as number;
 }
 
-/** dst[at..at+len) += src[from..from+len) bytewise, skipping the zero words of src (`words`: src.buffer). */
+/**
+ * dst[at..at+len) += src[from..from+len) bytewise, skipping the zero words of src (`words`:
+ * src.buffer, little-endian like `dv`, a view of dst). A non-zero word is added as four lanes at
+ * once (SWAR: the low seven bits of each byte added, the top bits by xor, so no carry crosses a
+ * byte), dst read and written through the DataView at any alignment.
+ */
 function addNonZero(
   dst: Buffer,
+  dv: DataView,
   at: number,
   src: Buffer,
   words: Uint32Array,
@@ -332,9 +381,10 @@ function addNonZero(
     dst[at + j] = ((dst[at + j] as number) + (src[from + j] as number)) & 0xff;
   const end4 = len - 3;
   for (; j < end4; j += 4) {
-    if (words[(abs + j) >> 2] === 0) continue;
-    for (let b = j; b < j + 4; b++)
-      dst[at + b] = ((dst[at + b] as number) + (src[from + b] as number)) & 0xff;
+    const s = words[(abs + j) >> 2] as number;
+    if (s === 0) continue;
+    const d = dv.getUint32(at + j, true);
+    dv.setUint32(at + j, (((d & 0x7f7f7f7f) + (s & 0x7f7f7f7f)) ^ ((d ^ s) & 0x80808080)) >>> 0, true);
   }
   for (; j < len; j++) dst[at + j] = ((dst[at + j] as number) + (src[from + j] as number)) & 0xff;
 }

@@ -53,6 +53,14 @@ export const StatusResultSchema = z.looseObject({
           verified: z.literal(true),
           source: z.enum(SOURCE_KINDS),
           verified_at: z.string().max(64),
+          /** Downloaded in this run: the bytes fetched and, through a patch (issue 14), which and what it saved. */
+          fetched: z
+            .object({
+              bytes: safeUint,
+              patch: boundedString.nullable(),
+              saved_bytes: safeUint,
+            })
+            .optional(),
         }),
       )
       .max(10_000),

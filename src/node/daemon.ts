@@ -48,7 +48,7 @@ import { listenError } from './listen-error.ts';
 import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
 import { PackageStore, type StoredPackage } from './package-store.ts';
 import { partition } from './partition.ts';
-import { adoptPackage } from './peer-download.ts';
+import { adoptPackage, expectWithEncodings, fetchedInfo } from './peer-download.ts';
 import { PeerHoldings } from './peer-holdings.ts';
 import { renderStatus } from './status.ts';
 
@@ -481,7 +481,7 @@ export class DchatNode extends EventEmitter {
         'E_NO_SOURCE',
         `no connected peer holds ${target.path} yet, and no mirror is configured`,
       );
-    source.expect(target);
+    expectWithEncodings(source, trusted, target);
     const before = new Map([...source.received].map(([id, st]) => [id, st.bytes]));
     const d = await (await this.updateService()).downloadTrusted(trusted, {
       version: target.custom.version,
@@ -499,6 +499,8 @@ export class DchatNode extends EventEmitter {
     for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
     const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
     const stored = await adoptPackage(this.paths, this.store, target, origin);
+    stored.fetched = fetchedInfo(d);
+    if (d.delta) await this.store.scanEncoded(trusted);
     // Serving it (IPFS import, BitTorrent seeding) starts once the caller has its answer: loading
     // Helia or webtorrent blocks this thread for seconds the first time.
     setImmediate(() => {

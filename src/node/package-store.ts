@@ -4,13 +4,16 @@
  * verify` works offline on a package that came from peers as on one the download engine wrote. Only packages that pass the full check against the trusted targets are indexed,
  * and only indexed packages are ever served to peers (spec/CLI.md: a package that failed a
  * security check is not served). Every chunk read for a peer is re-hashed against the chunk table
- * first, so bytes damaged on disk after verification are never sent.
+ * first, so bytes damaged on disk after verification are never sent. The encoded targets this
+ * home kept (patches: store/encoded.ts) are checked and served the same way, but never listed as
+ * packages.
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import { chunkHashHex, type Digests } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
 import { CHUNKS_FORMAT, type ChunkTable, chunkRange, parseChunkTable } from '../model/chunks.ts';
+import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
 import {
@@ -20,9 +23,12 @@ import {
   stampedDigests,
   writeDigestStamps,
 } from '../store/digest-stamps.ts';
+import { dropEncoded, encodedFile, encodedTableFile, listKeptEncoded } from '../store/encoded.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { installPackage, packagePath, targetEntry, writePackageSidecars } from '../store/packages.ts';
+import { readCapped } from '../store/read-capped.ts';
+import { engineTarget, listEncoded } from '../trust/encoded-targets.ts';
 import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 
@@ -37,6 +43,8 @@ export interface StoredPackage {
   /** Where its bytes came from in this run ('cache' when found on disk at start). */
   origin: PackageOrigin;
   verifiedAt: string;
+  /** Downloaded in this run: bytes fetched, and the encoded target (a patch) it was made from. */
+  fetched?: { bytes: number; patch: string | null; savedBytes: number };
 }
 
 export type { Holding };
@@ -44,6 +52,8 @@ export type { Holding };
 export class PackageStore {
   private readonly paths: HomePaths;
   private readonly byName = new Map<string, StoredPackage>();
+  /** Kept encoded targets (patches, compressed packages) served like packages, never installed. */
+  private readonly encoded = new Map<string, StoredPackage>();
 
   constructor(paths: HomePaths) {
     this.paths = paths;
@@ -58,7 +68,7 @@ export class PackageStore {
   }
 
   holdings(): Holding[] {
-    return this.list().map((p) => ({
+    return [...this.list(), ...this.encoded.values()].map((p) => ({
       target: p.target.path,
       version: p.target.custom.version,
       platform: p.target.custom.platform,
@@ -123,6 +133,48 @@ export class PackageStore {
       }
     }
     if (stamped) await writeDigestStamps(this.paths, stamps).catch(() => {});
+    await this.scanEncoded(trusted);
+    return indexed;
+  }
+
+  /**
+   * Indexes the kept encoded targets (store/encoded.ts) that the trusted targets list, after
+   * checking each whole file and its chunk table against its own signed target; one that fails
+   * is removed; one the targets do not list is left alone and not served. Returns the names indexed now.
+   */
+  async scanEncoded(trusted: TrustedSet): Promise<string[]> {
+    const targets = trusted.targets;
+    if (!targets) return [];
+    const packages = new Map(listPackages(targets).map((p) => [p.path, p]));
+    const signed = new Map(listEncoded(targets).map((e) => [e.path, e]));
+    const indexed: string[] = [];
+    for (const name of await listKeptEncoded(this.paths)) {
+      if (this.encoded.has(name)) continue;
+      const e = signed.get(name);
+      const to = e ? packages.get(e.custom.to) : undefined;
+      // Not listed by the metadata held now (older, or newer than the file): left alone, not served.
+      if (!e || !to) continue;
+      const view = engineTarget(e, to);
+      try {
+        const tableBytes = await readCapped(encodedTableFile(this.paths, name), LIMITS.chunkTableBytes);
+        const table = parseChunkTable(tableBytes);
+        checkChunkTable(view, table);
+        const d = await digestFile(encodedFile(this.paths, name), { maxBytes: view.length });
+        if (!checkPackage(view, d, trusted.root.signed).ok)
+          throw new DchatError('E_HASH_MISMATCH', `${name} changed since it was verified`);
+        this.encoded.set(name, {
+          target: view,
+          table,
+          tableBytes,
+          file: encodedFile(this.paths, name),
+          origin: 'cache',
+          verifiedAt: new Date().toISOString(),
+        });
+        indexed.push(name);
+      } catch {
+        await dropEncoded(this.paths, name).catch(() => {});
+      }
+    }
     return indexed;
   }
 
@@ -204,7 +256,12 @@ export class PackageStore {
 
   /** The chunk table bytes of an indexed package (what peers check against the signed root). */
   chunkTableBytes(target: string): Uint8Array | undefined {
-    return this.byName.get(target)?.tableBytes;
+    return this.served(target)?.tableBytes;
+  }
+
+  /** An indexed package or kept encoded target, by its TUF path. */
+  private served(target: string): StoredPackage | undefined {
+    return this.byName.get(target) ?? this.encoded.get(target);
   }
 
   /**
@@ -213,7 +270,7 @@ export class PackageStore {
    * no longer holds what was verified.
    */
   async readRange(target: string, start: number, end: number): Promise<Uint8Array> {
-    const p = this.byName.get(target);
+    const p = this.served(target);
     if (!p) throw new DchatError('E_NOT_FOUND', `no verified package ${target.slice(0, 80)}`);
     if (
       !(
@@ -242,6 +299,7 @@ export class PackageStore {
         }
         if (n !== buf.byteLength || chunkHashHex(buf) !== p.table.chunks[i]) {
           this.byName.delete(target);
+          this.encoded.delete(target);
           throw new DchatError(
             'E_CHUNK_MISMATCH',
             `${target} chunk ${i} changed on disk since it was verified`,

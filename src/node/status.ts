@@ -53,6 +53,15 @@ export function renderStatus(p: StatusParts): StatusResult {
         verified: true,
         source: pkg.origin,
         verified_at: pkg.verifiedAt,
+        ...(pkg.fetched
+          ? {
+              fetched: {
+                bytes: pkg.fetched.bytes,
+                patch: pkg.fetched.patch,
+                saved_bytes: pkg.fetched.savedBytes,
+              },
+            }
+          : {}),
       })),
       downloads: p.downloads,
     },

@@ -45,7 +45,11 @@ export const BSDIFF_MAX_BYTES = 64 * 1024 * 1024;
 /** The compressed full file is published only below this share of the package. */
 export const FULL_SHARE = 0.9;
 export const ZSTD_LEVEL = 19;
-/** zstd --patch-from level for packages over BSDIFF_MAX_BYTES. */
+/**
+ * zstd level for packages over BSDIFF_MAX_BYTES, patch and compressed full file alike: level 19
+ * on a 132 MB dchat build takes minutes of CPU (the full file) to over ten (--patch-from); with a
+ * window over the whole file level 9 takes seconds. Their patch shares are then of this full file.
+ */
 export const ZSTD_LARGE_LEVEL = 9;
 
 export interface Encoded {
@@ -69,7 +73,7 @@ export function zstdBytes(data: Buffer, dictionary?: Buffer): Promise<Buffer> {
       data,
       {
         params: {
-          [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
+          [constants.ZSTD_c_compressionLevel]: span > BSDIFF_MAX_BYTES ? ZSTD_LARGE_LEVEL : ZSTD_LEVEL,
           [constants.ZSTD_c_windowLog]: windowLog(span),
           [constants.ZSTD_c_contentSizeFlag]: 1,
         },

@@ -36,6 +36,8 @@ export interface UpgradeNetOptions {
   to: string;
   /** Build `to` with --test-never-healthy. */
   unhealthy: boolean;
+  /** Publish `to` with a patch from `from` (release publish --delta-from): nodes pre-download it. */
+  delta?: boolean;
   validators: number;
   relays: number;
   users: number;
@@ -78,6 +80,11 @@ export function validatorStakes(n: number): number[] {
 }
 
 const HOLDERS = 4;
+
+/** `--delta`: `to` is published with a patch from `from` (issue 14), which nodes holding `from` fetch. */
+function deltaFor(o: UpgradeNetOptions, version: string): { deltaFrom?: string } {
+  return o.delta && version === o.to ? { deltaFrom: o.from } : {};
+}
 
 export class UpgradeNet {
   readonly o: UpgradeNetOptions;
@@ -147,11 +154,14 @@ export class UpgradeNet {
         platform: o.platform,
         keys: [key],
         now,
+        ...deltaFor(o, version),
       });
       if (r.custom.ipfs_cid) this.cids.set(version, r.custom.ipfs_cid);
     }
     this.mirror = await startStaticServer({ root: repoDir, host: '127.0.0.1', port: 0 });
-    o.note(`🪞 ${o.from} and ${o.to} published and served by dchat's embedded mirror ${this.mirror.url}`);
+    o.note(
+      `🪞 ${o.from} and ${o.to}${o.delta ? ` (with a patch from ${o.from})` : ''} published and served by dchat's embedded mirror ${this.mirror.url}`,
+    );
 
     // The founders: holders, validators, the genesis every node pins.
     this.gov = await makeGovernance({

@@ -12,6 +12,8 @@ import { controlRequest } from '../node/control.ts';
 import { homePaths } from '../store/home.ts';
 import type { UpgradeNode } from './upgrade-net.ts';
 
+export type PackageFetched = NonNullable<StatusResult['releases']['packages'][number]['fetched']>;
+
 export interface NodeView {
   running: string | null;
   ready: boolean;
@@ -20,6 +22,8 @@ export interface NodeView {
   height: number | null;
   /** Where the node's copy of `to` came from (https, peer, ipfs...), if it holds one. */
   source: string | null;
+  /** How the node's copy of `to` was fetched (status `fetched`: bytes, the patch used), if it said. */
+  fetched: PackageFetched | null;
   refused: number;
   refusedPeer: string | null;
   /** Peer id -> the version its hello said. */
@@ -50,6 +54,7 @@ export async function nodeView(n: UpgradeNode, to: string): Promise<NodeView> {
     switched: running === to,
     height: st.activation?.height ?? st.height?.height ?? null,
     source: st.releases.packages.find((p) => p.version === to)?.source ?? null,
+    fetched: st.releases.packages.find((p) => p.version === to)?.fetched ?? null,
     refused: st.fork?.refused_peers ?? 0,
     refusedPeer: st.fork?.last_refusal?.peer ?? null,
     helloFrom: hello,

@@ -54,6 +54,12 @@ export interface UpgradeNodeReport {
   downtime_ms: number | null;
   rolled_back: boolean;
   rejected: number;
+  /**
+   * How the node pre-downloaded `to` (issue 14), as its status said before the switch: whether a
+   * patch made it, the bytes fetched, the bytes saved against the full package. Null when unknown
+   * (not seen before its switch; the legacy node and the mirror download nothing).
+   */
+  patch: { used: boolean; target: string | null; fetched_bytes: number; saved_bytes: number } | null;
   error?: string;
 }
 
@@ -376,6 +382,7 @@ async function nodeReport(
     downtime_ms: null,
     rolled_back: false,
     rejected: 0,
+    patch: patchReport(seen),
   };
   try {
     const v = await nodeView(n, net.o.to);
@@ -418,5 +425,13 @@ async function mirrorReport(net: UpgradeNet): Promise<UpgradeNodeReport> {
     downtime_ms: null,
     rolled_back: false,
     rejected: 0,
+    patch: null,
   };
+}
+
+/** The report's `patch` of a node from what it said before its switch. */
+function patchReport(seen: NodeView | undefined): UpgradeNodeReport['patch'] {
+  const f = seen?.fetched;
+  if (!f) return null;
+  return { used: f.patch !== null, target: f.patch, fetched_bytes: f.bytes, saved_bytes: f.saved_bytes };
 }

@@ -5,7 +5,8 @@
  * whole file against its own signed hashes), decoded with bounded memory (download/decode.ts),
  * and the result is checked as a whole against the full target's size, SHA-256, BLAKE3 (and
  * dchat-sign signature) before the usual atomic install into packages/. The base of a patch is
- * hashed again first: a package changed after its install is never patched.
+ * hashed again first: a package changed after its install is never patched. The verified encoded
+ * file is then kept in encoded/ (store/encoded.ts), where a node serves it to peers.
  * Any failure (no base, a bad patch, a mismatch) ends in a W_DELTA_FALLBACK warning naming the
  * cause's code, every file of the attempt removed, and the caller fetching the full package.
  */
@@ -17,11 +18,12 @@ import { report } from '../metrics/sink.ts';
 import { CHUNKS_FORMAT, type ChunkTable } from '../model/chunks.ts';
 import type { EncodedTarget } from '../model/encoded.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { isPlainName, keepEncoded } from '../store/encoded.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { installPackage, packagePath } from '../store/packages.ts';
 import { encodingsOf, engineTarget, listEncoded } from '../trust/encoded-targets.ts';
-import { checkPackage, listPackages } from '../trust/package-check.ts';
+import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { type Fetched, type FetchTargetOptions, fetchTarget } from './download.ts';
 import type { RunHealth } from './health.ts';
@@ -146,6 +148,7 @@ export async function tryEncoded(
       chunks: d.chunks ?? [],
     };
     await installPackage(paths, out, target, table);
+    await keepForPeers(paths, view, encodedFile, sig(o));
     const used: DeltaUse = {
       target: best.path,
       algorithm: best.custom.algorithm,
@@ -188,6 +191,35 @@ export async function tryEncoded(
     return { warnings };
   } finally {
     await cleanup();
+  }
+}
+
+/**
+ * Keeps the verified encoded file in encoded/ (store/encoded.ts) so a node serves it to peers.
+ * Best effort: the package is installed already; a file that cannot be kept is just not served.
+ */
+async function keepForPeers(
+  paths: HomePaths,
+  view: PackageTarget,
+  file: string,
+  s: { signal?: AbortSignal },
+): Promise<void> {
+  if (!isPlainName(view.path)) return;
+  try {
+    const chunkSize = view.custom.chunks.size;
+    const d = await digestFile(file, { maxBytes: view.length, chunkSize, ...s });
+    const table: ChunkTable = {
+      format: CHUNKS_FORMAT,
+      hash: 'blake3',
+      chunk_size: chunkSize,
+      size: d.size,
+      chunks: d.chunks ?? [],
+    };
+    checkChunkTable(view, table);
+    if (d.sha256 !== view.sha256 || d.blake3 !== view.custom.blake3) return;
+    await keepEncoded(paths, file, view.path, table);
+  } catch {
+    // Not kept: nothing of it is served, and the caller removes the file.
   }
 }
 

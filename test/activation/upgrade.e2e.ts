@@ -4,7 +4,7 @@
  * built once for the file), each run a fresh multi-process testnet driven through the governance
  * path by the real command, its JSON report checked:
  *  - hard fork: every honest node pre-downloads and installs 1.1.0 before the height (seen ready
- *    below it), every supervisor's journal has the switch at the activation height, the running
+ *    below it) through the patch 1.1.0 was published with (--delta: bytes fetched and saved per node), every supervisor's journal has the switch at the activation height, the running
  *    version re-verifies; the node kept on 1.0.0 is refused by upgraded peers (fork rule);
  *  - soft fork (min_compatible_version 1.0.0), through `dchat testnet --scenario upgrade`: the same
  *    switch, the legacy node keeps talking, the dashboard shows it, SIGTERM stops everything;
@@ -107,8 +107,9 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
         // loaded 2-core machine: the grace period must cover it for "ready before the height".
         '--grace-blocks',
         '120',
+        // 9 minutes: at a load average near 30 the hard run (with its patch published) took 8m10s.
         '--timeout',
-        '8m',
+        '9m',
         // A generous bound for a healthy start on a loaded machine (the unhealthy run sets its own).
         '--health-timeout',
         '90',
@@ -162,11 +163,33 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
   test('hard fork: every node switches at the activation height; the node left on 1.0.0 is refused', {
     timeout: 600_000,
   }, async () => {
-    const { r, report } = await upgrade('hard', ['--fork', 'hard', '--relays', '1', '--users', '1']);
+    // --delta: 1.1.0 is published with a patch from 1.0.0, which every node holds (issue 14).
+    const { r, report } = await upgrade('hard', [
+      '--fork',
+      'hard',
+      '--relays',
+      '1',
+      '--users',
+      '1',
+      '--delta',
+    ]);
     assert.equal(r.code, 0, describeRun(r));
     assert.equal(report.ok, true);
     assert.equal(report.fork, 'hard');
     switchedEverywhere(report);
+    // Each node seen before its switch says how it pre-downloaded 1.1.0: through the patch, a few
+    // KB fetched instead of the whole build (and the installed 1.1.0 re-verified above).
+    const seen = report.nodes.filter((n) => n.patch !== null);
+    assert.ok(seen.length > 0, 'no node said how it fetched 1.1.0');
+    for (const n of seen) {
+      const p = n.patch as NonNullable<typeof n.patch>;
+      assert.equal(p.used, true, `${n.id} fetched 1.1.0 without the patch: ${JSON.stringify(p)}`);
+      assert.match(String(p.target), /^dchat-1\.1\.0-.*\.from-1\.0\.0\./);
+      assert.ok(p.fetched_bytes > 0 && p.fetched_bytes * 100 < p.saved_bytes, JSON.stringify(p));
+    }
+    process.stderr.write(
+      `upgrade e2e: bytes saved by the patch: ${seen.map((n) => `${n.id} ${n.patch?.saved_bytes} (fetched ${n.patch?.fetched_bytes})`).join(', ')}\n`,
+    );
     const legacy = report.nodes.find((n) => n.role === 'legacy');
     assert.equal(legacy?.version, '1.0.0');
     assert.equal(report.old_version_refused, true);

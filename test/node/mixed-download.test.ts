@@ -2,17 +2,24 @@
  * A node's download goes through the update service with the HTTPS mirrors of its mirrors.toml and
  * its peers together: two real DchatNodes on loopback (libp2p TCP), one holding the package, the
  * other with a real HTTPS mirror configured; the control protocol's `download` asks the second
- * node, and both kinds of source deliver verified chunks of the one file.
+ * node, and both kinds of source deliver verified chunks of the one file. Then patches (issue 14):
+ * a node holding 1.0.0 gets 1.1.0 through a patch from the mirror and keeps it; another node
+ * holding 1.0.0, with no mirror, fetches that patch from the first node (peer transfer serves
+ * patches like any file) and ends with the verified 1.1.0.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import { trustUpdate } from '../../src/download/trust-session.ts';
 import { controlRequest } from '../../src/node/control.ts';
 import { DchatNode } from '../../src/node/daemon.ts';
+import { publishRelease } from '../../src/release/publish.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
+import { encodedFile } from '../../src/store/encoded.ts';
 import type { HomePaths } from '../../src/store/home.ts';
 import {
   addMirror,
@@ -27,6 +34,22 @@ import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 const skip = requireTool('openssl');
+const skipDelta = skip || requireTool('bsdiff');
+
+/** Patchable bytes: words of a small vocabulary in a seeded order (like a binary's strings). */
+function textish(seed: number, size: number): Buffer {
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'chunk', 'peer', 'mirror', 'root', 'signed', 'node'];
+  let x = seed;
+  const parts: string[] = [];
+  let n = 0;
+  while (n < size) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const w = `${words[x % words.length]}${x % 97} `;
+    parts.push(w);
+    n += w.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, size);
+}
 const log = pino({ level: 'silent' });
 
 describe('a node downloads from mirrors and peers together', { skip }, () => {
@@ -112,5 +135,82 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     assert.equal(me.peerId, st.peer_id);
     // The mirror's health was recorded once, as for a CLI download.
     assert.match(await readFile(paths.mirrorHealth, 'utf8'), /"last_success": "/);
+  });
+
+  test('peers serve patches: a node keeps the patch it applied, another fetches it from that node', {
+    skip: skipDelta,
+    timeout: 90_000,
+  }, async () => {
+    const drepo = await makeMirrorRepo();
+    const OLD = textish(1, 600_000);
+    const NEW = Buffer.concat([OLD.subarray(0, 250_000), textish(2, 5_000), OLD.subarray(250_000, 590_000)]);
+    const put = async (name: string, b: Buffer) => {
+      const f = join(drepo.base, name);
+      await writeFile(f, b);
+      return f;
+    };
+    const common = { dir: drepo.dir, platform: 'linux-x64', keys: drepo.keys, chunkSize: CHUNK };
+    const oldFile = await put('old', OLD);
+    await publishRelease({ ...common, packagePath: oldFile, version: '1.0.0', now: new Date() });
+    const pub = await publishRelease({
+      ...common,
+      packagePath: await put('new', NEW),
+      version: '1.1.0',
+      now: new Date(),
+      deltaFrom: '1.0.0',
+    });
+    const patch = pub.deltas.find((d) => d.published && d.from === 'dchat-1.0.0-linux-x64');
+    assert.ok(patch?.name && patch.size, JSON.stringify(pub.deltas));
+    const dmirror = await startFaultMirror(drepo.dir, ca, []);
+    try {
+      /** A home trusting the repository and holding the verified 1.0.0. */
+      const homeWithBase = async () => {
+        const p = await makeHome(drepo);
+        await trustUpdate(p, new DirectoryFetcher(drepo.dir), new Date());
+        await mkdir(p.packagesDir, { recursive: true });
+        await copyFile(oldFile, p.packageFile('1.0.0', 'linux-x64'));
+        return p;
+      };
+      const aPaths = await homeWithBase();
+      await addMirror(aPaths.home, dmirror.url);
+      const a = await nodeOn(aPaths);
+      const ra = await controlRequest(
+        aPaths,
+        'download',
+        { version: '1.1.0', platform: 'linux-x64' },
+        60_000,
+      );
+      assert.equal(sha256Hex(await readFile(ra.path)), sha256Hex(NEW));
+      // Through the patch: the mirror sent the patch's bytes, not the package's.
+      assert.equal(
+        ra.sources.reduce((n, s) => n + s.bytes, 0),
+        patch.size,
+        JSON.stringify(ra.sources),
+      );
+      assert.ok(existsSync(encodedFile(aPaths, patch.name)), 'the applied patch is kept for peers');
+
+      const bPaths = await homeWithBase();
+      await nodeOn(bPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
+      for (let i = 0; i < 100; i++) {
+        if ((await controlRequest(bPaths, 'status')).connected_peers.some((p) => p.id === a.peerId)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const rb = await controlRequest(
+        bPaths,
+        'download',
+        { version: '1.1.0', platform: 'linux-x64', only: 'peer' },
+        60_000,
+      );
+      assert.equal(sha256Hex(await readFile(rb.path)), sha256Hex(NEW));
+      assert.deepEqual(
+        rb.sources.map((s) => [s.type, s.bytes]),
+        [['peer', patch.size]],
+        'only the patch travelled, from the peer',
+      );
+      assert.equal(rb.peers[a.peerId], patch.size, 'node A served the patch');
+      assert.ok(existsSync(encodedFile(bPaths, patch.name)), 'and B keeps it to serve in turn');
+    } finally {
+      await dmirror.stop();
+    }
   });
 });

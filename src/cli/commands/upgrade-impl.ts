@@ -17,6 +17,7 @@ import { PACKAGE_ROOT } from '../../testnet/upgrade-builds.ts';
 import { runUpgrade } from '../../testnet/upgrade-run.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
+import { formatSize } from './update-shared-impl.ts';
 
 export interface UpgradeFlags {
   from: string;
@@ -26,6 +27,7 @@ export interface UpgradeFlags {
   relays: string;
   users: string;
   unhealthy?: boolean;
+  delta?: boolean;
   legacy: boolean;
   dir?: string;
   source?: string;
@@ -78,6 +80,7 @@ export async function upgrade(o: UpgradeFlags, env: CommandEnv): Promise<number>
     from,
     to,
     unhealthy: o.unhealthy === true,
+    delta: o.delta === true,
     validators,
     relays,
     users,
@@ -112,8 +115,11 @@ function summarize(say: (s: string) => void, r: UpgradeReport): void {
     const sw = n.switch_height !== null ? ` switched at ${n.switch_height}` : '';
     const down = n.downtime_ms !== null ? ` (${n.downtime_ms} ms down)` : '';
     const rb = n.rolled_back ? ' rolled back' : '';
+    const patch = n.patch?.used
+      ? `, patch: fetched ${formatSize(n.patch.fetched_bytes)}, saved ${formatSize(n.patch.saved_bytes)}`
+      : '';
     say(
-      `   ${mark} ${n.id.padEnd(7)} ${n.role.padEnd(9)} ${n.version ?? 'unknown'}${sw}${down}${rb}${n.error ? ` (${n.error})` : ''}`,
+      `   ${mark} ${n.id.padEnd(7)} ${n.role.padEnd(9)} ${n.version ?? 'unknown'}${sw}${down}${rb}${patch}${n.error ? ` (${n.error})` : ''}`,
     );
   }
   if (r.fork === 'hard' && !r.unhealthy)
