@@ -5,6 +5,14 @@
  * Target <= 100 MB (DESIGN.md, performance targets); the ratio to the floor says how much of it is
  * ours. RSS is read from /proc/PID/status (VmRSS, VmHWM) several times once the node answers
  * `dchat node status` and has idled; the median read counts.
+ *
+ * `--releases N` (N >= 1) measures instead a node that holds releases, as nodes of a testnet do: a
+ * testnet of built nodes (dist/testnet/local-net.js: one validator where releases enter, one user)
+ * publishes N releases of `--package-size` bytes (each with its IPFS CID and BitTorrent info hash),
+ * the user fetches, verifies and provides every one (Helia, the download machinery loaded), then
+ * idles; its RSS is set against 120 MB (the bound for a node holding releases; DESIGN.md's 100 MB
+ * is an empty idle node's) and against the
+ * publishing validator's, which received them from the maintainer's side without a download.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { median } from './util.ts';
 
 const TARGET_MB = 100;
+const HOLDING_TARGET_MB = 120;
 const READS = 5;
 
 interface Sample {
@@ -91,8 +100,15 @@ async function measureFloor(idleMs: number): Promise<Sample> {
 export async function benchNodeRss(argv: string[]): Promise<boolean> {
   const { values } = parseArgs({
     args: argv,
-    options: { runs: { type: 'string', default: '3' }, 'idle-ms': { type: 'string', default: '5000' } },
+    options: {
+      runs: { type: 'string', default: '3' },
+      'idle-ms': { type: 'string', default: '5000' },
+      releases: { type: 'string', default: '0' },
+      'package-size': { type: 'string', default: String(1024 * 1024) },
+    },
   });
+  if (Number(values.releases) > 0)
+    return benchHolding(Number(values.releases), Number(values['package-size']), Number(values['idle-ms']));
   const runs = Number(values.runs);
   const idleMs = Number(values['idle-ms']);
   const cli = resolve(import.meta.dirname, '..', 'dist', 'cli', 'dchat.js');
@@ -117,4 +133,77 @@ export async function benchNodeRss(argv: string[]): Promise<boolean> {
     `node-rss: runs ours=[${ours.map((s) => f(s.rssMb)).join(', ')}] floor=[${floor.map((s) => f(s.rssMb)).join(', ')}]`,
   );
   return rss <= TARGET_MB;
+}
+
+function rssOf(pid: number): number {
+  return readStatus(pid).rssMb;
+}
+
+async function benchHolding(releases: number, packageBytes: number, idleMs: number): Promise<boolean> {
+  const dist = resolve(import.meta.dirname, '..', 'dist');
+  if (!existsSync(join(dist, 'testnet', 'local-net.js')))
+    throw new Error(`${dist} missing: run \`npm run build\``);
+  // The built modules, so the nodes run dist/cli/dchat.js (as installed), not src/ under type stripping.
+  const { LocalTestnet } = (await import(
+    join(dist, 'testnet', 'local-net.js')
+  )) as typeof import('../src/testnet/local-net.ts');
+  const { hostPlatform } = (await import(
+    join(dist, 'model', 'platform.js')
+  )) as typeof import('../src/model/platform.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-rss-net-'));
+  const net = new LocalTestnet({
+    dir,
+    validators: 1,
+    relays: 0,
+    users: 1,
+    basePort: 0,
+    platform: hostPlatform(process.platform, process.arch),
+    packageBytes,
+    chunkSize: 64 * 1024,
+    firstVersion: '1.0.0',
+    now: () => new Date(),
+  });
+  const holdAll = async (version: string) => {
+    for (const t0 = Date.now(); Date.now() - t0 < 300_000; await sleep(500)) {
+      const st = await net.statuses();
+      if (st.every((s) => s?.releases.packages.some((p) => p.version === version))) return;
+    }
+    throw new Error(`${version} did not reach every node`);
+  };
+  console.log(
+    `node-rss: a node holding ${releases} release(s) of ${(packageBytes / 1048576).toFixed(1)} MiB, ${process.execPath} (Node ${process.version})`,
+  );
+  try {
+    await net.start();
+    await holdAll('1.0.0');
+    for (let i = 1; i < releases; i++) {
+      await net.publish(`1.0.${i}`);
+      await holdAll(`1.0.${i}`);
+    }
+    const [validator, user] = net.procs;
+    if (!validator || !user) throw new Error('the testnet has no nodes');
+    // It serves what it holds: its log says which packages it provides over IPFS and seeds. Idle
+    // means after the IPFS import of each (a 135 MiB package takes a while on a busy machine).
+    const said = (msg: string) =>
+      readFileSync(join(user.home, 'node.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(msg)).length;
+    for (const t0 = Date.now(); Date.now() - t0 < 600_000; await sleep(1000))
+      if (said('package provided over IPFS') + said('IPFS provide failed') >= releases) break;
+    const u = await idleSample(user.child, idleMs);
+    const v = rssOf(validator.child.pid as number);
+    const f = (x: number) => x.toFixed(1);
+    console.log(
+      `node-rss: user node holding ${releases} release(s), idle VmRSS median ${f(u.rssMb)} MB (VmHWM ${f(u.hwmMb)} MB); ` +
+        `provided over IPFS ${said('package provided over IPFS')}, seeded ${said('seeding over BitTorrent')}; publishing validator ${f(v)} MB`,
+    );
+    console.log(
+      `node-rss: ${f(u.rssMb)} MB vs target ${HOLDING_TARGET_MB} MB ${u.rssMb <= HOLDING_TARGET_MB ? 'MET' : 'NOT MET'}; ` +
+        `ratio to the publishing validator ${(u.rssMb / v).toFixed(2)}x`,
+    );
+    return u.rssMb <= HOLDING_TARGET_MB;
+  } finally {
+    await net.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { tunedEnv } from './malloc-tuning.ts';
 import { SUPERVISED_ENV } from './parent-watch.ts';
 
 /** A started record line longer than this is not one (an untrusted child's output is capped). */
@@ -41,7 +42,9 @@ export class ChildNode {
   ) {
     this.version = version;
     this.proc = spawn(exe, ['node', 'start', ...args, '--json', ...(o.standby ? ['--standby'] : [])], {
-      env: { ...env, [SUPERVISED_ENV]: '1' },
+      // Started with the malloc tuning already set (./malloc-tuning.ts): no restart in place needed,
+      // and a single executable, whose entry does not restart itself, gets it too.
+      env: { ...(tunedEnv(env, process.platform) ?? env), [SUPERVISED_ENV]: '1' },
       // A standby child waits for "go" on stdin, and exits if it closes first (supervisor gone).
       stdio: [o.standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });

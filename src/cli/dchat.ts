@@ -13,34 +13,20 @@ import { checkNode } from './node-check.ts';
  * shapes heap growth from now on: once the command's modules have loaded it no longer helps.
  */
 function favoursSize(argv: readonly string[]): boolean {
-  const pair = (a: string, b: string) => {
-    const at = argv.indexOf(a);
-    return at >= 0 && argv[at + 1] === b;
-  };
-  return pair('node', 'start') || pair('update', 'download') || pair('update', 'verify');
+  return pair(argv, 'node', 'start') || pair(argv, 'update', 'download') || pair(argv, 'update', 'verify');
 }
 
-/**
- * glibc's malloc raises its mmap threshold to the largest block freed so far (up to 32 MiB); from
- * then on the 1 MiB piece buffers a stream churns through are carved from its arenas and stay there
- * once freed: 15-20 MB of a 1 GiB download's peak, measured here (bench/download.ts). The threshold
- * can only be fixed before the process starts (MALLOC_MMAP_THRESHOLD_), so these commands replace
- * their own process image once with it set: same pid, arguments and open files, ~40 ms.
- */
-function fixMmapThreshold(): void {
-  if (process.platform !== 'linux' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined) return;
-  if (typeof process.execve !== 'function') return;
-  const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
-  try {
-    process.execve(process.execPath, argv, { ...process.env, MALLOC_MMAP_THRESHOLD_: String(128 * 1024) });
-  } catch {
-    // Not replaced (e.g. no permission to execute): run as we are, only with more memory.
-  }
+function pair(argv: readonly string[], a: string, b: string): boolean {
+  const at = argv.indexOf(a);
+  return at >= 0 && argv[at + 1] === b;
 }
 
 if (checkNode('dchat')) {
-  if (favoursSize(process.argv.slice(2))) {
-    fixMmapThreshold();
+  const args = process.argv.slice(2);
+  if (favoursSize(args)) {
+    // Freed memory goes back to the system (activation/malloc-tuning.ts): may restart in place.
+    const m = await import('../activation/malloc-tuning.ts');
+    m.execWithMallocTuning(pair(args, 'node', 'start') ? m.MALLOC_TUNING : m.STREAM_MALLOC_TUNING);
     (await import('node:v8')).setFlagsFromString('--optimize-for-size');
   }
   const { runBin } = await import('./compile-cache.ts');

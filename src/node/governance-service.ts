@@ -1,14 +1,12 @@
 /**
  * Governance in the node: the pinned genesis, every governance object held (in memory and under
  * governance/ in the home), their check as the gossip core's ValidateObject, the control methods
- * (`governance_context`, `governance_submit`, `governance_status`), and certification: a
- * validator node with its validator key attests the tally it holds once voting has ended (and a
- * short settling delay passed): for a soft fork always, for a hard fork only once its operator
- * approved it (`dchat governance approve`), signing again if later votes change what it holds
- * (Cosmos validators commit the tally without anyone's command; tally-commitment.ts). It builds
- * the certificate once the vote passed and validators holding enough stake attested the same
- * tally, and gossips it; being a gossiped object, it reaches nodes that join later by
- * anti-entropy like any other. Every rule is in src/governance/; this is wiring.
+ * (`governance_context`, `governance_submit`, `governance_status`), the genesis moving on by
+ * certified changes (genesis-chain.ts), and, in a validator node, certification
+ * (governance-certifier.ts: the node attests the tally it holds once voting has ended, as Cosmos
+ * validators commit it without anyone's command, and builds and gossips the certificate once
+ * enough stake attested the same tally). A certificate is a gossiped object: it reaches nodes that
+ * join later by anti-entropy like any other. Every rule is in src/governance/; this is wiring.
  *
  * Without a pinned genesis the node takes no governance objects and the methods answer
  * E_NOT_INITIALIZED.
@@ -18,51 +16,31 @@ import type { Logger } from 'pino';
 import { DchatError } from '../errors.ts';
 import type { ValidateObject } from '../gossip/core/index.ts';
 import type { AcceptedObject, GossipService } from '../gossip/libp2p/adapter.ts';
-import { approvalTarget } from '../governance/approval.ts';
-import { buildApproval } from '../governance/builders.ts';
-import { buildGenesisCertificate } from '../governance/genesis-change.ts';
 import type { HeightSource } from '../governance/height-source.ts';
 import {
-  buildCertificate,
   type ChainPoint,
   makeObjectCheck,
   objectId,
   type SignedTargets,
   type TrustedGenesis,
   verifyCertificate,
-  votingEnded,
 } from '../governance/index.ts';
 import { rollbackEntries } from '../governance/notes.ts';
 import type { GenesisStepProof } from '../governance/object-check.ts';
 import { signedTargetsOf } from '../governance/release-digest.ts';
 import { type CertifiedView, type HeldCertificate, proposalStatus } from '../governance/status.ts';
-import { heldCommitment, sameCommitment } from '../governance/tally-commitment.ts';
 import type { Readiness, RollbackNote } from '../model/activation-notes.ts';
 import type { ControlResult } from '../model/control.ts';
-import {
-  type AnyProposal,
-  type Approval,
-  type Certificate,
-  type GovernanceKind,
-  isGenesisProposal,
-  type Vote,
-} from '../model/governance.ts';
+import type { AnyProposal, Approval, Certificate, GovernanceKind, Vote } from '../model/governance.ts';
 import { MAX_STATUS_PROPOSALS, MAX_STATUS_ROLLBACKS } from '../model/governance-control.ts';
 import type { GovernanceStore } from '../store/governance-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
 import { listPackages } from '../trust/package-check.ts';
 import { GenesisChain } from './genesis-chain.ts';
+import { Certifier } from './governance-certifier.ts';
 
 /** How often a validator node looks for proposals to certify. */
 const CERTIFY_INTERVAL_MS = 1000;
-
-/**
- * How long after the end of voting a validator waits before it attests the tally: votes dated
- * within the period may still be on their way. Two block intervals, within [1 s, 30 s].
- */
-function settleMs(g: TrustedGenesis): number {
-  return Math.min(30_000, Math.max(1000, 2 * g.body.params.block_interval_ms));
-}
 
 export interface GovernanceServiceInit {
   store: GovernanceStore;
@@ -92,10 +70,8 @@ export class GovernanceService {
   private readonly approvals = new Map<string, Approval>();
   /** Certificates by proposal id (one per proposal: the core keeps the winning one). */
   private readonly certificates = new Map<string, HeldCertificate>();
-  /** Proposals whose votes or approvals changed since the last certification attempt. */
-  private readonly dirty = new Set<string>();
-  /** Proposals this node tried to certify at least once. */
-  private readonly tried = new Set<string>();
+  /** Validators: attests tallies and builds certificates (governance-certifier.ts). */
+  private readonly certifier: Certifier;
   private timer: NodeJS.Timeout | undefined;
   private writes: Promise<void> = Promise.resolve();
   private stored: { kind: GovernanceKind; id: string; object: unknown }[] = [];
@@ -108,6 +84,18 @@ export class GovernanceService {
   private constructor(init: GovernanceServiceInit, chain: GenesisChain) {
     this.init = init;
     this.chain = chain;
+    this.certifier = new Certifier(
+      {
+        genesis: () => this.genesis,
+        gossip: () => this.gossip,
+        now: () => this.now(),
+        proposals: this.proposals,
+        votes: this.votes,
+        approvals: this.approvals,
+        decided: (pid) => this.certificates.has(pid) || this.genesisSteps.has(pid),
+      },
+      init,
+    );
   }
 
   /** The genesis pinned now (it moves on by certified governance decisions). */
@@ -186,7 +174,7 @@ export class GovernanceService {
       }
     this.stored = [];
     if (this.init.certify) {
-      this.timer = setInterval(() => this.certifyDue(), CERTIFY_INTERVAL_MS);
+      this.timer = setInterval(() => this.certifier.run(), CERTIFY_INTERVAL_MS);
       this.timer.unref();
     }
   }
@@ -304,13 +292,13 @@ export class GovernanceService {
       case 'vote': {
         const v = o.object as Vote;
         this.votes.set(o.id, v);
-        this.dirty.add(v.proposal_id);
+        this.certifier.changed(v.proposal_id);
         break;
       }
       case 'approval': {
         const a = o.object as Approval;
         this.approvals.set(o.id, a);
-        this.dirty.add(a.proposal_id);
+        this.certifier.changed(a.proposal_id);
         break;
       }
       case 'certificate': {
@@ -385,104 +373,6 @@ export class GovernanceService {
       .catch((err: Error) =>
         this.init.log.warn({ kind, id, error: err.message }, 'could not save a governance object'),
       );
-  }
-
-  // ---- certification ----------------------------------------------------------------------------
-
-  /** Validators: certify every proposal whose vote has ended and passed, once its inputs changed. */
-  private certifyDue(): void {
-    const g = this.genesis;
-    const gossip = this.gossip;
-    if (!g || !gossip) return;
-    const now = this.now();
-    for (const [pid, p] of this.proposals) {
-      if (this.certificates.has(pid) || this.genesisSteps.has(pid) || !votingEnded(p, now)) continue;
-      const votes = [...this.votes.values()].filter((v) => v.proposal_id === pid);
-      const approvals = [...this.approvals.values()].filter((a) => a.proposal_id === pid);
-      this.attest(g, gossip, now, pid, p, votes, approvals);
-      // First attempt after the end, then again only when votes or approvals changed.
-      if (this.tried.has(pid) && !this.dirty.has(pid)) continue;
-      this.tried.add(pid);
-      this.dirty.delete(pid);
-      if (isGenesisProposal(p)) {
-        const c = buildGenesisCertificate(g, p, votes, approvals, now);
-        const r = c.ok ? gossip.offerObject('certificate', c.id, c.certificate, this.init.ttl) : c;
-        if (r.ok)
-          this.init.log.info(
-            { certificate: c.ok ? c.id : '' },
-            'genesis change approved: certificate built and gossiped',
-          );
-        else
-          this.init.log.info(
-            { proposal: pid, code: r.code, reason: r.reason },
-            'genesis change not certified',
-          );
-        continue;
-      }
-      const b = buildCertificate(g, p, votes, approvals, now);
-      if (!b.ok) {
-        this.init.log.info({ proposal: pid, code: b.code, reason: b.reason }, 'proposal not certified');
-        continue;
-      }
-      const r = gossip.offerObject('certificate', b.id, b.certificate, this.init.ttl);
-      if (!r.ok) {
-        this.init.log.info({ proposal: pid, code: r.code, reason: r.reason }, 'certificate not taken');
-        continue;
-      }
-      this.init.log.info(
-        { version: b.plan.version, activation_height: b.plan.activation_height, certificate: b.id },
-        'upgrade approved: certificate built and gossiped',
-      );
-      // The seed's "Package Discovery Integration": the approved release is announced by gossip.
-      gossip
-        .announce(b.plan.version)
-        .catch((err: Error) =>
-          this.init.log.info(
-            { version: b.plan.version, error: err.message },
-            'approved release not announced',
-          ),
-        );
-    }
-  }
-
-  /** When this node first saw each proposal's voting ended (its clock): the settling delay. */
-  private readonly endedAt = new Map<string, number>();
-
-  /** A validator node signs (again) the tally it holds, if due (see the header). */
-  private attest(
-    g: TrustedGenesis,
-    gossip: GossipService,
-    now: ChainPoint,
-    pid: string,
-    p: AnyProposal,
-    votes: readonly Vote[],
-    approvals: readonly Approval[],
-  ): void {
-    const signer = this.init.signer;
-    if (!signer || !g.validatorIndex.has(signer.publicKeyHex)) return;
-    const clock = this.init.clock();
-    const seen = this.endedAt.get(pid) ?? clock;
-    this.endedAt.set(pid, seen);
-    if (clock < seen + settleMs(g)) return;
-    const mine = approvals.find((a) => a.validator === signer.publicKeyHex);
-    // A hard fork or a genesis change needs its operator's consent first.
-    if ((isGenesisProposal(p) || p.fork === 'hard') && !mine) return;
-    const { commitment, passed } = heldCommitment(g, p, pid, votes);
-    if (!passed || (mine && sameCommitment(mine.tally, commitment))) return;
-    const ctx = {
-      network_id: g.networkId,
-      params: g.body.params,
-      now: { height: now.height, time_ms: Math.max(now.time_ms, (mine?.time_ms ?? 0) + 1) },
-      release: null,
-    };
-    const a = buildApproval(ctx, signer.privateKey, pid, approvalTarget(p), commitment);
-    const r = gossip.offerObject('approval', objectId(a), a, this.init.ttl);
-    if (r.ok)
-      this.init.log.info(
-        { proposal: pid, voters: commitment.voters, votes_root: commitment.votes_root },
-        'tally attested',
-      );
-    else this.init.log.info({ proposal: pid, code: r.code, reason: r.reason }, 'tally attestation not taken');
   }
 
   // ---- trusted release hashes -------------------------------------------------------------------

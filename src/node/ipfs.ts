@@ -9,11 +9,13 @@
  * Providing: every verified package (and its chunk table) is imported into the blockstore with
  * Kubo's options (sources/ipfs/kubo-cid.ts) and pinned, but only when the result is the CID the
  * release signed (`custom.ipfs_cid`, `ipfs_chunks_cid`): blocks come from the verified file, never
- * from the network, and peers asking for the signed CID get exactly those. A package whose signed
- * root block the (persistent) blockstore already holds was imported by an earlier start and is
- * served as it is; blocks are content-addressed, so a peer checks every one it receives anyway.
+ * from the network, and peers asking for the signed CID get exactly those. A package an earlier
+ * start imported whole (a marker under ipfs/imported/, its root block still in the persistent
+ * blockstore) is served as it is; blocks are content-addressed, so a peer checks every one it
+ * receives anyway.
  */
-import { join } from 'node:path';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { toDchatError } from '../errors.ts';
@@ -89,12 +91,19 @@ export class NodeIpfs {
         import('multiformats/cid'),
       ]);
       const version = CID.parse(signed).version;
-      // Imported by an earlier start (the blockstore persists; an import writes the root block
-      // last): neither imported nor pinned again. Both read the whole package (the pin walks
-      // every block), which at every start cost tens of seconds of CPU and 60-100 MB of resident
-      // memory per 135 MB package here; the pin guards against a garbage collection that never
-      // runs in the node, and its record lives in memory only (Helia's default datastore).
-      const imported = await helia.blockstore.has(CID.parse(signed));
+      // Imported by an earlier start (the blockstore persists): neither imported nor pinned
+      // again. Both read the whole package (the pin walks every block), which at every start cost
+      // tens of seconds of CPU and 60-100 MB of resident memory per 135 MB package here; the pin
+      // guards against a garbage collection that never runs in the node, and its record lives in
+      // memory only (Helia's default datastore). The root block alone proves nothing: a download
+      // that asked IPFS for a few chunks (a probe) stored it with only some of the leaves. So a
+      // marker written after a whole import says so, and the root block must still be there.
+      const marker = join(this.init.nodeDir, 'ipfs', 'imported', signed);
+      const imported =
+        (await stat(marker).then(
+          () => true,
+          () => false,
+        )) && (await helia.blockstore.has(CID.parse(signed)));
       const cid = imported
         ? CID.parse(signed)
         : await importFileKubo(p.file, { version, blockstore: helia.blockstore });
@@ -105,7 +114,11 @@ export class NodeIpfs {
         );
         return;
       }
-      if (!imported) await pin(helia, cid);
+      if (!imported) {
+        await pin(helia, cid);
+        await mkdir(dirname(marker), { recursive: true });
+        await writeFile(marker, '');
+      }
       const chunks = p.target.custom.ipfs_chunks_cid;
       if (chunks) {
         const t = await importBytesKubo(p.tableBytes, {

@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,8 +25,38 @@ import type { DashboardState } from '../../src/dashboard/state.ts';
 import type { TestnetInfo } from '../../src/testnet/local-net.ts';
 import type { UpgradeReport } from '../../src/testnet/upgrade.ts';
 import { releaseExecutable } from '../../src/testnet/upgrade-builds.ts';
+import { ARTIFACTS, loadInChromium } from '../helpers/chromium.ts';
 import { BINS, type CliResult, describeRun, runBin } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
+import { requireTool } from '../helpers/tools.ts';
+
+/** Each node's row: its role, the version it runs and a fork id (hash/next). */
+function nodeRows(dom: string, versions: Record<string, string>): void {
+  const roles: Record<string, string> = { legacy: 'legacy', u0: 'user' };
+  for (const [id, version] of Object.entries(versions)) {
+    const role = roles[id] ?? 'validator';
+    assert.match(
+      dom,
+      new RegExp(
+        `<tr data-node-id="${id}" data-role="${role}" data-up="true"><td>${id}</td><td>${role}</td><td>${version.replaceAll('.', '\\.')}</td>.*?<td>[0-9a-f]{8}/\\d+</td><td class="peer">`,
+      ),
+      `${id}'s row: ${role}, ${version}, a fork id`,
+    );
+  }
+}
+
+/** The testnet dashboard rendered by headless Chromium (DOM), its screenshot kept in artifacts/. */
+async function dashboardInChromium(url: string, png: string): Promise<string> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const t0 = Date.now();
+  const dom = await loadInChromium(url, join(ARTIFACTS, png));
+  process.stderr.write(`upgrade e2e: ${png} in ${Date.now() - t0} ms\n`);
+  assert.match(dom, /<body[^>]*data-loaded="true"/);
+  assert.match(dom, /<h1 id="title">dchat testnet upgrade 1\.0\.0 → 1\.1\.0 \(5 nodes\)<\/h1>/);
+  const shot = await readFile(join(ARTIFACTS, png));
+  assert.ok(shot.length > 20_000 && shot.subarray(1, 4).toString() === 'PNG', 'a real screenshot');
+  return dom;
+}
 
 function leftovers(dir: string): string[] {
   const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
@@ -206,6 +236,9 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
     timeout: 600_000,
   }, async () => {
     const dir = join(base, 'testnet');
+    // In CI a missing chromium fails this test (requireTool throws); elsewhere only the browser
+    // checks are left out.
+    const browser = !requireTool('chromium');
     const t0 = Date.now();
     const child = spawn(
       process.execPath,
@@ -262,6 +295,39 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
       );
       for (const n of info.nodes) assert.match(n.metrics_url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
       const dash = info.dashboard_url as string;
+      // The grace period on the dashboard, in headless Chromium: the approved proposal with its
+      // tally, the stake ready and the countdown to the activation height, every node still on 1.0.0.
+      const grace = await waitFor(
+        'the approved proposal counting down on the dashboard',
+        async () => {
+          const s = (await (await fetch(`${dash}api/state`)).json()) as DashboardState;
+          const p = s.upgrade?.proposals[0];
+          return p && p.status === 'approved' && p.blocks_left !== null && p.blocks_left > 0 ? p : false;
+        },
+        300_000,
+      );
+      if (browser) {
+        const dom = await dashboardInChromium(dash, 'dashboard-testnet-upgrade-grace.png');
+        nodeRows(dom, { v0: '1.0.0', v1: '1.0.0', v2: '1.0.0', u0: '1.0.0', legacy: '1.0.0' });
+        assert.match(dom, new RegExp(`data-proposal="${grace.id}" data-status="approved"`));
+        assert.match(dom, /dchat 1\.1\.0 \(soft fork\): APPROVED/);
+        assert.match(
+          dom,
+          /Votes: yes 300, no 100, abstain 0 \(\d+ holders\); turnout [\d.]+% of quorum [\d.]+ ✓, passed/,
+        );
+        assert.match(dom, /Stake ready: \d+ of 100 \(/);
+        const left = new RegExp(`Activation at height ${grace.activation_height}: (\\d+) blocks left`).exec(
+          dom,
+        );
+        assert.ok(left && Number(left[1]) > 0, 'the countdown to the activation height');
+        assert.match(
+          dom,
+          new RegExp(
+            `Upgrade pending: dchat 1\\.1\\.0 was approved and activates at height ${grace.activation_height}`,
+          ),
+        );
+        assert.match(dom, /<th>Approving stake<\/th>/, 'the testnet upgrade panel');
+      }
       const report = (await waitFor(
         'the upgrade record',
         async () => record('upgrade'),
@@ -301,6 +367,27 @@ describe('dchat-test upgrade on real builds', { concurrency: true }, () => {
           up.events.some((e) => e.node === id && e.kind === 'switch' && e.to === '1.1.0'),
           `the switch of ${id} on the dashboard: ${JSON.stringify(up.events)}`,
         );
+      // After the switch, in headless Chromium: every supervised node on 1.1.0 with its switch at
+      // the activation height, the legacy node on 1.0.0, the proposal activated.
+      if (browser) {
+        const h = report.activation_height as number;
+        const dom = await dashboardInChromium(dash, 'dashboard-testnet-upgrade-switched.png');
+        nodeRows(dom, { v0: '1.1.0', v1: '1.1.0', v2: '1.1.0', u0: '1.1.0', legacy: '1.0.0' });
+        for (const id of ['v0', 'v1', 'v2', 'u0'])
+          assert.match(
+            dom,
+            new RegExp(
+              `data-node="${id}" data-kind="switch">[^<]* ${id}: switched 1\\.0\\.0 → 1\\.1\\.0 at height ${h}`,
+            ),
+          );
+        assert.match(dom, new RegExp(`Activated at height ${h}<`));
+        assert.match(dom, /Stake ready: 100 of 100 \(100\.0%\)/);
+        assert.match(dom, /<th>legacy<\/th><td>kept on 1\.0\.0<\/td>/);
+        assert.match(
+          dom,
+          /<div id="upgrade-notice" class="notice upgrade" hidden=""|<div id="upgrade-notice" class="notice" hidden=""/,
+        );
+      }
       // It keeps running after the upgrade, until SIGTERM.
       assert.equal(child.exitCode, null);
       child.kill('SIGTERM');

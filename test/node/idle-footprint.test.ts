@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_TUNING, tunedEnv } from '../../src/activation/malloc-tuning.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { dchat } from '../helpers/cli.ts';
 
@@ -39,6 +40,12 @@ test('an idle node has loaded no download machinery and keeps a small young gene
   );
   const st = await dchat(['--home', dir, 'node', 'status', '--json']);
   assert.equal(st.code, 0, st.stderr);
+  // The node restarted itself in place (same pid) with glibc's malloc told to give freed memory
+  // back (src/activation/malloc-tuning.ts); the operator's environment is kept.
+  const environ = (await readFile(`/proc/${procs[0]?.child.pid}/environ`, 'utf8')).split('\0');
+  for (const [k, v] of Object.entries(MALLOC_TUNING))
+    assert.ok(environ.includes(`${k}=${v}`), `${k} not set`);
+  assert.ok(environ.includes(`DCHAT_LOAD_LOG=${loadLog}`));
   await sleep(1500);
 
   const loaded = (await readFile(loadLog, 'utf8')).split('\n').filter(Boolean);
@@ -76,4 +83,12 @@ test('an idle node has loaded no download machinery and keeps a small young gene
     heap.new_space <= MAX_NEW_SPACE,
     `new space ${heap.new_space} bytes > ${MAX_NEW_SPACE}: the size-over-speed flag is not in effect`,
   );
+});
+
+test("malloc tuning: set once on Linux, never over the operator's own MALLOC_ settings", () => {
+  assert.deepEqual(tunedEnv({ A: '1' }, 'linux'), { A: '1', ...MALLOC_TUNING });
+  // Already restarted with it: no second restart.
+  assert.equal(tunedEnv({ A: '1', ...MALLOC_TUNING }, 'linux'), undefined);
+  assert.equal(tunedEnv({ MALLOC_ARENA_MAX: '2' }, 'linux'), undefined);
+  assert.equal(tunedEnv({ A: '1' }, 'darwin'), undefined);
 });
