@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { median } from './util.ts';
+import { builtTestnet, median } from './util.ts';
 
 const TARGET_MB = 100;
 const HOLDING_TARGET_MB = 120;
@@ -140,16 +140,7 @@ function rssOf(pid: number): number {
 }
 
 async function benchHolding(releases: number, packageBytes: number, idleMs: number): Promise<boolean> {
-  const dist = resolve(import.meta.dirname, '..', 'dist');
-  if (!existsSync(join(dist, 'testnet', 'local-net.js')))
-    throw new Error(`${dist} missing: run \`npm run build\``);
-  // The built modules, so the nodes run dist/cli/dchat.js (as installed), not src/ under type stripping.
-  const { LocalTestnet } = (await import(
-    join(dist, 'testnet', 'local-net.js')
-  )) as typeof import('../src/testnet/local-net.ts');
-  const { hostPlatform } = (await import(
-    join(dist, 'model', 'platform.js')
-  )) as typeof import('../src/model/platform.ts');
+  const { LocalTestnet, hostPlatform } = await builtTestnet();
   const dir = mkdtempSync(join(tmpdir(), 'dchat-bench-rss-net-'));
   const net = new LocalTestnet({
     dir,

@@ -9,15 +9,15 @@
  * The nodes run the built CLI (dist/cli/dchat.js, as installed), not src/ under Node's type
  * stripping, which alone added 10-60 MB per node here: the testnet is loaded from dist/.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/model/duration.ts';
 import type { LocalTestnet } from '../src/testnet/local-net.ts';
-import { median } from './util.ts';
+import { builtTestnet, median } from './util.ts';
 
 const TARGET_RSS_MB = 100;
 const CPU_WINDOW_MS = 5000;
@@ -98,15 +98,7 @@ export async function benchSoak(argv: string[]): Promise<boolean> {
   const validators = Math.max(1, Math.round(nodes / 5));
   const relays = Math.max(0, Math.round((nodes - validators) / 2));
   const users = nodes - validators - relays;
-  const dist = resolve(import.meta.dirname, '..', 'dist');
-  if (!existsSync(join(dist, 'testnet', 'local-net.js')))
-    throw new Error(`${dist} missing: run \`npm run build\``);
-  const { LocalTestnet } = (await import(
-    join(dist, 'testnet', 'local-net.js')
-  )) as typeof import('../src/testnet/local-net.ts');
-  const { hostPlatform } = (await import(
-    join(dist, 'model', 'platform.js')
-  )) as typeof import('../src/model/platform.ts');
+  const { LocalTestnet, hostPlatform } = await builtTestnet();
   const dir = await mkdtemp(join(tmpdir(), 'dchat-bench-soak-'));
   console.log(
     `soak: ${nodes} nodes (${validators} validators, ${relays} relays, ${users} users), ${values.duration}, a release every ${values.every}`,

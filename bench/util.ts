@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** CPU time the whole machine spent busy (every process and the kernel), in ms, from /proc/stat. */
 export function machineBusyMs(): number {
@@ -160,3 +160,23 @@ export const ARIA2_PLAIN = [
 ];
 
 export const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
+
+/**
+ * The built testnet modules (dist/), so the nodes a bench starts run dist/cli/dchat.js as
+ * installed, not src/ under type stripping (which costs each node 10-60 MB of its own).
+ */
+export async function builtTestnet(): Promise<{
+  LocalTestnet: typeof import('../src/testnet/local-net.ts').LocalTestnet;
+  hostPlatform: typeof import('../src/model/platform.ts').hostPlatform;
+}> {
+  const dist = resolve(import.meta.dirname, '..', 'dist');
+  if (!existsSync(join(dist, 'testnet', 'local-net.js')))
+    throw new Error(`${dist} missing: run \`npm run build\``);
+  const { LocalTestnet } = (await import(
+    join(dist, 'testnet', 'local-net.js')
+  )) as typeof import('../src/testnet/local-net.ts');
+  const { hostPlatform } = (await import(
+    join(dist, 'model', 'platform.js')
+  )) as typeof import('../src/model/platform.ts');
+  return { LocalTestnet, hostPlatform };
+}

@@ -3,23 +3,18 @@
  * gossip adapter over the pure core, peer transfer (serving verified packages, fetching from
  * peers), the local control socket and $DCHAT_HOME/node/state.json. Startable: `start()` brings
  * every part up or throws with nothing left running; `stop()` undoes it in reverse order.
- * Just over 500 lines: it only wires parts that live in their own modules (a line or two each).
  */
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import { DchatError, toDchatError } from '../errors.ts';
+import { DchatError } from '../errors.ts';
 import { BanList, GossipService } from '../gossip/libp2p/adapter.ts';
 import { ChunkClient, ChunkServer } from '../gossip/libp2p/chunks.ts';
-import { report } from '../metrics/sink.ts';
-import type { ControlParams, ControlResult, StatusResult } from '../model/control.ts';
+import type { StatusResult } from '../model/control.ts';
 import type { DownloadSource } from '../model/download-source.ts';
 import type { GovernanceStatusResult } from '../model/governance-control.ts';
-import type { PackageTarget } from '../model/package.ts';
-import { isSourceKind, type SourceKind } from '../model/source-kind.ts';
-import { compareVersions } from '../model/version.ts';
 import { PeerSource } from '../sources/peer.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { loadDefaultRoot } from '../store/default-root.ts';
@@ -29,11 +24,10 @@ import { persistLearnedMirrors } from '../store/learned-mirrors.ts';
 import { loadMirrors } from '../store/mirrors.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
-import { findPackage, listPackages } from '../trust/package-check.ts';
+import { listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
-import { sleep } from '../util/sleep.ts';
 import { type NodeActivation, startNodeActivation } from './activation-node.ts';
 import { type ActivationNotes, createActivationNotes } from './activation-notes.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
@@ -45,11 +39,10 @@ import { loadOrCreateIdentity } from './identity.ts';
 import { NodeIpfs } from './ipfs.ts';
 import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts';
 import { listenError } from './listen-error.ts';
-import type { DownloadRecord, NodeConfig, NodeState } from './node-config.ts';
-import { PackageStore, type StoredPackage } from './package-store.ts';
+import type { NodeConfig, NodeState } from './node-config.ts';
+import { PackageFetcher } from './node-fetch.ts';
+import { PackageStore } from './package-store.ts';
 import { partition } from './partition.ts';
-import { adoptPackage, expectWithEncodings, fetchedInfo } from './peer-download.ts';
-import { PeerHoldings } from './peer-holdings.ts';
 import { renderStatus } from './status.ts';
 
 /**
@@ -58,12 +51,10 @@ import { renderStatus } from './status.ts';
  * performance targets: idle node RSS). test/node/idle-footprint.test.ts guards it.
  */
 const loadUpdates = () => import('../update/service.ts');
-const loadRegistry = () => import('../update/registry.ts');
 
 /** Learned mirrors are written to mirrors.toml at most this often. */
 const MIRRORS_PERSIST_DELAY_MS = 500;
 /** Prefetch attempts per trigger (start, a release accepted, a peer connected), backoff included. */
-const MAX_FETCH_ATTEMPTS = 60;
 
 export class DchatNode extends EventEmitter {
   readonly paths: HomePaths;
@@ -88,8 +79,8 @@ export class DchatNode extends EventEmitter {
   private bt: BitTorrentSeeder | undefined;
   /** IPFS over this node's libp2p (node/ipfs.ts), started at the first need. */
   private ipfs: NodeIpfs | undefined;
-  private readonly holdings = new PeerHoldings();
-  private readonly downloads = new Map<string, DownloadRecord>();
+  /** Downloads of packages: --prefetch and `download` requests (node-fetch.ts). */
+  private readonly fetcher: PackageFetcher;
   private redialTimer: NodeJS.Timeout | undefined;
   private mirrorsTimer: NodeJS.Timeout | undefined;
   private learnedMirrors: DownloadSource[] | undefined;
@@ -107,6 +98,23 @@ export class DchatNode extends EventEmitter {
     this.log = log;
     this.store = new PackageStore(paths);
     this.trustStore = trustStore;
+    this.fetcher = new PackageFetcher({
+      config,
+      paths,
+      store: this.store,
+      log,
+      bans: this.bans,
+      stopSignal: this.stopSignal.signal,
+      stopping: () => this.stopping,
+      trustOffline: () => this.trustOffline(),
+      reload: () => this.reload(),
+      updateService: () => this.updateService(),
+      libp2p: () => this.libp2p,
+      chunkClient: () => this.chunkClient,
+      peerSource: () => this.peerSource,
+      ipfs: () => this.ipfs,
+      verified: (target) => this.emit('package:verified', target),
+    });
   }
 
   private updateService(): Promise<UpdateService> {
@@ -153,7 +161,7 @@ export class DchatNode extends EventEmitter {
           return this.requireGossip().announce(p.version, p.ttl ?? this.config.announceTtl);
         },
         // `dchat update download --source peer`: the CLI has no peers of its own; the node does.
-        download: async (p) => this.downloadRequested(p),
+        download: async (p) => this.fetcher.downloadRequested(p),
         partition: async (p) => partition(this.requireLibp2p(), this.bans, p, Date.now()),
         ...governanceHandlers(() => this.governance),
       }),
@@ -215,7 +223,7 @@ export class DchatNode extends EventEmitter {
         selfAddrs: () => node.getMultiaddrs().map(String),
         onAccepted: (r) => {
           this.emit('release:accepted', r);
-          if (r.via !== 'local') void this.maybeFetch();
+          if (r.via !== 'local') void this.fetcher.maybeFetch();
         },
         onLog: (level, msg, data) => this.log[level](data ?? {}, msg),
         onMirrorsChanged: (all) => this.mirrorsChanged(all),
@@ -233,7 +241,7 @@ export class DchatNode extends EventEmitter {
       );
       this.peerSource = new PeerSource({
         transport: this.chunkClient,
-        peers: (target) => this.peersHolding(target),
+        peers: (target) => this.fetcher.peersHolding(target),
         onMisbehaviour: (peer, kind, detail) => {
           this.badChunks++;
           this.log.warn({ peer: peer.toString(), kind, detail }, 'peer served bad data');
@@ -250,15 +258,15 @@ export class DchatNode extends EventEmitter {
       await this.heights.attach(this.gossip, node, this.bans, () => this.governance?.approvedPlans() ?? []);
       await this.writeState();
       // A new peer may hold what an earlier prefetch could not find.
-      node.addEventListener('peer:connect', () => void this.maybeFetch());
+      node.addEventListener('peer:connect', () => void this.fetcher.maybeFetch());
       this.redial();
       // Verified releases published with a CID are provided over IPFS (this starts Helia); a node
       // told to fetch over IPFS starts it now, once up, rather than at the first release.
       void this.ipfs.provideAll(this.store.list());
       if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
-      void this.maybeFetch();
+      void this.fetcher.maybeFetch();
       const download = (version: string) =>
-        this.downloadRequested({ version, platform: this.config.platform });
+        this.fetcher.downloadRequested({ version, platform: this.config.platform });
       this.activation = startNodeActivation(this.governance, {
         ...{ paths: this.paths, config: this.config, log: this.log, peerId: node.peerId.toString() },
         ...{ clock: () => this.clock(), download, updates: () => this.updateService() },
@@ -396,147 +404,6 @@ export class DchatNode extends EventEmitter {
     return this.mirrorsWrite;
   }
 
-  // ---- peer transfer ------------------------------------------------------------------------
-
-  /** Connected, unbanned peers known (or not yet known not) to hold `target`. */
-  private peersHolding(target?: string): PeerId[] {
-    return this.libp2p ? this.holdings.holding(this.libp2p, this.bans, target) : [];
-  }
-
-  private async refreshHoldings(): Promise<void> {
-    if (this.libp2p && this.chunkClient)
-      await this.holdings.refresh(this.libp2p, this.chunkClient, Date.now());
-  }
-
-  private fetching = false;
-
-  /**
-   * With --prefetch: downloads the highest trusted release for our platform if we lack it, with
-   * backoff, at most MAX_FETCH_ATTEMPTS times per call (a new peer or release calls it again).
-   */
-  private async maybeFetch(): Promise<void> {
-    if (!this.config.prefetch || this.fetching || this.stopping) return;
-    this.fetching = true;
-    try {
-      for (let attempt = 0; attempt < MAX_FETCH_ATTEMPTS && !this.stopping; attempt++) {
-        const trusted = await this.trustOffline();
-        const target = trusted ? this.wanted(trusted) : undefined;
-        report.autoCheck();
-        if (!trusted || !target) return;
-        const rec: DownloadRecord = this.downloads.get(target.path) ?? {
-          target: target.path,
-          version: target.custom.version,
-          state: 'downloading',
-          attempts: 0,
-        };
-        this.downloads.set(target.path, rec);
-        rec.attempts++;
-        rec.state = 'downloading';
-        try {
-          const got = await this.fetchPackage(trusted, target, 120_000, this.config.prefetchSource);
-          rec.state = 'verified';
-          report.autoDownload();
-          delete rec.error;
-          rec.peers = got.peers;
-          rec.sources = Object.fromEntries(got.sources.map((s) => [s.url, s.bytes]));
-          this.log.info(
-            { target: got.stored.target.path, sources: rec.sources },
-            'package downloaded and verified',
-          );
-        } catch (err) {
-          const e = toDchatError(err);
-          rec.state = 'failed';
-          rec.error = `${e.code}: ${e.message}`;
-          this.log.info({ target: target.path, error: rec.error }, 'download failed; will retry');
-          try {
-            await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), this.stopSignal.signal);
-          } catch {
-            // util/sleep rejects when stop() aborts the wait; stop() has set `stopping` first,
-            // so ending here is what the loop's own check would do one line later.
-            return;
-          }
-        }
-      }
-    } finally {
-      this.fetching = false;
-    }
-  }
-
-  /**
-   * Downloads `target` through the update service: the configured mirrors and the peers that hold
-   * it, together (`only` narrows to one kind). Then indexes it for serving and announces it locally.
-   */
-  private async fetchPackage(
-    trusted: TrustedSet,
-    target: PackageTarget,
-    timeoutMs: number,
-    only?: SourceKind,
-  ): Promise<{ stored: StoredPackage } & Omit<ControlResult<'download'>, 'path' | 'target'>> {
-    await this.refreshHoldings();
-    const source = this.peerSource as PeerSource;
-    const peers = this.peersHolding(target.path).length;
-    const mirrors = only === 'peer' ? 0 : await (await loadRegistry()).usableMirrorCount(this.paths);
-    if (peers === 0 && mirrors === 0)
-      throw new DchatError(
-        'E_NO_SOURCE',
-        `no connected peer holds ${target.path} yet, and no mirror is configured`,
-      );
-    expectWithEncodings(source, trusted, target);
-    const before = new Map([...source.received].map(([id, st]) => [id, st.bytes]));
-    const d = await (await this.updateService()).downloadTrusted(trusted, {
-      version: target.custom.version,
-      platform: target.custom.platform,
-      ...(only ? { kind: only } : {}),
-      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopSignal.signal]),
-    });
-    const sources = d.result.sources.flatMap((r) =>
-      r.bytes > 0 && isSourceKind(r.type)
-        ? [{ url: r.uri, type: r.type, bytes: r.bytes, chunks: r.chunks }]
-        : [],
-    );
-    // Where the bytes came from: the kind that delivered the most (the cache when none moved).
-    const kinds = new Map<SourceKind, number>();
-    for (const s of sources) kinds.set(s.type, (kinds.get(s.type) ?? 0) + s.bytes);
-    const origin = [...kinds].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'cache';
-    const stored = await adoptPackage(this.paths, this.store, target, origin);
-    stored.fetched = fetchedInfo(d);
-    if (d.delta) await this.store.scanEncoded(trusted);
-    // Serving it (IPFS import, BitTorrent seeding) starts once the caller has its answer: loading
-    // Helia or webtorrent blocks this thread for seconds the first time.
-    setImmediate(() => {
-      if (this.stopping) return;
-      void this.ipfs?.provide(stored);
-      this.emit('package:verified', stored.target.path);
-    });
-    const byPeer = Object.fromEntries(
-      [...source.received]
-        .map(([id, st]) => [id, st.bytes - (before.get(id) ?? 0)] as const)
-        .filter(([, n]) => n > 0),
-    );
-    return { stored, source: origin, peers: byPeer, sources };
-  }
-
-  /** One package on request (control method `download`), with the engine's checks. */
-  private async downloadRequested(p: ControlParams<'download'>): Promise<ControlResult<'download'>> {
-    await this.reload();
-    const trusted = await this.trustOffline();
-    if (!trusted) throw new DchatError('E_NOT_INITIALIZED', 'this node trusts no release metadata yet');
-    const target = findPackage(trusted.requireTargets(), p.version, p.platform);
-    const have = this.store.get(target.path);
-    if (have) return { path: have.file, target: target.path, source: 'cache', peers: {}, sources: [] };
-    const { stored, ...got } = await this.fetchPackage(trusted, target, 600_000, p.only);
-    return { path: stored.file, target: target.path, ...got };
-  }
-
-  private wanted(trusted: TrustedSet): PackageTarget | undefined {
-    const targets = trusted.targets;
-    if (!targets) return undefined;
-    const mine = listPackages(targets).filter((t) => t.custom.platform === this.config.platform);
-    const best = mine.sort((a, b) => compareVersions(b.custom.version, a.custom.version))[0];
-    if (!best || this.store.get(best.path)) return undefined;
-    return best;
-  }
-
   // ---- status -------------------------------------------------------------------------------
 
   private async writeState(): Promise<void> {
@@ -570,7 +437,7 @@ export class DchatNode extends EventEmitter {
       startedAt: this.startedAt,
       bans: this.bans,
       packages: this.store.list(),
-      downloads: [...this.downloads.values()],
+      downloads: [...this.fetcher.downloads.values()],
       badChunks: this.badChunks,
       chunkServer: this.chunkServer,
       now: Date.now(),

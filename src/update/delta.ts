@@ -19,7 +19,7 @@ import { CHUNKS_FORMAT, type ChunkTable } from '../model/chunks.ts';
 import type { EncodedTarget } from '../model/encoded.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { isPlainName, keepEncoded } from '../store/encoded.ts';
-import { digestFile } from '../store/file-digest.ts';
+import { digestFile, type FileDigests } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { installPackage, packagePath } from '../store/packages.ts';
 import { encodingsOf, engineTarget, listEncoded } from '../trust/encoded-targets.ts';
@@ -140,13 +140,7 @@ export async function tryEncoded(
         verdict.code ?? 'E_HASH_MISMATCH',
         `${best.path} decoded to bytes that are not ${target.path}: ${verdict.message}`,
       );
-    const table: ChunkTable = {
-      format: CHUNKS_FORMAT,
-      hash: 'blake3',
-      chunk_size: chunkSize,
-      size: d.size,
-      chunks: d.chunks ?? [],
-    };
+    const table = chunkTableOf(d, chunkSize);
     await installPackage(paths, out, target, table);
     await keepForPeers(paths, view, encodedFile, sig(o));
     const used: DeltaUse = {
@@ -208,13 +202,7 @@ async function keepForPeers(
   try {
     const chunkSize = view.custom.chunks.size;
     const d = await digestFile(file, { maxBytes: view.length, chunkSize, ...s });
-    const table: ChunkTable = {
-      format: CHUNKS_FORMAT,
-      hash: 'blake3',
-      chunk_size: chunkSize,
-      size: d.size,
-      chunks: d.chunks ?? [],
-    };
+    const table = chunkTableOf(d, chunkSize);
     checkChunkTable(view, table);
     if (d.sha256 !== view.sha256 || d.blake3 !== view.custom.blake3) return;
     await keepEncoded(paths, file, view.path, table);
@@ -225,4 +213,15 @@ async function keepForPeers(
 
 function sig(o: { signal?: AbortSignal }): { signal?: AbortSignal } {
   return o.signal ? { signal: o.signal } : {};
+}
+
+/** The chunk table of a file just hashed with `chunkSize` (digestFile's chunk hashes). */
+function chunkTableOf(d: FileDigests, chunkSize: number): ChunkTable {
+  return {
+    format: CHUNKS_FORMAT,
+    hash: 'blake3',
+    chunk_size: chunkSize,
+    size: d.size,
+    chunks: d.chunks ?? [],
+  };
 }

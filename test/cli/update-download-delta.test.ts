@@ -29,25 +29,11 @@ import {
 } from '../download/fixture.ts';
 import { publishArgs } from '../helpers/cli.ts';
 import { type NginxServer, startNginx } from '../helpers/nginx.ts';
+import { textish } from '../helpers/textish.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 const skip = requireTool('nginx') || requireTool('openssl') || requireTool('bsdiff') || requireTool('bzip2');
-
-/** Compressible, patchable bytes: words of a small vocabulary in a seeded order (like a binary's strings). */
-function textish(seed: number, size: number): Buffer {
-  const words = ['alpha', 'beta', 'gamma', 'delta', 'chunk', 'peer', 'mirror', 'root', 'signed', 'node'];
-  let x = seed;
-  const parts: string[] = [];
-  let n = 0;
-  while (n < size) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    const w = `${words[x % words.length]}${x % 97} `;
-    parts.push(w);
-    n += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, size);
-}
 
 const OLD = textish(1, 700_000);
 const NEW = Buffer.concat([OLD.subarray(0, 300_000), textish(2, 6_000), OLD.subarray(300_000, 690_000)]);

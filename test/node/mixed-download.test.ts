@@ -30,26 +30,13 @@ import {
   type Published,
 } from '../download/fixture.ts';
 import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
+import { textish } from '../helpers/textish.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 const skip = requireTool('openssl');
 const skipDelta = skip || requireTool('bsdiff');
 
-/** Patchable bytes: words of a small vocabulary in a seeded order (like a binary's strings). */
-function textish(seed: number, size: number): Buffer {
-  const words = ['alpha', 'beta', 'gamma', 'delta', 'chunk', 'peer', 'mirror', 'root', 'signed', 'node'];
-  let x = seed;
-  const parts: string[] = [];
-  let n = 0;
-  while (n < size) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    const w = `${words[x % words.length]}${x % 97} `;
-    parts.push(w);
-    n += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, size);
-}
 const log = pino({ level: 'silent' });
 
 describe('a node downloads from mirrors and peers together', { skip }, () => {
