@@ -7,7 +7,7 @@
  *    larger blocks mapped and unmapped on free) and a 128 KiB trim threshold kept an idle node that
  *    had fetched and held three releases at 117-120 MB resident instead of 135-143 MB, measured
  *    here (2 cores, same runs; `npm run bench -- node-rss --releases 3`).
- *  - `update download` / `update verify` stream 1 MiB pieces: a fixed 128 KiB threshold saves
+ *  - `update download` streams 1 MiB pieces: a fixed 128 KiB threshold saves
  *    15-20 MB of a 1 GiB download's peak (bench/download.ts).
  *
  * glibc reads these variables once, when the process starts; so these commands (cli/dchat.ts)
@@ -24,7 +24,7 @@ export const MALLOC_TUNING: Readonly<Record<string, string>> = {
   MALLOC_TRIM_THRESHOLD_: '131072',
 };
 
-/** `update download` and `update verify`'s. */
+/** `update download`'s. */
 export const STREAM_MALLOC_TUNING: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: String(128 * 1024),
 };

@@ -15,20 +15,29 @@ import type { HomePaths } from '../store/home.ts';
 import type { MirrorSettings } from '../store/mirrors.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
-import { fetchAttestations } from './attestations.ts';
-import { type DeltaUse, type DeltaWarning, tryEncoded } from './delta.ts';
-import { type Discovery, discover } from './discover.ts';
-import { type DownloadEvent, type DownloadTuning, type Fetched, fetchTarget } from './download.ts';
-import { type PrunedMirror, RunHealth } from './health.ts';
-import {
-  type ExtraSource,
-  engineSources,
-  hasTransport,
-  narrowRegistry,
-  openRegistry,
-  type SourceRegistry,
-} from './registry.ts';
-import { type Verified, type VerifyRequest, verifyPackage } from './verify.ts';
+import type { DeltaUse, DeltaWarning } from './delta.ts';
+import type { Discovery } from './discover.ts';
+import type { DownloadEvent, DownloadTuning, Fetched } from './download.ts';
+import type { PrunedMirror, RunHealth } from './health.ts';
+import type { ExtraSource, SourceRegistry } from './registry.ts';
+import type { Verified, VerifyRequest } from './verify.ts';
+
+/**
+ * The fetching side (source registry, every transport, the download engine, mirror health), loaded
+ * by the operations that fetch: `update verify` is offline and loads none of it (undici and the
+ * sources are ~250 modules, ~0.1 s of every verify's start here).
+ */
+const fetching = async () => {
+  const [attestations, delta, discover, download, health, registry] = await Promise.all([
+    import('./attestations.ts'),
+    import('./delta.ts'),
+    import('./discover.ts'),
+    import('./download.ts'),
+    import('./health.ts'),
+    import('./registry.ts'),
+  ]);
+  return { ...attestations, ...delta, ...discover, ...download, ...health, ...registry };
+};
 
 /** Mirrors pruned by the health record of a failed operation, and the threshold that pruned them. */
 export type OnPruned = (pruned: PrunedMirror[], pruneAfter: number) => void;
@@ -92,7 +101,8 @@ export class UpdateService {
     return this.init.paths;
   }
 
-  private open(kind?: SourceKind): Promise<SourceRegistry> {
+  private async open(kind?: SourceKind): Promise<SourceRegistry> {
+    const { openRegistry } = await fetching();
     return openRegistry(this.init.paths, {
       now: this.init.clock().getTime(),
       ...(this.init.env ? { env: this.init.env } : {}),
@@ -104,6 +114,7 @@ export class UpdateService {
 
   /** `update check` / `list-versions`: refresh trust through the mirrors, list trusted packages. */
   async check(o: { signal?: AbortSignal; onPruned?: OnPruned } = {}): Promise<Checked> {
+    const { discover, RunHealth } = await fetching();
     const reg = await this.open();
     const health = new RunHealth();
     const now = this.init.clock();
@@ -132,6 +143,7 @@ export class UpdateService {
    * (mirrors and extra sources). Health is committed once at the end, whatever the outcome.
    */
   async download(r: DownloadRequest): Promise<Downloaded> {
+    const { discover, fetchAttestations, hasTransport, narrowRegistry, RunHealth } = await fetching();
     if (r.kind && r.kind !== 'peer' && !hasTransport(r.kind))
       throw new DchatError(
         'E_NO_SOURCE',
@@ -164,6 +176,7 @@ export class UpdateService {
    * from the configured mirrors and the node's peers together.
    */
   async downloadTrusted(trusted: TrustedSet, r: DownloadRequest): Promise<Downloaded> {
+    const { RunHealth } = await fetching();
     const reg = await this.open(r.kind);
     const health = new RunHealth();
     try {
@@ -187,6 +200,7 @@ export class UpdateService {
     r: DownloadRequest,
     health: RunHealth,
   ): Promise<Omit<Downloaded, 'pruned' | 'discovery'>> {
+    const { engineSources, fetchTarget, tryEncoded } = await fetching();
     const target = findPackage(trusted.requireTargets(), r.version, r.platform);
     if (r.kind && engineSources(reg).length === 0) {
       const skipped = reg.skipped.filter((m) => kindOfSeed(m.record.source_type) === r.kind);
@@ -225,7 +239,8 @@ export class UpdateService {
   }
 
   /** `update verify`: offline, or after a TUF update from a repository directory. */
-  verify(r: VerifyRequest): Promise<Verified> {
+  async verify(r: VerifyRequest): Promise<Verified> {
+    const { verifyPackage } = await import('./verify.ts');
     return verifyPackage(this.init.paths, r, this.init.clock());
   }
 }
