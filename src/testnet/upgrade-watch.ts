@@ -7,10 +7,13 @@
 import { type HistoryEntry, type Journal, readJournal, versionPaths } from '../activation/versions.ts';
 import { trustOffline } from '../download/trust-session.ts';
 import { verifyFile } from '../download/verify-file.ts';
+import { DchatError, toDchatError } from '../errors.ts';
 import type { StatusResult } from '../model/control.ts';
+import type { GovernanceStatusResult } from '../model/governance-control.ts';
 import { controlRequest } from '../node/control.ts';
 import { homePaths } from '../store/home.ts';
-import type { UpgradeNode } from './upgrade-net.ts';
+import { sleep } from '../util/sleep.ts';
+import type { UpgradeNet, UpgradeNode } from './upgrade-net.ts';
 
 export type PackageFetched = NonNullable<StatusResult['releases']['packages'][number]['fetched']>;
 
@@ -98,4 +101,48 @@ export async function verifiedIn(
 /** The executable of an installed version in a node's home. */
 export function installedExe(home: string, version: string): string {
   return versionPaths(homePaths(home)).exe(version);
+}
+
+/** Polls `check` every `stepMs` until it returns a value (not false/undefined) or the deadline. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | false | undefined>,
+  deadline: number,
+  signal?: AbortSignal,
+  stepMs = 500,
+): Promise<T> {
+  for (;;) {
+    let last: unknown;
+    try {
+      const v = await check();
+      if (v !== false && v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new DchatError(
+        'E_TIMEOUT',
+        `timed out waiting for ${what}${last ? ` (${toDchatError(last).message})` : ''}`,
+      );
+    await sleep(stepMs, signal);
+  }
+}
+
+/** `governance status` of a node over its control socket. */
+export async function govStatus(n: UpgradeNode): Promise<GovernanceStatusResult> {
+  return controlRequest(homePaths(n.home), 'governance_status', {}, 10_000);
+}
+
+/** The highest height the nodes that were online report now (null: none answers). */
+export async function networkHeight(net: UpgradeNet): Promise<number | null> {
+  const online = net.supervised.filter((x) => !x.late);
+  const heights = await Promise.all(
+    online.map((x) =>
+      govStatus(x)
+        .then((g) => g.now.height)
+        .catch(() => null),
+    ),
+  );
+  const known = heights.filter((h): h is number => typeof h === 'number');
+  return known.length ? Math.max(...known) : null;
 }
