@@ -18,7 +18,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { chunkHashHex, type Digests, digestEquals } from '../crypto/hash.ts';
 import { DchatError, toDchatError, VerificationError } from '../errors.ts';
-import { type ChunkTable, chunkRange, serializeChunkTable } from '../model/chunks.ts';
+import { type ChunkTable, chunkLength, serializeChunkTable } from '../model/chunks.ts';
 import type { Source } from '../sources/source.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { installPackage, packagePath } from '../store/packages.ts';
@@ -91,7 +91,6 @@ class Pump {
     this.pp = partialPaths(o.paths, o.target.path);
     const streams = Math.max(1, Math.min(o.parallelSources ?? 3, o.sources.length));
     this.window = o.windowBytes ?? streams * WINDOW_BYTES_PER_STREAM;
-    const _info = o.target.custom.chunks;
     this.m = new DownloadMachine(this.started, machineConfig(o, this.window), o.target.path);
     for (const s of o.sources) this.addSource(s);
   }
@@ -361,7 +360,7 @@ class Pump {
       alreadyPresent: false,
       chunks: this.table.chunks.length,
       resumedChunks,
-      resumedBytes: [...file.resumed].reduce((n, i) => n + this.len(i), 0),
+      resumedBytes: [...file.resumed].reduce((n, i) => n + chunkLength(this.table, i), 0),
       fetchedBytes: this.m.bytesFetched,
       durationMs: this.clock() - this.started,
       chunkTableFrom: from,
@@ -386,11 +385,6 @@ class Pump {
       const src = this.sources.get(s.id) as Source;
       return { ...s, uri: src.uri, type: src.type };
     });
-  }
-
-  private len(index: number): number {
-    const { start, end } = chunkRange(this.table, index);
-    return end - start;
   }
 
   private emit(e: DownloadEvent): void {

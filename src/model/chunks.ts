@@ -32,6 +32,12 @@ export function chunkRange(
   return { start, end: Math.min(start + table.chunk_size, table.size) };
 }
 
+/** Bytes in chunk `index` (the last one may be short). */
+export function chunkLength(table: Pick<ChunkTable, 'size' | 'chunk_size'>, index: number): number {
+  const { start, end } = chunkRange(table, index);
+  return end - start;
+}
+
 export function parseChunkTable(bytes: Uint8Array): ChunkTable {
   const table = parseWith(
     ChunkTableSchema,

@@ -11,16 +11,15 @@ import { DchatError } from '../../errors.ts';
 import { logTarget } from '../../log/logger.ts';
 import type { VersionAnnouncement } from '../../model/announcement.ts';
 import {
-  type AcceptedVia,
-  encodeGossipMessage,
   type GossipAction,
-  type GossipMessage,
   GossipNode,
   type SignedObject,
   type SignedObjectKind,
   type ValidationResult,
 } from '../core/index.ts';
+import { AdapterCounts } from './adapter-counts.ts';
 import type { TrustSnapshot } from './bundle.ts';
+import { EncodedOnce } from './encoded-once.ts';
 import { type AdapterStats, type GossipHost, type GossipServiceInit, seedOf } from './host.ts';
 import { NodeTrust, type VerifiedBundle } from './node-trust.ts';
 import { GossipWire } from './wire.ts';
@@ -28,26 +27,19 @@ import { GossipWire } from './wire.ts';
 export { BanList } from './bans.ts';
 export type { AcceptedObject, AcceptedRelease, AdapterStats, GossipHost, GossipServiceInit } from './host.ts';
 
-const MAX_REJECTED_PEERS = 1024;
 /** Longest timer armed at once (a far-away pollTimeout is re-armed from there). */
 const MAX_TIMER_MS = 60_000;
 
 export class GossipService {
   readonly core: GossipNode<string>;
-  private readonly counts = {
-    forgedAnnouncements: 0,
-    acceptedVia: { push: 0, sync: 0, local: 0 },
-    sentByType: {} as Record<string, number>,
-    refusedPeers: 0,
-    rejectedBy: {} as Record<string, number>,
-  };
+  private readonly counts = new AdapterCounts();
   private readonly host: GossipHost;
   private readonly init: GossipServiceInit;
   private readonly now: () => number;
   private readonly trust: NodeTrust;
   private readonly wire: GossipWire;
   private readonly peerIds = new Map<string, PeerId>();
-  private readonly encoded = new WeakMap<GossipMessage, Uint8Array>();
+  private readonly encoded: EncodedOnce;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly onConnect = (e: CustomEvent<PeerId>) => this.track(e.detail);
@@ -65,6 +57,9 @@ export class GossipService {
       mirrors: init.mirrors ?? [],
       ...(init.validateObject ? { validateObject: init.validateObject } : {}),
     });
+    this.encoded = new EncodedOnce(this.core.config.maxMessageBytes, (type, error) =>
+      this.log('warn', 'message too large to send', { type, error: error.message }),
+    );
     this.wire = new GossipWire(host, this.core.config.maxMessageBytes, {
       frame: (peer, bytes) => this.onFrame(peer, bytes),
       sendFailed: (peer, error) => this.log('debug', 'gossip send failed', { peer, error: error.message }),
@@ -72,7 +67,7 @@ export class GossipService {
   }
 
   get stats(): AdapterStats {
-    return { ...this.counts, sendDropped: this.wire.dropped, received: this.wire.received };
+    return this.counts.snapshot(this.wire);
   }
 
   get highestTrusted(): string | undefined {
@@ -160,20 +155,43 @@ export class GossipService {
     this.timer.unref();
   }
 
+  /** `feed` for a local operation that returns the core's answer. */
+  private call<T>(op: () => T): T {
+    const out: T[] = [];
+    this.feed(() => out.push(op()));
+    return out[0] as T;
+  }
+
   private perform(a: GossipAction<string>): void {
     switch (a.type) {
       case 'send': {
         const peer = this.peerIds.get(a.to);
-        const bytes = peer && this.encode(a.message);
+        const bytes = peer && this.encoded.bytes(a.message);
         if (!peer || !bytes) return;
-        const by = this.counts.sentByType;
-        by[a.message.type] = (by[a.message.type] ?? 0) + 1;
+        this.counts.sent(a.message.type);
         this.wire.send(peer, bytes);
         return;
       }
-      case 'accepted':
-        this.accepted(a.announcement, a.from, a.via, a.proof as VerifiedBundle);
+      case 'accepted': {
+        const { announcement: r, from, via } = a;
+        this.counts.accepted(via);
+        if (via !== 'local')
+          logTarget('gossip').debug(
+            { id: r.id, via },
+            `Received version announcement for ${r.version} from node ${from}`,
+          );
+        // Commits what the core's check verified; the release is the node's once that is on disk.
+        this.trust.commit(a.proof as VerifiedBundle).then(
+          () => {
+            if (via !== 'local')
+              this.log('info', 'release accepted', { version: r.version, id: r.id, from, via });
+            this.init.onAccepted?.({ announcement: r, from, via });
+          },
+          (err: Error) =>
+            this.log('warn', 'could not persist an accepted release', { id: r.id, error: err.message }),
+        );
         return;
+      }
       case 'object': {
         const { type: _t, ...o } = a;
         this.init.onObject?.(o);
@@ -184,14 +202,11 @@ export class GossipService {
           { code: a.code, reason: a.reason },
           `Rejected a message from node ${a.from}`,
         );
-        if (a.reason === 'invalid') this.counts.forgedAnnouncements++;
-        const r = this.counts.rejectedBy;
-        if (r[a.from] !== undefined || Object.keys(r).length < MAX_REJECTED_PEERS)
-          r[a.from] = (r[a.from] ?? 0) + 1;
+        this.counts.rejected(a.from, a.reason);
         return;
       }
       case 'disconnect': {
-        this.counts.refusedPeers++;
+        this.counts.refused();
         this.init.bans.ban(a.peer, this.now() + this.core.config.banMs);
         const pid = this.peerIds.get(a.peer);
         this.log('info', 'disconnecting misbehaving peer', { peer: a.peer, reason: a.reason });
@@ -204,43 +219,6 @@ export class GossipService {
     }
   }
 
-  /** Bytes of a message, encoded once however many peers it goes to (the core shares the object). */
-  private encode(m: GossipMessage): Uint8Array | undefined {
-    let bytes = this.encoded.get(m);
-    if (bytes) return bytes;
-    try {
-      bytes = encodeGossipMessage(m, this.core.config.maxMessageBytes);
-    } catch (err) {
-      this.log('warn', 'message too large to send', { type: m.type, error: (err as Error).message });
-      return undefined;
-    }
-    this.encoded.set(m, bytes);
-    return bytes;
-  }
-
-  private accepted(
-    a: VersionAnnouncement,
-    from: string | undefined,
-    via: AcceptedVia,
-    proof: VerifiedBundle,
-  ) {
-    this.counts.acceptedVia[via]++;
-    if (via !== 'local')
-      logTarget('gossip').debug(
-        { id: a.id, via },
-        `Received version announcement for ${a.version} from node ${from}`,
-      );
-    this.trust.commit(proof).then(
-      () => {
-        if (via !== 'local')
-          this.log('info', 'release accepted', { version: a.version, id: a.id, from, via });
-        this.init.onAccepted?.({ announcement: a, from, via });
-      },
-      (err: Error) =>
-        this.log('warn', 'could not persist an accepted release', { id: a.id, error: err.message }),
-    );
-  }
-
   // ---- local operations ---------------------------------------------------------------------
 
   /**
@@ -251,11 +229,7 @@ export class GossipService {
     const version = this.trust.highest;
     if (!version || this.core.heldReleases().some((h) => h.version === version)) return undefined;
     const a = this.newAnnouncement(version, 0);
-    let ok = false;
-    this.feed(() => {
-      ok = this.core.adopt(this.now(), a).ok;
-    });
-    return ok ? a : undefined;
+    return this.call(() => this.core.adopt(this.now(), a)).ok ? a : undefined;
   }
 
   /**
@@ -269,10 +243,7 @@ export class GossipService {
     let held = this.core.heldReleases().find((h) => h.version === v);
     if (!held) {
       const a = this.newAnnouncement(v, hops);
-      let r: ReturnType<GossipNode<string>['adopt']> = { ok: false, code: 'E_INTERNAL' };
-      this.feed(() => {
-        r = this.core.adopt(this.now(), a);
-      });
+      const r = this.call(() => this.core.adopt(this.now(), a));
       if (!r.ok) throw new DchatError(r.code, r.reason ?? 'announcement refused');
       held = a;
     }
@@ -283,14 +254,11 @@ export class GossipService {
 
   /** Publishes a signed object made here (pushed with `ttl` hops), or holds one quietly (`ttl` undefined). */
   offerObject(kind: SignedObjectKind, id: string, object: SignedObject, ttl?: number): ValidationResult {
-    let r: ValidationResult = { ok: false, code: 'E_INTERNAL' };
-    this.feed(() => {
-      r =
-        ttl === undefined
-          ? this.core.adoptObject(this.now(), kind, id, object)
-          : this.core.publishObject(this.now(), kind, id, object, ttl);
-    });
-    return r;
+    return this.call(() =>
+      ttl === undefined
+        ? this.core.adoptObject(this.now(), kind, id, object)
+        : this.core.publishObject(this.now(), kind, id, object, ttl),
+    );
   }
 
   /** The download engine (or the node's loop) found a bad chunk from `peer`. */
