@@ -9,26 +9,26 @@
  *    restarted child signs and gossips a "rolled back" note that another node of the network lists;
  *  - `update rollback` below an activated hard fork exits 2 E_BELOW_HARD_FORK; to an allowed
  *    version it switches and a running supervisor restarts on it (SIGHUP);
- *  - kill -9 of the supervisor at random instants of a switch, 20 trials: every restart comes up on
- *    a consistent version that passes its signed hash, and no orphan node is left running.
+ *  - kill -9 of the supervisor at random instants of a switch: supervisor-kill9.e2e.ts (20 trials,
+ *    in the end-to-end stage).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Supervisor, type SupervisorEvent } from '../../src/activation/supervisor.ts';
-import { readCurrent, readJournal, verifyInstalled, versionPaths } from '../../src/activation/versions.ts';
+import { readCurrent, readJournal, versionPaths } from '../../src/activation/versions.ts';
 import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
 import { homePaths } from '../../src/store/home.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { runDchat } from '../download/fixture.ts';
-import { BINS, dchat, dchatSign, describeRun, REPO_ROOT } from '../helpers/cli.ts';
+import { dchat, dchatSign, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
 import { homeWithVersions, type ReleaseRepo, releaseBuild, releaseRepo } from '../helpers/release-builds.ts';
+import { noOrphans, startNode } from '../helpers/supervised.ts';
 
 let repo: ReleaseRepo;
 
@@ -42,87 +42,6 @@ before(async () => {
 after(async () => {
   await repo?.close();
 });
-
-interface NodeProc {
-  proc: ChildProcess;
-  records: Record<string, unknown>[];
-  exited: Promise<number | null>;
-  waitFor(event: string, ms?: number): Promise<Record<string, unknown>>;
-}
-
-function startNode(home: string, extra: string[] = []): NodeProc {
-  const proc = spawn(
-    process.execPath,
-    [BINS.dchat, '--home', home, '--json', 'node', 'start', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const records: Record<string, unknown>[] = [];
-  let err = '';
-  const waiters: (() => void)[] = [];
-  let buf = '';
-  proc.stdout?.on('data', (b: Buffer) => {
-    buf += b.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const l of lines) if (l.trim()) records.push(JSON.parse(l));
-    for (const w of waiters.splice(0)) w();
-  });
-  proc.stderr?.on('data', (b: Buffer) => {
-    err += b.toString();
-  });
-  const exited = new Promise<number | null>((r) =>
-    proc.once('exit', (c) => {
-      for (const w of waiters.splice(0)) w();
-      r(c);
-    }),
-  );
-  return {
-    proc,
-    records,
-    exited,
-    waitFor(event, ms = 60_000) {
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(
-          () => reject(new Error(`no ${event} record in ${ms} ms: ${JSON.stringify(records)} ${err}`)),
-          ms,
-        );
-        const check = () => {
-          const r = records.find((x) => x.event === event);
-          if (r) {
-            clearTimeout(t);
-            return resolve(r);
-          }
-          if (proc.exitCode !== null) {
-            clearTimeout(t);
-            return reject(new Error(`exited ${proc.exitCode} before ${event}: ${err}`));
-          }
-          waiters.push(check);
-        };
-        check();
-      });
-    },
-  };
-}
-
-/** Processes (ours) whose command line names this home: a node left behind. */
-function processesOf(home: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (cmd.includes(`DCHAT_HOME=${home}\0`)) out.push(Number(pid));
-    } catch {
-      // Gone, or not ours.
-    }
-  }
-  return out;
-}
-
-async function noOrphans(home: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (processesOf(home).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(processesOf(home), [], 'a node of this home is still running');
-}
 
 describe('supervised node start', () => {
   test('runs the current version as a child; list-versions marks installed, current, pending; clean stop', async () => {
@@ -314,80 +233,5 @@ describe('switch, health-gated rollback, update rollback', () => {
     node.proc.kill('SIGTERM');
     assert.equal(await node.exited, 0);
     await noOrphans(home, 5_000);
-  });
-});
-
-describe('kill -9 at random instants of a switch', () => {
-  test('20 trials: every restart comes up on a consistent, verified version', async () => {
-    const home = await homeWithVersions(repo, ['1.0.0', '1.1.0']);
-    const vp = versionPaths(homePaths(home));
-    const outcomes: string[] = [];
-    /** Runs the fixture switching to the other version; resolves once it printed "ready". */
-    const switching = async () => {
-      const from = await readCurrent(vp);
-      const to = from === '1.0.0' ? '1.1.0' : '1.0.0';
-      const fx = spawn(process.execPath, [join(REPO_ROOT, 'test/fixtures/activation-switch.ts'), home, to], {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, DCHAT_HOME: home },
-      });
-      let out = '';
-      const exited = new Promise((r) => fx.once('exit', r));
-      await new Promise<void>((resolve, reject) => {
-        fx.stdout?.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('ready')) resolve();
-        });
-        fx.once('exit', () => reject(new Error('fixture exited before ready')));
-      });
-      return { fx, from, to, exited, out: () => out };
-    };
-    // One switch run to its end measures how long a switch takes here (pre-upgrade check, the next
-    // version's standby start, backup, journal, then the downtime: stop, link, start), so that the
-    // kills below land over all of it whatever the machine's speed.
-    const cal = await switching();
-    const t0 = performance.now();
-    await cal.exited;
-    const span = performance.now() - t0;
-    const ev = JSON.parse(
-      cal
-        .out()
-        .split('\n')
-        .find((l) => l.startsWith('{')) ?? 'null',
-    ) as {
-      downtime_ms: number;
-    } | null;
-    assert.ok(ev && cal.out().includes('switched'), `calibration switch: ${cal.out()}`);
-    const down = ev.downtime_ms;
-    for (let i = 0; i < 20; i++) {
-      const { fx, from, to, exited } = await switching();
-      // Even trials: any instant of the switch, and a little after. Odd trials: around the
-      // downtime, where the journal, the old node's stop, the link and the new node's start are.
-      const delay =
-        i % 2 === 0
-          ? Math.random() * span * 1.1
-          : Math.max(0, span - down - 300 + Math.random() * (down + 500));
-      await new Promise((r) => setTimeout(r, delay));
-      fx.kill('SIGKILL');
-      await exited;
-      await noOrphans(home);
-
-      const node = startNode(home, ['--health-timeout', '30']);
-      const started = await node.waitFor('started');
-      const current = await readCurrent(vp);
-      assert.ok(current === '1.0.0' || current === '1.1.0', `trial ${i}: current ${current}`);
-      assert.equal(started.version, current, `trial ${i}: runs what current names`);
-      await verifyInstalled(vp, current);
-      assert.equal((await readJournal(vp)).trial, null, `trial ${i}: the trial was settled`);
-      assert.ok(!existsSync(`${vp.current}.tmp`));
-      assert.deepEqual(readdirSync(vp.versionsDir).sort(), ['1.0.0', '1.1.0'], `trial ${i}: no leftovers`);
-      outcomes.push(`${from}->${to}:${current}`);
-      node.proc.kill('SIGTERM');
-      assert.equal(await node.exited, 0);
-      await noOrphans(home);
-    }
-    // Both outcomes happened (killed before and after the link moved), or the loop proved little.
-    const switched = outcomes.filter((o) => o.split('->')[1]?.split(':')[0] === o.split(':')[1]).length;
-    assert.ok(switched > 0 && switched < 20, `outcomes: ${outcomes.join(' ')}`);
   });
 });
