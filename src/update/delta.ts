@@ -23,7 +23,7 @@ import { digestFile, type FileDigests } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { installPackage, packagePath } from '../store/packages.ts';
 import { encodingsOf, engineTarget, listEncoded } from '../trust/encoded-targets.ts';
-import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
+import { checkPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { type Fetched, type FetchTargetOptions, fetchTarget } from './download.ts';
 import type { RunHealth } from './health.ts';
@@ -113,12 +113,16 @@ export async function tryEncoded(
         );
     }
     const view = engineTarget(best, target);
+    // The engine installs the encoded file only once it matched its signed target in full, with
+    // the chunk table it was checked against: kept below for peers without hashing it again.
+    let encodedTable: ChunkTable | undefined;
     const fetched = await fetchTarget(paths, reg, trusted, view, health, {
       ...o,
       dest: {
         final: encodedFile,
-        install: async (file) => {
+        install: async (file, table) => {
           await rename(file, encodedFile);
+          encodedTable = table;
         },
       },
     });
@@ -142,7 +146,7 @@ export async function tryEncoded(
       );
     const table = chunkTableOf(d, chunkSize);
     await installPackage(paths, out, target, table);
-    await keepForPeers(paths, view, encodedFile, sig(o));
+    if (encodedTable) await keepForPeers(paths, view, encodedFile, encodedTable);
     const used: DeltaUse = {
       target: best.path,
       algorithm: best.custom.algorithm,
@@ -189,22 +193,18 @@ export async function tryEncoded(
 }
 
 /**
- * Keeps the verified encoded file in encoded/ (store/encoded.ts) so a node serves it to peers.
- * Best effort: the package is installed already; a file that cannot be kept is just not served.
+ * Keeps the encoded file the engine verified in full (with `table`, the chunk table it was checked
+ * against) in encoded/ (store/encoded.ts), so a node serves it to peers. Best effort: the package
+ * is installed already; a file that cannot be kept is just not served.
  */
 async function keepForPeers(
   paths: HomePaths,
   view: PackageTarget,
   file: string,
-  s: { signal?: AbortSignal },
+  table: ChunkTable,
 ): Promise<void> {
   if (!isPlainName(view.path)) return;
   try {
-    const chunkSize = view.custom.chunks.size;
-    const d = await digestFile(file, { maxBytes: view.length, chunkSize, ...s });
-    const table = chunkTableOf(d, chunkSize);
-    checkChunkTable(view, table);
-    if (d.sha256 !== view.sha256 || d.blake3 !== view.custom.blake3) return;
     await keepEncoded(paths, file, view.path, table);
   } catch {
     // Not kept: nothing of it is served, and the caller removes the file.
