@@ -7,11 +7,12 @@ import { checkNode } from './node-check.ts';
  * runs for days, mostly idle (<= 100 MB; `npm run bench -- node-rss`), and `update download`
  * streams a whole package (peak <= 150 MB whatever its size; `npm run bench -- download`).
  * `update verify` is not one of them: its target is speed (`npm run bench -- verify`), the flag
- * and the restart cost it ~0.15 s of a 1 GiB run here, and its peak stays under 150 MB without. V8 is told to favour size over speed before any module loads: smaller heap growth
- * steps and eager collection of the external (Buffer) memory that streaming churns through, about
- * 20 MB less at idle and 35-40 MB less at a 1 GiB download's peak, measured here. Their heavy work
- * (hashing, TLS, noise) is native, which the flag does not touch. Set here because the flag only
- * shapes heap growth from now on: once the command's modules have loaded it no longer helps.
+ * and the restart cost it ~0.15 s of a 1 GiB run here, and its peak stays under 150 MB without.
+ * V8 is told to favour size over speed before any module loads: smaller heap growth steps and
+ * eager collection of the external (Buffer) memory that streaming churns through, about 20 MB less
+ * at idle and 35-40 MB less at a 1 GiB download's peak, measured here. Their heavy work (hashing,
+ * TLS, noise) is native, which the flag does not touch. Set here because the flag only shapes heap
+ * growth from now on: once the command's modules have loaded it no longer helps.
  */
 function favoursSize(argv: readonly string[]): boolean {
   return pair(argv, 'node', 'start') || pair(argv, 'update', 'download');

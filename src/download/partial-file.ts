@@ -10,6 +10,7 @@ import { DchatError, toDchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { takePiece } from '../sources/piece-pool.ts';
+import { readFullAt } from '../store/read-at.ts';
 import { type PartialPaths, saveResume } from './resume.ts';
 
 /** Writes queued at most; a producer waits beyond (each holds a chunk buffer: memory bound). */
@@ -88,13 +89,7 @@ export class PartialFile {
     const { start, end } = chunkRange(this.table, index);
     // From the piece pool: the hashes give it back when done, so read-backs allocate nothing new.
     const buf = takePiece(end - start);
-    let off = 0;
-    while (off < buf.byteLength) {
-      const { bytesRead } = await (this.fh as FileHandle).read(buf, off, buf.byteLength - off, start + off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off);
+    return buf.subarray(0, await readFullAt(this.fh as FileHandle, buf, start));
   }
 
   /** A recorded chunk failed its re-check: it is no longer on disk as verified. */

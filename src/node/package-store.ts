@@ -27,6 +27,7 @@ import { dropEncoded, encodedFile, encodedTableFile, listKeptEncoded } from '../
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { installPackage, packagePath, targetEntry, writePackageSidecars } from '../store/packages.ts';
+import { readFullAt } from '../store/read-at.ts';
 import { readCapped } from '../store/read-capped.ts';
 import { engineTarget, listEncoded } from '../trust/encoded-targets.ts';
 import { checkChunkTable, checkPackage, listPackages } from '../trust/package-check.ts';
@@ -291,12 +292,7 @@ export class PackageStore {
       for (let i = first; i <= last; i++) {
         const r = chunkRange(p.table, i);
         const buf = Buffer.allocUnsafe(r.end - r.start);
-        let n = 0;
-        while (n < buf.byteLength) {
-          const { bytesRead } = await fh.read(buf, n, buf.byteLength - n, r.start + n);
-          if (bytesRead === 0) break;
-          n += bytesRead;
-        }
+        const n = await readFullAt(fh, buf, r.start);
         if (n !== buf.byteLength || chunkHashHex(buf) !== p.table.chunks[i]) {
           this.byName.delete(target);
           this.encoded.delete(target);

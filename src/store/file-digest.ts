@@ -7,7 +7,7 @@
  * the next read. Either way a caller can start hashing early (`startFileDigest`) and load what
  * decides the cap meanwhile.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import {
   createStreamDigest,
@@ -15,9 +15,11 @@ import {
   startHashStage,
   WORKER_THRESHOLD,
 } from '../crypto/digest-pipeline.ts';
+import type { StageReport } from '../crypto/digest-worker.ts';
 import { ChunkHasher, type Digests } from '../crypto/hash.ts';
 import { asErrorCode, DchatError } from '../errors.ts';
 import type { FileStageControl, FileStageInit, FileStageReport } from './file-digest-worker.ts';
+import { readFullAt } from './read-at.ts';
 
 /** One read; also the piece size the hash threads see. */
 const READ_SIZE = 4 * 1024 * 1024;
@@ -89,7 +91,7 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
         opts.signal?.throwIfAborted();
         if (stopped !== undefined) throw stopped;
         const buf = free.pop() ?? Buffer.allocUnsafe(READ_SIZE);
-        const n = await readFull(fh, buf, pos);
+        const n = await readFullAt(fh, buf, pos);
         if (n === 0) break;
         pos += n;
         if (pos > maxBytes) throw tooLarge('grew');
@@ -119,17 +121,6 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
       threads?.stop(stopped);
     },
   };
-}
-
-/** Reads until `buf` is full or the file ends (a short read is not the end). */
-async function readFull(fh: FileHandle, buf: Buffer, pos: number): Promise<number> {
-  let n = 0;
-  while (n < buf.byteLength) {
-    const { bytesRead } = await fh.read(buf, n, buf.byteLength - n, pos + n);
-    if (bytesRead === 0) break;
-    n += bytesRead;
-  }
-  return n;
 }
 
 // Built files run as .js from dist/, sources as .ts under Node's type stripping.
@@ -184,8 +175,8 @@ export function readerThreads(path: string, maxBytes: number): ReaderThreads {
       if (blake3 !== undefined) finish();
     }
   });
-  b3.on('message', (m: { type: string; hex?: string }) => {
-    if (m.type !== 'digest' || m.hex === undefined) return;
+  b3.on('message', (m: StageReport) => {
+    if (m.type !== 'digest') return;
     blake3 = m.hex;
     if (sha) finish();
   });
