@@ -52,6 +52,11 @@ export const ZSTD_LEVEL = 19;
  */
 export const ZSTD_LARGE_LEVEL = 9;
 
+/** The zstd level for inputs spanning `bytes` (see ZSTD_LARGE_LEVEL). */
+function zstdLevelFor(bytes: number): number {
+  return bytes > BSDIFF_MAX_BYTES ? ZSTD_LARGE_LEVEL : ZSTD_LEVEL;
+}
+
 export interface Encoded {
   algorithm: Encoding;
   file: string;
@@ -73,7 +78,7 @@ export function zstdBytes(data: Buffer, dictionary?: Buffer): Promise<Buffer> {
       data,
       {
         params: {
-          [constants.ZSTD_c_compressionLevel]: span > BSDIFF_MAX_BYTES ? ZSTD_LARGE_LEVEL : ZSTD_LEVEL,
+          [constants.ZSTD_c_compressionLevel]: zstdLevelFor(span),
           [constants.ZSTD_c_windowLog]: windowLog(span),
           [constants.ZSTD_c_contentSizeFlag]: 1,
         },
@@ -92,6 +97,7 @@ export function zstdBytes(data: Buffer, dictionary?: Buffer): Promise<Buffer> {
  */
 export async function zstdPatchFrom(oldPath: string, newPath: string, tmp: string): Promise<Buffer> {
   const [o, n] = await Promise.all([stat(oldPath), stat(newPath)]);
+  const span = Math.max(o.size, n.size);
   const out = join(tmp, `zpf-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
     await runTool('zstd', [
@@ -99,8 +105,8 @@ export async function zstdPatchFrom(oldPath: string, newPath: string, tmp: strin
       '-f',
       // Above BSDIFF_MAX_BYTES level 19's optimal parser took over ten minutes on a 132 MB build;
       // level 9 with the long window finds the same long matches in seconds (15 KB at level 3).
-      `-${Math.max(o.size, n.size) > BSDIFF_MAX_BYTES ? ZSTD_LARGE_LEVEL : ZSTD_LEVEL}`,
-      `--long=${windowLog(Math.max(o.size, n.size))}`,
+      `-${zstdLevelFor(span)}`,
+      `--long=${windowLog(span)}`,
       `--patch-from=${oldPath}`,
       newPath,
       '-o',
