@@ -67,9 +67,8 @@ export class PackageFetcher {
 
   /** Connected, unbanned peers known (or not yet known not) to hold `target`. */
   peersHolding(target?: string): PeerId[] {
-    return this.host.libp2p()
-      ? this.holdings.holding(this.host.libp2p() as DchatLibp2p, this.host.bans, target)
-      : [];
+    const node = this.host.libp2p();
+    return node ? this.holdings.holding(node, this.host.bans, target) : [];
   }
 
   private async refreshHoldings(): Promise<void> {
