@@ -87,6 +87,7 @@ export function slowerFetch(
   paceOf: (id: string) => number | undefined,
   held: Uint8Array | undefined,
   isLocal: (id: string) => boolean,
+  minWaitMs = 0,
 ): Fetch | undefined {
   let victim: Fetch | undefined;
   let gain = 0;
@@ -96,6 +97,9 @@ export function slowerFetch(
     const left = f.asg.end - f.asg.next;
     const waited = now - f.lastChunkAt;
     const pace = paceOf(f.source);
+    // Not measured yet: its first chunk may still be on its way (a request's latency, a busy
+    // machine): not taken over before the hedging floor either.
+    if (pace === undefined && waited < minWaitMs) continue;
     const theirs = pace === undefined ? waited : Math.max(0, pace - waited) + (left - 1) * pace;
     const g = theirs - left * idleMs;
     if (g > gain) {
@@ -108,7 +112,8 @@ export function slowerFetch(
 
 /**
  * When the end-game next becomes worth it for `idle` (see slowerFetch): a fetch of a source not
- * measured yet is taken over once it has waited as long as `idle` needs for its rest.
+ * measured yet is taken over once it has waited as long as `idle` needs for its rest, and at least
+ * `minWaitMs`.
  */
 export function nextTakeover(
   fetches: Iterable<Fetch>,
@@ -117,11 +122,12 @@ export function nextTakeover(
   idleMs: number,
   paceOf: (id: string) => number | undefined,
   isLocal: (id: string) => boolean,
+  minWaitMs = 0,
 ): number | undefined {
   let best: number | undefined;
   for (const f of fetches) {
     if (!hedgeable(f, idle, isLocal) || paceOf(f.source) !== undefined) continue;
-    const t = f.lastChunkAt + (f.asg.end - f.asg.next) * idleMs + 1;
+    const t = f.lastChunkAt + Math.max(minWaitMs, (f.asg.end - f.asg.next) * idleMs) + 1;
     if (t > now && (best === undefined || t < best)) best = t;
   }
   return best;

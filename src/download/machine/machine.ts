@@ -563,6 +563,7 @@ export class DownloadMachine {
       (id) => this.book.pace(id),
       this.book.holding(idle),
       (id) => this.isLocal(id),
+      this.hedgeCfg.minMs,
     );
     if (!victim) return undefined;
     const b = this.scheduler.hedge(victim.asg, idle);
@@ -619,6 +620,7 @@ export class DownloadMachine {
               idleMs,
               (x) => this.book.pace(x),
               (x) => this.isLocal(x),
+              this.hedgeCfg?.minMs,
             );
       if (e !== undefined && (best === undefined || e < best)) best = e;
     }
