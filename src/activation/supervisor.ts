@@ -93,6 +93,9 @@ export class Supervisor {
   /** One switch at a time: a SIGHUP during a switch waits for it. */
   private busy: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  /** Aborted by stop(): a pre-upgrade probe still running is killed with the supervisor. */
+  private readonly halt = new AbortController();
+  private preparing: Promise<void> = Promise.resolve();
   /** Pre-upgrade checks done (or under way) in this session, by version. */
   private readonly prechecked = new Map<string, Promise<PackageTarget>>();
   private prepareTimer: NodeJS.Timeout | undefined;
@@ -139,7 +142,9 @@ export class Supervisor {
         repairs: rec.repairs,
       });
       this.watch(this.child);
-      this.prepareTimer = setInterval(() => void this.prepareInstalled(), 2_000);
+      this.prepareTimer = setInterval(() => {
+        this.preparing = this.prepareInstalled();
+      }, 2_000);
       this.prepareTimer.unref();
       return { version: this.child.version, child: started };
     } catch (err) {
@@ -210,7 +215,9 @@ export class Supervisor {
       out = (
         await run(this.vp.exe(v), ['--version'], {
           timeout: 15_000,
-          env: { ...this.init.env, [SUPERVISED_ENV]: '1' },
+          killSignal: 'SIGKILL',
+          signal: this.halt.signal,
+          env: { ...this.init.env, DCHAT_HOME: this.init.paths.home, [SUPERVISED_ENV]: '1' },
         })
       ).stdout;
     } catch (cause) {
@@ -229,8 +236,10 @@ export class Supervisor {
    * the grace period), so that at the height the switch starts at once.
    */
   private async prepareInstalled(): Promise<void> {
-    for (const v of await listInstalled(this.vp).catch(() => [] as string[]))
+    for (const v of await listInstalled(this.vp).catch(() => [] as string[])) {
+      if (this.stopping) return;
       if (v !== this.child?.version && !this.prechecked.has(v)) await this.preUpgrade(v).catch(() => {});
+    }
   }
 
   /**
@@ -415,6 +424,10 @@ export class Supervisor {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.prepareTimer) clearInterval(this.prepareTimer);
+    // A version probe of an installed build must not outlive the supervisor (a clean-clone e2e
+    // run found `versions/1.0.0/bin/dchat --version` still running after SIGTERM).
+    this.halt.abort();
+    await this.preparing;
     await this.busy;
     await this.child?.stop();
     await this.releaseLock?.();

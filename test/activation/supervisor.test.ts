@@ -28,7 +28,7 @@ import { runDchat } from '../download/fixture.ts';
 import { dchat, dchatSign, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
 import { homeWithVersions, type ReleaseRepo, releaseBuild, releaseRepo } from '../helpers/release-builds.ts';
-import { noOrphans, startNode } from '../helpers/supervised.ts';
+import { noOrphans, processesOf, startNode } from '../helpers/supervised.ts';
 
 let repo: ReleaseRepo;
 
@@ -37,6 +37,7 @@ before(async () => {
     { version: '1.0.0', file: await releaseBuild('1.0.0') },
     { version: '1.1.0', file: await releaseBuild('1.1.0') },
     { version: '1.2.0', file: await releaseBuild('1.2.0', { neverHealthy: true }) },
+    { version: '1.3.0', file: await hangingBuild() },
   ]);
 });
 after(async () => {
@@ -78,7 +79,39 @@ describe('supervised node start', () => {
     assert.ok(node.records.some((r) => r.event === 'stopped'));
     await noOrphans(home, 5_000);
   });
+
+  test('a pre-upgrade probe still running when the supervisor stops is killed with it', async () => {
+    const home = await homeWithVersions(repo, ['1.0.0', '1.3.0']);
+    const node = startNode(home);
+    try {
+      const started = await node.waitFor('started');
+      // The probe of 1.3.0 starts within the supervisor's 2 s preparation tick and never ends.
+      const probe = await waitFor(
+        'the pre-upgrade probe of 1.3.0',
+        async () => processesOf(home).find((pid) => pid !== node.proc.pid && pid !== started.pid),
+        30_000,
+      );
+      assert.match(readFileSync(`/proc/${probe}/cmdline`, 'utf8'), /sleep/);
+      node.proc.kill('SIGTERM');
+      assert.equal(await node.exited, 0);
+      await noOrphans(home, 5_000);
+    } finally {
+      // Only after a failure is anything left: end it so the test file does not hang.
+      node.proc.kill('SIGKILL');
+      for (const pid of processesOf(home)) process.kill(pid, 'SIGKILL');
+    }
+  });
 });
+
+/**
+ * A "build" whose `--version` never answers (exec keeps the home's environment on the one process,
+ * so processesOf() sees it): the supervisor's pre-upgrade probe of it is still running at stop.
+ */
+async function hangingBuild(): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'dchat-hanging-')), 'dchat');
+  await writeFile(file, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+  return file;
+}
 
 /** A signed genesis (one holder, one validator) pinned in each of `homes`. */
 async function pinGenesis(homes: string[]): Promise<void> {
