@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- channels [--size 256M] [--runs 1] [--only https,ipfs,...] [--keep]`: the same release
- * (random bytes, 256 MiB by default) fetched over each distribution channel alone and over all of
+ * (random bytes, 256 MiB by default; a signed APK of them with fdroid) fetched over each channel alone and over all of
  * them together, each as a ratio to the HTTPS-only time measured in the same run (runs
  * interleaved, medians). One set-up serves every channel:
  * - a loopback nginx HTTPS mirror of the repository (the release's metadata always comes from it);
@@ -10,16 +10,22 @@
  *   /dchat/chunks/1;
  * - GitHub Releases: a local server answering the REST API's shapes (test/helpers/github-api.ts),
  *   assets redirecting to a second nginx, the asset set written by `release publish
- *   --github-assets` (measured alone; the seed's channels are the other four).
+ *   --github-assets` (measured alone; the seed's channels are the other four);
+ * - F-Droid (when `fdroid` is picked, as by default): F-Droid serves only APKs, so the release is
+ *   then a real signed APK of about --size bytes (the random bytes as a stored asset; aapt,
+ *   zipalign, apksigner) for every channel, so every row still fetches the same file; an F-Droid
+ *   repository made from it by fdroidserver (bench/fdroid-repo.ts) is served by a third nginx and
+ *   added with its key's fingerprint pinned. fdroidserver and its Java tooling are installed by
+ *   no test script: without them the fdroid row fails, printing the apt-get line. All together
+ *   includes it, as a node's download uses every configured mirror that serves the package.
  * Each measured download is a fresh fetcher node (`node start --bootstrap <seed>`, metadata from
  * `update check`, the mirror and the magnet in its mirrors.toml, each at the seed's priority for
- * its kind: HTTPS 10, IPFS 20, peers 30, BitTorrent 40) asked over its control socket to
- * download the release: `only` one kind of source for a channel alone, nothing for all together,
- * so every channel runs through the same code (the update service inside a node) and ends in the
- * verified package. Node start-up is not timed; Helia and webtorrent starting inside the download
- * are (that is what a user waits for), from a warm compile cache (an untimed warm-up download over
- * every channel leaves it; a node that ran before has one). F-Droid needs an APK repository made by fdroidserver at this
- * size, which the bench does not build.
+ * its kind: HTTPS 10, IPFS 20, peers 30, BitTorrent 40, F-Droid 50) asked over its control socket
+ * to download the release: `only` one kind of source for a channel alone, nothing for all
+ * together, so every channel runs through the same code (the update service inside a node) and
+ * ends in the verified package. Node start-up is not timed; Helia and webtorrent starting inside
+ * the download are (that is what a user waits for), from a warm compile cache (an untimed warm-up
+ * download over every channel leaves it; a node that ran before has one).
  */
 import { createHash } from 'node:crypto';
 import { cpSync, createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,7 +1,8 @@
 /**
- * What the download benchmarks share: a random package (or a given file) published into a fresh repository, the dchat
- * CLI to run (dist when built, else the sources), a data dir trusting that repository with the given
- * mirrors, and one timed `update download` that checks it left the verified package.
+ * What the download benchmarks share: a random package (or a given file, publishFile) published
+ * into a fresh repository, the dchat CLI to run (dist when built, else the sources), a data dir
+ * trusting that repository with the given mirrors, and one timed `update download` that checks it
+ * left the verified package.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
