@@ -107,9 +107,7 @@ export interface FdroidRepo {
  */
 export function buildFdroidRepo(work: string, root: string, apk: string, pub: Published): FdroidRepo {
   mkdirSync(work, { recursive: true });
-  // fdroidserver reads SOURCE_DATE_EPOCH for its timestamps; the rest of its environment as ours.
-  const env = { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(Date.now() / 1000)) };
-  timeCommand('fdroid', ['init'], { cwd: work, env });
+  timeCommand('fdroid', ['init'], { cwd: work });
   writeFileSync(
     join(work, 'config.yml'),
     `${readFileSync(join(work, 'config.yml'), 'utf8')}
@@ -120,7 +118,7 @@ repo_description: The channels benchmark's F-Droid repository. Not for use.
   );
   mkdirSync(join(work, 'repo'), { recursive: true });
   renameSync(apk, join(work, 'repo', apk.split('/').at(-1) as string));
-  timeCommand('fdroid', ['update', '--create-metadata'], { cwd: work, env });
+  timeCommand('fdroid', ['update', '--create-metadata'], { cwd: work });
   const config = readFileSync(join(work, 'config.yml'), 'utf8');
   const field = (k: string) =>
     config
