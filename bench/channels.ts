@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- channels [--size 256M] [--runs 1] [--only https,ipfs,...] [--keep]`: the same release
- * (random bytes, 256 MiB by default; a signed APK of them with fdroid) fetched over each channel alone and over all of
- * them together, each as a ratio to the HTTPS-only time measured in the same run (runs
- * interleaved, medians). One set-up serves every channel:
+ * (random bytes, 256 MiB by default; a signed APK of them with fdroid) fetched over each
+ * distribution channel alone and over all of them together, each as a ratio to the HTTPS-only
+ * time measured in the same run (runs interleaved, medians). One set-up serves every channel:
  * - a loopback nginx HTTPS mirror of the repository (the release's metadata always comes from it);
  * - a seed: a real `dchat node start` holding the verified package, which runs the tracker the
  *   .torrent announces to and seeds over BitTorrent (no web seed, so BitTorrent means peers only),
