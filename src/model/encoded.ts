@@ -53,6 +53,13 @@ export function encodedName(to: string, algorithm: Encoding, fromVersion?: strin
   return `${to}.from-${fromVersion}.${ext}`;
 }
 
+/** The `to` path an encodedName() was made from (undefined for a name it cannot have made). */
+export function encodedBase(name: string): string | undefined {
+  if (name.endsWith('.full.zst')) return name.slice(0, -'.full.zst'.length) || undefined;
+  const at = name.lastIndexOf('.from-');
+  return at > 0 ? name.slice(0, at) : undefined;
+}
+
 /** True when the target's custom claims the encoded format (then it must parse). */
 export function isEncodedCustom(custom: unknown): boolean {
   return (custom as { format?: unknown } | undefined)?.format === ENCODED_FORMAT;

@@ -12,10 +12,12 @@ import { open, readdir, readFile } from 'node:fs/promises';
 import { chunkHashHex, type Digests } from '../crypto/hash.ts';
 import { DchatError } from '../errors.ts';
 import type { ChunkServerBackend, Holding } from '../gossip/libp2p/chunks.ts';
+import { DEFAULT_AUTO_UPDATE } from '../model/auto-update.ts';
 import { CHUNKS_FORMAT, type ChunkTable, chunkRange, parseChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import type { SourceKind } from '../model/source-kind.ts';
+import { loadAutoUpdateConfig } from '../store/auto-update-config.ts';
 import {
   addStamp,
   fileIdentity,
@@ -23,7 +25,13 @@ import {
   stampedDigests,
   writeDigestStamps,
 } from '../store/digest-stamps.ts';
-import { dropEncoded, encodedFile, encodedTableFile, listKeptEncoded } from '../store/encoded.ts';
+import {
+  dropEncoded,
+  encodedFile,
+  encodedTableFile,
+  listKeptEncoded,
+  pruneEncoded,
+} from '../store/encoded.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
 import { installPackage, packagePath, targetEntry, writePackageSidecars } from '../store/packages.ts';
@@ -141,15 +149,21 @@ export class PackageStore {
   /**
    * Indexes the kept encoded targets (store/encoded.ts) that the trusted targets list, after
    * checking each whole file and its chunk table against its own signed target; one that fails
-   * is removed; one the targets do not list is left alone and not served. Returns the names indexed now.
+   * is removed; one the targets do not list is left alone and not served; those to releases older
+   * than the keep-N setting (`keep_versions`) are pruned first. Returns the names indexed now.
    */
   async scanEncoded(trusted: TrustedSet): Promise<string[]> {
     const targets = trusted.targets;
     if (!targets) return [];
     const packages = new Map(listPackages(targets).map((p) => [p.path, p]));
     const signed = new Map(listEncoded(targets).map((e) => [e.path, e]));
+    const { config } = await loadAutoUpdateConfig(this.paths).catch(() => ({ config: DEFAULT_AUTO_UPDATE }));
+    await pruneEncoded(this.paths, targets, config.keep_versions).catch(() => []);
+    const kept = await listKeptEncoded(this.paths);
+    // Removed since indexed (pruned here or by an install): no longer served.
+    for (const name of this.encoded.keys()) if (!kept.includes(name)) this.encoded.delete(name);
     const indexed: string[] = [];
-    for (const name of await listKeptEncoded(this.paths)) {
+    for (const name of kept) {
       if (this.encoded.has(name)) continue;
       const e = signed.get(name);
       const to = e ? packages.get(e.custom.to) : undefined;

@@ -9,7 +9,9 @@
  */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Metadata, Targets } from '@tufjs/models';
 import { type ChunkTable, serializeChunkTable } from '../model/chunks.ts';
+import { encodedToPrune } from '../trust/encoded-targets.ts';
 import { fsyncDir, writeFileAtomic } from './atomic.ts';
 import type { HomePaths } from './home.ts';
 import { withHomeLock } from './lock.ts';
@@ -67,4 +69,18 @@ export async function dropEncoded(paths: HomePaths, name: string): Promise<void>
     rm(encodedFile(paths, name), { force: true }),
     rm(encodedTableFile(paths, name), { force: true }),
   ]);
+}
+
+/**
+ * Keep-N for the kept files, as for installed versions: those that decode to releases older than
+ * the `keep` newest the targets list go (trust/encoded-targets.ts encodedToPrune). Returns them.
+ */
+export async function pruneEncoded(
+  paths: HomePaths,
+  targets: Metadata<Targets>,
+  keep: number,
+): Promise<string[]> {
+  const gone = encodedToPrune(await listKeptEncoded(paths), targets, keep);
+  for (const name of gone) await dropEncoded(paths, name);
+  return gone;
 }

@@ -6,8 +6,9 @@
  */
 import type { Metadata, Targets } from '@tufjs/models';
 import { chunkCount } from '../model/chunks.ts';
-import { type EncodedTarget, isEncodedCustom, parseEncodedCustom } from '../model/encoded.ts';
+import { type EncodedTarget, encodedBase, isEncodedCustom, parseEncodedCustom } from '../model/encoded.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { compareVersions } from '../model/version.ts';
 import { listPackages } from './package-check.ts';
 
 /** Every well-formed encoded target whose `to` (and `from`) are trusted packages. */
@@ -69,4 +70,32 @@ export function engineTarget(e: EncodedTarget, to: PackageTarget): PackageTarget
       signer_pubkey: undefined,
     },
   };
+}
+
+/**
+ * Which kept encoded files (store/encoded.ts) to remove: those that decode to a release older than
+ * the `keep` newest the targets list for its platform (the keep-N of installed versions: a peer
+ * wants patches to recent releases), and those the targets still name while no longer listing
+ * the package they decode to. A file whose release the targets do not list yet (metadata older
+ * than the file) is left alone.
+ */
+export function encodedToPrune(kept: readonly string[], targets: Metadata<Targets>, keep: number): string[] {
+  const packages = new Map(listPackages(targets).map((p) => [p.path, p]));
+  const decodesTo = new Map(listEncoded(targets).map((e) => [e.path, e.custom.to]));
+  const newest = new Map<string, Set<string>>();
+  for (const p of packages.values()) {
+    const vs = newest.get(p.custom.platform) ?? new Set<string>();
+    newest.set(p.custom.platform, vs.add(p.custom.version));
+  }
+  const window = new Map(
+    [...newest].map(([platform, vs]) => [
+      platform,
+      new Set([...vs].sort((a, b) => compareVersions(b, a)).slice(0, Math.max(1, keep))),
+    ]),
+  );
+  return kept.filter((name) => {
+    const to = packages.get(decodesTo.get(name) ?? encodedBase(name) ?? '');
+    if (!to) return Object.hasOwn(targets.signed.targets, name);
+    return !window.get(to.custom.platform)?.has(to.custom.version);
+  });
 }

@@ -3,7 +3,8 @@
  * the node share, over activation/versions.ts). Install takes a package that passes the full
  * check against the trusted metadata (offline) into versions/<v>; rollback points `current` at an
  * installed version that still passes its signed hash and is still listed by the trusted
- * metadata, never one below a hard fork already activated; old versions are pruned to keep-N.
+ * metadata, never one below a hard fork already activated; old versions are pruned to keep-N, and
+ * so are the patches kept for peers.
  */
 import { readFile } from 'node:fs/promises';
 import { recover, withSwitchLock } from '../activation/recover.ts';
@@ -25,6 +26,7 @@ import {
 import { trustOffline } from '../download/trust-session.ts';
 import { DchatError } from '../errors.ts';
 import { compareVersions } from '../model/version.ts';
+import { pruneEncoded } from '../store/encoded.ts';
 import type { HomePaths } from '../store/home.ts';
 import { findPackage } from '../trust/package-check.ts';
 import { verifyPackage } from './verify.ts';
@@ -42,7 +44,11 @@ export async function installRelease(
   r: { version: string; platform: string; now: Date; keep: number },
 ): Promise<Installed> {
   const file = paths.packageFile(r.version, r.platform);
-  const { verdict } = await verifyPackage(paths, { file, version: r.version, platform: r.platform }, r.now);
+  const { verdict, trusted } = await verifyPackage(
+    paths,
+    { file, version: r.version, platform: r.platform },
+    r.now,
+  );
   if (!verdict.ok) throw new DchatError(verdict.code, `${file}: ${verdict.message}`);
   const vp = versionPaths(paths);
   await installVersion(vp, file, verdict.target);
@@ -54,6 +60,7 @@ export async function installRelease(
       made = true;
     }
     const pruned = await prune(vp, await readJournal(vp), r.keep);
+    if (trusted.targets) await pruneEncoded(paths, trusted.targets, r.keep);
     return { version: r.version, current: made, pruned };
   });
 }

@@ -17,6 +17,7 @@ import { chunkHashHex, digestBytes, sha256Hex } from '../../src/crypto/hash.ts';
 import { merkleRootHex } from '../../src/crypto/merkle.ts';
 import { DchatError, type ErrorCode } from '../../src/errors.ts';
 import { CHUNKS_FORMAT, type ChunkTable } from '../../src/model/chunks.ts';
+import { ENCODED_FORMAT, type Encoding, encodedName } from '../../src/model/encoded.ts';
 import { DEFAULT_CHUNK_SIZE, type PackageCustom, TARGET_FORMAT } from '../../src/model/package.ts';
 import { packageName } from '../../src/model/platform.ts';
 import { type SigningKey, signingKeyFromPrivate } from '../../src/trust/keys.ts';
@@ -385,4 +386,36 @@ export async function makeTempDir(
 ): Promise<{ path: string; cleanup(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** An encoded target (patch or compressed package) of `bytes` decoding to package path `to`. */
+export function encodedTarget(
+  bytes: Buffer,
+  algorithm: Encoding,
+  to: string,
+  from?: string,
+  fromVersion?: string,
+) {
+  const d = digestBytes(bytes);
+  const table = chunkTableOf(bytes);
+  return {
+    path: encodedName(to, algorithm, fromVersion),
+    length: d.size,
+    sha256: d.sha256,
+    custom: {
+      format: ENCODED_FORMAT,
+      algorithm,
+      to,
+      ...(from ? { from } : {}),
+      sha256: d.sha256,
+      blake3: d.blake3,
+      size_bytes: d.size,
+      chunks: {
+        hash: 'blake3',
+        size: table.chunk_size,
+        count: table.chunks.length,
+        root: merkleRootHex(table.chunks),
+      },
+    },
+  };
 }

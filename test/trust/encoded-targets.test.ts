@@ -6,38 +6,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { digestBytes } from '../../src/crypto/hash.ts';
-import { merkleRootHex } from '../../src/crypto/merkle.ts';
-import { ENCODED_FORMAT, type Encoding, encodedName } from '../../src/model/encoded.ts';
+import { type Encoding, encodedName } from '../../src/model/encoded.ts';
 import { parsePackageName } from '../../src/model/platform.ts';
-import { encodingsOf, listEncoded } from '../../src/trust/encoded-targets.ts';
+import { encodedToPrune, encodingsOf, listEncoded } from '../../src/trust/encoded-targets.ts';
 import { listPackages, otherTargets } from '../../src/trust/package-check.ts';
-import { chunkTableOf, makeKeys, makeRepo, packageBytes, publish, targetFor } from '../helpers/repo.ts';
-
-function encoded(bytes: Buffer, algorithm: Encoding, to: string, from?: string, fromVersion?: string) {
-  const d = digestBytes(bytes);
-  const table = chunkTableOf(bytes);
-  return {
-    path: encodedName(to, algorithm, fromVersion),
-    length: d.size,
-    sha256: d.sha256,
-    custom: {
-      format: ENCODED_FORMAT,
-      algorithm,
-      to,
-      ...(from ? { from } : {}),
-      sha256: d.sha256,
-      blake3: d.blake3,
-      size_bytes: d.size,
-      chunks: {
-        hash: 'blake3',
-        size: table.chunk_size,
-        count: table.chunks.length,
-        root: merkleRootHex(table.chunks),
-      },
-    },
-  };
-}
+import {
+  encodedTarget as encoded,
+  makeKeys,
+  makeRepo,
+  packageBytes,
+  publish,
+  targetFor,
+} from '../helpers/repo.ts';
 
 test('patches and compressed packages are listed beside the packages, never as packages', () => {
   const a = targetFor(packageBytes('a', 5000), '1.0.0', 'linux-x64');
@@ -95,4 +75,39 @@ test('no encoded name is ever read as a package name', () => {
       },
     ),
   );
+});
+
+test('kept encoded files are pruned to the keep newest releases of their platform', () => {
+  const v = (n: string, p = 'linux-x64') => targetFor(packageBytes(n, 3000), n, p);
+  const [a, b, c, d] = ['1.0.0', '1.1.0', '1.2.0', '1.3.0'].map((n) => v(n));
+  const w = v('1.0.0', 'windows-x64');
+  if (!a || !b || !c || !d) throw new Error('unreachable');
+  const toB = encoded(packageBytes('pb', 300), 'bsdiff-zstd', b.path, a.path, '1.0.0');
+  const toC = encoded(packageBytes('pc', 300), 'zstd-patch-from', c.path, b.path, '1.1.0');
+  const toD = encoded(packageBytes('pd', 300), 'bsdiff-best', d.path, c.path, '1.2.0');
+  const fullD = encoded(packageBytes('zd', 2000), 'zstd', d.path);
+  const fullW = encoded(packageBytes('zw', 2000), 'zstd', w.path);
+  // Still named by the metadata, but what it decodes to is not listed any more.
+  const orphan = encoded(packageBytes('po', 300), 'zstd', 'dchat-0.9.0-linux-x64');
+  const targets = publish(makeRepo({ keys: makeKeys(1) }), [
+    a,
+    b,
+    c,
+    d,
+    w,
+    toB,
+    toC,
+    toD,
+    fullD,
+    fullW,
+    orphan,
+  ]).repo.targets;
+  // Not listed at all (newer than this metadata): left alone; and a name no encoding makes.
+  const unknown = ['dchat-1.4.0-linux-x64.from-1.3.0.bsdz', 'notes.txt'];
+  const kept = [toB.path, toC.path, toD.path, fullD.path, fullW.path, orphan.path, ...unknown];
+  assert.deepEqual(encodedToPrune(kept, targets, 2), [toB.path, orphan.path]);
+  assert.deepEqual(encodedToPrune(kept, targets, 1), [toB.path, toC.path, orphan.path]);
+  // keep 0 is read as 1: the newest release's encodings always stay.
+  assert.deepEqual(encodedToPrune(kept, targets, 0), encodedToPrune(kept, targets, 1));
+  assert.deepEqual(encodedToPrune(kept, targets, 10), [orphan.path]);
 });
