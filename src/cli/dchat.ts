@@ -31,6 +31,13 @@ if (checkNode('dchat')) {
     m.execWithMallocTuning(pair(args, 'node', 'start') ? m.MALLOC_TUNING : m.STREAM_MALLOC_TUNING);
     (await import('node:v8')).setFlagsFromString('--optimize-for-size');
   }
+  // `update verify`: the package's hash starts before the CLI loads (./early-digest.ts).
+  const early = pair(args, 'update', 'verify') ? await import('./early-digest.ts') : undefined;
+  early?.startEarlyDigest(args, process.cwd());
   const { runBin } = await import('./compile-cache.ts');
-  await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
+  try {
+    await runBin(async () => (await import('./dchat-program.ts')).buildDchat);
+  } finally {
+    early?.stopEarlyDigests();
+  }
 }

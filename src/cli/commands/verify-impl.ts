@@ -3,6 +3,7 @@ import { DchatError } from '../../errors.ts';
 import type { PackageTarget } from '../../model/package.ts';
 import { hostPlatform, parsePackageName } from '../../model/platform.ts';
 import { startFileDigest } from '../../store/file-digest.ts';
+import { takeEarlyDigest } from '../early-digest.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
 
@@ -35,7 +36,8 @@ export async function verify(o: VerifyFlags, env: CommandEnv): Promise<number> {
   // Hashing starts now, on its own threads, while the update service loads and the metadata is
   // read and checked (about a tenth of a 1 GiB verify when done one after the other); the check
   // caps it as soon as the signed sizes are in.
-  const hashing = startFileDigest(file);
+  // Already under way when the bin started it from argv (../early-digest.ts).
+  const hashing = takeEarlyDigest(file) ?? startFileDigest(file);
   let service: import('../../update/service.ts').UpdateService;
   try {
     service = (await import('./update-shared-impl.ts')).updateService(env);
