@@ -5,7 +5,8 @@
  * node, and both kinds of source deliver verified chunks of the one file. Then patches (issue 14):
  * a node holding 1.0.0 gets 1.1.0 through a patch from the mirror and keeps it; another node
  * holding 1.0.0, with no mirror, fetches that patch from the first node (peer transfer serves
- * patches like any file) and ends with the verified 1.1.0.
+ * patches like any file) and ends with the verified 1.1.0; a third, allowed IPFS alone, fetches the
+ * patch the first node provides by its own signed CID.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -64,6 +65,13 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     nodes.push(n);
     await n.start();
     return n;
+  };
+
+  const connected = async (paths: HomePaths, peer: string) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await controlRequest(paths, 'status')).connected_peers.some((p) => p.id === peer)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   };
 
   before(async () => {
@@ -182,10 +190,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
 
       const bPaths = await homeWithBase();
       await nodeOn(bPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
-      for (let i = 0; i < 100; i++) {
-        if ((await controlRequest(bPaths, 'status')).connected_peers.some((p) => p.id === a.peerId)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await connected(bPaths, a.peerId);
       const rb = await controlRequest(
         bPaths,
         'download',
@@ -200,6 +205,28 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       );
       assert.equal(rb.peers[a.peerId], patch.size, 'node A served the patch');
       assert.ok(existsSync(encodedFile(bPaths, patch.name)), 'and B keeps it to serve in turn');
+
+      // IPFS serves patches too: A provides the kept patch by its own signed CID, and C, holding
+      // 1.0.0 and allowed IPFS alone, fetches the patch (table and bytes over bitswap) and applies it.
+      const cPaths = await homeWithBase();
+      await nodeOn(cPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
+      await connected(cPaths, a.peerId);
+      const rc = await controlRequest(
+        cPaths,
+        'download',
+        { version: '1.1.0', platform: 'linux-x64', only: 'ipfs' },
+        60_000,
+      );
+      assert.equal(sha256Hex(await readFile(rc.path)), sha256Hex(NEW));
+      assert.deepEqual(
+        rc.sources.map((s) => [s.type, s.bytes]),
+        [['ipfs', patch.size]],
+        'only the patch travelled, over IPFS',
+      );
+      const held = (await controlRequest(cPaths, 'status')).releases.packages.find(
+        (p) => p.target === 'dchat-1.1.0-linux-x64',
+      );
+      assert.equal(held?.fetched?.patch, patch.name, 'verified through the patch');
     } finally {
       await dmirror.stop();
     }
