@@ -29,6 +29,8 @@ import { DchatError, SourceError, toDchatError } from '../../errors.ts';
 import { CHUNKS_FORMAT, serializeChunkTable } from '../../model/chunks.ts';
 import { LIMITS } from '../../model/limits.ts';
 import { isLoopbackHost } from '../../model/loopback.ts';
+import type { PackageTarget } from '../../model/package.ts';
+import { parsePackageName } from '../../model/platform.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
 import { createClient, destroyClient, type WebTorrent } from './client.ts';
 
@@ -93,6 +95,14 @@ export class BitTorrentSource implements Source {
     this.open().catch(() => {
       // The first request reports the failure with its code.
     });
+  }
+
+  /**
+   * A package, or an encoded target (a patch: no package name) with a torrent of its own: the
+   * torrent a mirror names is a package's, which never holds a patch's bytes.
+   */
+  serves(target: PackageTarget): boolean {
+    return parsePackageName(target.path) !== undefined || target.custom.btih !== undefined;
   }
 
   /** TUF metadata never travels by BitTorrent here: the mirrors or peers serve it. */
