@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- channels [--size 256M] [--runs 1] [--only https,ipfs,...] [--keep]`: the same release
- * (random bytes, 256 MiB by default) fetched over each distribution channel alone and over all of
- * them together, each as a ratio to the HTTPS-only time measured in the same run (runs
- * interleaved, medians). One set-up serves every channel:
+ * (random bytes, 256 MiB by default; a signed APK of them with fdroid) fetched over each
+ * distribution channel alone and over all of them together, each as a ratio to the HTTPS-only
+ * time measured in the same run (runs interleaved, medians). One set-up serves every channel:
  * - a loopback nginx HTTPS mirror of the repository (the release's metadata always comes from it);
  * - a seed: a real `dchat node start` holding the verified package, which runs the tracker the
  *   .torrent announces to and seeds over BitTorrent (no web seed, so BitTorrent means peers only),
@@ -10,16 +10,22 @@
  *   /dchat/chunks/1;
  * - GitHub Releases: a local server answering the REST API's shapes (test/helpers/github-api.ts),
  *   assets redirecting to a second nginx, the asset set written by `release publish
- *   --github-assets` (measured alone; the seed's channels are the other four).
+ *   --github-assets` (measured alone; the seed's channels are the other four);
+ * - F-Droid (when `fdroid` is picked, as by default): F-Droid serves only APKs, so the release is
+ *   then a real signed APK of about --size bytes (the random bytes as a stored asset; aapt,
+ *   zipalign, apksigner) for every channel, so every row still fetches the same file; an F-Droid
+ *   repository made from it by fdroidserver (bench/fdroid-repo.ts) is served by a third nginx and
+ *   added with its key's fingerprint pinned. fdroidserver and its Java tooling are installed by
+ *   no test script: without them the fdroid row fails, printing the apt-get line. All together
+ *   includes it, as a node's download uses every configured mirror that serves the package.
  * Each measured download is a fresh fetcher node (`node start --bootstrap <seed>`, metadata from
  * `update check`, the mirror and the magnet in its mirrors.toml, each at the seed's priority for
- * its kind: HTTPS 10, IPFS 20, peers 30, BitTorrent 40) asked over its control socket to
- * download the release: `only` one kind of source for a channel alone, nothing for all together,
- * so every channel runs through the same code (the update service inside a node) and ends in the
- * verified package. Node start-up is not timed; Helia and webtorrent starting inside the download
- * are (that is what a user waits for), from a warm compile cache (an untimed warm-up download over
- * every channel leaves it; a node that ran before has one). F-Droid needs an APK repository made by fdroidserver at this
- * size, which the bench does not build.
+ * its kind: HTTPS 10, IPFS 20, peers 30, BitTorrent 40, F-Droid 50) asked over its control socket
+ * to download the release: `only` one kind of source for a channel alone, nothing for all
+ * together, so every channel runs through the same code (the update service inside a node) and
+ * ends in the verified package. Node start-up is not timed; Helia and webtorrent starting inside
+ * the download are (that is what a user waits for), from a warm compile cache (an untimed warm-up
+ * download over every channel leaves it; a node that ran before has one).
  */
 import { createHash } from 'node:crypto';
 import { cpSync, createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,7 +40,8 @@ import { type NodeProcess, spawnNode, stopAll } from '../src/testnet/process.ts'
 import { startGitHubApi } from '../test/helpers/github-api.ts';
 import { freePort, startNginx } from '../test/helpers/nginx.ts';
 import { makeTestCa } from '../test/helpers/tls.ts';
-import { dchatCli, publishRandom, settle } from './download-fixture.ts';
+import { dchatCli, publishFile, publishRandom, settle } from './download-fixture.ts';
+import { buildApk, buildFdroidRepo, fdroidToolsMissing } from './fdroid-repo.ts';
 import { fmt, median, parseSize, timeCommand } from './util.ts';
 
 interface Channel {
@@ -43,9 +50,11 @@ interface Channel {
   only?: SourceKind;
   /** Extra add-mirror arguments for this channel's fetcher (beyond the HTTPS mirror and magnet). */
   extraMirrors?: string[][];
+  /** Why this channel could not be set up: its row fails with this, unmeasured. */
+  unavailable?: string;
 }
 
-const ALL_CHANNELS = ['https', 'ipfs', 'bittorrent', 'peer', 'github', 'all'] as const;
+const ALL_CHANNELS = ['https', 'ipfs', 'bittorrent', 'peer', 'github', 'fdroid', 'all'] as const;
 
 /** The machine's load averages (six helpers share two cores: a ratio is read beside them). */
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -101,16 +110,49 @@ export async function benchChannels(args: string[]): Promise<boolean> {
   const node = process.execPath;
   const cli = dchatCli();
   const stops: (() => Promise<void>)[] = [];
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   const procs: NodeProcess[] = [];
   try {
     const trackerPort = await freePort();
     const announce = `http://127.0.0.1:${trackerPort}/announce`;
-    const pub = await publishRandom(dir, size, [announce]);
+    // With F-Droid among the channels the release is a signed APK of about `size` bytes (F-Droid
+    // serves nothing else), published for every channel so each row fetches the same file.
+    let apk: string | undefined;
+    let fdroidUnavailable: string | undefined;
+    if (picked.includes('fdroid')) {
+      fdroidUnavailable = fdroidToolsMissing();
+      if (!fdroidUnavailable)
+        try {
+          console.log(`channels: building a signed APK of ${mib(size)} (aapt, zipalign, apksigner)...`);
+          apk = buildApk(join(dir, 'apk'), size, '1.0.0');
+        } catch (err) {
+          fdroidUnavailable = `building the APK failed: ${(err as Error).message}`;
+        }
+      if (fdroidUnavailable) console.log(`channels: fdroid: FAILED: ${fdroidUnavailable}`);
+    }
+    const pub = apk
+      ? await publishFile(dir, apk, { announce: [announce], platform: 'android-arm64', packageType: 'APK' })
+      : await publishRandom(dir, size, [announce]);
     if (!pub.magnet) throw new Error('the release was published without a magnet link');
     const nginx = await startNginx(pub.repo, ca);
     stops.push(nginx.stop);
+    /** add-mirror arguments of the F-Droid repository, when it could be made and served. */
+    let fdroidMirror: string[] | undefined;
+    if (apk)
+      try {
+        console.log('channels: making the F-Droid repository (fdroid init, fdroid update)...');
+        const fd = buildFdroidRepo(join(dir, 'fdroid-work'), join(dir, 'fdroid-www'), apk, pub);
+        const host = await startNginx(fd.root, ca);
+        stops.push(host.stop);
+        fdroidMirror = [
+          ...['--url', `${host.url}/fdroid/repo`, '--mirror-type', 'fdroid', '--fingerprint', fd.fingerprint],
+          ...['--priority', String(defaultPriority('fdroid'))],
+        ];
+      } catch (err) {
+        fdroidUnavailable = `making the F-Droid repository failed: ${(err as Error).message}`;
+        console.log(`channels: fdroid: FAILED: ${fdroidUnavailable}`);
+      }
 
-    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
     const cliRun = (home: string, a: string[]) => timeCommand(node, [cli, '--home', home, ...a], { env });
     /** A home trusting the repository, with the HTTPS mirror, the magnet and `extra` mirrors. */
     const makeHome = (home: string, extra: string[][] = []) => {
@@ -134,7 +176,7 @@ export async function benchChannels(args: string[]): Promise<boolean> {
 
     // The seed: verified the package from the mirror, then serves it on every channel.
     const seedHome = makeHome(join(dir, 'seed'));
-    cliRun(seedHome, ['update', 'download', '--version', '1.0.0', '--platform', 'linux-x64']);
+    cliRun(seedHome, ['update', 'download', '--version', '1.0.0', '--platform', pub.platform]);
     const seed = await spawnNode({
       name: 'seed',
       home: seedHome,
@@ -154,16 +196,26 @@ export async function benchChannels(args: string[]): Promise<boolean> {
       ],
     });
     procs.push(seed);
-    console.log(`channels: seed node started; importing ${mib(size)} into IPFS and seeding...`);
+    console.log(`channels: seed node started; importing ${mib(pub.bytes)} into IPFS and seeding...`);
     await waitForLog(
       join(seedHome, 'node.log'),
       ['package provided over IPFS', 'seeding over BitTorrent'],
       900_000,
     );
 
+    // All together is every channel the product combines for this package: the seed's four and,
+    // for an APK, the F-Droid repository (a node's download uses every configured mirror that
+    // serves the package; GitHub Releases stays out of it, as before: measured alone).
+    const all: Channel = { name: 'all', ...(fdroidMirror ? { extraMirrors: [fdroidMirror] } : {}) };
     const channels: Channel[] = [];
     for (const name of picked) {
-      if (name === 'all') channels.push({ name });
+      if (name === 'all') channels.push(all);
+      else if (name === 'fdroid')
+        channels.push(
+          fdroidMirror
+            ? { name, only: 'fdroid', extraMirrors: [fdroidMirror] }
+            : { name, unavailable: fdroidUnavailable ?? 'the F-Droid repository was not made' },
+        );
       else if (name !== 'github') channels.push({ name, only: name as SourceKind });
       else {
         const dl = join(dir, 'download-host');
@@ -218,7 +270,7 @@ export async function benchChannels(args: string[]): Promise<boolean> {
         const r = await controlRequest(
           paths,
           'download',
-          { version: '1.0.0', platform: 'linux-x64', ...(c.only ? { only: c.only } : {}) },
+          { version: '1.0.0', platform: pub.platform, ...(c.only ? { only: c.only } : {}) },
           900_000,
         ).catch(async (err: unknown) => {
           // Say what happened to the node (an empty answer means it went away mid-download).
@@ -248,17 +300,21 @@ export async function benchChannels(args: string[]): Promise<boolean> {
     };
 
     console.log(
-      `channels: ${mib(size)}, ${runs} interleaved run(s) per channel; load average ${loadavg()} (2 cores shared)`,
+      `channels: ${pub.name} (${mib(pub.bytes)}), ${runs} interleaved run(s) per channel; load average ${loadavg()} (2 cores shared)`,
     );
     // Not timed: one download over every channel, which leaves the compile cache every run starts with.
     const warmCache = join(dir, 'compile-cache');
     console.log(`channels: warm-up download over all channels (load average ${loadavg()})`);
-    await measure({ name: 'all' }, 'warm-up');
+    await measure(all, 'warm-up');
     const times = new Map<string, number[]>(channels.map((c) => [c.name, []]));
     const split = new Map<string, Record<string, number>>();
     const failed = new Map<string, string>();
     for (let i = 0; i < runs; i++)
       for (const c of channels) {
+        if (c.unavailable) {
+          failed.set(c.name, c.unavailable);
+          continue;
+        }
         const r = await measure(c, i, warmCache).catch((err: unknown) => {
           // One channel failing is a result to report, not a reason to lose the others'.
           failed.set(c.name, (err as Error).message);
@@ -286,7 +342,7 @@ export async function benchChannels(args: string[]): Promise<boolean> {
         .map(([k, v]) => `${k} ${mib(v)}`)
         .join(', ');
       console.log(
-        `channels: ${c.name.padEnd(10)} median ${m.toFixed(0)} ms (${(size / 2 ** 20 / (m / 1000)).toFixed(0)} MiB/s), ratio to https-only ${ratio(c.name).toFixed(3)}x (runs ${fmt(t)}; bytes from ${by})`,
+        `channels: ${c.name.padEnd(10)} median ${m.toFixed(0)} ms (${(pub.bytes / 2 ** 20 / (m / 1000)).toFixed(0)} MiB/s), ratio to https-only ${ratio(c.name).toFixed(3)}x (runs ${fmt(t)}; bytes from ${by})`,
       );
     }
     console.log(`channels: load average ${loadavg()} at the end`);

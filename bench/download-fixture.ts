@@ -1,12 +1,14 @@
 /**
- * What the download benchmarks share: a random package published into a fresh repository, the dchat
- * CLI to run (dist when built, else the sources), a data dir trusting that repository with the given
- * mirrors, and one timed `update download` that checks it left the verified package.
+ * What the download benchmarks share: a random package (or a given file, publishFile) published
+ * into a fresh repository, the dchat CLI to run (dist when built, else the sources), a data dir
+ * trusting that repository with the given mirrors, and one timed `update download` that checks it
+ * left the verified package.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateEd25519 } from '../src/crypto/ed25519.ts';
+import type { PackageType } from '../src/model/package.ts';
 import { initRepository, publishRelease } from '../src/release/publish.ts';
 import { signingKeyFromPrivate } from '../src/trust/keys.ts';
 import { timeCommand, timeCommandRss, writeRandomFile } from './util.ts';
@@ -16,10 +18,23 @@ export interface Published {
   /** Path of the package under the repository root, e.g. `/targets/<sha256>.<name>`. */
   targetPath: string;
   name: string;
+  /** The release's platform (what `update download --platform` names). */
+  platform: string;
   sha256: string;
+  /** The package's size in bytes. */
+  bytes: number;
 }
 
-/** `announce`: tracker URLs of the release's .torrent and magnet (`custom.magnet`, returned). */
+export interface PublishOptions {
+  /** Tracker URLs of the release's .torrent and magnet (`custom.magnet`, returned). */
+  announce?: string[];
+  /** Default linux-x64. */
+  platform?: string;
+  /** Default Binary. */
+  packageType?: PackageType;
+}
+
+/** A package of `size` random bytes, published as version 1.0.0 by publishFile (then removed). */
 export async function publishRandom(
   dir: string,
   size: number,
@@ -28,27 +43,41 @@ export async function publishRandom(
   const src = join(dir, 'dchat-1.0.0-linux-x64');
   console.log(`download: writing ${size} random bytes and publishing them...`);
   writeRandomFile(src, size);
+  const pub = await publishFile(dir, src, { announce });
+  rmSync(src);
+  return pub;
+}
+
+/** `file` published as version 1.0.0 into a fresh repository `dir/repo` (one key for every role). */
+export async function publishFile(
+  dir: string,
+  file: string,
+  o: PublishOptions = {},
+): Promise<Published & { magnet?: string }> {
   const key = signingKeyFromPrivate(generateEd25519().privateKey);
   const repo = join(dir, 'repo');
   const now = new Date();
+  const platform = o.platform ?? 'linux-x64';
   await initRepository({ dir: repo, keys: [key], threshold: 1, now });
   const pub = await publishRelease({
     dir: repo,
-    packagePath: src,
+    packagePath: file,
     version: '1.0.0',
-    platform: 'linux-x64',
+    platform,
     keys: [key],
     now,
-    announce,
+    announce: o.announce ?? [],
+    ...(o.packageType ? { packageType: o.packageType } : {}),
   });
-  rmSync(src);
   const magnet = typeof pub.custom.magnet === 'string' ? pub.custom.magnet : undefined;
   return {
     ...(magnet ? { magnet } : {}),
     repo,
     targetPath: `/targets/${pub.custom.sha256}.${pub.name}`,
     name: pub.name,
+    platform,
     sha256: pub.custom.sha256,
+    bytes: pub.custom.size_bytes,
   };
 }
 
@@ -99,7 +128,7 @@ export function dchatHome(
       settle();
       const r = timeCommandRss(
         node,
-        [cli, '--home', home, 'update', 'download', '--version', '1.0.0', '--platform', 'linux-x64'],
+        [cli, '--home', home, 'update', 'download', '--version', '1.0.0', '--platform', pub.platform],
         { env },
       );
       if (readFileSync(`${final}.target.json`, 'utf8').indexOf(pub.sha256) < 0)

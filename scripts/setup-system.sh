@@ -22,6 +22,9 @@ have systemd-analyze || need+=(systemd)   # contrib/systemd unit check
 have ipfs_cid || need+=(ipfs-cid)   # test/sources/ipfs: an independent check of our IPFS CIDs
 have promtool || need+=(prometheus)      # promtool check metrics (test/metrics)
 have chromium || need+=(chromium)        # headless dashboard test and screenshot
+# Not installed here: fdroidserver, aapt, zipalign, android-framework-res (~1 GB with Java). No test
+# needs them (test/sources/fdroid uses a committed fixture); only `npm run bench -- channels` does
+# for its fdroid row, which fails and prints the apt-get line when they are missing.
 # test/cli/engines.test.ts runs the bins under a Node older than package.json's engines: the
 # distribution's nodejs (any version below 24), beside the pinned Node 24 of node_modules.
 [ -x /usr/bin/node ] || need+=(nodejs)

@@ -3,6 +3,7 @@
  * screenshot kept under artifacts/ (CI keeps that directory).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +29,17 @@ export async function loadInChromium(url: string, png: string): Promise<string> 
     `--user-data-dir=${profile}`,
   ];
   try {
-    await run('chromium', [...flags, '--window-size=1280,1100', `--screenshot=${png}`, url], {
-      timeout: 90_000,
-    });
+    // Under heavy load (a clean-clone run with the e2e stage beside the suite) Chromium once exited
+    // 0 without writing the screenshot: tried again, and its own words kept if it never does.
+    let said = '';
+    await rm(png, { force: true });
+    for (let i = 0; i < 3 && !existsSync(png); i++) {
+      const r = await run('chromium', [...flags, '--window-size=1280,1100', `--screenshot=${png}`, url], {
+        timeout: 90_000,
+      });
+      said = `${r.stdout}${r.stderr}`.slice(-2000);
+    }
+    if (!existsSync(png)) throw new Error(`chromium wrote no screenshot ${png} in 3 tries: ${said}`);
     const { stdout } = await run('chromium', [...flags, '--dump-dom', url], {
       timeout: 90_000,
       maxBuffer: 16 * 1024 * 1024,
