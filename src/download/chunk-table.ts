@@ -9,7 +9,7 @@ import { type ChunkTable, parseChunkTable } from '../model/chunks.ts';
 import { LIMITS } from '../model/limits.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { readCapped } from '../sources/directory-fetcher.ts';
-import { ipfsHint, type Source } from '../sources/source.ts';
+import { ipfsHint, type Source, torrentHint } from '../sources/source.ts';
 import { checkChunkTable } from '../trust/package-check.ts';
 import type { FetchError } from './machine/actions.ts';
 
@@ -55,11 +55,13 @@ export async function loadChunkTable(
       sources.requestSent(id);
       const timeout = AbortSignal.timeout(source.derivesChunkTable ? DERIVE_TIMEOUT_MS : 20_000);
       const ipfs = ipfsHint(target.custom);
+      const torrent = torrentHint(target.custom);
       const bytes = await source.fetchChunkTable(target.path, {
         maxBytes: LIMITS.chunkTableBytes,
         chunkSize: target.custom.chunks.size,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         ...(ipfs ? { ipfs } : {}),
+        ...(torrent ? { torrent } : {}),
       });
       if (!bytes) {
         tried.push(`${source.uri}: none`);

@@ -10,7 +10,7 @@ import { SourceError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { releasePiece, takePiece } from '../sources/piece-pool.ts';
-import { ipfsHint, type Source } from '../sources/source.ts';
+import { ipfsHint, type Source, torrentHint } from '../sources/source.ts';
 
 export interface Run {
   next: number;
@@ -41,6 +41,7 @@ export async function readRun(
     const start = run.next * cs;
     const end = Math.min(run.end * cs, target.length);
     const ipfs = ipfsHint(target.custom);
+    const torrent = torrentHint(target.custom);
     const req = {
       target: target.path,
       sha256: target.sha256,
@@ -49,6 +50,7 @@ export async function readRun(
       maxBytes: end - start,
       signal,
       ...(ipfs ? { ipfs } : {}),
+      ...(torrent ? { torrent } : {}),
     };
     hooks.request();
     if (!source.streamRange) {

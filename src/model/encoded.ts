@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
-import { ChunkInfoSchema } from './package.ts';
+import { ChunkInfoSchema, PackageCustomSchema } from './package.ts';
 import { boundedString, hex64, parseWith, safeUint } from './schema-util.ts';
 
 export const ENCODED_FORMAT = 'dchat.encoded/1';
@@ -33,6 +33,13 @@ export const EncodedCustomSchema = z.looseObject({
   blake3: hex64,
   size_bytes: safeUint.max(LIMITS.packageBytes),
   chunks: ChunkInfoSchema,
+  // The encoded file's own content addresses (release/publish-delta.ts), so IPFS and BitTorrent
+  // carry it like a package; the same fields, caps and checks as the package's.
+  ipfs_cid: PackageCustomSchema.shape.ipfs_cid,
+  ipfs_chunks_cid: PackageCustomSchema.shape.ipfs_chunks_cid,
+  btih: PackageCustomSchema.shape.btih,
+  magnet: PackageCustomSchema.shape.magnet,
+  sources: PackageCustomSchema.shape.sources,
 });
 export type EncodedCustom = z.infer<typeof EncodedCustomSchema>;
 

@@ -1,6 +1,7 @@
 /**
- * The node's BitTorrent side (issue 12): it seeds every verified package whose signed target
- * records a BitTorrent info hash (`custom.btih`, written by `release publish`), and optionally runs
+ * The node's BitTorrent side (issue 12): it seeds every verified package, and every kept encoded
+ * target (a patch: issue 14, checked by the PackageStore), whose signed target records a BitTorrent
+ * info hash (`custom.btih`, written by `release publish`), and optionally runs
  * a tracker (`--tracker HOST:PORT`). The .torrent is rebuilt from the verified file (the info
  * dictionary depends only on the name, the bytes and the piece length), and seeded only when the
  * rebuild's info hash equals the signed one; the pieces were just hashed, so WebTorrent is told
@@ -11,12 +12,15 @@
  * Nothing is loaded or opened when there is neither a tracker to run nor one to announce to.
  */
 import { dirname } from 'node:path';
+import type { Metadata, Targets } from '@tufjs/models';
 import type { Logger } from 'pino';
 import { toDchatError } from '../errors.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { makeTorrent } from '../release/torrent.ts';
 import { createClient, destroyClient, type WebTorrent } from '../sources/bittorrent/client.ts';
 import { type RunningTracker, startTracker } from '../sources/bittorrent/tracker.ts';
+import { listEncoded } from '../trust/encoded-targets.ts';
+import { listPackages } from '../trust/package-check.ts';
 
 export interface BitTorrentNodeConfig {
   /** Run a tracker here (host, port; port 0 for any). */
@@ -45,6 +49,18 @@ export function magnetTrackers(magnet: string | undefined): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The info hashes the node's tracker takes announces for: those the trusted targets sign, of
+ * packages and of encoded targets (patches, compressed packages), which nodes seed alike.
+ */
+export function signedInfoHashes(targets: Metadata<Targets>): Set<string> {
+  const all = [
+    ...listPackages(targets).map((p) => p.custom.btih),
+    ...listEncoded(targets).map((e) => e.custom.btih),
+  ];
+  return new Set(all.filter((h): h is string => h !== undefined));
 }
 
 export class BitTorrentSeeder {

@@ -24,14 +24,13 @@ import { persistLearnedMirrors } from '../store/learned-mirrors.ts';
 import { loadMirrors } from '../store/mirrors.ts';
 import { FileTrustStore } from '../store/trust-store.ts';
 import { parseMetadata } from '../trust/metadata.ts';
-import { listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import { loadTrustOffline } from '../trust/updater.ts';
 import type { UpdateService } from '../update/service.ts';
 import { type NodeActivation, startNodeActivation } from './activation-node.ts';
 import { type ActivationNotes, createActivationNotes } from './activation-notes.ts';
 import { AttestationGossip } from './attestation-gossip.ts';
-import { BitTorrentSeeder } from './bittorrent.ts';
+import { BitTorrentSeeder, signedInfoHashes } from './bittorrent.ts';
 import { ControlServer, protocolHandlers } from './control.ts';
 import { GovernanceService, governanceHandlers } from './governance-service.ts';
 import { NodeHeights } from './heights.ts';
@@ -262,7 +261,7 @@ export class DchatNode extends EventEmitter {
       this.redial();
       // Verified releases published with a CID are provided over IPFS (this starts Helia); a node
       // told to fetch over IPFS starts it now, once up, rather than at the first release.
-      void this.ipfs.provideAll(this.store.list());
+      void this.ipfs.provideAll(this.store.seedable());
       if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       void this.fetcher.maybeFetch();
       const download = (version: string) =>
@@ -351,9 +350,9 @@ export class DchatNode extends EventEmitter {
     this.bt = new BitTorrentSeeder(this.config.bittorrent ?? {}, this.log);
     await this.bt.start(async (ih) => {
       const targets = (await this.trustOffline())?.targets;
-      return !!targets && listPackages(targets).some((t) => t.custom.btih === ih);
+      return !!targets && signedInfoHashes(targets).has(ih);
     });
-    const sync = () => void this.bt?.sync(this.store.list());
+    const sync = () => void this.bt?.sync(this.store.seedable());
     this.on('package:verified', sync);
     sync();
   }

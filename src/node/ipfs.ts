@@ -6,7 +6,8 @@
  * download asks IPFS for bytes; an idle node with nothing to serve never loads Helia
  * (test/node/idle-footprint.test.ts).
  *
- * Providing: every verified package (and its chunk table) is imported into the blockstore with
+ * Providing: every verified package and kept encoded target (a patch, checked against its own signed
+ * target by the PackageStore: issue 14), with its chunk table, is imported into the blockstore with
  * Kubo's options (sources/ipfs/kubo-cid.ts) and pinned, but only when the result is the CID the
  * release signed (`custom.ipfs_cid`, `ipfs_chunks_cid`): blocks come from the verified file, never
  * from the network, and peers asking for the signed CID get exactly those. A package an earlier

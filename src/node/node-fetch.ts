@@ -172,7 +172,8 @@ export class PackageFetcher {
     // Helia or webtorrent blocks this thread for seconds the first time.
     setImmediate(() => {
       if (this.host.stopping()) return;
-      void this.host.ipfs()?.provide(stored);
+      // With the patch it came through, now kept and indexed (scanEncoded above).
+      void this.host.ipfs()?.provideAll([stored, ...this.host.store.listEncoded()]);
       this.host.verified(stored.target.path);
     });
     const byPeer = Object.fromEntries(

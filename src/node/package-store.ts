@@ -76,8 +76,23 @@ export class PackageStore {
     return [...this.byName.values()];
   }
 
+  /** Kept encoded targets indexed now (each checked against its own signed target), never installed. */
+  listEncoded(): StoredPackage[] {
+    return [...this.encoded.values()];
+  }
+
+  /**
+   * Everything this node serves over IPFS and BitTorrent: its verified packages and the kept
+   * encoded targets, each with its own signed custom (the view carries the encoded file's own
+   * CIDs and info hash, trust/encoded-targets.ts engineTarget), so both are provided and seeded
+   * the same way.
+   */
+  seedable(): StoredPackage[] {
+    return [...this.list(), ...this.listEncoded()];
+  }
+
   holdings(): Holding[] {
-    return [...this.list(), ...this.encoded.values()].map((p) => ({
+    return this.seedable().map((p) => ({
       target: p.target.path,
       version: p.target.custom.version,
       platform: p.target.custom.platform,

@@ -2,7 +2,8 @@
  * `release publish --delta-from`: which older packages to diff from (the flag, or the repository's
  * release.toml `[delta] from_last = N`: the last N releases of the same platform), and the encoded
  * targets (release/delta.ts) written into the mirror directory beside the package, like packages:
- * targets/<sha256>.<name>, packages/<name> and its chunk table. Returns the TUF target inputs.
+ * targets/<sha256>.<name>, packages/<name>, its chunk table and .torrent, with the same content
+ * addresses (IPFS CIDs, info hash, magnet) in their custom. Returns the TUF target inputs.
  */
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,11 @@ import { ENCODED_FORMAT, type EncodedCustom, type Encoding, encodedName } from '
 import { LIMITS } from '../model/limits.ts';
 import { packageName, parsePackageName } from '../model/platform.ts';
 import { compareVersions, isValidVersion } from '../model/version.ts';
+import type { CidVersion } from '../sources/ipfs/kubo-cid.ts';
 import { copyFileAtomic, linkFileAtomic, writeFileAtomic } from '../store/atomic.ts';
 import { digestFile } from '../store/file-digest.ts';
 import type { Repo, TargetInput } from '../trust/repository.ts';
+import { contentAddresses } from './content-addresses.ts';
 import {
   bestPatch,
   compressedFull,
@@ -113,6 +116,11 @@ export interface MakeDeltasInput {
   platform: string;
   from: string[];
   chunkSize: number;
+  now: Date;
+  /** As for the package: the CID version, trackers and web seeds of its content addresses. */
+  cidVersion?: CidVersion;
+  announce?: readonly string[];
+  baseUrls?: readonly string[];
 }
 
 /** Makes and writes the encodings of the new package; returns their target inputs and a report. */
@@ -168,6 +176,25 @@ async function writeEncoded(
   const p = mirrorPaths(o.dir);
   const d = await digestFile(e.file, { chunkSize: o.chunkSize });
   const chunks = d.chunks ?? [];
+  const tableBytes = serializeChunkTable({
+    format: CHUNKS_FORMAT,
+    hash: 'blake3',
+    chunk_size: o.chunkSize,
+    size: d.size,
+    chunks,
+  });
+  // Recorded like the package's (release/content-addresses.ts), so IPFS and BitTorrent serve the
+  // patch as they serve packages; the file hashed is the one written below.
+  const addr = await contentAddresses({
+    file: e.file,
+    name,
+    size: d.size,
+    tableBytes,
+    ...(o.cidVersion !== undefined ? { cidVersion: o.cidVersion } : {}),
+    ...(o.announce ? { announce: o.announce } : {}),
+    ...(o.baseUrls ? { baseUrls: o.baseUrls } : {}),
+    now: o.now,
+  });
   const custom: EncodedCustom = {
     format: ENCODED_FORMAT,
     algorithm: e.algorithm,
@@ -177,19 +204,12 @@ async function writeEncoded(
     blake3: d.blake3,
     size_bytes: d.size,
     chunks: { hash: 'blake3', size: o.chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
+    ...addr.custom,
   };
   const byHash = p.targetByHash(d.sha256, name);
   await copyFileAtomic(e.file, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
-  await writeFileAtomic(
-    p.chunkTable(name),
-    serializeChunkTable({
-      format: CHUNKS_FORMAT,
-      hash: 'blake3',
-      chunk_size: o.chunkSize,
-      size: d.size,
-      chunks,
-    }),
-  );
+  await writeFileAtomic(p.chunkTable(name), tableBytes);
+  await writeFileAtomic(p.torrentFile(name), addr.torrent);
   return { path: name, length: d.size, sha256: d.sha256, custom };
 }

@@ -40,11 +40,11 @@ import {
 } from '../trust/repository.ts';
 import { buildStatement, parseSigDocument, type SigDocument } from '../trust/statement.ts';
 import { initWithRoles, rotateRoles } from './ceremony.ts';
+import { contentAddresses } from './content-addresses.ts';
 import { DEFAULT_EXPIRY } from './defaults.ts';
 import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
 import { type DeltaReport, makeDeltas, resolveDeltaFrom } from './publish-delta.ts';
 import { loadStaged, writeStaged } from './staging.ts';
-import { makeTorrent } from './torrent.ts';
 
 export { DEFAULT_EXPIRY };
 
@@ -136,11 +136,6 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const d = await digestFile(o.packagePath, { chunkSize });
   const chunks = d.chunks ?? [];
-  // The CID Kubo's `ipfs add` gives these bytes: IPFS nodes fetch and provide the package by it.
-  // Loaded here, not with the module: the IPFS importer is large, and most release commands
-  // (rotate-keys, refresh, sign) never compute a CID.
-  const { kuboCid, importBytesKubo } = await import('../sources/ipfs/kubo-cid.ts');
-  const ipfsCid = await kuboCid(o.packagePath, o.cidVersion ?? 0);
   const table: ChunkTable = {
     format: CHUNKS_FORMAT,
     hash: 'blake3',
@@ -162,13 +157,18 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     );
   }
 
-  const torrent = await makeTorrent({
+  // The CIDs Kubo's `ipfs add` gives the package and its table (IPFS nodes fetch and provide it by
+  // them) and its .torrent (nodes seed it under that info hash).
+  const tableBytes = serializeChunkTable(table);
+  const addr = await contentAddresses({
     file: o.packagePath,
     name,
     size: d.size,
-    announce: o.announce ?? [],
-    baseUrls: o.baseUrls ?? [],
-    creationDate: o.now,
+    tableBytes,
+    ...(o.cidVersion !== undefined ? { cidVersion: o.cidVersion } : {}),
+    ...(o.announce ? { announce: o.announce } : {}),
+    ...(o.baseUrls ? { baseUrls: o.baseUrls } : {}),
+    now: o.now,
   });
   const build = await loadBuildInfo(o, d.sha256);
   const custom: PackageCustom = {
@@ -183,18 +183,11 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     channel: o.channel ?? 'stable',
     security: o.security ?? false,
     chunks: { hash: 'blake3', size: chunkSize, count: chunks.length, root: merkleRootHex(chunks) },
-    ipfs_cid: ipfsCid,
-    // The chunk table over IPFS too, so a download through IPFS alone checks every chunk.
-    ipfs_chunks_cid: (
-      await importBytesKubo(serializeChunkTable(table), { version: o.cidVersion ?? 0 })
-    ).toString(),
+    ...addr.custom,
     ...(sig ? { signature: sig.signature, signer_pubkey: sig.signer_pubkey } : {}),
     ...(o.releaseNotesUrl ? { release_notes_url: o.releaseNotesUrl } : {}),
     ...(o.minCompatible ? { min_compatible_version: o.minCompatible } : {}),
     ...(o.rolloutPercentage !== undefined ? { rollout_percentage: o.rolloutPercentage } : {}),
-    ...(o.baseUrls?.length ? { sources: o.baseUrls } : {}),
-    btih: torrent.infoHash,
-    ...(torrent.magnet.length <= LIMITS.maxString ? { magnet: torrent.magnet } : {}),
     ...(build ? { build } : {}),
   };
   const exp = o.expiresSec;
@@ -209,6 +202,10 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
         platform: o.platform,
         from,
         chunkSize,
+        now: o.now,
+        ...(o.cidVersion !== undefined ? { cidVersion: o.cidVersion } : {}),
+        ...(o.announce ? { announce: o.announce } : {}),
+        ...(o.baseUrls ? { baseUrls: o.baseUrls } : {}),
       })
     : { inputs: [], report: [] };
   const inputs = [input, ...deltas.inputs];
@@ -238,8 +235,8 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   const byHash = p.targetByHash(d.sha256, name);
   await copyFileAtomic(o.packagePath, byHash);
   await linkFileAtomic(byHash, p.packageFile(name));
-  await writeFileAtomic(p.chunkTable(name), serializeChunkTable(table));
-  await writeFileAtomic(p.torrentFile(name), torrent.torrent);
+  await writeFileAtomic(p.chunkTable(name), tableBytes);
+  await writeFileAtomic(p.torrentFile(name), addr.torrent);
   if (sig && o.sigPath)
     await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {

@@ -86,9 +86,9 @@ export class FdroidSource implements Source {
     this.tuf = new HttpsSource({ ...http, url: `${base}/dchat` });
   }
 
-  /** APK packages only: other targets are never in an F-Droid repository. */
+  /** APK packages only: other targets (and patches of APKs: issue 14) are never in an F-Droid repository. */
   serves(target: PackageTarget): boolean {
-    return target.custom.package_type === 'APK';
+    return target.custom.package_type === 'APK' && parsePackageName(target.path) !== undefined;
   }
 
   fetchMetadata(name: string, opts: FetchOptions): Promise<Uint8Array | undefined> {

@@ -22,6 +22,11 @@ export interface FetchOptions {
   chunkSize?: number;
   /** The package's signed IPFS CIDs (custom.ipfs_cid, ipfs_chunks_cid), for content-addressed sources. */
   ipfs?: { cid?: string; chunksCid?: string };
+  /**
+   * The target's signed BitTorrent info hash and magnet (custom.btih, magnet): a torrent source
+   * whose own torrent lacks the target (a patch of the release it names) joins this one instead.
+   */
+  torrent?: { btih: string; magnet?: string };
 }
 
 /** The `ipfs` hint of requests for `custom` (undefined when the release has no CID). */
@@ -34,6 +39,15 @@ export function ipfsHint(custom: {
     ...(custom.ipfs_cid ? { cid: custom.ipfs_cid } : {}),
     ...(custom.ipfs_chunks_cid ? { chunksCid: custom.ipfs_chunks_cid } : {}),
   };
+}
+
+/** The `torrent` hint of requests for `custom` (undefined when the target has no info hash). */
+export function torrentHint(custom: {
+  btih?: string | undefined;
+  magnet?: string | undefined;
+}): FetchOptions['torrent'] {
+  if (!custom.btih) return undefined;
+  return { btih: custom.btih, ...(custom.magnet ? { magnet: custom.magnet } : {}) };
 }
 
 export interface RangeRequest extends FetchOptions {

@@ -53,21 +53,38 @@ export function encodingsOf(
 /**
  * The view of an encoded target the download engine takes (it fetches and checks any target by
  * path, length, SHA-256, BLAKE3 and chunk anchor). Never written anywhere, never installed as a
- * package: the version and platform are those of the package it decodes to.
+ * package: the version and platform are those of the package it decodes to. Every content address
+ * (IPFS CIDs, BitTorrent info hash and magnet, web seeds) is the encoded file's own or absent:
+ * the package's would make an IPFS or BitTorrent source hand over the package's bytes for the
+ * patch, which fail the patch's chunks and get that source penalised.
  */
 export function engineTarget(e: EncodedTarget, to: PackageTarget): PackageTarget {
+  const {
+    ipfs_cid: _cid,
+    ipfs_chunks_cid: _chunksCid,
+    btih: _btih,
+    magnet: _magnet,
+    sources: _sources,
+    signature: _signature,
+    signer_pubkey: _signer,
+    ...rest
+  } = to.custom;
+  const own = e.custom;
   return {
     path: e.path,
     length: e.length,
     sha256: e.sha256,
     custom: {
-      ...to.custom,
+      ...rest,
       sha256: e.sha256,
-      blake3: e.custom.blake3,
+      blake3: own.blake3,
       size_bytes: e.length,
-      chunks: e.custom.chunks,
-      signature: undefined,
-      signer_pubkey: undefined,
+      chunks: own.chunks,
+      ...(own.ipfs_cid ? { ipfs_cid: own.ipfs_cid } : {}),
+      ...(own.ipfs_chunks_cid ? { ipfs_chunks_cid: own.ipfs_chunks_cid } : {}),
+      ...(own.btih ? { btih: own.btih } : {}),
+      ...(own.magnet ? { magnet: own.magnet } : {}),
+      ...(own.sources ? { sources: own.sources } : {}),
     },
   };
 }

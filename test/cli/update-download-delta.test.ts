@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import parseTorrent from 'parse-torrent';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import { merkleRootHex } from '../../src/crypto/merkle.ts';
 import { ENCODED_FORMAT, encodedName } from '../../src/model/encoded.ts';
 import { zstdBytes } from '../../src/release/delta.ts';
 import { loadRepo, writeRepoRoles } from '../../src/release/mirror-dir.ts';
 import { publishRelease } from '../../src/release/publish.ts';
+import { importBytesKubo, kuboCid } from '../../src/sources/ipfs/kubo-cid.ts';
 import { digestFile } from '../../src/store/file-digest.ts';
 import { publishTargets } from '../../src/trust/repository.ts';
 import {
@@ -215,6 +217,19 @@ describe('delta updates: publish patches, download through them, fall back when 
     assert.equal((t.custom as { to?: string }).to, newName);
     assert.match(String((t.custom as { algorithm?: string }).algorithm), /^(bsdiff-best|zstd-patch-from)$/);
     assert.ok(targets[encodedName(newName, 'zstd')]);
+    // Its own content addresses, made as the package's are: the IPFS CIDs `ipfs add` gives the
+    // patch and its chunk table, and the info hash of the .torrent written beside it.
+    type Addr = { ipfs_cid?: string; ipfs_chunks_cid?: string; btih?: string; magnet?: string };
+    const own = t.custom as Addr;
+    const pkg = targets[newName]?.custom as Addr;
+    const file = join(repo.dir, 'packages', patch);
+    assert.equal(own.ipfs_cid, await kuboCid(file));
+    const table = readFileSync(`${file}.chunks`);
+    assert.equal(own.ipfs_chunks_cid, (await importBytesKubo(table)).toString());
+    assert.equal(own.btih, (await parseTorrent(readFileSync(`${file}.torrent`))).infoHash);
+    assert.ok(own.magnet?.includes(`urn:btih:${own.btih}`), own.magnet);
+    assert.notEqual(own.ipfs_cid, pkg.ipfs_cid);
+    assert.notEqual(own.btih, pkg.btih);
     // The human report names the differs tried for the pair.
     const again = await runDchat(['release', 'publish', '--help']);
     assert.match(again.stdout, /--delta-from/);

@@ -5,7 +5,8 @@
  * node, and both kinds of source deliver verified chunks of the one file. Then patches (issue 14):
  * a node holding 1.0.0 gets 1.1.0 through a patch from the mirror and keeps it; another node
  * holding 1.0.0, with no mirror, fetches that patch from the first node (peer transfer serves
- * patches like any file) and ends with the verified 1.1.0.
+ * patches like any file) and ends with the verified 1.1.0; a third, allowed IPFS alone, fetches the
+ * patch the first node provides by its own signed CID.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { publishRelease } from '../../src/release/publish.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { encodedFile } from '../../src/store/encoded.ts';
 import type { HomePaths } from '../../src/store/home.ts';
+import { addMirror as addMirrorEntry, DEFAULT_SETTINGS, saveMirrors } from '../../src/store/mirrors.ts';
 import {
   addMirror,
   CHUNK,
@@ -33,6 +35,7 @@ import { type FaultMirror, startFaultMirror } from '../helpers/fault-mirror.ts';
 import { textish } from '../helpers/textish.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
+import { type RunningTracker, startTracker } from '../sources/bittorrent/helpers.ts';
 
 const skip = requireTool('openssl');
 const skipDelta = skip || requireTool('bsdiff');
@@ -45,6 +48,8 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
   let pkg: Published;
   let mirror: FaultMirror;
   const nodes: DchatNode[] = [];
+  /** Closed after the nodes: a seeder announces its stop to the tracker. */
+  let tracker: RunningTracker | undefined;
 
   const nodeOn = async (paths: HomePaths, bootstrap: string[] = []) => {
     const n = await DchatNode.create(
@@ -66,6 +71,13 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     return n;
   };
 
+  const connected = async (paths: HomePaths, peer: string) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await controlRequest(paths, 'status')).connected_peers.some((p) => p.id === peer)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
   before(async () => {
     ca = makeTestCa();
     repo = await makeMirrorRepo();
@@ -79,6 +91,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
   });
   after(async () => {
     for (const n of nodes) await n.stop();
+    await tracker?.close();
     await mirror?.stop();
   });
 
@@ -143,12 +156,15 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     const common = { dir: drepo.dir, platform: 'linux-x64', keys: drepo.keys, chunkSize: CHUNK };
     const oldFile = await put('old', OLD);
     await publishRelease({ ...common, packagePath: oldFile, version: '1.0.0', now: new Date() });
+    // Our loopback tracker in the signed magnets of 1.1.0 and its patch: nodes seed both through it.
+    tracker = await startTracker('127.0.0.1', 0);
     const pub = await publishRelease({
       ...common,
       packagePath: await put('new', NEW),
       version: '1.1.0',
       now: new Date(),
       deltaFrom: '1.0.0',
+      announce: [tracker.announceUrl],
     });
     const patch = pub.deltas.find((d) => d.published && d.from === 'dchat-1.0.0-linux-x64');
     assert.ok(patch?.name && patch.size, JSON.stringify(pub.deltas));
@@ -182,10 +198,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
 
       const bPaths = await homeWithBase();
       await nodeOn(bPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
-      for (let i = 0; i < 100; i++) {
-        if ((await controlRequest(bPaths, 'status')).connected_peers.some((p) => p.id === a.peerId)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await connected(bPaths, a.peerId);
       const rb = await controlRequest(
         bPaths,
         'download',
@@ -200,6 +213,51 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       );
       assert.equal(rb.peers[a.peerId], patch.size, 'node A served the patch');
       assert.ok(existsSync(encodedFile(bPaths, patch.name)), 'and B keeps it to serve in turn');
+
+      // IPFS serves patches too: A provides the kept patch by its own signed CID, and C, holding
+      // 1.0.0 and allowed IPFS alone, fetches the patch (table and bytes over bitswap) and applies it.
+      const cPaths = await homeWithBase();
+      await nodeOn(cPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
+      await connected(cPaths, a.peerId);
+      const rc = await controlRequest(
+        cPaths,
+        'download',
+        { version: '1.1.0', platform: 'linux-x64', only: 'ipfs' },
+        60_000,
+      );
+      assert.equal(sha256Hex(await readFile(rc.path)), sha256Hex(NEW));
+      assert.deepEqual(
+        rc.sources.map((s) => [s.type, s.bytes]),
+        [['ipfs', patch.size]],
+        'only the patch travelled, over IPFS',
+      );
+      const held = (await controlRequest(cPaths, 'status')).releases.packages.find(
+        (p) => p.target === 'dchat-1.1.0-linux-x64',
+      );
+      assert.equal(held?.fetched?.patch, patch.name, 'verified through the patch');
+
+      // BitTorrent too: D's only channel is the magnet of the 1.1.0 package; A seeds the patch it
+      // keeps under the patch's own signed info hash, and D joins that torrent for the patch.
+      const dPaths = await homeWithBase();
+      const magnet = (pub.custom as { magnet?: string }).magnet;
+      assert.ok(magnet);
+      await saveMirrors(dPaths, {
+        settings: { ...DEFAULT_SETTINGS },
+        mirrors: addMirrorEntry([], { url: magnet, mirrorType: 'bittorrent' }).mirrors,
+      });
+      await nodeOn(dPaths);
+      const rd = await controlRequest(
+        dPaths,
+        'download',
+        { version: '1.1.0', platform: 'linux-x64', only: 'bittorrent' },
+        60_000,
+      );
+      assert.equal(sha256Hex(await readFile(rd.path)), sha256Hex(NEW));
+      assert.deepEqual(
+        rd.sources.map((s) => [s.type, s.bytes]),
+        [['bittorrent', patch.size]],
+        'only the patch travelled, over BitTorrent',
+      );
     } finally {
       await dmirror.stop();
     }

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { unzipSync, zipSync } from 'fflate';
 import { sha256Hex } from '../../src/crypto/hash.ts';
+import type { PackageTarget } from '../../src/model/package.ts';
 import { publishRelease } from '../../src/release/publish.ts';
 import { FdroidSource, parseFdroidUrl } from '../../src/sources/fdroid.ts';
 import {
@@ -41,6 +42,11 @@ test('F-Droid URLs need the pinned fingerprint', () => {
   );
   assert.throws(() => parseFdroidUrl('https://f.example/fdroid/repo'), /fingerprint/);
   assert.throws(() => parseFdroidUrl(`http://f.example/repo?fingerprint=${FINGERPRINT}`), /https/);
+  // APKs only, never a patch of one (issue 14): the index lists no patches to serve it from.
+  const src = new FdroidSource({ url: `https://f.example/fdroid/repo?fingerprint=${FINGERPRINT}` });
+  const apk = (path: string) => ({ path, custom: { package_type: 'APK' } }) as unknown as PackageTarget;
+  assert.equal(src.serves(apk('dchat-1.1.0-android-arm64.apk')), true);
+  assert.equal(src.serves(apk('dchat-1.1.0-android-arm64.apk.from-1.0.0.bsdb')), false);
 });
 
 const skip = requireTool('nginx') || requireTool('openssl');

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { type Encoding, encodedName } from '../../src/model/encoded.ts';
 import { parsePackageName } from '../../src/model/platform.ts';
-import { encodedToPrune, encodingsOf, listEncoded } from '../../src/trust/encoded-targets.ts';
+import { encodedToPrune, encodingsOf, engineTarget, listEncoded } from '../../src/trust/encoded-targets.ts';
 import { listPackages, otherTargets } from '../../src/trust/package-check.ts';
 import {
   encodedTarget as encoded,
@@ -110,4 +110,36 @@ test('kept encoded files are pruned to the keep newest releases of their platfor
   // keep 0 is read as 1: the newest release's encodings always stay.
   assert.deepEqual(encodedToPrune(kept, targets, 0), encodedToPrune(kept, targets, 1));
   assert.deepEqual(encodedToPrune(kept, targets, 10), [orphan.path]);
+});
+
+test("the engine's view of a patch carries the patch's own content addresses, never the package's", () => {
+  const a = targetFor(packageBytes('a', 5000), '1.0.0', 'linux-x64');
+  const b = targetFor(packageBytes('b', 5000), '1.1.0', 'linux-x64', {
+    ipfs_cid: 'QmPackageCid',
+    ipfs_chunks_cid: 'QmPackageChunks',
+    btih: 'b'.repeat(40),
+    magnet: `magnet:?xt=urn:btih:${'b'.repeat(40)}`,
+    sources: ['https://mirror.example/'],
+  });
+  const bare = encoded(packageBytes('p', 300), 'bsdiff-zstd', b.path, a.path, '1.0.0');
+  const own = encoded(packageBytes('z', 4000), 'zstd', b.path);
+  Object.assign(own.custom, {
+    ipfs_cid: 'QmPatchCid',
+    ipfs_chunks_cid: 'QmPatchChunks',
+    btih: 'c'.repeat(40),
+    magnet: `magnet:?xt=urn:btih:${'c'.repeat(40)}`,
+    sources: ['https://mirror.example/'],
+  });
+  const targets = publish(makeRepo({ keys: makeKeys(1) }), [a, b, bare, own]).repo.targets;
+  const to = listPackages(targets).find((p) => p.path === b.path);
+  const byPath = new Map(listEncoded(targets).map((e) => [e.path, e]));
+  const [e1, e2] = [byPath.get(bare.path), byPath.get(own.path)];
+  assert.ok(to && e1 && e2);
+  const addresses = ['ipfs_cid', 'ipfs_chunks_cid', 'btih', 'magnet', 'sources'] as const;
+  const v1 = engineTarget(e1, to);
+  for (const k of addresses) assert.equal(v1.custom[k], undefined, k);
+  assert.equal(v1.custom.version, '1.1.0');
+  assert.equal(v1.custom.blake3, bare.custom.blake3);
+  const v2 = engineTarget(e2, to);
+  for (const k of addresses) assert.deepEqual(v2.custom[k], (own.custom as Record<string, unknown>)[k], k);
 });

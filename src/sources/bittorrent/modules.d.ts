@@ -24,6 +24,8 @@ declare module 'webtorrent' {
   export interface Torrent extends EventEmitter {
     infoHash: string;
     magnetURI: string;
+    /** Tracker URLs the torrent announces to (its own and those added). */
+    announce?: string[];
     torrentFile: Uint8Array;
     name: string;
     length: number;

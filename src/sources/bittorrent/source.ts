@@ -11,6 +11,12 @@
  * refused for the rest of the operation; the pieces come from the others. A source without a stored chunk table (this one) can derive
  * it: when the engine passes the signed chunk size, the whole file is fetched and hashed, and the
  * engine checks that table against the signed Merkle root like any other.
+ *
+ * A target the torrent lacks (a patch of the release it names: issue 14) is fetched from the
+ * torrent the release signed for that target (the request's `torrent` hint: signed info hash and
+ * magnet), through the same trackers and peers, so a BitTorrent channel carries patches like
+ * packages. A target the torrent holds by name is always read from it, trusted or not: its bytes
+ * are checked like any.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,6 +29,8 @@ import { DchatError, SourceError, toDchatError } from '../../errors.ts';
 import { CHUNKS_FORMAT, serializeChunkTable } from '../../model/chunks.ts';
 import { LIMITS } from '../../model/limits.ts';
 import { isLoopbackHost } from '../../model/loopback.ts';
+import type { PackageTarget } from '../../model/package.ts';
+import { parsePackageName } from '../../model/platform.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
 import { createClient, destroyClient, type WebTorrent } from './client.ts';
 
@@ -30,6 +38,10 @@ import { createClient, destroyClient, type WebTorrent } from './client.ts';
 export const MAX_TORRENT_FILE_BYTES = 4 * 1024 * 1024;
 /** How long we wait for a magnet's metadata (ut_metadata from a peer) or a .torrent download. */
 const METADATA_TIMEOUT_MS = 30_000;
+/** Signed torrents one source joins beside its own (a download asks for a package and its patches). */
+const MAX_SIGNED_TORRENTS = 8;
+
+type Opened = { client: WebTorrent; torrent: Torrent; dir: string; owned: boolean };
 
 export interface Misbehaving {
   /** "address:port" and the peer id the peer gave in its handshake. */
@@ -65,7 +77,9 @@ export class BitTorrentSource implements Source {
     return this.misbehaving;
   }
   private readonly init: BitTorrentSourceInit;
-  private opened: Promise<{ client: WebTorrent; torrent: Torrent; dir: string; owned: boolean }> | undefined;
+  private opened: Promise<Opened> | undefined;
+  /** The signed torrents of targets the own torrent lacks, by info hash. */
+  private readonly signed = new Map<string, Promise<Opened>>();
   private closed = false;
   /** Aborted by close(): a torrent still waiting for its metadata gives up at once. */
   private readonly closing = new AbortController();
@@ -83,6 +97,14 @@ export class BitTorrentSource implements Source {
     });
   }
 
+  /**
+   * A package, or an encoded target (a patch: no package name) with a torrent of its own: the
+   * torrent a mirror names is a package's, which never holds a patch's bytes.
+   */
+  serves(target: PackageTarget): boolean {
+    return parsePackageName(target.path) !== undefined || target.custom.btih !== undefined;
+  }
+
   /** TUF metadata never travels by BitTorrent here: the mirrors or peers serve it. */
   async fetchMetadata(): Promise<Uint8Array | undefined> {
     return undefined;
@@ -94,7 +116,7 @@ export class BitTorrentSource implements Source {
    */
   async fetchChunkTable(target: string, opts: FetchOptions): Promise<Uint8Array | undefined> {
     if (!opts.chunkSize) return undefined;
-    const file = await this.file(target, opts.signal);
+    const file = await this.file(target, opts.signal, opts.torrent);
     if (file.length > LIMITS.packageBytes) return undefined;
     const chunks: string[] = [];
     const size = file.length;
@@ -127,7 +149,7 @@ export class BitTorrentSource implements Source {
         'E_TOO_LARGE',
         `${this.uri}: range of ${req.end - req.start} bytes asked, cap ${req.maxBytes}`,
       );
-    const file = await this.file(req.target, req.signal);
+    const file = await this.file(req.target, req.signal, req.torrent);
     if (req.end > file.length)
       throw new SourceError(
         'E_SIZE_MISMATCH',
@@ -139,11 +161,13 @@ export class BitTorrentSource implements Source {
   async close(): Promise<void> {
     this.closed = true;
     this.closing.abort();
-    const o = await this.opened?.catch(() => undefined);
-    if (!o) return;
-    await new Promise<void>((resolve) => o.torrent.destroy({ destroyStore: true }, () => resolve()));
-    await destroyClient(o.client);
-    if (o.owned) await rm(o.dir, { recursive: true, force: true });
+    for (const opening of [this.opened, ...this.signed.values()]) {
+      const o = await opening?.catch(() => undefined);
+      if (!o) continue;
+      await new Promise<void>((resolve) => o.torrent.destroy({ destroyStore: true }, () => resolve()));
+      await destroyClient(o.client);
+      if (o.owned) await rm(o.dir, { recursive: true, force: true });
+    }
   }
 
   /** Bytes [start, end) of `file`, whole. */
@@ -205,26 +229,65 @@ export class BitTorrentSource implements Source {
     }
   }
 
-  /** The torrent's file that holds `target`: the one named so, else the torrent's only file. */
-  private async file(target: string, signal?: AbortSignal): Promise<TorrentFile> {
-    const { torrent } = await this.open(signal);
-    const file =
-      torrent.files.find((f) => f.name === target) ??
-      (torrent.files.length === 1 ? torrent.files[0] : undefined);
+  /**
+   * The file that holds `target`: the one named so in our torrent; else, when the target has a
+   * signed torrent of its own (`hint`) that ours is not, that torrent's; else our only file (a
+   * torrent someone else made of the package, under another name).
+   */
+  private async file(
+    target: string,
+    signal?: AbortSignal,
+    hint?: FetchOptions['torrent'],
+  ): Promise<TorrentFile> {
+    let { torrent } = await this.open(signal);
+    let file = torrent.files.find((f) => f.name === target);
+    if (!file && hint && hint.btih !== torrent.infoHash) {
+      // Through our torrent's trackers too: whoever seeds the release likely seeds its patches.
+      ({ torrent } = await this.openSigned(hint, torrent.announce ?? [], signal));
+      file = torrent.files.find((f) => f.name === target);
+    }
+    file ??= torrent.files.length === 1 ? torrent.files[0] : undefined;
     if (!file)
       throw new SourceError('E_NOT_FOUND', `${this.uri}: torrent ${torrent.infoHash} has no file ${target}`);
     return file;
   }
 
-  private open(signal?: AbortSignal) {
-    this.opened ??= this.start();
-    this.opened.catch(() => {
-      // A failed start (no metadata in time, a bad .torrent) is tried again by the next request.
-      this.opened = undefined;
-    });
-    if (!signal) return this.opened;
+  private open(signal?: AbortSignal): Promise<Opened> {
+    if (!this.opened) {
+      const mine = this.start();
+      this.opened = mine;
+      mine.catch(() => {
+        // A failed start (no metadata in time, a bad .torrent) is tried again by the next request.
+        if (this.opened === mine) this.opened = undefined;
+      });
+    }
+    return this.abortable(this.opened, signal);
+  }
+
+  /** The torrent the release signed for a target (joined once per info hash, retried on failure). */
+  private openSigned(
+    hint: NonNullable<FetchOptions['torrent']>,
+    announce: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Opened> {
+    let opening = this.signed.get(hint.btih);
+    if (!opening) {
+      if (this.signed.size >= MAX_SIGNED_TORRENTS)
+        throw new SourceError('E_TOO_LARGE', `${this.uri}: more than ${MAX_SIGNED_TORRENTS} torrents joined`);
+      const mine = this.start(hint.magnet ?? `magnet:?xt=urn:btih:${hint.btih}`, announce);
+      this.signed.set(hint.btih, mine);
+      mine.catch(() => {
+        if (this.signed.get(hint.btih) === mine) this.signed.delete(hint.btih);
+      });
+      opening = mine;
+    }
+    return this.abortable(opening, signal);
+  }
+
+  private abortable(opening: Promise<Opened>, signal?: AbortSignal): Promise<Opened> {
+    if (!signal) return opening;
     return Promise.race([
-      this.opened,
+      opening,
       new Promise<never>((_, reject) => {
         const onAbort = () => reject(new SourceError('E_ABORTED', `${this.uri}: aborted`));
         if (signal.aborted) onAbort();
@@ -233,9 +296,11 @@ export class BitTorrentSource implements Source {
     ]);
   }
 
-  private async start() {
+  /** Joins our torrent, or the signed `magnet` given. */
+  private async start(magnet?: string, moreAnnounce: readonly string[] = []): Promise<Opened> {
     if (this.closed) throw new SourceError('E_ABORTED', `${this.uri}: closed`);
-    const id = this.uri.startsWith('magnet:') ? this.uri : await this.downloadTorrentFile();
+    const id = magnet ?? (this.uri.startsWith('magnet:') ? this.uri : await this.downloadTorrentFile());
+    const announce = [...new Set([...(this.init.announce ?? []), ...moreAnnounce])];
     const owned = !this.init.dir;
     const dir = this.init.dir ?? (await mkdtemp(join(tmpdir(), 'dchat-bt-')));
     const client = await createClient(0);
@@ -249,7 +314,7 @@ export class BitTorrentSource implements Source {
           // No in-memory piece cache: each piece read is a buffer of its own, which the engine
           // may recycle once hashed and written (a cached piece would be overwritten under it).
           storeCacheSlots: 0,
-          ...(this.init.announce?.length ? { announce: [...this.init.announce] } : {}),
+          ...(announce.length ? { announce } : {}),
         },
         // Before the metadata: a magnet's first peers connect (and may send pieces) before 'ready'.
         (t) => this.watchPeers(t),

@@ -10,6 +10,8 @@
  */
 import { DchatError } from '../../errors.ts';
 import { isAllowedMirrorUrl } from '../../model/loopback.ts';
+import type { PackageTarget } from '../../model/package.ts';
+import { parsePackageName } from '../../model/platform.ts';
 import { HttpClient, httpError } from '../http-client.ts';
 import { rangeBody } from '../https.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
@@ -66,6 +68,14 @@ export class IpfsGatewaySource implements Source {
     this.http = new HttpClient({ ...(o.ca ? { ca: o.ca } : {}), ...(o.env ? { env: o.env } : {}) });
   }
 
+  /**
+   * An encoded target (a patch: no package name) only by a CID of its own: the URL's CID is a
+   * package's, never a patch's.
+   */
+  serves(target: PackageTarget): boolean {
+    return parsePackageName(target.path) !== undefined || target.custom.ipfs_cid !== undefined;
+  }
+
   /** A gateway serves the file, not the TUF repository. */
   async fetchMetadata(): Promise<undefined> {
     return undefined;
@@ -91,7 +101,14 @@ export class IpfsGatewaySource implements Source {
 
   /** Bytes of the file by Range, checked as any mirror's (sources/https.ts rangeBody). */
   streamRange(req: RangeRequest): AsyncGenerator<Uint8Array> {
-    return rangeBody(this.http, this.url, req, this.uri);
+    // The URL's file is a package's; a patch of it comes by its own signed CID (serves()).
+    const own = parsePackageName(req.target) === undefined && req.ipfs?.cid;
+    const url = own
+      ? new URL(
+          `${this.base}/ipfs/${parseCid(own, 'E_MALFORMED', `${req.target} custom.ipfs_cid`).toString()}`,
+        )
+      : this.url;
+    return rangeBody(this.http, url, req, this.uri);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@
  * signed chunk table and the whole file against the signed target, as for any source.
  *
  * The CID is the signed one (`custom.ipfs_cid`, passed with each request) or, for a mirror
- * configured as `ipfs://CID`, that one, which is untrusted until the bytes check out. The chunk
+ * configured as `ipfs://CID`, that one, which is untrusted until the bytes check out (for packages:
+ * an encoded target, a patch, always comes by its own signed CID). The chunk
  * table comes by its signed CID (`custom.ipfs_chunks_cid`) when the release has one, and is checked
  * against the signed Merkle root by the engine.
  *
@@ -16,6 +17,8 @@
  */
 import { CID } from 'multiformats/cid';
 import { DchatError, SourceError } from '../../errors.ts';
+import type { PackageTarget } from '../../model/package.ts';
+import { parsePackageName } from '../../model/platform.ts';
 import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
 import { noteCancelledRead } from './cancelled-reads.ts';
 import type { EmbeddedHelia } from './helia.ts';
@@ -49,6 +52,14 @@ export class IpfsSource implements Source {
     this.id = init.id;
     this.uri = init.uri;
     this.fixed = init.cid === undefined ? undefined : parseCid(init.cid, 'E_CONFIG', init.uri);
+  }
+
+  /**
+   * An encoded target (a patch: no package name) only by a CID of its own: an `ipfs://CID`
+   * mirror names a package's bytes, never a patch's.
+   */
+  serves(target: PackageTarget): boolean {
+    return parsePackageName(target.path) !== undefined || target.custom.ipfs_cid !== undefined;
   }
 
   /** IPFS carries packages, not the TUF repository: metadata comes from other channels. */
@@ -93,7 +104,8 @@ export class IpfsSource implements Source {
   }
 
   private cidFor(req: RangeRequest): CID {
-    if (this.fixed) return this.fixed;
+    // A mirror's CID is a package's; a patch of it comes by its own signed CID (serves()).
+    if (this.fixed && parsePackageName(req.target) !== undefined) return this.fixed;
     if (!req.ipfs?.cid)
       throw new SourceError(
         'E_NOT_FOUND',

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { serializeChunkTable } from '../../../src/model/chunks.ts';
+import type { PackageTarget } from '../../../src/model/package.ts';
 import { BitTorrentSource, MAX_TORRENT_FILE_BYTES } from '../../../src/sources/bittorrent/source.ts';
 import { assertCode, chunkTableOf, makeTempDir } from '../../helpers/repo.ts';
 import { makePackage, type Seeder, startSeeder, startTracker } from './helpers.ts';
@@ -84,6 +85,14 @@ test('ranges and a derived chunk table from a seeder found through our tracker (
     () => other.fetchRange(req(0, pkg.bytes.length + 10, 'dchat-2.0.0-linux-x64')),
     'E_SIZE_MISMATCH',
   );
+  // Never for a patch (no package name) without a torrent of its own: the torrent named is a
+  // package's, whose only file would be served for it.
+  const patch = 'dchat-2.0.0-linux-x64.from-1.0.0.bsdb';
+  const view = (path: string, btih?: string) =>
+    ({ path, custom: btih ? { btih } : {} }) as unknown as PackageTarget;
+  assert.equal(other.serves(view(patch)), false);
+  assert.equal(other.serves(view(patch, 'a'.repeat(40))), true);
+  assert.equal(other.serves(view('dchat-2.0.0-linux-x64')), true);
 });
 
 test('a peer serving pieces that fail their hash is dropped with E_BAD_PIECE; the honest seeder completes the download', async (t) => {

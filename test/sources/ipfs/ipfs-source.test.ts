@@ -3,10 +3,13 @@
  * options into its embedded Helia node, a downloader fetches byte ranges and the chunk table by CID
  * over bitswap. A peer whose blockstore holds other bytes under the package's CIDs (wrong blocks)
  * gets nothing accepted: the request ends in E_TIMEOUT for that channel. Bad CIDs are coded errors.
+ * A mirror's CID (`ipfs://CID`, a gateway URL) is a package's: a patch comes by its own signed CID.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,8 +18,10 @@ import { MemoryBlockstore } from 'blockstore-core';
 import type { CID } from 'multiformats/cid';
 import { DchatError } from '../../../src/errors.ts';
 import { BanList } from '../../../src/gossip/libp2p/bans.ts';
+import type { PackageTarget } from '../../../src/model/package.ts';
 import { createNodeLibp2p, type DchatLibp2p } from '../../../src/node/libp2p.ts';
 import { isAbortedBlockRead, noteCancelledRead } from '../../../src/sources/ipfs/cancelled-reads.ts';
+import { IpfsGatewaySource } from '../../../src/sources/ipfs/gateway-source.ts';
 import { type EmbeddedHelia, startHelia } from '../../../src/sources/ipfs/helia.ts';
 import { IpfsSource, parseCid } from '../../../src/sources/ipfs/ipfs-source.ts';
 import { importBytesKubo, importFileKubo } from '../../../src/sources/ipfs/kubo-cid.ts';
@@ -30,6 +35,46 @@ async function libp2pNode(): Promise<DchatLibp2p> {
     bans: new BanList(),
   });
 }
+
+/** The parts of a target the sources' serves() reads. */
+const view = (path: string, ipfs_cid?: string) =>
+  ({ path, custom: ipfs_cid ? { ipfs_cid } : {} }) as unknown as PackageTarget;
+
+test('a gateway URL names a package: a patch is asked for under its own signed CID', async () => {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const [pkgCid, patchCid] = await Promise.all(
+      ['package', 'patch'].map(async (b) => (await importBytesKubo(Buffer.from(b))).toString()),
+    );
+    const gw = new IpfsGatewaySource({ id: 'g', url: `http://127.0.0.1:${port}/ipfs/${pkgCid}` });
+    const patch = 'dchat-1.1.0-linux-x64.from-1.0.0.zpatch';
+    assert.equal(gw.serves(view('dchat-1.1.0-linux-x64')), true);
+    assert.equal(gw.serves(view(patch)), false);
+    assert.equal(gw.serves(view(patch, patchCid)), true);
+    for (const target of ['dchat-1.1.0-linux-x64', patch])
+      await assert.rejects(
+        gw.fetchRange({
+          target,
+          sha256: '',
+          start: 0,
+          end: 5,
+          maxBytes: 5,
+          ipfs: { cid: patchCid as string },
+        }),
+        { code: 'E_NOT_FOUND' },
+      );
+    assert.deepEqual(asked, [`/ipfs/${pkgCid}`, `/ipfs/${patchCid}`]);
+    await gw.close();
+  } finally {
+    server.close();
+  }
+});
 
 describe('IpfsSource over bitswap', () => {
   let dir: string;
@@ -108,6 +153,28 @@ describe('IpfsSource over bitswap', () => {
       { code: 'E_SIZE_MISMATCH' },
     );
     assert.equal(await src.fetchMetadata(), undefined);
+
+    // A mirror's CID (`ipfs://CID`) names a package: a patch (no package name) comes by its own
+    // signed CID, and without one the mirror does not serve it (never the package's bytes for it).
+    const mirror = new IpfsSource({
+      id: 'm',
+      uri: `ipfs://${tableCid}`,
+      cid: tableCid.toString(),
+      helia: async () => me,
+    });
+    const patch = 'dchat-1.1.0-linux-x64.from-1.0.0.bsdb';
+    const got = await mirror.fetchRange({
+      target: patch,
+      sha256: '',
+      start: 0,
+      end: 100,
+      maxBytes: 100,
+      ipfs,
+    });
+    assert.ok(Buffer.from(got).equals(bytes.subarray(0, 100)));
+    assert.equal(mirror.serves(view('dchat-1.0.0-linux-x64')), true);
+    assert.equal(mirror.serves(view(patch)), false);
+    assert.equal(mirror.serves(view(patch, cid.toString())), true);
   });
 
   test('a peer serving wrong blocks: nothing is accepted, the channel ends in E_TIMEOUT', {
