@@ -7,6 +7,7 @@
  * the next read. Either way a caller can start hashing early (`startFileDigest`) and load what
  * decides the cap meanwhile.
  */
+import { statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import {
@@ -56,7 +57,23 @@ export async function digestFile(path: string, opts: FileDigestOptions = {}): Pr
 export function startFileDigest(path: string, opts: FileDigestOptions = {}): FileDigestRun {
   let maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   let stopped: unknown;
-  let threads: ReaderThreads | undefined;
+  // A large file without a chunk table goes to the reader threads at once: the size is one stat
+  // here, so the threads are started before this call returns, not once the caller's thread gets
+  // back to its event loop (a CLI loading its modules kept them from starting for ~150 ms).
+  const size = opts.chunkSize ? undefined : statSize(path);
+  if (size !== undefined && size >= WORKER_THRESHOLD && size <= maxBytes) {
+    const threads = readerThreads(path, maxBytes);
+    const stop = () => threads.stop(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    if (opts.signal?.aborted) stop();
+    const result = threads.result.finally(() => opts.signal?.removeEventListener('abort', stop));
+    result.catch(() => {});
+    return {
+      result,
+      limit: (n) => threads.limit(n),
+      stop: (reason) => threads.stop(reason ?? new DchatError('E_ABORTED', `hashing ${path} stopped`)),
+    };
+  }
   const tooLarge = (what: string) =>
     new DchatError('E_TOO_LARGE', `${path} ${what}, more than the ${maxBytes} bytes expected`);
   const run = async (): Promise<FileDigests> => {
@@ -71,18 +88,6 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
     try {
       const { size } = await fh.stat();
       if (size > maxBytes) throw tooLarge(`is ${size} bytes`);
-      if (!opts.chunkSize && size >= WORKER_THRESHOLD) {
-        threads = readerThreads(path, maxBytes);
-        const stop = () => threads?.stop(opts.signal?.reason);
-        opts.signal?.addEventListener('abort', stop, { once: true });
-        if (opts.signal?.aborted) stop();
-        if (stopped !== undefined) threads.stop(stopped);
-        try {
-          return await threads.result;
-        } finally {
-          opts.signal?.removeEventListener('abort', stop);
-        }
-      }
       const free: Buffer[] = [];
       hasher = createStreamDigest(size, { onReturn: (b) => free.push(b) });
       const chunker = opts.chunkSize ? new ChunkHasher(opts.chunkSize) : undefined;
@@ -114,13 +119,21 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
     result,
     limit(n) {
       maxBytes = Math.min(maxBytes, n);
-      threads?.limit(n);
     },
     stop(reason) {
       stopped ??= reason ?? new DchatError('E_ABORTED', `hashing ${path} stopped`);
-      threads?.stop(stopped);
     },
   };
+}
+
+/** The size of a regular file, or undefined (missing, unreadable, not a file: the open says why). */
+function statSize(path: string): number | undefined {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // Built files run as .js from dist/, sources as .ts under Node's type stripping.
