@@ -7,7 +7,9 @@
  * take is stopped when the command ends.
  */
 import { resolve } from 'node:path';
-import { type FileDigestRun, startFileDigest } from '../store/file-digest.ts';
+import { WORKER_THRESHOLD } from '../crypto/hash-stage.ts';
+import type { FileDigestRun } from '../store/file-digest.ts';
+import { readerThreads, statSize } from '../store/reader-threads.ts';
 
 const early = new Map<string, FileDigestRun>();
 
@@ -24,12 +26,17 @@ export function verifyPackageArg(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** Starts hashing the package an `update verify` command line names (no-op otherwise). */
+/**
+ * Starts hashing the package an `update verify` command line names, when it is large enough for
+ * the reader threads (no-op otherwise: a small file hashes in less time than the threads start).
+ * Only the threads are loaded here; they load the hash modules themselves.
+ */
 export function startEarlyDigest(argv: readonly string[], cwd: string): FileDigestRun | undefined {
   const file = verifyPackageArg(argv);
   if (!file) return undefined;
   const path = resolve(cwd, file);
-  const run = startFileDigest(path);
+  if ((statSize(path) ?? 0) < WORKER_THRESHOLD) return undefined;
+  const run = readerThreads(path, Number.POSITIVE_INFINITY);
   early.set(path, run);
   return run;
 }

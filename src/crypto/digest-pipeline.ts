@@ -10,19 +10,11 @@
  * Pure: bytes in, digests out (the workers compute, they do no I/O). Below WORKER_THRESHOLD bytes
  * a worker's start-up costs more than it saves: `createStreamDigest` hashes small streams inline.
  */
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { DchatError } from '../errors.ts';
 import type { StageReport } from './digest-worker.ts';
 import { type Digests, DualHasher } from './hash.ts';
-
-/** Below this size one thread hashes faster than workers start. */
-export const WORKER_THRESHOLD = 16 * 1024 * 1024;
-
-// Built files run as .js from dist/, sources as .ts under Node's type stripping.
-const WORKER_URL = new URL(
-  import.meta.url.endsWith('.ts') ? './digest-worker.ts' : './digest-worker.js',
-  import.meta.url,
-);
+import { startHashStage, WORKER_THRESHOLD } from './hash-stage.ts';
 
 /** What both the inline hasher and the pipeline offer. */
 export interface StreamDigest {
@@ -60,19 +52,6 @@ export function createStreamDigest(expectedSize: number, o: DigestPipelineOption
     digest: async () => dual.digest(),
     destroy: () => {},
   };
-}
-
-/**
- * One hash stage on a thread of its own (digest-worker.ts): pieces come from `input` (else the
- * parent) and go on to `output` (else back to the parent as acks). Also the BLAKE3 stage behind
- * store/'s file reader.
- */
-export function startHashStage(
-  algo: 'sha256' | 'blake3' | 'both',
-  ports: { input?: MessagePort; output?: MessagePort },
-): Worker {
-  const transferList = [ports.input, ports.output].filter((p) => p !== undefined);
-  return new Worker(WORKER_URL, { workerData: { algo, ...ports }, transferList });
 }
 
 export class DigestPipeline implements StreamDigest {

@@ -1,9 +1,11 @@
 /**
  * The bin starts `update verify`'s hash from argv (src/cli/early-digest.ts): the package argument
  * is found only in an `update verify` command line, in both flag forms, never past `--`; the run
- * is handed over once, by the resolved path, and a run nobody took is stopped.
+ * is handed over once, by the resolved path, and a run nobody took is stopped; a small file gets
+ * none (the command hashes it).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import {
   verifyPackageArg,
 } from '../../src/cli/early-digest.ts';
 import { digestBytes } from '../../src/crypto/hash.ts';
+import { WORKER_THRESHOLD } from '../../src/crypto/hash-stage.ts';
 import { assertCode, packageBytes } from '../helpers/repo.ts';
 
 test('the package of an update verify command line, and nothing else', () => {
@@ -29,8 +32,12 @@ test('the package of an update verify command line, and nothing else', () => {
 
 test('the early run is taken once by its resolved path; one not taken is stopped', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'dchat-early-'));
-  const bytes = packageBytes('early', 300_000);
+  // Large enough for the reader threads; a small file is left to the command.
+  const bytes = randomBytes(WORKER_THRESHOLD + 12_345);
   await writeFile(join(dir, 'pkg'), bytes);
+  await writeFile(join(dir, 'small'), packageBytes('early', 300_000));
+  assert.equal(startEarlyDigest(['update', 'verify', '--package', 'small'], dir), undefined);
+  assert.equal(takeEarlyDigest(join(dir, 'small')), undefined);
   startEarlyDigest(['update', 'verify', '--package', 'pkg'], dir);
   const run = takeEarlyDigest(join(dir, 'pkg'));
   assert.ok(run);

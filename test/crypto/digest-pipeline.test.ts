@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { createStreamDigest, DigestPipeline, WORKER_THRESHOLD } from '../../src/crypto/digest-pipeline.ts';
+import { createStreamDigest, DigestPipeline } from '../../src/crypto/digest-pipeline.ts';
 import { digestBytes } from '../../src/crypto/hash.ts';
+import { WORKER_THRESHOLD } from '../../src/crypto/hash-stage.ts';
 import { assertCode } from '../helpers/repo.ts';
 
 const DATA = randomBytes(3 * 1024 * 1024 + 17);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { WORKER_THRESHOLD } from '../../src/crypto/digest-pipeline.ts';
 import { chunkHashHex, digestBytes } from '../../src/crypto/hash.ts';
+import { WORKER_THRESHOLD } from '../../src/crypto/hash-stage.ts';
 import { OrderedDigest } from '../../src/download/ordered-digest.ts';
 import { CHUNKS_FORMAT, type ChunkTable, chunkRange } from '../../src/model/chunks.ts';
 

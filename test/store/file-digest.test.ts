@@ -9,10 +9,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { WORKER_THRESHOLD } from '../../src/crypto/digest-pipeline.ts';
 import { chunkHashHex, digestBytes } from '../../src/crypto/hash.ts';
+import { WORKER_THRESHOLD } from '../../src/crypto/hash-stage.ts';
 import { DchatError } from '../../src/errors.ts';
-import { digestFile, readerThreads, startFileDigest } from '../../src/store/file-digest.ts';
+import { digestFile, startFileDigest } from '../../src/store/file-digest.ts';
+import { readerThreads } from '../../src/store/reader-threads.ts';
 import { assertCode } from '../helpers/repo.ts';
 
 let dir: string;
