@@ -90,9 +90,14 @@ export class BitTorrentSeeder {
     return this.tracker?.announceUrl;
   }
 
-  /** Seeds each package not seeded yet (one pass at a time; failures are logged, not thrown). */
+  /**
+   * Seeds each package not seeded yet, and stops seeding those no longer listed (pruned to keep-N,
+   * or no longer trusted: their files may be gone). One pass at a time; failures are logged, not thrown.
+   */
   sync(packages: readonly SeedablePackage[]): Promise<void> {
     this.chain = this.chain.then(async () => {
+      const listed = new Set(packages.map((p) => p.target.custom.btih));
+      for (const [btih, s] of this.seeding) if (!listed.has(btih)) await this.unseed(btih, s.target);
       for (const p of packages) {
         if (this.stopped) return;
         const btih = p.target.custom.btih;
@@ -148,6 +153,18 @@ export class BitTorrentSeeder {
     });
     this.seeding.set(btih, { target: p.target.path, infoHash: btih });
     this.log.info({ target: p.target.path, info_hash: btih, announce }, 'seeding over BitTorrent');
+  }
+
+  /** Leaves the torrent (its file is not touched: packages/ and encoded/ own their files). */
+  private async unseed(btih: string, target: string): Promise<void> {
+    this.seeding.delete(btih);
+    const client = this.client;
+    if (!client) return;
+    // Resolves once the torrent is destroyed; rejects at once when the client no longer has it.
+    await new Promise<void>((resolve) => {
+      client.remove(btih, { destroyStore: false }, () => resolve()).catch(() => resolve());
+    });
+    this.log.info({ target, info_hash: btih }, 'no longer seeding over BitTorrent');
   }
 
   status(): SeedingStatus {

@@ -11,7 +11,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -258,5 +266,17 @@ describe('BitTorrent interop: aria2c and libtorrent', { skip }, () => {
       peer.stdin?.end();
       peer.kill('SIGTERM');
     }
+  });
+
+  test('a package no longer listed is no longer seeded (its file kept); listed again, it is seeded again', async () => {
+    const ih = target.custom.btih;
+    await seeder.sync([]);
+    assert.deepEqual(seeder.status().torrents, []);
+    assert.ok(existsSync(join(dir, 'packages', NAME)), "the package file is not the seeder's to delete");
+    await seeder.sync([{ target, file: join(dir, 'packages', NAME) }]);
+    assert.deepEqual(
+      seeder.status().torrents.map((t) => t.info_hash),
+      [ih],
+    );
   });
 });

@@ -83,7 +83,11 @@ declare module 'webtorrent' {
     address(): { address: string; family: string; port: number } | null;
     add(id: string | Uint8Array, opts: AddOptions, ontorrent?: (t: Torrent) => void): Torrent;
     get(id: string | Uint8Array): Promise<Torrent | null>;
-    remove(id: string | Torrent, opts?: { destroyStore?: boolean }, cb?: (err?: Error) => void): void;
+    remove(
+      id: string | Torrent,
+      opts?: { destroyStore?: boolean },
+      cb?: (err?: Error) => void,
+    ): Promise<void>;
     destroy(cb?: (err?: Error) => void): void;
   }
 }
