@@ -40,6 +40,7 @@ import { bootstrapToDial, createNodeLibp2p, type DchatLibp2p } from './libp2p.ts
 import { listenError } from './listen-error.ts';
 import type { NodeConfig, NodeState } from './node-config.ts';
 import { PackageFetcher } from './node-fetch.ts';
+import { retainPackages } from './package-retention.ts';
 import { PackageStore } from './package-store.ts';
 import { partition } from './partition.ts';
 import { renderStatus } from './status.ts';
@@ -112,7 +113,17 @@ export class DchatNode extends EventEmitter {
       chunkClient: () => this.chunkClient,
       peerSource: () => this.peerSource,
       ipfs: () => this.ipfs,
-      verified: (target) => this.emit('package:verified', target),
+      // Keep-N first (node/package-retention.ts), so the seeders see what stays.
+      verified: (target) =>
+        void retainPackages({
+          ...{ paths: this.paths, store: this.store, log: this.log },
+          // Never the one just verified (asked for), the running one, or an approved release.
+          protect: [
+            this.store.get(target)?.target.custom.version ?? '',
+            this.config.version ?? '',
+            ...(this.governance?.approvedPlans().map((p) => p.version) ?? []),
+          ],
+        }).finally(() => this.emit('package:verified', target)),
     });
   }
 

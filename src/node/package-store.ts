@@ -76,6 +76,11 @@ export class PackageStore {
     return [...this.byName.values()];
   }
 
+  /** No longer indexed, so never served (its files are being removed: node/package-retention.ts). */
+  forget(target: string): void {
+    this.byName.delete(target);
+  }
+
   /** Kept encoded targets indexed now (each checked against its own signed target), never installed. */
   listEncoded(): StoredPackage[] {
     return [...this.encoded.values()];

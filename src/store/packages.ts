@@ -99,3 +99,17 @@ export async function quarantinePackage(paths: HomePaths, target: PackageTarget,
   await rename(packagePath(paths, target), to);
   await fsyncDir(paths.packagesDir).catch(() => {});
 }
+
+/**
+ * Removes `target`'s package and its sidecars (keep-N pruning), as the one writer of packages/:
+ * the package first, so a crash leaves at most sidecars, which a scan skips and a download rewrites.
+ */
+export function removePackage(paths: HomePaths, target: PackageTarget): Promise<void> {
+  const { version, platform } = target.custom;
+  return withHomeLock(paths, 'packages', async () => {
+    await rm(packagePath(paths, target), { force: true });
+    await rm(paths.chunkTableFile(version, platform), { force: true });
+    await rm(paths.targetFile(version, platform), { force: true });
+    await fsyncDir(paths.packagesDir).catch(() => {});
+  });
+}
