@@ -12,8 +12,8 @@
  *
  * glibc reads these variables once, when the process starts; so these commands (cli/dchat.ts)
  * replace their own image with the variables set (`process.execve`: same pid, same open
- * descriptors, nothing loaded yet, ~40 ms), and the supervisor starts its node children with the
- * node's (./child.ts).
+ * descriptors, nothing loaded yet, ~40 ms), as does the single executable's entry
+ * (cli/sea/tune.ts), and the supervisor starts its node children with the node's (./child.ts).
  * An operator's own MALLOC_* settings win: then nothing is changed. Other C libraries (musl) ignore
  * the variables. This file must stay free of imports: it runs before the CLI loads.
  */
@@ -41,12 +41,30 @@ export function tunedEnv(
   return { ...env, ...tuning };
 }
 
-/** Restarts this process in place with the tuning (returns only when it does not). */
-export function execWithMallocTuning(tuning: Readonly<Record<string, string>> = MALLOC_TUNING): void {
+/** The tuning of a command line (its arguments after the program), or undefined for other commands. */
+export function tuningFor(args: readonly string[]): Readonly<Record<string, string>> | undefined {
+  const pair = (a: string, b: string) => {
+    const at = args.indexOf(a);
+    return at >= 0 && args[at + 1] === b;
+  };
+  if (pair('node', 'start')) return MALLOC_TUNING;
+  if (pair('update', 'download')) return STREAM_MALLOC_TUNING;
+  return undefined;
+}
+
+/**
+ * Restarts this process in place with the tuning (returns only when it does not). `args` follow
+ * the executable: Node's own flags and the script by default; a single executable passes only the
+ * command's arguments (its script is inside it).
+ */
+export function execWithMallocTuning(
+  tuning: Readonly<Record<string, string>> = MALLOC_TUNING,
+  args: readonly string[] = [...process.execArgv, ...process.argv.slice(1)],
+): void {
   const env = tunedEnv(process.env, process.platform, tuning);
   if (!env || typeof process.execve !== 'function') return;
   try {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+    process.execve(process.execPath, [process.execPath, ...args], env);
   } catch {
     // execve failed (the binary was replaced meanwhile?): run on with glibc's defaults.
   }

@@ -3,7 +3,8 @@
 import { checkNode } from './node-check.ts';
 
 /**
- * Commands whose memory is a target of their own (DESIGN.md, performance targets): `node start`
+ * Commands whose memory is a target of their own (DESIGN.md, performance targets; the single
+ * executable does the same in cli/sea/tune.ts): `node start`
  * runs for days, mostly idle (<= 100 MB; `npm run bench -- node-rss`), and `update download`
  * streams a whole package (peak <= 150 MB whatever its size; `npm run bench -- download`).
  * `update verify` is not one of them: its target is speed (`npm run bench -- verify`), the flag
@@ -14,10 +15,6 @@ import { checkNode } from './node-check.ts';
  * TLS, noise) is native, which the flag does not touch. Set here because the flag only shapes heap
  * growth from now on: once the command's modules have loaded it no longer helps.
  */
-function favoursSize(argv: readonly string[]): boolean {
-  return pair(argv, 'node', 'start') || pair(argv, 'update', 'download');
-}
-
 function pair(argv: readonly string[], a: string, b: string): boolean {
   const at = argv.indexOf(a);
   return at >= 0 && argv[at + 1] === b;
@@ -25,10 +22,12 @@ function pair(argv: readonly string[], a: string, b: string): boolean {
 
 if (checkNode('dchat')) {
   const args = process.argv.slice(2);
-  if (favoursSize(args)) {
-    // Freed memory goes back to the system (activation/malloc-tuning.ts): may restart in place.
-    const m = await import('../activation/malloc-tuning.ts');
-    m.execWithMallocTuning(pair(args, 'node', 'start') ? m.MALLOC_TUNING : m.STREAM_MALLOC_TUNING);
+  // Freed memory goes back to the system (activation/malloc-tuning.ts, a file without imports):
+  // may restart in place.
+  const m = await import('../activation/malloc-tuning.ts');
+  const tuning = m.tuningFor(args);
+  if (tuning) {
+    m.execWithMallocTuning(tuning);
     (await import('node:v8')).setFlagsFromString('--optimize-for-size');
   }
   // `update verify`: the package's hash starts before the CLI loads (./early-digest.ts).

@@ -128,7 +128,7 @@ describe('the single executable (dchat release build)', () => {
     assert.deepEqual(readFileSync(addon), good);
   });
 
-  test('node start runs with no node on PATH, serves its dashboard from the executable, stops on SIGTERM', async () => {
+  test('node start runs with no node on PATH, restarts in place with its malloc tuning, serves its dashboard from the executable, stops on SIGTERM', async () => {
     const home = join(dir, 'node-home');
     mkdirSync(home);
     const child: ChildProcess = spawn(
@@ -165,6 +165,8 @@ describe('the single executable (dchat release build)', () => {
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}${err}`)));
     });
     assert.match(started.peer_id, /^12D3/);
+    // It restarted in place (same pid) with node start's malloc settings, as the npm bin does.
+    assert.match(readFileSync(`/proc/${child.pid}/environ`, 'utf8'), /(^|\0)MALLOC_MMAP_THRESHOLD_=65536\0/);
     const status = await run(exe, ['--home', home, '--json', 'node', 'status']);
     assert.equal(status.status, 0, status.stderr);
     // The dashboard's page and uPlot come out of the executable (SEA assets), byte for byte the

@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MALLOC_TUNING, tunedEnv } from '../../src/activation/malloc-tuning.ts';
+import {
+  MALLOC_TUNING,
+  STREAM_MALLOC_TUNING,
+  tunedEnv,
+  tuningFor,
+} from '../../src/activation/malloc-tuning.ts';
 import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
 import { dchat } from '../helpers/cli.ts';
 
@@ -91,4 +96,9 @@ test("malloc tuning: set once on Linux, never over the operator's own MALLOC_ se
   assert.equal(tunedEnv({ A: '1', ...MALLOC_TUNING }, 'linux'), undefined);
   assert.equal(tunedEnv({ MALLOC_ARENA_MAX: '2' }, 'linux'), undefined);
   assert.equal(tunedEnv({ A: '1' }, 'darwin'), undefined);
+  // Which commands: node start and update download, wherever their words are on the line.
+  assert.equal(tuningFor(['--home', 'h', 'node', 'start', '--json']), MALLOC_TUNING);
+  assert.equal(tuningFor(['update', 'download', '--version', '1.0.0']), STREAM_MALLOC_TUNING);
+  for (const other of [['update', 'verify'], ['node', 'status'], ['start', 'node'], ['node']])
+    assert.equal(tuningFor(other), undefined, other.join(' '));
 });

@@ -4,6 +4,7 @@
  * must exist on disk (native addon, worker bundles, the default root) are extracted lazily by
  * ./root.ts, so `dchat --version` writes nothing. No version check here: the binary is Node 24.
  */
+import './tune.ts';
 import './root.ts';
 import { processContext } from '../context.ts';
 import { buildDchat } from '../dchat-program.ts';
