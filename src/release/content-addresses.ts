@@ -17,6 +17,10 @@ export interface AddressInput {
   size: number;
   /** The serialized chunk table (model/chunks.ts), published beside it. */
   tableBytes: Uint8Array;
+}
+
+/** The publish options that shape the addresses (`release publish` flags; shared by packages and patches). */
+export interface AddressOptions {
   cidVersion?: CidVersion;
   announce?: readonly string[];
   baseUrls?: readonly string[];
@@ -35,24 +39,24 @@ export interface ContentAddresses {
   torrent: Uint8Array;
 }
 
-export async function contentAddresses(o: AddressInput): Promise<ContentAddresses> {
+export async function contentAddresses(f: AddressInput, o: AddressOptions): Promise<ContentAddresses> {
   // Loaded here, not with the module: the IPFS importer is large, and most release commands
   // (rotate-keys, refresh, sign) never compute a CID.
   const { kuboCid, importBytesKubo } = await import('../sources/ipfs/kubo-cid.ts');
   const version = o.cidVersion ?? 0;
   const torrent = await makeTorrent({
-    file: o.file,
-    name: o.name,
-    size: o.size,
+    file: f.file,
+    name: f.name,
+    size: f.size,
     announce: o.announce ?? [],
     baseUrls: o.baseUrls ?? [],
     creationDate: o.now,
   });
   return {
     custom: {
-      ipfs_cid: await kuboCid(o.file, version),
+      ipfs_cid: await kuboCid(f.file, version),
       // The chunk table over IPFS too, so a download through IPFS alone checks every chunk.
-      ipfs_chunks_cid: (await importBytesKubo(o.tableBytes, { version })).toString(),
+      ipfs_chunks_cid: (await importBytesKubo(f.tableBytes, { version })).toString(),
       btih: torrent.infoHash,
       // A magnet over the string cap (many trackers or web seeds) is left out; the .torrent stays.
       ...(torrent.magnet.length <= LIMITS.maxString ? { magnet: torrent.magnet } : {}),

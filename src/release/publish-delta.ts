@@ -185,16 +185,7 @@ async function writeEncoded(
   });
   // Recorded like the package's (release/content-addresses.ts), so IPFS and BitTorrent serve the
   // patch as they serve packages; the file hashed is the one written below.
-  const addr = await contentAddresses({
-    file: e.file,
-    name,
-    size: d.size,
-    tableBytes,
-    ...(o.cidVersion !== undefined ? { cidVersion: o.cidVersion } : {}),
-    ...(o.announce ? { announce: o.announce } : {}),
-    ...(o.baseUrls ? { baseUrls: o.baseUrls } : {}),
-    now: o.now,
-  });
+  const addr = await contentAddresses({ file: e.file, name, size: d.size, tableBytes }, o);
   const custom: EncodedCustom = {
     format: ENCODED_FORMAT,
     algorithm: e.algorithm,

@@ -160,16 +160,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   // The CIDs Kubo's `ipfs add` gives the package and its table (IPFS nodes fetch and provide it by
   // them) and its .torrent (nodes seed it under that info hash).
   const tableBytes = serializeChunkTable(table);
-  const addr = await contentAddresses({
-    file: o.packagePath,
-    name,
-    size: d.size,
-    tableBytes,
-    ...(o.cidVersion !== undefined ? { cidVersion: o.cidVersion } : {}),
-    ...(o.announce ? { announce: o.announce } : {}),
-    ...(o.baseUrls ? { baseUrls: o.baseUrls } : {}),
-    now: o.now,
-  });
+  const addr = await contentAddresses({ file: o.packagePath, name, size: d.size, tableBytes }, o);
   const build = await loadBuildInfo(o, d.sha256);
   const custom: PackageCustom = {
     format: TARGET_FORMAT,
