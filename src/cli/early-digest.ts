@@ -7,9 +7,8 @@
  * take is stopped when the command ends.
  */
 import { resolve } from 'node:path';
-import { WORKER_THRESHOLD } from '../crypto/hash-stage.ts';
 import type { FileDigestRun } from '../store/file-digest.ts';
-import { readerThreads, statSize } from '../store/reader-threads.ts';
+import { readerThreadsFor } from '../store/reader-threads.ts';
 
 const early = new Map<string, FileDigestRun>();
 
@@ -35,9 +34,8 @@ export function startEarlyDigest(argv: readonly string[], cwd: string): FileDige
   const file = verifyPackageArg(argv);
   if (!file) return undefined;
   const path = resolve(cwd, file);
-  if ((statSize(path) ?? 0) < WORKER_THRESHOLD) return undefined;
-  const run = readerThreads(path, Number.POSITIVE_INFINITY);
-  early.set(path, run);
+  const run = readerThreadsFor(path, Number.POSITIVE_INFINITY);
+  if (run) early.set(path, run);
   return run;
 }
 

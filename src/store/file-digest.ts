@@ -1,7 +1,7 @@
 /**
  * SHA-256 and BLAKE3 of a file on disk (and optionally its chunk table). A large file without a
  * chunk table is read by a thread of its own that also runs SHA-256 and passes each piece to the
- * BLAKE3 thread (file-digest-worker.ts), so the calling thread is out of the loop: a CLI loading
+ * BLAKE3 thread (reader-threads.ts), so the calling thread is out of the loop: a CLI loading
  * its modules while it hashes no longer stalls the reads. Otherwise the file is read here through
  * libuv's pool into buffers that move to crypto/'s pipeline (digest-pipeline.ts) and come back for
  * the next read. Either way a caller can start hashing early (`startFileDigest`) and load what
@@ -10,13 +10,9 @@
 import { open } from 'node:fs/promises';
 import { createStreamDigest, type StreamDigest } from '../crypto/digest-pipeline.ts';
 import { ChunkHasher, type Digests } from '../crypto/hash.ts';
-import { WORKER_THRESHOLD } from '../crypto/hash-stage.ts';
 import { DchatError } from '../errors.ts';
 import { readFullAt } from './read-at.ts';
-import { readerThreads, statSize } from './reader-threads.ts';
-
-/** One read; also the piece size the hash threads see. */
-const READ_SIZE = 4 * 1024 * 1024;
+import { PIECE_SIZE, readerThreadsFor } from './reader-threads.ts';
 
 export interface FileDigestOptions {
   /** Also hash each chunk of this size with BLAKE3 (the chunk table). */
@@ -50,22 +46,17 @@ export async function digestFile(path: string, opts: FileDigestOptions = {}): Pr
 export function startFileDigest(path: string, opts: FileDigestOptions = {}): FileDigestRun {
   let maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   let stopped: unknown;
-  // A large file without a chunk table goes to the reader threads at once: the size is one stat
-  // here, so the threads are started before this call returns, not once the caller's thread gets
-  // back to its event loop (a CLI loading its modules kept them from starting for ~150 ms).
-  const size = opts.chunkSize ? undefined : statSize(path);
-  if (size !== undefined && size >= WORKER_THRESHOLD && size <= maxBytes) {
-    const threads = readerThreads(path, maxBytes);
+  // A large file without a chunk table goes to the reader threads, started before this call
+  // returns, not once the caller's thread gets back to its event loop (a CLI loading its modules
+  // kept them from starting for ~150 ms).
+  const threads = opts.chunkSize ? undefined : readerThreadsFor(path, maxBytes);
+  if (threads) {
     const stop = () => threads.stop(opts.signal?.reason);
     opts.signal?.addEventListener('abort', stop, { once: true });
     if (opts.signal?.aborted) stop();
     const result = threads.result.finally(() => opts.signal?.removeEventListener('abort', stop));
     result.catch(() => {});
-    return {
-      result,
-      limit: (n) => threads.limit(n),
-      stop: (reason) => threads.stop(reason ?? new DchatError('E_ABORTED', `hashing ${path} stopped`)),
-    };
+    return { result, limit: threads.limit, stop: threads.stop };
   }
   const tooLarge = (what: string) =>
     new DchatError('E_TOO_LARGE', `${path} ${what}, more than the ${maxBytes} bytes expected`);
@@ -88,7 +79,7 @@ export function startFileDigest(path: string, opts: FileDigestOptions = {}): Fil
       for (;;) {
         opts.signal?.throwIfAborted();
         if (stopped !== undefined) throw stopped;
-        const buf = free.pop() ?? Buffer.allocUnsafe(READ_SIZE);
+        const buf = free.pop() ?? Buffer.allocUnsafe(PIECE_SIZE);
         const n = await readFullAt(fh, buf, pos);
         if (n === 0) break;
         pos += n;

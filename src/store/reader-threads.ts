@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { StageReport } from '../crypto/digest-worker.ts';
 import type { Digests } from '../crypto/hash.ts';
-import { startHashStage } from '../crypto/hash-stage.ts';
+import { startHashStage, WORKER_THRESHOLD } from '../crypto/hash-stage.ts';
 import { asErrorCode, DchatError } from '../errors.ts';
 import type { FileStageControl, FileStageInit, FileStageReport } from './file-digest-worker.ts';
 
@@ -17,7 +17,7 @@ import type { FileStageControl, FileStageInit, FileStageReport } from './file-di
 export const PIECE_SIZE = 4 * 1024 * 1024;
 
 /** The size of a regular file, or undefined (missing, unreadable, not a file: the open says why). */
-export function statSize(path: string): number | undefined {
+function statSize(path: string): number | undefined {
   try {
     const st = statSync(path);
     return st.isFile() ? st.size : undefined;
@@ -36,6 +36,19 @@ export interface ReaderThreads {
   result: Promise<Digests>;
   limit(maxBytes: number): void;
   stop(reason: unknown): void;
+}
+
+/**
+ * The reader threads of `path`, started now, when it is a file of WORKER_THRESHOLD bytes or more
+ * (and no more than `maxBytes`); else undefined: a small file hashes on the caller's side in less
+ * time than the threads start (and a missing or too large one fails there, with its code). One
+ * stat decides, so the threads are running before this returns.
+ */
+export function readerThreadsFor(path: string, maxBytes: number): ReaderThreads | undefined {
+  const size = statSize(path);
+  return size !== undefined && size >= WORKER_THRESHOLD && size <= maxBytes
+    ? readerThreads(path, maxBytes)
+    : undefined;
 }
 
 /**
