@@ -6,6 +6,7 @@
  */
 import type { DchatError } from '../errors.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { parsePackageName } from '../model/platform.ts';
 import type { SourceKind } from '../model/source-kind.ts';
 
 /** A source's kind, from the one vocabulary in model/source-kind.ts. */
@@ -39,6 +40,15 @@ export function ipfsHint(custom: {
     ...(custom.ipfs_cid ? { cid: custom.ipfs_cid } : {}),
     ...(custom.ipfs_chunks_cid ? { chunksCid: custom.ipfs_chunks_cid } : {}),
   };
+}
+
+/**
+ * Whether a channel whose address names one package's bytes (an `ipfs://CID` mirror, a gateway
+ * URL, a magnet) may be asked for `target`: a package, or an encoded target (a patch: no package
+ * name) only by a signed address of its own (`own`: its CID or info hash), never the package's.
+ */
+export function servesByOwnAddress(target: PackageTarget, own: string | undefined): boolean {
+  return parsePackageName(target.path) !== undefined || own !== undefined;
 }
 
 /** The `torrent` hint of requests for `custom` (undefined when the target has no info hash). */

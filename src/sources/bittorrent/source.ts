@@ -30,8 +30,13 @@ import { CHUNKS_FORMAT, serializeChunkTable } from '../../model/chunks.ts';
 import { LIMITS } from '../../model/limits.ts';
 import { isLoopbackHost } from '../../model/loopback.ts';
 import type { PackageTarget } from '../../model/package.ts';
-import { parsePackageName } from '../../model/platform.ts';
-import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
+import {
+  collectRange,
+  type FetchOptions,
+  type RangeRequest,
+  type Source,
+  servesByOwnAddress,
+} from '../source.ts';
 import { createClient, destroyClient, type WebTorrent } from './client.ts';
 
 /** A .torrent of one package is a few KiB to a few hundred (piece hashes): anything larger is refused. */
@@ -102,7 +107,7 @@ export class BitTorrentSource implements Source {
    * torrent a mirror names is a package's, which never holds a patch's bytes.
    */
   serves(target: PackageTarget): boolean {
-    return parsePackageName(target.path) !== undefined || target.custom.btih !== undefined;
+    return servesByOwnAddress(target, target.custom.btih);
   }
 
   /** TUF metadata never travels by BitTorrent here: the mirrors or peers serve it. */

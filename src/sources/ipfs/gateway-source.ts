@@ -14,7 +14,13 @@ import type { PackageTarget } from '../../model/package.ts';
 import { parsePackageName } from '../../model/platform.ts';
 import { HttpClient, httpError } from '../http-client.ts';
 import { rangeBody } from '../https.ts';
-import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
+import {
+  collectRange,
+  type FetchOptions,
+  type RangeRequest,
+  type Source,
+  servesByOwnAddress,
+} from '../source.ts';
 import { parseCid } from './ipfs-source.ts';
 
 /** `/ipfs/<cid>` at the end of a gateway URL's path. */
@@ -73,7 +79,7 @@ export class IpfsGatewaySource implements Source {
    * package's, never a patch's.
    */
   serves(target: PackageTarget): boolean {
-    return parsePackageName(target.path) !== undefined || target.custom.ipfs_cid !== undefined;
+    return servesByOwnAddress(target, target.custom.ipfs_cid);
   }
 
   /** A gateway serves the file, not the TUF repository. */

@@ -19,7 +19,13 @@ import { CID } from 'multiformats/cid';
 import { DchatError, SourceError } from '../../errors.ts';
 import type { PackageTarget } from '../../model/package.ts';
 import { parsePackageName } from '../../model/platform.ts';
-import { collectRange, type FetchOptions, type RangeRequest, type Source } from '../source.ts';
+import {
+  collectRange,
+  type FetchOptions,
+  type RangeRequest,
+  type Source,
+  servesByOwnAddress,
+} from '../source.ts';
 import { noteCancelledRead } from './cancelled-reads.ts';
 import type { EmbeddedHelia } from './helia.ts';
 
@@ -59,7 +65,7 @@ export class IpfsSource implements Source {
    * mirror names a package's bytes, never a patch's.
    */
   serves(target: PackageTarget): boolean {
-    return parsePackageName(target.path) !== undefined || target.custom.ipfs_cid !== undefined;
+    return servesByOwnAddress(target, target.custom.ipfs_cid);
   }
 
   /** IPFS carries packages, not the TUF repository: metadata comes from other channels. */
