@@ -54,7 +54,6 @@ const loadUpdates = () => import('../update/service.ts');
 
 /** Learned mirrors are written to mirrors.toml at most this often. */
 const MIRRORS_PERSIST_DELAY_MS = 500;
-/** Prefetch attempts per trigger (start, a release accepted, a peer connected), backoff included. */
 
 export class DchatNode extends EventEmitter {
   readonly paths: HomePaths;

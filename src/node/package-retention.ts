@@ -5,14 +5,13 @@
  * approved (the activation pre-downloads it and installs from packages/). The rest is removed and
  * no longer served; the BitTorrent seeder leaves its torrent at its next sync.
  */
-
 import type { Logger } from 'pino';
 import { versionsToPrune } from '../activation/schedule/schedule.ts';
 import { readCurrent, versionPaths } from '../activation/versions.ts';
 import { loadAutoUpdateConfig } from '../store/auto-update-config.ts';
 import type { HomePaths } from '../store/home.ts';
 import { removePackage } from '../store/packages.ts';
-import type { PackageStore } from './package-store.ts';
+import type { PackageStore, StoredPackage } from './package-store.ts';
 
 export interface RetentionInput {
   paths: HomePaths;
@@ -26,16 +25,16 @@ export interface RetentionInput {
 export async function prunePackages(o: RetentionInput): Promise<string[]> {
   const current = await readCurrent(versionPaths(o.paths)).catch(() => null);
   const protect = [...o.protect, current];
-  const byPlatform = new Map<string, ReturnType<PackageStore['list']>>();
+  // Per platform, by version (one package per version and platform).
+  const byPlatform = new Map<string, Map<string, StoredPackage>>();
   for (const p of o.store.list()) {
-    const list = byPlatform.get(p.target.custom.platform) ?? [];
-    byPlatform.set(p.target.custom.platform, [...list, p]);
+    const held = byPlatform.get(p.target.custom.platform) ?? new Map<string, StoredPackage>();
+    byPlatform.set(p.target.custom.platform, held.set(p.target.custom.version, p));
   }
   const gone: string[] = [];
   for (const held of byPlatform.values()) {
-    const versions = held.map((p) => p.target.custom.version);
-    for (const v of versionsToPrune(versions, protect, o.keep)) {
-      const p = held.find((x) => x.target.custom.version === v);
+    for (const v of versionsToPrune([...held.keys()], protect, o.keep)) {
+      const p = held.get(v);
       if (!p) continue;
       o.store.forget(p.target.path);
       await removePackage(o.paths, p.target);
