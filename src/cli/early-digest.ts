@@ -6,9 +6,11 @@
  * Nothing is decided here: the command still parses and checks every flag, and a run it does not
  * take is stopped when the command ends.
  */
+import { stat } from 'node:fs';
+import { setPriority } from 'node:os';
 import { resolve } from 'node:path';
 import type { FileDigestRun } from '../store/file-digest.ts';
-import { readerThreadsFor } from '../store/reader-threads.ts';
+import { LAGGING_NICE, readerThreadsFor } from '../store/reader-threads.ts';
 
 const early = new Map<string, FileDigestRun>();
 
@@ -35,8 +37,28 @@ export function startEarlyDigest(argv: readonly string[], cwd: string): FileDige
   if (!file) return undefined;
   const path = resolve(cwd, file);
   const run = readerThreadsFor(path, Number.POSITIVE_INFINITY);
-  if (run) early.set(path, run);
+  if (run) {
+    early.set(path, run);
+    yieldToHashing(path);
+  }
   return run;
+}
+
+/**
+ * While the threads hash, this thread only loads the CLI and checks signatures, work that fits
+ * in the hash's time; at a lower priority it no longer takes the reading thread's core (bench
+ * verify ~5% faster on 2 cores, interleaved A/B). The process ends with the command, so the
+ * priority is never raised again (an unprivileged process cannot). libuv's I/O threads, which do
+ * the reads, inherit the priority of the thread that starts them: one request starts them first,
+ * at the normal priority.
+ */
+function yieldToHashing(path: string): void {
+  stat(path, () => {});
+  try {
+    setPriority(0, LAGGING_NICE); // 0: the calling thread alone on Linux
+  } catch {
+    // A scheduling hint only.
+  }
 }
 
 /** The run started for `path`, handed over once (undefined when none was). */

@@ -6,6 +6,7 @@
  * to the parent and passes the end on. Pure computation: bytes in, a digest out.
  */
 import { createHash } from 'node:crypto';
+import { setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 
@@ -14,14 +15,24 @@ export type StageReport =
   | { type: 'ack'; buf: ArrayBuffer; len: number }
   | { type: 'digest'; algo: string; hex: string };
 
-const { algo, input, output } = workerData as {
+const { algo, input, output, nice } = workerData as {
   /** `both`: one thread runs the pair (enough where the bytes come slower than it hashes). */
   algo: 'sha256' | 'blake3' | 'both';
   /** Where pieces come from (the previous stage); the parent when absent. */
   input?: MessagePort;
   /** Where pieces go next (the next stage); back to the parent as acks when absent. */
   output?: MessagePort;
+  /** This thread's own priority (a nice value; 0 = unchanged). */
+  nice?: number;
 };
+
+if (nice) {
+  try {
+    setPriority(0, nice); // 0: the calling thread alone on Linux
+  } catch {
+    // A scheduling hint only.
+  }
+}
 
 // No top-level await here: the single-executable build bundles workers as CommonJS.
 const sha = algo !== 'blake3' ? createHash('sha256') : undefined;

@@ -18,11 +18,12 @@ const WORKER_URL = new URL(
 /**
  * One hash stage on a thread of its own (digest-worker.ts): pieces come from `input` (else the
  * parent) and go on to `output` (else back to the parent as acks). Also the BLAKE3 stage behind
- * store/'s file reader.
+ * store/'s file reader. `nice`: the thread lowers its own scheduling priority to this (Linux
+ * keeps one per thread), for a stage that may lag behind a slower one without slowing the whole.
  */
 export function startHashStage(
   algo: 'sha256' | 'blake3' | 'both',
-  ports: { input?: MessagePort; output?: MessagePort },
+  ports: { input?: MessagePort; output?: MessagePort; nice?: number },
 ): Worker {
   const transferList = [ports.input, ports.output].filter((p) => p !== undefined);
   return new Worker(WORKER_URL, { workerData: { algo, ...ports }, transferList });
