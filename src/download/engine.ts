@@ -50,9 +50,11 @@ export type { DownloadEvent, DownloadOptions, DownloadResult, EngineSource, Sour
  * Chunks waiting for the in-order whole-file hashes, by default, per source fetched from at once.
  * Runs shared between sources are sized to fit it (machineConfig), so chunks rarely spill to disk
  * and back: memory is bounded by this window, the hashing backlog (hash-gate.ts) and the buffers
- * in flight, not by the size of the package or the number of sources.
+ * in flight, not by the size of the package or the number of sources. 2 MiB: with 4 MiB (and a
+ * 4 MiB backlog) three mirrors at 50 MB/s peaked at 144-153 MB (target 150), with 2 MiB at
+ * 139-140 MB at the same speed (`npm run bench -- download`, same session).
  */
-export const WINDOW_BYTES_PER_STREAM = 4 * 1024 * 1024;
+export const WINDOW_BYTES_PER_STREAM = 2 * 1024 * 1024;
 
 export async function downloadPackage(o: DownloadOptions): Promise<DownloadResult> {
   return new Pump(o).run();

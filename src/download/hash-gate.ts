@@ -9,7 +9,8 @@
  */
 import { releasePiece } from '../sources/piece-pool.ts';
 
-export const HASH_AHEAD_BYTES = 4 * 1024 * 1024;
+/** 2 MiB: see engine.ts WINDOW_BYTES_PER_STREAM (the two bound a download's peak together). */
+export const HASH_AHEAD_BYTES = 2 * 1024 * 1024;
 const FIRST_RETURN_MS = 500;
 
 export class HashGate {
