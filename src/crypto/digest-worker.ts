@@ -6,9 +6,9 @@
  * to the parent and passes the end on. Pure computation: bytes in, a digest out.
  */
 import { createHash } from 'node:crypto';
-import { setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { lowerThisThread } from '../util/thread-priority.ts';
 
 export type StageMessage = { type: 'data'; buf: ArrayBuffer; len: number } | { type: 'end' };
 export type StageReport =
@@ -26,13 +26,7 @@ const { algo, input, output, nice } = workerData as {
   nice?: number;
 };
 
-if (nice) {
-  try {
-    setPriority(0, nice); // 0: the calling thread alone on Linux
-  } catch {
-    // A scheduling hint only.
-  }
-}
+if (nice) lowerThisThread(nice);
 
 // No top-level await here: the single-executable build bundles workers as CommonJS.
 const sha = algo !== 'blake3' ? createHash('sha256') : undefined;

@@ -72,7 +72,8 @@ export function readerThreads(path: string, maxBytes: number): ReaderThreads {
   const reader = new Worker(READER_URL, { workerData: init, transferList: [toB3.port1, back.port2] });
   // BLAKE3 runs ~3.5x faster than SHA-256 here, so its stage may lag and catch up within the
   // pieces in flight: at a lower priority it leaves the reading thread, whose SHA-256 sets the
-  // pace, a core of its own on a busy 2-core machine (bench verify ~5% faster, interleaved A/B).
+  // pace, a core of its own on a busy 2-core machine (with the CLI thread lowered too, bench verify
+  // 860 -> 839 ms median, interleaved A/B).
   const b3 = startHashStage('blake3', { input: toB3.port2, output: back.port1, nice: LAGGING_NICE });
   let sha: { hex: string; size: number } | undefined;
   let blake3: string | undefined;
