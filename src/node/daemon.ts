@@ -115,7 +115,9 @@ export class DchatNode extends EventEmitter {
       // Keep-N first (node/package-retention.ts), so the seeders see what stays.
       verified: (target) =>
         void retainPackages({
-          ...{ paths: this.paths, store: this.store, log: this.log },
+          paths: this.paths,
+          store: this.store,
+          log: this.log,
           // Never the one just verified (asked for), the running one, or an approved release.
           protect: [
             this.store.get(target)?.target.custom.version ?? '',

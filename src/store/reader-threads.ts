@@ -77,10 +77,8 @@ export function readerThreads(path: string, maxBytes: number): ReaderThreads {
   const b3 = startHashStage('blake3', { input: toB3.port2, output: back.port1, nice: LAGGING_NICE });
   let sha: { hex: string; size: number } | undefined;
   let blake3: string | undefined;
-  let settle!: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
-  const result = new Promise<Digests>((resolve, reject) => {
-    settle = { resolve, reject };
-  });
+  const settle = Promise.withResolvers<Digests>();
+  const result = settle.promise;
   result.catch(() => {});
   let done = false;
   const finish = (e?: unknown) => {
