@@ -2,8 +2,8 @@
  * `dchat node start --metrics HOST:PORT` on real node processes: a seed holding release 1.0.0
  * announces it; a user node with --prefetch learns of it over gossip and downloads it from the seed
  * (as a peer or over IPFS) and from an HTTPS mirror that answers its first package requests with
- * errors. promtool accepts both /metrics documents, the seed's ten metric names are there, and those the download drives
- * moved (UPDATE_DISTRIBUTION.md "Metrics"); /health answers.
+ * errors. promtool accepts both /metrics documents, the seed's ten metric names are there, and
+ * those the download drives moved (UPDATE_DISTRIBUTION.md "Metrics"); /health answers.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
