@@ -3,9 +3,10 @@
  * each route returns its body (string or bytes) and content type. Nothing it serves is secret, but
  * it answers only what its routes say: no paths from the request reach the file system.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DchatError } from '../errors.ts';
+import { http } from '../util/node-http.ts';
 
 export interface RouteResult {
   status?: number;
@@ -33,7 +34,7 @@ export async function startHttpEndpoint(
       else res.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${err.message}\n`);
     });
   };
-  const server: Server = createServer(handler);
+  const server: Server = http.createServer(handler);
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -6,11 +6,12 @@
  */
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 import { DchatError } from '../errors.ts';
+import { http } from '../util/node-http.ts';
 
 export interface StaticServerOptions {
   root: string;
@@ -40,7 +41,7 @@ export async function startStaticServer(o: StaticServerOptions): Promise<StaticS
   };
   const server: Server = o.tls
     ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, handler)
-    : createServer(handler);
+    : http.createServer(handler);
   server.keepAliveTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 0;
