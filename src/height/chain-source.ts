@@ -9,7 +9,6 @@
  * are coded (E_NETWORK, E_TIMEOUT, E_HTTP, E_TOO_LARGE, E_MALFORMED) and kept in `lastError` for
  * `node status`, while the last good height stays served.
  */
-import { request } from 'undici';
 import { DchatError, toDchatError } from '../errors.ts';
 import type { HeightSource } from '../governance/height-source.ts';
 import {
@@ -19,6 +18,7 @@ import {
   parseCurrentPlan,
   type UpgradePlan,
 } from '../model/chain.ts';
+import { requestUrl, sharedAgent } from '../sources/undici-lite.ts';
 import { undiciError } from '../sources/undici-range.ts';
 
 /** An RPC answer larger than this is refused (a `/status` is ~2 KiB, a plan with info a few). */
@@ -40,9 +40,9 @@ export interface ChainSourceInit {
 /** GET `url` as JSON with a size cap and a deadline. */
 export async function getJson(url: URL, timeoutMs: number, maxBytes = MAX_ANSWER_BYTES): Promise<unknown> {
   const where = `${url.origin}${url.pathname}`;
-  let res: Awaited<ReturnType<typeof request>>;
+  let res: Awaited<ReturnType<typeof requestUrl>>;
   try {
-    res = await request(url, {
+    res = await requestUrl(sharedAgent(), url, {
       method: 'GET',
       headers: { accept: 'application/json' },
       headersTimeout: timeoutMs,

@@ -15,12 +15,13 @@
  * started with it; `ca` adds certificates on top of it.
  */
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
-import { type Dispatcher, Pool, ProxyAgent } from 'undici';
+import type { Dispatcher } from 'undici';
 import { DchatError, type ErrorCode, SourceError } from '../errors.ts';
 import { Http1Agent, Http1Range } from './http1/range.ts';
 import type { Headers, RangeHead, RangeTransfer } from './piece-queue.ts';
 import { proxyFor } from './proxy-env.ts';
 import { headersForHop, isRedirect, nextHop } from './redirect.ts';
+import { Pool, ProxyAgent } from './undici-lite.ts';
 import { UndiciRange, undiciError } from './undici-range.ts';
 
 export interface HttpClientOptions {

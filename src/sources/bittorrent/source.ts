@@ -22,7 +22,6 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
 import type { Torrent, TorrentFile, WireLike } from 'webtorrent';
 import { chunkHashHex } from '../../crypto/hash.ts';
 import { DchatError, SourceError, toDchatError } from '../../errors.ts';
@@ -37,6 +36,7 @@ import {
   type Source,
   servesByOwnAddress,
 } from '../source.ts';
+import { Agent, requestUrl } from '../undici-lite.ts';
 import { createClient, destroyClient, type WebTorrent } from './client.ts';
 
 /** A .torrent of one package is a few KiB to a few hundred (piece hashes): anything larger is refused. */
@@ -341,11 +341,10 @@ export class BitTorrentSource implements Source {
       throw new SourceError('E_USAGE', `${this.uri}: a .torrent is fetched over https only`);
     const dispatcher = new Agent(this.init.ca ? { connect: { ca: this.init.ca } } : {});
     try {
-      const res = await request(this.uri, {
-        dispatcher,
-        maxRedirections: 0,
+      const res = await requestUrl(dispatcher, this.uri, {
+        method: 'GET',
         signal: AbortSignal.timeout(METADATA_TIMEOUT_MS),
-      } as Parameters<typeof request>[1]).catch((cause: unknown) => {
+      }).catch((cause: unknown) => {
         throw new SourceError('E_NETWORK', `${this.uri}: ${(cause as Error).message}`, { cause });
       });
       if (res.statusCode !== 200) {
