@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeToFile } from '../src/download/decode.ts';
 import type { Encoding } from '../src/model/encoded.ts';
-import { bsdiffBest, zstdPatchFrom } from '../src/release/delta.ts';
+import { bsdiffBest, bsdiffX86, isX86Pair, zstdPatchFrom } from '../src/release/delta.ts';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'make') {
@@ -18,20 +18,23 @@ if (cmd === 'make') {
   try {
     const t0 = performance.now();
     const newBytes = readFileSync(newPath);
-    // As bestPatch does: both differs at once, the smaller kept.
+    // As bestPatch does: zstd and the bsdiff kind for the pair (bsdiff-x86 for two x86-64 ELF
+    // files) at once, the smaller kept.
+    const bsdiffKind: Encoding = isX86Pair(readFileSync(oldPath), newBytes) ? 'bsdiff-x86' : 'bsdiff-best';
+    const bsdiffMake = bsdiffKind === 'bsdiff-x86' ? bsdiffX86 : bsdiffBest;
     let t1 = 0;
     let t2 = 0;
     const [zpf, bsdz] = await Promise.all([
       zstdPatchFrom(oldPath, newPath, tmp).finally(() => {
         t1 = performance.now();
       }),
-      bsdiffBest(oldPath, newPath, tmp, newBytes.length).finally(() => {
+      bsdiffMake(oldPath, newPath, tmp, newBytes.length).finally(() => {
         t2 = performance.now();
       }),
     ]);
     const best: { algorithm: Encoding; bytes: Buffer } =
       bsdz.length < zpf.length
-        ? { algorithm: 'bsdiff-best', bytes: bsdz }
+        ? { algorithm: bsdiffKind, bytes: bsdz }
         : { algorithm: 'zstd-patch-from', bytes: zpf };
     writeFileSync(`${out}.tmp`, best.bytes);
     renameSync(`${out}.tmp`, out);
@@ -40,7 +43,8 @@ if (cmd === 'make') {
         algorithm: best.algorithm,
         size: best.bytes.length,
         zstd_patch_from: zpf.length,
-        bsdiff_best: bsdz.length,
+        bsdiff: bsdz.length,
+        bsdiff_kind: bsdiffKind,
         zstd_ms: Math.round(t1 - t0),
         bsdiff_ms: Math.round(t2 - t0),
         ms: Math.round(Math.max(t1, t2) - t0),

@@ -103,7 +103,8 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         algorithm: string;
         size: number;
         zstd_patch_from: number;
-        bsdiff_best: number;
+        bsdiff: number;
+        bsdiff_kind: string;
       };
       const apply = timed(
         node,
@@ -124,7 +125,8 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         bsdiff_share: size(join(dir, 'p.bsdiff')) / full,
         zstd_patch_from_share: size(join(dir, 'p.zst')) / full,
         ours_zstd_pf_share: m.zstd_patch_from / full,
-        ours_bsdiff_best_share: m.bsdiff_best / full,
+        ours_bsdiff_share: m.bsdiff / full,
+        ours_bsdiff_kind: m.bsdiff_kind,
         make_s: make.ms / 1000,
         make_cpu_s: make.cpuMs / 1000,
         // GNU time gives the largest single process; bsdiff runs beside dchat's own differ, so

@@ -66,6 +66,11 @@ export function blockSizes(c: Control, newSize: number): { diff?: number; extra?
   return diff + extra <= newSize ? { diff, extra } : {};
 }
 
+/** Writes predicted bytes over the base's copy before the diff is added (bsdiff-x86: ./x86-refs.ts). */
+export interface CopyPredictor {
+  apply(out: Uint8Array, oldpos: number, newpos: number, len: number): void;
+}
+
 /** The whole result in one buffer (bytes outside the base count as zero, as in bspatch). */
 export function applyInMemory(
   c: Control,
@@ -73,6 +78,7 @@ export function applyInMemory(
   extra: Buffer,
   base: Buffer,
   newSize: number,
+  predictor?: CopyPredictor,
 ): Buffer {
   const result = Buffer.allocUnsafe(newSize);
   // One view of the diff block's words for every triple (made per call it cost more than the adds).
@@ -93,6 +99,7 @@ export function applyInMemory(
     if (from > 0) copy(diff, dpos, result, newpos, from);
     if (to < x) copy(diff, dpos + to, result, newpos + to, x - to);
     copy(base, oldpos + from, result, newpos + from, to - from);
+    if (predictor && to > from) predictor.apply(result, oldpos + from, newpos + from, to - from);
     addNonZero(result, out, newpos + from, diff, words, dpos + from, to - from);
     copy(extra, epos, result, newpos + x, y);
     dpos += x;

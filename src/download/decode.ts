@@ -6,7 +6,10 @@
  *   bsdiff-zstd,     the control block (capped by the output size); up to 256 MiB of output the
  *   bsdiff-best      diff and extra frames decoded whole and the result built in memory, else
  *                    streamed, output in 1 MiB; the base read whole up to 512 MiB (bsdiff seeks
- *                    all over it), a larger one through a 1 MiB window.
+ *                    all over it), a larger one through a 1 MiB window;
+ *   bsdiff-x86       as bsdiff-best in memory, with the base's relative addresses predicted
+ *                    (./x86-refs.ts) before the diff is added; never streamed (publishers make
+ *                    it only for files bsdiff can diff, far below the in-memory bound).
  * The output is never allowed past `maxBytes` (the signed size of the package it must become),
  * and a malformed encoding is E_MALFORMED, never a crash. This only decodes: whether the result
  * is the release is decided by its whole-file hashes against the signed target (update/delta.ts).
@@ -25,8 +28,9 @@ import {
 import { DchatError, toDchatError } from '../errors.ts';
 import {
   type BlockCodec,
-  BSDIFF_BEST_HEADER_BYTES,
   BSDIFF_BEST_MAGIC,
+  BSDIFF_X86_HEADER_BYTES,
+  BSDIFF_X86_MAGIC,
   BSDIFF_ZSTD_MAGIC,
   type BsdiffHeader,
   type Encoding,
@@ -35,6 +39,7 @@ import {
   windowLog,
 } from '../model/encoded.ts';
 import { applyInMemory, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
+import { MAX_LOADS, parseRefTable, RefPredictor } from './x86-refs.ts';
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
@@ -60,7 +65,8 @@ export interface DecodeInput {
 
 export async function decodeToFile(i: DecodeInput): Promise<void> {
   try {
-    if (i.algorithm === 'bsdiff-zstd' || i.algorithm === 'bsdiff-best') await bspatch(i);
+    if (i.algorithm === 'bsdiff-zstd' || i.algorithm === 'bsdiff-best' || i.algorithm === 'bsdiff-x86')
+      await bspatch(i);
     else await unzstd(i);
   } catch (err) {
     if (err instanceof DchatError) throw err;
@@ -128,6 +134,7 @@ async function fsyncPath(path: string): Promise<void> {
 function blockCodecs(algorithm: Encoding, h: BsdiffHeader, head: Buffer): BlockCodec[] | undefined {
   if (algorithm === 'bsdiff-zstd' && h.magic === BSDIFF_ZSTD_MAGIC) return ['zstd', 'zstd', 'zstd'];
   if (algorithm === 'bsdiff-best' && h.magic === BSDIFF_BEST_MAGIC) return parseBlockCodecs(head);
+  if (algorithm === 'bsdiff-x86' && h.magic === BSDIFF_X86_MAGIC) return parseBlockCodecs(head, 4);
   return undefined;
 }
 
@@ -168,7 +175,7 @@ async function bspatch(i: DecodeInput): Promise<void> {
   const streams: Readable[] = [];
   try {
     const { size: total } = await patch.stat();
-    const head = Buffer.alloc(BSDIFF_BEST_HEADER_BYTES);
+    const head = Buffer.alloc(BSDIFF_X86_HEADER_BYTES);
     const { bytesRead } = await patch.read(head, 0, head.length, 0);
     const h = parseBsdiffHeader(head.subarray(0, bytesRead), total);
     const codecs = h && blockCodecs(i.algorithm, h, head);
@@ -182,14 +189,18 @@ async function bspatch(i: DecodeInput): Promise<void> {
     // The diff and extra blocks are each at most the size of the result.
     const wl = windowLogMax(i, 0);
     const ctrl = await inflate(codecs[0] as BlockCodec, ctrlRaw, ctrlCap, wl);
-    const columns = h.magic === BSDIFF_BEST_MAGIC;
+    const columns = h.magic === BSDIFF_BEST_MAGIC || h.magic === BSDIFF_X86_MAGIC;
     if (columns && ctrl.length % 24 !== 0)
       throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
     const c = parseControl(ctrl, columns);
     const diffStart = h.headerBytes + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
+    // bsdiff-x86: the reference table follows the extra frame.
+    const extraEnd = h.extraBytes === undefined ? total : extraStart + h.extraBytes;
     const baseSize = (await old.stat()).size;
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
+    if (h.extraBytes !== undefined && !inMemory)
+      throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
     if (inMemory) {
       const sizes = blockSizes(c, h.newSize);
       const block = async (codec: BlockCodec, start: number, end: number, expect?: number) => {
@@ -198,13 +209,22 @@ async function bspatch(i: DecodeInput): Promise<void> {
         await patch.read(raw, 0, raw.length, start);
         return inflate(codec, raw, h.newSize, wl, expect);
       };
-      const [diff, extra, base] = await Promise.all([
+      const [diff, extra, base, refs] = await Promise.all([
         block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff),
-        block(codecs[2] as BlockCodec, extraStart, total, sizes.extra),
+        block(codecs[2] as BlockCodec, extraStart, extraEnd, sizes.extra),
         old.readFile(),
+        h.extraBytes === undefined
+          ? undefined
+          : // No more corrections than the base has fields (each at least five bytes apart).
+            block(codecs[3] as BlockCodec, extraEnd, total).then((b) =>
+              b.length > 8 + MAX_LOADS * 24 + 8 * Math.ceil(baseSize / 5)
+                ? Promise.reject(new DchatError('E_MALFORMED', 'bsdiff-x86 reference table is too large'))
+                : b,
+            ),
       ]);
       i.signal?.throwIfAborted();
-      const result = applyInMemory(c, diff, extra, base, h.newSize);
+      const predictor = refs && new RefPredictor(base, c, parseRefTable(refs, base.length, h.newSize));
+      const result = applyInMemory(c, diff, extra, base, h.newSize, predictor);
       await out.write(result, 0, result.length, 0);
       await out.sync();
       return;
@@ -229,7 +249,9 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const diff =
       h.diffBytes > 0 ? frame(codecs[1] as BlockCodec, diffStart, extraStart) : new ByteReader(undefined);
     const extra =
-      total > extraStart ? frame(codecs[2] as BlockCodec, extraStart, total) : new ByteReader(undefined);
+      extraEnd > extraStart
+        ? frame(codecs[2] as BlockCodec, extraStart, extraEnd)
+        : new ByteReader(undefined);
     const base =
       baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
         ? new MemoryBase(await old.readFile())

@@ -4,7 +4,9 @@
  *     the old package as dictionary and a window over all of it), `bsdiff-zstd` (the bsdiff
  *     tool's control, diff and extra blocks, each one zstd frame instead of bzip2: see
  *     BSDIFF_ZSTD_MAGIC below) or `bsdiff-best` (the same blocks, each in the smaller of brotli
- *     and zstd, the control block by columns: BSDIFF_BEST_MAGIC);
+ *     and zstd, the control block by columns: BSDIFF_BEST_MAGIC) or `bsdiff-x86` (bsdiff-best
+ *     whose diff is taken against the base with its x86-64 relative addresses predicted:
+ *     BSDIFF_X86_MAGIC, download/x86-refs.ts);
  *   - the full package compressed (`zstd`, no `from`).
  * The `custom` names the full targets by their TUF paths; its own hashes and chunk anchor are
  * those of the encoded file, so mirrors and peers serve it like any target and every chunk is
@@ -19,7 +21,7 @@ import { boundedString, hex64, parseWith, safeUint } from './schema-util.ts';
 export const ENCODED_FORMAT = 'dchat.encoded/1';
 // A client skips a target whose algorithm it does not know (trust/encoded-targets.ts): new ones
 // are appended, and publishers keep making patches an older client can read only by choice.
-export const ENCODINGS = ['zstd', 'zstd-patch-from', 'bsdiff-zstd', 'bsdiff-best'] as const;
+export const ENCODINGS = ['zstd', 'zstd-patch-from', 'bsdiff-zstd', 'bsdiff-best', 'bsdiff-x86'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
 export const EncodedCustomSchema = z.looseObject({
@@ -56,7 +58,12 @@ export interface EncodedTarget {
  */
 export function encodedName(to: string, algorithm: Encoding, fromVersion?: string): string {
   if (algorithm === 'zstd') return `${to}.full.zst`;
-  const ext = { 'bsdiff-zstd': 'bsdz', 'bsdiff-best': 'bsdb', 'zstd-patch-from': 'zpatch' }[algorithm];
+  const ext = {
+    'bsdiff-zstd': 'bsdz',
+    'bsdiff-best': 'bsdb',
+    'bsdiff-x86': 'bsdx',
+    'zstd-patch-from': 'zpatch',
+  }[algorithm];
   return `${to}.from-${fromVersion}.${ext}`;
 }
 
@@ -102,14 +109,23 @@ export const BSDIFF_BEST_HEADER_BYTES = 40;
 export const BLOCK_CODECS = { zstd: 1, brotli: 2 } as const;
 export type BlockCodec = keyof typeof BLOCK_CODECS;
 
-/** The three block codecs of a bsdiff-best header, or undefined when any byte is unknown. */
-export function parseBlockCodecs(b: Uint8Array): [BlockCodec, BlockCodec, BlockCodec] | undefined {
-  if (b.length < BSDIFF_BEST_HEADER_BYTES) return undefined;
+/**
+ * `bsdiff-x86` container: the bsdiff-best header with this magic and four codec bytes (control,
+ * diff, extra, reference table), then the byte length of the extra frame (a bsdiff offset), then
+ * the four frames. The reference table (download/x86-refs.ts) holds the new file's load segments
+ * and the publisher's corrections; the diff is against the base with its fields predicted.
+ */
+export const BSDIFF_X86_MAGIC = 'DCBSDX01';
+export const BSDIFF_X86_HEADER_BYTES = 48;
+
+/** The block codecs of a bsdiff-best (3) or bsdiff-x86 (4) header; undefined when any byte is unknown. */
+export function parseBlockCodecs(b: Uint8Array, count: 3 | 4 = 3): BlockCodec[] | undefined {
+  if (b.length < BSDIFF_HEADER_BYTES + 8) return undefined;
   const byId = (id: number) => Object.entries(BLOCK_CODECS).find(([, v]) => v === id)?.[0] ?? undefined;
-  const c = [0, 1, 2].map((j) => byId(b[BSDIFF_HEADER_BYTES + j] as number));
-  for (let j = 3; j < 8; j++) if (b[BSDIFF_HEADER_BYTES + j] !== 0) return undefined;
+  const c = Array.from({ length: count }, (_, j) => byId(b[BSDIFF_HEADER_BYTES + j] as number));
+  for (let j = count; j < 8; j++) if (b[BSDIFF_HEADER_BYTES + j] !== 0) return undefined;
   if (c.some((x) => x === undefined)) return undefined;
-  return c as [BlockCodec, BlockCodec, BlockCodec];
+  return c as BlockCodec[];
 }
 
 /** bsdiff's control triples (x, y, z as 24-byte rows) stored by columns, and back. */
@@ -150,21 +166,36 @@ export interface BsdiffHeader {
   headerBytes: number;
   ctrlBytes: number;
   diffBytes: number;
+  /** bsdiff-x86 only: the extra frame's length (the reference table follows it). */
+  extraBytes?: number;
   newSize: number;
 }
 
-/** Parses a BSDIFF40 or DCBSDZ01 header; lengths must be non-negative and fit `total`. */
+const HEADER_BYTES: Record<string, number> = {
+  [BSDIFF40_MAGIC]: BSDIFF_HEADER_BYTES,
+  [BSDIFF_ZSTD_MAGIC]: BSDIFF_HEADER_BYTES,
+  [BSDIFF_BEST_MAGIC]: BSDIFF_BEST_HEADER_BYTES,
+  [BSDIFF_X86_MAGIC]: BSDIFF_X86_HEADER_BYTES,
+};
+
+/** Parses a BSDIFF40, DCBSDZ01, DCBSDB01 or DCBSDX01 header; lengths must be non-negative and fit `total`. */
 export function parseBsdiffHeader(b: Uint8Array, total: number): BsdiffHeader | undefined {
   if (b.length < BSDIFF_HEADER_BYTES) return undefined;
   const magic = String.fromCharCode(...b.subarray(0, 8));
-  if (magic !== BSDIFF40_MAGIC && magic !== BSDIFF_ZSTD_MAGIC && magic !== BSDIFF_BEST_MAGIC)
-    return undefined;
-  const head = magic === BSDIFF_BEST_MAGIC ? BSDIFF_BEST_HEADER_BYTES : BSDIFF_HEADER_BYTES;
-  if (b.length < head) return undefined;
+  const head = HEADER_BYTES[magic];
+  if (head === undefined || b.length < head) return undefined;
   const ctrlBytes = readOffset(b, 8);
   const diffBytes = readOffset(b, 16);
   const newSize = readOffset(b, 24);
-  if (!(ctrlBytes >= 0 && diffBytes >= 0 && newSize >= 0)) return undefined;
-  if (head + ctrlBytes + diffBytes > total) return undefined;
-  return { magic, headerBytes: head, ctrlBytes, diffBytes, newSize };
+  const extraBytes = magic === BSDIFF_X86_MAGIC ? readOffset(b, 40) : 0;
+  if (!(ctrlBytes >= 0 && diffBytes >= 0 && newSize >= 0 && extraBytes >= 0)) return undefined;
+  if (head + ctrlBytes + diffBytes + extraBytes > total) return undefined;
+  return {
+    magic,
+    headerBytes: head,
+    ctrlBytes,
+    diffBytes,
+    ...(magic === BSDIFF_X86_MAGIC ? { extraBytes } : {}),
+    newSize,
+  };
 }

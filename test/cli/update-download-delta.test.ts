@@ -215,7 +215,10 @@ describe('delta updates: publish patches, download through them, fall back when 
     assert.ok(t);
     assert.equal((t.custom as { from?: string }).from, `dchat-1.0.0-${PLATFORM}`);
     assert.equal((t.custom as { to?: string }).to, newName);
-    assert.match(String((t.custom as { algorithm?: string }).algorithm), /^(bsdiff-best|zstd-patch-from)$/);
+    assert.match(
+      String((t.custom as { algorithm?: string }).algorithm),
+      /^(bsdiff-best|bsdiff-x86|zstd-patch-from)$/,
+    );
     assert.ok(targets[encodedName(newName, 'zstd')]);
     // Its own content addresses, made as the package's are: the IPFS CIDs `ipfs add` gives the
     // patch and its chunk table, and the info hash of the .torrent written beside it.

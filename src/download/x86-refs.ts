@@ -1,0 +1,462 @@
+/**
+ * Reference prediction for `bsdiff-x86` patches (model/encoded.ts). Between two builds of an
+ * x86-64 program most changed bytes are not new code: they are the 32-bit relative addresses of
+ * calls, jumps and RIP-relative loads whose target moved by a different amount than the
+ * instruction (code inserted in between). bsdiff stores each as a difference byte. Here both
+ * sides predict them instead, as Chromium's Courgette and Zucchini do in fuller form: the base is
+ * scanned for rel32 fields, each field's target is carried to the new file through the bsdiff
+ * control block's own copy ranges (plus the publisher's corrections for targets the ranges carry
+ * wrongly), and the predicted value is written before the diff is added. The diff then holds only
+ * what the prediction missed. Pure: no I/O; the same code runs when the patch is made
+ * (release/delta.ts) and applied (./decode.ts), so both sides predict the same bytes.
+ *
+ * The scan is a heuristic over bytes, not a disassembler: a field found inside data gets a wrong
+ * prediction, which the diff corrects like any other change, so it costs size, never correctness.
+ */
+import { DchatError } from '../errors.ts';
+import type { Control } from './bsdiff-apply.ts';
+
+/** A PT_LOAD segment: file bytes [off, off + size) are mapped at vaddr (`exec`: as code). */
+export interface Load {
+  off: number;
+  vaddr: number;
+  size: number;
+  exec?: boolean;
+}
+
+/** More PT_LOAD segments than any linker writes: a header claiming more is not trusted. */
+export const MAX_LOADS = 64;
+
+const ELF_MAGIC = 0x464c457f;
+const EM_X86_64 = 62;
+const PT_LOAD = 1;
+const PF_X = 1;
+
+/** True for the header of a little-endian ELF64 x86-64 file (ELFCLASS64, ELFDATA2LSB, EM_X86_64). */
+export function isX86Elf(b: Uint8Array): boolean {
+  if (b.length < 64) return false;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return (
+    dv.getUint32(0, true) === ELF_MAGIC && b[4] === 2 && b[5] === 1 && dv.getUint16(18, true) === EM_X86_64
+  );
+}
+
+/** The PT_LOAD segments of a little-endian ELF64 x86-64 file; undefined for any other file. */
+export function elfLoads(b: Uint8Array): Load[] | undefined {
+  if (!isX86Elf(b)) return undefined;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const phoff = Number(dv.getBigUint64(32, true));
+  const entSize = dv.getUint16(54, true);
+  const count = dv.getUint16(56, true);
+  if (entSize < 56 || phoff + count * entSize > b.length) return undefined;
+  const loads: Load[] = [];
+  for (let k = 0; k < count; k++) {
+    const p = phoff + k * entSize;
+    if (dv.getUint32(p, true) !== PT_LOAD) continue;
+    const off = Number(dv.getBigUint64(p + 8, true));
+    const vaddr = Number(dv.getBigUint64(p + 16, true));
+    const size = Math.min(Number(dv.getBigUint64(p + 32, true)), b.length - off);
+    if (!(off <= b.length && size >= 0 && Number.isSafeInteger(vaddr + size))) return undefined;
+    loads.push({ off, vaddr, size, exec: (dv.getUint32(p + 4, true) & PF_X) !== 0 });
+  }
+  return loads.length > 0 && loads.length <= MAX_LOADS ? loads : undefined;
+}
+
+/**
+ * File offset <-> address through a file's loads, the segment of the last answer tried first
+ * (nearly every lookup of a patch lands in the code segment): three lookups per field, on every
+ * apply.
+ */
+class AddressMap {
+  private readonly off: Float64Array;
+  private readonly vaddr: Float64Array;
+  private readonly size: Float64Array;
+  private lastOff = 0;
+  private lastVaddr = 0;
+
+  constructor(loads: readonly Load[]) {
+    this.off = Float64Array.from(loads, (l) => l.off);
+    this.vaddr = Float64Array.from(loads, (l) => l.vaddr);
+    this.size = Float64Array.from(loads, (l) => l.size);
+  }
+
+  toVaddr(off: number): number | undefined {
+    let k = this.lastOff;
+    const o = this.off[k] as number;
+    if (!(off >= o && off < o + (this.size[k] as number))) {
+      for (k = 0; k < this.off.length; k++)
+        if (off >= (this.off[k] as number) && off < (this.off[k] as number) + (this.size[k] as number)) break;
+      if (k === this.off.length) return undefined;
+      this.lastOff = k;
+    }
+    return off - (this.off[k] as number) + (this.vaddr[k] as number);
+  }
+
+  toOffset(vaddr: number): number | undefined {
+    let k = this.lastVaddr;
+    const v = this.vaddr[k] as number;
+    if (!(vaddr >= v && vaddr < v + (this.size[k] as number))) {
+      for (k = 0; k < this.vaddr.length; k++)
+        if (
+          vaddr >= (this.vaddr[k] as number) &&
+          vaddr < (this.vaddr[k] as number) + (this.size[k] as number)
+        )
+          break;
+      if (k === this.vaddr.length) return undefined;
+      this.lastVaddr = k;
+    }
+    return vaddr - (this.vaddr[k] as number) + (this.off[k] as number);
+  }
+}
+
+/**
+ * Opcode tables. MODRM_TAIL[op]: op takes a ModRM byte, which may name [rip + disp32]; the value
+ * is 1 + the bytes of immediate after the displacement (the target is relative to the end of the
+ * instruction). TWO_BYTE[op]: the same for 0F op (SSE moves and arithmetic, movzx/movsx, imul).
+ */
+const MODRM_TAIL = new Uint8Array(256);
+for (const op of [
+  0x01, 0x03, 0x09, 0x0b, 0x13, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x63, 0x84, 0x85, 0x87,
+  0x88, 0x89, 0x8a, 0x8b, 0x8d, 0xff,
+])
+  MODRM_TAIL[op] = 1;
+for (const op of [0x80, 0x83, 0xc6, 0xf6]) MODRM_TAIL[op] = 2;
+for (const op of [0x81, 0xc7]) MODRM_TAIL[op] = 5;
+const CANDIDATE = new Uint8Array(256);
+const TWO_BYTE = new Uint8Array(256);
+for (const op of [
+  0x10, 0x11, 0x12, 0x16, 0x28, 0x29, 0x2a, 0x2e, 0x2f, 0x38, 0x3a, 0x51, 0x54, 0x57, 0x58, 0x59, 0x5a, 0x5c,
+  0x5e, 0x64, 0x6f, 0x74, 0x75, 0x76, 0x7e, 0x7f, 0xaf, 0xb6, 0xb7, 0xbe, 0xbf, 0xd4, 0xd6, 0xdb, 0xeb, 0xef,
+  0xfe,
+])
+  TWO_BYTE[op] = 1;
+for (let op = 0; op < 256; op++)
+  CANDIDATE[op] = MODRM_TAIL[op] !== 0 || op === 0xe8 || op === 0xe9 || op === 0x0f ? 1 : 0;
+
+/** The rel32 fields found in a file: offsets ascending, and each one's bytes of immediate after it. */
+export interface Rel32Fields {
+  count: number;
+  at: Uint32Array;
+  tail: Uint8Array;
+}
+
+/**
+ * Every rel32 field in the executable segments of `loads`: call/jmp rel32 (E8, E9), jcc rel32
+ * (0F 8x) and [rip + disp32] operands. The scan resumes after each field found (whether or not it
+ * is real), so it finds the same fields whatever values the fields hold: the publisher's
+ * normalized copy and the base agree. One flat loop into arrays sized for the most fields a
+ * segment can hold (one per five bytes): it runs on every apply, mostly before the JIT warms up.
+ */
+export function scanRel32(b: Uint8Array, loads: readonly Load[]): Rel32Fields {
+  let cap = 0;
+  for (const l of loads) if (l.exec) cap += Math.ceil(l.size / 5);
+  const at = new Uint32Array(cap);
+  const tail = new Uint8Array(cap);
+  let n = 0;
+  for (const l of [...loads].filter((x) => x.exec).sort((x, y) => x.off - y.off)) {
+    const end = Math.min(b.length, l.off + l.size);
+    // Segments do not overlap in a well-formed file; in any other, stay ascending.
+    const start = n > 0 ? Math.max(l.off, (at[n - 1] as number) + 4) : l.off;
+    for (let i = start; i + 6 <= end; i++) {
+      const op = b[i] as number;
+      // Most bytes start nothing: one table read sends them on.
+      if (CANDIDATE[op] === 0) continue;
+      if (op === 0xe8 || op === 0xe9) {
+        at[n] = i + 1;
+        tail[n++] = 0;
+        i += 4;
+      } else if (op === 0x0f) {
+        const op2 = b[i + 1] as number;
+        if ((op2 & 0xf0) === 0x80) {
+          at[n] = i + 2;
+          tail[n++] = 0;
+          i += 5;
+        } else if (TWO_BYTE[op2] === 1 && i + 7 <= end && ((b[i + 2] as number) & 0xc7) === 0x05) {
+          at[n] = i + 3;
+          tail[n++] = 0;
+          i += 6;
+        }
+      } else {
+        const t = MODRM_TAIL[op] as number;
+        if (t !== 0 && i + 5 + t <= end && ((b[i + 1] as number) & 0xc7) === 0x05) {
+          at[n] = i + 2;
+          tail[n++] = t - 1;
+          i += 4 + t;
+        }
+      }
+    }
+  }
+  return { count: n, at, tail };
+}
+
+/** A copy of `b` with every field zeroed: what the publisher matches, so moved code still matches. */
+export function withFieldsZeroed(b: Uint8Array, f: Rel32Fields): Buffer {
+  const out = Buffer.from(b);
+  for (let k = 0; k < f.count; k++) out.fill(0, f.at[k] as number, (f.at[k] as number) + 4);
+  return out;
+}
+
+/** What a bsdiff-x86 patch carries besides bsdiff's blocks. */
+export interface RefTable {
+  /** The new file's PT_LOAD segments (a field's value is a distance between addresses). */
+  newLoads: Load[];
+  /** Old target offsets (ascending) the copy ranges carry wrongly, and where each goes instead. */
+  fixFrom: number[];
+  fixTo: number[];
+}
+
+const ROW_KEY = 2 ** 22;
+
+/** Copy ranges of the control block, ordered by where they start in the old file. */
+class CopyMap {
+  private readonly o: Float64Array;
+  private readonly n: Float64Array;
+  private readonly x: Float64Array;
+
+  constructor(c: Control) {
+    const oldAt = new Float64Array(c.rows);
+    const newAt = new Float64Array(c.rows);
+    // Sorted by (old start, row) through one numeric key per range: a typed array's own sort,
+    // several times faster than a comparator over 30,000 ranges. Keys stay below 2^53: the
+    // old offset (checked by the control's parse) times 2^22 rows at most.
+    const keys: number[] = [];
+    let op = 0;
+    let np = 0;
+    for (let k = 0; k < c.rows; k++) {
+      oldAt[k] = op;
+      newAt[k] = np;
+      if ((c.x[k] as number) > 0 && op >= 0 && op < 2 ** 30 && k < ROW_KEY) keys.push(op * ROW_KEY + k);
+      np += (c.x[k] as number) + (c.y[k] as number);
+      op += (c.x[k] as number) + (c.z[k] as number);
+    }
+    const sorted = Float64Array.from(keys).sort();
+    this.o = new Float64Array(sorted.length);
+    this.n = new Float64Array(sorted.length);
+    this.x = new Float64Array(sorted.length);
+    for (let j = 0; j < sorted.length; j++) {
+      const k = (sorted[j] as number) % ROW_KEY;
+      this.o[j] = oldAt[k] as number;
+      this.n[j] = newAt[k] as number;
+      this.x[j] = c.x[k] as number;
+    }
+  }
+
+  /** Where old offset t went: the latest-starting of the last four ranges starting at or before it that hold it. */
+  map(t: number): number | undefined {
+    let lo = 0;
+    let hi = this.o.length - 1;
+    let r = -1;
+    while (lo <= hi) {
+      const m = (lo + hi) >> 1;
+      if ((this.o[m] as number) <= t) {
+        r = m;
+        lo = m + 1;
+      } else hi = m - 1;
+    }
+    for (let j = r; j >= 0 && j > r - 4; j--) {
+      const o = this.o[j] as number;
+      if (t < o + (this.x[j] as number)) return (this.n[j] as number) + (t - o);
+    }
+    return undefined;
+  }
+}
+
+/** First index of `at` (ascending, `count` long) holding a value >= v. */
+function lowerBound(at: Uint32Array, count: number, v: number): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if ((at[m] as number) < v) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/** The predictor of one patch: the base's fields and loads, the copy ranges, the corrections. */
+export class RefPredictor {
+  readonly fields: Rel32Fields;
+  private readonly base: Uint8Array;
+  private readonly oldMap: AddressMap;
+  private readonly newMap: AddressMap;
+  private readonly copies: CopyMap;
+  private readonly fixes: Map<number, number>;
+
+  constructor(base: Uint8Array, c: Control, refs: RefTable, fields?: Rel32Fields) {
+    const oldLoads = elfLoads(base);
+    if (!oldLoads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
+    this.base = base;
+    this.fields = fields ?? scanRel32(base, oldLoads);
+    this.oldMap = new AddressMap(oldLoads);
+    this.newMap = new AddressMap(refs.newLoads);
+    this.copies = new CopyMap(c);
+    this.fixes = new Map(refs.fixFrom.map((t, k) => [t, refs.fixTo[k] as number]));
+  }
+
+  /** Where the field at old offset `f` (with `tail` bytes after it) points, as an old offset. */
+  target(f: number, tail: number): number | undefined {
+    const fv = this.oldMap.toVaddr(f);
+    if (fv === undefined) return undefined;
+    const rel =
+      (this.base[f] as number) |
+      ((this.base[f + 1] as number) << 8) |
+      ((this.base[f + 2] as number) << 16) |
+      ((this.base[f + 3] as number) << 24);
+    return this.oldMap.toOffset(fv + 4 + tail + rel);
+  }
+
+  /** Where old target offset `t` is in the new file: a correction, else the copy range holding it. */
+  carry(t: number): number | undefined {
+    return this.fixes.get(t) ?? this.copies.map(t);
+  }
+
+  /** The value field `f` (copied to new offset `nf`) should hold, or undefined to leave the copy. */
+  predict(f: number, tail: number, nf: number): number | undefined {
+    const t = this.target(f, tail);
+    const nt = t === undefined ? undefined : this.carry(t);
+    if (nt === undefined) return undefined;
+    const nfv = this.newMap.toVaddr(nf);
+    const ntv = this.newMap.toVaddr(nt);
+    if (nfv === undefined || ntv === undefined) return undefined;
+    const rel = ntv - (nfv + 4 + tail);
+    return rel >= -0x80000000 && rel <= 0x7fffffff ? rel : undefined;
+  }
+
+  /**
+   * Writes the predicted value of every field wholly inside base[oldpos, oldpos + len), copied to
+   * out[newpos, newpos + len): the bytes the diff is then added to.
+   */
+  apply(out: Uint8Array, oldpos: number, newpos: number, len: number): void {
+    const { at, tail, count } = this.fields;
+    for (let k = lowerBound(at, count, oldpos); k < count; k++) {
+      const f = at[k] as number;
+      if (f + 4 > oldpos + len) break;
+      const nf = newpos + (f - oldpos);
+      const v = this.predict(f, tail[k] as number, nf);
+      if (v === undefined) continue;
+      out[nf] = v & 0xff;
+      out[nf + 1] = (v >> 8) & 0xff;
+      out[nf + 2] = (v >> 16) & 0xff;
+      out[nf + 3] = (v >>> 24) & 0xff;
+    }
+  }
+}
+
+/** More corrections than this share of the base's size is not a patch a publisher made. */
+const FIX_BYTES_PER_ENTRY = 8;
+const LOAD_BYTES = 24;
+
+/** The refs frame: loads, then corrections as two int32 columns (old target deltas, shifts). */
+export function serializeRefTable(r: RefTable): Buffer {
+  const n = r.fixFrom.length;
+  const b = Buffer.alloc(8 + r.newLoads.length * LOAD_BYTES + n * FIX_BYTES_PER_ENTRY);
+  let p = 0;
+  b.writeUInt32LE(r.newLoads.length, p);
+  p += 4;
+  for (const l of r.newLoads) {
+    b.writeBigUInt64LE(BigInt(l.off), p);
+    b.writeBigUInt64LE(BigInt(l.vaddr), p + 8);
+    b.writeBigUInt64LE(BigInt(l.size), p + 16);
+    p += LOAD_BYTES;
+  }
+  b.writeUInt32LE(n, p);
+  p += 4;
+  let prev = 0;
+  for (let k = 0; k < n; k++) {
+    const t = r.fixFrom[k] as number;
+    b.writeInt32LE(t - prev, p + 4 * k);
+    b.writeInt32LE((r.fixTo[k] as number) - t, p + 4 * (n + k));
+    prev = t;
+  }
+  return b;
+}
+
+/** Parses a refs frame; every count, offset and address checked against the two files' sizes. */
+export function parseRefTable(b: Buffer, baseSize: number, newSize: number): RefTable {
+  const bad = (why: string) => new DchatError('E_MALFORMED', `bsdiff-x86 reference table: ${why}`);
+  if (b.length < 8) throw bad('too short');
+  let p = 0;
+  const nLoads = b.readUInt32LE(p);
+  p += 4;
+  if (nLoads === 0 || nLoads > MAX_LOADS || b.length < p + nLoads * LOAD_BYTES + 4)
+    throw bad('bad load count');
+  const newLoads: Load[] = [];
+  for (let k = 0; k < nLoads; k++) {
+    const [off, vaddr, size] = [0, 8, 16].map((d) => Number(b.readBigUInt64LE(p + d))) as [
+      number,
+      number,
+      number,
+    ];
+    if (!(off + size <= newSize && Number.isSafeInteger(vaddr + size)))
+      throw bad('a load lies outside the file');
+    newLoads.push({ off, vaddr, size });
+    p += LOAD_BYTES;
+  }
+  const n = b.readUInt32LE(p);
+  p += 4;
+  if (b.length !== p + n * FIX_BYTES_PER_ENTRY) throw bad('its length does not match its count');
+  const fixFrom: number[] = new Array(n);
+  const fixTo: number[] = new Array(n);
+  let t = 0;
+  for (let k = 0; k < n; k++) {
+    const dt = b.readInt32LE(p + 4 * k);
+    t += dt;
+    const to = t + b.readInt32LE(p + 4 * (n + k));
+    if ((k > 0 && dt <= 0) || t < 0 || t >= baseSize || to < 0 || to >= newSize)
+      throw bad('a correction is out of order or outside the files');
+    fixFrom[k] = t;
+    fixTo[k] = to;
+  }
+  return { newLoads, fixFrom, fixTo };
+}
+
+/**
+ * The publisher's corrections: for each old target, where the new file's fields (read at the
+ * places the copy ranges put the old fields) actually point, by majority; kept where that differs
+ * from what the ranges say and at least `minVotes` fields agree (one correction costs about as
+ * much as one field's difference bytes).
+ */
+export function voteFixes(
+  p: RefPredictor,
+  c: Control,
+  newBytes: Uint8Array,
+  newLoads: Load[],
+  minVotes = 2,
+): { fixFrom: number[]; fixTo: number[] } {
+  const votes = new Map<number, Map<number, number>>();
+  const newMap = new AddressMap(newLoads);
+  const { at, tail, count } = p.fields;
+  let op = 0;
+  let np = 0;
+  for (let k = 0; k < c.rows; k++) {
+    const x = c.x[k] as number;
+    for (let j = lowerBound(at, count, op); j < count && (at[j] as number) + 4 <= op + x; j++) {
+      const f = at[j] as number;
+      const t = p.target(f, tail[j] as number);
+      const nf = np + (f - op);
+      const nfv = newMap.toVaddr(nf);
+      if (t === undefined || nfv === undefined || nf + 4 > newBytes.length) continue;
+      const rel =
+        (newBytes[nf] as number) |
+        ((newBytes[nf + 1] as number) << 8) |
+        ((newBytes[nf + 2] as number) << 16) |
+        ((newBytes[nf + 3] as number) << 24);
+      const nt = newMap.toOffset(nfv + 4 + (tail[j] as number) + rel);
+      if (nt === undefined) continue;
+      const m = votes.get(t) ?? new Map<number, number>();
+      votes.set(t, m);
+      m.set(nt, (m.get(nt) ?? 0) + 1);
+    }
+    np += x + (c.y[k] as number);
+    op += x + (c.z[k] as number);
+  }
+  const fixes: [number, number][] = [];
+  for (const [t, m] of votes) {
+    let best = -1;
+    let bestVotes = 0;
+    for (const [nt, v] of m) if (v > bestVotes || (v === bestVotes && nt < best)) [best, bestVotes] = [nt, v];
+    if (bestVotes >= minVotes && best !== p.carry(t)) fixes.push([t, best]);
+  }
+  fixes.sort((a, b) => a[0] - b[0]);
+  return { fixFrom: fixes.map((f) => f[0]), fixTo: fixes.map((f) => f[1]) };
+}
