@@ -48,6 +48,8 @@ function timed(cmd: string, args: string[], dir: string): Timed {
 }
 
 const size = (f: string) => statSync(f).size;
+/** A ratio to a reference; GNU time counts in 10 ms steps, so a reference can read 0. */
+const times = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}x` : 'n/a (reference under 10 ms)');
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 export async function benchDelta(argv: string[]): Promise<boolean> {
@@ -152,7 +154,7 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
         `  make ${row.make_s.toFixed(1)} s wall, ${row.make_cpu_s.toFixed(1)} s CPU, peak ${row.make_peak_mib.toFixed(0)} MiB with bsdiff's (CPU ${(row.make_cpu_s / (row.bsdiff_cpu_s + row.zstd_pf_cpu_s)).toFixed(2)}x plain bsdiff + plain zstd --patch-from: ${row.bsdiff_cpu_s.toFixed(1)} s + ${row.zstd_pf_cpu_s.toFixed(1)} s)`,
       );
       console.log(
-        `  apply ${row.apply_cpu_mbps.toFixed(0)} MB/s of output per CPU second (${row.apply_mbps.toFixed(0)} MB/s wall), peak ${row.apply_peak_mib.toFixed(0)} MiB; CPU ${row.apply_cpu_vs_bspatch.toFixed(2)}x bspatch, ${row.apply_cpu_vs_zstd.toFixed(2)}x zstd -d --patch-from (wall ${row.apply_vs_bspatch.toFixed(2)}x, ${row.apply_vs_zstd.toFixed(2)}x)`,
+        `  apply ${row.apply_cpu_mbps.toFixed(0)} MB/s of output per CPU second (${row.apply_mbps.toFixed(0)} MB/s wall), peak ${row.apply_peak_mib.toFixed(0)} MiB; CPU ${times(row.apply_cpu_vs_bspatch)} bspatch, ${times(row.apply_cpu_vs_zstd)} zstd -d --patch-from (wall ${times(row.apply_vs_bspatch)}, ${times(row.apply_vs_zstd)})`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
