@@ -280,7 +280,9 @@ export class RefPredictor {
   private readonly oldMap: AddressMap;
   private readonly newMap: AddressMap;
   private readonly copies: CopyMap;
-  private readonly fixes: Map<number, number>;
+  /** The corrections, by old target ascending (parseRefTable checks the order). */
+  private readonly fixFrom: Float64Array;
+  private readonly fixTo: Float64Array;
 
   constructor(base: Uint8Array, c: Control, refs: RefTable, fields?: Rel32Fields) {
     const oldLoads = elfLoads(base);
@@ -290,7 +292,11 @@ export class RefPredictor {
     this.oldMap = new AddressMap(oldLoads);
     this.newMap = new AddressMap(refs.newLoads);
     this.copies = new CopyMap(c);
-    this.fixes = new Map(refs.fixFrom.map((t, k) => [t, refs.fixTo[k] as number]));
+    // No more corrections than the base has fields: each corrects a target some field points at.
+    if (refs.fixFrom.length > this.fields.count)
+      throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
+    this.fixFrom = Float64Array.from(refs.fixFrom);
+    this.fixTo = Float64Array.from(refs.fixTo);
   }
 
   /** Where the field at old offset `f` (with `tail` bytes after it) points, as an old offset. */
@@ -307,7 +313,16 @@ export class RefPredictor {
 
   /** Where old target offset `t` is in the new file: a correction, else the copy range holding it. */
   carry(t: number): number | undefined {
-    return this.fixes.get(t) ?? this.copies.map(t);
+    let lo = 0;
+    let hi = this.fixFrom.length - 1;
+    while (lo <= hi) {
+      const m = (lo + hi) >> 1;
+      const v = this.fixFrom[m] as number;
+      if (v === t) return this.fixTo[m] as number;
+      if (v < t) lo = m + 1;
+      else hi = m - 1;
+    }
+    return this.copies.map(t);
   }
 
   /** The value field `f` (copied to new offset `nf`) should hold, or undefined to leave the copy. */

@@ -109,6 +109,22 @@ test('the predictor carries a field to where its target went', () => {
   const c = parseControl(ctrlRows([[OLD.bytes.length, 0, 0]]), false);
   const p = new RefPredictor(OLD.bytes, c, { newLoads: elfLoads(OLD.bytes) ?? [], fixFrom: [], fixTo: [] });
   for (const f of OLD.fields.slice(0, 50)) assert.equal(p.predict(f, 0, f), OLD.bytes.readInt32LE(f));
+  // A correction moves every field aimed at its target; more corrections than fields: refused.
+  const target = p.target(OLD.fields[0] as number, 0) as number;
+  const moved = new RefPredictor(OLD.bytes, c, {
+    newLoads: elfLoads(OLD.bytes) ?? [],
+    fixFrom: [target],
+    fixTo: [target + 16],
+  });
+  assert.equal(
+    moved.predict(OLD.fields[0] as number, 0, OLD.fields[0] as number),
+    OLD.bytes.readInt32LE(OLD.fields[0] as number) + 16,
+  );
+  const many = Array.from({ length: OLD.fields.length + 1 }, (_, k) => k);
+  assert.throws(
+    () => new RefPredictor(OLD.bytes, c, { newLoads: elfLoads(OLD.bytes) ?? [], fixFrom: many, fixTo: many }),
+    (e: unknown) => e instanceof DchatError && e.code === 'E_MALFORMED',
+  );
 });
 
 function ctrlRows(rows: [number, number, number][]): Buffer {
