@@ -171,18 +171,19 @@ export interface BsdiffHeader {
   newSize: number;
 }
 
-const HEADER_BYTES: Record<string, number> = {
-  [BSDIFF40_MAGIC]: BSDIFF_HEADER_BYTES,
-  [BSDIFF_ZSTD_MAGIC]: BSDIFF_HEADER_BYTES,
-  [BSDIFF_BEST_MAGIC]: BSDIFF_BEST_HEADER_BYTES,
-  [BSDIFF_X86_MAGIC]: BSDIFF_X86_HEADER_BYTES,
-};
+/** A Map, not an object: a file starting with `toString` must not find Object.prototype's. */
+const HEADER_BYTES = new Map<string, number>([
+  [BSDIFF40_MAGIC, BSDIFF_HEADER_BYTES],
+  [BSDIFF_ZSTD_MAGIC, BSDIFF_HEADER_BYTES],
+  [BSDIFF_BEST_MAGIC, BSDIFF_BEST_HEADER_BYTES],
+  [BSDIFF_X86_MAGIC, BSDIFF_X86_HEADER_BYTES],
+]);
 
 /** Parses a BSDIFF40, DCBSDZ01, DCBSDB01 or DCBSDX01 header; lengths must be non-negative and fit `total`. */
 export function parseBsdiffHeader(b: Uint8Array, total: number): BsdiffHeader | undefined {
   if (b.length < BSDIFF_HEADER_BYTES) return undefined;
   const magic = String.fromCharCode(...b.subarray(0, 8));
-  const head = HEADER_BYTES[magic];
+  const head = HEADER_BYTES.get(magic);
   if (head === undefined || b.length < head) return undefined;
   const ctrlBytes = readOffset(b, 8);
   const diffBytes = readOffset(b, 16);

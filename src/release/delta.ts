@@ -11,7 +11,7 @@
  *   bsdiff-x86       for two x86-64 ELF files, in place of bsdiff-best: bsdiff run on copies
  *                    with every rel32 field zeroed (code that only moved matches whole), the
  *                    fields then predicted from the base (download/x86-refs.ts) and the diff
- *                    taken against that prediction; 25-40% smaller than bsdiff-best on the
+ *                    taken against that prediction; 23-32% smaller than bsdiff-best on the
  *                    corpus of `npm run bench -- delta`.
  * A patch is kept only when clearly smaller than the compressed full file (at most PATCH_SHARE of
  * it); the compressed full file only when clearly smaller than the package. Every kept encoding is

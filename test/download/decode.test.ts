@@ -18,6 +18,7 @@ import {
   BSDIFF_HEADER_BYTES,
   BSDIFF_ZSTD_MAGIC,
   ctrlToColumns,
+  parseBsdiffHeader,
   readOffset,
   writeOffset,
 } from '../../src/model/encoded.ts';
@@ -70,6 +71,27 @@ test('offsets: bsdiff sign-magnitude encoding round-trips', () => {
       assert.equal(readOffset(b, 0), n === 0 ? 0 : n);
     }),
   );
+});
+
+test('headers: only the four magics parse, whatever names an object inherits', () => {
+  for (const magic of ['toString', 'valueOf_', '__proto_', 'BSDIFF41']) {
+    const b = Buffer.alloc(64);
+    b.write(magic, 0, 'latin1');
+    assert.equal(parseBsdiffHeader(b, 64), undefined, magic);
+  }
+  const x86 = Buffer.alloc(64);
+  x86.write('DCBSDX01', 0, 'latin1');
+  writeOffset(4, x86, 40);
+  assert.deepEqual(parseBsdiffHeader(x86, 64), {
+    magic: 'DCBSDX01',
+    headerBytes: 48,
+    ctrlBytes: 0,
+    diffBytes: 0,
+    extraBytes: 4,
+    newSize: 0,
+  });
+  // The extra frame must fit the file too.
+  assert.equal(parseBsdiffHeader(x86, 51), undefined);
 });
 
 describe('zstd and zstd-patch-from', () => {
