@@ -231,8 +231,8 @@ class CopyMap {
     const oldAt = new Float64Array(c.rows);
     const newAt = new Float64Array(c.rows);
     // Sorted by (old start, row) through one numeric key per range: a typed array's own sort,
-    // several times faster than a comparator over 30,000 ranges. Keys stay below 2^53: the
-    // old offset (checked by the control's parse) times 2^22 rows at most.
+    // several times faster than a comparator over 30,000 ranges. Keys stay below 2^52: ranges
+    // starting past 2^30 or after row 2^22 carry nothing (no real patch has them).
     const keys: number[] = [];
     let op = 0;
     let np = 0;
