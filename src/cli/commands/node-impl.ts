@@ -238,6 +238,8 @@ export async function start(o: StartFlags, env: CommandEnv): Promise<number> {
       addresses: st.addresses,
       role: o.role,
       pid: process.pid,
+      // Whether this process runs the minified bundle (scripts/bundle-node.ts, cli/dchat.ts).
+      bundled: (globalThis as { __dchatBundled?: boolean }).__dchatBundled === true,
       ...(obs.metricsUrl ? { metrics_url: obs.metricsUrl } : {}),
       ...(obs.dashboardUrl ? { dashboard_url: obs.dashboardUrl } : {}),
     });
