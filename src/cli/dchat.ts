@@ -20,6 +20,9 @@ function pair(argv: readonly string[], a: string, b: string): boolean {
   return at >= 0 && argv[at + 1] === b;
 }
 
+/** Where `npm run build` writes the bundle, beside this file's directory in dist/. */
+const BUNDLE = new URL('../bundle/dchat.js', import.meta.url);
+
 if (checkNode('dchat')) {
   const args = process.argv.slice(2);
   // Freed memory goes back to the system (activation/malloc-tuning.ts, a file without imports):
@@ -34,10 +37,20 @@ if (checkNode('dchat')) {
   // node keeps the source of every module it loaded, and the bundle's is about half (7-8 MB
   // less resident). Nothing else has loaded yet; the bundle runs this file again, as itself.
   const bundled = (globalThis as { __dchatBundled?: boolean }).__dchatBundled === true;
-  const bundle = new URL('../bundle/dchat.js', import.meta.url);
-  const { existsSync } = await import('node:fs');
-  if (!bundled && pair(args, 'node', 'start') && existsSync(bundle)) await import(bundle.href);
+  if (!bundled && pair(args, 'node', 'start') && (await bundleIsCurrent())) await import(BUNDLE.href);
   else await runCli(args);
+}
+
+/**
+ * The bundle exists and is not older than this file: a dist/ rebuilt by tsc alone (a
+ * developer's edit) runs as built, not through the bundle of an earlier build. npm packs both
+ * with the same time.
+ */
+async function bundleIsCurrent(): Promise<boolean> {
+  const { statSync } = await import('node:fs');
+  const bundle = statSync(BUNDLE, { throwIfNoEntry: false });
+  const self = statSync(new URL(import.meta.url), { throwIfNoEntry: false });
+  return bundle !== undefined && self !== undefined && bundle.mtimeMs >= self.mtimeMs;
 }
 
 async function runCli(args: string[]): Promise<void> {
