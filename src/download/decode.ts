@@ -39,7 +39,7 @@ import {
   windowLog,
 } from '../model/encoded.ts';
 import { applyInMemory, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
-import { MAX_LOADS, parseRefTable, RefPredictor } from './x86-refs.ts';
+import { maxRefTableBytes, parseRefTable, RefPredictor } from './x86-refs.ts';
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
@@ -215,9 +215,8 @@ async function bspatch(i: DecodeInput): Promise<void> {
         old.readFile(),
         h.extraBytes === undefined
           ? undefined
-          : // No more corrections than the base has fields (each at least five bytes apart).
-            block(codecs[3] as BlockCodec, extraEnd, total).then((b) =>
-              b.length > 8 + MAX_LOADS * 24 + 8 * Math.ceil(baseSize / 5)
+          : block(codecs[3] as BlockCodec, extraEnd, total).then((b) =>
+              b.length > maxRefTableBytes(baseSize)
                 ? Promise.reject(new DchatError('E_MALFORMED', 'bsdiff-x86 reference table is too large'))
                 : b,
             ),

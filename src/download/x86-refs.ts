@@ -63,50 +63,43 @@ export function elfLoads(b: Uint8Array): Load[] | undefined {
 }
 
 /**
- * File offset <-> address through a file's loads, the segment of the last answer tried first
- * (nearly every lookup of a patch lands in the code segment): three lookups per field, on every
- * apply.
+ * One direction of a file's loads (file offset -> address, or back): the segment of the last
+ * answer is tried first (nearly every lookup of a patch lands in the code segment): three lookups
+ * per field, on every apply.
  */
-class AddressMap {
-  private readonly off: Float64Array;
-  private readonly vaddr: Float64Array;
+class SegmentMap {
+  private readonly from: Float64Array;
+  private readonly to: Float64Array;
   private readonly size: Float64Array;
-  private lastOff = 0;
-  private lastVaddr = 0;
+  private last = 0;
 
-  constructor(loads: readonly Load[]) {
-    this.off = Float64Array.from(loads, (l) => l.off);
-    this.vaddr = Float64Array.from(loads, (l) => l.vaddr);
+  constructor(loads: readonly Load[], from: 'off' | 'vaddr') {
+    const to = from === 'off' ? 'vaddr' : 'off';
+    this.from = Float64Array.from(loads, (l) => l[from]);
+    this.to = Float64Array.from(loads, (l) => l[to]);
     this.size = Float64Array.from(loads, (l) => l.size);
   }
 
-  toVaddr(off: number): number | undefined {
-    let k = this.lastOff;
-    const o = this.off[k] as number;
-    if (!(off >= o && off < o + (this.size[k] as number))) {
-      for (k = 0; k < this.off.length; k++)
-        if (off >= (this.off[k] as number) && off < (this.off[k] as number) + (this.size[k] as number)) break;
-      if (k === this.off.length) return undefined;
-      this.lastOff = k;
+  map(x: number): number | undefined {
+    let k = this.last;
+    if (!(x >= (this.from[k] as number) && x < (this.from[k] as number) + (this.size[k] as number))) {
+      for (k = 0; k < this.from.length; k++)
+        if (x >= (this.from[k] as number) && x < (this.from[k] as number) + (this.size[k] as number)) break;
+      if (k === this.from.length) return undefined;
+      this.last = k;
     }
-    return off - (this.off[k] as number) + (this.vaddr[k] as number);
+    return x - (this.from[k] as number) + (this.to[k] as number);
   }
+}
 
-  toOffset(vaddr: number): number | undefined {
-    let k = this.lastVaddr;
-    const v = this.vaddr[k] as number;
-    if (!(vaddr >= v && vaddr < v + (this.size[k] as number))) {
-      for (k = 0; k < this.vaddr.length; k++)
-        if (
-          vaddr >= (this.vaddr[k] as number) &&
-          vaddr < (this.vaddr[k] as number) + (this.size[k] as number)
-        )
-          break;
-      if (k === this.vaddr.length) return undefined;
-      this.lastVaddr = k;
-    }
-    return vaddr - (this.vaddr[k] as number) + (this.off[k] as number);
-  }
+/** The signed little-endian 32-bit value at `at`. */
+function int32At(b: Uint8Array, at: number): number {
+  return (
+    (b[at] as number) |
+    ((b[at + 1] as number) << 8) |
+    ((b[at + 2] as number) << 16) |
+    ((b[at + 3] as number) << 24)
+  );
 }
 
 /**
@@ -291,8 +284,10 @@ function lowerBound(at: Uint32Array, count: number, v: number): number {
 export class RefPredictor {
   readonly fields: Rel32Fields;
   private readonly base: Uint8Array;
-  private readonly oldMap: AddressMap;
-  private readonly newMap: AddressMap;
+  /** Old file offset -> address, address -> old file offset, new file offset -> address. */
+  private readonly oldVaddr: SegmentMap;
+  private readonly oldOffset: SegmentMap;
+  private readonly newVaddr: SegmentMap;
   private readonly copies: CopyMap;
   /** The corrections, by old target ascending (parseRefTable checks the order). */
   private readonly fixFrom: Float64Array;
@@ -303,8 +298,9 @@ export class RefPredictor {
     if (!oldLoads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
     this.base = base;
     this.fields = fields ?? scanRel32(base, oldLoads);
-    this.oldMap = new AddressMap(oldLoads);
-    this.newMap = new AddressMap(refs.newLoads);
+    this.oldVaddr = new SegmentMap(oldLoads, 'off');
+    this.oldOffset = new SegmentMap(oldLoads, 'vaddr');
+    this.newVaddr = new SegmentMap(refs.newLoads, 'off');
     this.copies = new CopyMap(c);
     // No more corrections than the base has fields: each corrects a target some field points at.
     if (refs.fixFrom.length > this.fields.count)
@@ -315,14 +311,9 @@ export class RefPredictor {
 
   /** Where the field at old offset `f` (with `tail` bytes after it) points, as an old offset. */
   target(f: number, tail: number): number | undefined {
-    const fv = this.oldMap.toVaddr(f);
+    const fv = this.oldVaddr.map(f);
     if (fv === undefined) return undefined;
-    const rel =
-      (this.base[f] as number) |
-      ((this.base[f + 1] as number) << 8) |
-      ((this.base[f + 2] as number) << 16) |
-      ((this.base[f + 3] as number) << 24);
-    return this.oldMap.toOffset(fv + 4 + tail + rel);
+    return this.oldOffset.map(fv + 4 + tail + int32At(this.base, f));
   }
 
   /** Where old target offset `t` is in the new file: a correction, else the copy range holding it. */
@@ -344,8 +335,8 @@ export class RefPredictor {
     const t = this.target(f, tail);
     const nt = t === undefined ? undefined : this.carry(t);
     if (nt === undefined) return undefined;
-    const nfv = this.newMap.toVaddr(nf);
-    const ntv = this.newMap.toVaddr(nt);
+    const nfv = this.newVaddr.map(nf);
+    const ntv = this.newVaddr.map(nt);
     if (nfv === undefined || ntv === undefined) return undefined;
     const rel = ntv - (nfv + 4 + tail);
     return rel >= -0x80000000 && rel <= 0x7fffffff ? rel : undefined;
@@ -371,9 +362,17 @@ export class RefPredictor {
   }
 }
 
-/** More corrections than this share of the base's size is not a patch a publisher made. */
+/** Bytes of one correction (two int32) and of one load (three uint64) in the table. */
 const FIX_BYTES_PER_ENTRY = 8;
 const LOAD_BYTES = 24;
+
+/**
+ * The largest table a base of `baseSize` bytes can have: every load, and no more corrections than
+ * the base has fields (at least five bytes apart). A frame decoding to more is refused unread.
+ */
+export function maxRefTableBytes(baseSize: number): number {
+  return 8 + MAX_LOADS * LOAD_BYTES + FIX_BYTES_PER_ENTRY * Math.ceil(baseSize / 5);
+}
 
 /** The refs frame: loads, then corrections as two int32 columns (old target deltas, shifts). */
 export function serializeRefTable(r: RefTable): Buffer {
@@ -453,7 +452,8 @@ export function voteFixes(
   minVotes = 2,
 ): { fixFrom: number[]; fixTo: number[] } {
   const votes = new Map<number, Map<number, number>>();
-  const newMap = new AddressMap(newLoads);
+  const newVaddr = new SegmentMap(newLoads, 'off');
+  const newOffset = new SegmentMap(newLoads, 'vaddr');
   const { at, tail, count } = p.fields;
   let op = 0;
   let np = 0;
@@ -463,14 +463,9 @@ export function voteFixes(
       const f = at[j] as number;
       const t = p.target(f, tail[j] as number);
       const nf = np + (f - op);
-      const nfv = newMap.toVaddr(nf);
+      const nfv = newVaddr.map(nf);
       if (t === undefined || nfv === undefined || nf + 4 > newBytes.length) continue;
-      const rel =
-        (newBytes[nf] as number) |
-        ((newBytes[nf + 1] as number) << 8) |
-        ((newBytes[nf + 2] as number) << 16) |
-        ((newBytes[nf + 3] as number) << 24);
-      const nt = newMap.toOffset(nfv + 4 + (tail[j] as number) + rel);
+      const nt = newOffset.map(nfv + 4 + (tail[j] as number) + int32At(newBytes, nf));
       if (nt === undefined) continue;
       const m = votes.get(t) ?? new Map<number, number>();
       votes.set(t, m);

@@ -22,7 +22,7 @@ import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { brotliCompress, constants, zstdCompress } from 'node:zlib';
 import { sha256Hex } from '../crypto/hash.ts';
-import { applyInMemory, parseControl } from '../download/bsdiff-apply.ts';
+import { applyInMemory, blockSizes, parseControl } from '../download/bsdiff-apply.ts';
 import { decodeToFile } from '../download/decode.ts';
 import {
   elfLoads,
@@ -162,12 +162,17 @@ export function runTool(cmd: string, args: string[], input?: Buffer, maxOut = 0)
   });
 }
 
-/** The three blocks of a bsdiff (the Debian tool) patch from `oldPath` to `newPath`, unpacked. */
+/**
+ * The blocks of a bsdiff (the Debian tool) patch from `oldPath` to `newPath`, unpacked: all three,
+ * or (`ctrlOnly`, for bsdiff-x86, which takes its diff and extra from the files themselves) the
+ * control block alone, not spending bzip2 on the others.
+ */
 export async function bsdiffBlocks(
   oldPath: string,
   newPath: string,
   tmp: string,
   newSize: number,
+  ctrlOnly = false,
 ): Promise<{ ctrl: Buffer; diff: Buffer; extra: Buffer }> {
   const raw = join(tmp, `bsdiff-${process.pid}-${Math.random().toString(36).slice(2)}.out`);
   await runTool('bsdiff', [oldPath, newPath, raw]);
@@ -179,10 +184,11 @@ export async function bsdiffBlocks(
   const diffStart = BSDIFF_HEADER_BYTES + h.ctrlBytes;
   const extraStart = diffStart + h.diffBytes;
   const bunzip = (b: Buffer) => runTool('bzip2', ['-dc'], b, 4 * newSize + 1024 * 1024);
+  const none = Promise.resolve(Buffer.alloc(0));
   const [ctrl, diff, extra] = await Promise.all([
     bunzip(p.subarray(BSDIFF_HEADER_BYTES, diffStart)),
-    bunzip(p.subarray(diffStart, extraStart)),
-    bunzip(p.subarray(extraStart)),
+    ctrlOnly ? none : bunzip(p.subarray(diffStart, extraStart)),
+    ctrlOnly ? none : bunzip(p.subarray(extraStart)),
   ]);
   return { ctrl, diff, extra };
 }
@@ -305,7 +311,7 @@ export async function bsdiffX86(
       writeFile(oldZ, withFieldsZeroed(base, fields)),
       writeFile(newZ, withFieldsZeroed(next, scanRel32(next, newLoads))),
     ]);
-    ({ ctrl } = await bsdiffBlocks(oldZ, newZ, tmp, newSize));
+    ({ ctrl } = await bsdiffBlocks(oldZ, newZ, tmp, newSize, true));
   } finally {
     await Promise.all([rm(oldZ, { force: true }), rm(newZ, { force: true })]);
   }
@@ -315,12 +321,9 @@ export async function bsdiffX86(
   const refs = { newLoads, ...voteFixes(plain, c, next, newLoads) };
   // The prediction is the decoder's own (applyInMemory with a zero diff), so both sides agree;
   // diff and extra are then taken from the real new file.
-  let diffBytes = 0;
-  let extraBytes = 0;
-  for (let k = 0; k < c.rows; k++) {
-    diffBytes += c.x[k] as number;
-    extraBytes += c.y[k] as number;
-  }
+  const { diff: diffBytes, extra: extraBytes } = blockSizes(c, newSize);
+  if (diffBytes === undefined || extraBytes === undefined)
+    throw new DchatError('E_INTERNAL', 'bsdiff wrote a control block past the new file');
   const extra = Buffer.alloc(extraBytes);
   for (let k = 0, np = 0, ep = 0; k < c.rows; k++) {
     const [x, y] = [c.x[k] as number, c.y[k] as number];
