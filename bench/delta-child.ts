@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeToFile } from '../src/download/decode.ts';
 import type { Encoding } from '../src/model/encoded.ts';
-import { bsdiffBest, bsdiffX86, isX86Pair, zstdPatchFrom } from '../src/release/delta.ts';
+import { bsdiffFor, zstdPatchFrom } from '../src/release/delta.ts';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'make') {
@@ -20,8 +20,7 @@ if (cmd === 'make') {
     const newBytes = readFileSync(newPath);
     // As bestPatch does: zstd and the bsdiff kind for the pair (bsdiff-x86 for two x86-64 ELF
     // files) at once, the smaller kept.
-    const bsdiffKind: Encoding = isX86Pair(readFileSync(oldPath), newBytes) ? 'bsdiff-x86' : 'bsdiff-best';
-    const bsdiffMake = bsdiffKind === 'bsdiff-x86' ? bsdiffX86 : bsdiffBest;
+    const { kind: bsdiffKind, make: bsdiffMake } = await bsdiffFor(oldPath, newBytes);
     let t1 = 0;
     let t2 = 0;
     const [zpf, bsdz] = await Promise.all([

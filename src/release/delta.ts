@@ -288,6 +288,16 @@ export function isX86Pair(oldHead: Uint8Array, newHead: Uint8Array): boolean {
   return isX86Elf(oldHead) && isX86Elf(newHead);
 }
 
+/** The bsdiff form made for a pair (from the old file's path and the new file's bytes), and its maker. */
+export async function bsdiffFor(
+  oldPath: string,
+  newBytes: Uint8Array,
+): Promise<{ kind: Encoding; make: typeof bsdiffBest }> {
+  return isX86Pair(await fileHead(oldPath), newBytes)
+    ? { kind: 'bsdiff-x86', make: bsdiffX86 }
+    : { kind: 'bsdiff-best', make: bsdiffBest };
+}
+
 /** bsdiff from `oldPath` to `newPath` as bsdiff-x86 (model/encoded.ts BSDIFF_X86_MAGIC). */
 export async function bsdiffX86(
   oldPath: string,
@@ -428,8 +438,7 @@ export async function bestPatch(c: EncodeContext, oldPath: string, tag: string):
   };
   // Both at once (zstd in libuv's pool, bsdiff its own process): on two cores the wall time is
   // the slower one's, and peak memory their sum (about 1 GiB for a 34 MB binary).
-  const bsdiffKind = isX86Pair(await fileHead(oldPath), c.newBytes) ? 'bsdiff-x86' : 'bsdiff-best';
-  const bsdiffMake = bsdiffKind === 'bsdiff-x86' ? bsdiffX86 : bsdiffBest;
+  const { kind: bsdiffKind, make: bsdiffMake } = await bsdiffFor(oldPath, c.newBytes);
   await Promise.all([
     attempt('zstd-patch-from', () => zstdPatchFrom(oldPath, c.newPath, c.tmp)),
     Math.max(oldSize, c.newBytes.length) <= BSDIFF_MAX_BYTES
