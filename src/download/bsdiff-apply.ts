@@ -2,9 +2,11 @@
  * bsdiff's apply step over whole buffers (pure: no I/O): the control triples parsed once into
  * typed arrays, each checked before use, and the new file built from the base, the diff block and
  * the extra block. decode.ts reads and decompresses the blocks and writes the result; a result too
- * large for memory goes through its streaming path, which uses `triple` too.
+ * large for memory goes through its streaming path, which uses `triple` too. The in-memory apply
+ * runs in WebAssembly (./wasm-kernels.ts).
  */
 import { DchatError } from '../errors.ts';
+import { Kernels } from './wasm-kernels.ts';
 
 /** bsdiff's control triples as numbers (NaN for an offset past 2^53: malformed, caught by `triple`). */
 export interface Control {
@@ -66,82 +68,60 @@ export function blockSizes(c: Control, newSize: number): { diff?: number; extra?
   return diff + extra <= newSize ? { diff, extra } : {};
 }
 
-/** Writes predicted bytes over the base's copy before the diff is added (bsdiff-x86: ./x86-refs.ts). */
-export interface CopyPredictor {
-  apply(out: Uint8Array, oldpos: number, newpos: number, len: number): void;
+/**
+ * A base already put into a kernel instance with bsdiff-x86's predictor set up there
+ * (x86-refs.ts RefPredictor): the apply runs in that instance and predicts the base's fields.
+ */
+export interface PredictingBase {
+  readonly kernels: Kernels;
+  readonly basePtr: number;
 }
 
-/** The whole result in one buffer (bytes outside the base count as zero, as in bspatch). */
-export function applyInMemory(
-  c: Control,
-  diff: Buffer,
-  extra: Buffer,
-  base: Buffer,
-  newSize: number,
-  predictor?: CopyPredictor,
-): Buffer {
-  const result = Buffer.allocUnsafe(newSize);
-  // One view of the diff block's words for every triple (made per call it cost more than the adds).
-  const words = new Uint32Array(diff.buffer, 0, diff.buffer.byteLength >> 2);
-  const out = new DataView(result.buffer, result.byteOffset, result.byteLength);
-  let oldpos = 0;
-  let newpos = 0;
-  let dpos = 0;
-  let epos = 0;
-  for (let k = 0; newpos < newSize; k++) {
-    const [x, y, z] = triple(c, k, newpos, newSize);
-    if (x > diff.length - dpos || y > extra.length - epos)
-      throw new DchatError('E_MALFORMED', 'bsdiff data block ends early');
-    // result = diff + base over [0, x): the base part copied, then the diff added where it is
-    // not zero (most of it is: that is what makes bsdiff patches compress).
-    const from = Math.min(x, Math.max(0, -oldpos));
-    const to = Math.max(from, Math.min(x, base.length - oldpos));
-    if (from > 0) copy(diff, dpos, result, newpos, from);
-    if (to < x) copy(diff, dpos + to, result, newpos + to, x - to);
-    copy(base, oldpos + from, result, newpos + from, to - from);
-    if (predictor && to > from) predictor.apply(result, oldpos + from, newpos + from, to - from);
-    addNonZero(result, out, newpos + from, diff, words, dpos + from, to - from);
-    copy(extra, epos, result, newpos + x, y);
-    dpos += x;
-    epos += y;
-    newpos += x + y;
-    oldpos += x + z;
-  }
-  return result;
-}
-
-/** Buffer.copy costs about as much as 64 bytes copied one by one: short runs are copied by hand. */
-function copy(src: Buffer, from: number, dst: Buffer, at: number, len: number): void {
-  if (len > 64) src.copy(dst, at, from, from + len);
-  else for (let j = 0; j < len; j++) dst[at + j] = src[from + j] as number;
-}
+/** What the apply kernel's negative results mean. */
+const APPLY_ERRORS: Record<number, string> = {
+  [-1]: 'bsdiff control block ends early',
+  [-2]: 'bsdiff control block is out of bounds',
+  [-3]: 'bsdiff data block ends early',
+};
 
 /**
- * dst[at..at+len) += src[from..from+len) bytewise, skipping the zero words of src (`words`:
- * src.buffer, little-endian like `dv`, a view of dst). A non-zero word is added as four lanes at
- * once (SWAR: the low seven bits of each byte added, the top bits by xor, so no carry crosses a
- * byte), dst read and written through the DataView at any alignment.
+ * The whole result in one buffer (bytes outside the base count as zero, as in bspatch), built by
+ * the apply kernel (./bspatch-kernels.wat): it runs compiled from its first triple, where the
+ * same loop in JavaScript ran mostly cold. The result is a view of the kernel instance's memory.
  */
-function addNonZero(
-  dst: Buffer,
-  dv: DataView,
-  at: number,
-  src: Buffer,
-  words: Uint32Array,
-  from: number,
-  len: number,
-): void {
-  // Flat loops, no closures: this runs once per control triple, mostly before the JIT warms up.
-  const abs = src.byteOffset + from;
-  let j = 0;
-  for (; j < len && ((abs + j) & 3) !== 0; j++)
-    dst[at + j] = ((dst[at + j] as number) + (src[from + j] as number)) & 0xff;
-  const end4 = len - 3;
-  for (; j < end4; j += 4) {
-    const s = words[(abs + j) >> 2] as number;
-    if (s === 0) continue;
-    const d = dv.getUint32(at + j, true);
-    dv.setUint32(at + j, (((d & 0x7f7f7f7f) + (s & 0x7f7f7f7f)) ^ ((d ^ s) & 0x80808080)) >>> 0, true);
-  }
-  for (; j < len; j++) dst[at + j] = ((dst[at + j] as number) + (src[from + j] as number)) & 0xff;
+export function applyInMemory(
+  c: Control,
+  diff: Uint8Array,
+  extra: Uint8Array,
+  base: Uint8Array,
+  newSize: number,
+  predictor?: PredictingBase,
+): Buffer {
+  const k = predictor?.kernels ?? new Kernels();
+  const basePtr = predictor ? predictor.basePtr : k.put(base);
+  const [cx, cy, cz, d, e] = [c.x, c.y, c.z, diff, extra].map((b) => k.put(b)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const res = k.alloc(newSize);
+  const rc = k.fn.apply(
+    c.rows,
+    cx,
+    cy,
+    cz,
+    d,
+    diff.length,
+    e,
+    extra.length,
+    basePtr,
+    base.length,
+    res,
+    newSize,
+    predictor ? 1 : 0,
+  );
+  if (rc !== 0) throw new DchatError('E_MALFORMED', APPLY_ERRORS[rc] ?? `bsdiff apply failed (${rc})`);
+  return k.u8(res, newSize);
 }

@@ -8,13 +8,16 @@
  * control block's own copy ranges (plus the publisher's corrections for targets the ranges carry
  * wrongly), and the predicted value is written before the diff is added. The diff then holds only
  * what the prediction missed. Pure: no I/O; the same code runs when the patch is made
- * (release/delta.ts) and applied (./decode.ts), so both sides predict the same bytes.
+ * (release/delta.ts) and applied (./decode.ts), so both sides predict the same bytes. The loops
+ * over every byte and every field are WebAssembly kernels (./bspatch-kernels.wat); this file
+ * holds what they are given: the ELF loads, the opcode table, the copy ranges, the corrections.
  *
  * The scan is a heuristic over bytes, not a disassembler: a field found inside data gets a wrong
  * prediction, which the diff corrects like any other change, so it costs size, never correctness.
  */
 import { DchatError } from '../errors.ts';
-import type { Control } from './bsdiff-apply.ts';
+import type { Control, PredictingBase } from './bsdiff-apply.ts';
+import { type KernelGlobal, Kernels, SCAN_TABLE_BYTES } from './wasm-kernels.ts';
 
 /** A PT_LOAD segment: file bytes [off, off + size) are mapped at vaddr (`exec`: as code). */
 export interface Load {
@@ -60,46 +63,6 @@ export function elfLoads(b: Uint8Array): Load[] | undefined {
     loads.push({ off, vaddr, size, exec: (dv.getUint32(p + 4, true) & PF_X) !== 0 });
   }
   return loads.length > 0 && loads.length <= MAX_LOADS ? loads : undefined;
-}
-
-/**
- * One direction of a file's loads (file offset -> address, or back): the segment of the last
- * answer is tried first (nearly every lookup of a patch lands in the code segment): three lookups
- * per field, on every apply.
- */
-class SegmentMap {
-  private readonly from: Float64Array;
-  private readonly to: Float64Array;
-  private readonly size: Float64Array;
-  private last = 0;
-
-  constructor(loads: readonly Load[], from: 'off' | 'vaddr') {
-    const to = from === 'off' ? 'vaddr' : 'off';
-    this.from = Float64Array.from(loads, (l) => l[from]);
-    this.to = Float64Array.from(loads, (l) => l[to]);
-    this.size = Float64Array.from(loads, (l) => l.size);
-  }
-
-  map(x: number): number | undefined {
-    let k = this.last;
-    if (!(x >= (this.from[k] as number) && x < (this.from[k] as number) + (this.size[k] as number))) {
-      for (k = 0; k < this.from.length; k++)
-        if (x >= (this.from[k] as number) && x < (this.from[k] as number) + (this.size[k] as number)) break;
-      if (k === this.from.length) return undefined;
-      this.last = k;
-    }
-    return x - (this.from[k] as number) + (this.to[k] as number);
-  }
-}
-
-/** The signed little-endian 32-bit value at `at`. */
-function int32At(b: Uint8Array, at: number): number {
-  return (
-    (b[at] as number) |
-    ((b[at + 1] as number) << 8) |
-    ((b[at + 2] as number) << 16) |
-    ((b[at + 3] as number) << 24)
-  );
 }
 
 /**
@@ -149,51 +112,48 @@ export interface Rel32Fields {
   tail: Uint8Array;
 }
 
+/** Where a scan left its fields in a kernel instance's memory. */
+interface FieldsIn {
+  count: number;
+  at: number;
+  tail: number;
+}
+
 /**
- * Every rel32 field in the executable segments of `loads`: call/jmp rel32 (E8, E9), jcc rel32
- * (0F 8x) and [rip + disp32] operands. The scan resumes after each field found (whether or not it
- * is real), so it finds the same fields whatever values the fields hold: the publisher's
- * normalized copy and the base agree. One flat loop into arrays sized for the most fields a
- * segment can hold (one per five bytes): it runs on every apply, mostly before the JIT warms up.
+ * Every rel32 field in the executable segments of `loads` of the file at `file` in `k`: call/jmp
+ * rel32 (E8, E9), jcc rel32 (0F 8x) and [rip + disp32] operands, found by the scan kernel
+ * (bspatch-kernels.wat) with the PAIR table above. The scan resumes after each field found
+ * (whether or not it is real), so it finds the same fields whatever values the fields hold: the
+ * publisher's normalized copy and the base agree. Arrays are sized for the most fields a segment
+ * can hold (one per five bytes).
  */
-export function scanRel32(b: Uint8Array, loads: readonly Load[]): Rel32Fields {
+function scanIn(k: Kernels, file: number, size: number, loads: readonly Load[]): FieldsIn {
+  const exec = loads.filter((x) => x.exec).sort((x, y) => x.off - y.off);
   let cap = 0;
-  for (const l of loads) if (l.exec) cap += Math.ceil(l.size / 5);
-  const at = new Uint32Array(cap);
-  const tail = new Uint8Array(cap);
+  for (const l of exec) cap += Math.ceil(l.size / 5);
+  const at = k.alloc(4 * cap);
+  const tail = k.alloc(cap);
+  k.u8(0, SCAN_TABLE_BYTES).set(PAIR);
   let n = 0;
-  for (const l of [...loads].filter((x) => x.exec).sort((x, y) => x.off - y.off)) {
-    const end = Math.min(b.length, l.off + l.size);
+  for (const l of exec) {
+    const end = Math.min(size, l.off + l.size);
     // Segments do not overlap in a well-formed file; in any other, stay ascending.
-    const start = n > 0 ? Math.max(l.off, (at[n - 1] as number) + 4) : l.off;
-    for (let i = start; i + 6 <= end; i++) {
-      const k = PAIR[(b[i] as number) | ((b[i + 1] as number) << 8)] as number;
-      if (k === 0) continue;
-      if (k === CALL) {
-        at[n] = i + 1;
-        tail[n++] = 0;
-        i += 4;
-      } else if (k === JCC) {
-        at[n] = i + 2;
-        tail[n++] = 0;
-        i += 5;
-      } else if (k === SSE) {
-        if (i + 7 <= end && ((b[i + 2] as number) & 0xc7) === 0x05) {
-          at[n] = i + 3;
-          tail[n++] = 0;
-          i += 6;
-        }
-      } else {
-        const t = k - RIP;
-        if (i + 6 + t <= end) {
-          at[n] = i + 2;
-          tail[n++] = t;
-          i += 5 + t;
-        }
-      }
-    }
+    const start = n > 0 ? Math.max(l.off, k.u8(at + 4 * (n - 1), 4).readUInt32LE(0) + 4) : l.off;
+    if (start < end) n = k.fn.scan(file, start, end, at, tail, n);
   }
   return { count: n, at, tail };
+}
+
+/** The rel32 fields of `b` (see scanIn), as arrays of their own. */
+export function scanRel32(b: Uint8Array, loads: readonly Load[]): Rel32Fields {
+  const k = new Kernels();
+  const file = k.put(b);
+  const f = scanIn(k, file, b.length, loads);
+  return {
+    count: f.count,
+    at: new Uint32Array(k.u8(f.at, 4 * f.count).buffer.slice(f.at, f.at + 4 * f.count)),
+    tail: new Uint8Array(k.u8(f.tail, f.count)),
+  };
 }
 
 /** A copy of `b` with every field zeroed: what the publisher matches, so moved code still matches. */
@@ -213,152 +173,150 @@ export interface RefTable {
 }
 
 const ROW_KEY = 2 ** 22;
+/** Offsets at or past this carry nothing (the kernels compare offsets as signed 32-bit). */
+const OFFSET_LIMIT = 2 ** 30;
 
-/** Copy ranges of the control block, ordered by where they start in the old file. */
-class CopyMap {
-  private readonly o: Float64Array;
-  private readonly n: Float64Array;
-  private readonly x: Float64Array;
-
-  constructor(c: Control) {
-    const oldAt = new Float64Array(c.rows);
-    const newAt = new Float64Array(c.rows);
-    // Sorted by (old start, row) through one numeric key per range: a typed array's own sort,
-    // several times faster than a comparator over 30,000 ranges. Keys stay below 2^52: ranges
-    // starting past 2^30 or after row 2^22 carry nothing (no real patch has them).
-    const keys: number[] = [];
-    let op = 0;
-    let np = 0;
-    for (let k = 0; k < c.rows; k++) {
-      oldAt[k] = op;
-      newAt[k] = np;
-      if ((c.x[k] as number) > 0 && op >= 0 && op < 2 ** 30 && k < ROW_KEY) keys.push(op * ROW_KEY + k);
-      np += (c.x[k] as number) + (c.y[k] as number);
-      op += (c.x[k] as number) + (c.z[k] as number);
-    }
-    const sorted = Float64Array.from(keys).sort();
-    this.o = new Float64Array(sorted.length);
-    this.n = new Float64Array(sorted.length);
-    this.x = new Float64Array(sorted.length);
-    for (let j = 0; j < sorted.length; j++) {
-      const k = (sorted[j] as number) % ROW_KEY;
-      this.o[j] = oldAt[k] as number;
-      this.n[j] = newAt[k] as number;
-      this.x[j] = c.x[k] as number;
-    }
+/**
+ * The copy ranges of the control block ordered by where they start in the old file, as three
+ * columns (old start, new start, length) for the carry kernel. Sorted through one numeric key per
+ * range (old start, row): a typed array's own sort, several times faster than a comparator over
+ * 30,000 ranges. Keys stay below 2^52: ranges past OFFSET_LIMIT in either file, or after row
+ * 2^22, carry nothing (no real patch has them).
+ */
+function copyRanges(c: Control): [Uint32Array, Uint32Array, Uint32Array] {
+  const oldAt = new Float64Array(c.rows);
+  const newAt = new Float64Array(c.rows);
+  const keys: number[] = [];
+  let op = 0;
+  let np = 0;
+  for (let k = 0; k < c.rows; k++) {
+    const x = c.x[k] as number;
+    oldAt[k] = op;
+    newAt[k] = np;
+    if (x > 0 && op >= 0 && op + x < OFFSET_LIMIT && np + x < OFFSET_LIMIT && k < ROW_KEY)
+      keys.push(op * ROW_KEY + k);
+    np += x + (c.y[k] as number);
+    op += x + (c.z[k] as number);
   }
-
-  /** Where old offset t went: the latest-starting of the last four ranges starting at or before it that hold it. */
-  map(t: number): number | undefined {
-    let lo = 0;
-    let hi = this.o.length - 1;
-    let r = -1;
-    while (lo <= hi) {
-      const m = (lo + hi) >> 1;
-      if ((this.o[m] as number) <= t) {
-        r = m;
-        lo = m + 1;
-      } else hi = m - 1;
-    }
-    for (let j = r; j >= 0 && j > r - 4; j--) {
-      const o = this.o[j] as number;
-      if (t < o + (this.x[j] as number)) return (this.n[j] as number) + (t - o);
-    }
-    return undefined;
+  const sorted = Float64Array.from(keys).sort();
+  const o = new Uint32Array(sorted.length);
+  const n = new Uint32Array(sorted.length);
+  const x = new Uint32Array(sorted.length);
+  for (let j = 0; j < sorted.length; j++) {
+    const k = (sorted[j] as number) % ROW_KEY;
+    o[j] = oldAt[k] as number;
+    n[j] = newAt[k] as number;
+    x[j] = c.x[k] as number;
   }
+  return [o, n, x];
 }
 
-/** First index of `at` (ascending, `count` long) holding a value >= v. */
-function lowerBound(at: Uint32Array, count: number, v: number): number {
-  let lo = 0;
-  let hi = count;
-  while (lo < hi) {
-    const m = (lo + hi) >> 1;
-    if ((at[m] as number) < v) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
+/**
+ * A segment table for the kernels' $segmap: count, last hit, then per load (from, to, size) as
+ * i64, from file offsets to addresses or back.
+ */
+function segmentTable(loads: readonly Load[], from: 'off' | 'vaddr'): Buffer {
+  const to = from === 'off' ? 'vaddr' : 'off';
+  const b = Buffer.alloc(8 + 24 * loads.length);
+  b.writeUInt32LE(loads.length, 0);
+  loads.forEach((l, k) => {
+    b.writeBigInt64LE(BigInt(l[from]), 8 + 24 * k);
+    b.writeBigInt64LE(BigInt(l[to]), 16 + 24 * k);
+    b.writeBigInt64LE(BigInt(l.size), 24 + 24 * k);
+  });
+  return b;
 }
 
-/** The predictor of one patch: the base's fields and loads, the copy ranges, the corrections. */
-export class RefPredictor {
-  readonly fields: Rel32Fields;
-  private readonly base: Uint8Array;
-  /** Old file offset -> address, address -> old file offset, new file offset -> address. */
-  private readonly oldVaddr: SegmentMap;
-  private readonly oldOffset: SegmentMap;
-  private readonly newVaddr: SegmentMap;
-  private readonly copies: CopyMap;
-  /** The corrections, by old target ascending (parseRefTable checks the order). */
-  private readonly fixFrom: Float64Array;
-  private readonly fixTo: Float64Array;
+/** The kernels' "no prediction" answer (outside the int32 range). */
+const NO_VALUE = 2 ** 32;
+
+/**
+ * The predictor of one patch, set up in a kernel instance of its own: the base, its fields and
+ * loads, the new file's loads, the copy ranges and the corrections. The apply kernel then predicts
+ * every field it copies (bsdiff-apply.ts applyInMemory with this as its PredictingBase); the
+ * methods answer single questions (the publisher's vote, tests).
+ */
+export class RefPredictor implements PredictingBase {
+  readonly kernels = new Kernels();
+  readonly basePtr: number;
+  private readonly f: FieldsIn;
+  /** Segment tables (bspatch-kernels.wat $segmap) of the base and of the new file, both ways. */
+  private readonly oldV: number;
+  private readonly oldO: number;
+  private readonly newV: number;
+  private readonly newO: number;
 
   constructor(base: Uint8Array, c: Control, refs: RefTable, fields?: Rel32Fields) {
     const oldLoads = elfLoads(base);
     if (!oldLoads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
-    this.base = base;
-    this.fields = fields ?? scanRel32(base, oldLoads);
-    this.oldVaddr = new SegmentMap(oldLoads, 'off');
-    this.oldOffset = new SegmentMap(oldLoads, 'vaddr');
-    this.newVaddr = new SegmentMap(refs.newLoads, 'off');
-    this.copies = new CopyMap(c);
+    if (base.length >= OFFSET_LIMIT) throw new DchatError('E_TOO_LARGE', 'bsdiff-x86 base is too large');
+    const k = this.kernels;
+    this.basePtr = k.put(base);
+    this.f = fields
+      ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
+      : scanIn(k, this.basePtr, base.length, oldLoads);
     // No more corrections than the base has fields: each corrects a target some field points at.
-    if (refs.fixFrom.length > this.fields.count)
+    if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
-    this.fixFrom = Float64Array.from(refs.fixFrom);
-    this.fixTo = Float64Array.from(refs.fixTo);
+    const [o, n, x] = copyRanges(c);
+    this.oldV = k.put(segmentTable(oldLoads, 'off'));
+    this.oldO = k.put(segmentTable(oldLoads, 'vaddr'));
+    this.newV = k.put(segmentTable(refs.newLoads, 'off'));
+    this.newO = k.put(segmentTable(refs.newLoads, 'vaddr'));
+    const state: [KernelGlobal, number][] = [
+      ['base', this.basePtr],
+      ['fAt', this.f.at],
+      ['fTail', this.f.tail],
+      ['fCount', this.f.count],
+      ['oldV', this.oldV],
+      ['oldO', this.oldO],
+      ['newV', this.newV],
+      ['fixFrom', k.put(Int32Array.from(refs.fixFrom))],
+      ['fixTo', k.put(Int32Array.from(refs.fixTo))],
+      ['nFix', refs.fixFrom.length],
+      ['cpO', k.put(o)],
+      ['cpN', k.put(n)],
+      ['cpX', k.put(x)],
+      ['nCp', o.length],
+    ];
+    for (const [name, v] of state) k.set(name, v);
   }
 
-  /** Where the field at old offset `f` (with `tail` bytes after it) points, as an old offset. */
+  /** The base's fields (copies). */
+  fields(): Rel32Fields {
+    const { count, at, tail } = this.f;
+    return {
+      count,
+      at: new Uint32Array(this.kernels.u8(at, 4 * count).buffer.slice(at, at + 4 * count)),
+      tail: new Uint8Array(this.kernels.u8(tail, count)),
+    };
+  }
+
+  /** Where the base's field at `f` (with `tail` bytes after it) points, as a base offset. */
   target(f: number, tail: number): number | undefined {
-    const fv = this.oldVaddr.map(f);
-    if (fv === undefined) return undefined;
-    return this.oldOffset.map(fv + 4 + tail + int32At(this.base, f));
+    const t = this.kernels.fn.target(this.basePtr, this.oldV, this.oldO, f, tail);
+    return t < 0 ? undefined : t;
+  }
+
+  /**
+   * Where the field at `nf` of the new file (put at `file` in this predictor's kernels) points, as
+   * an offset of the new file: the publisher reads what the new build really holds.
+   */
+  newTarget(file: number, nf: number, tail: number): number | undefined {
+    const t = this.kernels.fn.target(file, this.newV, this.newO, nf, tail);
+    return t < 0 ? undefined : t;
   }
 
   /** Where old target offset `t` is in the new file: a correction, else the copy range holding it. */
   carry(t: number): number | undefined {
-    let lo = 0;
-    let hi = this.fixFrom.length - 1;
-    while (lo <= hi) {
-      const m = (lo + hi) >> 1;
-      const v = this.fixFrom[m] as number;
-      if (v === t) return this.fixTo[m] as number;
-      if (v < t) lo = m + 1;
-      else hi = m - 1;
-    }
-    return this.copies.map(t);
+    const nt = this.kernels.fn.carry(t);
+    return nt < 0 ? undefined : nt;
   }
 
   /** The value field `f` (copied to new offset `nf`) should hold, or undefined to leave the copy. */
   predict(f: number, tail: number, nf: number): number | undefined {
-    const t = this.target(f, tail);
-    const nt = t === undefined ? undefined : this.carry(t);
-    if (nt === undefined) return undefined;
-    const nfv = this.newVaddr.map(nf);
-    const ntv = this.newVaddr.map(nt);
-    if (nfv === undefined || ntv === undefined) return undefined;
-    const rel = ntv - (nfv + 4 + tail);
-    return rel >= -0x80000000 && rel <= 0x7fffffff ? rel : undefined;
-  }
-
-  /**
-   * Writes the predicted value of every field wholly inside base[oldpos, oldpos + len), copied to
-   * out[newpos, newpos + len): the bytes the diff is then added to.
-   */
-  apply(out: Uint8Array, oldpos: number, newpos: number, len: number): void {
-    const { at, tail, count } = this.fields;
-    for (let k = lowerBound(at, count, oldpos); k < count; k++) {
-      const f = at[k] as number;
-      if (f + 4 > oldpos + len) break;
-      const nf = newpos + (f - oldpos);
-      const v = this.predict(f, tail[k] as number, nf);
-      if (v === undefined) continue;
-      out[nf] = v & 0xff;
-      out[nf + 1] = (v >> 8) & 0xff;
-      out[nf + 2] = (v >> 16) & 0xff;
-      out[nf + 3] = (v >>> 24) & 0xff;
-    }
+    const v = this.kernels.fn.predict(f, tail, nf);
+    return v === NO_VALUE ? undefined : v;
   }
 }
 
@@ -438,35 +396,44 @@ export function parseRefTable(b: Buffer, baseSize: number, newSize: number): Ref
   return { newLoads, fixFrom, fixTo };
 }
 
+/** First index of `at` (ascending, `count` long) holding a value >= v. */
+function lowerBound(at: Uint32Array, count: number, v: number): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if ((at[m] as number) < v) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
 /**
  * The publisher's corrections: for each old target, where the new file's fields (read at the
  * places the copy ranges put the old fields) actually point, by majority; kept where that differs
  * from what the ranges say and at least `minVotes` fields agree (one correction costs about as
- * much as one field's difference bytes).
+ * much as one field's difference bytes). `p` is a predictor with no corrections.
  */
 export function voteFixes(
   p: RefPredictor,
   c: Control,
   newBytes: Uint8Array,
-  newLoads: Load[],
   minVotes = 2,
 ): { fixFrom: number[]; fixTo: number[] } {
   const votes = new Map<number, Map<number, number>>();
-  const newVaddr = new SegmentMap(newLoads, 'off');
-  const newOffset = new SegmentMap(newLoads, 'vaddr');
-  const { at, tail, count } = p.fields;
+  const next = p.kernels.put(newBytes);
+  const { at, tail, count } = p.fields();
   let op = 0;
   let np = 0;
   for (let k = 0; k < c.rows; k++) {
     const x = c.x[k] as number;
     for (let j = lowerBound(at, count, op); j < count && (at[j] as number) + 4 <= op + x; j++) {
       const f = at[j] as number;
-      const t = p.target(f, tail[j] as number);
       const nf = np + (f - op);
-      const nfv = newVaddr.map(nf);
-      if (t === undefined || nfv === undefined || nf + 4 > newBytes.length) continue;
-      const nt = newOffset.map(nfv + 4 + (tail[j] as number) + int32At(newBytes, nf));
-      if (nt === undefined) continue;
+      if (nf + 4 > newBytes.length) continue;
+      const t = p.target(f, tail[j] as number);
+      const nt = t === undefined ? undefined : p.newTarget(next, nf, tail[j] as number);
+      if (t === undefined || nt === undefined) continue;
       const m = votes.get(t) ?? new Map<number, number>();
       votes.set(t, m);
       m.set(nt, (m.get(nt) ?? 0) + 1);

@@ -328,7 +328,7 @@ export async function bsdiffX86(
   if (ctrl.length % 24 !== 0) throw new DchatError('E_INTERNAL', 'bsdiff wrote a partial control triple');
   const c = parseControl(ctrl, false);
   const plain = new RefPredictor(base, c, { newLoads, fixFrom: [], fixTo: [] }, fields);
-  const refs = { newLoads, ...voteFixes(plain, c, next, newLoads) };
+  const refs = { newLoads, ...voteFixes(plain, c, next) };
   // The prediction is the decoder's own (applyInMemory with a zero diff), so both sides agree;
   // diff and extra are then taken from the real new file.
   const { diff: diffBytes, extra: extraBytes } = blockSizes(c, newSize);

@@ -1,0 +1,393 @@
+;; The hot loops of applying a bsdiff patch (./bsdiff-apply.ts) and of bsdiff-x86's reference
+;; prediction (./x86-refs.ts), as WebAssembly. A patch is applied once per release, so these loops
+;; always ran cold in JavaScript: interpreted, then compiled while they ran (two thirds of an
+;; apply's CPU time on a 2 MB program). WebAssembly is compiled before it runs.
+;;
+;; Assembled by scripts/build-wasm.ts into ./bspatch-kernels.wasm.ts (a test checks the two
+;; agree). Everything here trusts its caller for addresses (the TypeScript side lays memory out
+;; and checks every size read from a patch); what it reads from the patch itself (control
+;; triples, field values) it checks, and reports a bad triple as a negative result.
+;;
+;; Memory: bytes [0, 65536) hold the scan's opcode-pair table (x86-refs.ts writes it); the rest is
+;; laid out by wasm-kernels.ts. Offsets into files are i32 (files here are under 2 GiB),
+;; addresses of ELF segments i64.
+(module
+  (memory (export "memory") 2)
+
+  ;; --- the predictor's state, set by x86-refs.ts before `apply`, `target` or `carry` ---
+  ;; the base file, its rel32 fields (offsets u32, immediate bytes after each u8) and their count
+  (global $base (export "base") (mut i32) (i32.const 0))
+  (global $fAt (export "fAt") (mut i32) (i32.const 0))
+  (global $fTail (export "fTail") (mut i32) (i32.const 0))
+  (global $fCount (export "fCount") (mut i32) (i32.const 0))
+  ;; segment tables (see $segmap): base offset -> address, address -> base offset, new offset ->
+  ;; address
+  (global $oldV (export "oldV") (mut i32) (i32.const 0))
+  (global $oldO (export "oldO") (mut i32) (i32.const 0))
+  (global $newV (export "newV") (mut i32) (i32.const 0))
+  ;; corrections: old targets ascending (i32) and where each goes (i32)
+  (global $fixFrom (export "fixFrom") (mut i32) (i32.const 0))
+  (global $fixTo (export "fixTo") (mut i32) (i32.const 0))
+  (global $nFix (export "nFix") (mut i32) (i32.const 0))
+  ;; copy ranges by old start ascending: old start, new start, length (u32 each)
+  (global $cpO (export "cpO") (mut i32) (i32.const 0))
+  (global $cpN (export "cpN") (mut i32) (i32.const 0))
+  (global $cpX (export "cpX") (mut i32) (i32.const 0))
+  (global $nCp (export "nCp") (mut i32) (i32.const 0))
+
+  ;; the scan's output while it runs
+  (global $sBase (mut i32) (i32.const 0))
+  (global $sAt (mut i32) (i32.const 0))
+  (global $sTail (mut i32) (i32.const 0))
+  (global $sN (mut i32) (i32.const 0))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; The scan: every rel32 field in [base + start, base + end), as x86-refs.ts documents. The
+  ;; table at address 0, indexed by a byte and the one after it, says what they may start. A
+  ;; vector pass finds the bytes worth looking up (E8, E9, 0F, or a byte followed by a ModRM that
+  ;; names [rip + disp32]: one in about fifteen) and the table decides, in the same order and with
+  ;; the same skips as a byte-by-byte walk, so the fields found are the same.
+  ;; Returns the new count; fields are appended at at[n], tail[n].
+  (func (export "scan") (param $b i32) (param $start i32) (param $end i32) (param $at i32)
+    (param $tail i32) (param $n i32) (result i32)
+    (local $i i32) (local $e i32) (local $next i32) (local $m i32) (local $p i32)
+    (local $v v128) (local $w v128)
+    (global.set $sBase (local.get $b))
+    (global.set $sAt (local.get $at))
+    (global.set $sTail (local.get $tail))
+    (global.set $sN (local.get $n))
+    (local.set $i (i32.add (local.get $b) (local.get $start)))
+    (local.set $e (i32.add (local.get $b) (local.get $end)))
+    (local.set $next (local.get $i))
+    ;; Whole chunks of 16 candidates, each with at least six bytes of the segment after it.
+    (block $chunksDone
+      (loop $chunk
+        (br_if $chunksDone (i32.gt_u (i32.add (local.get $i) (i32.const 22)) (local.get $e)))
+        (local.set $v (v128.load (local.get $i)))
+        (local.set $w (v128.load offset=1 (local.get $i)))
+        (local.set $m
+          (i8x16.bitmask
+            (v128.or
+              (v128.or
+                (i8x16.eq (local.get $v) (v128.const i8x16 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8 0xe8))
+                (i8x16.eq (local.get $v) (v128.const i8x16 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9 0xe9)))
+              (v128.or
+                (i8x16.eq (local.get $v) (v128.const i8x16 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f 0x0f))
+                (i8x16.eq
+                  (v128.and (local.get $w) (v128.const i8x16 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7 0xc7))
+                  (v128.const i8x16 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05 0x05))))))
+        (block $bitsDone
+          (loop $bit
+            (br_if $bitsDone (i32.eqz (local.get $m)))
+            (local.set $p (i32.add (local.get $i) (i32.ctz (local.get $m))))
+            (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+            (if (i32.ge_u (local.get $p) (local.get $next))
+              (then (local.set $next (call $step (local.get $p) (local.get $e)))))
+            (br $bit)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $chunk)))
+    ;; The last bytes one by one.
+    (if (i32.gt_u (local.get $next) (local.get $i)) (then (local.set $i (local.get $next))))
+    (block $tailDone
+      (loop $byte
+        (br_if $tailDone (i32.gt_u (i32.add (local.get $i) (i32.const 6)) (local.get $e)))
+        (local.set $i (call $step (local.get $i) (local.get $e)))
+        (br $byte)))
+    (global.get $sN))
+
+  ;; One position of the scan: records the field starting there, if any, and returns where the
+  ;; scan goes on (past the field, or the next byte).
+  (func $step (param $p i32) (param $e i32) (result i32)
+    (local $k i32) (local $t i32)
+    (local.set $k (i32.load8_u (i32.load16_u (local.get $p))))
+    (if (i32.eqz (local.get $k)) (then (return (i32.add (local.get $p) (i32.const 1)))))
+    ;; call/jmp rel32
+    (if (i32.eq (local.get $k) (i32.const 1))
+      (then
+        (call $emit (i32.add (local.get $p) (i32.const 1)) (i32.const 0))
+        (return (i32.add (local.get $p) (i32.const 5)))))
+    ;; jcc rel32
+    (if (i32.eq (local.get $k) (i32.const 2))
+      (then
+        (call $emit (i32.add (local.get $p) (i32.const 2)) (i32.const 0))
+        (return (i32.add (local.get $p) (i32.const 6)))))
+    ;; 0F op ModRM: [rip + disp32] when the ModRM says so
+    (if (i32.eq (local.get $k) (i32.const 3))
+      (then
+        (if (i32.and
+              (i32.le_u (i32.add (local.get $p) (i32.const 7)) (local.get $e))
+              (i32.eq (i32.and (i32.load8_u offset=2 (local.get $p)) (i32.const 0xc7)) (i32.const 5)))
+          (then
+            (call $emit (i32.add (local.get $p) (i32.const 3)) (i32.const 0))
+            (return (i32.add (local.get $p) (i32.const 7)))))
+        (return (i32.add (local.get $p) (i32.const 1)))))
+    ;; one-byte op with [rip + disp32] and $t bytes of immediate after it
+    (local.set $t (i32.sub (local.get $k) (i32.const 8)))
+    (if (i32.le_u (i32.add (i32.add (local.get $p) (i32.const 6)) (local.get $t)) (local.get $e))
+      (then
+        (call $emit (i32.add (local.get $p) (i32.const 2)) (local.get $t))
+        (return (i32.add (i32.add (local.get $p) (i32.const 6)) (local.get $t)))))
+    (i32.add (local.get $p) (i32.const 1)))
+
+  (func $emit (param $addr i32) (param $t i32)
+    (i32.store
+      (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
+      (i32.sub (local.get $addr) (global.get $sBase)))
+    (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (local.get $t))
+    (global.set $sN (i32.add (global.get $sN) (i32.const 1))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Segment tables: i32 count, i32 index of the last hit, then per segment i64 from, i64 to,
+  ;; i64 size. $x in [from, from + size) maps to x - from + to; -1 when no segment holds it (every
+  ;; answer is an offset or address, never negative). The last hit is tried first: nearly every
+  ;; lookup lands in the code segment.
+  (func $segmap (param $t i32) (param $x i64) (result i64)
+    (local $k i32) (local $n i32) (local $s i32)
+    (local.set $n (i32.load (local.get $t)))
+    (local.set $k (i32.load offset=4 (local.get $t)))
+    (if (i32.lt_u (local.get $k) (local.get $n))
+      (then
+        (local.set $s (i32.add (i32.add (local.get $t) (i32.const 8)) (i32.mul (local.get $k) (i32.const 24))))
+        (if (call $holds (local.get $s) (local.get $x))
+          (then (return (call $mapIn (local.get $s) (local.get $x)))))))
+    (local.set $k (i32.const 0))
+    (block $none
+      (loop $next
+        (br_if $none (i32.ge_u (local.get $k) (local.get $n)))
+        (local.set $s (i32.add (i32.add (local.get $t) (i32.const 8)) (i32.mul (local.get $k) (i32.const 24))))
+        (if (call $holds (local.get $s) (local.get $x))
+          (then
+            (i32.store offset=4 (local.get $t) (local.get $k))
+            (return (call $mapIn (local.get $s) (local.get $x)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $next)))
+    (i64.const -1))
+
+  (func $holds (param $s i32) (param $x i64) (result i32)
+    (i32.and
+      (i64.ge_s (local.get $x) (i64.load (local.get $s)))
+      (i64.lt_s (local.get $x) (i64.add (i64.load (local.get $s)) (i64.load offset=16 (local.get $s))))))
+
+  (func $mapIn (param $s i32) (param $x i64) (result i64)
+    (i64.add (i64.sub (local.get $x) (i64.load (local.get $s))) (i64.load offset=8 (local.get $s))))
+
+  ;; Where the field at offset $f of the file at $file points, as an offset of that file (through
+  ;; its tables $toV and $toO), or -1. The field's value is relative to the end of the
+  ;; instruction: 4 bytes of field and $tail of immediate after it.
+  (func $target (param $file i32) (param $toV i32) (param $toO i32) (param $f i32) (param $tail i32)
+    (result i64)
+    (local $fv i64)
+    (local.set $fv (call $segmap (local.get $toV) (i64.extend_i32_u (local.get $f))))
+    (if (i64.lt_s (local.get $fv) (i64.const 0)) (then (return (i64.const -1))))
+    (call $segmap (local.get $toO)
+      (i64.add
+        (i64.add (local.get $fv) (i64.extend_i32_u (i32.add (local.get $tail) (i32.const 4))))
+        (i64.extend_i32_s (i32.load (i32.add (local.get $file) (local.get $f)))))))
+
+  (func (export "target") (param $file i32) (param $toV i32) (param $toO i32) (param $f i32)
+    (param $tail i32) (result f64)
+    (f64.convert_i64_s
+      (call $target (local.get $file) (local.get $toV) (local.get $toO) (local.get $f) (local.get $tail))))
+
+  ;; Where old target offset $t is in the new file: its correction, else the latest-starting of
+  ;; the last four copy ranges starting at or before it that hold it; -1 for none.
+  (func $carry (export "carry") (param $t i32) (result i32)
+    (local $lo i32) (local $hi i32) (local $m i32) (local $v i32) (local $r i32) (local $o i32)
+    (local.set $hi (i32.sub (global.get $nFix) (i32.const 1)))
+    (block $notFixed
+      (loop $search
+        (br_if $notFixed (i32.gt_s (local.get $lo) (local.get $hi)))
+        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+        (local.set $v (i32.load (i32.add (global.get $fixFrom) (i32.shl (local.get $m) (i32.const 2)))))
+        (if (i32.eq (local.get $v) (local.get $t))
+          (then (return (i32.load (i32.add (global.get $fixTo) (i32.shl (local.get $m) (i32.const 2)))))))
+        (if (i32.lt_s (local.get $v) (local.get $t))
+          (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
+          (else (local.set $hi (i32.sub (local.get $m) (i32.const 1)))))
+        (br $search)))
+    (local.set $lo (i32.const 0))
+    (local.set $hi (i32.sub (global.get $nCp) (i32.const 1)))
+    (local.set $r (i32.const -1))
+    (block $found
+      (loop $search
+        (br_if $found (i32.gt_s (local.get $lo) (local.get $hi)))
+        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+        (if (i32.le_s (i32.load (i32.add (global.get $cpO) (i32.shl (local.get $m) (i32.const 2)))) (local.get $t))
+          (then
+            (local.set $r (local.get $m))
+            (local.set $lo (i32.add (local.get $m) (i32.const 1))))
+          (else (local.set $hi (i32.sub (local.get $m) (i32.const 1)))))
+        (br $search)))
+    (local.set $m (local.get $r))
+    (block $none
+      (loop $back
+        (br_if $none (i32.or (i32.lt_s (local.get $m) (i32.const 0))
+                             (i32.le_s (local.get $m) (i32.sub (local.get $r) (i32.const 4)))))
+        (local.set $o (i32.load (i32.add (global.get $cpO) (i32.shl (local.get $m) (i32.const 2)))))
+        (if (i32.lt_s (local.get $t)
+              (i32.add (local.get $o) (i32.load (i32.add (global.get $cpX) (i32.shl (local.get $m) (i32.const 2))))))
+          (then
+            (return
+              (i32.add
+                (i32.load (i32.add (global.get $cpN) (i32.shl (local.get $m) (i32.const 2))))
+                (i32.sub (local.get $t) (local.get $o))))))
+        (local.set $m (i32.sub (local.get $m) (i32.const 1)))
+        (br $back)))
+    (i32.const -1))
+
+  ;; The value the base's field at $f (copied to new offset $nf) should hold; outside the i32
+  ;; range (2^32) to leave the copy as it is.
+  (func $predict (param $f i32) (param $tail i32) (param $nf i32) (result i64)
+    (local $t i64) (local $nt i32) (local $nfv i64) (local $ntv i64) (local $rel i64)
+    (local.set $t (call $target (global.get $base) (global.get $oldV) (global.get $oldO) (local.get $f) (local.get $tail)))
+    (if (i64.lt_s (local.get $t) (i64.const 0)) (then (return (i64.const 0x100000000))))
+    (local.set $nt (call $carry (i32.wrap_i64 (local.get $t))))
+    (if (i32.lt_s (local.get $nt) (i32.const 0)) (then (return (i64.const 0x100000000))))
+    (local.set $nfv (call $segmap (global.get $newV) (i64.extend_i32_u (local.get $nf))))
+    (local.set $ntv (call $segmap (global.get $newV) (i64.extend_i32_u (local.get $nt))))
+    (if (i32.or (i64.lt_s (local.get $nfv) (i64.const 0)) (i64.lt_s (local.get $ntv) (i64.const 0)))
+      (then (return (i64.const 0x100000000))))
+    (local.set $rel
+      (i64.sub (local.get $ntv)
+        (i64.add (local.get $nfv) (i64.extend_i32_u (i32.add (local.get $tail) (i32.const 4))))))
+    (if (i32.or (i64.lt_s (local.get $rel) (i64.const -0x80000000)) (i64.gt_s (local.get $rel) (i64.const 0x7fffffff)))
+      (then (return (i64.const 0x100000000))))
+    (local.get $rel))
+
+  (func (export "predict") (param $f i32) (param $tail i32) (param $nf i32) (result f64)
+    (f64.convert_i64_s (call $predict (local.get $f) (local.get $tail) (local.get $nf))))
+
+  ;; Writes the predicted value of every field wholly inside base[$oldpos, $oldpos + $len),
+  ;; copied to $res[$newpos, $newpos + $len).
+  (func $predictRange (param $res i32) (param $oldpos i32) (param $newpos i32) (param $len i32)
+    (local $lo i32) (local $hi i32) (local $m i32) (local $f i32) (local $v i64)
+    ;; first field at or after $oldpos
+    (local.set $hi (global.get $fCount))
+    (block $found
+      (loop $search
+        (br_if $found (i32.ge_u (local.get $lo) (local.get $hi)))
+        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+        (if (i32.lt_u (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $oldpos))
+          (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
+          (else (local.set $hi (local.get $m))))
+        (br $search)))
+    (block $done
+      (loop $field
+        (br_if $done (i32.ge_u (local.get $lo) (global.get $fCount)))
+        (local.set $f (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $lo) (i32.const 2)))))
+        (br_if $done (i32.gt_u (i32.add (local.get $f) (i32.const 4)) (i32.add (local.get $oldpos) (local.get $len))))
+        (local.set $v
+          (call $predict
+            (local.get $f)
+            (i32.load8_u (i32.add (global.get $fTail) (local.get $lo)))
+            (i32.add (local.get $newpos) (i32.sub (local.get $f) (local.get $oldpos)))))
+        (if (i64.ne (local.get $v) (i64.const 0x100000000))
+          (then
+            (i32.store
+              (i32.add (local.get $res) (i32.add (local.get $newpos) (i32.sub (local.get $f) (local.get $oldpos))))
+              (i32.wrap_i64 (local.get $v)))))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 1)))
+        (br $field))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; $dst[0, $len) += $src[0, $len) bytewise, sixteen lanes at a time.
+  (func $add (param $dst i32) (param $src i32) (param $len i32)
+    (local $j i32)
+    (block $vecDone
+      (loop $vec
+        (br_if $vecDone (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (local.get $len)))
+        (v128.store (i32.add (local.get $dst) (local.get $j))
+          (i8x16.add
+            (v128.load (i32.add (local.get $dst) (local.get $j)))
+            (v128.load (i32.add (local.get $src) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $vec)))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $j) (local.get $len)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $j))
+          (i32.add
+            (i32.load8_u (i32.add (local.get $dst) (local.get $j)))
+            (i32.load8_u (i32.add (local.get $src) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $byte))))
+
+  ;; bspatch (bsdiff 4.3's algorithm) over whole buffers: $rows control triples as three f64
+  ;; columns at $cx, $cy, $cz; bytes outside the base count as zero. With $predict, the base's
+  ;; fields are predicted (the globals above) before the diff is added. Returns 0, or -1 when the
+  ;; control block ends before the result is whole, -2 for a triple out of bounds, -3 for a diff
+  ;; or extra block shorter than the triples say.
+  (func (export "apply")
+    (param $rows i32) (param $cx i32) (param $cy i32) (param $cz i32)
+    (param $diff i32) (param $diffLen i32) (param $extra i32) (param $extraLen i32)
+    (param $base i32) (param $baseLen i32) (param $res i32) (param $newSize i32) (param $predict i32)
+    (result i32)
+    (local $k i32) (local $x f64) (local $y f64) (local $z f64) (local $oldpos f64)
+    (local $newpos i32) (local $dpos i32) (local $epos i32) (local $xi i32) (local $yi i32)
+    (local $from i32) (local $to i32) (local $o i32)
+    (block $whole
+      (loop $triple
+        (br_if $whole (i32.ge_u (local.get $newpos) (local.get $newSize)))
+        (if (i32.ge_u (local.get $k) (local.get $rows)) (then (return (i32.const -1))))
+        (local.set $x (f64.load (i32.add (local.get $cx) (i32.shl (local.get $k) (i32.const 3)))))
+        (local.set $y (f64.load (i32.add (local.get $cy) (i32.shl (local.get $k) (i32.const 3)))))
+        (local.set $z (f64.load (i32.add (local.get $cz) (i32.shl (local.get $k) (i32.const 3)))))
+        ;; x, y not negative (NaN fails too), z finite (z - z is NaN for NaN and infinities), and
+        ;; the triple's output inside the result
+        (if (i32.eqz
+              (i32.and
+                (i32.and (f64.ge (local.get $x) (f64.const 0)) (f64.ge (local.get $y) (f64.const 0)))
+                (f64.eq (f64.sub (local.get $z) (local.get $z)) (f64.const 0))))
+          (then (return (i32.const -2))))
+        (if (f64.gt
+              (f64.add (f64.add (f64.convert_i32_u (local.get $newpos)) (local.get $x)) (local.get $y))
+              (f64.convert_i32_u (local.get $newSize)))
+          (then (return (i32.const -2))))
+        (local.set $xi (i32.trunc_f64_u (local.get $x)))
+        (local.set $yi (i32.trunc_f64_u (local.get $y)))
+        (if (i32.or
+              (i32.gt_u (local.get $xi) (i32.sub (local.get $diffLen) (local.get $dpos)))
+              (i32.gt_u (local.get $yi) (i32.sub (local.get $extraLen) (local.get $epos))))
+          (then (return (i32.const -3))))
+        ;; [from, to): the part of the x bytes the base holds
+        (local.set $from
+          (i32.trunc_f64_u (f64.min (local.get $x) (f64.max (f64.const 0) (f64.neg (local.get $oldpos))))))
+        (local.set $to
+          (i32.trunc_f64_u
+            (f64.max (f64.convert_i32_u (local.get $from))
+              (f64.min (local.get $x) (f64.sub (f64.convert_i32_u (local.get $baseLen)) (local.get $oldpos))))))
+        (memory.copy (i32.add (local.get $res) (local.get $newpos)) (i32.add (local.get $diff) (local.get $dpos))
+          (local.get $from))
+        (if (i32.lt_u (local.get $to) (local.get $xi))
+          (then
+            (memory.copy
+              (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $to)))
+              (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $to)))
+              (i32.sub (local.get $xi) (local.get $to)))))
+        (if (i32.gt_u (local.get $to) (local.get $from))
+          (then
+            (local.set $o (i32.trunc_f64_u (f64.add (local.get $oldpos) (f64.convert_i32_u (local.get $from)))))
+            (memory.copy
+              (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $from)))
+              (i32.add (local.get $base) (local.get $o))
+              (i32.sub (local.get $to) (local.get $from)))
+            (if (local.get $predict)
+              (then
+                (call $predictRange (local.get $res) (local.get $o) (i32.add (local.get $newpos) (local.get $from))
+                  (i32.sub (local.get $to) (local.get $from)))))
+            (call $add
+              (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $from)))
+              (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $from)))
+              (i32.sub (local.get $to) (local.get $from)))))
+        (memory.copy
+          (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $xi)))
+          (i32.add (local.get $extra) (local.get $epos))
+          (local.get $yi))
+        (local.set $dpos (i32.add (local.get $dpos) (local.get $xi)))
+        (local.set $epos (i32.add (local.get $epos) (local.get $yi)))
+        (local.set $newpos (i32.add (local.get $newpos) (i32.add (local.get $xi) (local.get $yi))))
+        (local.set $oldpos (f64.add (local.get $oldpos) (f64.add (local.get $x) (local.get $z))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $triple)))
+    (i32.const 0))
+)
