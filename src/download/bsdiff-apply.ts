@@ -6,7 +6,7 @@
  * runs in WebAssembly (./wasm-kernels.ts).
  */
 import { DchatError } from '../errors.ts';
-import { Kernels } from './wasm-kernels.ts';
+import { type KernelFile, Kernels } from './wasm-kernels.ts';
 
 /** bsdiff's control triples as numbers (NaN for an offset past 2^53: malformed, caught by `triple`). */
 export interface Control {
@@ -68,15 +68,6 @@ export function blockSizes(c: Control, newSize: number): { diff?: number; extra?
   return diff + extra <= newSize ? { diff, extra } : {};
 }
 
-/**
- * A base already put into a kernel instance with bsdiff-x86's predictor set up there
- * (x86-refs.ts RefPredictor): the apply runs in that instance and predicts the base's fields.
- */
-export interface PredictingBase {
-  readonly kernels: Kernels;
-  readonly basePtr: number;
-}
-
 /** What the apply kernel's negative results mean. */
 const APPLY_ERRORS: Record<number, string> = {
   [-1]: 'bsdiff control block ends early',
@@ -87,18 +78,19 @@ const APPLY_ERRORS: Record<number, string> = {
 /**
  * The whole result in one buffer (bytes outside the base count as zero, as in bspatch), built by
  * the apply kernel (./bspatch-kernels.wat): it runs compiled from its first triple, where the
- * same loop in JavaScript ran mostly cold. The result is a view of the kernel instance's memory.
+ * same loop in JavaScript ran mostly cold. A base already in a kernel instance (read there, or
+ * set up for prediction: x86-refs.ts) is applied in that instance. The result is a view of the
+ * instance's memory.
  */
 export function applyInMemory(
   c: Control,
   diff: Uint8Array,
   extra: Uint8Array,
-  base: Uint8Array,
+  base: Uint8Array | KernelFile,
   newSize: number,
-  predictor?: PredictingBase,
 ): Buffer {
-  const k = predictor?.kernels ?? new Kernels();
-  const basePtr = predictor ? predictor.basePtr : k.put(base);
+  const b = base instanceof Uint8Array ? new Kernels().file(base) : base;
+  const k = b.kernels;
   const [cx, cy, cz, d, e] = [c.x, c.y, c.z, diff, extra].map((b) => k.put(b)) as [
     number,
     number,
@@ -116,11 +108,11 @@ export function applyInMemory(
     diff.length,
     e,
     extra.length,
-    basePtr,
-    base.length,
+    b.at,
+    b.size,
     res,
     newSize,
-    predictor ? 1 : 0,
+    b.predicts ? 1 : 0,
   );
   if (rc !== 0) throw new DchatError('E_MALFORMED', APPLY_ERRORS[rc] ?? `bsdiff apply failed (${rc})`);
   return k.u8(res, newSize);

@@ -39,6 +39,7 @@ import {
   windowLog,
 } from '../model/encoded.ts';
 import { applyInMemory, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
+import { type KernelFile, Kernels } from './wasm-kernels.ts';
 import { maxRefTableBytes, parseRefTable, RefPredictor } from './x86-refs.ts';
 
 const IO_BYTES = 1024 * 1024;
@@ -119,6 +120,18 @@ async function unzstd(i: DecodeInput): Promise<void> {
 async function readBase(i: DecodeInput): Promise<Buffer> {
   if (!i.base) throw new DchatError('E_MALFORMED', `${i.algorithm} needs a base package`);
   return readFile(i.base);
+}
+
+/**
+ * Reads the file into `into` from its start, until full or at its end (a base that shrank since
+ * it was measured leaves zeros: the result then fails its hashes, as for any tampered base).
+ */
+async function readWhole(f: FileHandle, into: Buffer): Promise<void> {
+  for (let at = 0; at < into.length; ) {
+    const { bytesRead } = await f.read(into, at, into.length - at, at);
+    if (bytesRead === 0) return;
+    at += bytesRead;
+  }
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -209,10 +222,13 @@ async function bspatch(i: DecodeInput): Promise<void> {
         await patch.read(raw, 0, raw.length, start);
         return inflate(codec, raw, h.newSize, wl, expect);
       };
-      const [diff, extra, base, refs] = await Promise.all([
+      // The base is read straight into the apply kernels' memory (./wasm-kernels.ts).
+      const kernels = new Kernels();
+      const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
+      const [diff, extra, , refs] = await Promise.all([
         block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff),
         block(codecs[2] as BlockCodec, extraStart, extraEnd, sizes.extra),
-        old.readFile(),
+        readWhole(old, kernels.u8(base.at, baseSize)),
         h.extraBytes === undefined
           ? undefined
           : block(codecs[3] as BlockCodec, extraEnd, total).then((b) =>
@@ -222,8 +238,8 @@ async function bspatch(i: DecodeInput): Promise<void> {
             ),
       ]);
       i.signal?.throwIfAborted();
-      const predictor = refs && new RefPredictor(base, c, parseRefTable(refs, base.length, h.newSize));
-      const result = applyInMemory(c, diff, extra, base, h.newSize, predictor);
+      const from = refs ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize)).base : base;
+      const result = applyInMemory(c, diff, extra, from, h.newSize);
       await out.write(result, 0, result.length, 0);
       await out.sync();
       return;

@@ -13,6 +13,7 @@ export interface KernelExports {
   scan(b: number, start: number, end: number, at: number, tail: number, n: number): number;
   target(file: number, toV: number, toO: number, f: number, tail: number): number;
   carry(t: number): number;
+  index(a: number, n: number, first: number, buckets: number): void;
   predict(f: number, tail: number, nf: number): number;
   apply(
     rows: number,
@@ -46,7 +47,21 @@ export type KernelGlobal =
   | 'cpO'
   | 'cpN'
   | 'cpX'
-  | 'nCp';
+  | 'nCp'
+  | 'fixFirst'
+  | 'cpFirst'
+  | 'baseLen';
+
+/**
+ * A file in a kernel instance's memory. `predicts`: bsdiff-x86's predictor is set up over it
+ * (x86-refs.ts RefPredictor), so an apply over this base predicts its fields.
+ */
+export interface KernelFile {
+  readonly kernels: Kernels;
+  readonly at: number;
+  readonly size: number;
+  readonly predicts?: boolean;
+}
 
 /** Bytes below this address are the scan's opcode-pair table (x86-refs.ts writes it). */
 export const SCAN_TABLE_BYTES = 65536;
@@ -88,6 +103,11 @@ export class Kernels {
     const at = this.alloc(b.byteLength);
     this.u8(at, b.byteLength).set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
     return at;
+  }
+
+  /** `b` put into memory as a file. */
+  file(b: Uint8Array): KernelFile {
+    return { kernels: this, at: this.put(b), size: b.length };
   }
 
   /** A view of memory (valid until the memory grows: take it after the last alloc). */

@@ -16,8 +16,8 @@
  * prediction, which the diff corrects like any other change, so it costs size, never correctness.
  */
 import { DchatError } from '../errors.ts';
-import type { Control, PredictingBase } from './bsdiff-apply.ts';
-import { type KernelGlobal, Kernels, SCAN_TABLE_BYTES } from './wasm-kernels.ts';
+import type { Control } from './bsdiff-apply.ts';
+import { type KernelFile, type KernelGlobal, Kernels, SCAN_TABLE_BYTES } from './wasm-kernels.ts';
 
 /** A PT_LOAD segment: file bytes [off, off + size) are mapped at vaddr (`exec`: as code). */
 export interface Load {
@@ -227,18 +227,27 @@ function segmentTable(loads: readonly Load[], from: 'off' | 'vaddr'): Buffer {
   return b;
 }
 
+/** A bucket index (bspatch-kernels.wat `index`) of the ascending array at `a` over offsets below `size`. */
+function bucketIndex(k: Kernels, a: number, n: number, size: number): number {
+  const buckets = Math.ceil(size / 256);
+  const first = k.alloc(4 * (buckets + 1));
+  k.fn.index(a, n, first, buckets);
+  return first;
+}
+
 /** The kernels' "no prediction" answer (outside the int32 range). */
 const NO_VALUE = 2 ** 32;
 
 /**
- * The predictor of one patch, set up in a kernel instance of its own: the base, its fields and
- * loads, the new file's loads, the copy ranges and the corrections. The apply kernel then predicts
- * every field it copies (bsdiff-apply.ts applyInMemory with this as its PredictingBase); the
- * methods answer single questions (the publisher's vote, tests).
+ * The predictor of one patch, set up in the kernel instance of its base (or one of its own for a
+ * base given as bytes): the base's fields and loads, the new file's loads, the copy ranges and
+ * the corrections. An apply over `base` (bsdiff-apply.ts applyInMemory) then predicts every field
+ * it copies; the methods answer single questions (the publisher's vote, tests).
  */
-export class RefPredictor implements PredictingBase {
-  readonly kernels = new Kernels();
-  readonly basePtr: number;
+export class RefPredictor {
+  readonly base: KernelFile;
+  readonly kernels: Kernels;
+  private readonly basePtr: number;
   private readonly f: FieldsIn;
   /** Segment tables (bspatch-kernels.wat $segmap) of the base and of the new file, both ways. */
   private readonly oldV: number;
@@ -246,19 +255,24 @@ export class RefPredictor implements PredictingBase {
   private readonly newV: number;
   private readonly newO: number;
 
-  constructor(base: Uint8Array, c: Control, refs: RefTable, fields?: Rel32Fields) {
-    const oldLoads = elfLoads(base);
+  constructor(base: Uint8Array | KernelFile, c: Control, refs: RefTable, fields?: Rel32Fields) {
+    const file = base instanceof Uint8Array ? new Kernels().file(base) : base;
+    const k = file.kernels;
+    const oldLoads = elfLoads(k.u8(file.at, file.size));
     if (!oldLoads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
-    if (base.length >= OFFSET_LIMIT) throw new DchatError('E_TOO_LARGE', 'bsdiff-x86 base is too large');
-    const k = this.kernels;
-    this.basePtr = k.put(base);
+    if (file.size >= OFFSET_LIMIT) throw new DchatError('E_TOO_LARGE', 'bsdiff-x86 base is too large');
+    this.base = { ...file, predicts: true };
+    this.kernels = k;
+    this.basePtr = file.at;
     this.f = fields
       ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
-      : scanIn(k, this.basePtr, base.length, oldLoads);
+      : scanIn(k, file.at, file.size, oldLoads);
     // No more corrections than the base has fields: each corrects a target some field points at.
     if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
     const [o, n, x] = copyRanges(c);
+    const fixFrom = k.put(Int32Array.from(refs.fixFrom));
+    const cpO = k.put(o);
     this.oldV = k.put(segmentTable(oldLoads, 'off'));
     this.oldO = k.put(segmentTable(oldLoads, 'vaddr'));
     this.newV = k.put(segmentTable(refs.newLoads, 'off'));
@@ -271,13 +285,16 @@ export class RefPredictor implements PredictingBase {
       ['oldV', this.oldV],
       ['oldO', this.oldO],
       ['newV', this.newV],
-      ['fixFrom', k.put(Int32Array.from(refs.fixFrom))],
+      ['fixFrom', fixFrom],
       ['fixTo', k.put(Int32Array.from(refs.fixTo))],
       ['nFix', refs.fixFrom.length],
-      ['cpO', k.put(o)],
+      ['cpO', cpO],
       ['cpN', k.put(n)],
       ['cpX', k.put(x)],
       ['nCp', o.length],
+      ['fixFirst', bucketIndex(k, fixFrom, refs.fixFrom.length, file.size)],
+      ['cpFirst', bucketIndex(k, cpO, o.length, file.size)],
+      ['baseLen', file.size],
     ];
     for (const [name, v] of state) k.set(name, v);
   }

@@ -345,9 +345,8 @@ export async function bsdiffX86(
     c,
     Buffer.alloc(diffBytes),
     extra,
-    base,
+    new RefPredictor(base, c, refs, fields).base,
     newSize,
-    new RefPredictor(base, c, refs, fields),
   );
   const diff = Buffer.alloc(diffBytes);
   for (let k = 0, np = 0, dp = 0; k < c.rows; k++) {
