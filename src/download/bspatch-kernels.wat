@@ -314,6 +314,124 @@
         (local.set $lo (i32.add (local.get $lo) (i32.const 1)))
         (br $field))))
 
+;; ---------------------------------------------------------------------------------------
+  ;; bsdiff's control triples as three f64 columns at $cx, $cy, $cz: $rows triples at $raw, as
+  ;; rows of three 8-byte cells (bsdiff 4.3), or as three columns ($columns: bsdiff-best). Each
+  ;; cell is a sign-magnitude offset (bsdiff's offtin); a magnitude of 2^53 or more is not exact as
+  ;; a double: NaN, which `apply` refuses.
+  (func (export "control") (param $raw i32) (param $rows i32) (param $columns i32) (param $cx i32)
+    (param $cy i32) (param $cz i32)
+    (local $j i32) (local $k i32) (local $dst i32) (local $cell i64) (local $mag i64) (local $v f64)
+    (block $colsDone
+      (loop $col
+        (br_if $colsDone (i32.ge_u (local.get $j) (i32.const 3)))
+        (local.set $dst
+          (select (local.get $cx)
+            (select (local.get $cy) (local.get $cz) (i32.eq (local.get $j) (i32.const 1)))
+            (i32.eqz (local.get $j))))
+        (local.set $k (i32.const 0))
+        (block $rowsDone
+          (loop $row
+            (br_if $rowsDone (i32.ge_u (local.get $k) (local.get $rows)))
+            (local.set $cell
+              (i64.load
+                (i32.add (local.get $raw)
+                  (select
+                    (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $k)) (i32.const 3))
+                    (i32.add (i32.mul (local.get $k) (i32.const 24)) (i32.shl (local.get $j) (i32.const 3)))
+                    (local.get $columns)))))
+            (local.set $mag (i64.and (local.get $cell) (i64.const 0x7fffffffffffffff)))
+            (local.set $v
+              (select (f64.const nan) (f64.convert_i64_u (local.get $mag))
+                (i64.ge_u (local.get $mag) (i64.const 0x20000000000000))))
+            (f64.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 3)))
+              (select (f64.neg (local.get $v)) (local.get $v) (i64.lt_s (local.get $cell) (i64.const 0))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $row)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $col))))
+
+  ;; The copy ranges of $rows triples (f64 columns): old start, new start and length of every
+  ;; triple with x > 0 that starts at a non-negative old offset and ends below 2^30 in both files
+  ;; (offsets past that carry nothing), written to $o, $n, $x in triple order, then sorted by old
+  ;; start, stably (ties stay in triple order), by two 15-bit radix passes through $o2, $n2, $x2
+  ;; with a 32768-entry count table at $count. Returns how many there are.
+  (func (export "ranges") (param $rows i32) (param $cx i32) (param $cy i32) (param $cz i32)
+    (param $o i32) (param $n i32) (param $x i32) (param $o2 i32) (param $n2 i32) (param $x2 i32)
+    (param $count i32) (result i32)
+    (local $k i32) (local $m i32) (local $op f64) (local $np f64) (local $xv f64) (local $at i32)
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $k) (local.get $rows)))
+        (local.set $at (i32.shl (local.get $k) (i32.const 3)))
+        (local.set $xv (f64.load (i32.add (local.get $cx) (local.get $at))))
+        (if (i32.and
+              (i32.and (f64.gt (local.get $xv) (f64.const 0)) (f64.ge (local.get $op) (f64.const 0)))
+              (i32.and
+                (f64.lt (f64.add (local.get $op) (local.get $xv)) (f64.const 0x40000000))
+                (f64.lt (f64.add (local.get $np) (local.get $xv)) (f64.const 0x40000000))))
+          (then
+            (i32.store (i32.add (local.get $o) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $op)))
+            (i32.store (i32.add (local.get $n) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $np)))
+            (i32.store (i32.add (local.get $x) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $xv)))
+            (local.set $m (i32.add (local.get $m) (i32.const 1)))))
+        (local.set $np (f64.add (local.get $np) (f64.add (local.get $xv) (f64.load (i32.add (local.get $cy) (local.get $at))))))
+        (local.set $op (f64.add (local.get $op) (f64.add (local.get $xv) (f64.load (i32.add (local.get $cz) (local.get $at))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $row)))
+    (call $radixPass (local.get $o) (local.get $n) (local.get $x) (local.get $o2) (local.get $n2) (local.get $x2)
+      (local.get $m) (i32.const 0) (local.get $count))
+    (call $radixPass (local.get $o2) (local.get $n2) (local.get $x2) (local.get $o) (local.get $n) (local.get $x)
+      (local.get $m) (i32.const 15) (local.get $count))
+    (local.get $m))
+
+  ;; One stable counting-sort pass of ($o, $n, $x) into ($o2, $n2, $x2) by 15 bits of $o from $shift.
+  (func $radixPass (param $o i32) (param $n i32) (param $x i32) (param $o2 i32) (param $n2 i32) (param $x2 i32)
+    (param $m i32) (param $shift i32) (param $count i32)
+    (local $k i32) (local $d i32) (local $sum i32) (local $c i32) (local $p i32) (local $v i32)
+    (memory.fill (local.get $count) (i32.const 0) (i32.const 131072))
+    (block $counted
+      (loop $each
+        (br_if $counted (i32.ge_u (local.get $k) (local.get $m)))
+        (local.set $d
+          (i32.add (local.get $count)
+            (i32.shl
+              (i32.and
+                (i32.shr_u (i32.load (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 2)))) (local.get $shift))
+                (i32.const 0x7fff))
+              (i32.const 2))))
+        (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $each)))
+    ;; each digit's first place: the counts of the digits before it
+    (local.set $k (i32.const 0))
+    (block $summed
+      (loop $digit
+        (br_if $summed (i32.ge_u (local.get $k) (i32.const 32768)))
+        (local.set $d (i32.add (local.get $count) (i32.shl (local.get $k) (i32.const 2))))
+        (local.set $c (i32.load (local.get $d)))
+        (i32.store (local.get $d) (local.get $sum))
+        (local.set $sum (i32.add (local.get $sum) (local.get $c)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $digit)))
+    (local.set $k (i32.const 0))
+    (block $moved
+      (loop $each
+        (br_if $moved (i32.ge_u (local.get $k) (local.get $m)))
+        (local.set $v (i32.load (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $d
+          (i32.add (local.get $count)
+            (i32.shl (i32.and (i32.shr_u (local.get $v) (local.get $shift)) (i32.const 0x7fff)) (i32.const 2))))
+        (local.set $p (i32.shl (i32.load (local.get $d)) (i32.const 2)))
+        (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
+        (i32.store (i32.add (local.get $o2) (local.get $p)) (local.get $v))
+        (i32.store (i32.add (local.get $n2) (local.get $p))
+          (i32.load (i32.add (local.get $n) (i32.shl (local.get $k) (i32.const 2)))))
+        (i32.store (i32.add (local.get $x2) (local.get $p))
+          (i32.load (i32.add (local.get $x) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $each))))
+
   ;; ---------------------------------------------------------------------------------------
   ;; $dst[0, $len) += $src[0, $len) bytewise, sixteen lanes at a time.
   (func $add (param $dst i32) (param $src i32) (param $len i32)

@@ -14,6 +14,20 @@ export interface KernelExports {
   target(file: number, toV: number, toO: number, f: number, tail: number): number;
   carry(t: number): number;
   index(a: number, n: number, first: number, buckets: number): void;
+  control(raw: number, rows: number, columns: number, cx: number, cy: number, cz: number): void;
+  ranges(
+    rows: number,
+    cx: number,
+    cy: number,
+    cz: number,
+    o: number,
+    n: number,
+    x: number,
+    o2: number,
+    n2: number,
+    x2: number,
+    count: number,
+  ): number;
   predict(f: number, tail: number, nf: number): number;
   apply(
     rows: number,

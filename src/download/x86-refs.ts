@@ -172,44 +172,30 @@ export interface RefTable {
   fixTo: number[];
 }
 
-const ROW_KEY = 2 ** 22;
+/**
+ * The copy ranges of the control block in `k`, ordered by where they start in the old file (ties
+ * in triple order), as three u32 columns (old start, new start, length) for the carry kernel:
+ * built and radix-sorted by the ranges kernel. Ranges past 2^30 in either file carry nothing.
+ */
+function copyRanges(k: Kernels, c: Control): { o: number; n: number; x: number; count: number } {
+  const [cx, cy, cz] = [c.x, c.y, c.z].map((a) => k.put(a)) as [number, number, number];
+  const [o, n, x, o2, n2, x2] = Array.from({ length: 6 }, () => k.alloc(4 * c.rows)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const count = k.fn.ranges(c.rows, cx, cy, cz, o, n, x, o2, n2, x2, k.alloc(4 * RADIX_DIGITS));
+  return { o, n, x, count };
+}
+
 /** Offsets at or past this carry nothing (the kernels compare offsets as signed 32-bit). */
 const OFFSET_LIMIT = 2 ** 30;
 
-/**
- * The copy ranges of the control block ordered by where they start in the old file, as three
- * columns (old start, new start, length) for the carry kernel. Sorted through one numeric key per
- * range (old start, row): a typed array's own sort, several times faster than a comparator over
- * 30,000 ranges. Keys stay below 2^52: ranges past OFFSET_LIMIT in either file, or after row
- * 2^22, carry nothing (no real patch has them).
- */
-function copyRanges(c: Control): [Uint32Array, Uint32Array, Uint32Array] {
-  const oldAt = new Float64Array(c.rows);
-  const newAt = new Float64Array(c.rows);
-  const keys: number[] = [];
-  let op = 0;
-  let np = 0;
-  for (let k = 0; k < c.rows; k++) {
-    const x = c.x[k] as number;
-    oldAt[k] = op;
-    newAt[k] = np;
-    if (x > 0 && op >= 0 && op + x < OFFSET_LIMIT && np + x < OFFSET_LIMIT && k < ROW_KEY)
-      keys.push(op * ROW_KEY + k);
-    np += x + (c.y[k] as number);
-    op += x + (c.z[k] as number);
-  }
-  const sorted = Float64Array.from(keys).sort();
-  const o = new Uint32Array(sorted.length);
-  const n = new Uint32Array(sorted.length);
-  const x = new Uint32Array(sorted.length);
-  for (let j = 0; j < sorted.length; j++) {
-    const k = (sorted[j] as number) % ROW_KEY;
-    o[j] = oldAt[k] as number;
-    n[j] = newAt[k] as number;
-    x[j] = c.x[k] as number;
-  }
-  return [o, n, x];
-}
+/** The ranges kernel's radix: 15 bits, two passes over offsets below 2^30. */
+const RADIX_DIGITS = 32768;
 
 /**
  * A segment table for the kernels' $segmap: count, last hit, then per load (from, to, size) as
@@ -270,9 +256,8 @@ export class RefPredictor {
     // No more corrections than the base has fields: each corrects a target some field points at.
     if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
-    const [o, n, x] = copyRanges(c);
+    const ranges = copyRanges(k, c);
     const fixFrom = k.put(Int32Array.from(refs.fixFrom));
-    const cpO = k.put(o);
     this.oldV = k.put(segmentTable(oldLoads, 'off'));
     this.oldO = k.put(segmentTable(oldLoads, 'vaddr'));
     this.newV = k.put(segmentTable(refs.newLoads, 'off'));
@@ -288,12 +273,12 @@ export class RefPredictor {
       ['fixFrom', fixFrom],
       ['fixTo', k.put(Int32Array.from(refs.fixTo))],
       ['nFix', refs.fixFrom.length],
-      ['cpO', cpO],
-      ['cpN', k.put(n)],
-      ['cpX', k.put(x)],
-      ['nCp', o.length],
+      ['cpO', ranges.o],
+      ['cpN', ranges.n],
+      ['cpX', ranges.x],
+      ['nCp', ranges.count],
       ['fixFirst', bucketIndex(k, fixFrom, refs.fixFrom.length, file.size)],
-      ['cpFirst', bucketIndex(k, cpO, o.length, file.size)],
+      ['cpFirst', bucketIndex(k, ranges.o, ranges.count, file.size)],
       ['baseLen', file.size],
     ];
     for (const [name, v] of state) k.set(name, v);
