@@ -67,15 +67,16 @@ export function blockSizes(c: Control, newSize: number): { diff?: number; extra?
 const APPLY_ERRORS: Record<number, string> = {
   [-1]: 'bsdiff control block ends early',
   [-2]: 'bsdiff control block is out of bounds',
-  [-3]: 'bsdiff data block ends early',
+  [-3]: 'bsdiff data block ends early or is malformed',
 };
 
 /**
  * The whole result in one buffer (bytes outside the base count as zero, as in bspatch), built by
  * the apply kernel (./bspatch-kernels.wat): it runs compiled from its first triple, where the
  * same loop in JavaScript ran mostly cold. A base already in a kernel instance (read there, or
- * set up for prediction: x86-refs.ts) is applied in that instance. The result is a view of the
- * instance's memory.
+ * set up for prediction: x86-refs.ts) is applied in that instance. `sparse`: the diff is in sparse
+ * form (model/encoded.ts encodeSparseDiff, bsdiff-x86's). The result is a view of the instance's
+ * memory.
  */
 export function applyInMemory(
   c: Control,
@@ -83,6 +84,7 @@ export function applyInMemory(
   extra: Uint8Array,
   base: Uint8Array | KernelFile,
   newSize: number,
+  sparse = false,
 ): Buffer {
   const b = base instanceof Uint8Array ? new Kernels().file(base) : base;
   const k = b.kernels;
@@ -108,6 +110,7 @@ export function applyInMemory(
     res,
     newSize,
     b.predicts ? 1 : 0,
+    sparse ? 1 : 0,
   );
   if (rc !== 0) throw new DchatError('E_MALFORMED', APPLY_ERRORS[rc] ?? `bsdiff apply failed (${rc})`);
   return k.u8(res, newSize);

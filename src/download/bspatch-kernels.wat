@@ -455,19 +455,82 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $byte))))
 
+  ;; The sparse diff's cursor while `apply` runs (see $sparseAdd).
+  (global $sp (mut i32) (i32.const 0))
+  (global $spEnd (mut i32) (i32.const 0))
+  (global $zeroLeft (mut i32) (i32.const 0))
+  (global $litLeft (mut i32) (i32.const 0))
+
+  ;; One LEB128 varint of the sparse diff, at most 2^31 - 1; -1 when it is longer, larger, or runs
+  ;; past the end.
+  (func $varint (result i32)
+    (local $v i64) (local $b i32) (local $shift i64)
+    (block $done
+      (loop $byte
+        (if (i32.or (i32.ge_u (global.get $sp) (global.get $spEnd)) (i64.gt_u (local.get $shift) (i64.const 28)))
+          (then (return (i32.const -1))))
+        (local.set $b (i32.load8_u (global.get $sp)))
+        (global.set $sp (i32.add (global.get $sp) (i32.const 1)))
+        (local.set $v
+          (i64.or (local.get $v) (i64.shl (i64.extend_i32_u (i32.and (local.get $b) (i32.const 0x7f))) (local.get $shift))))
+        (local.set $shift (i64.add (local.get $shift) (i64.const 7)))
+        (br_if $byte (i32.and (local.get $b) (i32.const 0x80)))))
+    (if (i64.gt_u (local.get $v) (i64.const 0x7fffffff)) (then (return (i32.const -1))))
+    (i32.wrap_i64 (local.get $v)))
+
+  ;; Adds the next $len bytes of the sparse diff to $dst. The sparse diff (bsdiff-x86's diff
+  ;; frame: model/encoded.ts) is records of a zero run and a literal length (LEB128 varints, the
+  ;; literal at least one byte) followed by the literal; bytes past the last record are zero.
+  ;; Returns 0, or -3 for a malformed record.
+  (func $sparseAdd (param $dst i32) (param $len i32) (result i32)
+    (local $n i32)
+    (block $done
+      (loop $run
+        (br_if $done (i32.eqz (local.get $len)))
+        (if (global.get $zeroLeft)
+          (then
+            (local.set $n (select (global.get $zeroLeft) (local.get $len) (i32.lt_u (global.get $zeroLeft) (local.get $len))))
+            (global.set $zeroLeft (i32.sub (global.get $zeroLeft) (local.get $n))))
+          (else
+            (if (global.get $litLeft)
+              (then
+                (local.set $n (select (global.get $litLeft) (local.get $len) (i32.lt_u (global.get $litLeft) (local.get $len))))
+                (call $add (local.get $dst) (global.get $sp) (local.get $n))
+                (global.set $sp (i32.add (global.get $sp) (local.get $n)))
+                (global.set $litLeft (i32.sub (global.get $litLeft) (local.get $n))))
+              (else
+                ;; the next record, or zeros to the end
+                (br_if $done (i32.ge_u (global.get $sp) (global.get $spEnd)))
+                (global.set $zeroLeft (call $varint))
+                (global.set $litLeft (call $varint))
+                (if (i32.or
+                      (i32.or (i32.lt_s (global.get $zeroLeft) (i32.const 0)) (i32.le_s (global.get $litLeft) (i32.const 0)))
+                      (i32.gt_u (global.get $litLeft) (i32.sub (global.get $spEnd) (global.get $sp))))
+                  (then (return (i32.const -3))))
+                (local.set $n (i32.const 0))))))
+        (local.set $dst (i32.add (local.get $dst) (local.get $n)))
+        (local.set $len (i32.sub (local.get $len) (local.get $n)))
+        (br $run)))
+    (i32.const 0))
+
   ;; bspatch (bsdiff 4.3's algorithm) over whole buffers: $rows control triples as three f64
   ;; columns at $cx, $cy, $cz; bytes outside the base count as zero. With $predict, the base's
-  ;; fields are predicted (the globals above) before the diff is added. Returns 0, or -1 when the
-  ;; control block ends before the result is whole, -2 for a triple out of bounds, -3 for a diff
-  ;; or extra block shorter than the triples say.
+  ;; fields are predicted (the globals above) before the diff is added. With $sparse, the diff at
+  ;; $diff is sparse ($sparseAdd; $diffLen its bytes); $res must then be zeros. Returns 0, or -1
+  ;; when the control block ends before the result is whole, -2 for a triple out of bounds, -3
+  ;; for a diff or extra block shorter than the triples say, or a sparse diff malformed or longer.
   (func (export "apply")
     (param $rows i32) (param $cx i32) (param $cy i32) (param $cz i32)
     (param $diff i32) (param $diffLen i32) (param $extra i32) (param $extraLen i32)
     (param $base i32) (param $baseLen i32) (param $res i32) (param $newSize i32) (param $predict i32)
-    (result i32)
+    (param $sparse i32) (result i32)
     (local $k i32) (local $x f64) (local $y f64) (local $z f64) (local $oldpos f64)
     (local $newpos i32) (local $dpos i32) (local $epos i32) (local $xi i32) (local $yi i32)
     (local $from i32) (local $to i32) (local $o i32)
+    (global.set $sp (local.get $diff))
+    (global.set $spEnd (i32.add (local.get $diff) (local.get $diffLen)))
+    (global.set $zeroLeft (i32.const 0))
+    (global.set $litLeft (i32.const 0))
     (block $whole
       (loop $triple
         (br_if $whole (i32.ge_u (local.get $newpos) (local.get $newSize)))
@@ -489,7 +552,8 @@
         (local.set $xi (i32.trunc_f64_u (local.get $x)))
         (local.set $yi (i32.trunc_f64_u (local.get $y)))
         (if (i32.or
-              (i32.gt_u (local.get $xi) (i32.sub (local.get $diffLen) (local.get $dpos)))
+              (i32.and (i32.eqz (local.get $sparse))
+                (i32.gt_u (local.get $xi) (i32.sub (local.get $diffLen) (local.get $dpos))))
               (i32.gt_u (local.get $yi) (i32.sub (local.get $extraLen) (local.get $epos))))
           (then (return (i32.const -3))))
         ;; [from, to): the part of the x bytes the base holds
@@ -499,14 +563,17 @@
           (i32.trunc_f64_u
             (f64.max (f64.convert_i32_u (local.get $from))
               (f64.min (local.get $x) (f64.sub (f64.convert_i32_u (local.get $baseLen)) (local.get $oldpos))))))
-        (memory.copy (i32.add (local.get $res) (local.get $newpos)) (i32.add (local.get $diff) (local.get $dpos))
-          (local.get $from))
-        (if (i32.lt_u (local.get $to) (local.get $xi))
+        ;; a dense diff is the result where the base holds nothing (a sparse one is added below)
+        (if (i32.eqz (local.get $sparse))
           (then
-            (memory.copy
-              (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $to)))
-              (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $to)))
-              (i32.sub (local.get $xi) (local.get $to)))))
+            (memory.copy (i32.add (local.get $res) (local.get $newpos)) (i32.add (local.get $diff) (local.get $dpos))
+              (local.get $from))
+            (if (i32.lt_u (local.get $to) (local.get $xi))
+              (then
+                (memory.copy
+                  (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $to)))
+                  (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $to)))
+                  (i32.sub (local.get $xi) (local.get $to)))))))
         (if (i32.gt_u (local.get $to) (local.get $from))
           (then
             (local.set $o (i32.trunc_f64_u (f64.add (local.get $oldpos) (f64.convert_i32_u (local.get $from)))))
@@ -518,10 +585,16 @@
               (then
                 (call $predictRange (local.get $res) (local.get $o) (i32.add (local.get $newpos) (local.get $from))
                   (i32.sub (local.get $to) (local.get $from)))))
-            (call $add
-              (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $from)))
-              (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $from)))
-              (i32.sub (local.get $to) (local.get $from)))))
+            (if (i32.eqz (local.get $sparse))
+              (then
+                (call $add
+                  (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $from)))
+                  (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $from)))
+                  (i32.sub (local.get $to) (local.get $from)))))))
+        (if (local.get $sparse)
+          (then
+            (if (call $sparseAdd (i32.add (local.get $res) (local.get $newpos)) (local.get $xi))
+              (then (return (i32.const -3))))))
         (memory.copy
           (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $xi)))
           (i32.add (local.get $extra) (local.get $epos))
@@ -532,5 +605,10 @@
         (local.set $oldpos (f64.add (local.get $oldpos) (f64.add (local.get $x) (local.get $z))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $triple)))
+    ;; a sparse diff ends where the diff does: nothing of it left over
+    (if (i32.and (local.get $sparse)
+          (i32.or (i32.lt_u (global.get $sp) (global.get $spEnd))
+            (i32.or (global.get $zeroLeft) (global.get $litLeft))))
+      (then (return (i32.const -3))))
     (i32.const 0))
 )

@@ -36,6 +36,7 @@ import {
   type Encoding,
   parseBlockCodecs,
   parseBsdiffHeader,
+  sparseDiffCap,
   windowLog,
 } from '../model/encoded.ts';
 import { applyInMemory, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
@@ -216,17 +217,29 @@ async function bspatch(i: DecodeInput): Promise<void> {
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
     if (inMemory) {
       const sizes = blockSizes(c, h.newSize);
-      const block = async (codec: BlockCodec, start: number, end: number, expect?: number) => {
+      const block = async (
+        codec: BlockCodec,
+        start: number,
+        end: number,
+        expect?: number,
+        max = h.newSize,
+      ) => {
         if (end <= start) return Buffer.alloc(0);
         const raw = Buffer.alloc(end - start);
         await patch.read(raw, 0, raw.length, start);
-        return inflate(codec, raw, h.newSize, wl, expect);
+        return inflate(codec, raw, max, wl, expect);
       };
       // The base is read straight into the apply kernels' memory (./wasm-kernels.ts).
       const kernels = new Kernels();
       const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
+      // bsdiff-x86's diff is sparse (model/encoded.ts encodeSparseDiff): its size is not known.
+      const sparse = h.magic === BSDIFF_X86_MAGIC;
       const [diff, extra, , refs] = await Promise.all([
-        block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff),
+        sparse
+          ? sizes.diff === undefined
+            ? Promise.reject(new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds'))
+            : block(codecs[1] as BlockCodec, diffStart, extraStart, undefined, sparseDiffCap(sizes.diff))
+          : block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff),
         block(codecs[2] as BlockCodec, extraStart, extraEnd, sizes.extra),
         readWhole(old, kernels.u8(base.at, baseSize)),
         h.extraBytes === undefined
@@ -239,7 +252,7 @@ async function bspatch(i: DecodeInput): Promise<void> {
       ]);
       i.signal?.throwIfAborted();
       const from = refs ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize)).base : base;
-      const result = applyInMemory(c, diff, extra, from, h.newSize);
+      const result = applyInMemory(c, diff, extra, from, h.newSize, sparse);
       await out.write(result, 0, result.length, 0);
       await out.sync();
       return;

@@ -43,6 +43,7 @@ export interface KernelExports {
     res: number,
     newSize: number,
     predict: number,
+    sparse: number,
   ): number;
 }
 

@@ -46,6 +46,7 @@ import {
   BSDIFF40_MAGIC,
   ctrlToColumns,
   type Encoding,
+  encodeSparseDiff,
   parseBsdiffHeader,
   windowLog,
   writeOffset,
@@ -341,12 +342,14 @@ export async function bsdiffX86(
     ep += y;
     np += x + y;
   }
+  // An empty sparse diff: the prediction alone.
   const predicted = applyInMemory(
     c,
-    Buffer.alloc(diffBytes),
+    Buffer.alloc(0),
     extra,
     new RefPredictor(base, c, refs, fields).base,
     newSize,
+    true,
   );
   const diff = Buffer.alloc(diffBytes);
   for (let k = 0, np = 0, dp = 0; k < c.rows; k++) {
@@ -358,7 +361,7 @@ export async function bsdiffX86(
   }
   const [cb, db, eb, rb] = await Promise.all([
     smallerBlock(ctrlToColumns(ctrl)),
-    smallerBlock(diff),
+    smallerBlock(encodeSparseDiff(diff)),
     smallerBlock(extra),
     smallerBlock(serializeRefTable(refs)),
   ]);

@@ -16,6 +16,7 @@ import {
   BSDIFF_BEST_HEADER_BYTES,
   BSDIFF_BEST_MAGIC,
   BSDIFF_HEADER_BYTES,
+  BSDIFF_X86_MAGIC,
   BSDIFF_ZSTD_MAGIC,
   ctrlToColumns,
   parseBsdiffHeader,
@@ -80,10 +81,10 @@ test('headers: only the four magics parse, whatever names an object inherits', (
     assert.equal(parseBsdiffHeader(b, 64), undefined, magic);
   }
   const x86 = Buffer.alloc(64);
-  x86.write('DCBSDX01', 0, 'latin1');
+  x86.write(BSDIFF_X86_MAGIC, 0, 'latin1');
   writeOffset(4, x86, 40);
   assert.deepEqual(parseBsdiffHeader(x86, 64), {
-    magic: 'DCBSDX01',
+    magic: BSDIFF_X86_MAGIC,
     headerBytes: 48,
     ctrlBytes: 0,
     diffBytes: 0,
