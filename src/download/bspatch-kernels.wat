@@ -21,10 +21,12 @@
   (global $fTail (export "fTail") (mut i32) (i32.const 0))
   (global $fCount (export "fCount") (mut i32) (i32.const 0))
   ;; segment tables (see $segmap): base offset -> address, address -> base offset, new offset ->
-  ;; address
+  ;; address for fields ($newV) and for their targets ($newVt: the same table, its own last hit:
+  ;; fields are in code, targets in code or data)
   (global $oldV (export "oldV") (mut i32) (i32.const 0))
   (global $oldO (export "oldO") (mut i32) (i32.const 0))
   (global $newV (export "newV") (mut i32) (i32.const 0))
+  (global $newVt (export "newVt") (mut i32) (i32.const 0))
   ;; corrections: old targets ascending (i32) and where each goes (i32)
   (global $fixFrom (export "fixFrom") (mut i32) (i32.const 0))
   (global $fixTo (export "fixTo") (mut i32) (i32.const 0))
@@ -269,7 +271,7 @@
     (local.set $nt (call $carry (i32.wrap_i64 (local.get $t))))
     (if (i32.lt_s (local.get $nt) (i32.const 0)) (then (return (i64.const 0x100000000))))
     (local.set $nfv (call $segmap (global.get $newV) (i64.extend_i32_u (local.get $nf))))
-    (local.set $ntv (call $segmap (global.get $newV) (i64.extend_i32_u (local.get $nt))))
+    (local.set $ntv (call $segmap (global.get $newVt) (i64.extend_i32_u (local.get $nt))))
     (if (i32.or (i64.lt_s (local.get $nfv) (i64.const 0)) (i64.lt_s (local.get $ntv) (i64.const 0)))
       (then (return (i64.const 0x100000000))))
     (local.set $rel

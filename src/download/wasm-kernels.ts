@@ -56,6 +56,7 @@ export type KernelGlobal =
   | 'oldV'
   | 'oldO'
   | 'newV'
+  | 'newVt'
   | 'fixFrom'
   | 'fixTo'
   | 'nFix'

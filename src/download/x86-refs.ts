@@ -270,6 +270,7 @@ export class RefPredictor {
       ['oldV', this.oldV],
       ['oldO', this.oldO],
       ['newV', this.newV],
+      ['newVt', k.put(segmentTable(refs.newLoads, 'off'))],
       ['fixFrom', fixFrom],
       ['fixTo', k.put(Int32Array.from(refs.fixTo))],
       ['nFix', refs.fixFrom.length],
