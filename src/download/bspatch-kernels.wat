@@ -353,6 +353,34 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $col))))
 
+  ;; A reference table's corrections (x86-refs.ts serializeRefTable): $n old-target deltas (i32,
+  ;; each after the first above zero) at $src, then $n shifts, into absolute old targets at $from
+  ;; and their new places at $to. Returns 0, or -1 when a correction is out of order or outside
+  ;; the files.
+  (func (export "fixes") (param $src i32) (param $n i32) (param $baseSize i32) (param $newSize i32)
+    (param $from i32) (param $to i32) (result i32)
+    (local $k i32) (local $dt i32) (local $t i64) (local $v i64)
+    (block $done
+      (loop $fix
+        (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
+        (local.set $dt (i32.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2)))))
+        (if (i32.and (i32.gt_u (local.get $k) (i32.const 0)) (i32.le_s (local.get $dt) (i32.const 0)))
+          (then (return (i32.const -1))))
+        (local.set $t (i64.add (local.get $t) (i64.extend_i32_s (local.get $dt))))
+        (local.set $v
+          (i64.add (local.get $t)
+            (i64.extend_i32_s
+              (i32.load (i32.add (local.get $src) (i32.shl (i32.add (local.get $n) (local.get $k)) (i32.const 2)))))))
+        (if (i32.or
+              (i32.or (i64.lt_s (local.get $t) (i64.const 0)) (i64.ge_s (local.get $t) (i64.extend_i32_u (local.get $baseSize))))
+              (i32.or (i64.lt_s (local.get $v) (i64.const 0)) (i64.ge_s (local.get $v) (i64.extend_i32_u (local.get $newSize)))))
+          (then (return (i32.const -1))))
+        (i32.store (i32.add (local.get $from) (i32.shl (local.get $k) (i32.const 2))) (i32.wrap_i64 (local.get $t)))
+        (i32.store (i32.add (local.get $to) (i32.shl (local.get $k) (i32.const 2))) (i32.wrap_i64 (local.get $v)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $fix)))
+    (i32.const 0))
+
   ;; The copy ranges of $rows triples (f64 columns): old start, new start and length of every
   ;; triple with x > 0 that starts at a non-negative old offset and ends below 2^30 in both files
   ;; (offsets past that carry nothing), written to $o, $n, $x in triple order, then sorted by old

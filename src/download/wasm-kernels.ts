@@ -14,6 +14,7 @@ export interface KernelExports {
   target(file: number, toV: number, toO: number, f: number, tail: number): number;
   carry(t: number): number;
   index(a: number, n: number, first: number, buckets: number): void;
+  fixes(src: number, n: number, baseSize: number, newSize: number, from: number, to: number): number;
   control(raw: number, rows: number, columns: number, cx: number, cy: number, cz: number): void;
   ranges(
     rows: number,

@@ -168,8 +168,8 @@ export interface RefTable {
   /** The new file's PT_LOAD segments (a field's value is a distance between addresses). */
   newLoads: Load[];
   /** Old target offsets (ascending) the copy ranges carry wrongly, and where each goes instead. */
-  fixFrom: number[];
-  fixTo: number[];
+  fixFrom: ArrayLike<number>;
+  fixTo: ArrayLike<number>;
 }
 
 /**
@@ -221,6 +221,11 @@ function bucketIndex(k: Kernels, a: number, n: number, size: number): number {
   return first;
 }
 
+/** `a` as an Int32Array (parseRefTable's already are; the publisher's votes are numbers). */
+function int32s(a: ArrayLike<number>): Int32Array {
+  return a instanceof Int32Array ? a : Int32Array.from(a);
+}
+
 /** The kernels' "no prediction" answer (outside the int32 range). */
 const NO_VALUE = 2 ** 32;
 
@@ -257,7 +262,7 @@ export class RefPredictor {
     if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
     const ranges = copyRanges(k, c);
-    const fixFrom = k.put(Int32Array.from(refs.fixFrom));
+    const fixFrom = k.put(int32s(refs.fixFrom));
     this.oldV = k.put(segmentTable(oldLoads, 'off'));
     this.oldO = k.put(segmentTable(oldLoads, 'vaddr'));
     this.newV = k.put(segmentTable(refs.newLoads, 'off'));
@@ -272,7 +277,7 @@ export class RefPredictor {
       ['newV', this.newV],
       ['newVt', k.put(segmentTable(refs.newLoads, 'off'))],
       ['fixFrom', fixFrom],
-      ['fixTo', k.put(Int32Array.from(refs.fixTo))],
+      ['fixTo', k.put(int32s(refs.fixTo))],
       ['nFix', refs.fixFrom.length],
       ['cpO', ranges.o],
       ['cpN', ranges.n],
@@ -384,19 +389,16 @@ export function parseRefTable(b: Buffer, baseSize: number, newSize: number): Ref
   const n = b.readUInt32LE(p);
   p += 4;
   if (b.length !== p + n * FIX_BYTES_PER_ENTRY) throw bad('its length does not match its count');
-  const fixFrom: number[] = new Array(n);
-  const fixTo: number[] = new Array(n);
-  let t = 0;
-  for (let k = 0; k < n; k++) {
-    const dt = b.readInt32LE(p + 4 * k);
-    t += dt;
-    const to = t + b.readInt32LE(p + 4 * (n + k));
-    if ((k > 0 && dt <= 0) || t < 0 || t >= baseSize || to < 0 || to >= newSize)
-      throw bad('a correction is out of order or outside the files');
-    fixFrom[k] = t;
-    fixTo[k] = to;
-  }
-  return { newLoads, fixFrom, fixTo };
+  // The columns are decoded by the fixes kernel: tens of thousands of corrections, each read
+  // twice, were milliseconds of cold JavaScript.
+  const k = new Kernels();
+  const src = k.put(b.subarray(p));
+  const [from, to] = [k.alloc(4 * n), k.alloc(4 * n)];
+  const clamp = (v: number) => Math.min(v, 2 ** 32 - 1);
+  if (k.fn.fixes(src, n, clamp(baseSize), clamp(newSize), from, to) !== 0)
+    throw bad('a correction is out of order or outside the files');
+  const column = (at: number) => new Int32Array(k.fn.memory.buffer.slice(at, at + 4 * n));
+  return { newLoads, fixFrom: column(from), fixTo: column(to) };
 }
 
 /** First index of `at` (ascending, `count` long) holding a value >= v. */
@@ -422,7 +424,7 @@ export function voteFixes(
   c: Control,
   newBytes: Uint8Array,
   minVotes = 2,
-): { fixFrom: number[]; fixTo: number[] } {
+): { fixFrom: Int32Array; fixTo: Int32Array } {
   const votes = new Map<number, Map<number, number>>();
   const next = p.kernels.put(newBytes);
   const { at, tail, count } = p.fields();
@@ -452,5 +454,5 @@ export function voteFixes(
     if (bestVotes >= minVotes && best !== p.carry(t)) fixes.push([t, best]);
   }
   fixes.sort((a, b) => a[0] - b[0]);
-  return { fixFrom: fixes.map((f) => f[0]), fixTo: fixes.map((f) => f[1]) };
+  return { fixFrom: Int32Array.from(fixes, (f) => f[0]), fixTo: Int32Array.from(fixes, (f) => f[1]) };
 }

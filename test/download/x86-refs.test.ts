@@ -77,10 +77,10 @@ test('reference table: round-trips; any bytes parse or fail with E_MALFORMED', (
   };
   const back = parseRefTable(serializeRefTable(t), OLD.bytes.length, NEW.bytes.length);
   // The new file's loads travel without their flags: only the base's code is scanned.
-  assert.deepEqual(back, {
-    ...t,
-    newLoads: t.newLoads.map(({ off, vaddr, size }) => ({ off, vaddr, size })),
-  });
+  assert.deepEqual(
+    { ...back, fixFrom: Array.from(back.fixFrom), fixTo: Array.from(back.fixTo) },
+    { ...t, newLoads: t.newLoads.map(({ off, vaddr, size }) => ({ off, vaddr, size })) },
+  );
   // Out of order, outside either file, a bad count: refused.
   for (const bad of [
     { ...t, fixFrom: [4000, 10, 4001] },
