@@ -88,15 +88,15 @@ for (const op of [
 /**
  * What a byte and the one after it may start, read as one 16-bit index (op | next << 8): 0 nothing
  * (nineteen pairs in twenty), CALL, JCC, SSE (0F op: the ModRM byte is the third), or RIP + the
- * immediate's size for a one-byte opcode whose ModRM names [rip + disp32]. One table read per byte
- * and a branch that is rarely taken (testing the opcode alone matched a quarter of all bytes):
- * 31 against 38 ms for 8.5 MB of code here.
+ * immediate's size for a one-byte opcode whose ModRM names [rip + disp32]. The scan kernel reads
+ * it at address 0 of its memory (bspatch-kernels.wat $step) for each byte its vector pass picks.
+ * Exported for the tests' byte-by-byte reference scan.
  */
 const CALL = 1;
 const JCC = 2;
 const SSE = 3;
 const RIP = 8;
-const PAIR = new Uint8Array(65536);
+export const PAIR = new Uint8Array(65536);
 for (let op = 0; op < 256; op++)
   for (let next = 0; next < 256; next++) {
     const k = op | (next << 8);
