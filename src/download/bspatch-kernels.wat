@@ -239,11 +239,15 @@
   (func $carry (export "carry") (param $t i32) (result i32)
     (local $r i32) (local $m i32) (local $o i32)
     (if (i32.ge_u (local.get $t) (global.get $baseLen)) (then (return (i32.const -1))))
-    (local.set $r (call $lastAtOrBelow (global.get $fixFrom) (global.get $fixFirst) (local.get $t)))
-    (if (i32.ge_s (local.get $r) (i32.const 0))
+    ;; most targets have no correction in their bucket: then not even one is read
+    (local.set $m (i32.add (global.get $fixFirst) (i32.shl (i32.shr_u (local.get $t) (i32.const 8)) (i32.const 2))))
+    (if (i32.lt_u (i32.load (local.get $m)) (i32.load offset=4 (local.get $m)))
       (then
-        (if (i32.eq (i32.load (i32.add (global.get $fixFrom) (i32.shl (local.get $r) (i32.const 2)))) (local.get $t))
-          (then (return (i32.load (i32.add (global.get $fixTo) (i32.shl (local.get $r) (i32.const 2)))))))))
+        (local.set $r (call $lastAtOrBelow (global.get $fixFrom) (global.get $fixFirst) (local.get $t)))
+        (if (i32.ge_s (local.get $r) (i32.const 0))
+          (then
+            (if (i32.eq (i32.load (i32.add (global.get $fixFrom) (i32.shl (local.get $r) (i32.const 2)))) (local.get $t))
+              (then (return (i32.load (i32.add (global.get $fixTo) (i32.shl (local.get $r) (i32.const 2)))))))))))
     (local.set $r (call $lastAtOrBelow (global.get $cpO) (global.get $cpFirst) (local.get $t)))
     (local.set $m (local.get $r))
     (block $none
