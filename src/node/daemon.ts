@@ -274,6 +274,11 @@ export class DchatNode extends EventEmitter {
       // Verified releases published with a CID are provided over IPFS (this starts Helia); a node
       // told to fetch over IPFS starts it now, once up, rather than at the first release.
       void this.ipfs.provideAll(this.store.seedable());
+      // Blocks of pruned packages go: now those pruned while the node was down, then at each
+      // keep-N (after a package is verified).
+      const retainIpfs = () => void this.ipfs?.retain(this.store.seedable());
+      retainIpfs();
+      this.on('package:verified', retainIpfs);
       if (this.config.prefetchSource === 'ipfs') void this.ipfs.node().catch(() => {});
       void this.fetcher.maybeFetch();
       const download = (version: string) =>
@@ -448,7 +453,7 @@ export class DchatNode extends EventEmitter {
       startedAt: this.startedAt,
       bans: this.bans,
       packages: this.store.list(),
-      downloads: [...this.fetcher.downloads.values()],
+      downloads: [...this.fetcher.downloads.entries()].map(([, d]) => d),
       badChunks: this.badChunks,
       chunkServer: this.chunkServer,
       now: Date.now(),

@@ -14,12 +14,18 @@
  * start imported whole (a marker under ipfs/imported/, its root block still in the persistent
  * blockstore) is served as it is; blocks are content-addressed, so a peer checks every one it
  * receives anyway.
+ *
+ * Retention (`retain`): when keep-N prunes a package, its blocks leave the blockstore too (those
+ * no kept package shares), with its marker and pin; without it the blockstore kept a whole copy of
+ * every release the node ever held (30 packages' blocks beside 3 packages after a 30-release soak).
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import * as dagPb from '@ipld/dag-pb';
 import type { Libp2p } from '@libp2p/interface';
+import { CID } from 'multiformats/cid';
 import type { Logger } from 'pino';
-import { toDchatError } from '../errors.ts';
+import { DchatError, toDchatError } from '../errors.ts';
 import type { EmbeddedHelia } from '../sources/ipfs/helia.ts';
 import { IpfsSource } from '../sources/ipfs/ipfs-source.ts';
 import type { StoredPackage } from './package-store.ts';
@@ -39,6 +45,8 @@ export class NodeIpfs {
   private stopped = false;
   /** Targets provided so far, with their signed CID. */
   private readonly provided = new Map<string, string>();
+  /** provideAll and retain, one at a time: a retain never sees half an import. */
+  private chain: Promise<void> = Promise.resolve();
   /** The download source for releases with a signed CID (priority of the ipfs kind). */
   readonly source: IpfsSource;
 
@@ -77,8 +85,65 @@ export class NodeIpfs {
   }
 
   /** Imports, checks and pins each package that was published with a CID; never throws. */
-  async provideAll(pkgs: readonly StoredPackage[]): Promise<void> {
-    for (const p of pkgs) await this.provide(p);
+  provideAll(pkgs: readonly StoredPackage[]): Promise<void> {
+    return this.queue(async () => {
+      for (const p of pkgs) await this.provide(p);
+    });
+  }
+
+  private queue(f: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(f);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Removes what an earlier import (a marker under ipfs/imported/) left for a package that is not
+   * among `kept` (the node's packages and encoded targets after keep-N): the blocks of its DAG and
+   * of its chunk table that no kept package shares, its pin and its marker. Runs only once Helia
+   * is up (a node that never started it has nothing imported this run; the next start's first
+   * retain cleans up). Never throws.
+   */
+  retain(kept: readonly StoredPackage[]): Promise<void> {
+    return this.queue(async () => {
+      if (!this.helia || this.stopped) return;
+      try {
+        const dir = join(this.init.nodeDir, 'ipfs', 'imported');
+        const roots = (p: StoredPackage) => [p.target.custom.ipfs_cid, p.target.custom.ipfs_chunks_cid];
+        const keepRoots = new Set(kept.flatMap(roots).filter((c): c is string => !!c));
+        const stale = (await readdir(dir).catch(() => [] as string[])).filter((m) => !keepRoots.has(m));
+        if (stale.length === 0) return;
+        const helia = await this.helia;
+        const keep = new Map<string, CID>();
+        for (const r of keepRoots) await dagBlocks(helia, r, keep);
+        let removed = 0;
+        for (const m of stale) {
+          const chunks = (await readFile(join(dir, m), 'utf8').catch(() => '')).trim();
+          const blocks = new Map<string, CID>();
+          for (const r of [m, chunks]) if (r) await dagBlocks(helia, r, blocks);
+          // Helia refuses to delete a pinned block. Then leaves first, the root last: an
+          // interrupted removal is walked again from the root.
+          for (const r of [m, chunks]) if (r && !keepRoots.has(r)) await unpin(helia, r);
+          for (const [key, cid] of [...blocks].reverse()) {
+            if (keep.has(key) || !(await helia.blockstore.has(cid))) continue;
+            await helia.blockstore.delete(cid);
+            removed++;
+          }
+          await rm(join(dir, m), { force: true });
+          for (const [t, c] of this.provided) if (c === m) this.provided.delete(t);
+        }
+        this.init.log.info(
+          { packages: stale.length, blocks: removed },
+          'IPFS blocks of pruned packages removed',
+        );
+      } catch (err) {
+        const e = toDchatError(err);
+        this.init.log.warn(
+          { error: `${e.code}: ${e.message}` },
+          'IPFS blocks of pruned packages not removed',
+        );
+      }
+    });
   }
 
   /** Imports `p` and its chunk table, and pins them if they hash to the signed CIDs; never throws. */
@@ -118,7 +183,8 @@ export class NodeIpfs {
       if (!imported) {
         await pin(helia, cid);
         await mkdir(dirname(marker), { recursive: true });
-        await writeFile(marker, '');
+        // The marker names the chunk table's CID too: both go when the package is pruned.
+        await writeFile(marker, p.target.custom.ipfs_chunks_cid ?? '');
       }
       const chunks = p.target.custom.ipfs_chunks_cid;
       if (chunks) {
@@ -143,6 +209,37 @@ export class NodeIpfs {
     const h = await this.helia?.catch(() => undefined);
     // Helia leaves the libp2p running (it is the node's, stopped after this).
     await Promise.resolve(h?.stop()).catch(() => {});
+  }
+}
+
+/** More blocks than any package's DAG has (a 1 GiB package in 256 KiB leaves: about 4,100). */
+const MAX_DAG_BLOCKS = 1_000_000;
+
+/**
+ * Every block of the DAG under `root` held here, by multihash (how blockstores key blocks): dag-pb
+ * nodes are read for their links, raw leaves are not read; a block not held is listed, not walked.
+ */
+async function dagBlocks(helia: EmbeddedHelia, root: string, out: Map<string, CID>): Promise<void> {
+  const todo = [CID.parse(root)];
+  for (let cid = todo.pop(); cid; cid = todo.pop()) {
+    const key = Buffer.from(cid.multihash.bytes).toString('base64');
+    if (out.has(key)) continue;
+    if (out.size >= MAX_DAG_BLOCKS)
+      throw new DchatError('E_TOO_LARGE', `DAG under ${root} has too many blocks`);
+    out.set(key, cid);
+    if (cid.code !== dagPb.code || !(await helia.blockstore.has(cid))) continue;
+    const parts: Uint8Array[] = [];
+    for await (const b of helia.blockstore.get(cid)) parts.push(b);
+    for (const l of dagPb.decode(Buffer.concat(parts)).Links) todo.push(l.Hash);
+  }
+}
+
+/** Drops the pin of `root` if it has one (pins live in memory: a restart has none). */
+async function unpin(helia: EmbeddedHelia, root: string): Promise<void> {
+  const cid = CID.parse(root);
+  if (!(await helia.pins.isPinned(cid))) return;
+  for await (const _ of helia.pins.rm(cid)) {
+    // each unpinned block
   }
 }
 

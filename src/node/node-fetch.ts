@@ -20,6 +20,7 @@ import type { HomePaths } from '../store/home.ts';
 import { findPackage, listPackages } from '../trust/package-check.ts';
 import type { TrustedSet } from '../trust/trusted-set.ts';
 import type { UpdateService } from '../update/service.ts';
+import { Lru } from '../util/lru.ts';
 import { sleep } from '../util/sleep.ts';
 import type { NodeIpfs } from './ipfs.ts';
 import type { DchatLibp2p } from './libp2p.ts';
@@ -33,6 +34,8 @@ const loadRegistry = () => import('../update/registry.ts');
 
 /** Downloads with --prefetch are retried at most this many times per trigger. */
 const MAX_FETCH_ATTEMPTS = 60;
+/** Download records kept for `node status`, the newest: one per release, as long as a node runs. */
+const MAX_DOWNLOAD_RECORDS = 16;
 
 /** What the fetcher uses of the node (parts that start and stop with it are read when needed). */
 export interface FetcherHost {
@@ -55,8 +58,8 @@ export interface FetcherHost {
 }
 
 export class PackageFetcher {
-  /** Downloads this run, by target (node status). */
-  readonly downloads = new Map<string, DownloadRecord>();
+  /** Downloads this run, by target (node status), the least recent first. */
+  readonly downloads = new Lru<string, DownloadRecord>(MAX_DOWNLOAD_RECORDS);
   private readonly host: FetcherHost;
   private readonly holdings = new PeerHoldings();
   private fetching = false;
@@ -90,7 +93,7 @@ export class PackageFetcher {
         const target = trusted ? this.wanted(trusted) : undefined;
         report.autoCheck();
         if (!trusted || !target) return;
-        const rec: DownloadRecord = this.downloads.get(target.path) ?? {
+        const rec: DownloadRecord = this.downloads.peek(target.path) ?? {
           target: target.path,
           version: target.custom.version,
           state: 'downloading',

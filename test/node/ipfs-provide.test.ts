@@ -19,7 +19,7 @@ import type { PackageTarget } from '../../src/model/package.ts';
 import { NodeIpfs } from '../../src/node/ipfs.ts';
 import { createNodeLibp2p, type DchatLibp2p } from '../../src/node/libp2p.ts';
 import type { StoredPackage } from '../../src/node/package-store.ts';
-import { importFileKubo } from '../../src/sources/ipfs/kubo-cid.ts';
+import { importBytesKubo, importFileKubo } from '../../src/sources/ipfs/kubo-cid.ts';
 
 let dir: string;
 let libp2p: DchatLibp2p;
@@ -85,4 +85,57 @@ test('a root block left by a probe is no proof of a whole import; a marked earli
   await second.provide(pkg);
   assert.equal(second.providing()[pkg.target.path], cid.toString());
   await second.stop();
+});
+
+test('retain: a pruned package leaves the blockstore with its marker, except the blocks a kept one shares', async () => {
+  const nodeDir = join(dir, 'retain');
+  const chunk = 262_144;
+  const shared = randomBytes(2 * chunk);
+  const mk = async (name: string, tail: Buffer, table: Buffer) => {
+    const file = join(dir, name);
+    await writeFile(file, Buffer.concat([shared, tail]));
+    const cid = await importFileKubo(file, { blockstore: new MemoryBlockstore() });
+    const chunks = await importBytesKubo(table, { blockstore: new MemoryBlockstore() });
+    return {
+      target: {
+        path: name,
+        custom: { ipfs_cid: cid.toString(), ipfs_chunks_cid: chunks.toString() },
+      } as unknown as PackageTarget,
+      file,
+      tableBytes: table,
+    } as unknown as StoredPackage;
+  };
+  const a = await mk('dchat-1.0.0-linux-x64', randomBytes(chunk + 5), randomBytes(300));
+  const b = await mk('dchat-1.0.1-linux-x64', randomBytes(chunk + 7), randomBytes(300));
+  const ipfs = new NodeIpfs({ libp2p, nodeDir, log: pino({ level: 'silent' }) });
+  await ipfs.provideAll([a, b]);
+  const helia = await ipfs.node();
+  const held = async () => {
+    const keys: string[] = [];
+    for await (const { cid } of helia.blockstore.getAll())
+      keys.push(Buffer.from(cid.multihash.bytes).toString('hex'));
+    return keys.sort();
+  };
+  const blocksOf = async (p: StoredPackage) => {
+    const bs = new MemoryBlockstore();
+    await importFileKubo(p.file, { blockstore: bs });
+    await importBytesKubo(p.tableBytes, { blockstore: bs });
+    const keys: string[] = [];
+    for await (const { cid } of bs.getAll()) keys.push(Buffer.from(cid.multihash.bytes).toString('hex'));
+    return keys.sort();
+  };
+  const [ofA, ofB] = [await blocksOf(a), await blocksOf(b)];
+  assert.deepEqual(await held(), [...new Set([...ofA, ...ofB])].sort());
+  assert.ok(
+    ofA.some((k) => ofB.includes(k)),
+    'the two packages share leaves',
+  );
+
+  await ipfs.retain([b]);
+  assert.deepEqual(await held(), ofB, "only b's blocks are left, the shared ones with them");
+  assert.deepEqual(await readdir(join(nodeDir, 'ipfs', 'imported')), [b.target.custom.ipfs_cid]);
+  assert.deepEqual(Object.keys(ipfs.providing()), [b.target.path]);
+  await ipfs.retain([b]);
+  assert.deepEqual(await held(), ofB, 'nothing more to remove');
+  await ipfs.stop();
 });
