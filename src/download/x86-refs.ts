@@ -148,11 +148,15 @@ function scanIn(k: Kernels, file: number, size: number, loads: readonly Load[]):
 export function scanRel32(b: Uint8Array, loads: readonly Load[]): Rel32Fields {
   const k = new Kernels();
   const file = k.put(b);
-  const f = scanIn(k, file, b.length, loads);
+  return fieldsOf(k, scanIn(k, file, b.length, loads));
+}
+
+/** Fields in a kernel instance, copied out into arrays of their own. */
+function fieldsOf(k: Kernels, { count, at, tail }: FieldsIn): Rel32Fields {
   return {
-    count: f.count,
-    at: new Uint32Array(k.u8(f.at, 4 * f.count).buffer.slice(f.at, f.at + 4 * f.count)),
-    tail: new Uint8Array(k.u8(f.tail, f.count)),
+    count,
+    at: new Uint32Array(k.fn.memory.buffer.slice(at, at + 4 * count)),
+    tail: new Uint8Array(k.fn.memory.buffer.slice(tail, tail + count)),
   };
 }
 
@@ -292,12 +296,7 @@ export class RefPredictor {
 
   /** The base's fields (copies). */
   fields(): Rel32Fields {
-    const { count, at, tail } = this.f;
-    return {
-      count,
-      at: new Uint32Array(this.kernels.u8(at, 4 * count).buffer.slice(at, at + 4 * count)),
-      tail: new Uint8Array(this.kernels.u8(tail, count)),
-    };
+    return fieldsOf(this.kernels, this.f);
   }
 
   /** Where the base's field at `f` (with `tail` bytes after it) points, as a base offset. */
