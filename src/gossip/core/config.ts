@@ -41,7 +41,12 @@ export interface GossipConfig {
   seenCapacity: number;
   /** TTL is outside the signature: a relayed copy never carries more than this many hops. */
   maxTtl: number;
-  /** Releases kept to answer IWANT/WANT and to build digests (older ones are below `highest`). */
+  /**
+   * Releases kept to answer IWANT/WANT and to build digests (older ones are below `highest`).
+   * Each holds its TUF bundle, whose targets document lists every release published: at 16 held,
+   * a node's memory grew by 16 times that document's growth with every release (23 KB a release
+   * in a soak at 60 releases), where the newest alone is what a peer behind needs.
+   */
   maxHeldReleases: number;
   /** Size cap of one message on the wire. */
   maxMessageBytes: number;
@@ -106,7 +111,7 @@ export const defaultGossipConfig: Readonly<GossipConfig> = {
   seenTtlMs: 120_000,
   seenCapacity: 4096,
   maxTtl: 32,
-  maxHeldReleases: 16,
+  maxHeldReleases: 4,
   maxMessageBytes: LIMITS.gossipMessageBytes,
   rateMsgsPerSec: 50,
   rateMsgBurst: 200,
