@@ -18,8 +18,9 @@ npx tsc -p tsconfig.json
 # Release builds made once for the whole run and shared by the test files that need them.
 DCHAT_TEST_BUILDS=$(mktemp -d "${TMPDIR:-/tmp}/dchat-test-builds-XXXXXX")
 export DCHAT_TEST_BUILDS
-# The end-to-end files (test/**/*.e2e.ts: whole testnets that mostly wait on voting periods and
-# block heights, and the delta update between two real 130 MB builds) run beside the suite, their output kept apart and printed after it; the switch
+# The end-to-end files (test/**/*.e2e.ts: whole testnets that mostly wait on voting periods,
+# block heights or a 60 s partition, and the delta update between two real 130 MB builds) run
+# beside the suite, their output kept apart and printed after it; the switch
 # itself goes by the height schedule (activation/schedule/due-height.ts), so a busy neighbour does
 # not move it.
 e2e_log=$(mktemp "${TMPDIR:-/tmp}/dchat-e2e-XXXXXX.log")
