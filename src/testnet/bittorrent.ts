@@ -6,31 +6,19 @@
  * the origin's tracker) in its mirrors.toml; with `--prefetch` it downloads over BitTorrent from
  * the origin and from every node that verified before it (each seeds once verified), and verifies.
  */
-import { createServer } from 'node:net';
 import { trustUpdate } from '../download/trust-session.ts';
 import { DchatError } from '../errors.ts';
 import { loadRepo } from '../release/mirror-dir.ts';
 import { DirectoryFetcher } from '../sources/directory-fetcher.ts';
 import type { HomePaths } from '../store/home.ts';
 import { addMirror, DEFAULT_SETTINGS, saveMirrors } from '../store/mirrors.ts';
+import { freePort } from './free-port.ts';
 import type { TestRelease } from './release.ts';
 
 export interface Swarm {
   trackerPort: number;
   announceUrl: string;
   magnet: string;
-}
-
-/** A free TCP port on 127.0.0.1 for the origin's tracker (bound, read, released). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** The swarm of `rel`: the tracker the origin will run and the magnet of the signed info hash. */

@@ -15,13 +15,13 @@
  * its peers dial it.
  */
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DchatError } from '../errors.ts';
 import { type StaticServer, startStaticServer } from '../mirror/static-server.ts';
 import { writeNewKeyPair } from '../release/key-files.ts';
 import { initRepository, publishRelease } from '../release/publish.ts';
 import { cliJson } from './cli-run.ts';
+import { freePort } from './free-port.ts';
 import { type GovernanceKeys, makeGovernance } from './governance-net.ts';
 import { type NodeProcess, type SpawnOptions, spawnNode, stopAll } from './process.ts';
 import { releaseExecutable } from './upgrade-builds.ts';
@@ -80,18 +80,6 @@ export function lateIds(plan: readonly { id: string; role: UpgradeRole }[], n: n
   if (n > pool.length)
     throw new DchatError('E_USAGE', `${n} late nodes asked, but only ${pool.length} user and relay nodes`);
   return new Set(pool.slice(0, n).map((p) => p.id));
-}
-
-/** A loopback TCP port free right now (bound, read, released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Validator stakes: the first 40, the others 30 (with 3: two of them approve 70 of 100). */
