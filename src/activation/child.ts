@@ -13,6 +13,8 @@ import { SUPERVISED_ENV } from './parent-watch.ts';
 
 /** A started record line longer than this is not one (an untrusted child's output is capped). */
 const MAX_LINE = 64 * 1024;
+/** How much of its last stderr line an exited child's report quotes. */
+const LAST_LINE = 400;
 
 export interface StartedRecord {
   event: 'started';
@@ -31,6 +33,8 @@ export class ChildNode {
   private readonly waiters = new Set<() => void>();
   readonly exited: Promise<number | null>;
   private exitCode: number | null | undefined;
+  /** Its last stderr line (capped): why it exited, when it exits before reporting healthy. */
+  private lastLine = '';
 
   constructor(
     version: string,
@@ -79,7 +83,10 @@ export class ChildNode {
         }
       });
     if (this.proc.stderr)
-      createInterface({ input: this.proc.stderr }).on('line', (l) => onStderr(l.slice(0, MAX_LINE)));
+      createInterface({ input: this.proc.stderr }).on('line', (l) => {
+        if (l.trim()) this.lastLine = l.slice(0, LAST_LINE);
+        onStderr(l.slice(0, MAX_LINE));
+      });
   }
 
   get pid(): number | undefined {
@@ -88,6 +95,16 @@ export class ChildNode {
 
   get running(): boolean {
     return this.exitCode === undefined;
+  }
+
+  /**
+   * Why it is not running, for an operator's error: "" while it runs, else its exit code and last
+   * stderr line (a node that could not bind its port says so there).
+   */
+  exitReport(): string {
+    if (this.exitCode === undefined) return '';
+    const code = this.exitCode === null ? 'it could not be started' : `it exited with code ${this.exitCode}`;
+    return this.lastLine ? `${code}: ${this.lastLine}` : code;
   }
 
   private wake(): void {

@@ -130,11 +130,13 @@ export class Supervisor {
           started = this.child ? await this.child.healthy(this.bound) : null;
         }
       }
-      if (!started || !this.child)
+      if (!started || !this.child) {
+        const why = this.child?.exitReport();
         throw new DchatError(
           'E_UNHEALTHY',
-          `dchat ${rec.current} did not report healthy within ${this.bound} ms`,
+          `dchat ${rec.current} did not report healthy within ${this.bound} ms${why ? ` (${why})` : ''}`,
         );
+      }
       this.init.onEvent({
         event: 'started',
         version: this.child.version,

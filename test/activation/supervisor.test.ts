@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -78,6 +79,38 @@ describe('supervised node start', () => {
     assert.equal(await node.exited, 0);
     assert.ok(node.records.some((r) => r.event === 'stopped'));
     await noOrphans(home, 5_000);
+  });
+
+  test('a child that cannot bind its port: start fails E_UNHEALTHY with its exit code and last stderr line', async () => {
+    const home = await homeWithVersions(repo, ['1.0.0']);
+    const held = createServer();
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', () => r()));
+    const port = (held.address() as AddressInfo).port;
+    const sup = new Supervisor({
+      paths: homePaths(home),
+      childArgs: ['--listen', `/ip4/127.0.0.1/tcp/${port}`],
+      env: process.env,
+      log: pino({ level: 'silent' }),
+      now: () => new Date(),
+      healthBoundMs: 60_000,
+      onEvent: () => {},
+    });
+    const t0 = Date.now();
+    try {
+      await assert.rejects(sup.start(), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_UNHEALTHY');
+        assert.match(
+          e.message,
+          /did not report healthy within 60000 ms \(it exited with code [1-9]\d*: .+\)/,
+        );
+        assert.match(e.message, /EADDRINUSE|in use/i);
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 50_000, 'an exited child is reported at once, not after the bound');
+    } finally {
+      await sup.stop();
+      await new Promise((r) => held.close(r));
+    }
   });
 
   test('a pre-upgrade probe still running when the supervisor stops is killed with it', async () => {
