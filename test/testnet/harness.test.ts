@@ -8,34 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runBin } from '../helpers/cli.ts';
+import { assertReportShape, type DistributionReport, distributeChecked } from '../helpers/distribution.ts';
 
-type Report = {
-  ok: boolean;
-  version: string;
-  method: string;
-  duration_ms: number;
-  nodes: {
-    id: string;
-    role: string;
-    version: string | null;
-    verified: boolean;
-    source: string | null;
-    switch_height: number | null;
-    rejected: number;
-    home: string;
-  }[];
-  injected: Record<string, number>;
-  rejected: { forged_announcements: number; bad_chunks: number; refused_peers: number };
-};
-
-function assertShape(r: Report): void {
-  for (const k of ['ok', 'version', 'method', 'duration_ms', 'nodes', 'injected', 'rejected'])
-    assert.ok(k in r, k);
-  assert.deepEqual(Object.keys(r.rejected).sort(), ['bad_chunks', 'forged_announcements', 'refused_peers']);
-  for (const n of r.nodes)
-    for (const k of ['id', 'role', 'version', 'verified', 'source', 'switch_height', 'rejected'])
-      assert.ok(k in n, k);
-}
+type Report = DistributionReport;
 
 describe('dchat-test harness', () => {
   let home: string;
@@ -55,31 +30,7 @@ describe('dchat-test harness', () => {
   });
 
   test('distribute-update --method peer: every node ends verified; verify-distribution rechecks it', async () => {
-    const r = await run([
-      'distribute-update',
-      '--version',
-      '1.0.0',
-      '--method',
-      'peer',
-      '--nodes',
-      '3',
-      '--package-size',
-      '300000',
-      '--json',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as Report;
-    assertShape(rep);
-    assert.equal(rep.ok, true);
-    assert.equal(rep.method, 'peer');
-    assert.equal(rep.nodes.length, 3);
-    assert.ok(rep.nodes.every((n) => n.verified && n.version === '1.0.0'));
-    assert.deepEqual(rep.nodes.map((n) => n.source).sort(), ['cache', 'peer', 'peer']);
-    assert.match(r.stderr, /distribute-update: 1\.0\.0 via peer/);
-
-    const v = await run(['verify-distribution', '--version', '1.0.0', '--json']);
-    assert.equal(v.code, 0, v.stderr);
-    assert.equal((JSON.parse(v.stdout) as Report).ok, true);
+    const { rep } = await distributeChecked(run, { method: 'peer', nodes: 3, packageSize: 300_000 });
 
     const never = await run(['verify-distribution', '--version', '2.0.0']);
     assert.equal(never.code, 1);
@@ -116,7 +67,7 @@ describe('dchat-test harness', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as Report;
-    assertShape(rep);
+    assertReportShape(rep);
     assert.equal(rep.ok, true);
     const honest = rep.nodes.filter((n) => n.role !== 'malicious');
     assert.equal(honest.length, 3);
