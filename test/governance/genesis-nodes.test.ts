@@ -10,56 +10,28 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { trustUpdate } from '../../src/download/trust-session.ts';
-import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
-import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import type { HomePaths } from '../../src/store/home.ts';
-import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
-import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { type CliResult, dchat, dchatSign, describeRun } from '../helpers/cli.ts';
+import { keygen } from '../../src/testnet/governance-net.ts';
+import { stopAll } from '../../src/testnet/process.ts';
+import { type MirrorRepo, makeMirrorRepo } from '../download/fixture.ts';
+import { dchat, dchatSign, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
+import { GovernanceNodes, gov, json, proposeUpgrade, govStatus as status } from './node-set.ts';
 
 const VOTING = '30s';
-
-async function keygen(dir: string, name: string): Promise<{ file: string; pub: string }> {
-  const file = join(dir, `${name}.key`);
-  const r = await dchatSign(['keygen', '--out', file, '--json']);
-  assert.equal(r.code, 0, describeRun(r));
-  return { file, pub: (JSON.parse(r.stdout) as { public: string }).public };
-}
-
-function json<T>(r: CliResult): T {
-  assert.equal(r.code, 0, describeRun(r));
-  return JSON.parse(r.stdout) as T;
-}
 
 describe('a certified genesis change on real node processes', () => {
   let repo: MirrorRepo;
   let dir: string;
-  const nodes: NodeProcess[] = [];
+  const net = new GovernanceNodes(
+    () => repo,
+    () => v1File,
+  );
   let v1File: string;
   let v2File: string;
   let v2Hash: string;
   const k: Record<string, { file: string; pub: string }> = {};
 
-  const gov = (home: HomePaths, args: string[]) =>
-    dchat(['--home', home.home, 'governance', ...args, '--json'], { timeoutMs: 30_000 });
-  const status = async (home: HomePaths) => json<GovernanceStatusResult>(await gov(home, ['status']));
-  const newHome = async () => {
-    const paths = await makeHome(repo);
-    await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
-    const r = await gov(paths, ['init', '--genesis', v1File]);
-    assert.equal(r.code, 0, describeRun(r));
-    return paths;
-  };
-  const start = async (home: HomePaths, name: string, key: string | undefined, bootstrap: NodeProcess[]) => {
-    const args = ['--home', home.home, 'node', 'start', '--json', '--role', key ? 'validator' : 'user'];
-    if (key) args.push('--validator-key', key);
-    for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
-    const n = await spawnNode({ name, home: home.home, role: key ? 'validator' : 'user', args });
-    nodes.push(n);
-    return n;
-  };
   const signGenesis = async (
     name: string,
     version: number,
@@ -114,21 +86,19 @@ describe('a certified genesis change on real node processes', () => {
     v2File = v2.file;
     v2Hash = v2.hash;
   });
-  after(async () => {
-    await stopAll(nodes);
-  });
+  after(() => net.stop());
 
   test('propose-genesis, vote, approve: every node moves to v2; then a new holder votes, a removed one cannot', {
     timeout: 240_000,
   }, async () => {
-    const [ha, hb, hc] = [await newHome(), await newHome(), await newHome()] as [
+    const [ha, hb, hc] = [await net.home(), await net.home(), await net.home()] as [
       HomePaths,
       HomePaths,
       HomePaths,
     ];
-    const a = await start(ha, 'val-a', k.v0?.file, []);
-    const b = await start(hb, 'val-b', k.v1?.file, [a]);
-    const c = await start(hc, 'user-c', undefined, [a, b]);
+    const a = await net.start(ha, 'val-a', 'validator', { key: k.v0?.file as string });
+    const b = await net.start(hb, 'val-b', 'validator', { key: k.v1?.file as string });
+    const c = await net.start(hc, 'user-c', 'user');
     const v1Hash = (await status(hc)).genesis_hash;
     assert.notEqual(v1Hash, v2Hash);
 
@@ -194,21 +164,7 @@ describe('a certified genesis change on real node processes', () => {
 
     // Under v2: an upgrade proposal; the new holder's vote counts, the removed holder's is refused.
     const up = json<{ id: string }>(
-      await gov(ha, [
-        'propose-upgrade',
-        '--version',
-        '1.1.0',
-        '--ipfs-cid',
-        'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
-        '--mirrors',
-        'https://releases.example.org/dchat/1.1.0',
-        '--activation-height',
-        '100000',
-        '--voting-period',
-        '10m',
-        '--key',
-        k.h0?.file as string,
-      ]),
+      await proposeUpgrade(ha, { activation: 100_000, voting: '10m', key: k.h0?.file as string }),
     );
     await waitFor('the upgrade proposal on node C', async () =>
       (await status(hc)).proposals.some((p) => p.id === up.id),
@@ -242,7 +198,7 @@ describe('a certified genesis change on real node processes', () => {
 
     // A restarted node starts from v2 (pinned under its home), and `init` with v1 is refused.
     await stopAll([c]);
-    await start(hc, 'user-c-again', undefined, [a, b]);
+    await net.start(hc, 'user-c-again', 'user', { bootstrap: [a, b] });
     assert.equal((await status(hc)).genesis_hash, v2Hash);
     // The fork id names the network's first genesis: the restarted node (v2 from its home) and
     // the others (moved to v2 while running) are one network, not two forks.

@@ -16,23 +16,15 @@ import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { historyEntry, readJournal, versionPaths, writeJournal } from '../../src/activation/versions.ts';
-import { trustUpdate } from '../../src/download/trust-session.ts';
-import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
 import type { NotesStatus } from '../../src/node/activation-notes.ts';
-import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import type { HomePaths } from '../../src/store/home.ts';
 import { makeGovernance } from '../../src/testnet/governance-net.ts';
-import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
-import { type MirrorRepo, makeHome, makeMirrorRepo, type Published } from '../download/fixture.ts';
+import { type MirrorRepo, makeMirrorRepo, type Published } from '../download/fixture.ts';
 import { ARTIFACTS, loadInChromium } from '../helpers/chromium.ts';
-import { type CliResult, dchat, describeRun } from '../helpers/cli.ts';
+import { dchat, describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
 import { requireTool } from '../helpers/tools.ts';
-
-function json<T>(r: CliResult): T {
-  assert.equal(r.code, 0, describeRun(r));
-  return JSON.parse(r.stdout) as T;
-}
+import { GovernanceNodes, gov, govStatus, json, proposeUpgrade } from './node-set.ts';
 
 describe('readiness and rollback notes on real node processes', () => {
   let repo: MirrorRepo;
@@ -41,11 +33,10 @@ describe('readiness and rollback notes on real node processes', () => {
   let genesisFile: string;
   const holders: { file: string; pub: string }[] = [];
   const validators: { file: string; pub: string }[] = [];
-  const nodes: NodeProcess[] = [];
-
-  const gov = (home: HomePaths, args: string[]) =>
-    dchat(['--home', home.home, 'governance', ...args, '--json'], { timeoutMs: 30_000 });
-  const govStatus = async (home: HomePaths) => json<GovernanceStatusResult>(await gov(home, ['status']));
+  const net = new GovernanceNodes(
+    () => repo,
+    () => genesisFile,
+  );
   const nodeStatus = async (home: HomePaths) =>
     json<Partial<NotesStatus>>(
       await dchat(['--home', home.home, '--json', 'node', 'status'], { timeoutMs: 30_000 }),
@@ -65,43 +56,26 @@ describe('readiness and rollback notes on real node processes', () => {
     validators.push(...g.validators);
     genesisFile = g.genesisFile;
   });
-  after(async () => {
-    await stopAll(nodes);
-  });
+  after(() => net.stop());
 
   test('stake ready on every node; a rollback note reaches the others; the dashboard shows both', {
     timeout: 400_000,
   }, async () => {
     const homes: HomePaths[] = [];
-    for (let i = 0; i < 4; i++) {
-      const paths = await makeHome(repo);
-      await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
-      const r = await gov(paths, ['init', '--genesis', genesisFile]);
-      assert.equal(r.code, 0, describeRun(r));
-      homes.push(paths);
-    }
+    for (let i = 0; i < 4; i++) homes.push(await net.home());
     const [ha, hb, hc, hu] = homes as [HomePaths, HomePaths, HomePaths, HomePaths];
     // Node A already holds the verified package (as after `update download`); B and C have none.
     await mkdir(ha.packagesDir, { recursive: true });
     await copyFile(pub.file, join(ha.packagesDir, pub.name));
-    const start = async (home: HomePaths, name: string, role: string, extra: string[]) => {
-      const args = ['--home', home.home, 'node', 'start', '--json', '--role', role, ...extra];
-      for (const b of nodes) args.push('--bootstrap', b.addresses[0] as string);
-      const n = await spawnNode({ name, home: home.home, role, args, startTimeoutMs: 120_000 });
-      nodes.push(n);
-      return n;
-    };
-    const a = await start(ha, 'val-a', 'validator', [
-      '--validator-key',
-      (validators[0] as { file: string }).file,
-      '--metrics',
-      '127.0.0.1:0',
-      '--dashboard',
-      '127.0.0.1:0',
-    ]);
-    await start(hb, 'val-b', 'validator', ['--validator-key', (validators[1] as { file: string }).file]);
-    await start(hc, 'val-c', 'validator', ['--validator-key', (validators[2] as { file: string }).file]);
-    await start(hu, 'user-d', 'user', []);
+    const slow = { startTimeoutMs: 120_000 };
+    const a = await net.start(ha, 'val-a', 'validator', {
+      ...slow,
+      key: (validators[0] as { file: string }).file,
+      extra: ['--metrics', '127.0.0.1:0', '--dashboard', '127.0.0.1:0'],
+    });
+    await net.start(hb, 'val-b', 'validator', { ...slow, key: (validators[1] as { file: string }).file });
+    await net.start(hc, 'val-c', 'validator', { ...slow, key: (validators[2] as { file: string }).file });
+    await net.start(hu, 'user-d', 'user', slow);
 
     const h0 = await waitFor(
       'a height on every node',
@@ -114,23 +88,12 @@ describe('readiness and rollback notes on real node processes', () => {
     // Far enough that the height is not reached during the test: this is the grace period.
     const activation = h0 + 5000;
     const proposed = json<{ id: string }>(
-      await gov(ha, [
-        'propose-upgrade',
-        '--version',
-        '1.1.0',
-        '--ipfs-cid',
-        'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
-        '--mirrors',
-        'https://releases.example.org/dchat/1.1.0',
-        '--activation-height',
-        String(activation),
-        '--fork',
-        'hard',
-        '--voting-period',
-        '30s',
-        '--key',
-        (holders[0] as { file: string }).file,
-      ]),
+      await proposeUpgrade(ha, {
+        activation,
+        fork: 'hard',
+        voting: '30s',
+        key: (holders[0] as { file: string }).file,
+      }),
     );
     const id = proposed.id;
     for (const h of homes)

@@ -10,60 +10,28 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { trustUpdate } from '../../src/download/trust-session.ts';
-import type { GovernanceStatusResult } from '../../src/model/governance-control.ts';
-import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import type { HomePaths } from '../../src/store/home.ts';
 import { keygen, makeGovernance } from '../../src/testnet/governance-net.ts';
-import { type NodeProcess, spawnNode, stopAll } from '../../src/testnet/process.ts';
-import { type MirrorRepo, makeHome, makeMirrorRepo } from '../download/fixture.ts';
-import { type CliResult, dchat, describeRun } from '../helpers/cli.ts';
+import { stopAll } from '../../src/testnet/process.ts';
+import { type MirrorRepo, makeMirrorRepo } from '../download/fixture.ts';
+import { describeRun } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/node-procs.ts';
+import { GovernanceNodes, gov, json, proposeUpgrade, govStatus as status } from './node-set.ts';
 
 // Long enough for the CLI processes below (each a second or two) to vote within it.
 const VOTING = '45s';
 const ACTIVATION_HEIGHT = 500;
 
-function json<T>(r: CliResult): T {
-  assert.equal(r.code, 0, describeRun(r));
-  return JSON.parse(r.stdout) as T;
-}
-
 describe('governance on real node processes', () => {
   let repo: MirrorRepo;
   let dir: string;
-  const homes: HomePaths[] = [];
-  const nodes: NodeProcess[] = [];
+  const net = new GovernanceNodes(
+    () => repo,
+    () => genesisFile,
+  );
   let genesisFile: string;
   const holders: { file: string; pub: string }[] = [];
   const validators: { file: string; pub: string }[] = [];
-
-  const gov = (home: HomePaths, args: string[]) =>
-    dchat(['--home', home.home, 'governance', ...args, '--json'], { timeoutMs: 30_000 });
-  const status = async (home: HomePaths) => json<GovernanceStatusResult>(await gov(home, ['status']));
-
-  const newHome = async () => {
-    const paths = await makeHome(repo);
-    await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
-    const r = await gov(paths, ['init', '--genesis', genesisFile]);
-    assert.equal(r.code, 0, describeRun(r));
-    homes.push(paths);
-    return paths;
-  };
-  const start = async (
-    home: HomePaths,
-    name: string,
-    role: string,
-    bootstrap: NodeProcess[],
-    validatorKey?: string,
-  ) => {
-    const args = ['--home', home.home, 'node', 'start', '--json', '--role', role];
-    if (validatorKey) args.push('--validator-key', validatorKey);
-    for (const b of bootstrap) args.push('--bootstrap', b.addresses[0] as string);
-    const n = await spawnNode({ name, home: home.home, role, args });
-    nodes.push(n);
-    return n;
-  };
 
   before(async () => {
     repo = await makeMirrorRepo();
@@ -78,43 +46,30 @@ describe('governance on real node processes', () => {
     genesisFile = g.genesisFile;
     assert.equal(JSON.parse(await readFile(genesisFile, 'utf8')).signed.network_id, 'dchat-govtest');
   });
-  after(async () => {
-    await stopAll(nodes);
-  });
+  after(() => net.stop());
 
   test('propose, vote, approve: every node holds the same certificate; a late node catches up', {
     timeout: 180_000,
   }, async () => {
-    const [ha, hb, hc] = [await newHome(), await newHome(), await newHome()] as [
+    const [ha, hb, hc] = [await net.home(), await net.home(), await net.home()] as [
       HomePaths,
       HomePaths,
       HomePaths,
     ];
     // Validator 0's node holds its key: it attests the tally itself once voting ends. Validator 1's
     // node does not: its operator runs `approve` again after the end, which signs the tally.
-    const a = await start(ha, 'val-a', 'validator', [], (validators[0] as { file: string }).file);
-    const b = await start(hb, 'val-b', 'validator', [a]);
-    await start(hc, 'user-c', 'user', [a, b]);
+    const a = await net.start(ha, 'val-a', 'validator', { key: (validators[0] as { file: string }).file });
+    await net.start(hb, 'val-b', 'validator');
+    const c = await net.start(hc, 'user-c', 'user');
 
     // A proposal from a holder through node A.
     const proposed = json<{ id: string; proposal: { activation_height: number } }>(
-      await gov(ha, [
-        'propose-upgrade',
-        '--version',
-        '1.1.0',
-        '--ipfs-cid',
-        'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
-        '--mirrors',
-        'https://releases.example.org/dchat/1.1.0',
-        '--activation-height',
-        String(ACTIVATION_HEIGHT),
-        '--fork',
-        'hard',
-        '--voting-period',
-        VOTING,
-        '--key',
-        (holders[0] as { file: string }).file,
-      ]),
+      await proposeUpgrade(ha, {
+        activation: ACTIVATION_HEIGHT,
+        fork: 'hard',
+        voting: VOTING,
+        key: (holders[0] as { file: string }).file,
+      }),
     );
     const id = proposed.id;
     assert.equal(proposed.proposal.activation_height, ACTIVATION_HEIGHT);
@@ -225,9 +180,8 @@ describe('governance on real node processes', () => {
     assert.ok(v.ok, v.ok ? '' : v.reason);
 
     // A node started after approval, bootstrapped to C only: it learns the certificate by anti-entropy.
-    const hd = await newHome();
-    const c = nodes[2] as NodeProcess;
-    await start(hd, 'late-d', 'user', [c]);
+    const hd = await net.home();
+    await net.start(hd, 'late-d', 'user', { bootstrap: [c] });
     const late = await waitFor(
       'the certificate on the late node',
       async () => (await status(hd)).proposals.find((p) => p.id === id && p.certificate),
@@ -239,7 +193,10 @@ describe('governance on real node processes', () => {
 
     // Node A restarts alone (no peers): what it held comes back from governance/ in its home.
     await stopAll([a]);
-    await start(ha, 'val-a-again', 'validator', [], (validators[0] as { file: string }).file);
+    await net.start(ha, 'val-a-again', 'validator', {
+      key: (validators[0] as { file: string }).file,
+      bootstrap: [],
+    });
     const again = (await status(ha)).proposals.find((p) => p.id === id);
     assert.equal(again?.certificate?.id, certs[0]?.certificate?.id);
     assert.equal(again?.tally.voters, 3);

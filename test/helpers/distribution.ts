@@ -8,26 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DistributionReport } from '../../src/testnet/harness.ts';
 import { type CliResult as BinResult, runBin } from './cli.ts';
 
-export interface DistributionReport {
-  ok: boolean;
-  version: string;
-  method: string;
-  duration_ms: number;
-  nodes: {
-    id: string;
-    role: string;
-    version: string | null;
-    verified: boolean;
-    source: string | null;
-    switch_height: number | null;
-    rejected: number;
-    home: string;
-  }[];
-  injected: Record<string, number>;
-  rejected: { forged_announcements: number; bad_chunks: number; refused_peers: number };
-}
+export type { DistributionReport };
 
 /** Every field spec/CLI.md gives the report and each of its nodes. */
 export function assertReportShape(r: DistributionReport): void {
@@ -51,7 +35,7 @@ export async function harnessHome(prefix: string, timeoutMs: number) {
 }
 
 export interface DistributeOptions {
-  method: string;
+  method: DistributionReport['method'];
   nodes: number;
   packageSize: number;
   /** `--timeout` (generous: a loaded 2-core machine runs these processes slowly). */
