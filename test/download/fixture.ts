@@ -126,6 +126,16 @@ export interface CliRun {
 }
 
 /** Runs `dchat ARGS` in this process (PassThrough streams, injected env and clock). */
+/** `update download` of 1.0.0 for linux-x64 from one source kind only, with JSON out, in `home`. */
+export function downloadFrom(
+  home: string,
+  source: string,
+  o: { env?: NodeJS.ProcessEnv } = {},
+): Promise<CliRun> {
+  const args = ['--home', home, '--json', 'update', 'download', '--version', '1.0.0'];
+  return runDchat([...args, '--platform', 'linux-x64', '--source', source], o);
+}
+
 export async function runDchat(
   args: readonly string[],
   o: { env?: NodeJS.ProcessEnv; now?: () => Date; cwd?: string; ttyStderr?: boolean } = {},

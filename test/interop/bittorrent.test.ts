@@ -32,7 +32,7 @@ import { sha256Hex } from '../../src/crypto/hash.ts';
 import type { PackageTarget } from '../../src/model/package.ts';
 import { BitTorrentSeeder } from '../../src/node/bittorrent.ts';
 import { initRepository, publishRelease } from '../../src/release/publish.ts';
-import { type MirrorRepo, makeHome, ndjson, runDchat } from '../download/fixture.ts';
+import { downloadFrom, type MirrorRepo, makeHome, ndjson, runDchat } from '../download/fixture.ts';
 import { makeKeys, packageBytes } from '../helpers/repo.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { type RunningTracker, startTracker } from '../sources/bittorrent/helpers.ts';
@@ -236,19 +236,7 @@ describe('BitTorrent interop: aria2c and libtorrent', { skip }, () => {
         ]);
         assert.equal(a.code, 0, a.stderr);
       }
-      const r = await runDchat([
-        '--home',
-        home,
-        '--json',
-        'update',
-        'download',
-        '--version',
-        '1.0.0',
-        '--platform',
-        'linux-x64',
-        '--source',
-        'bittorrent',
-      ]);
+      const r = await downloadFrom(home, 'bittorrent');
       assert.equal(r.code, 0, r.stderr);
       const result = ndjson(r.stdout).at(-1) as {
         ok: boolean;

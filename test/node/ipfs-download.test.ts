@@ -8,64 +8,37 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import { trustUpdate } from '../../src/download/trust-session.ts';
 import { controlRequest } from '../../src/node/control.ts';
-import { DchatNode } from '../../src/node/daemon.ts';
+import type { DchatNode } from '../../src/node/daemon.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { kuboCid } from '../../src/sources/ipfs/kubo-cid.ts';
 import type { HomePaths } from '../../src/store/home.ts';
 import {
   CHUNK,
+  downloadFrom,
   type MirrorRepo,
   makeHome,
   makeMirrorRepo,
   type Published,
   runDchat,
 } from '../download/fixture.ts';
-
-const log = pino({ level: 'silent' });
+import { InProcessNodes } from './in-process-nodes.ts';
 
 describe('a release over IPFS between nodes', () => {
   let repo: MirrorRepo;
   let pkg: Published;
   let seedPaths: HomePaths;
-  const nodes: DchatNode[] = [];
-
-  const nodeOn = async (paths: HomePaths, bootstrap: string[] = []) => {
-    const n = await DchatNode.create(
-      paths,
-      {
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap,
-        role: 'user',
-        prefetch: false,
-        platform: 'linux-x64',
-        announceTtl: 4,
-        redialMs: 200,
-      },
-      log,
-    );
-    nodes.push(n);
-    await n.start();
-    return n;
-  };
-  const connected = async (paths: HomePaths, peer: string) => {
-    for (let i = 0; i < 150; i++) {
-      if ((await controlRequest(paths, 'status')).connected_peers.some((p) => p.id === peer)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`not connected to ${peer}`);
-  };
-  const addr = async (paths: HomePaths) => `${(await controlRequest(paths, 'status')).addresses[0]}`;
+  const net = new InProcessNodes();
+  const nodes = net.nodes;
 
   before(async () => {
     repo = await makeMirrorRepo();
     pkg = await repo.publish('1.0.0', 48 * CHUNK + 5);
   });
   after(async () => {
-    for (const n of nodes) await n.stop();
+    await net.stop();
   });
 
   test('B fetches over IPFS alone from the seed, then provides it to C', { timeout: 120_000 }, async () => {
@@ -73,12 +46,12 @@ describe('a release over IPFS between nodes', () => {
     await trustUpdate(seedPaths, new DirectoryFetcher(repo.dir), new Date());
     await mkdir(seedPaths.packagesDir, { recursive: true });
     await copyFile(pkg.file, seedPaths.packageFile('1.0.0', 'linux-x64'));
-    const seed = await nodeOn(seedPaths);
+    const seed = await net.start(seedPaths);
 
     const bPaths = await makeHome(repo);
     await trustUpdate(bPaths, new DirectoryFetcher(repo.dir), new Date());
-    await nodeOn(bPaths, [await addr(seedPaths)]);
-    await connected(bPaths, seed.peerId);
+    await net.start(bPaths, [await net.address(seedPaths)]);
+    await net.connected(bPaths, seed.peerId);
     const rb = await controlRequest(
       bPaths,
       'download',
@@ -99,8 +72,8 @@ describe('a release over IPFS between nodes', () => {
     const cPaths = await makeHome(repo);
     await trustUpdate(cPaths, new DirectoryFetcher(repo.dir), new Date());
     const b = nodes[1] as DchatNode;
-    await nodeOn(cPaths, [await addr(bPaths)]);
-    await connected(cPaths, b.peerId);
+    await net.start(cPaths, [await net.address(bPaths)]);
+    await net.connected(cPaths, b.peerId);
     const st = await controlRequest(cPaths, 'status');
     assert.ok(!st.connected_peers.some((p) => p.id === seed.peerId), 'C knows B only');
     const rc = await controlRequest(
@@ -139,21 +112,9 @@ describe('a release over IPFS between nodes', () => {
     const toml = await readFile(paths.mirrorsToml, 'utf8');
     assert.match(toml, /parallel_sources = 3/);
     await writeFile(paths.mirrorsToml, toml.replace('parallel_sources = 3', 'parallel_sources = 1'));
-    await nodeOn(paths, [await addr(seedPaths)]);
-    await connected(paths, (nodes[0] as DchatNode).peerId);
-    const r = await runDchat([
-      '--home',
-      paths.home,
-      '--json',
-      'update',
-      'download',
-      '--version',
-      '1.0.0',
-      '--platform',
-      'linux-x64',
-      '--source',
-      'ipfs',
-    ]);
+    await net.start(paths, [await net.address(seedPaths)]);
+    await net.connected(paths, (nodes[0] as DchatNode).peerId);
+    const r = await downloadFrom(paths.home, 'ipfs');
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as {
       ok: boolean;

@@ -13,15 +13,12 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import { sha256Hex } from '../../src/crypto/hash.ts';
 import { trustUpdate } from '../../src/download/trust-session.ts';
 import { controlRequest } from '../../src/node/control.ts';
-import { DchatNode } from '../../src/node/daemon.ts';
 import { publishRelease } from '../../src/release/publish.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { encodedFile } from '../../src/store/encoded.ts';
-import type { HomePaths } from '../../src/store/home.ts';
 import { addMirror as addMirrorEntry, DEFAULT_SETTINGS, saveMirrors } from '../../src/store/mirrors.ts';
 import {
   addMirror,
@@ -36,47 +33,19 @@ import { textish } from '../helpers/textish.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { type RunningTracker, startTracker } from '../sources/bittorrent/helpers.ts';
+import { InProcessNodes } from './in-process-nodes.ts';
 
 const skip = requireTool('openssl');
 const skipDelta = skip || requireTool('bsdiff');
-
-const log = pino({ level: 'silent' });
 
 describe('a node downloads from mirrors and peers together', { skip }, () => {
   let ca: TestCa;
   let repo: MirrorRepo;
   let pkg: Published;
   let mirror: FaultMirror;
-  const nodes: DchatNode[] = [];
+  const net = new InProcessNodes(() => ({ NODE_EXTRA_CA_CERTS: ca.caCert }));
   /** Closed after the nodes: a seeder announces its stop to the tracker. */
   let tracker: RunningTracker | undefined;
-
-  const nodeOn = async (paths: HomePaths, bootstrap: string[] = []) => {
-    const n = await DchatNode.create(
-      paths,
-      {
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap,
-        role: 'user',
-        prefetch: false,
-        platform: 'linux-x64',
-        announceTtl: 4,
-        redialMs: 200,
-        env: { NODE_EXTRA_CA_CERTS: ca.caCert },
-      },
-      log,
-    );
-    nodes.push(n);
-    await n.start();
-    return n;
-  };
-
-  const connected = async (paths: HomePaths, peer: string) => {
-    for (let i = 0; i < 100; i++) {
-      if ((await controlRequest(paths, 'status')).connected_peers.some((p) => p.id === peer)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
 
   before(async () => {
     ca = makeTestCa();
@@ -90,7 +59,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     mirror = await startFaultMirror(repo.dir, ca, [{ kind: 'slow', bytesPerSec: 256 * 1024 }]);
   });
   after(async () => {
-    for (const n of nodes) await n.stop();
+    await net.stop();
     await tracker?.close();
     await mirror?.stop();
   });
@@ -102,12 +71,12 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
     await trustUpdate(seedPaths, new DirectoryFetcher(repo.dir), new Date());
     await mkdir(seedPaths.packagesDir, { recursive: true });
     await copyFile(pkg.file, seedPaths.packageFile('1.0.0', 'linux-x64'));
-    const seed = await nodeOn(seedPaths);
+    const seed = await net.start(seedPaths);
 
     const paths = await makeHome(repo);
     await trustUpdate(paths, new DirectoryFetcher(repo.dir), new Date());
     await addMirror(paths.home, mirror.url);
-    const me = await nodeOn(paths, [`${(await controlRequest(seedPaths, 'status')).addresses[0]}`]);
+    const me = await net.start(paths, [await net.address(seedPaths)]);
     for (let i = 0; i < 100; i++) {
       if ((await controlRequest(paths, 'status')).connected_peers.some((p) => p.id === seed.peerId)) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -180,7 +149,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       };
       const aPaths = await homeWithBase();
       await addMirror(aPaths.home, dmirror.url);
-      const a = await nodeOn(aPaths);
+      const a = await net.start(aPaths);
       const ra = await controlRequest(
         aPaths,
         'download',
@@ -197,8 +166,8 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       assert.ok(existsSync(encodedFile(aPaths, patch.name)), 'the applied patch is kept for peers');
 
       const bPaths = await homeWithBase();
-      await nodeOn(bPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
-      await connected(bPaths, a.peerId);
+      await net.start(bPaths, [await net.address(aPaths)]);
+      await net.connected(bPaths, a.peerId);
       const rb = await controlRequest(
         bPaths,
         'download',
@@ -217,8 +186,8 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
       // IPFS serves patches too: A provides the kept patch by its own signed CID, and C, holding
       // 1.0.0 and allowed IPFS alone, fetches the patch (table and bytes over bitswap) and applies it.
       const cPaths = await homeWithBase();
-      await nodeOn(cPaths, [`${(await controlRequest(aPaths, 'status')).addresses[0]}`]);
-      await connected(cPaths, a.peerId);
+      await net.start(cPaths, [await net.address(aPaths)]);
+      await net.connected(cPaths, a.peerId);
       const rc = await controlRequest(
         cPaths,
         'download',
@@ -245,7 +214,7 @@ describe('a node downloads from mirrors and peers together', { skip }, () => {
         settings: { ...DEFAULT_SETTINGS },
         mirrors: addMirrorEntry([], { url: magnet, mirrorType: 'bittorrent' }).mirrors,
       });
-      await nodeOn(dPaths);
+      await net.start(dPaths);
       const rd = await controlRequest(
         dPaths,
         'download',

@@ -25,6 +25,7 @@ import { UpdateService } from '../../src/update/service.ts';
 import {
   addMirror,
   CHUNK,
+  downloadFrom,
   type MirrorRepo,
   makeHome,
   makeMirrorRepo,
@@ -191,22 +192,7 @@ describe('IPFS among the channels of one download', { skip }, () => {
     ]);
     assert.equal(add.code, 0, add.stderr);
     mirror.resetCounters();
-    const r = await runDchat(
-      [
-        '--home',
-        paths.home,
-        '--json',
-        'update',
-        'download',
-        '--version',
-        '1.0.0',
-        '--platform',
-        'linux-x64',
-        '--source',
-        'ipfs',
-      ],
-      { env: { NODE_EXTRA_CA_CERTS: ca.caCert } },
-    );
+    const r = await downloadFrom(paths.home, 'ipfs', { env: { NODE_EXTRA_CA_CERTS: ca.caCert } });
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
     assert.equal(doc.sha256, pkg.sha256);
