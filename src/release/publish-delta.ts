@@ -5,10 +5,7 @@
  * targets/<sha256>.<name>, packages/<name>, its chunk table and .torrent, with the same content
  * addresses (IPFS CIDs, info hash, magnet) in their custom. Returns the TUF target inputs.
  */
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'smol-toml';
 import { merkleRootHex } from '../crypto/merkle.ts';
 import { DchatError, UsageError } from '../errors.ts';
 import { CHUNKS_FORMAT, serializeChunkTable } from '../model/chunks.ts';
@@ -30,10 +27,7 @@ import {
   type PairMeasure,
 } from './delta.ts';
 import { mirrorPaths } from './mirror-dir.ts';
-
-/** Most bases one publish diffs from. */
-export const MAX_DELTA_FROM = 16;
-export const RELEASE_CONFIG = 'release.toml';
+import { loadReleaseConfig, MAX_DELTA_FROM } from './release-config.ts';
 
 export interface DeltaReport {
   name?: string;
@@ -59,7 +53,7 @@ export async function resolveDeltaFrom(
 ): Promise<string[] | undefined> {
   let spec = flag;
   if (spec === undefined) {
-    const n = await configFromLast(dir);
+    const n = (await loadReleaseConfig(dir)).deltaFromLast;
     if (n === 0) return undefined;
     spec = `last:${n}`;
   }
@@ -85,27 +79,6 @@ export async function resolveDeltaFrom(
       throw new UsageError('--delta-from', `${packageName(v, platform)} is not published in this repository`);
   }
   return list;
-}
-
-async function configFromLast(dir: string): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, RELEASE_CONFIG), 'utf8');
-  } catch {
-    return 0;
-  }
-  if (text.length > LIMITS.configBytes) throw new DchatError('E_CONFIG', `${RELEASE_CONFIG} is too large`);
-  let doc: Record<string, unknown>;
-  try {
-    doc = parse(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new DchatError('E_CONFIG', `${RELEASE_CONFIG}: ${(err as Error).message}`, { cause: err });
-  }
-  const n = (doc.delta as { from_last?: unknown } | undefined)?.from_last;
-  if (n === undefined) return 0;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_DELTA_FROM)
-    throw new DchatError('E_CONFIG', `${RELEASE_CONFIG}: [delta] from_last must be 0..${MAX_DELTA_FROM}`);
-  return n;
 }
 
 export interface MakeDeltasInput {

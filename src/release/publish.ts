@@ -29,6 +29,7 @@ import { copyFileAtomic, linkFileAtomic, sweepDeadTemp, writeFileAtomic } from '
 import { digestFile } from '../store/file-digest.ts';
 import { readCappedIfExists, readFlagFile } from '../store/read-capped.ts';
 import type { SigningKey } from '../trust/keys.ts';
+import { serializeMetadata } from '../trust/metadata.ts';
 import {
   addSignatures,
   keysForRole,
@@ -44,7 +45,9 @@ import { contentAddresses } from './content-addresses.ts';
 import { DEFAULT_EXPIRY } from './defaults.ts';
 import { loadRepo, mirrorPaths, writeRepoRoles, writeSums } from './mirror-dir.ts';
 import { type DeltaReport, makeDeltas, resolveDeltaFrom } from './publish-delta.ts';
+import { loadReleaseConfig } from './release-config.ts';
 import { loadStaged, writeStaged } from './staging.ts';
+import { announcedTargetsBytes, targetsBeyond } from './targets-retention.ts';
 
 export { DEFAULT_EXPIRY };
 
@@ -108,6 +111,12 @@ export interface PublishInput {
    * offered too whenever any encoding is asked for.
    */
   deltaFrom?: string;
+  /**
+   * Releases per platform the targets document keeps (`--keep-releases`; older ones and their
+   * patches are left out: targets-retention.ts); absent: release.toml `[targets] keep_releases`;
+   * 0: every release.
+   */
+  keepReleases?: number;
 }
 
 export interface PublishResult {
@@ -119,6 +128,8 @@ export interface PublishResult {
   staged?: Repo['targets'];
   /** What each encoding measured and whether it was published (empty without deltas). */
   deltas: DeltaReport[];
+  /** Targets the new targets document left out (keep-releases). */
+  removed: string[];
 }
 
 export async function publishRelease(o: PublishInput): Promise<PublishResult> {
@@ -200,19 +211,24 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
       })
     : { inputs: [], report: [] };
   const inputs = [input, ...deltas.inputs];
+  const keep = o.keepReleases ?? (await loadReleaseConfig(o.dir)).keepReleases;
   let next: Repo | undefined;
   let staged: Repo['targets'] | undefined;
+  let removed: string[];
   if (o.prepare) {
     const already = (await loadStaged(o.dir)).targets;
     const version = repo.targets.signed.version + 1;
     // A staged targets prepared against an older state is stale: start from the current one.
     const base = already && already.signed.version === version ? already.signed : repo.targets.signed;
+    removed = beyondKept(base.targets, inputs, keep);
     staged = nextTargets(base, version, inputs, {
       now: o.now,
       targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
+      remove: removed,
     });
     addSignatures(staged, keysForRole(repo.root.signed, 'targets', o.keys));
   } else {
+    removed = beyondKept(repo.targets.signed.targets, inputs, keep);
     // Sign first: a key set below threshold must fail before anything is written (exit 3).
     next = publishTargets(repo, inputs, {
       keys: o.keys,
@@ -220,8 +236,10 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
       targetsExpiresSec: exp ?? DEFAULT_EXPIRY.targets,
       snapshotExpiresSec: exp ?? DEFAULT_EXPIRY.snapshot,
       timestampExpiresSec: exp ?? DEFAULT_EXPIRY.timestamp,
+      remove: removed,
     });
   }
+  checkAnnounceable(staged ?? (next as Repo).targets, keep);
   const p = mirrorPaths(o.dir);
   const byHash = p.targetByHash(d.sha256, name);
   await copyFileAtomic(o.packagePath, byHash);
@@ -232,12 +250,41 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
     await writeFileAtomic(p.sigFile(name), await readFlagFile('--sig', o.sigPath, LIMITS.signatureFileBytes));
   if (staged) {
     await writeStaged(o.dir, { targets: staged });
-    return { repo, name, custom, staged, deltas: deltas.report };
+    return { repo, name, custom, staged, deltas: deltas.report, removed };
   }
   const done = next as Repo;
   await writeRepoRoles(o.dir, done);
   await writeSums(o.dir, done);
-  return { repo: done, name, custom, deltas: deltas.report };
+  return { repo: done, name, custom, deltas: deltas.report, removed };
+}
+
+/** The targets keep-releases leaves out when `inputs` join `targets` (none when keep is 0). */
+function beyondKept(
+  targets: Readonly<Record<string, { custom?: unknown }>>,
+  inputs: readonly { path: string; custom: unknown }[],
+  keep: number,
+): string[] {
+  if (keep === 0) return [];
+  const all: Record<string, { custom?: unknown }> = { ...targets };
+  for (const t of inputs) all[t.path] = { custom: t.custom };
+  return targetsBeyond(all, keep, new Set(inputs.map((t) => t.path)));
+}
+
+/**
+ * A targets document too large for a gossip announcement is refused before anything is written:
+ * published anyway, no node would hear of the release by gossip (targets-retention.ts).
+ */
+function checkAnnounceable(targets: Repo['targets'], keep: number): void {
+  const bytes = serializeMetadata(targets).length;
+  if (bytes <= announcedTargetsBytes) return;
+  const n = Object.keys(targets.signed.targets).length;
+  throw new DchatError(
+    'E_TOO_LARGE',
+    `the targets document would be ${bytes} bytes (${n} targets), more than the ${announcedTargetsBytes} a gossip announcement carries: ` +
+      (keep === 0
+        ? 'keep fewer releases in it (--keep-releases N, or [targets] keep_releases in release.toml)'
+        : `keep fewer than ${keep} releases in it (--keep-releases)`),
+  );
 }
 
 async function loadBuildInfo(o: PublishInput, sha256: string): Promise<BuildProvenance | undefined> {

@@ -81,6 +81,9 @@ export async function prepareReleases(o: PrepareOptions): Promise<TestRelease[]>
   return out;
 }
 
+/** Releases a running testnet's targets document keeps (release publish --keep-releases). */
+export const TESTNET_KEPT_RELEASES = 8;
+
 /** The next release, published into `prev`'s repository with its key (a running testnet's release). */
 export async function publishNext(
   prev: Pick<TestRelease, 'repoDir' | 'keyFile' | 'key' | 'platform'>,
@@ -97,6 +100,10 @@ export async function publishNext(
     keys: [prev.key],
     now: o.now,
     chunkSize: o.chunkSize,
+    // As a long-running deployment publishes: the targets document lists the newest releases
+    // only, so a testnet publishing for hours (the soak) keeps announcing within one gossip
+    // message and its nodes do not hold an ever-growing document.
+    keepReleases: TESTNET_KEPT_RELEASES,
   });
   return { ...prev, version: o.version, packageFile, bundle: await readBundle(prev.repoDir) };
 }

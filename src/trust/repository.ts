@@ -250,21 +250,25 @@ export interface PublishOptions {
   keys: readonly SigningKey[];
   now: Date;
   targetsExpiresSec: number;
+  /** Targets the next targets leaves out (release/targets-retention.ts). */
+  remove?: readonly string[];
   snapshotExpiresSec: number;
   timestampExpiresSec: number;
 }
 
 /**
- * Targets version `version` (unsigned): the targets of `base` plus (or replacing) `inputs`.
+ * Targets version `version` (unsigned): the targets of `base` less `o.remove`, plus (or replacing)
+ * `inputs`.
  * `base` is the current targets, or a staged next version that more packages join.
  */
 export function nextTargets(
   base: Targets,
   version: number,
   inputs: readonly TargetInput[],
-  o: { now: Date; targetsExpiresSec: number },
+  o: { now: Date; targetsExpiresSec: number; remove?: readonly string[] },
 ): Metadata<Targets> {
   const targetsMap: Record<string, TargetFile> = { ...base.targets };
+  for (const name of o.remove ?? []) delete targetsMap[name];
   for (const t of inputs) {
     targetsMap[t.path] = new TargetFile({
       path: t.path,

@@ -118,6 +118,7 @@ describe('release init and publish', () => {
       const doc = JSON.parse(r.stdout);
       assert.equal(doc.name, `dchat-${rel.version}-${rel.platform}`);
       assert.equal(doc.targets_version, i + 2);
+      assert.deepEqual(doc.removed_targets, []);
       assert.equal(doc.metadata.sha256, digestBytes(rel.bytes).sha256);
     }
     const store = new InMemoryTrustStore(await readFile(join(dir.path, 'root-v1.json')));
@@ -145,6 +146,31 @@ describe('release init and publish', () => {
       );
     }
     assert.ok((await stat(join(dir.path, 'repo', 'packages', 'dchat-1.1.0-linux-x64.sig'))).isFile());
+  });
+
+  test('publish --keep-releases 1: the older release of that platform leaves the targets, and it says so', async () => {
+    ok(await local(['release', 'init', '--out', 'repo-keep', '--key', 'k1']));
+    const pub = (version: string, platform: string, ...more: string[]) =>
+      local([
+        ...publishArgs({
+          package: `dchat-${version}-${platform}`,
+          version,
+          platform,
+          out: 'repo-keep',
+          key: 'k1',
+        }),
+        ...more,
+      ]);
+    ok(await pub('1.0.0', 'linux-x64'));
+    const r = await pub('1.1.0', 'linux-x64', '--keep-releases', '1');
+    ok(r);
+    assert.match(
+      r.stdout,
+      /Left out of the targets \(older than the releases kept\): 1 \(dchat-1\.0\.0-linux-x64\)/,
+    );
+    const other = await pub('1.0.0', 'windows-x64', '--keep-releases', '1', '--json');
+    ok(other);
+    assert.deepEqual(JSON.parse(other.stdout).removed_targets, []);
   });
 
   test('SHA256SUMS passes `sha256sum -c` from the repository directory; BLAKE3SUMS matches', async () => {
@@ -268,6 +294,19 @@ describe('release usage errors (exit 2, the flag named)', () => {
       '--threshold',
     ],
     ['init with a key that is not a key', ['release', 'init', '--out', 'new3', '--key', 'k1.pub'], '--key'],
+    [
+      'publish --keep-releases not a count',
+      [
+        ...publishArgs({
+          package: 'dchat-1.0.0-linux-x64',
+          version: '1.0.0',
+          platform: 'linux-x64',
+          out: 'repo',
+        }),
+        ...['--key', 'k1', '--keep-releases', 'some'],
+      ],
+      '--keep-releases',
+    ],
   ];
   // The table runs in process (same program, captured streams); the process itself below.
   for (const [what, args, flag] of cases) {

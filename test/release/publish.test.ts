@@ -4,12 +4,15 @@
  * verification keeps working for every target after a rotation.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { DchatError } from '../../src/errors.ts';
 import { initRepository, publishRelease, rotateKeys } from '../../src/release/publish.ts';
+import { announcedTargetsBytes } from '../../src/release/targets-retention.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { digestFile } from '../../src/store/file-digest.ts';
+import { serializeMetadata } from '../../src/trust/metadata.ts';
 import { checkPackage, findPackage, listPackages } from '../../src/trust/package-check.ts';
 import { buildStatement, signStatement } from '../../src/trust/statement.ts';
 import { updateTrust } from '../../src/trust/updater.ts';
@@ -97,4 +100,93 @@ test('rotation drops dchat-sign signatures of retired keys; packages still verif
     listPackages(after.trusted.requireTargets()),
   );
   assert.equal(verdict.ok, true, verdict.message);
+});
+
+test('keep-releases: the targets list the newest N per platform, from the flag or release.toml; files stay', async (t) => {
+  const tmp = await makeTempDir();
+  t.after(() => tmp.cleanup());
+  const [k] = makeKeys(1);
+  const now = new Date();
+  const repo = join(tmp.path, 'repo');
+  await initRepository({ dir: repo, keys: [k!], threshold: 1, now });
+  const publish = async (version: string, o: { keepReleases?: number; platform?: string } = {}) => {
+    const file = join(tmp.path, `p-${version}`);
+    await writeFile(file, packageBytes(version, 5_000));
+    return publishRelease({
+      dir: repo,
+      packagePath: file,
+      version,
+      platform: 'linux-x64',
+      keys: [k!],
+      now,
+      ...o,
+    });
+  };
+  await publish('1.0.0');
+  await publish('1.0.1');
+  await publish('1.0.0', { platform: 'linux-arm64' });
+  const r = await publish('1.0.2', { keepReleases: 2 });
+  assert.deepEqual(r.removed, ['dchat-1.0.0-linux-x64']);
+  assert.deepEqual(Object.keys(r.repo.targets.signed.targets).sort(), [
+    'dchat-1.0.0-linux-arm64',
+    'dchat-1.0.1-linux-x64',
+    'dchat-1.0.2-linux-x64',
+  ]);
+  // The left-out package's file stays on the mirror; the sums follow the signed targets.
+  await readFile(join(repo, 'packages', 'dchat-1.0.0-linux-x64'));
+  assert.doesNotMatch(await readFile(join(repo, 'SHA256SUMS'), 'utf8'), /dchat-1\.0\.0-linux-x64/);
+
+  await writeFile(join(repo, 'release.toml'), '[targets]\nkeep_releases = 1\n');
+  const fromConfig = await publish('1.0.3');
+  assert.deepEqual(fromConfig.removed, ['dchat-1.0.1-linux-x64', 'dchat-1.0.2-linux-x64']);
+  // The flag wins over the file; 0 keeps every release.
+  assert.deepEqual((await publish('1.0.4', { keepReleases: 0 })).removed, []);
+  await writeFile(join(repo, 'release.toml'), '[targets]\nkeep_releases = -1\n');
+  await assertCode(() => publish('1.0.5'), 'E_CONFIG');
+  await writeFile(join(repo, 'release.toml'), 'targets = 3\n');
+  await assertCode(() => publish('1.0.5'), 'E_CONFIG');
+});
+
+test('a targets document too large for a gossip announcement is refused before anything is written', async (t) => {
+  const tmp = await makeTempDir();
+  t.after(() => tmp.cleanup());
+  const [k] = makeKeys(1);
+  const now = new Date();
+  const repo = join(tmp.path, 'repo');
+  await initRepository({ dir: repo, keys: [k!], threshold: 1, now });
+  // Long release notes URLs make each target about 3 KB: some tens of releases fill the budget.
+  const notes = `https://example.org/${'n'.repeat(1900)}`;
+  const publish = (i: number, keepReleases?: number) =>
+    writeFile(join(tmp.path, 'p'), packageBytes(String(i), 2_000)).then(() =>
+      publishRelease({
+        dir: repo,
+        packagePath: join(tmp.path, 'p'),
+        version: `1.0.${i}`,
+        platform: 'linux-x64',
+        keys: [k!],
+        now,
+        releaseNotesUrl: notes,
+        ...(keepReleases !== undefined ? { keepReleases } : {}),
+      }),
+    );
+  let i = 0;
+  let refused: DchatError | undefined;
+  for (; i < 200 && !refused; i++) {
+    const before = await readdir(join(repo, 'metadata'));
+    try {
+      await publish(i);
+    } catch (err) {
+      refused = err as DchatError;
+      // Nothing of the refused release was written: no metadata, no package.
+      assert.deepEqual(await readdir(join(repo, 'metadata')), before);
+      await assert.rejects(readFile(join(repo, 'packages', `dchat-1.0.${i}-linux-x64`)));
+    }
+  }
+  assert.equal(refused?.code, 'E_TOO_LARGE');
+  assert.match(refused?.message ?? '', /gossip announcement.*--keep-releases/);
+  assert.ok(i > 20, `refused after ${i} releases`);
+  // Keeping the last 10 releases, the same release goes out.
+  const r = await publish(i - 1, 10);
+  assert.equal(Object.keys(r.repo.targets.signed.targets).length, 10);
+  assert.ok(serializeMetadata(r.repo.targets).length <= announcedTargetsBytes);
 });

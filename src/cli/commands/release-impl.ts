@@ -14,6 +14,7 @@ import { keyFileOptions } from '../../release/key-files.ts';
 import { loadRepo } from '../../release/mirror-dir.ts';
 import { publishRelease, refreshRepository } from '../../release/publish.ts';
 import type { DeltaReport } from '../../release/publish-delta.ts';
+import { MAX_KEEP_RELEASES } from '../../release/release-config.ts';
 import { type Repo, type RoleSpecs, roleSpecsOf } from '../../trust/repository.ts';
 import { intFlag, platformFlag, versionFlag } from '../flags.ts';
 import type { CommandEnv } from '../program.ts';
@@ -124,6 +125,7 @@ interface PublishFlags {
   baseUrl: string[];
   announce: string[];
   deltaFrom?: string;
+  keepReleases?: string;
   chunkSize: string;
   cidVersion: string;
   prepare?: boolean;
@@ -160,6 +162,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     );
   if (o.deltaFrom !== undefined && (o.deltaFrom.length === 0 || o.deltaFrom.length > 1000))
     throw new UsageError('--delta-from', 'expected versions like 1.0.0,0.9.0, last:N or none');
+  const keepReleases = intFlag(o.keepReleases, '--keep-releases', 0, MAX_KEEP_RELEASES);
   const chunkSize = intFlag(o.chunkSize, '--chunk-size', 16 * 1024, 16 * 1024 * 1024) as number;
   if ((chunkSize & (chunkSize - 1)) !== 0)
     throw new UsageError('--chunk-size', `${chunkSize} is not a power of two`);
@@ -191,7 +194,12 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     cidVersion: o.cidVersion === '1' ? 1 : 0,
     prepare: Boolean(o.prepare),
     ...(o.deltaFrom !== undefined ? { deltaFrom: o.deltaFrom } : {}),
+    ...(keepReleases !== undefined ? { keepReleases } : {}),
   });
+  if (r.removed.length > 0)
+    env.out.line(
+      `   Left out of the targets (older than the releases kept): ${r.removed.length} (${r.removed.slice(0, 4).join(', ')}${r.removed.length > 4 ? ', …' : ''})`,
+    );
   const c = r.custom;
   if (r.staged) {
     env.out.line(`📦 Staged ${r.name} (${c.size_bytes} bytes) in ${dir}: not published until finished`);
@@ -203,6 +211,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
       name: r.name,
       metadata: c,
       deltas,
+      removed_targets: r.removed,
       warnings: reportExpiry(env, repoExpiryItems(r.repo)),
     });
     return;
@@ -234,6 +243,7 @@ export async function publish(o: PublishFlags, env: CommandEnv): Promise<void> {
     name: r.name,
     metadata: c,
     deltas,
+    removed_targets: r.removed,
     ...repoResult(env, r.repo),
     ...(githubAssets ? { github_assets: githubAssets } : {}),
   });

@@ -89,6 +89,10 @@ export function registerRelease(program: Command, ctx: CliContext): void {
         'also publish patches from these published versions (V,V | last:N | none; default: DIR/release.toml [delta] from_last) and the zstd-compressed package; needs bsdiff and bzip2 for the bsdiff differ',
       )
       .option(
+        '--keep-releases <n>',
+        'the targets document lists only the newest N releases per platform, older ones and their patches left out (files stay; default: DIR/release.toml [targets] keep_releases, else every release)',
+      )
+      .option(
         '--build-info <file>',
         "release build's provenance record to sign into the target (default: PACKAGE.buildinfo.json if it matches)",
       )
