@@ -41,7 +41,7 @@ import {
 } from '../model/encoded.ts';
 import { applyInMemory, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
 import { type KernelFile, Kernels } from './wasm-kernels.ts';
-import { maxRefTableBytes, parseRefTable, RefPredictor } from './x86-refs.ts';
+import { maxRefTableBytes, parseRefTable, RefPredictor, ScannedBase } from './x86-refs.ts';
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
@@ -196,17 +196,11 @@ async function bspatch(i: DecodeInput): Promise<void> {
     if (!h || !codecs) throw new DchatError('E_MALFORMED', `not a ${i.algorithm} patch`);
     if (h.newSize !== i.maxBytes)
       throw new DchatError('E_SIZE_MISMATCH', `patch makes ${h.newSize} bytes, ${i.maxBytes} were signed`);
-    const ctrlRaw = Buffer.alloc(h.ctrlBytes);
-    await patch.read(ctrlRaw, 0, h.ctrlBytes, h.headerBytes);
     // Each control triple adds at least one byte of output, or it is an empty no-op at the end.
     const ctrlCap = Math.min(24 * (h.newSize + 1), 256 * 1024 * 1024);
     // The diff and extra blocks are each at most the size of the result.
     const wl = windowLogMax(i, 0);
-    const ctrl = await inflate(codecs[0] as BlockCodec, ctrlRaw, ctrlCap, wl);
     const columns = h.magic === BSDIFF_BEST_MAGIC || h.magic === BSDIFF_X86_MAGIC;
-    if (columns && ctrl.length % 24 !== 0)
-      throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
-    const c = parseControl(ctrl, columns);
     const diffStart = h.headerBytes + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
     // bsdiff-x86: the reference table follows the extra frame.
@@ -215,48 +209,64 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (h.extraBytes !== undefined && !inMemory)
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
+    const block = async (codec: BlockCodec, start: number, end: number, expect?: number, max = h.newSize) => {
+      if (end <= start) return Buffer.alloc(0);
+      const raw = Buffer.alloc(end - start);
+      await patch.read(raw, 0, raw.length, start);
+      return inflate(codec, raw, max, wl, expect);
+    };
+    const control = async () => {
+      const ctrl = await block(codecs[0] as BlockCodec, h.headerBytes, diffStart, undefined, ctrlCap);
+      if (columns && ctrl.length % 24 !== 0)
+        throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
+      return parseControl(ctrl, columns);
+    };
     if (inMemory) {
-      const sizes = blockSizes(c, h.newSize);
-      const block = async (
-        codec: BlockCodec,
-        start: number,
-        end: number,
-        expect?: number,
-        max = h.newSize,
-      ) => {
-        if (end <= start) return Buffer.alloc(0);
-        const raw = Buffer.alloc(end - start);
-        await patch.read(raw, 0, raw.length, start);
-        return inflate(codec, raw, max, wl, expect);
-      };
-      // The base is read straight into the apply kernels' memory (./wasm-kernels.ts).
+      // Everything the control block does not size starts at once, on the thread pool: the base
+      // read (straight into the apply kernels' memory: ./wasm-kernels.ts), bsdiff-x86's sparse diff
+      // (its size is not known: model/encoded.ts encodeSparseDiff) and reference table. Nothing
+      // allocates in `kernels` until the base is read (a memory growth would detach its view).
       const kernels = new Kernels();
       const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
-      // bsdiff-x86's diff is sparse (model/encoded.ts encodeSparseDiff): its size is not known.
       const sparse = h.magic === BSDIFF_X86_MAGIC;
-      const [diff, extra, , refs] = await Promise.all([
-        sparse
-          ? sizes.diff === undefined
-            ? Promise.reject(new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds'))
-            : block(codecs[1] as BlockCodec, diffStart, extraStart, undefined, sparseDiffCap(sizes.diff))
-          : block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff),
-        block(codecs[2] as BlockCodec, extraStart, extraEnd, sizes.extra),
-        readWhole(old, kernels.u8(base.at, baseSize)),
+      const baseRead = readWhole(old, kernels.u8(base.at, baseSize));
+      const refsFrame =
         h.extraBytes === undefined
           ? undefined
           : block(codecs[3] as BlockCodec, extraEnd, total).then((b) =>
               b.length > maxRefTableBytes(baseSize)
                 ? Promise.reject(new DchatError('E_MALFORMED', 'bsdiff-x86 reference table is too large'))
                 : b,
-            ),
-      ]);
+            );
+      const sparseDiff = sparse
+        ? block(codecs[1] as BlockCodec, diffStart, extraStart, undefined, sparseDiffCap(h.newSize))
+        : undefined;
+      // Rejections are taken below; none may go unhandled while another step awaits.
+      for (const p of [baseRead, refsFrame, sparseDiff]) p?.catch(() => {});
+      const c = await control();
+      const sizes = blockSizes(c, h.newSize);
+      const extraFrame = block(codecs[2] as BlockCodec, extraStart, extraEnd, sizes.extra);
+      const denseDiff = sparse
+        ? undefined
+        : block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff);
+      extraFrame.catch(() => {});
+      denseDiff?.catch(() => {});
+      await baseRead;
+      // The base's fields are found on this thread while the frames still decompress.
+      const scanned = refsFrame ? new ScannedBase(base) : undefined;
+      const [diff, extra, refs] = await Promise.all([sparseDiff ?? denseDiff, extraFrame, refsFrame]);
+      if (sparse && (sizes.diff === undefined || (diff as Buffer).length > sparseDiffCap(sizes.diff)))
+        throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
       i.signal?.throwIfAborted();
-      const from = refs ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize)).base : base;
-      const result = applyInMemory(c, diff, extra, from, h.newSize, sparse);
+      const from = refs
+        ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize), scanned).base
+        : base;
+      const result = applyInMemory(c, diff as Buffer, extra, from, h.newSize, sparse);
       await out.write(result, 0, result.length, 0);
       await out.sync();
       return;
     }
+    const c = await control();
     const frame = (codec: BlockCodec, start: number, end: number) => {
       const src = createReadStream('', {
         fd: patch,

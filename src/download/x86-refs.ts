@@ -97,13 +97,19 @@ const JCC = 2;
 const SSE = 3;
 const RIP = 8;
 export const PAIR = new Uint8Array(65536);
-for (let op = 0; op < 256; op++)
-  for (let next = 0; next < 256; next++) {
-    const k = op | (next << 8);
-    if (op === 0xe8 || op === 0xe9) PAIR[k] = CALL;
-    else if (op === 0x0f) PAIR[k] = (next & 0xf0) === 0x80 ? JCC : TWO_BYTE[next] === 1 ? SSE : 0;
-    else if (MODRM_TAIL[op] !== 0 && (next & 0xc7) === 0x05) PAIR[k] = RIP + (MODRM_TAIL[op] as number) - 1;
-  }
+// Only the entries that are not 0 are written (about a thousand): the table is built once per
+// process, in the interpreter, and all 65,536 pairs cost 2 ms of a 30 ms apply.
+for (let next = 0; next < 256; next++) {
+  PAIR[0xe8 | (next << 8)] = CALL;
+  PAIR[0xe9 | (next << 8)] = CALL;
+  PAIR[0x0f | (next << 8)] = (next & 0xf0) === 0x80 ? JCC : TWO_BYTE[next] === 1 ? SSE : 0;
+}
+for (let op = 0; op < 256; op++) {
+  const tail = MODRM_TAIL[op] as number;
+  if (tail === 0 || op === 0xe8 || op === 0xe9 || op === 0x0f) continue;
+  // ModRM mod 00, r/m 101: [rip + disp32], whatever the reg field
+  for (let reg = 0; reg < 8; reg++) PAIR[op | ((0x05 | (reg << 3)) << 8)] = RIP + tail - 1;
+}
 
 /** The rel32 fields found in a file: offsets ascending, and each one's bytes of immediate after it. */
 export interface Rel32Fields {
@@ -250,18 +256,23 @@ export class RefPredictor {
   private readonly newV: number;
   private readonly newO: number;
 
-  constructor(base: Uint8Array | KernelFile, c: Control, refs: RefTable, fields?: Rel32Fields) {
+  /**
+   * `fields`: the base's fields, when the caller has them (the publisher's, as arrays) or scanned
+   * them already (`scanBase`: the decoder scans while the patch's frames still decompress).
+   */
+  constructor(base: Uint8Array | KernelFile, c: Control, refs: RefTable, fields?: Rel32Fields | ScannedBase) {
     const file = base instanceof Uint8Array ? new Kernels().file(base) : base;
     const k = file.kernels;
-    const oldLoads = elfLoads(k.u8(file.at, file.size));
-    if (!oldLoads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
-    if (file.size >= OFFSET_LIMIT) throw new DchatError('E_TOO_LARGE', 'bsdiff-x86 base is too large');
+    const scanned = fields instanceof ScannedBase && fields.file === file ? fields : undefined;
+    const oldLoads = scanned?.loads ?? loadsOf(file);
     this.base = { ...file, predicts: true };
     this.kernels = k;
     this.basePtr = file.at;
-    this.f = fields
-      ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
-      : scanIn(k, file.at, file.size, oldLoads);
+    this.f =
+      scanned?.fields ??
+      (fields && !(fields instanceof ScannedBase)
+        ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
+        : scanIn(k, file.at, file.size, oldLoads));
     // No more corrections than the base has fields: each corrects a target some field points at.
     if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
@@ -324,6 +335,27 @@ export class RefPredictor {
   predict(f: number, tail: number, nf: number): number | undefined {
     const v = this.kernels.fn.predict(f, tail, nf);
     return v === NO_VALUE ? undefined : v;
+  }
+}
+
+/** A base's ELF loads, checked for bsdiff-x86. */
+function loadsOf(file: KernelFile): Load[] {
+  const loads = elfLoads(file.kernels.u8(file.at, file.size));
+  if (!loads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
+  if (file.size >= OFFSET_LIMIT) throw new DchatError('E_TOO_LARGE', 'bsdiff-x86 base is too large');
+  return loads;
+}
+
+/** A base in a kernel instance with its loads and fields found (`scanBase`), for a RefPredictor. */
+export class ScannedBase {
+  readonly file: KernelFile;
+  readonly loads: Load[];
+  readonly fields: FieldsIn;
+
+  constructor(file: KernelFile) {
+    this.file = file;
+    this.loads = loadsOf(file);
+    this.fields = scanIn(file.kernels, file.at, file.size, this.loads);
   }
 }
 
