@@ -101,8 +101,9 @@
         (br $byte)))
     (global.get $sN))
 
-  ;; One position of the scan: records the field starting there, if any, and returns where the
-  ;; scan goes on (past the field, or the next byte).
+  ;; One position of the scan: records the field starting there, if any (at[n], tail[n], written
+  ;; in place: no call per field), and returns where the scan goes on (past the field, or the next
+  ;; byte).
   (func $step (param $p i32) (param $e i32) (result i32)
     (local $k i32) (local $t i32)
     (local.set $k (i32.load8_u (i32.load16_u (local.get $p))))
@@ -110,12 +111,20 @@
     ;; call/jmp rel32
     (if (i32.eq (local.get $k) (i32.const 1))
       (then
-        (call $emit (i32.add (local.get $p) (i32.const 1)) (i32.const 0))
+        (i32.store
+          (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
+          (i32.sub (i32.add (local.get $p) (i32.const 1)) (global.get $sBase)))
+        (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (i32.const 0))
+        (global.set $sN (i32.add (global.get $sN) (i32.const 1)))
         (return (i32.add (local.get $p) (i32.const 5)))))
     ;; jcc rel32
     (if (i32.eq (local.get $k) (i32.const 2))
       (then
-        (call $emit (i32.add (local.get $p) (i32.const 2)) (i32.const 0))
+        (i32.store
+          (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
+          (i32.sub (i32.add (local.get $p) (i32.const 2)) (global.get $sBase)))
+        (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (i32.const 0))
+        (global.set $sN (i32.add (global.get $sN) (i32.const 1)))
         (return (i32.add (local.get $p) (i32.const 6)))))
     ;; 0F op ModRM: [rip + disp32] when the ModRM says so
     (if (i32.eq (local.get $k) (i32.const 3))
@@ -124,23 +133,24 @@
               (i32.le_u (i32.add (local.get $p) (i32.const 7)) (local.get $e))
               (i32.eq (i32.and (i32.load8_u offset=2 (local.get $p)) (i32.const 0xc7)) (i32.const 5)))
           (then
-            (call $emit (i32.add (local.get $p) (i32.const 3)) (i32.const 0))
+            (i32.store
+          (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
+          (i32.sub (i32.add (local.get $p) (i32.const 3)) (global.get $sBase)))
+        (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (i32.const 0))
+        (global.set $sN (i32.add (global.get $sN) (i32.const 1)))
             (return (i32.add (local.get $p) (i32.const 7)))))
         (return (i32.add (local.get $p) (i32.const 1)))))
     ;; one-byte op with [rip + disp32] and $t bytes of immediate after it
     (local.set $t (i32.sub (local.get $k) (i32.const 8)))
     (if (i32.le_u (i32.add (i32.add (local.get $p) (i32.const 6)) (local.get $t)) (local.get $e))
       (then
-        (call $emit (i32.add (local.get $p) (i32.const 2)) (local.get $t))
+        (i32.store
+          (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
+          (i32.sub (i32.add (local.get $p) (i32.const 2)) (global.get $sBase)))
+        (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (local.get $t))
+        (global.set $sN (i32.add (global.get $sN) (i32.const 1)))
         (return (i32.add (i32.add (local.get $p) (i32.const 6)) (local.get $t)))))
     (i32.add (local.get $p) (i32.const 1)))
-
-  (func $emit (param $addr i32) (param $t i32)
-    (i32.store
-      (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
-      (i32.sub (local.get $addr) (global.get $sBase)))
-    (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (local.get $t))
-    (global.set $sN (i32.add (global.get $sN) (i32.const 1))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Segment tables: i32 count, i32 index of the last hit, then per segment i64 from, i64 to,
