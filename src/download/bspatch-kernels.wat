@@ -134,10 +134,10 @@
               (i32.eq (i32.and (i32.load8_u offset=2 (local.get $p)) (i32.const 0xc7)) (i32.const 5)))
           (then
             (i32.store
-          (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
-          (i32.sub (i32.add (local.get $p) (i32.const 3)) (global.get $sBase)))
-        (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (i32.const 0))
-        (global.set $sN (i32.add (global.get $sN) (i32.const 1)))
+              (i32.add (global.get $sAt) (i32.shl (global.get $sN) (i32.const 2)))
+              (i32.sub (i32.add (local.get $p) (i32.const 3)) (global.get $sBase)))
+            (i32.store8 (i32.add (global.get $sTail) (global.get $sN)) (i32.const 0))
+            (global.set $sN (i32.add (global.get $sN) (i32.const 1)))
             (return (i32.add (local.get $p) (i32.const 7)))))
         (return (i32.add (local.get $p) (i32.const 1)))))
     ;; one-byte op with [rip + disp32] and $t bytes of immediate after it
