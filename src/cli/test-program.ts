@@ -17,7 +17,7 @@ export function buildDchatTest(ctx: CliContext): Command {
     ctx,
   );
   const impl = () => import('./commands/testnet-impl.ts');
-  program
+  const distribute = program
     .command('distribute-update')
     .description('publish a release and distribute it to N real nodes; report who ends verified')
     .requiredOption('--version <v>', 'release version to publish and distribute')
@@ -26,55 +26,36 @@ export function buildDchatTest(ctx: CliContext): Command {
       "gossip|peer|ipfs|bittorrent|https (gossip: announced over /dchat/gossip/1; peer: anti-entropy only; ipfs: fetched over bitswap by the signed CID; bittorrent: a swarm through the first node's tracker; https: fetched from two loopback HTTPS mirrors)",
       'gossip',
     )
-    .option('--nodes <n>', 'honest nodes', '10')
-    .option('--platform <p>', 'package platform (default: this machine)')
-    .option('--package-size <bytes>', 'size of the test package', String(1024 * 1024))
-    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
-    .option('--timeout <duration>', 'give up after this long', '90s')
-    .action(lazy(ctx, async () => (await impl()).distribute));
+    .option('--nodes <n>', 'honest nodes', '10');
+  releaseOptions(distribute, 1024 * 1024, '90s').action(lazy(ctx, async () => (await impl()).distribute));
   program
     .command('verify-distribution')
     .description('recheck the last distribute-update run kept under $DCHAT_HOME')
     .requiredOption('--version <v>', 'the version that run distributed')
     .action(lazy(ctx, async () => (await impl()).verifyDistribution));
-  program
+  const byzantine = program
     .command('chaos-byzantine')
     .description('distribute a release while malicious nodes forge, replay, spam and corrupt chunks')
-    .requiredOption('--malicious-nodes <k>', 'malicious nodes')
-    .option('--nodes <n>', 'honest nodes', '6')
-    .option('--version <v>', 'release version', '1.0.0')
-    .option('--method <m>', 'gossip|peer', 'gossip')
-    .option('--platform <p>', 'package platform (default: this machine)')
-    .option('--package-size <bytes>', 'size of the test package', String(1024 * 1024))
-    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
-    .option('--timeout <duration>', 'give up after this long', '90s')
-    .action(lazy(ctx, async () => (await impl()).chaosByzantine));
-  program
+    .requiredOption('--malicious-nodes <k>', 'malicious nodes');
+  releaseOptions(honestNodes(byzantine), 1024 * 1024, '90s').action(
+    lazy(ctx, async () => (await impl()).chaosByzantine),
+  );
+  const mirrors = program
     .command('chaos-mirrors')
     .description('distribute a release while HTTPS mirrors fail, stall and corrupt package requests')
     .requiredOption('--fail-rate <p>', 'share of package requests each mirror breaks, 0 to 1 (e.g. 0.5)')
     .option('--mirrors <k>', 'broken HTTPS mirrors every node has', '3')
-    .option('--seed <s>', 'seed of the faults (a run replays with the same seed)')
-    .option('--nodes <n>', 'honest nodes', '6')
-    .option('--version <v>', 'release version', '1.0.0')
-    .option('--method <m>', 'gossip|peer', 'gossip')
-    .option('--platform <p>', 'package platform (default: this machine)')
-    .option('--package-size <bytes>', 'size of the test package', String(4 * 1024 * 1024))
-    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
-    .option('--timeout <duration>', 'give up after this long', '120s')
-    .action(lazy(ctx, async () => (await impl()).chaosMirrors));
-  program
+    .option('--seed <s>', 'seed of the faults (a run replays with the same seed)');
+  releaseOptions(honestNodes(mirrors), 4 * 1024 * 1024, '120s').action(
+    lazy(ctx, async () => (await impl()).chaosMirrors),
+  );
+  const partition = program
     .command('chaos-partition')
     .description('split the network in two (connection gaters) while a release spreads, then heal it')
-    .option('--duration <d>', 'how long the halves stay apart (e.g. 60s)', '60s')
-    .option('--nodes <n>', 'honest nodes', '6')
-    .option('--version <v>', 'release version', '1.0.0')
-    .option('--method <m>', 'gossip|peer', 'gossip')
-    .option('--platform <p>', 'package platform (default: this machine)')
-    .option('--package-size <bytes>', 'size of the test package', String(1024 * 1024))
-    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
-    .option('--timeout <duration>', 'give up this long after the heal', '90s')
-    .action(lazy(ctx, async () => (await impl()).chaosPartition));
+    .option('--duration <d>', 'how long the halves stay apart (e.g. 60s)', '60s');
+  releaseOptions(honestNodes(partition), 1024 * 1024, '90s', 'give up this long after the heal').action(
+    lazy(ctx, async () => (await impl()).chaosPartition),
+  );
   program
     .command('upgrade')
     .description(
@@ -128,4 +109,21 @@ export function buildDchatTest(ctx: CliContext): Command {
     ),
   );
   return program;
+}
+
+/** The honest nodes of a chaos run and the release they spread (gossip or anti-entropy). */
+function honestNodes(cmd: Command): Command {
+  return cmd
+    .option('--nodes <n>', 'honest nodes', '6')
+    .option('--version <v>', 'release version', '1.0.0')
+    .option('--method <m>', 'gossip|peer', 'gossip');
+}
+
+/** The test release every scenario publishes (its platform, size and chunking) and its time limit. */
+function releaseOptions(cmd: Command, packageBytes: number, timeout: string, timeoutHelp?: string): Command {
+  return cmd
+    .option('--platform <p>', 'package platform (default: this machine)')
+    .option('--package-size <bytes>', 'size of the test package', String(packageBytes))
+    .option('--chunk-size <bytes>', 'chunk size of the chunk table', String(64 * 1024))
+    .option('--timeout <duration>', timeoutHelp ?? 'give up after this long', timeout);
 }
