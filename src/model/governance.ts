@@ -280,13 +280,17 @@ export type Approval = z.infer<typeof ApprovalSchema>;
 
 // ---- certificate --------------------------------------------------------------------------------
 
-/** A vote in a certificate: the holder by index into the genesis snapshot (compact form). */
-export const CertificateVoteSchema = z.strictObject({
-  holder: z
+/** An index into a genesis list of `n` entries. */
+const indexBelow = (n: number) =>
+  z
     .number()
     .int()
     .min(0)
-    .max(MAX_HOLDERS - 1),
+    .max(n - 1);
+
+/** A vote in a certificate: the holder by index into the genesis snapshot (compact form). */
+export const CertificateVoteSchema = z.strictObject({
+  holder: indexBelow(MAX_HOLDERS),
   option: z.enum(VOTE_OPTIONS),
   time_ms: timeMs,
   height: blockHeight.nullable(),
@@ -294,11 +298,7 @@ export const CertificateVoteSchema = z.strictObject({
 });
 export type CertificateVote = z.infer<typeof CertificateVoteSchema>;
 export const CertificateApprovalSchema = z.strictObject({
-  validator: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_VALIDATORS - 1),
+  validator: indexBelow(MAX_VALIDATORS),
   time_ms: timeMs,
   signature: signatureHex,
 });
