@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { DchatError } from '../../src/errors.ts';
 import { initRepository, publishRelease, rotateKeys } from '../../src/release/publish.ts';
 import { announcedTargetsBytes } from '../../src/release/targets-retention.ts';
 import { DirectoryFetcher } from '../../src/sources/directory-fetcher.ts';
 import { digestFile } from '../../src/store/file-digest.ts';
+import type { SigningKey } from '../../src/trust/keys.ts';
 import { serializeMetadata } from '../../src/trust/metadata.ts';
 import { checkPackage, findPackage, listPackages } from '../../src/trust/package-check.ts';
 import { buildStatement, signStatement } from '../../src/trust/statement.ts';
@@ -19,13 +20,8 @@ import { updateTrust } from '../../src/trust/updater.ts';
 import { assertCode, InMemoryTrustStore, makeKeys, makeTempDir, packageBytes } from '../helpers/repo.ts';
 
 test('re-publishing a version with other bytes is refused; the same bytes are accepted', async (t) => {
-  const tmp = await makeTempDir();
-  t.after(() => tmp.cleanup());
+  const { tmp, k, now, repo } = await freshRepo(t);
   const dir = tmp.path;
-  const [k] = makeKeys(1);
-  const now = new Date();
-  const repo = join(dir, 'repo');
-  await initRepository({ dir: repo, keys: [k!], threshold: 1, now });
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   await writeFile(a, packageBytes('a', 70_000));
@@ -35,12 +31,12 @@ test('re-publishing a version with other bytes is refused; the same bytes are ac
     packagePath: a,
     version: '1.0.0',
     platform: 'linux-x64',
-    keys: [k!],
+    keys: [k],
     now,
   });
   await assertCode(
     () =>
-      publishRelease({ dir: repo, packagePath: b, version: '1.0.0', platform: 'linux-x64', keys: [k!], now }),
+      publishRelease({ dir: repo, packagePath: b, version: '1.0.0', platform: 'linux-x64', keys: [k], now }),
     'E_USAGE',
   );
   const again = await publishRelease({
@@ -48,7 +44,7 @@ test('re-publishing a version with other bytes is refused; the same bytes are ac
     packagePath: a,
     version: '1.0.0',
     platform: 'linux-x64',
-    keys: [k!],
+    keys: [k],
     now,
   });
   assert.equal(again.repo.targets.signed.version, 3);
@@ -102,13 +98,19 @@ test('rotation drops dchat-sign signatures of retired keys; packages still verif
   assert.equal(verdict.ok, true, verdict.message);
 });
 
-test('keep-releases: the targets list the newest N per platform, from the flag or release.toml; files stay', async (t) => {
+/** A new repository (one key, threshold 1) in a temporary directory removed after the test. */
+async function freshRepo(t: TestContext) {
   const tmp = await makeTempDir();
   t.after(() => tmp.cleanup());
   const [k] = makeKeys(1);
   const now = new Date();
   const repo = join(tmp.path, 'repo');
-  await initRepository({ dir: repo, keys: [k!], threshold: 1, now });
+  await initRepository({ dir: repo, keys: [k as SigningKey], threshold: 1, now });
+  return { tmp, k: k as SigningKey, now, repo };
+}
+
+test('keep-releases: the targets list the newest N per platform, from the flag or release.toml; files stay', async (t) => {
+  const { tmp, k, now, repo } = await freshRepo(t);
   const publish = async (version: string, o: { keepReleases?: number; platform?: string } = {}) => {
     const file = join(tmp.path, `p-${version}`);
     await writeFile(file, packageBytes(version, 5_000));
@@ -117,7 +119,7 @@ test('keep-releases: the targets list the newest N per platform, from the flag o
       packagePath: file,
       version,
       platform: 'linux-x64',
-      keys: [k!],
+      keys: [k],
       now,
       ...o,
     });
@@ -148,12 +150,7 @@ test('keep-releases: the targets list the newest N per platform, from the flag o
 });
 
 test('a targets document too large for a gossip announcement is refused before anything is written', async (t) => {
-  const tmp = await makeTempDir();
-  t.after(() => tmp.cleanup());
-  const [k] = makeKeys(1);
-  const now = new Date();
-  const repo = join(tmp.path, 'repo');
-  await initRepository({ dir: repo, keys: [k!], threshold: 1, now });
+  const { tmp, k, now, repo } = await freshRepo(t);
   // Long release notes URLs make each target about 3 KB: some tens of releases fill the budget.
   const notes = `https://example.org/${'n'.repeat(1900)}`;
   const publish = (i: number, keepReleases?: number) =>
@@ -163,7 +160,7 @@ test('a targets document too large for a gossip announcement is refused before a
         packagePath: join(tmp.path, 'p'),
         version: `1.0.${i}`,
         platform: 'linux-x64',
-        keys: [k!],
+        keys: [k],
         now,
         releaseNotesUrl: notes,
         ...(keepReleases !== undefined ? { keepReleases } : {}),
