@@ -259,7 +259,7 @@ async function bspatch(i: DecodeInput): Promise<void> {
         throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
       i.signal?.throwIfAborted();
       const from = refs
-        ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize), scanned).base
+        ? new RefPredictor(scanned ?? base, c, parseRefTable(refs, baseSize, h.newSize)).base
         : base;
       const result = applyInMemory(c, diff as Buffer, extra, from, h.newSize, sparse);
       await out.write(result, 0, result.length, 0);

@@ -106,7 +106,7 @@ for (let next = 0; next < 256; next++) {
 }
 for (let op = 0; op < 256; op++) {
   const tail = MODRM_TAIL[op] as number;
-  if (tail === 0 || op === 0xe8 || op === 0xe9 || op === 0x0f) continue;
+  if (tail === 0) continue;
   // ModRM mod 00, r/m 101: [rip + disp32], whatever the reg field
   for (let reg = 0; reg < 8; reg++) PAIR[op | ((0x05 | (reg << 3)) << 8)] = RIP + tail - 1;
 }
@@ -257,20 +257,22 @@ export class RefPredictor {
   private readonly newO: number;
 
   /**
-   * `fields`: the base's fields, when the caller has them (the publisher's, as arrays) or scanned
-   * them already (`scanBase`: the decoder scans while the patch's frames still decompress).
+   * `base`: bytes, a file in a kernel instance, or one already scanned (`ScannedBase`: the decoder
+   * scans while the patch's frames still decompress). `fields`: the base's fields when the caller
+   * has them as arrays (the publisher's).
    */
-  constructor(base: Uint8Array | KernelFile, c: Control, refs: RefTable, fields?: Rel32Fields | ScannedBase) {
-    const file = base instanceof Uint8Array ? new Kernels().file(base) : base;
+  constructor(base: Uint8Array | KernelFile | ScannedBase, c: Control, refs: RefTable, fields?: Rel32Fields) {
+    const scanned = base instanceof ScannedBase ? base : undefined;
+    const file =
+      base instanceof ScannedBase ? base.file : base instanceof Uint8Array ? new Kernels().file(base) : base;
     const k = file.kernels;
-    const scanned = fields instanceof ScannedBase && fields.file === file ? fields : undefined;
     const oldLoads = scanned?.loads ?? loadsOf(file);
     this.base = { ...file, predicts: true };
     this.kernels = k;
     this.basePtr = file.at;
     this.f =
       scanned?.fields ??
-      (fields && !(fields instanceof ScannedBase)
+      (fields
         ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
         : scanIn(k, file.at, file.size, oldLoads));
     // No more corrections than the base has fields: each corrects a target some field points at.
