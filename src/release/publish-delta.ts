@@ -27,7 +27,7 @@ import {
   type PairMeasure,
 } from './delta.ts';
 import { mirrorPaths } from './mirror-dir.ts';
-import { loadReleaseConfig, MAX_DELTA_FROM } from './release-config.ts';
+import { MAX_DELTA_FROM, type ReleaseConfig } from './release-config.ts';
 
 export interface DeltaReport {
   name?: string;
@@ -42,18 +42,19 @@ export interface DeltaReport {
 
 /**
  * The versions to diff from: `flag` (comma-separated versions, `none`, or `last:N`), else the
- * repository's release.toml; undefined when no encoding is wanted at all (`none`, no config).
+ * repository's release.toml `[delta] from_last` (`config`, read by the caller when the flag is
+ * absent); undefined when no encoding is wanted at all (`none`, no config).
  */
-export async function resolveDeltaFrom(
-  dir: string,
+export function resolveDeltaFrom(
   repo: Repo,
   flag: string | undefined,
+  config: ReleaseConfig | undefined,
   version: string,
   platform: string,
-): Promise<string[] | undefined> {
+): string[] | undefined {
   let spec = flag;
   if (spec === undefined) {
-    const n = (await loadReleaseConfig(dir)).deltaFromLast;
+    const n = config?.deltaFromLast ?? 0;
     if (n === 0) return undefined;
     spec = `last:${n}`;
   }

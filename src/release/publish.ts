@@ -194,7 +194,10 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
   };
   const exp = o.expiresSec;
   const input = { path: name, length: d.size, sha256: d.sha256, custom };
-  const from = await resolveDeltaFrom(o.dir, repo, o.deltaFrom, o.version, o.platform);
+  // release.toml, read once, when a flag leaves a default to it.
+  const config =
+    o.deltaFrom === undefined || o.keepReleases === undefined ? await loadReleaseConfig(o.dir) : undefined;
+  const from = resolveDeltaFrom(repo, o.deltaFrom, config, o.version, o.platform);
   const deltas = from
     ? await makeDeltas({
         dir: o.dir,
@@ -211,7 +214,7 @@ export async function publishRelease(o: PublishInput): Promise<PublishResult> {
       })
     : { inputs: [], report: [] };
   const inputs = [input, ...deltas.inputs];
-  const keep = o.keepReleases ?? (await loadReleaseConfig(o.dir)).keepReleases;
+  const keep = o.keepReleases ?? config?.keepReleases ?? 0;
   let next: Repo | undefined;
   let staged: Repo['targets'] | undefined;
   let removed: string[];

@@ -18,6 +18,8 @@ import { checkPackage, findPackage, listPackages } from '../../src/trust/package
 import { buildStatement, signStatement } from '../../src/trust/statement.ts';
 import { updateTrust } from '../../src/trust/updater.ts';
 import { assertCode, InMemoryTrustStore, makeKeys, makeTempDir, packageBytes } from '../helpers/repo.ts';
+import { textish } from '../helpers/textish.ts';
+import { requireTool } from '../helpers/tools.ts';
 
 test('re-publishing a version with other bytes is refused; the same bytes are accepted', async (t) => {
   const { tmp, k, now, repo } = await freshRepo(t);
@@ -186,4 +188,31 @@ test('a targets document too large for a gossip announcement is refused before a
   const r = await publish(i - 1, 10);
   assert.equal(Object.keys(r.repo.targets.signed.targets).length, 10);
   assert.ok(serializeMetadata(r.repo.targets).length <= announcedTargetsBytes);
+});
+
+test('release.toml [delta] from_last: patches from the last releases unless --delta-from says otherwise', {
+  skip: requireTool('bsdiff') || requireTool('bzip2'),
+}, async (t) => {
+  const { tmp, k, now, repo } = await freshRepo(t);
+  const old = textish(1, 300_000);
+  const versions: [string, Buffer][] = [
+    ['1.0.0', old],
+    ['1.0.1', Buffer.concat([old.subarray(0, 100_000), textish(2, 3_000), old.subarray(100_000)])],
+    ['1.0.2', Buffer.concat([old.subarray(0, 200_000), textish(3, 3_000), old.subarray(200_000)])],
+  ];
+  const publish = async ([version, bytes]: [string, Buffer], deltaFrom?: string) => {
+    const file = join(tmp.path, `p-${version}`);
+    await writeFile(file, bytes);
+    const o = { dir: repo, packagePath: file, version, platform: 'linux-x64', keys: [k], now };
+    return publishRelease(deltaFrom === undefined ? o : { ...o, deltaFrom });
+  };
+  await publish(versions[0] as [string, Buffer]);
+  await writeFile(join(repo, 'release.toml'), '[delta]\nfrom_last = 1\n');
+  const patched = await publish(versions[1] as [string, Buffer]);
+  assert.deepEqual(
+    patched.deltas.filter((d) => d.from).map((d) => d.from),
+    ['dchat-1.0.0-linux-x64'],
+  );
+  // The flag wins over the file.
+  assert.deepEqual((await publish(versions[2] as [string, Buffer], 'none')).deltas, []);
 });
