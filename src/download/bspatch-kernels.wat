@@ -40,6 +40,8 @@
   (global $fixFirst (export "fixFirst") (mut i32) (i32.const 0))
   (global $cpFirst (export "cpFirst") (mut i32) (i32.const 0))
   (global $baseLen (export "baseLen") (mut i32) (i32.const 0))
+  ;; 1 when no two segments of a table overlap (x86-refs.ts checks): see $predictRange
+  (global $segDisjoint (export "segDisjoint") (mut i32) (i32.const 0))
 
   ;; the scan's output while it runs
   (global $sBase (mut i32) (i32.const 0))
@@ -300,29 +302,114 @@
   (func (export "predict") (param $f i32) (param $tail i32) (param $nf i32) (result f64)
     (f64.convert_i64_s (call $predict (local.get $f) (local.get $tail) (local.get $nf))))
 
+  ;; The index of the entry of segment table $t holding all of [$x, $x + $len), or -1.
+  (func $segHolding (param $t i32) (param $x i64) (param $len i64) (result i32)
+    (local $k i32) (local $s i32) (local $from i64)
+    (local.set $s (i32.add (local.get $t) (i32.const 8)))
+    (block $none
+      (loop $next
+        (br_if $none (i32.ge_u (local.get $k) (i32.load (local.get $t))))
+        (local.set $from (i64.load (local.get $s)))
+        (if (i32.and
+              (i64.ge_s (local.get $x) (local.get $from))
+              (i64.le_s (i64.add (local.get $x) (local.get $len))
+                (i64.add (local.get $from) (i64.load offset=16 (local.get $s)))))
+          (then (return (local.get $k))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (local.set $s (i32.add (local.get $s) (i32.const 24)))
+        (br $next)))
+    (i32.const -1))
+
   ;; Writes the predicted value of every field wholly inside base[$oldpos, $oldpos + $len),
-  ;; copied to $res[$newpos, $newpos + $len).
+  ;; copied to $res[$newpos, $newpos + $len): what $predict gives each, computed in one loop.
+  ;; When the segment tables are disjoint ($segDisjoint) and the range lies inside one segment of
+  ;; each file (nearly every range: code is one segment), each field's address is its offset plus
+  ;; that segment's constant, and a target in the same segment (calls and jumps) maps back by the
+  ;; same constant; other targets go through $segmap, as $predict does. The values are the same:
+  ;; with disjoint tables at most one segment holds an offset or address.
   (func $predictRange (param $res i32) (param $oldpos i32) (param $newpos i32) (param $len i32)
-    (local $lo i32) (local $hi i32) (local $m i32) (local $f i32) (local $v i64)
+    (local $lo i32) (local $hi i32) (local $m i32) (local $f i32) (local $v i64) (local $end i32)
+    (local $so i32) (local $sn i32) (local $dOld i64) (local $dNew i64) (local $vLo i64) (local $vHi i64)
+    (local $nLo i64) (local $nHi i64) (local $tail i32) (local $a i64) (local $nt i32) (local $ntv i64)
+    (local $nf i32) (local $fAt i32) (local $fTail i32) (local $fCount i32) (local $base i32)
+    (local.set $fAt (global.get $fAt))
+    (local.set $fTail (global.get $fTail))
+    (local.set $fCount (global.get $fCount))
+    (local.set $end (i32.add (local.get $oldpos) (local.get $len)))
     ;; first field at or after $oldpos
-    (local.set $hi (global.get $fCount))
+    (local.set $hi (local.get $fCount))
     (block $found
       (loop $search
         (br_if $found (i32.ge_u (local.get $lo) (local.get $hi)))
         (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
-        (if (i32.lt_u (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $oldpos))
+        (if (i32.lt_u (i32.load (i32.add (local.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $oldpos))
           (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
           (else (local.set $hi (local.get $m))))
         (br $search)))
+    (local.set $so (i32.const -1))
+    (local.set $sn (i32.const -1))
+    (if (global.get $segDisjoint)
+      (then
+        (local.set $so
+          (call $segHolding (global.get $oldV) (i64.extend_i32_u (local.get $oldpos)) (i64.extend_i32_u (local.get $len))))
+        (local.set $sn
+          (call $segHolding (global.get $newV) (i64.extend_i32_u (local.get $newpos)) (i64.extend_i32_u (local.get $len))))))
+    (if (i32.and (i32.ge_s (local.get $so) (i32.const 0)) (i32.ge_s (local.get $sn) (i32.const 0)))
+      (then
+        ;; old: offset + $dOld is the address; addresses [$vLo, $vHi) are this segment's
+        (local.set $m (i32.add (global.get $oldV) (i32.add (i32.const 8) (i32.mul (local.get $so) (i32.const 24)))))
+        (local.set $vLo (i64.load offset=8 (local.get $m)))
+        (local.set $dOld (i64.sub (local.get $vLo) (i64.load (local.get $m))))
+        (local.set $vHi (i64.add (local.get $vLo) (i64.load offset=16 (local.get $m))))
+        ;; new: offsets [$nLo, $nHi) are this segment's, at offset + $dNew
+        (local.set $m (i32.add (global.get $newV) (i32.add (i32.const 8) (i32.mul (local.get $sn) (i32.const 24)))))
+        (local.set $nLo (i64.load (local.get $m)))
+        (local.set $dNew (i64.sub (i64.load offset=8 (local.get $m)) (local.get $nLo)))
+        (local.set $nHi (i64.add (local.get $nLo) (i64.load offset=16 (local.get $m))))
+        (local.set $base (global.get $base))
+        (block $done
+          (loop $field
+            (br_if $done (i32.ge_u (local.get $lo) (local.get $fCount)))
+            (local.set $f (i32.load (i32.add (local.get $fAt) (i32.shl (local.get $lo) (i32.const 2)))))
+            (br_if $done (i32.gt_u (i32.add (local.get $f) (i32.const 4)) (local.get $end)))
+            (local.set $tail (i32.add (i32.load8_u (i32.add (local.get $fTail) (local.get $lo))) (i32.const 4)))
+            (local.set $lo (i32.add (local.get $lo) (i32.const 1)))
+            ;; the target's address, then its base offset
+            (local.set $a
+              (i64.add
+                (i64.add (i64.extend_i32_u (local.get $f)) (local.get $dOld))
+                (i64.add (i64.extend_i32_u (local.get $tail))
+                  (i64.extend_i32_s (i32.load (i32.add (local.get $base) (local.get $f)))))))
+            (if (i32.and (i64.ge_s (local.get $a) (local.get $vLo)) (i64.lt_s (local.get $a) (local.get $vHi)))
+              (then (local.set $a (i64.sub (local.get $a) (local.get $dOld))))
+              (else (local.set $a (call $segmap (global.get $oldO) (local.get $a)))))
+            (br_if $field (i64.lt_s (local.get $a) (i64.const 0)))
+            (local.set $nt (call $carry (i32.wrap_i64 (local.get $a))))
+            (br_if $field (i32.lt_s (local.get $nt) (i32.const 0)))
+            ;; the target's new address, less the new field's end
+            (local.set $ntv (i64.extend_i32_u (local.get $nt)))
+            (if (i32.and (i64.ge_s (local.get $ntv) (local.get $nLo)) (i64.lt_s (local.get $ntv) (local.get $nHi)))
+              (then (local.set $ntv (i64.add (local.get $ntv) (local.get $dNew))))
+              (else (local.set $ntv (call $segmap (global.get $newVt) (local.get $ntv)))))
+            (br_if $field (i64.lt_s (local.get $ntv) (i64.const 0)))
+            (local.set $nf (i32.add (local.get $newpos) (i32.sub (local.get $f) (local.get $oldpos))))
+            (local.set $v
+              (i64.sub (local.get $ntv)
+                (i64.add (i64.add (i64.extend_i32_u (local.get $nf)) (local.get $dNew)) (i64.extend_i32_u (local.get $tail)))))
+            (br_if $field
+              (i32.or (i64.lt_s (local.get $v) (i64.const -0x80000000)) (i64.gt_s (local.get $v) (i64.const 0x7fffffff))))
+            (i32.store (i32.add (local.get $res) (local.get $nf)) (i32.wrap_i64 (local.get $v)))
+            (br $field)))
+        (return)))
     (block $done
       (loop $field
-        (br_if $done (i32.ge_u (local.get $lo) (global.get $fCount)))
-        (local.set $f (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $lo) (i32.const 2)))))
-        (br_if $done (i32.gt_u (i32.add (local.get $f) (i32.const 4)) (i32.add (local.get $oldpos) (local.get $len))))
+        (br_if $done (i32.ge_u (local.get $lo) (local.get $fCount)))
+        (local.set $f (i32.load (i32.add (local.get $fAt) (i32.shl (local.get $lo) (i32.const 2)))))
+        (br_if $done (i32.gt_u (i32.add (local.get $f) (i32.const 4)) (local.get $end)))
         (local.set $v
           (call $predict
             (local.get $f)
-            (i32.load8_u (i32.add (global.get $fTail) (local.get $lo)))
+            (i32.load8_u (i32.add (local.get $fTail) (local.get $lo)))
             (i32.add (local.get $newpos) (i32.sub (local.get $f) (local.get $oldpos)))))
         (if (i64.ne (local.get $v) (i64.const 0x100000000))
           (then

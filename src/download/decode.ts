@@ -19,11 +19,11 @@ import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  brotliDecompress,
+  brotliDecompressSync,
   constants,
   createBrotliDecompress,
   createZstdDecompress,
-  zstdDecompress,
+  zstdDecompressSync,
 } from 'node:zlib';
 import { DchatError, toDchatError } from '../errors.ts';
 import {
@@ -124,12 +124,13 @@ async function readBase(i: DecodeInput): Promise<Buffer> {
 }
 
 /**
- * Reads the file into `into` from its start, until full or at its end (a base that shrank since
- * it was measured leaves zeros: the result then fails its hashes, as for any tampered base).
+ * Reads the file from `from` into `into`, until full or at its end (a file that shrank since it
+ * was measured leaves zeros: a base then fails its result's hashes, as for any tampered base; a
+ * patch, its frames' decoding).
  */
-async function readWhole(f: FileHandle, into: Buffer): Promise<void> {
+async function readWhole(f: FileHandle, into: Buffer, from = 0): Promise<void> {
   for (let at = 0; at < into.length; ) {
-    const { bytesRead } = await f.read(into, at, into.length - at, at);
+    const { bytesRead } = await f.read(into, at, into.length - at, from + at);
     if (bytesRead === 0) return;
     at += bytesRead;
   }
@@ -156,23 +157,23 @@ function blockCodecs(algorithm: Encoding, h: BsdiffHeader, head: Buffer): BlockC
  * One whole frame decoded, never past `max` bytes (brotli: standard window, at most 16 MiB).
  * `expect`: the size the frame must have (the control block says it): zlib then decodes into one
  * buffer of that size, not 1 MiB pieces joined at the end (the join and its garbage were a
- * third of an in-memory apply's CPU).
+ * third of an in-memory apply's CPU). Synchronous, on the calling thread: zlib's asynchronous
+ * calls run through a stream each, and setting those up cold cost more CPU than the decoding of
+ * a 2 MB program's frames (the base is read on the thread pool meanwhile).
  */
 function inflate(
   codec: BlockCodec,
-  b: Buffer,
+  b: Uint8Array,
   max: number,
   windowLogMax: number,
   expect?: number,
-): Promise<Buffer> {
-  return new Promise<Buffer>((res, rej) => {
-    const done = (err: Error | null, r: Buffer) => (err ? rej(err) : res(r));
-    // 1 MiB output pieces: with the default 16 KiB, joining the pieces cost as much as decoding.
-    const chunkSize = expect !== undefined && expect <= max ? Math.max(64, expect) : IO_BYTES;
-    const o = { maxOutputLength: Math.max(1, max), chunkSize };
-    if (codec === 'brotli') brotliDecompress(b, o, done);
-    else zstdDecompress(b, { ...o, params: { [constants.ZSTD_d_windowLogMax]: windowLogMax } }, done);
-  });
+): Buffer {
+  if (b.length === 0) return Buffer.alloc(0);
+  // 1 MiB output pieces: with the default 16 KiB, joining the pieces cost as much as decoding.
+  const chunkSize = expect !== undefined && expect <= max ? Math.max(64, expect) : IO_BYTES;
+  const o = { maxOutputLength: Math.max(1, max), chunkSize };
+  if (codec === 'brotli') return brotliDecompressSync(b, o);
+  return zstdDecompressSync(b, { ...o, params: { [constants.ZSTD_d_windowLogMax]: windowLogMax } });
 }
 
 /**
@@ -209,64 +210,52 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (h.extraBytes !== undefined && !inMemory)
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
-    const block = async (codec: BlockCodec, start: number, end: number, expect?: number, max = h.newSize) => {
-      if (end <= start) return Buffer.alloc(0);
-      const raw = Buffer.alloc(end - start);
-      await patch.read(raw, 0, raw.length, start);
-      return inflate(codec, raw, max, wl, expect);
-    };
-    const control = async () => {
-      const ctrl = await block(codecs[0] as BlockCodec, h.headerBytes, diffStart, undefined, ctrlCap);
+    const control = (frame: Uint8Array) => {
+      const ctrl = inflate(codecs[0] as BlockCodec, frame, ctrlCap, wl);
       if (columns && ctrl.length % 24 !== 0)
         throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
       return parseControl(ctrl, columns);
     };
     if (inMemory) {
-      // Everything the control block does not size starts at once, on the thread pool: the base
-      // read (straight into the apply kernels' memory: ./wasm-kernels.ts), bsdiff-x86's sparse diff
-      // (its size is not known: model/encoded.ts encodeSparseDiff) and reference table. Nothing
+      // The base is read on the thread pool (straight into the apply kernels' memory:
+      // ./wasm-kernels.ts) while this thread reads the patch and decodes its frames. Nothing
       // allocates in `kernels` until the base is read (a memory growth would detach its view).
       const kernels = new Kernels();
       const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
-      const sparse = h.magic === BSDIFF_X86_MAGIC;
       const baseRead = readWhole(old, kernels.u8(base.at, baseSize));
-      const refsFrame =
+      // A rejection is taken below; none may go unhandled while this thread decodes.
+      baseRead.catch(() => {});
+      const body = Buffer.allocUnsafe(total - h.headerBytes);
+      await readWhole(patch, body, h.headerBytes);
+      const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
+      const c = control(frame(h.headerBytes, diffStart));
+      const sizes = blockSizes(c, h.newSize);
+      const sparse = h.magic === BSDIFF_X86_MAGIC;
+      // bsdiff-x86's sparse diff has no size the control block gives (model/encoded.ts
+      // encodeSparseDiff): capped by the most the result can need, then checked against the block.
+      const diff = sparse
+        ? inflate(codecs[1] as BlockCodec, frame(diffStart, extraStart), sparseDiffCap(h.newSize), wl)
+        : inflate(codecs[1] as BlockCodec, frame(diffStart, extraStart), h.newSize, wl, sizes.diff);
+      if (sparse && (sizes.diff === undefined || diff.length > sparseDiffCap(sizes.diff)))
+        throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
+      const extra = inflate(codecs[2] as BlockCodec, frame(extraStart, extraEnd), h.newSize, wl, sizes.extra);
+      const refs =
         h.extraBytes === undefined
           ? undefined
-          : block(codecs[3] as BlockCodec, extraEnd, total).then((b) =>
-              b.length > maxRefTableBytes(baseSize)
-                ? Promise.reject(new DchatError('E_MALFORMED', 'bsdiff-x86 reference table is too large'))
-                : b,
-            );
-      const sparseDiff = sparse
-        ? block(codecs[1] as BlockCodec, diffStart, extraStart, undefined, sparseDiffCap(h.newSize))
-        : undefined;
-      // Rejections are taken below; none may go unhandled while another step awaits.
-      for (const p of [baseRead, refsFrame, sparseDiff]) p?.catch(() => {});
-      const c = await control();
-      const sizes = blockSizes(c, h.newSize);
-      const extraFrame = block(codecs[2] as BlockCodec, extraStart, extraEnd, sizes.extra);
-      const denseDiff = sparse
-        ? undefined
-        : block(codecs[1] as BlockCodec, diffStart, extraStart, sizes.diff);
-      extraFrame.catch(() => {});
-      denseDiff?.catch(() => {});
+          : inflate(codecs[3] as BlockCodec, frame(extraEnd, total), maxRefTableBytes(baseSize), wl);
       await baseRead;
-      // The base's fields are found on this thread while the frames still decompress.
-      const scanned = refsFrame ? new ScannedBase(base) : undefined;
-      const [diff, extra, refs] = await Promise.all([sparseDiff ?? denseDiff, extraFrame, refsFrame]);
-      if (sparse && (sizes.diff === undefined || (diff as Buffer).length > sparseDiffCap(sizes.diff)))
-        throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
       i.signal?.throwIfAborted();
       const from = refs
-        ? new RefPredictor(scanned ?? base, c, parseRefTable(refs, baseSize, h.newSize)).base
+        ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize)).base
         : base;
-      const result = applyInMemory(c, diff as Buffer, extra, from, h.newSize, sparse);
+      const result = applyInMemory(c, diff, extra, from, h.newSize, sparse);
       await out.write(result, 0, result.length, 0);
       await out.sync();
       return;
     }
-    const c = await control();
+    const ctrlFrame = Buffer.allocUnsafe(h.ctrlBytes);
+    await readWhole(patch, ctrlFrame, h.headerBytes);
+    const c = control(ctrlFrame);
     const frame = (codec: BlockCodec, start: number, end: number) => {
       const src = createReadStream('', {
         fd: patch,

@@ -67,7 +67,8 @@ export type KernelGlobal =
   | 'nCp'
   | 'fixFirst'
   | 'cpFirst'
-  | 'baseLen';
+  | 'baseLen'
+  | 'segDisjoint';
 
 /**
  * A file in a kernel instance's memory. `predicts`: bsdiff-x86's predictor is set up over it

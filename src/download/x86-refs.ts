@@ -223,6 +223,14 @@ function segmentTable(loads: readonly Load[], from: 'off' | 'vaddr'): Buffer {
   return b;
 }
 
+/** True when no two of `loads` overlap as ranges of `key` (bspatch-kernels.wat $predictRange). */
+function disjoint(loads: readonly Load[], key: 'off' | 'vaddr'): boolean {
+  const sorted = [...loads].sort((a, b) => a[key] - b[key]);
+  return sorted.every(
+    (l, k) => k === 0 || (sorted[k - 1] as Load)[key] + (sorted[k - 1] as Load).size <= l[key],
+  );
+}
+
 /** A bucket index (bspatch-kernels.wat `index`) of the ascending array at `a` over offsets below `size`. */
 function bucketIndex(k: Kernels, a: number, n: number, size: number): number {
   const buckets = Math.ceil(size / 256);
@@ -303,6 +311,10 @@ export class RefPredictor {
       ['fixFirst', bucketIndex(k, fixFrom, refs.fixFrom.length, file.size)],
       ['cpFirst', bucketIndex(k, ranges.o, ranges.count, file.size)],
       ['baseLen', file.size],
+      [
+        'segDisjoint',
+        disjoint(oldLoads, 'off') && disjoint(oldLoads, 'vaddr') && disjoint(refs.newLoads, 'off') ? 1 : 0,
+      ],
     ];
     for (const [name, v] of state) k.set(name, v);
   }

@@ -10,18 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { parseControl } from '../../src/download/bsdiff-apply.ts';
+import { applyInMemory, parseControl } from '../../src/download/bsdiff-apply.ts';
 import { decodeToFile } from '../../src/download/decode.ts';
 import {
   elfLoads,
   isX86Elf,
+  type Load,
   parseRefTable,
   RefPredictor,
   scanRel32,
   serializeRefTable,
 } from '../../src/download/x86-refs.ts';
 import { DchatError } from '../../src/errors.ts';
-import { BSDIFF_X86_HEADER_BYTES, readOffset } from '../../src/model/encoded.ts';
+import { BSDIFF_X86_HEADER_BYTES, readOffset, writeOffset } from '../../src/model/encoded.ts';
 import { bsdiffBest, bsdiffX86, isX86Pair } from '../../src/release/delta.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { x86Program } from '../helpers/x86-elf.ts';
@@ -127,11 +128,76 @@ test('the predictor carries a field to where its target went', () => {
   );
 });
 
+test("apply's prediction: what predict gives each field copied whole, whatever the ranges and the new loads", () => {
+  // The apply kernel predicts in one loop (bspatch-kernels.wat $predictRange: a range inside one
+  // segment of each file maps by that segment's constants); `predict` is the field-by-field
+  // reference. New loads shifted, or the code split in two (ranges then straddle a segment edge).
+  const prog = x86Program({ seed: 11, functions: 80 });
+  const loads = elfLoads(prog.bytes) ?? [];
+  const [code, data] = loads as [Load, Load];
+  const size = prog.bytes.length;
+  const layouts: Load[][] = [
+    loads,
+    [
+      { ...code, vaddr: code.vaddr + 0x3000 },
+      { ...data, vaddr: data.vaddr + 0x1000 },
+    ],
+    [
+      { ...code, size: 700 },
+      { off: code.off + 700, vaddr: code.vaddr + 0x9000, size: code.size - 700 },
+      data,
+    ],
+  ];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 900 }),
+          fc.integer({ min: 0, max: 40 }),
+          fc.integer({ min: -900, max: 900 }),
+        ),
+        { minLength: 1, maxLength: 12 },
+      ),
+      fc.integer({ min: 0, max: layouts.length - 1 }),
+      fc.uniqueArray(fc.integer({ min: 0, max: size - 1 }), { maxLength: 8 }),
+      (triples, layout, fixes) => {
+        const newSize = triples.reduce((n, [x, y]) => n + x + y, 0);
+        if (newSize === 0) return;
+        const c = parseControl(ctrlRows(triples), false);
+        const fixFrom = [...fixes].sort((a, b) => a - b);
+        const refs = { newLoads: layouts[layout] as Load[], fixFrom, fixTo: fixFrom.map((t) => t + 9) };
+        const p = new RefPredictor(prog.bytes, c, refs);
+        const got = applyInMemory(c, Buffer.alloc(0), Buffer.alloc(newSize), p.base, newSize, true);
+        // The reference: the plain copy, then each field the copy holds whole, as predict says.
+        const want = Buffer.alloc(newSize);
+        const { at, tail, count } = p.fields();
+        let [oldpos, newpos] = [0, 0];
+        for (const [x, y, z] of triples) {
+          const from = Math.min(x, Math.max(0, -oldpos));
+          const to = Math.max(from, Math.min(x, size - oldpos));
+          if (to > from) prog.bytes.copy(want, newpos + from, oldpos + from, oldpos + to);
+          for (let j = 0; j < count; j++) {
+            const f = at[j] as number;
+            if (f < oldpos + from || f + 4 > oldpos + to) continue;
+            const nf = newpos + (f - oldpos);
+            const v = p.predict(f, tail[j] as number, nf);
+            if (v !== undefined) want.writeInt32LE(v, nf);
+          }
+          [newpos, oldpos] = [newpos + x + y, oldpos + x + z];
+        }
+        assert.ok(got.equals(want));
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+/** Control triples as bsdiff rows (offsets in bsdiff's sign-magnitude form). */
 function ctrlRows(rows: [number, number, number][]): Buffer {
   const b = Buffer.alloc(rows.length * 24);
   rows.forEach((r, k) => {
     r.forEach((v, j) => {
-      b.writeBigInt64LE(BigInt(v), k * 24 + j * 8);
+      writeOffset(v, b, k * 24 + j * 8);
     });
   });
   return b;
