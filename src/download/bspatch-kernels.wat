@@ -48,6 +48,8 @@
   (global $sAt (mut i32) (i32.const 0))
   (global $sTail (mut i32) (i32.const 0))
   (global $sN (mut i32) (i32.const 0))
+  ;; where the scan goes on after a piece (an offset in the file)
+  (global $scanNext (export "scanNext") (mut i32) (i32.const 0))
 
   ;; ---------------------------------------------------------------------------------------
   ;; The scan: every rel32 field in [base + start, base + end), as x86-refs.ts documents. The
@@ -55,10 +57,14 @@
   ;; vector pass finds the bytes worth looking up (E8, E9, 0F, or a byte followed by a ModRM that
   ;; names [rip + disp32]: one in about fifteen) and the table decides, in the same order and with
   ;; the same skips as a byte-by-byte walk, so the fields found are the same.
+  ;; Only positions below $limit start a field (fields may run to $end, the segment's end), so a
+  ;; segment is scanned in pieces: the caller goes on from `scanNext`, where a walk over the whole
+  ;; segment would be then. (A kernel called once runs as the baseline compiler made it to its
+  ;; end; called piece by piece, it runs optimized once V8 has compiled it in the background.)
   ;; Returns the new count; fields are appended at at[n], tail[n].
-  (func (export "scan") (param $b i32) (param $start i32) (param $end i32) (param $at i32)
+  (func (export "scan") (param $b i32) (param $start i32) (param $limit i32) (param $end i32) (param $at i32)
     (param $tail i32) (param $n i32) (result i32)
-    (local $i i32) (local $e i32) (local $next i32) (local $m i32) (local $p i32)
+    (local $i i32) (local $e i32) (local $lim i32) (local $next i32) (local $m i32) (local $p i32)
     (local $v v128) (local $w v128)
     (global.set $sBase (local.get $b))
     (global.set $sAt (local.get $at))
@@ -66,11 +72,15 @@
     (global.set $sN (local.get $n))
     (local.set $i (i32.add (local.get $b) (local.get $start)))
     (local.set $e (i32.add (local.get $b) (local.get $end)))
+    (local.set $lim (i32.add (local.get $b) (local.get $limit)))
     (local.set $next (local.get $i))
-    ;; Whole chunks of 16 candidates, each with at least six bytes of the segment after it.
+    ;; Whole chunks of 16 candidates below $lim, each with at least six bytes of the segment after it.
     (block $chunksDone
       (loop $chunk
-        (br_if $chunksDone (i32.gt_u (i32.add (local.get $i) (i32.const 22)) (local.get $e)))
+        (br_if $chunksDone
+          (i32.or
+            (i32.gt_u (i32.add (local.get $i) (i32.const 22)) (local.get $e))
+            (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $lim))))
         (local.set $v (v128.load (local.get $i)))
         (local.set $w (v128.load offset=1 (local.get $i)))
         (local.set $m
@@ -94,13 +104,17 @@
             (br $bit)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $chunk)))
-    ;; The last bytes one by one.
+    ;; The last bytes below $lim one by one.
     (if (i32.gt_u (local.get $next) (local.get $i)) (then (local.set $i (local.get $next))))
     (block $tailDone
       (loop $byte
-        (br_if $tailDone (i32.gt_u (i32.add (local.get $i) (i32.const 6)) (local.get $e)))
+        (br_if $tailDone
+          (i32.or
+            (i32.gt_u (i32.add (local.get $i) (i32.const 6)) (local.get $e))
+            (i32.ge_u (local.get $i) (local.get $lim))))
         (local.set $i (call $step (local.get $i) (local.get $e)))
         (br $byte)))
+    (global.set $scanNext (i32.sub (local.get $i) (local.get $b)))
     (global.get $sN))
 
   ;; One position of the scan: records the field starting there, if any (at[n], tail[n], written

@@ -10,7 +10,8 @@ import { BSPATCH_KERNELS_WASM } from './bspatch-kernels.wasm.ts';
 /** The kernels' exports (bspatch-kernels.wat documents each). */
 export interface KernelExports {
   memory: WebAssembly.Memory;
-  scan(b: number, start: number, end: number, at: number, tail: number, n: number): number;
+  scan(b: number, start: number, limit: number, end: number, at: number, tail: number, n: number): number;
+  scanNext: WebAssembly.Global;
   target(file: number, toV: number, toO: number, f: number, tail: number): number;
   carry(t: number): number;
   index(a: number, n: number, first: number, buckets: number): void;

@@ -176,18 +176,24 @@ function referenceScan(b: Uint8Array, end: number): number[] {
   return at;
 }
 
-test('scan: the vector pass finds exactly what a byte-by-byte walk finds', () => {
+test('scan: the vector pass finds exactly what a byte-by-byte walk finds, in one piece or many', () => {
   // Bytes drawn mostly from opcodes and ModRM bytes the scan looks for, so fields crowd and overlap.
   const byte = fc.oneof(
     fc.constantFrom(0xe8, 0xe9, 0x0f, 0x80, 0x85, 0x10, 0x8b, 0x8d, 0x05, 0x0d, 0x3d, 0x81, 0xc7),
     fc.integer({ min: 0, max: 255 }),
   );
   fc.assert(
-    fc.property(fc.array(byte, { minLength: 16, maxLength: 300, size: 'max' }), (a) => {
-      const b = Uint8Array.from(a);
-      const f = scanRel32(b, [{ off: 0, vaddr: 0x1000, size: b.length, exec: true }]);
-      assert.deepEqual(Array.from(f.at.subarray(0, f.count)), referenceScan(b, b.length));
-    }),
+    fc.property(
+      fc.array(byte, { minLength: 16, maxLength: 300, size: 'max' }),
+      fc.integer({ min: 1, max: 80 }),
+      (a, piece) => {
+        const b = Uint8Array.from(a);
+        const loads = [{ off: 0, vaddr: 0x1000, size: b.length, exec: true }];
+        const want = referenceScan(b, b.length);
+        for (const f of [scanRel32(b, loads), scanRel32(b, loads, piece)])
+          assert.deepEqual(Array.from(f.at.subarray(0, f.count)), want);
+      },
+    ),
     { numRuns: 3000 },
   );
 });
