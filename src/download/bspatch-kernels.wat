@@ -500,9 +500,11 @@
 
   ;; The copy ranges of $rows triples (f64 columns): old start, new start and length of every
   ;; triple with x > 0 that starts at a non-negative old offset and ends below 2^30 in both files
-  ;; (offsets past that carry nothing), written to $o, $n, $x in triple order, then sorted by old
-  ;; start, stably (ties stay in triple order), by two 15-bit radix passes through $o2, $n2, $x2
-  ;; with a 32768-entry count table at $count. Returns how many there are.
+  ;; (offsets past that carry nothing), written to $o2, $n2, $x2 in triple order, then sorted by
+  ;; old start into $o, $n, $x, stably (ties stay in triple order), by three 10-bit radix passes
+  ;; with a 1024-entry count table at $count (two 15-bit passes cost 65,536 steps of counting
+  ;; whatever the number of ranges: more than sorting a 2 MB program's few thousand). Returns how
+  ;; many there are.
   (func (export "ranges") (param $rows i32) (param $cx i32) (param $cy i32) (param $cz i32)
     (param $o i32) (param $n i32) (param $x i32) (param $o2 i32) (param $n2 i32) (param $x2 i32)
     (param $count i32) (result i32)
@@ -518,25 +520,27 @@
                 (f64.lt (f64.add (local.get $op) (local.get $xv)) (f64.const 0x40000000))
                 (f64.lt (f64.add (local.get $np) (local.get $xv)) (f64.const 0x40000000))))
           (then
-            (i32.store (i32.add (local.get $o) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $op)))
-            (i32.store (i32.add (local.get $n) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $np)))
-            (i32.store (i32.add (local.get $x) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $xv)))
+            (i32.store (i32.add (local.get $o2) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $op)))
+            (i32.store (i32.add (local.get $n2) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $np)))
+            (i32.store (i32.add (local.get $x2) (i32.shl (local.get $m) (i32.const 2))) (i32.trunc_f64_u (local.get $xv)))
             (local.set $m (i32.add (local.get $m) (i32.const 1)))))
         (local.set $np (f64.add (local.get $np) (f64.add (local.get $xv) (f64.load (i32.add (local.get $cy) (local.get $at))))))
         (local.set $op (f64.add (local.get $op) (f64.add (local.get $xv) (f64.load (i32.add (local.get $cz) (local.get $at))))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $row)))
-    (call $radixPass (local.get $o) (local.get $n) (local.get $x) (local.get $o2) (local.get $n2) (local.get $x2)
-      (local.get $m) (i32.const 0) (local.get $count))
     (call $radixPass (local.get $o2) (local.get $n2) (local.get $x2) (local.get $o) (local.get $n) (local.get $x)
-      (local.get $m) (i32.const 15) (local.get $count))
+      (local.get $m) (i32.const 0) (local.get $count))
+    (call $radixPass (local.get $o) (local.get $n) (local.get $x) (local.get $o2) (local.get $n2) (local.get $x2)
+      (local.get $m) (i32.const 10) (local.get $count))
+    (call $radixPass (local.get $o2) (local.get $n2) (local.get $x2) (local.get $o) (local.get $n) (local.get $x)
+      (local.get $m) (i32.const 20) (local.get $count))
     (local.get $m))
 
-  ;; One stable counting-sort pass of ($o, $n, $x) into ($o2, $n2, $x2) by 15 bits of $o from $shift.
+  ;; One stable counting-sort pass of ($o, $n, $x) into ($o2, $n2, $x2) by 10 bits of $o from $shift.
   (func $radixPass (param $o i32) (param $n i32) (param $x i32) (param $o2 i32) (param $n2 i32) (param $x2 i32)
     (param $m i32) (param $shift i32) (param $count i32)
     (local $k i32) (local $d i32) (local $sum i32) (local $c i32) (local $p i32) (local $v i32)
-    (memory.fill (local.get $count) (i32.const 0) (i32.const 131072))
+    (memory.fill (local.get $count) (i32.const 0) (i32.const 4096))
     (block $counted
       (loop $each
         (br_if $counted (i32.ge_u (local.get $k) (local.get $m)))
@@ -545,7 +549,7 @@
             (i32.shl
               (i32.and
                 (i32.shr_u (i32.load (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 2)))) (local.get $shift))
-                (i32.const 0x7fff))
+                (i32.const 0x3ff))
               (i32.const 2))))
         (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
@@ -554,7 +558,7 @@
     (local.set $k (i32.const 0))
     (block $summed
       (loop $digit
-        (br_if $summed (i32.ge_u (local.get $k) (i32.const 32768)))
+        (br_if $summed (i32.ge_u (local.get $k) (i32.const 1024)))
         (local.set $d (i32.add (local.get $count) (i32.shl (local.get $k) (i32.const 2))))
         (local.set $c (i32.load (local.get $d)))
         (i32.store (local.get $d) (local.get $sum))
@@ -568,7 +572,7 @@
         (local.set $v (i32.load (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 2)))))
         (local.set $d
           (i32.add (local.get $count)
-            (i32.shl (i32.and (i32.shr_u (local.get $v) (local.get $shift)) (i32.const 0x7fff)) (i32.const 2))))
+            (i32.shl (i32.and (i32.shr_u (local.get $v) (local.get $shift)) (i32.const 0x3ff)) (i32.const 2))))
         (local.set $p (i32.shl (i32.load (local.get $d)) (i32.const 2)))
         (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
         (i32.store (i32.add (local.get $o2) (local.get $p)) (local.get $v))

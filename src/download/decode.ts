@@ -184,12 +184,21 @@ function inflate(
  */
 async function bspatch(i: DecodeInput): Promise<void> {
   if (!i.base) throw new DchatError('E_MALFORMED', `${i.algorithm} needs a base package`);
-  const patch = await open(i.encoded, 'r');
-  const old = await open(i.base, 'r');
-  const out = await open(i.out, 'w', 0o600);
+  // The three files opened and measured at once: each call is a round trip to the thread pool.
+  const opened = await Promise.allSettled([open(i.encoded, 'r'), open(i.base, 'r'), open(i.out, 'w', 0o600)]);
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)));
+    throw failed.reason;
+  }
+  const [patch, old, out] = opened.map((o) => (o as PromiseFulfilledResult<FileHandle>).value) as [
+    FileHandle,
+    FileHandle,
+    FileHandle,
+  ];
   const streams: Readable[] = [];
   try {
-    const { size: total } = await patch.stat();
+    const [{ size: total }, { size: baseSize }] = await Promise.all([patch.stat(), old.stat()]);
     const head = Buffer.alloc(BSDIFF_X86_HEADER_BYTES);
     const { bytesRead } = await patch.read(head, 0, head.length, 0);
     const h = parseBsdiffHeader(head.subarray(0, bytesRead), total);
@@ -206,7 +215,6 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const extraStart = diffStart + h.diffBytes;
     // bsdiff-x86: the reference table follows the extra frame.
     const extraEnd = h.extraBytes === undefined ? total : extraStart + h.extraBytes;
-    const baseSize = (await old.stat()).size;
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (h.extraBytes !== undefined && !inMemory)
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);

@@ -218,8 +218,8 @@ function copyRanges(k: Kernels, c: Control): { o: number; n: number; x: number; 
 /** Offsets at or past this carry nothing (the kernels compare offsets as signed 32-bit). */
 const OFFSET_LIMIT = 2 ** 30;
 
-/** The ranges kernel's radix: 15 bits, two passes over offsets below 2^30. */
-const RADIX_DIGITS = 32768;
+/** The ranges kernel's radix: 10 bits, three passes over offsets below 2^30. */
+const RADIX_DIGITS = 1024;
 
 /**
  * A segment table for the kernels' $segmap: count, last hit, then per load (from, to, size) as
