@@ -14,16 +14,19 @@ export interface Control {
   x: Float64Array;
   y: Float64Array;
   z: Float64Array;
+  /** The same columns in a kernel instance (parseControl's `into`): used there in place. */
+  in?: { kernels: Kernels; x: number; y: number; z: number };
 }
 
 /**
  * Reads every triple once (rows of 24 bytes, or bsdiff-best's three columns of 8-byte cells), in
  * the control kernel (./bspatch-kernels.wat): the same loop in JavaScript ran cold, at about a
- * third of a microsecond per triple.
+ * third of a microsecond per triple. `into`: the kernel instance that will apply them (the
+ * columns stay there too, not copied in again).
  */
-export function parseControl(ctrl: Buffer, columns: boolean): Control {
+export function parseControl(ctrl: Buffer, columns: boolean, into?: Kernels): Control {
   const rows = Math.floor(ctrl.length / 24);
-  const k = new Kernels();
+  const k = into ?? new Kernels();
   const raw = k.put(ctrl.subarray(0, 24 * rows));
   const at = [k.alloc(8 * rows), k.alloc(8 * rows), k.alloc(8 * rows)] as const;
   k.fn.control(raw, rows, columns ? 1 : 0, ...at);
@@ -32,7 +35,13 @@ export function parseControl(ctrl: Buffer, columns: boolean): Control {
     Float64Array,
     Float64Array,
   ];
-  return { rows, x, y, z };
+  return { rows, x, y, z, ...(into ? { in: { kernels: into, x: at[0], y: at[1], z: at[2] } } : {}) };
+}
+
+/** Where `c`'s columns are in `k`: in place when parsed there, else copied in. */
+export function controlIn(k: Kernels, c: Control): [number, number, number] {
+  if (c.in?.kernels === k) return [c.in.x, c.in.y, c.in.z];
+  return [k.put(c.x), k.put(c.y), k.put(c.z)];
 }
 
 /** Control triple k, checked: a triple past the block, or one that writes past the result, is malformed. */
@@ -88,13 +97,8 @@ export function applyInMemory(
 ): Buffer {
   const b = base instanceof Uint8Array ? new Kernels().file(base) : base;
   const k = b.kernels;
-  const [cx, cy, cz, d, e] = [c.x, c.y, c.z, diff, extra].map((b) => k.put(b)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [cx, cy, cz] = controlIn(k, c);
+  const [d, e] = [k.put(diff), k.put(extra)] as [number, number];
   const res = k.alloc(newSize);
   const rc = k.fn.apply(
     c.rows,

@@ -218,25 +218,26 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (h.extraBytes !== undefined && !inMemory)
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
-    const control = (frame: Uint8Array) => {
+    const control = (frame: Uint8Array, into?: Kernels) => {
       const ctrl = inflate(codecs[0] as BlockCodec, frame, ctrlCap, wl);
       if (columns && ctrl.length % 24 !== 0)
         throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
-      return parseControl(ctrl, columns);
+      return parseControl(ctrl, columns, into);
     };
     if (inMemory) {
-      // The base is read on the thread pool (straight into the apply kernels' memory:
-      // ./wasm-kernels.ts) while this thread reads the patch and decodes its frames. Nothing
-      // allocates in `kernels` until the base is read (a memory growth would detach its view).
+      // The control block is parsed in the apply kernels' instance (./wasm-kernels.ts); then the
+      // base is read on the thread pool, straight into that memory, while this thread decodes the
+      // other frames. Nothing allocates in `kernels` until the base is read (a memory growth
+      // would detach its view).
+      const body = Buffer.allocUnsafe(total - h.headerBytes);
+      await readWhole(patch, body, h.headerBytes);
+      const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
       const kernels = new Kernels();
+      const c = control(frame(h.headerBytes, diffStart), kernels);
       const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
       const baseRead = readWhole(old, kernels.u8(base.at, baseSize));
       // A rejection is taken below; none may go unhandled while this thread decodes.
       baseRead.catch(() => {});
-      const body = Buffer.allocUnsafe(total - h.headerBytes);
-      await readWhole(patch, body, h.headerBytes);
-      const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
-      const c = control(frame(h.headerBytes, diffStart));
       const sizes = blockSizes(c, h.newSize);
       const sparse = h.magic === BSDIFF_X86_MAGIC;
       // bsdiff-x86's sparse diff has no size the control block gives (model/encoded.ts

@@ -16,7 +16,7 @@
  * prediction, which the diff corrects like any other change, so it costs size, never correctness.
  */
 import { DchatError } from '../errors.ts';
-import type { Control } from './bsdiff-apply.ts';
+import { type Control, controlIn } from './bsdiff-apply.ts';
 import { type KernelFile, type KernelGlobal, Kernels, SCAN_TABLE_BYTES } from './wasm-kernels.ts';
 
 /** A PT_LOAD segment: file bytes [off, off + size) are mapped at vaddr (`exec`: as code). */
@@ -202,7 +202,7 @@ export interface RefTable {
  * built and radix-sorted by the ranges kernel. Ranges past 2^30 in either file carry nothing.
  */
 function copyRanges(k: Kernels, c: Control): { o: number; n: number; x: number; count: number } {
-  const [cx, cy, cz] = [c.x, c.y, c.z].map((a) => k.put(a)) as [number, number, number];
+  const [cx, cy, cz] = controlIn(k, c);
   const [o, n, x, o2, n2, x2] = Array.from({ length: 6 }, () => k.alloc(4 * c.rows)) as [
     number,
     number,
