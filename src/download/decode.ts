@@ -255,7 +255,7 @@ async function bspatch(i: DecodeInput): Promise<void> {
       await baseRead;
       i.signal?.throwIfAborted();
       const from = refs
-        ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize)).base
+        ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
         : base;
       const result = applyInMemory(c, diff, extra, from, h.newSize, sparse);
       await out.write(result, 0, result.length, 0);

@@ -194,6 +194,8 @@ export interface RefTable {
   /** Old target offsets (ascending) the copy ranges carry wrongly, and where each goes instead. */
   fixFrom: ArrayLike<number>;
   fixTo: ArrayLike<number>;
+  /** The same columns in a kernel instance (parseRefTable's `into`): used there in place. */
+  in?: { kernels: Kernels; fixFrom: number; fixTo: number };
 }
 
 /**
@@ -301,7 +303,8 @@ export class RefPredictor {
     if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
     const ranges = copyRanges(k, c);
-    const fixFrom = k.put(int32s(refs.fixFrom));
+    const inPlace = refs.in?.kernels === k ? refs.in : undefined;
+    const fixFrom = inPlace?.fixFrom ?? k.put(int32s(refs.fixFrom));
     this.oldV = k.put(segmentTable(oldLoads, 'off'));
     this.oldO = k.put(segmentTable(oldLoads, 'vaddr'));
     this.newV = k.put(segmentTable(refs.newLoads, 'off'));
@@ -316,7 +319,7 @@ export class RefPredictor {
       ['newV', this.newV],
       ['newVt', k.put(segmentTable(refs.newLoads, 'off'))],
       ['fixFrom', fixFrom],
-      ['fixTo', k.put(int32s(refs.fixTo))],
+      ['fixTo', inPlace?.fixTo ?? k.put(int32s(refs.fixTo))],
       ['nFix', refs.fixFrom.length],
       ['cpO', ranges.o],
       ['cpN', ranges.n],
@@ -424,8 +427,11 @@ export function serializeRefTable(r: RefTable): Buffer {
   return b;
 }
 
-/** Parses a refs frame; every count, offset and address checked against the two files' sizes. */
-export function parseRefTable(b: Buffer, baseSize: number, newSize: number): RefTable {
+/**
+ * Parses a refs frame; every count, offset and address checked against the two files' sizes.
+ * `into`: the kernel instance that will predict with it (the columns stay there, not copied in again).
+ */
+export function parseRefTable(b: Buffer, baseSize: number, newSize: number, into?: Kernels): RefTable {
   const bad = (why: string) => new DchatError('E_MALFORMED', `bsdiff-x86 reference table: ${why}`);
   if (b.length < 8) throw bad('too short');
   let p = 0;
@@ -450,14 +456,19 @@ export function parseRefTable(b: Buffer, baseSize: number, newSize: number): Ref
   if (b.length !== p + n * FIX_BYTES_PER_ENTRY) throw bad('its length does not match its count');
   // The columns are decoded by the fixes kernel: tens of thousands of corrections, each read
   // twice, were milliseconds of cold JavaScript.
-  const k = new Kernels();
+  const k = into ?? new Kernels();
   const src = k.put(b.subarray(p));
   const [from, to] = [k.alloc(4 * n), k.alloc(4 * n)];
   const clamp = (v: number) => Math.min(v, 2 ** 32 - 1);
   if (k.fn.fixes(src, n, clamp(baseSize), clamp(newSize), from, to) !== 0)
     throw bad('a correction is out of order or outside the files');
   const column = (at: number) => new Int32Array(k.fn.memory.buffer.slice(at, at + 4 * n));
-  return { newLoads, fixFrom: column(from), fixTo: column(to) };
+  return {
+    newLoads,
+    fixFrom: column(from),
+    fixTo: column(to),
+    ...(into ? { in: { kernels: into, fixFrom: from, fixTo: to } } : {}),
+  };
 }
 
 /** First index of `at` (ascending, `count` long) holding a value >= v. */
