@@ -14,6 +14,7 @@ import { applyInMemory, parseControl } from '../../src/download/bsdiff-apply.ts'
 import { elfLoads, PAIR, RefPredictor, scanRel32 } from '../../src/download/x86-refs.ts';
 import { DchatError } from '../../src/errors.ts';
 import { encodeSparseDiff, sparseDiffCap } from '../../src/model/encoded.ts';
+import { controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
 import { x86Program } from '../helpers/x86-elf.ts';
 
 test('the committed module is bspatch-kernels.wat assembled (npm run wasm)', async () => {
@@ -22,17 +23,6 @@ test('the committed module is bspatch-kernels.wat assembled (npm run wasm)', asy
     await kernelsModuleSource(readFileSync(KERNELS_WAT, 'utf8')),
   );
 });
-
-/** Control triples as bsdiff 4.3 rows (sign-magnitude 64-bit cells). */
-function rows(triples: [number, number, number][]): Buffer {
-  const b = Buffer.alloc(24 * triples.length);
-  triples.forEach((t, k) => {
-    t.forEach((v, j) => {
-      b.writeBigUInt64LE(BigInt(Math.abs(v)) | (v < 0 ? 1n << 63n : 0n), 24 * k + 8 * j);
-    });
-  });
-  return b;
-}
 
 /** bsdiff 4.3's bspatch, byte by byte; undefined where it would refuse the patch. */
 function referenceBspatch(
@@ -81,7 +71,7 @@ test('apply: what bspatch builds for any control block, or E_MALFORMED where bsp
       (triples, base, diff, extra, newSize) => {
         const want = referenceBspatch(triples, diff, extra, base, newSize);
         try {
-          const got = applyInMemory(parseControl(rows(triples), false), diff, extra, base, newSize);
+          const got = applyInMemory(parseControl(controlRows(triples), false), diff, extra, base, newSize);
           assert.ok(want, 'the kernel built a result bspatch refuses');
           assert.deepEqual(Buffer.from(got), want);
         } catch (e) {
@@ -119,7 +109,14 @@ test('sparse diff: adds exactly its dense diff, within its cap', () => {
       const extra = Buffer.alloc(parts, 0x77);
       const newSize = dense.length + parts;
       const want = referenceBspatch(triples, dense, extra, base, newSize);
-      const got = applyInMemory(parseControl(rows(triples), false), sparse, extra, base, newSize, true);
+      const got = applyInMemory(
+        parseControl(controlRows(triples), false),
+        sparse,
+        extra,
+        base,
+        newSize,
+        true,
+      );
       assert.deepEqual(Buffer.from(got), want);
     }),
     { numRuns: 1000 },
@@ -127,7 +124,7 @@ test('sparse diff: adds exactly its dense diff, within its cap', () => {
 });
 
 test('sparse diff: malformed records are refused; random bytes never crash', () => {
-  const c = parseControl(rows([[16, 0, 0]]), false);
+  const c = parseControl(controlRows([[16, 0, 0]]), false);
   const base = Buffer.alloc(16, 1);
   const apply = (sparse: number[]) => applyInMemory(c, Buffer.from(sparse), Buffer.alloc(0), base, 16, true);
   assert.deepEqual([...apply([2, 1, 9])].slice(0, 4), [1, 1, 10, 1], 'a record: two zeros, one literal');
@@ -203,21 +200,11 @@ test('carry: a correction, else the latest of the last four ranges starting at o
   const size = prog.bytes.length;
   fc.assert(
     fc.property(
-      fc.array(
-        fc.tuple(
-          fc.integer({ min: 0, max: 300 }),
-          fc.integer({ min: 0, max: 5 }),
-          fc.integer({ min: -400, max: 400 }),
-        ),
-        {
-          minLength: 1,
-          maxLength: 40,
-        },
-      ),
+      triplesOf({ x: 300, y: 5, z: 400 }, { minLength: 1, maxLength: 40 }),
       fc.uniqueArray(fc.integer({ min: 0, max: size - 1 }), { maxLength: 10 }),
       fc.array(fc.integer({ min: 0, max: size - 1 }), { minLength: 1, maxLength: 30 }),
       (triples, fixes, probes) => {
-        const c = parseControl(rows(triples), false);
+        const c = parseControl(controlRows(triples), false);
         const fixFrom = [...fixes].sort((x, y) => x - y);
         const fixTo = fixFrom.map((t) => t + 3);
         const p = new RefPredictor(prog.bytes, c, { newLoads: elfLoads(prog.bytes) ?? [], fixFrom, fixTo });
@@ -251,7 +238,10 @@ test('carry: a correction, else the latest of the last four ranges starting at o
     new RefPredictor(
       prog.bytes,
       parseControl(
-        rows([[100, 0, -100], ...Array.from({ length: n }, () => [10, 0, -10] as [number, number, number])]),
+        controlRows([
+          [100, 0, -100],
+          ...Array.from({ length: n }, () => [10, 0, -10] as [number, number, number]),
+        ]),
         false,
       ),
       { newLoads: elfLoads(prog.bytes) ?? [], fixFrom: [], fixTo: [] },

@@ -22,8 +22,9 @@ import {
   serializeRefTable,
 } from '../../src/download/x86-refs.ts';
 import { DchatError } from '../../src/errors.ts';
-import { BSDIFF_X86_HEADER_BYTES, readOffset, writeOffset } from '../../src/model/encoded.ts';
+import { BSDIFF_X86_HEADER_BYTES, readOffset } from '../../src/model/encoded.ts';
 import { bsdiffBest, bsdiffX86, isX86Pair } from '../../src/release/delta.ts';
+import { controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { x86Program } from '../helpers/x86-elf.ts';
 
@@ -107,7 +108,7 @@ test('reference table: round-trips; any bytes parse or fail with E_MALFORMED', (
 test('the predictor carries a field to where its target went', () => {
   // One copy range: all of the old file to the same place (no control change), so every
   // predicted value is the old one.
-  const c = parseControl(ctrlRows([[OLD.bytes.length, 0, 0]]), false);
+  const c = parseControl(controlRows([[OLD.bytes.length, 0, 0]]), false);
   const p = new RefPredictor(OLD.bytes, c, { newLoads: elfLoads(OLD.bytes) ?? [], fixFrom: [], fixTo: [] });
   for (const f of OLD.fields.slice(0, 50)) assert.equal(p.predict(f, 0, f), OLD.bytes.readInt32LE(f));
   // A correction moves every field aimed at its target; more corrections than fields: refused.
@@ -150,20 +151,13 @@ test("apply's prediction: what predict gives each field copied whole, whatever t
   ];
   fc.assert(
     fc.property(
-      fc.array(
-        fc.tuple(
-          fc.integer({ min: 0, max: 900 }),
-          fc.integer({ min: 0, max: 40 }),
-          fc.integer({ min: -900, max: 900 }),
-        ),
-        { minLength: 1, maxLength: 12 },
-      ),
+      triplesOf({ x: 900, y: 40, z: 900 }, { minLength: 1, maxLength: 12 }),
       fc.integer({ min: 0, max: layouts.length - 1 }),
       fc.uniqueArray(fc.integer({ min: 0, max: size - 1 }), { maxLength: 8 }),
       (triples, layout, fixes) => {
         const newSize = triples.reduce((n, [x, y]) => n + x + y, 0);
         if (newSize === 0) return;
-        const c = parseControl(ctrlRows(triples), false);
+        const c = parseControl(controlRows(triples), false);
         const fixFrom = [...fixes].sort((a, b) => a - b);
         const refs = { newLoads: layouts[layout] as Load[], fixFrom, fixTo: fixFrom.map((t) => t + 9) };
         const p = new RefPredictor(prog.bytes, c, refs);
@@ -191,17 +185,6 @@ test("apply's prediction: what predict gives each field copied whole, whatever t
     { numRuns: 400 },
   );
 });
-
-/** Control triples as bsdiff rows (offsets in bsdiff's sign-magnitude form). */
-function ctrlRows(rows: [number, number, number][]): Buffer {
-  const b = Buffer.alloc(rows.length * 24);
-  rows.forEach((r, k) => {
-    r.forEach((v, j) => {
-      writeOffset(v, b, k * 24 + j * 8);
-    });
-  });
-  return b;
-}
 
 test('bsdiff-x86 between two builds: exactly the new build, far smaller than bsdiff-best', async () => {
   requireTool('bsdiff');
