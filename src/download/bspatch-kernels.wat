@@ -664,27 +664,69 @@
         (br $run)))
     (i32.const 0))
 
-  ;; bspatch (bsdiff 4.3's algorithm) over whole buffers: $rows control triples as three f64
+  ;; Where the apply is between windows (see `apply`): the triple it is in, and where that
+  ;; triple starts in the base, the result, the diff and the extra block.
+  (global $aK (mut i32) (i32.const 0))
+  (global $aOld (mut f64) (f64.const 0))
+  (global $aNew (mut i32) (i32.const 0))
+  (global $aD (mut i32) (i32.const 0))
+  (global $aE (mut i32) (i32.const 0))
+
+  ;; Starts an apply: the first triple, and the sparse diff's cursor at $diff ($diffLen bytes).
+  (func (export "applyBegin") (param $diff i32) (param $diffLen i32)
+    (global.set $aK (i32.const 0))
+    (global.set $aOld (f64.const 0))
+    (global.set $aNew (i32.const 0))
+    (global.set $aD (i32.const 0))
+    (global.set $aE (i32.const 0))
+    (global.set $sp (local.get $diff))
+    (global.set $spEnd (i32.add (local.get $diff) (local.get $diffLen)))
+    (global.set $zeroLeft (i32.const 0))
+    (global.set $litLeft (i32.const 0)))
+
+  ;; The first field of the base at or after $f (an index into the fields; $fCount for none).
+  (func $fieldAtOrAfter (param $f i32) (result i32)
+    (local $lo i32) (local $hi i32) (local $m i32)
+    (local.set $hi (global.get $fCount))
+    (block $found
+      (loop $search
+        (br_if $found (i32.ge_u (local.get $lo) (local.get $hi)))
+        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+        (if (i32.lt_u (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $f))
+          (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
+          (else (local.set $hi (local.get $m))))
+        (br $search)))
+    (local.get $lo))
+
+  ;; bspatch (bsdiff 4.3's algorithm), one window of the result at a time: the bytes of
+  ;; [$wStart, $wEnd) are written to $res + offset ($res: where byte 0 of the result would be; for
+  ;; a window, the window's address less $wStart, wrapping). $rows control triples as three f64
   ;; columns at $cx, $cy, $cz; bytes outside the base count as zero. With $predict, the base's
-  ;; fields are predicted (the globals above) before the diff is added. With $sparse, the diff at
-  ;; $diff is sparse ($sparseAdd; $diffLen its bytes); $res must then be zeros. Returns 0, or -1
-  ;; when the control block ends before the result is whole, -2 for a triple out of bounds, -3
-  ;; for a diff or extra block shorter than the triples say, or a sparse diff malformed or longer.
+  ;; fields are predicted (the globals above) before the diff is added; a field across $wEnd ends
+  ;; the window at its start instead, so every field is predicted once, whole, in order, as in one
+  ;; window over the whole result. With $sparse, the diff is sparse ($sparseAdd). `applyBegin`
+  ;; first; each call goes on from where the last stopped. Returns where this window ended (the
+  ;; next one starts there; $newSize when the result is whole), or -1 when the control block ends
+  ;; before the result is whole, -2 for a triple out of bounds, -3 for a diff or extra block
+  ;; shorter than the triples say, or a sparse diff malformed or longer.
   (func (export "apply")
     (param $rows i32) (param $cx i32) (param $cy i32) (param $cz i32)
     (param $diff i32) (param $diffLen i32) (param $extra i32) (param $extraLen i32)
     (param $base i32) (param $baseLen i32) (param $res i32) (param $newSize i32) (param $predict i32)
-    (param $sparse i32) (result i32)
+    (param $sparse i32) (param $wStart i32) (param $wEnd i32) (result i32)
     (local $k i32) (local $x f64) (local $y f64) (local $z f64) (local $oldpos f64)
     (local $newpos i32) (local $dpos i32) (local $epos i32) (local $xi i32) (local $yi i32)
-    (local $from i32) (local $to i32) (local $o i32)
-    (global.set $sp (local.get $diff))
-    (global.set $spEnd (i32.add (local.get $diff) (local.get $diffLen)))
-    (global.set $zeroLeft (i32.const 0))
-    (global.set $litLeft (i32.const 0))
-    (block $whole
+    (local $from i32) (local $to i32) (local $o i32) (local $cut i32) (local $a i32) (local $b i32)
+    (local $ha i32) (local $hb i32) (local $j i32) (local $f i32)
+    (local.set $k (global.get $aK))
+    (local.set $oldpos (global.get $aOld))
+    (local.set $newpos (global.get $aNew))
+    (local.set $dpos (global.get $aD))
+    (local.set $epos (global.get $aE))
+    (block $stop
       (loop $triple
-        (br_if $whole (i32.ge_u (local.get $newpos) (local.get $newSize)))
+        (br_if $stop (i32.ge_u (local.get $newpos) (local.get $newSize)))
+        (if (i32.ge_u (local.get $newpos) (local.get $wEnd)) (then (local.set $cut (local.get $wEnd)) (br $stop)))
         (if (i32.ge_u (local.get $k) (local.get $rows)) (then (return (i32.const -1))))
         (local.set $x (f64.load (i32.add (local.get $cx) (i32.shl (local.get $k) (i32.const 3)))))
         (local.set $y (f64.load (i32.add (local.get $cy) (i32.shl (local.get $k) (i32.const 3)))))
@@ -714,52 +756,110 @@
           (i32.trunc_f64_u
             (f64.max (f64.convert_i32_u (local.get $from))
               (f64.min (local.get $x) (f64.sub (f64.convert_i32_u (local.get $baseLen)) (local.get $oldpos))))))
-        ;; a dense diff is the result where the base holds nothing (a sparse one is added below)
-        (if (i32.eqz (local.get $sparse))
+        ;; base offset of x byte 0 (meaningful where the base holds it)
+        (local.set $o (i32.trunc_f64_s (f64.max (f64.const -0x80000000) (f64.min (local.get $oldpos) (f64.const 0x7fffffff)))))
+        ;; where this window ends: $wEnd, or the start of a predicted field across it
+        (local.set $cut (local.get $wEnd))
+        (if (i32.and (local.get $predict)
+              (i32.and (i32.gt_u (local.get $to) (local.get $from))
+                (i32.lt_u (local.get $wEnd) (i32.add (local.get $newpos) (local.get $to)))))
           (then
-            (memory.copy (i32.add (local.get $res) (local.get $newpos)) (i32.add (local.get $diff) (local.get $dpos))
-              (local.get $from))
-            (if (i32.lt_u (local.get $to) (local.get $xi))
+            ;; the first field starting after new offset $wEnd - 4, if it starts before $wEnd and
+            ;; lies wholly in the held part
+            (local.set $j
+              (call $fieldAtOrAfter
+                (i32.add (local.get $o)
+                  (select
+                    (i32.sub (i32.sub (local.get $wEnd) (i32.const 3)) (local.get $newpos))
+                    (local.get $from)
+                    (i32.gt_s (i32.sub (i32.sub (local.get $wEnd) (i32.const 3)) (local.get $newpos)) (local.get $from))))))
+            (if (i32.lt_u (local.get $j) (global.get $fCount))
+              (then
+                (local.set $f (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $j) (i32.const 2)))))
+                (if (i32.and
+                      (i32.lt_s (i32.add (local.get $newpos) (i32.sub (local.get $f) (local.get $o))) (local.get $wEnd))
+                      (i32.le_s (i32.add (i32.sub (local.get $f) (local.get $o)) (i32.const 4)) (local.get $to)))
+                  (then (local.set $cut (i32.add (local.get $newpos) (i32.sub (local.get $f) (local.get $o))))))))))
+        ;; this window's part of the x bytes: [a, b)
+        (local.set $a (select (i32.sub (local.get $wStart) (local.get $newpos)) (i32.const 0)
+          (i32.gt_s (local.get $wStart) (local.get $newpos))))
+        (local.set $b (select (i32.sub (local.get $cut) (local.get $newpos)) (local.get $xi)
+          (i32.lt_s (i32.sub (local.get $cut) (local.get $newpos)) (local.get $xi))))
+        (if (i32.gt_s (local.get $b) (local.get $a))
+          (then
+            ;; where the base holds nothing: the dense diff is the result; a sparse one is added
+            ;; below, to zeros
+            (local.set $ha (select (local.get $from) (local.get $b) (i32.lt_s (local.get $from) (local.get $b))))
+            (if (i32.gt_s (local.get $ha) (local.get $a))
+              (then
+                (if (local.get $sparse)
+                  (then (memory.fill (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $a))) (i32.const 0)
+                    (i32.sub (local.get $ha) (local.get $a))))
+                  (else (memory.copy (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $a)))
+                    (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $a)))
+                    (i32.sub (local.get $ha) (local.get $a)))))))
+            (local.set $hb (select (local.get $to) (local.get $a) (i32.gt_s (local.get $to) (local.get $a))))
+            (if (i32.gt_s (local.get $b) (local.get $hb))
+              (then
+                (if (local.get $sparse)
+                  (then (memory.fill (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $hb))) (i32.const 0)
+                    (i32.sub (local.get $b) (local.get $hb))))
+                  (else (memory.copy (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $hb)))
+                    (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $hb)))
+                    (i32.sub (local.get $b) (local.get $hb)))))))
+            ;; where it does: [ha, hb), the base's bytes, its fields predicted, the diff added
+            (local.set $ha (select (local.get $from) (local.get $a) (i32.gt_s (local.get $from) (local.get $a))))
+            (local.set $hb (select (local.get $to) (local.get $b) (i32.lt_s (local.get $to) (local.get $b))))
+            (if (i32.gt_s (local.get $hb) (local.get $ha))
               (then
                 (memory.copy
-                  (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $to)))
-                  (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $to)))
-                  (i32.sub (local.get $xi) (local.get $to)))))))
-        (if (i32.gt_u (local.get $to) (local.get $from))
+                  (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $ha)))
+                  (i32.add (local.get $base) (i32.add (local.get $o) (local.get $ha)))
+                  (i32.sub (local.get $hb) (local.get $ha)))
+                (if (local.get $predict)
+                  (then
+                    (call $predictRange (local.get $res) (i32.add (local.get $o) (local.get $ha))
+                      (i32.add (local.get $newpos) (local.get $ha)) (i32.sub (local.get $hb) (local.get $ha)))))
+                (if (i32.eqz (local.get $sparse))
+                  (then
+                    (call $add
+                      (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $ha)))
+                      (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $ha)))
+                      (i32.sub (local.get $hb) (local.get $ha)))))))
+            (if (local.get $sparse)
+              (then
+                (if (call $sparseAdd (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $a)))
+                      (i32.sub (local.get $b) (local.get $a)))
+                  (then (return (i32.const -3))))))))
+        ;; this window's part of the y bytes: the extra block's
+        (local.set $a (select (i32.sub (local.get $wStart) (i32.add (local.get $newpos) (local.get $xi))) (i32.const 0)
+          (i32.gt_s (i32.sub (local.get $wStart) (i32.add (local.get $newpos) (local.get $xi))) (i32.const 0))))
+        (local.set $b (select (i32.sub (local.get $cut) (i32.add (local.get $newpos) (local.get $xi))) (local.get $yi)
+          (i32.lt_s (i32.sub (local.get $cut) (i32.add (local.get $newpos) (local.get $xi))) (local.get $yi))))
+        (if (i32.gt_s (local.get $b) (local.get $a))
           (then
-            (local.set $o (i32.trunc_f64_u (f64.add (local.get $oldpos) (f64.convert_i32_u (local.get $from)))))
             (memory.copy
-              (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $from)))
-              (i32.add (local.get $base) (local.get $o))
-              (i32.sub (local.get $to) (local.get $from)))
-            (if (local.get $predict)
-              (then
-                (call $predictRange (local.get $res) (local.get $o) (i32.add (local.get $newpos) (local.get $from))
-                  (i32.sub (local.get $to) (local.get $from)))))
-            (if (i32.eqz (local.get $sparse))
-              (then
-                (call $add
-                  (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $from)))
-                  (i32.add (local.get $diff) (i32.add (local.get $dpos) (local.get $from)))
-                  (i32.sub (local.get $to) (local.get $from)))))))
-        (if (local.get $sparse)
-          (then
-            (if (call $sparseAdd (i32.add (local.get $res) (local.get $newpos)) (local.get $xi))
-              (then (return (i32.const -3))))))
-        (memory.copy
-          (i32.add (local.get $res) (i32.add (local.get $newpos) (local.get $xi)))
-          (i32.add (local.get $extra) (local.get $epos))
-          (local.get $yi))
+              (i32.add (local.get $res) (i32.add (i32.add (local.get $newpos) (local.get $xi)) (local.get $a)))
+              (i32.add (local.get $extra) (i32.add (local.get $epos) (local.get $a)))
+              (i32.sub (local.get $b) (local.get $a)))))
+        ;; the triple goes on past this window: the next window starts in it
+        (br_if $stop (i32.gt_u (i32.add (local.get $newpos) (i32.add (local.get $xi) (local.get $yi))) (local.get $cut)))
         (local.set $dpos (i32.add (local.get $dpos) (local.get $xi)))
         (local.set $epos (i32.add (local.get $epos) (local.get $yi)))
         (local.set $newpos (i32.add (local.get $newpos) (i32.add (local.get $xi) (local.get $yi))))
         (local.set $oldpos (f64.add (local.get $oldpos) (f64.add (local.get $x) (local.get $z))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $triple)))
-    ;; a sparse diff ends where the diff does: nothing of it left over
+    (global.set $aK (local.get $k))
+    (global.set $aOld (local.get $oldpos))
+    (global.set $aNew (local.get $newpos))
+    (global.set $aD (local.get $dpos))
+    (global.set $aE (local.get $epos))
+    (if (i32.lt_u (local.get $newpos) (local.get $newSize)) (then (return (local.get $cut))))
+    ;; the result is whole; a sparse diff ends where the diff does: nothing of it left over
     (if (i32.and (local.get $sparse)
           (i32.or (i32.lt_u (global.get $sp) (global.get $spEnd))
             (i32.or (global.get $zeroLeft) (global.get $litLeft))))
       (then (return (i32.const -3))))
-    (i32.const 0))
+    (local.get $newSize))
 )

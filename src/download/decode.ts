@@ -4,9 +4,10 @@
  *   zstd-patch-from  the same plus the base package as dictionary (read whole: it is the one
  *                    verified package the node already holds, at most LIMITS.packageBytes);
  *   bsdiff-zstd,     the control block (capped by the output size); up to 256 MiB of output the
- *   bsdiff-best      diff and extra frames decoded whole and the result built in memory, else
- *                    streamed, output in 1 MiB; the base read whole up to 512 MiB (bsdiff seeks
- *                    all over it), a larger one through a 1 MiB window;
+ *   bsdiff-best      diff and extra frames decoded whole and the result built a quarter MiB at a
+ *                    time (written as it goes), else streamed, output in 1 MiB; the base read
+ *                    whole up to 512 MiB (bsdiff seeks all over it), a larger one through a 1 MiB
+ *                    window;
  *   bsdiff-x86       as bsdiff-best in memory, with the base's relative addresses predicted
  *                    (./x86-refs.ts) before the diff is added; never streamed (publishers make
  *                    it only for files bsdiff can diff, far below the in-memory bound).
@@ -14,7 +15,7 @@
  * and a malformed encoding is E_MALFORMED, never a crash. This only decodes: whether the result
  * is the release is decided by its whole-file hashes against the signed target (update/delta.ts).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, writeSync } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,13 +40,13 @@ import {
   sparseDiffCap,
   windowLog,
 } from '../model/encoded.ts';
-import { applyInMemory, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
+import { applyInWindows, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
 import { type KernelFile, Kernels } from './wasm-kernels.ts';
 import { maxRefTableBytes, parseRefTable, RefPredictor, ScannedBase } from './x86-refs.ts';
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
-/** bsdiff results up to this size are built in memory (about base + 2x result at the peak). */
+/** bsdiff results up to this size are applied in memory (the base, the decoded frames, a window of result). */
 const IN_MEMORY_MAX = 256 * 1024 * 1024;
 
 export interface DecodeInput {
@@ -134,6 +135,14 @@ async function readWhole(f: FileHandle, into: Buffer, from = 0): Promise<void> {
     if (bytesRead === 0) return;
     at += bytesRead;
   }
+}
+
+/**
+ * All of `b` at file offset `at`, on this thread: a window of the result is a quarter MiB copied
+ * into the page cache, less than a round trip to the thread pool costs.
+ */
+function writeAllSync(fd: number, b: Uint8Array, at: number): void {
+  for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done, at + done);
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -257,8 +266,8 @@ async function bspatch(i: DecodeInput): Promise<void> {
       const from = refs
         ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
         : base;
-      const result = applyInMemory(c, diff, extra, from, h.newSize, sparse);
-      await out.write(result, 0, result.length, 0);
+      // Written as it is built, a window at a time (the result is never whole in memory).
+      applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(out.fd, piece, at));
       await out.sync();
       return;
     }

@@ -46,7 +46,10 @@ export interface KernelExports {
     newSize: number,
     predict: number,
     sparse: number,
+    wStart: number,
+    wEnd: number,
   ): number;
+  applyBegin(diff: number, diffLen: number): void;
 }
 
 /** The predictor's state in the kernels (bspatch-kernels.wat's exported globals). */

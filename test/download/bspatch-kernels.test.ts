@@ -14,7 +14,7 @@ import { applyInMemory, parseControl } from '../../src/download/bsdiff-apply.ts'
 import { elfLoads, PAIR, RefPredictor, scanRel32 } from '../../src/download/x86-refs.ts';
 import { DchatError } from '../../src/errors.ts';
 import { encodeSparseDiff, sparseDiffCap } from '../../src/model/encoded.ts';
-import { controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
+import { appliedInWindows, controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
 import { x86Program } from '../helpers/x86-elf.ts';
 
 test('the committed module is bspatch-kernels.wat assembled (npm run wasm)', async () => {
@@ -68,16 +68,23 @@ test('apply: what bspatch builds for any control block, or E_MALFORMED where bsp
       fc.uint8Array({ maxLength: 120, size: 'max' }),
       fc.uint8Array({ maxLength: 60, size: 'max' }),
       fc.integer({ min: 1, max: 100 }),
-      (triples, base, diff, extra, newSize) => {
+      fc.integer({ min: 1, max: 40 }),
+      (triples, base, diff, extra, newSize, window) => {
         const want = referenceBspatch(triples, diff, extra, base, newSize);
-        try {
-          const got = applyInMemory(parseControl(controlRows(triples), false), diff, extra, base, newSize);
-          assert.ok(want, 'the kernel built a result bspatch refuses');
-          assert.deepEqual(Buffer.from(got), want);
-        } catch (e) {
-          assert.ok(malformed(e), String(e));
-          assert.equal(want, undefined, 'the kernel refused a patch bspatch builds');
-        }
+        const c = parseControl(controlRows(triples), false);
+        // In one buffer, and window by window (what the decoder writes as it goes).
+        for (const apply of [
+          () => applyInMemory(c, diff, extra, base, newSize),
+          () => appliedInWindows(c, diff, extra, base, newSize, false, window),
+        ])
+          try {
+            const got = apply();
+            assert.ok(want, 'the kernel built a result bspatch refuses');
+            assert.deepEqual(Buffer.from(got), want);
+          } catch (e) {
+            assert.ok(malformed(e), String(e));
+            assert.equal(want, undefined, 'the kernel refused a patch bspatch builds');
+          }
       },
     ),
     { numRuns: 3000 },
@@ -94,31 +101,30 @@ const denseDiff = fc
 
 test('sparse diff: adds exactly its dense diff, within its cap', () => {
   fc.assert(
-    fc.property(denseDiff, fc.integer({ min: 1, max: 4 }), (dense, parts) => {
-      const sparse = encodeSparseDiff(dense);
-      assert.ok(sparse.length <= sparseDiffCap(dense.length), `${sparse.length} > cap`);
-      const base = Uint8Array.from(dense, (_, k) => (k * 37) & 0xff);
-      // The diff split over `parts` copy ranges with extra bytes between them.
-      const cut = Math.floor(dense.length / parts);
-      const triples: [number, number, number][] = [];
-      for (let k = 0, left = dense.length; k < parts; k++) {
-        const x = k === parts - 1 ? left : cut;
-        triples.push([x, 1, 0]);
-        left -= x;
-      }
-      const extra = Buffer.alloc(parts, 0x77);
-      const newSize = dense.length + parts;
-      const want = referenceBspatch(triples, dense, extra, base, newSize);
-      const got = applyInMemory(
-        parseControl(controlRows(triples), false),
-        sparse,
-        extra,
-        base,
-        newSize,
-        true,
-      );
-      assert.deepEqual(Buffer.from(got), want);
-    }),
+    fc.property(
+      denseDiff,
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 64 }),
+      (dense, parts, window) => {
+        const sparse = encodeSparseDiff(dense);
+        assert.ok(sparse.length <= sparseDiffCap(dense.length), `${sparse.length} > cap`);
+        const base = Uint8Array.from(dense, (_, k) => (k * 37) & 0xff);
+        // The diff split over `parts` copy ranges with extra bytes between them.
+        const cut = Math.floor(dense.length / parts);
+        const triples: [number, number, number][] = [];
+        for (let k = 0, left = dense.length; k < parts; k++) {
+          const x = k === parts - 1 ? left : cut;
+          triples.push([x, 1, 0]);
+          left -= x;
+        }
+        const extra = Buffer.alloc(parts, 0x77);
+        const newSize = dense.length + parts;
+        const want = referenceBspatch(triples, dense, extra, base, newSize);
+        const c = parseControl(controlRows(triples), false);
+        assert.deepEqual(Buffer.from(applyInMemory(c, sparse, extra, base, newSize, true)), want);
+        assert.deepEqual(appliedInWindows(c, sparse, extra, base, newSize, true, window), want);
+      },
+    ),
     { numRuns: 1000 },
   );
 });

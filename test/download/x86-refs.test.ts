@@ -24,7 +24,7 @@ import {
 import { DchatError } from '../../src/errors.ts';
 import { BSDIFF_X86_HEADER_BYTES, readOffset } from '../../src/model/encoded.ts';
 import { bsdiffBest, bsdiffX86, isX86Pair } from '../../src/release/delta.ts';
-import { controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
+import { appliedInWindows, controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { x86Program } from '../helpers/x86-elf.ts';
 
@@ -129,7 +129,7 @@ test('the predictor carries a field to where its target went', () => {
   );
 });
 
-test("apply's prediction: what predict gives each field copied whole, whatever the ranges and the new loads", () => {
+test("apply's prediction: what predict gives each field copied whole, whatever the ranges, the new loads and the windows", () => {
   // The apply kernel predicts in one loop (bspatch-kernels.wat $predictRange: a range inside one
   // segment of each file maps by that segment's constants); `predict` is the field-by-field
   // reference. New loads shifted, or the code split in two (ranges then straddle a segment edge).
@@ -154,7 +154,8 @@ test("apply's prediction: what predict gives each field copied whole, whatever t
       triplesOf({ x: 900, y: 40, z: 900 }, { minLength: 1, maxLength: 12 }),
       fc.integer({ min: 0, max: layouts.length - 1 }),
       fc.uniqueArray(fc.integer({ min: 0, max: size - 1 }), { maxLength: 8 }),
-      (triples, layout, fixes) => {
+      fc.integer({ min: 4, max: 300 }),
+      (triples, layout, fixes, window) => {
         const newSize = triples.reduce((n, [x, y]) => n + x + y, 0);
         if (newSize === 0) return;
         const c = parseControl(controlRows(triples), false);
@@ -180,6 +181,12 @@ test("apply's prediction: what predict gives each field copied whole, whatever t
           [newpos, oldpos] = [newpos + x + y, oldpos + x + z];
         }
         assert.ok(got.equals(want));
+        // Window by window: a field across a window's end goes whole to the next window.
+        assert.ok(
+          appliedInWindows(c, Buffer.alloc(0), Buffer.alloc(newSize), p.base, newSize, true, window).equals(
+            want,
+          ),
+        );
       },
     ),
     { numRuns: 400 },

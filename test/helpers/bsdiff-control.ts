@@ -1,8 +1,10 @@
 /**
- * bsdiff control blocks for the patch-kernel tests: triples as bsdiff 4.3 rows, and a fast-check
- * generator of triples within given bounds.
+ * bsdiff control blocks for the patch-kernel tests: triples as bsdiff 4.3 rows, a fast-check
+ * generator of triples within given bounds, and the windowed apply's pieces joined.
  */
 import fc from 'fast-check';
+import { applyInWindows, type Control } from '../../src/download/bsdiff-apply.ts';
+import { type KernelFile, Kernels } from '../../src/download/wasm-kernels.ts';
 import { writeOffset } from '../../src/model/encoded.ts';
 
 export type Triple = [number, number, number];
@@ -31,4 +33,36 @@ export function triplesOf(
     ),
     length,
   );
+}
+
+/** applyInWindows' pieces joined: the whole result, for comparison with applyInMemory's. */
+export function appliedInWindows(
+  c: Control,
+  diff: Uint8Array,
+  extra: Uint8Array,
+  base: Uint8Array | KernelFile,
+  newSize: number,
+  sparse: boolean,
+  window: number,
+): Buffer {
+  const out = Buffer.alloc(newSize);
+  let next = 0;
+  const file = base instanceof Uint8Array ? new Kernels().file(base) : base;
+  applyInWindows(
+    c,
+    diff,
+    extra,
+    file,
+    newSize,
+    sparse,
+    (piece, at) => {
+      // Pieces come in order and tile the result.
+      if (at !== next) throw new Error(`piece at ${at}, expected ${next}`);
+      piece.copy(out, at);
+      next = at + piece.length;
+    },
+    window,
+  );
+  if (next !== newSize) throw new Error(`pieces end at ${next} of ${newSize}`);
+  return out;
 }
