@@ -46,7 +46,7 @@ import { maxRefTableBytes, parseRefTable, RefPredictor, ScannedBase } from './x8
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
-/** bsdiff results up to this size are applied in memory (the base, the decoded frames, a window of result). */
+/** bsdiff results up to this size are applied in memory (base, decoded frames, a window of result). */
 const IN_MEMORY_MAX = 256 * 1024 * 1024;
 
 export interface DecodeInput {
