@@ -346,9 +346,13 @@
     (local $so i32) (local $sn i32) (local $dOld i64) (local $dNew i64) (local $vLo i64) (local $vHi i64)
     (local $nLo i64) (local $nHi i64) (local $tail i32) (local $a i64) (local $nt i32) (local $ntv i64)
     (local $nf i32) (local $fAt i32) (local $fTail i32) (local $fCount i32) (local $base i32)
+    (local $t i32) (local $r i32) (local $cm i32) (local $co i32) (local $blo i32) (local $bhi i32)
+    (local $cpO i32) (local $cpFirst i32)
     (local.set $fAt (global.get $fAt))
     (local.set $fTail (global.get $fTail))
     (local.set $fCount (global.get $fCount))
+    (local.set $cpO (global.get $cpO))
+    (local.set $cpFirst (global.get $cpFirst))
     (local.set $end (i32.add (local.get $oldpos) (local.get $len)))
     ;; first field at or after $oldpos
     (local.set $hi (local.get $fCount))
@@ -398,7 +402,50 @@
               (then (local.set $a (i64.sub (local.get $a) (local.get $dOld))))
               (else (local.set $a (call $segmap (global.get $oldO) (local.get $a)))))
             (br_if $field (i64.lt_s (local.get $a) (i64.const 0)))
-            (local.set $nt (call $carry (i32.wrap_i64 (local.get $a))))
+            ;; $carry, inline (a call per field cost more than the lookup in baseline code)
+            (local.set $t (i32.wrap_i64 (local.get $a)))
+            (br_if $field (i32.ge_u (local.get $t) (global.get $baseLen)))
+            (local.set $nt (i32.const -1))
+            (block $carried
+              (local.set $cm (i32.add (global.get $fixFirst) (i32.shl (i32.shr_u (local.get $t) (i32.const 8)) (i32.const 2))))
+              (if (i32.lt_u (i32.load (local.get $cm)) (i32.load offset=4 (local.get $cm)))
+                (then
+                  (local.set $r (call $lastAtOrBelow (global.get $fixFrom) (global.get $fixFirst) (local.get $t)))
+                  (if (i32.ge_s (local.get $r) (i32.const 0))
+                    (then
+                      (if (i32.eq (i32.load (i32.add (global.get $fixFrom) (i32.shl (local.get $r) (i32.const 2)))) (local.get $t))
+                        (then
+                          (local.set $nt (i32.load (i32.add (global.get $fixTo) (i32.shl (local.get $r) (i32.const 2)))))
+                          (br $carried)))))))
+              ;; the last range starting at or before $t ($lastAtOrBelow over the copy ranges)
+              (local.set $cm (i32.add (local.get $cpFirst) (i32.shl (i32.shr_u (local.get $t) (i32.const 8)) (i32.const 2))))
+              (local.set $blo (i32.load (local.get $cm)))
+              (local.set $bhi (i32.load offset=4 (local.get $cm)))
+              (block $bfound
+                (loop $bsearch
+                  (br_if $bfound (i32.ge_u (local.get $blo) (local.get $bhi)))
+                  (local.set $r (i32.shr_u (i32.add (local.get $blo) (local.get $bhi)) (i32.const 1)))
+                  (if (i32.le_s (i32.load (i32.add (local.get $cpO) (i32.shl (local.get $r) (i32.const 2)))) (local.get $t))
+                    (then (local.set $blo (i32.add (local.get $r) (i32.const 1))))
+                    (else (local.set $bhi (local.get $r))))
+                  (br $bsearch)))
+              (local.set $r (i32.sub (local.get $blo) (i32.const 1)))
+              ;; the latest-starting of the last four that holds $t
+              (local.set $cm (local.get $r))
+              (loop $back
+                (br_if $carried (i32.or (i32.lt_s (local.get $cm) (i32.const 0))
+                                        (i32.le_s (local.get $cm) (i32.sub (local.get $r) (i32.const 4)))))
+                (local.set $co (i32.load (i32.add (local.get $cpO) (i32.shl (local.get $cm) (i32.const 2)))))
+                (if (i32.lt_s (local.get $t)
+                      (i32.add (local.get $co) (i32.load (i32.add (global.get $cpX) (i32.shl (local.get $cm) (i32.const 2))))))
+                  (then
+                    (local.set $nt
+                      (i32.add
+                        (i32.load (i32.add (global.get $cpN) (i32.shl (local.get $cm) (i32.const 2))))
+                        (i32.sub (local.get $t) (local.get $co))))
+                    (br $carried)))
+                (local.set $cm (i32.sub (local.get $cm) (i32.const 1)))
+                (br $back)))
             (br_if $field (i32.lt_s (local.get $nt) (i32.const 0)))
             ;; the target's new address, less the new field's end
             (local.set $ntv (i64.extend_i32_u (local.get $nt)))
