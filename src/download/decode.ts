@@ -188,8 +188,9 @@ function inflate(
 /**
  * bspatch over zstd or brotli frames (the algorithm of bsdiff 4.3's bspatch.c). Up to
  * IN_MEMORY_MAX of output with a base read whole, the frames are decoded whole and the output
- * built in one buffer by a synchronous loop (what makes apply fast: an await per control triple
- * cost more than the additions); larger ones are streamed through 1 MiB pieces.
+ * built by the apply kernel (bspatchInMemory: what makes apply fast, where an await per control
+ * triple cost more than the additions); larger ones are streamed through 1 MiB pieces
+ * (bspatchStreamed). Two functions, so a node's first apply compiles only the path it takes.
  */
 async function bspatch(i: DecodeInput): Promise<void> {
   if (!i.base) throw new DchatError('E_MALFORMED', `${i.algorithm} needs a base package`);
@@ -205,7 +206,6 @@ async function bspatch(i: DecodeInput): Promise<void> {
     FileHandle,
     FileHandle,
   ];
-  const streams: Readable[] = [];
   try {
     const [{ size: total }, { size: baseSize }] = await Promise.all([patch.stat(), old.stat()]);
     const head = Buffer.alloc(BSDIFF_X86_HEADER_BYTES);
@@ -215,93 +215,136 @@ async function bspatch(i: DecodeInput): Promise<void> {
     if (!h || !codecs) throw new DchatError('E_MALFORMED', `not a ${i.algorithm} patch`);
     if (h.newSize !== i.maxBytes)
       throw new DchatError('E_SIZE_MISMATCH', `patch makes ${h.newSize} bytes, ${i.maxBytes} were signed`);
-    // Each control triple adds at least one byte of output, or it is an empty no-op at the end.
-    const ctrlCap = Math.min(24 * (h.newSize + 1), 256 * 1024 * 1024);
-    // The diff and extra blocks are each at most the size of the result.
-    const wl = windowLogMax(i, 0);
-    const columns = h.magic === BSDIFF_BEST_MAGIC || h.magic === BSDIFF_X86_MAGIC;
     const diffStart = h.headerBytes + h.ctrlBytes;
     const extraStart = diffStart + h.diffBytes;
-    // bsdiff-x86: the reference table follows the extra frame.
-    const extraEnd = h.extraBytes === undefined ? total : extraStart + h.extraBytes;
+    const p: Patch = {
+      h,
+      codecs,
+      total,
+      baseSize,
+      // The diff and extra blocks are each at most the size of the result.
+      windowLog: windowLogMax(i, 0),
+      diffStart,
+      extraStart,
+      // bsdiff-x86: the reference table follows the extra frame.
+      extraEnd: h.extraBytes === undefined ? total : extraStart + h.extraBytes,
+    };
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (h.extraBytes !== undefined && !inMemory)
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
-    const control = (frame: Uint8Array, into?: Kernels) => {
-      const ctrl = inflate(codecs[0] as BlockCodec, frame, ctrlCap, wl);
-      if (columns && ctrl.length % 24 !== 0)
-        throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
-      return parseControl(ctrl, columns, into);
-    };
-    if (inMemory) {
-      // The control block is parsed in the apply kernels' instance (./wasm-kernels.ts); then the
-      // base is read on the thread pool, straight into that memory, while this thread decodes the
-      // other frames. Nothing allocates in `kernels` until the base is read (a memory growth
-      // would detach its view).
-      const body = Buffer.allocUnsafe(total - h.headerBytes);
-      await readWhole(patch, body, h.headerBytes);
-      const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
-      const kernels = new Kernels();
-      const c = control(frame(h.headerBytes, diffStart), kernels);
-      const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
-      const baseRead = readWhole(old, kernels.u8(base.at, baseSize));
-      // A rejection is taken below; none may go unhandled while this thread decodes.
-      baseRead.catch(() => {});
-      const sizes = blockSizes(c, h.newSize);
-      const sparse = h.magic === BSDIFF_X86_MAGIC;
-      // bsdiff-x86's sparse diff has no size the control block gives (model/encoded.ts
-      // encodeSparseDiff): capped by the most the result can need, then checked against the block.
-      const diff = sparse
-        ? inflate(codecs[1] as BlockCodec, frame(diffStart, extraStart), sparseDiffCap(h.newSize), wl)
-        : inflate(codecs[1] as BlockCodec, frame(diffStart, extraStart), h.newSize, wl, sizes.diff);
-      if (sparse && (sizes.diff === undefined || diff.length > sparseDiffCap(sizes.diff)))
-        throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
-      const extra = inflate(codecs[2] as BlockCodec, frame(extraStart, extraEnd), h.newSize, wl, sizes.extra);
-      const refs =
-        h.extraBytes === undefined
-          ? undefined
-          : inflate(codecs[3] as BlockCodec, frame(extraEnd, total), maxRefTableBytes(baseSize), wl);
-      await baseRead;
-      i.signal?.throwIfAborted();
-      const from = refs
-        ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
-        : base;
-      // Written as it is built, a window at a time (the result is never whole in memory).
-      applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(out.fd, piece, at));
-      await out.sync();
-      return;
-    }
-    const ctrlFrame = Buffer.allocUnsafe(h.ctrlBytes);
-    await readWhole(patch, ctrlFrame, h.headerBytes);
-    const c = control(ctrlFrame);
-    const frame = (codec: BlockCodec, start: number, end: number) => {
-      const src = createReadStream('', {
-        fd: patch,
-        start,
-        end: end - 1,
-        autoClose: false,
-        highWaterMark: IO_BYTES,
-      });
-      // 1 MiB output pieces: each piece is a round trip to the thread pool.
-      const s = src.pipe(
-        codec === 'brotli'
-          ? createBrotliDecompress({ chunkSize: IO_BYTES })
-          : createZstdDecompress({ chunkSize: IO_BYTES, params: { [constants.ZSTD_d_windowLogMax]: wl } }),
-      );
-      streams.push(src, s);
-      return new ByteReader(s);
-    };
+    if (inMemory) await bspatchInMemory(i, p, { patch, old, out });
+    else await bspatchStreamed(i, p, { patch, old, out });
+    await out.sync();
+  } finally {
+    await Promise.allSettled([patch.close(), old.close(), out.close()]);
+  }
+}
+
+/** A bsdiff patch's header, read and checked, and where its frames are. */
+interface Patch {
+  h: BsdiffHeader;
+  codecs: BlockCodec[];
+  total: number;
+  baseSize: number;
+  windowLog: number;
+  diffStart: number;
+  extraStart: number;
+  extraEnd: number;
+}
+
+interface Files {
+  patch: FileHandle;
+  old: FileHandle;
+  out: FileHandle;
+}
+
+/** The control frame decoded and parsed (in `into`'s kernel instance when given). */
+function controlOf(p: Patch, frame: Uint8Array, into?: Kernels) {
+  // Each control triple adds at least one byte of output, or it is an empty no-op at the end.
+  const cap = Math.min(24 * (p.h.newSize + 1), 256 * 1024 * 1024);
+  const columns = p.h.magic === BSDIFF_BEST_MAGIC || p.h.magic === BSDIFF_X86_MAGIC;
+  const ctrl = inflate(p.codecs[0] as BlockCodec, frame, cap, p.windowLog);
+  if (columns && ctrl.length % 24 !== 0)
+    throw new DchatError('E_MALFORMED', 'bsdiff control block is not whole triples');
+  return parseControl(ctrl, columns, into);
+}
+
+/**
+ * The control block is parsed in the apply kernels' instance (./wasm-kernels.ts); then the base
+ * is read on the thread pool, straight into that memory, while this thread decodes the other
+ * frames. Nothing allocates in `kernels` until the base is read (a memory growth would detach
+ * its view). The result is written as it is built, a window at a time: never whole in memory.
+ */
+async function bspatchInMemory(i: DecodeInput, p: Patch, f: Files): Promise<void> {
+  const { h, codecs, total, baseSize, windowLog: wl } = p;
+  const body = Buffer.allocUnsafe(total - h.headerBytes);
+  await readWhole(f.patch, body, h.headerBytes);
+  const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
+  const kernels = new Kernels();
+  const c = controlOf(p, frame(h.headerBytes, p.diffStart), kernels);
+  const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
+  const baseRead = readWhole(f.old, kernels.u8(base.at, baseSize));
+  // A rejection is taken below; none may go unhandled while this thread decodes.
+  baseRead.catch(() => {});
+  const sizes = blockSizes(c, h.newSize);
+  const sparse = h.magic === BSDIFF_X86_MAGIC;
+  // bsdiff-x86's sparse diff has no size the control block gives (model/encoded.ts
+  // encodeSparseDiff): capped by the most the result can need, then checked against the block.
+  const diffFrame = frame(p.diffStart, p.extraStart);
+  const diff = sparse
+    ? inflate(codecs[1] as BlockCodec, diffFrame, sparseDiffCap(h.newSize), wl)
+    : inflate(codecs[1] as BlockCodec, diffFrame, h.newSize, wl, sizes.diff);
+  if (sparse && (sizes.diff === undefined || diff.length > sparseDiffCap(sizes.diff)))
+    throw new DchatError('E_MALFORMED', 'bsdiff control block is out of bounds');
+  const extra = inflate(codecs[2] as BlockCodec, frame(p.extraStart, p.extraEnd), h.newSize, wl, sizes.extra);
+  const refs =
+    h.extraBytes === undefined
+      ? undefined
+      : inflate(codecs[3] as BlockCodec, frame(p.extraEnd, total), maxRefTableBytes(baseSize), wl);
+  await baseRead;
+  i.signal?.throwIfAborted();
+  const from = refs
+    ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
+    : base;
+  applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(f.out.fd, piece, at));
+}
+
+/** bspatch through 1 MiB pieces: the diff and extra frames streamed, the base whole or windowed. */
+async function bspatchStreamed(i: DecodeInput, p: Patch, f: Files): Promise<void> {
+  const { h, codecs, windowLog: wl } = p;
+  const ctrlFrame = Buffer.allocUnsafe(h.ctrlBytes);
+  await readWhole(f.patch, ctrlFrame, h.headerBytes);
+  const c = controlOf(p, ctrlFrame);
+  const streams: Readable[] = [];
+  const frame = (codec: BlockCodec, start: number, end: number) => {
+    const src = createReadStream('', {
+      fd: f.patch,
+      start,
+      end: end - 1,
+      autoClose: false,
+      highWaterMark: IO_BYTES,
+    });
+    // 1 MiB output pieces: each piece is a round trip to the thread pool.
+    const s = src.pipe(
+      codec === 'brotli'
+        ? createBrotliDecompress({ chunkSize: IO_BYTES })
+        : createZstdDecompress({ chunkSize: IO_BYTES, params: { [constants.ZSTD_d_windowLogMax]: wl } }),
+    );
+    streams.push(src, s);
+    return new ByteReader(s);
+  };
+  try {
     const diff =
-      h.diffBytes > 0 ? frame(codecs[1] as BlockCodec, diffStart, extraStart) : new ByteReader(undefined);
+      h.diffBytes > 0 ? frame(codecs[1] as BlockCodec, p.diffStart, p.extraStart) : new ByteReader(undefined);
     const extra =
-      extraEnd > extraStart
-        ? frame(codecs[2] as BlockCodec, extraStart, extraEnd)
+      p.extraEnd > p.extraStart
+        ? frame(codecs[2] as BlockCodec, p.extraStart, p.extraEnd)
         : new ByteReader(undefined);
     const base =
-      baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
-        ? new MemoryBase(await old.readFile())
-        : new WindowReader(old, baseSize);
-    const w = new BufferedWriter(out);
+      p.baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
+        ? new MemoryBase(await f.old.readFile())
+        : new WindowReader(f.old, p.baseSize);
+    const w = new BufferedWriter(f.out);
     let oldpos = 0;
     let newpos = 0;
     for (let k = 0; newpos < h.newSize; k++) {
@@ -323,10 +366,8 @@ async function bspatch(i: DecodeInput): Promise<void> {
       oldpos += z;
     }
     await w.flush();
-    await out.sync();
   } finally {
     for (const s of streams) s.destroy();
-    await Promise.allSettled([patch.close(), old.close(), out.close()]);
   }
 }
 
