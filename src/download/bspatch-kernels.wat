@@ -65,11 +65,11 @@
   (func (export "scan") (param $b i32) (param $start i32) (param $limit i32) (param $end i32) (param $at i32)
     (param $tail i32) (param $n i32) (result i32)
     (local $i i32) (local $e i32) (local $lim i32) (local $next i32) (local $m i32) (local $p i32)
+    (local $k i32) (local $fo i32) (local $ft i32) (local $fl i32)
     (local $v v128) (local $w v128)
     (global.set $sBase (local.get $b))
     (global.set $sAt (local.get $at))
     (global.set $sTail (local.get $tail))
-    (global.set $sN (local.get $n))
     (local.set $i (i32.add (local.get $b) (local.get $start)))
     (local.set $e (i32.add (local.get $b) (local.get $end)))
     (local.set $lim (i32.add (local.get $b) (local.get $limit)))
@@ -99,12 +99,45 @@
             (br_if $bitsDone (i32.eqz (local.get $m)))
             (local.set $p (i32.add (local.get $i) (i32.ctz (local.get $m))))
             (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+            ;; $step, inline (a call per candidate cost most in the baseline code a piece starts in)
             (if (i32.ge_u (local.get $p) (local.get $next))
-              (then (local.set $next (call $step (local.get $p) (local.get $e)))))
+              (then
+                (local.set $k (i32.load8_u (i32.load16_u (local.get $p))))
+                (local.set $next (i32.add (local.get $p) (i32.const 1)))
+                (block $stepped
+                  (br_if $stepped (i32.eqz (local.get $k)))
+                  ;; the field's offset from $p, its bytes of immediate, and the instruction's length
+                  (if (i32.le_u (local.get $k) (i32.const 2))
+                    (then
+                      (local.set $fo (local.get $k))
+                      (local.set $ft (i32.const 0))
+                      (local.set $fl (i32.add (local.get $k) (i32.const 4))))
+                    (else
+                      (if (i32.eq (local.get $k) (i32.const 3))
+                        (then
+                          (br_if $stepped
+                            (i32.or
+                              (i32.gt_u (i32.add (local.get $p) (i32.const 7)) (local.get $e))
+                              (i32.ne (i32.and (i32.load8_u offset=2 (local.get $p)) (i32.const 0xc7)) (i32.const 5))))
+                          (local.set $fo (i32.const 3))
+                          (local.set $ft (i32.const 0))
+                          (local.set $fl (i32.const 7)))
+                        (else
+                          (local.set $ft (i32.sub (local.get $k) (i32.const 8)))
+                          (br_if $stepped
+                            (i32.gt_u (i32.add (i32.add (local.get $p) (i32.const 6)) (local.get $ft)) (local.get $e)))
+                          (local.set $fo (i32.const 2))
+                          (local.set $fl (i32.add (i32.const 6) (local.get $ft)))))))
+                  (i32.store (i32.add (local.get $at) (i32.shl (local.get $n) (i32.const 2)))
+                    (i32.sub (i32.add (local.get $p) (local.get $fo)) (local.get $b)))
+                  (i32.store8 (i32.add (local.get $tail) (local.get $n)) (local.get $ft))
+                  (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                  (local.set $next (i32.add (local.get $p) (local.get $fl))))))
             (br $bit)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $chunk)))
-    ;; The last bytes below $lim one by one.
+    ;; The last bytes below $lim one by one ($step keeps the count in $sN).
+    (global.set $sN (local.get $n))
     (if (i32.gt_u (local.get $next) (local.get $i)) (then (local.set $i (local.get $next))))
     (block $tailDone
       (loop $byte
