@@ -349,6 +349,20 @@
   (func (export "predict") (param $f i32) (param $tail i32) (param $nf i32) (result f64)
     (f64.convert_i64_s (call $predict (local.get $f) (local.get $tail) (local.get $nf))))
 
+  ;; The first field of the base at or after $f (an index into the fields; $fCount for none).
+  (func $fieldAtOrAfter (param $f i32) (result i32)
+    (local $lo i32) (local $hi i32) (local $m i32)
+    (local.set $hi (global.get $fCount))
+    (block $found
+      (loop $search
+        (br_if $found (i32.ge_u (local.get $lo) (local.get $hi)))
+        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+        (if (i32.lt_u (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $f))
+          (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
+          (else (local.set $hi (local.get $m))))
+        (br $search)))
+    (local.get $lo))
+
   ;; The index of the entry of segment table $t holding all of [$x, $x + $len), or -1.
   (func $segHolding (param $t i32) (param $x i64) (param $len i64) (result i32)
     (local $k i32) (local $s i32) (local $from i64)
@@ -375,7 +389,7 @@
   ;; same constant; other targets go through $segmap, as $predict does. The values are the same:
   ;; with disjoint tables at most one segment holds an offset or address.
   (func $predictRange (param $res i32) (param $oldpos i32) (param $newpos i32) (param $len i32)
-    (local $lo i32) (local $hi i32) (local $m i32) (local $f i32) (local $v i64) (local $end i32)
+    (local $lo i32) (local $m i32) (local $f i32) (local $v i64) (local $end i32)
     (local $so i32) (local $sn i32) (local $dOld i64) (local $dNew i64) (local $vLo i64) (local $vHi i64)
     (local $nLo i64) (local $nHi i64) (local $tail i32) (local $a i64) (local $nt i32) (local $ntv i64)
     (local $nf i32) (local $fAt i32) (local $fTail i32) (local $fCount i32) (local $base i32)
@@ -387,16 +401,7 @@
     (local.set $cpO (global.get $cpO))
     (local.set $cpFirst (global.get $cpFirst))
     (local.set $end (i32.add (local.get $oldpos) (local.get $len)))
-    ;; first field at or after $oldpos
-    (local.set $hi (local.get $fCount))
-    (block $found
-      (loop $search
-        (br_if $found (i32.ge_u (local.get $lo) (local.get $hi)))
-        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
-        (if (i32.lt_u (i32.load (i32.add (local.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $oldpos))
-          (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
-          (else (local.set $hi (local.get $m))))
-        (br $search)))
+    (local.set $lo (call $fieldAtOrAfter (local.get $oldpos)))
     (local.set $so (i32.const -1))
     (local.set $sn (i32.const -1))
     (if (global.get $segDisjoint)
@@ -763,20 +768,6 @@
     (global.set $spEnd (i32.add (local.get $diff) (local.get $diffLen)))
     (global.set $zeroLeft (i32.const 0))
     (global.set $litLeft (i32.const 0)))
-
-  ;; The first field of the base at or after $f (an index into the fields; $fCount for none).
-  (func $fieldAtOrAfter (param $f i32) (result i32)
-    (local $lo i32) (local $hi i32) (local $m i32)
-    (local.set $hi (global.get $fCount))
-    (block $found
-      (loop $search
-        (br_if $found (i32.ge_u (local.get $lo) (local.get $hi)))
-        (local.set $m (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
-        (if (i32.lt_u (i32.load (i32.add (global.get $fAt) (i32.shl (local.get $m) (i32.const 2)))) (local.get $f))
-          (then (local.set $lo (i32.add (local.get $m) (i32.const 1))))
-          (else (local.set $hi (local.get $m))))
-        (br $search)))
-    (local.get $lo))
 
   ;; bspatch (bsdiff 4.3's algorithm), one window of the result at a time: the bytes of
   ;; [$wStart, $wEnd) are written to $res + offset ($res: where byte 0 of the result would be; for
