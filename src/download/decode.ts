@@ -42,7 +42,7 @@ import {
 } from '../model/encoded.ts';
 import { applyInWindows, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
 import { type KernelFile, Kernels } from './wasm-kernels.ts';
-import { maxRefTableBytes, parseRefTable, RefPredictor, ScannedBase } from './x86-refs.ts';
+import { maxRefTableBytes, parseRefTable, RefPredictor } from './x86-refs.ts';
 
 const IO_BYTES = 1024 * 1024;
 const BASE_IN_MEMORY_MAX = 512 * 1024 * 1024;
@@ -304,7 +304,7 @@ async function bspatchInMemory(i: DecodeInput, p: Patch, f: Files): Promise<void
   await baseRead;
   i.signal?.throwIfAborted();
   const from = refs
-    ? new RefPredictor(new ScannedBase(base), c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
+    ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
     : base;
   applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(f.out.fd, piece, at));
 }

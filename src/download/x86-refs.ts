@@ -281,24 +281,20 @@ export class RefPredictor {
   private readonly newO: number;
 
   /**
-   * `base`: bytes, a file in a kernel instance, or one already scanned (`ScannedBase`: the decoder
-   * scans while the patch's frames still decompress). `fields`: the base's fields when the caller
-   * has them as arrays (the publisher's).
+   * `base`: bytes, or a file in a kernel instance (the decoder reads the base into the instance it
+   * applies in). `fields`: the base's fields when the caller has them as arrays (the publisher's);
+   * else the base is scanned here.
    */
-  constructor(base: Uint8Array | KernelFile | ScannedBase, c: Control, refs: RefTable, fields?: Rel32Fields) {
-    const scanned = base instanceof ScannedBase ? base : undefined;
-    const file =
-      base instanceof ScannedBase ? base.file : base instanceof Uint8Array ? new Kernels().file(base) : base;
+  constructor(base: Uint8Array | KernelFile, c: Control, refs: RefTable, fields?: Rel32Fields) {
+    const file = base instanceof Uint8Array ? new Kernels().file(base) : base;
     const k = file.kernels;
-    const oldLoads = scanned?.loads ?? loadsOf(file);
+    const oldLoads = loadsOf(file);
     this.base = { ...file, predicts: true };
     this.kernels = k;
     this.basePtr = file.at;
-    this.f =
-      scanned?.fields ??
-      (fields
-        ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
-        : scanIn(k, file.at, file.size, oldLoads));
+    this.f = fields
+      ? { count: fields.count, at: k.put(fields.at.subarray(0, fields.count)), tail: k.put(fields.tail) }
+      : scanIn(k, file.at, file.size, oldLoads);
     // No more corrections than the base has fields: each corrects a target some field points at.
     if (refs.fixFrom.length > this.f.count)
       throw new DchatError('E_MALFORMED', 'bsdiff-x86 has more corrections than its base has fields');
@@ -375,19 +371,6 @@ function loadsOf(file: KernelFile): Load[] {
   if (!loads) throw new DchatError('E_MALFORMED', 'bsdiff-x86 needs an x86-64 ELF base');
   if (file.size >= OFFSET_LIMIT) throw new DchatError('E_TOO_LARGE', 'bsdiff-x86 base is too large');
   return loads;
-}
-
-/** A base in a kernel instance with its loads and fields found (`scanBase`), for a RefPredictor. */
-export class ScannedBase {
-  readonly file: KernelFile;
-  readonly loads: Load[];
-  readonly fields: FieldsIn;
-
-  constructor(file: KernelFile) {
-    this.file = file;
-    this.loads = loadsOf(file);
-    this.fields = scanIn(file.kernels, file.at, file.size, this.loads);
-  }
 }
 
 /** Bytes of one correction (two int32) and of one load (three uint64) in the table. */
