@@ -1,14 +1,15 @@
 ;; The hot loops of applying a bsdiff patch (./bsdiff-apply.ts) and of bsdiff-x86's reference
-;; prediction (./x86-refs.ts), as WebAssembly. A patch is applied once per release, so these loops
-;; always ran cold in JavaScript: interpreted, then compiled while they ran (two thirds of an
-;; apply's CPU time on a 2 MB program). WebAssembly is compiled before it runs.
+;; prediction (./x86-refs.ts, ./x86-scan.ts), as WebAssembly. A patch is applied once per
+;; release, so these loops always ran cold in JavaScript: interpreted, then compiled while they
+;; ran (two thirds of an apply's CPU time on a 2 MB program). WebAssembly is compiled before it
+;; runs.
 ;;
 ;; Assembled by scripts/build-wasm.ts into ./bspatch-kernels.wasm.ts (a test checks the two
 ;; agree). Everything here trusts its caller for addresses (the TypeScript side lays memory out
 ;; and checks every size read from a patch); what it reads from the patch itself (control
 ;; triples, field values) it checks, and reports a bad triple as a negative result.
 ;;
-;; Memory: bytes [0, 65536) hold the scan's opcode-pair table (x86-refs.ts writes it); the rest is
+;; Memory: bytes [0, 65536) hold the scan's opcode-pair table (x86-scan.ts writes it); the rest is
 ;; laid out by wasm-kernels.ts. Offsets into files are i32 (files here are under 2 GiB),
 ;; addresses of ELF segments i64.
 (module
@@ -52,7 +53,7 @@
   (global $scanNext (export "scanNext") (mut i32) (i32.const 0))
 
   ;; ---------------------------------------------------------------------------------------
-  ;; The scan: every rel32 field in [base + start, base + end), as x86-refs.ts documents. The
+  ;; The scan: every rel32 field in [base + start, base + end), as x86-scan.ts documents. The
   ;; table at address 0, indexed by a byte and the one after it, says what they may start. A
   ;; vector pass finds the bytes worth looking up (E8, E9, 0F, or a byte followed by a ModRM that
   ;; names [rip + disp32]: one in about fifteen) and the table decides, in the same order and with

@@ -85,7 +85,7 @@ export interface KernelFile {
   readonly predicts?: boolean;
 }
 
-/** Bytes below this address are the scan's opcode-pair table (x86-refs.ts writes it). */
+/** Bytes below this address are the scan's opcode-pair table (x86-scan.ts writes it). */
 export const SCAN_TABLE_BYTES = 65536;
 const PAGE = 65536;
 /** WebAssembly's 32-bit memory: 4 GiB. */

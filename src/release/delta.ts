@@ -24,15 +24,8 @@ import { brotliCompress, constants, zstdCompress } from 'node:zlib';
 import { sha256Hex } from '../crypto/hash.ts';
 import { applyInMemory, blockSizes, parseControl } from '../download/bsdiff-apply.ts';
 import { decodeToFile } from '../download/decode.ts';
-import {
-  elfLoads,
-  isX86Elf,
-  RefPredictor,
-  scanRel32,
-  serializeRefTable,
-  voteFixes,
-  withFieldsZeroed,
-} from '../download/x86-refs.ts';
+import { RefPredictor, serializeRefTable, voteFixes } from '../download/x86-refs.ts';
+import { elfLoads, isX86Elf, scanRel32, withFieldsZeroed } from '../download/x86-scan.ts';
 import { DchatError } from '../errors.ts';
 import {
   BLOCK_CODECS,

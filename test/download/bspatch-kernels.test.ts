@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { KERNELS_TS, KERNELS_WAT, kernelsModuleSource } from '../../scripts/build-wasm.ts';
 import { applyInMemory, parseControl } from '../../src/download/bsdiff-apply.ts';
-import { elfLoads, PAIR, RefPredictor, scanRel32 } from '../../src/download/x86-refs.ts';
+import { RefPredictor } from '../../src/download/x86-refs.ts';
+import { elfLoads, PAIR, scanRel32 } from '../../src/download/x86-scan.ts';
 import { DchatError } from '../../src/errors.ts';
 import { encodeSparseDiff, sparseDiffCap } from '../../src/model/encoded.ts';
 import { appliedInWindows, controlRows, triplesOf } from '../helpers/bsdiff-control.ts';
@@ -155,7 +156,7 @@ test('sparse diff: malformed records are refused; random bytes never crash', () 
   );
 });
 
-/** The scan byte by byte, as x86-refs.ts describes it: each position looked up in PAIR. */
+/** The scan byte by byte, as x86-scan.ts describes it: each position looked up in PAIR. */
 function referenceScan(b: Uint8Array, end: number): number[] {
   const at: number[] = [];
   for (let i = 0; i + 6 <= end; i++) {

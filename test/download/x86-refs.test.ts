@@ -12,15 +12,8 @@ import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { applyInMemory, parseControl } from '../../src/download/bsdiff-apply.ts';
 import { decodeToFile } from '../../src/download/decode.ts';
-import {
-  elfLoads,
-  isX86Elf,
-  type Load,
-  parseRefTable,
-  RefPredictor,
-  scanRel32,
-  serializeRefTable,
-} from '../../src/download/x86-refs.ts';
+import { parseRefTable, RefPredictor, serializeRefTable } from '../../src/download/x86-refs.ts';
+import { elfLoads, isX86Elf, type Load, scanRel32 } from '../../src/download/x86-scan.ts';
 import { DchatError } from '../../src/errors.ts';
 import { BSDIFF_X86_HEADER_BYTES, readOffset } from '../../src/model/encoded.ts';
 import { bsdiffBest, bsdiffX86, isX86Pair } from '../../src/release/delta.ts';
