@@ -13,10 +13,22 @@
  *                    it only for files bsdiff can diff, far below the in-memory bound).
  * The output is never allowed past `maxBytes` (the signed size of the package it must become),
  * and a malformed encoding is E_MALFORMED, never a crash. This only decodes: whether the result
- * is the release is decided by its whole-file hashes against the signed target (update/delta.ts).
+ * is the release is decided by its whole-file hashes against the signed target (update/delta.ts),
+ * and the caller syncs the result it keeps (update/delta.ts, once it matched): the publisher's
+ * round-trip checks and a result that fails its hashes are never synced.
  */
-import { createReadStream, createWriteStream, writeSync } from 'node:fs';
-import { type FileHandle, open, readFile } from 'node:fs/promises';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  openSync,
+  read,
+  readSync,
+  write,
+  writeSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -116,7 +128,6 @@ async function unzstd(i: DecodeInput): Promise<void> {
   );
   if (n !== i.maxBytes)
     throw new DchatError('E_SIZE_MISMATCH', `decodes to ${n} bytes, ${i.maxBytes} were signed`);
-  await fsyncPath(i.out);
 }
 
 async function readBase(i: DecodeInput): Promise<Buffer> {
@@ -124,16 +135,48 @@ async function readBase(i: DecodeInput): Promise<Buffer> {
   return readFile(i.base);
 }
 
+/*
+ * File I/O by descriptor: fs's callback calls (on the thread pool) where a read or write may be
+ * large or slow, its synchronous ones for opening, measuring and the small reads. FileHandle's
+ * promise API did the same through far more code, and a node's first apply compiled all of it
+ * (about a millisecond: as much as brotli's decoding of a 2 MB program's patch).
+ */
+
+/** `len` bytes of `fd` at `pos` into `into` at `at`, on the thread pool: the count read. */
+function readAt(fd: number, into: Uint8Array, at: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, into, at, len, pos, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+/** All of `b` at `pos` of `fd`, on the thread pool. */
+async function writeAt(fd: number, b: Uint8Array, pos: number): Promise<void> {
+  for (let done = 0; done < b.length; ) {
+    done += await new Promise<number>((resolve, reject) => {
+      write(fd, b, done, b.length - done, pos + done, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+  }
+}
+
 /**
  * Reads the file from `from` into `into`, until full or at its end (a file that shrank since it
  * was measured leaves zeros: a base then fails its result's hashes, as for any tampered base; a
  * patch, its frames' decoding).
  */
-async function readWhole(f: FileHandle, into: Buffer, from = 0): Promise<void> {
+async function readWhole(fd: number, into: Uint8Array, from = 0): Promise<void> {
   for (let at = 0; at < into.length; ) {
-    const { bytesRead } = await f.read(into, at, into.length - at, from + at);
-    if (bytesRead === 0) return;
-    at += bytesRead;
+    const n = await readAt(fd, into, at, into.length - at, from + at);
+    if (n === 0) return;
+    at += n;
+  }
+}
+
+/** readWhole on this thread: for the patch's own frames, read before anything can overlap them. */
+function readWholeSync(fd: number, into: Uint8Array, from = 0): void {
+  for (let at = 0; at < into.length; ) {
+    const n = readSync(fd, into, at, into.length - at, from + at);
+    if (n === 0) return;
+    at += n;
   }
 }
 
@@ -143,15 +186,6 @@ async function readWhole(f: FileHandle, into: Buffer, from = 0): Promise<void> {
  */
 function writeAllSync(fd: number, b: Uint8Array, at: number): void {
   for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done, at + done);
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** The block codecs of a bsdiff-zstd or bsdiff-best header (undefined: not what was signed). */
@@ -194,22 +228,15 @@ function inflate(
  */
 async function bspatch(i: DecodeInput): Promise<void> {
   if (!i.base) throw new DchatError('E_MALFORMED', `${i.algorithm} needs a base package`);
-  // The three files opened and measured at once: each call is a round trip to the thread pool.
-  const opened = await Promise.allSettled([open(i.encoded, 'r'), open(i.base, 'r'), open(i.out, 'w', 0o600)]);
-  const failed = opened.find((o) => o.status === 'rejected');
-  if (failed) {
-    await Promise.allSettled(opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)));
-    throw failed.reason;
-  }
-  const [patch, old, out] = opened.map((o) => (o as PromiseFulfilledResult<FileHandle>).value) as [
-    FileHandle,
-    FileHandle,
-    FileHandle,
-  ];
+  const f: Files = { patch: -1, old: -1, out: -1 };
   try {
-    const [{ size: total }, { size: baseSize }] = await Promise.all([patch.stat(), old.stat()]);
+    f.patch = openSync(i.encoded, 'r');
+    f.old = openSync(i.base, 'r');
+    f.out = openSync(i.out, 'w', 0o600);
+    const total = fstatSync(f.patch).size;
+    const baseSize = fstatSync(f.old).size;
     const head = Buffer.alloc(BSDIFF_X86_HEADER_BYTES);
-    const { bytesRead } = await patch.read(head, 0, head.length, 0);
+    const bytesRead = readSync(f.patch, head, 0, head.length, 0);
     const h = parseBsdiffHeader(head.subarray(0, bytesRead), total);
     const codecs = h && blockCodecs(i.algorithm, h, head);
     if (!h || !codecs) throw new DchatError('E_MALFORMED', `not a ${i.algorithm} patch`);
@@ -232,11 +259,10 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const inMemory = baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX) && h.newSize <= IN_MEMORY_MAX;
     if (h.extraBytes !== undefined && !inMemory)
       throw new DchatError('E_TOO_LARGE', `${i.algorithm} is applied in memory: base or result too large`);
-    if (inMemory) await bspatchInMemory(i, p, { patch, old, out });
-    else await bspatchStreamed(i, p, { patch, old, out });
-    await out.sync();
+    if (inMemory) await bspatchInMemory(i, p, f);
+    else await bspatchStreamed(i, p, f);
   } finally {
-    await Promise.allSettled([patch.close(), old.close(), out.close()]);
+    for (const fd of [f.patch, f.old, f.out]) if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -252,10 +278,11 @@ interface Patch {
   extraEnd: number;
 }
 
+/** The three files' descriptors (-1: not open). */
 interface Files {
-  patch: FileHandle;
-  old: FileHandle;
-  out: FileHandle;
+  patch: number;
+  old: number;
+  out: number;
 }
 
 /** The control frame decoded and parsed (in `into`'s kernel instance when given). */
@@ -278,7 +305,7 @@ function controlOf(p: Patch, frame: Uint8Array, into?: Kernels) {
 async function bspatchInMemory(i: DecodeInput, p: Patch, f: Files): Promise<void> {
   const { h, codecs, total, baseSize, windowLog: wl } = p;
   const body = Buffer.allocUnsafe(total - h.headerBytes);
-  await readWhole(f.patch, body, h.headerBytes);
+  readWholeSync(f.patch, body, h.headerBytes);
   const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
   const kernels = new Kernels();
   const c = controlOf(p, frame(h.headerBytes, p.diffStart), kernels);
@@ -306,24 +333,19 @@ async function bspatchInMemory(i: DecodeInput, p: Patch, f: Files): Promise<void
   const from = refs
     ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
     : base;
-  applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(f.out.fd, piece, at));
+  applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(f.out, piece, at));
 }
 
 /** bspatch through 1 MiB pieces: the diff and extra frames streamed, the base whole or windowed. */
 async function bspatchStreamed(i: DecodeInput, p: Patch, f: Files): Promise<void> {
   const { h, codecs, windowLog: wl } = p;
   const ctrlFrame = Buffer.allocUnsafe(h.ctrlBytes);
-  await readWhole(f.patch, ctrlFrame, h.headerBytes);
+  readWholeSync(f.patch, ctrlFrame, h.headerBytes);
   const c = controlOf(p, ctrlFrame);
   const streams: Readable[] = [];
   const frame = (codec: BlockCodec, start: number, end: number) => {
-    const src = createReadStream('', {
-      fd: f.patch,
-      start,
-      end: end - 1,
-      autoClose: false,
-      highWaterMark: IO_BYTES,
-    });
+    // Each frame through a descriptor of its own: a stream closes its descriptor when destroyed.
+    const src = createReadStream(i.encoded, { start, end: end - 1, highWaterMark: IO_BYTES });
     // 1 MiB output pieces: each piece is a round trip to the thread pool.
     const s = src.pipe(
       codec === 'brotli'
@@ -340,10 +362,12 @@ async function bspatchStreamed(i: DecodeInput, p: Patch, f: Files): Promise<void
       p.extraEnd > p.extraStart
         ? frame(codecs[2] as BlockCodec, p.extraStart, p.extraEnd)
         : new ByteReader(undefined);
-    const base =
-      p.baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
-        ? new MemoryBase(await f.old.readFile())
-        : new WindowReader(f.old, p.baseSize);
+    let base: Base = new WindowReader(f.old, p.baseSize);
+    if (p.baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)) {
+      const whole = Buffer.alloc(p.baseSize);
+      await readWhole(f.old, whole);
+      base = new MemoryBase(whole);
+    }
     const w = new BufferedWriter(f.out);
     let oldpos = 0;
     let newpos = 0;
@@ -421,14 +445,14 @@ class MemoryBase implements Base {
 
 /** The base file through a 1 MiB window. */
 class WindowReader implements Base {
-  private readonly fh: FileHandle;
+  private readonly fd: number;
   private readonly size: number;
   private win = Buffer.alloc(IO_BYTES);
   private start = 0;
   private len = 0;
 
-  constructor(fh: FileHandle, size: number) {
-    this.fh = fh;
+  constructor(fd: number, size: number) {
+    this.fd = fd;
     this.size = size;
   }
 
@@ -450,26 +474,29 @@ class WindowReader implements Base {
   private async fill(pos: number): Promise<void> {
     // bsdiff's seeks are mostly short hops either way: a quarter of the window stays behind.
     const start = Math.max(0, pos - IO_BYTES / 4);
-    const { bytesRead } = await this.fh.read(this.win, 0, Math.min(IO_BYTES, this.size - start), start);
+    const bytesRead = await readAt(this.fd, this.win, 0, Math.min(IO_BYTES, this.size - start), start);
     if (bytesRead <= pos - start) throw new DchatError('E_IO', 'the base package changed while patching');
     this.start = start;
     this.len = bytesRead;
   }
 }
 
+/** Appends to the file at `fd` from offset 0, through a 1 MiB buffer. */
 class BufferedWriter {
-  private readonly fh: FileHandle;
+  private readonly fd: number;
   private readonly buf = Buffer.alloc(IO_BYTES);
   private used = 0;
+  private pos = 0;
 
-  constructor(fh: FileHandle) {
-    this.fh = fh;
+  constructor(fd: number) {
+    this.fd = fd;
   }
 
   async write(b: Buffer): Promise<void> {
     if (this.used + b.length > this.buf.length) await this.flush();
     if (b.length >= this.buf.length) {
-      await this.fh.write(b, 0, b.length);
+      await writeAt(this.fd, b, this.pos);
+      this.pos += b.length;
       return;
     }
     b.copy(this.buf, this.used);
@@ -477,7 +504,8 @@ class BufferedWriter {
   }
 
   async flush(): Promise<void> {
-    if (this.used > 0) await this.fh.write(this.buf, 0, this.used);
+    if (this.used > 0) await writeAt(this.fd, this.buf.subarray(0, this.used), this.pos);
+    this.pos += this.used;
     this.used = 0;
   }
 }

@@ -18,8 +18,17 @@ export function tempPathFor(finalPath: string): string {
   );
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+export function fsyncDir(dir: string): Promise<void> {
+  return fsyncOpened(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+}
+
+/** Flushes a file written elsewhere (a decoded package) to disk, before it is renamed into place. */
+export function fsyncFile(path: string): Promise<void> {
+  return fsyncOpened(path, constants.O_RDONLY);
+}
+
+async function fsyncOpened(path: string, flags: number): Promise<void> {
+  const fh = await open(path, flags);
   try {
     await fh.sync();
   } finally {

@@ -18,6 +18,7 @@ import { report } from '../metrics/sink.ts';
 import { CHUNKS_FORMAT, type ChunkTable } from '../model/chunks.ts';
 import type { EncodedTarget } from '../model/encoded.ts';
 import type { PackageTarget } from '../model/package.ts';
+import { fsyncFile } from '../store/atomic.ts';
 import { isPlainName, keepEncoded } from '../store/encoded.ts';
 import { digestFile, type FileDigests } from '../store/file-digest.ts';
 import type { HomePaths } from '../store/home.ts';
@@ -145,6 +146,8 @@ export async function tryEncoded(
         `${best.path} decoded to bytes that are not ${target.path}: ${verdict.message}`,
       );
     const table = chunkTableOf(d, chunkSize);
+    // Synced only now it matched (decodeToFile leaves that to the caller), then moved into place.
+    await fsyncFile(out);
     await installPackage(paths, out, target, table);
     if (encodedTable) await keepForPeers(paths, view, encodedFile, encodedTable);
     const used: DeltaUse = {
