@@ -110,20 +110,24 @@ export async function benchDelta(argv: string[]): Promise<boolean> {
       };
       // Nine applies, each in a fresh process; the one of median CPU time is reported (a 20 ms
       // apply right after the make step varied by a quarter between runs; on this VM a page fault
-      // alone costs 1.5-2.7 us, and how many a run pays varies with what ran before it).
+      // alone costs 1.5-2.7 us, and how many a run pays varies with what ran before it). Each
+      // writes a new file, as a node does (update/delta.ts): truncating the last run's output
+      // inside the next one's timing cost it a millisecond that no node pays.
+      const want = readFileSync(newF);
       const applies = Array.from({ length: 9 }, () => {
+        const out = join(dir, 'out');
         const t = timed(
           node,
-          ['--expose-gc', child, 'apply', m.algorithm, oldF, join(dir, 'ours'), join(dir, 'out'), String(n)],
+          ['--expose-gc', child, 'apply', m.algorithm, oldF, join(dir, 'ours'), out, String(n)],
           dir,
         );
+        if (!readFileSync(out).equals(want)) throw new Error(`${id}: dchat's patch does not apply to new`);
+        rmSync(out);
         return { t, a: JSON.parse(t.stdout.trim()) as { ms: number; cpu_ms: number } };
       });
       applies.sort((x, y) => x.a.cpu_ms - y.a.cpu_ms);
       const { t: apply, a } = applies[4] as (typeof applies)[number];
       const applyMs = a.ms;
-      if (!readFileSync(join(dir, 'out')).equals(readFileSync(newF)))
-        throw new Error(`${id}: dchat's patch does not apply to new`);
       const row = {
         id,
         new_bytes: n,
