@@ -720,7 +720,7 @@
   ;; literal at least one byte) followed by the literal; bytes past the last record are zero.
   ;; Returns 0, or -3 for a malformed record.
   (func $sparseAdd (param $dst i32) (param $len i32) (result i32)
-    (local $n i32)
+    (local $n i32) (local $j i32)
     (block $done
       (loop $run
         (br_if $done (i32.eqz (local.get $len)))
@@ -732,14 +732,39 @@
             (if (global.get $litLeft)
               (then
                 (local.set $n (select (global.get $litLeft) (local.get $len) (i32.lt_u (global.get $litLeft) (local.get $len))))
-                (call $add (local.get $dst) (global.get $sp) (local.get $n))
+                (if (i32.lt_u (local.get $n) (i32.const 16))
+                  (then
+                    (local.set $j (i32.const 0))
+                    (block $litDone
+                      (loop $lit
+                        (br_if $litDone (i32.ge_u (local.get $j) (local.get $n)))
+                        (i32.store8 (i32.add (local.get $dst) (local.get $j))
+                          (i32.add (i32.load8_u (i32.add (local.get $dst) (local.get $j)))
+                            (i32.load8_u (i32.add (global.get $sp) (local.get $j)))))
+                        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                        (br $lit))))
+                  (else (call $add (local.get $dst) (global.get $sp) (local.get $n))))
                 (global.set $sp (i32.add (global.get $sp) (local.get $n)))
                 (global.set $litLeft (i32.sub (global.get $litLeft) (local.get $n))))
               (else
-                ;; the next record, or zeros to the end
+                ;; the next record, or zeros to the end. Varints of one byte (runs and literals under
+                ;; 128: nearly all) are read here, and short literals added here: a call each cost
+                ;; more than the work in the baseline code a one-off apply mostly runs in.
                 (br_if $done (i32.ge_u (global.get $sp) (global.get $spEnd)))
-                (global.set $zeroLeft (call $varint))
-                (global.set $litLeft (call $varint))
+                (local.set $n (i32.load8_u (global.get $sp)))
+                (if (i32.lt_u (local.get $n) (i32.const 0x80))
+                  (then
+                    (global.set $zeroLeft (local.get $n))
+                    (global.set $sp (i32.add (global.get $sp) (i32.const 1))))
+                  (else (global.set $zeroLeft (call $varint))))
+                (if (i32.lt_u (global.get $sp) (global.get $spEnd))
+                  (then (local.set $n (i32.load8_u (global.get $sp))))
+                  (else (local.set $n (i32.const 0x80))))
+                (if (i32.lt_u (local.get $n) (i32.const 0x80))
+                  (then
+                    (global.set $litLeft (local.get $n))
+                    (global.set $sp (i32.add (global.get $sp) (i32.const 1))))
+                  (else (global.set $litLeft (call $varint))))
                 (if (i32.or
                       (i32.or (i32.lt_s (global.get $zeroLeft) (i32.const 0)) (i32.le_s (global.get $litLeft) (i32.const 0)))
                       (i32.gt_u (global.get $litLeft) (i32.sub (global.get $spEnd) (global.get $sp))))

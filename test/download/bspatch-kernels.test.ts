@@ -92,13 +92,28 @@ test('apply: what bspatch builds for any control block, or E_MALFORMED where bsp
   );
 });
 
-/** Dense diffs mostly of zeros, with runs of other bytes: what a predicted diff looks like. */
-const denseDiff = fc
-  .array(fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 255 })), {
-    maxLength: 600,
-    size: 'max',
-  })
-  .map((a) => Uint8Array.from(a));
+/**
+ * Dense diffs mostly of zeros, with runs of other bytes: what a predicted diff looks like. Also
+ * as long runs: zero runs past 127 (varints of two bytes) and literals of 16 bytes and more (the
+ * kernel adds short and long literals by different paths).
+ */
+const denseDiff = fc.oneof(
+  fc
+    .array(fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 255 })), {
+      maxLength: 600,
+      size: 'max',
+    })
+    .map((a) => Uint8Array.from(a)),
+  fc
+    .array(
+      fc.tuple(
+        fc.nat({ max: 300 }),
+        fc.uint8Array({ minLength: 1, maxLength: 40 }).map((l) => l.map((v) => v | 1)),
+      ),
+      { maxLength: 12 },
+    )
+    .map((runs) => Uint8Array.from(runs.flatMap(([zeros, lit]) => [...new Uint8Array(zeros), ...lit]))),
+);
 
 test('sparse diff: adds exactly its dense diff, within its cap', () => {
   fc.assert(
