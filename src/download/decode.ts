@@ -171,6 +171,13 @@ async function readWhole(fd: number, into: Uint8Array, from = 0): Promise<void> 
   }
 }
 
+/** The first `size` bytes of the file (zeros past its end: see readWhole). */
+async function readAll(fd: number, size: number): Promise<Buffer> {
+  const b = Buffer.alloc(size);
+  await readWhole(fd, b);
+  return b;
+}
+
 /** readWhole on this thread: for the patch's own frames, read before anything can overlap them. */
 function readWholeSync(fd: number, into: Uint8Array, from = 0): void {
   for (let at = 0; at < into.length; ) {
@@ -362,12 +369,10 @@ async function bspatchStreamed(i: DecodeInput, p: Patch, f: Files): Promise<void
       p.extraEnd > p.extraStart
         ? frame(codecs[2] as BlockCodec, p.extraStart, p.extraEnd)
         : new ByteReader(undefined);
-    let base: Base = new WindowReader(f.old, p.baseSize);
-    if (p.baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)) {
-      const whole = Buffer.alloc(p.baseSize);
-      await readWhole(f.old, whole);
-      base = new MemoryBase(whole);
-    }
+    const base =
+      p.baseSize <= (i.baseInMemoryMax ?? BASE_IN_MEMORY_MAX)
+        ? new MemoryBase(await readAll(f.old, p.baseSize))
+        : new WindowReader(f.old, p.baseSize);
     const w = new BufferedWriter(f.out);
     let oldpos = 0;
     let newpos = 0;
