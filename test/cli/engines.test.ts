@@ -23,6 +23,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { MIN_NODE_MAJOR, nodeTooOld } from '../../src/cli/node-check.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
+import { alive } from '../helpers/node-procs.ts';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
   engines: { node: string };
@@ -157,15 +158,6 @@ async function startedUnderOld(home: string) {
   }
   throw new Error('node start ended before its started record');
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a signal to the waiting process: SIGTERM is passed on; on Ctrl-C it waits for the command, which exits as it does on SIGINT', {
   timeout: 60_000,

@@ -1,6 +1,7 @@
 /**
  * Helpers for tests that run real `dchat node start` processes on loopback: start a user node
- * with --prefetch and bootstrap peers, and poll a condition within a deadline.
+ * with --prefetch and bootstrap peers, poll a condition within a deadline, and see whether a
+ * process is still there.
  */
 import { type NodeProcess, spawnNode } from '../../src/testnet/process.ts';
 
@@ -37,4 +38,14 @@ export function startUserNode(o: {
   if (o.prefetch !== false) args.push('--prefetch', '--prefetch-source', o.prefetchSource ?? 'peer');
   for (const b of o.bootstrap) args.push('--bootstrap', b.addresses[0] as string);
   return spawnNode({ name: o.name, home: o.home, role: 'user', args });
+}
+
+/** True while process `pid` exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -16,19 +16,10 @@ import type { DashboardState } from '../../src/dashboard/state.ts';
 import type { TestnetInfo } from '../../src/testnet/local-net.ts';
 import { ARTIFACTS, loadInChromium } from '../helpers/chromium.ts';
 import { BINS } from '../helpers/cli.ts';
-import { waitFor } from '../helpers/node-procs.ts';
+import { alive, waitFor } from '../helpers/node-procs.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 const skip = requireTool('openssl') || requireTool('chromium');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('dchat testnet: six nodes, two releases spread, dashboard in Chromium, nothing left after SIGTERM', {
   skip,
