@@ -31,8 +31,8 @@ export function nodeTooOld(bin: string, version: string, execPath: string): stri
  * The checkout's pinned Node, when this file runs from a checkout that has it (src/cli or
  * dist/cli: two levels below the package root) and this process is not already it.
  */
-export function pinnedNode(here: string = import.meta.url): string | undefined {
-  const node = fileURLToPath(new URL('../../node_modules/node/bin/node', here));
+function pinnedNode(): string | undefined {
+  const node = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   return existsSync(node) && node !== process.execPath ? node : undefined;
 }
 
