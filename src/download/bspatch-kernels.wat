@@ -757,6 +757,7 @@
                     (global.set $zeroLeft (local.get $n))
                     (global.set $sp (i32.add (global.get $sp) (i32.const 1))))
                   (else (global.set $zeroLeft (call $varint))))
+                ;; (a record cut off after its first varint goes to $varint, which refuses it)
                 (if (i32.lt_u (global.get $sp) (global.get $spEnd))
                   (then (local.set $n (i32.load8_u (global.get $sp))))
                   (else (local.set $n (i32.const 0x80))))
