@@ -17,17 +17,7 @@
  * and the caller syncs the result it keeps (update/delta.ts, once it matched): the publisher's
  * round-trip checks and a result that fails its hashes are never synced.
  */
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  fstatSync,
-  openSync,
-  read,
-  readSync,
-  write,
-  writeSync,
-} from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -52,6 +42,8 @@ import {
   sparseDiffCap,
   windowLog,
 } from '../model/encoded.ts';
+import { readFullAt, readFullAtSync } from '../store/read-at.ts';
+import { writeFullAt, writeFullAtSync } from '../store/write-at.ts';
 import { applyInWindows, blockSizes, parseControl, triple } from './bsdiff-apply.ts';
 import { type KernelFile, Kernels } from './wasm-kernels.ts';
 import { maxRefTableBytes, parseRefTable, RefPredictor } from './x86-refs.ts';
@@ -136,63 +128,20 @@ async function readBase(i: DecodeInput): Promise<Buffer> {
 }
 
 /*
- * File I/O by descriptor: fs's callback calls (on the thread pool) where a read or write may be
- * large or slow, its synchronous ones for opening, measuring and the small reads. FileHandle's
- * promise API did the same through far more code, and a node's first apply compiled all of it
- * (about a millisecond: as much as brotli's decoding of a 2 MB program's patch).
+ * File I/O by descriptor (store/read-at.ts, store/write-at.ts): fs's callback calls, on the thread
+ * pool, where a read or write may be large or slow; its synchronous ones for opening, measuring,
+ * the patch's own frames (read before anything can overlap them) and the result's windows (a
+ * quarter MiB into the page cache costs less than a round trip to the pool).
  */
-
-/** `len` bytes of `fd` at `pos` into `into` at `at`, on the thread pool: the count read. */
-function readAt(fd: number, into: Uint8Array, at: number, len: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    read(fd, into, at, len, pos, (err, n) => (err ? reject(err) : resolve(n)));
-  });
-}
-
-/** All of `b` at `pos` of `fd`, on the thread pool. */
-async function writeAt(fd: number, b: Uint8Array, pos: number): Promise<void> {
-  for (let done = 0; done < b.length; ) {
-    done += await new Promise<number>((resolve, reject) => {
-      write(fd, b, done, b.length - done, pos + done, (err, n) => (err ? reject(err) : resolve(n)));
-    });
-  }
-}
 
 /**
- * Reads the file from `from` into `into`, until full or at its end (a file that shrank since it
- * was measured leaves zeros: a base then fails its result's hashes, as for any tampered base; a
- * patch, its frames' decoding).
+ * The first `size` bytes of the file (zeros past its end: a base that shrank since it was
+ * measured then fails its result's hashes, as any tampered base does).
  */
-async function readWhole(fd: number, into: Uint8Array, from = 0): Promise<void> {
-  for (let at = 0; at < into.length; ) {
-    const n = await readAt(fd, into, at, into.length - at, from + at);
-    if (n === 0) return;
-    at += n;
-  }
-}
-
-/** The first `size` bytes of the file (zeros past its end: see readWhole). */
 async function readAll(fd: number, size: number): Promise<Buffer> {
   const b = Buffer.alloc(size);
-  await readWhole(fd, b);
+  await readFullAt(fd, b, 0);
   return b;
-}
-
-/** readWhole on this thread: for the patch's own frames, read before anything can overlap them. */
-function readWholeSync(fd: number, into: Uint8Array, from = 0): void {
-  for (let at = 0; at < into.length; ) {
-    const n = readSync(fd, into, at, into.length - at, from + at);
-    if (n === 0) return;
-    at += n;
-  }
-}
-
-/**
- * All of `b` at file offset `at`, on this thread: a window of the result is a quarter MiB copied
- * into the page cache, less than a round trip to the thread pool costs.
- */
-function writeAllSync(fd: number, b: Uint8Array, at: number): void {
-  for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done, at + done);
 }
 
 /** The block codecs of a bsdiff-zstd or bsdiff-best header (undefined: not what was signed). */
@@ -243,7 +192,7 @@ async function bspatch(i: DecodeInput): Promise<void> {
     const total = fstatSync(f.patch).size;
     const baseSize = fstatSync(f.old).size;
     const head = Buffer.alloc(BSDIFF_X86_HEADER_BYTES);
-    const bytesRead = readSync(f.patch, head, 0, head.length, 0);
+    const bytesRead = readFullAtSync(f.patch, head, 0);
     const h = parseBsdiffHeader(head.subarray(0, bytesRead), total);
     const codecs = h && blockCodecs(i.algorithm, h, head);
     if (!h || !codecs) throw new DchatError('E_MALFORMED', `not a ${i.algorithm} patch`);
@@ -312,12 +261,13 @@ function controlOf(p: Patch, frame: Uint8Array, into?: Kernels) {
 async function bspatchInMemory(i: DecodeInput, p: Patch, f: Files): Promise<void> {
   const { h, codecs, total, baseSize, windowLog: wl } = p;
   const body = Buffer.allocUnsafe(total - h.headerBytes);
-  readWholeSync(f.patch, body, h.headerBytes);
+  readFullAtSync(f.patch, body, h.headerBytes);
   const frame = (from: number, to: number) => body.subarray(from - h.headerBytes, to - h.headerBytes);
   const kernels = new Kernels();
   const c = controlOf(p, frame(h.headerBytes, p.diffStart), kernels);
   const base: KernelFile = { kernels, at: kernels.alloc(baseSize), size: baseSize };
-  const baseRead = readWhole(f.old, kernels.u8(base.at, baseSize));
+  // A base that shrank since it was measured leaves zeros (see readAll).
+  const baseRead = readFullAt(f.old, kernels.u8(base.at, baseSize), 0);
   // A rejection is taken below; none may go unhandled while this thread decodes.
   baseRead.catch(() => {});
   const sizes = blockSizes(c, h.newSize);
@@ -340,14 +290,14 @@ async function bspatchInMemory(i: DecodeInput, p: Patch, f: Files): Promise<void
   const from = refs
     ? new RefPredictor(base, c, parseRefTable(refs, baseSize, h.newSize, kernels)).base
     : base;
-  applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeAllSync(f.out, piece, at));
+  applyInWindows(c, diff, extra, from, h.newSize, sparse, (piece, at) => writeFullAtSync(f.out, piece, at));
 }
 
 /** bspatch through 1 MiB pieces: the diff and extra frames streamed, the base whole or windowed. */
 async function bspatchStreamed(i: DecodeInput, p: Patch, f: Files): Promise<void> {
   const { h, codecs, windowLog: wl } = p;
   const ctrlFrame = Buffer.allocUnsafe(h.ctrlBytes);
-  readWholeSync(f.patch, ctrlFrame, h.headerBytes);
+  readFullAtSync(f.patch, ctrlFrame, h.headerBytes);
   const c = controlOf(p, ctrlFrame);
   const streams: Readable[] = [];
   const frame = (codec: BlockCodec, start: number, end: number) => {
@@ -479,7 +429,11 @@ class WindowReader implements Base {
   private async fill(pos: number): Promise<void> {
     // bsdiff's seeks are mostly short hops either way: a quarter of the window stays behind.
     const start = Math.max(0, pos - IO_BYTES / 4);
-    const bytesRead = await readAt(this.fd, this.win, 0, Math.min(IO_BYTES, this.size - start), start);
+    const bytesRead = await readFullAt(
+      this.fd,
+      this.win.subarray(0, Math.min(IO_BYTES, this.size - start)),
+      start,
+    );
     if (bytesRead <= pos - start) throw new DchatError('E_IO', 'the base package changed while patching');
     this.start = start;
     this.len = bytesRead;
@@ -500,7 +454,7 @@ class BufferedWriter {
   async write(b: Buffer): Promise<void> {
     if (this.used + b.length > this.buf.length) await this.flush();
     if (b.length >= this.buf.length) {
-      await writeAt(this.fd, b, this.pos);
+      await writeFullAt(this.fd, b, this.pos);
       this.pos += b.length;
       return;
     }
@@ -509,7 +463,7 @@ class BufferedWriter {
   }
 
   async flush(): Promise<void> {
-    if (this.used > 0) await writeAt(this.fd, this.buf.subarray(0, this.used), this.pos);
+    if (this.used > 0) await writeFullAt(this.fd, this.buf.subarray(0, this.used), this.pos);
     this.pos += this.used;
     this.used = 0;
   }

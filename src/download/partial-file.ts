@@ -4,13 +4,14 @@
  * read back for the whole-file hashes, made durable before the resume state names them, and cut
  * to the signed length at the end.
  */
-import { constants, write as fsWrite } from 'node:fs';
+import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { DchatError, toDchatError } from '../errors.ts';
 import { type ChunkTable, chunkRange } from '../model/chunks.ts';
 import type { PackageTarget } from '../model/package.ts';
 import { takePiece } from '../sources/piece-pool.ts';
 import { readFullAt } from '../store/read-at.ts';
+import { writeFullAt } from '../store/write-at.ts';
 import { type PartialPaths, saveResume } from './resume.ts';
 
 /** Writes queued at most; a producer waits beyond (each holds a chunk buffer: memory bound). */
@@ -58,7 +59,7 @@ export class PartialFile {
   /** Queues the write of a verified chunk; settles when it is in the file. */
   write(index: number, data: Buffer): Promise<void> {
     const fd = (this.fh as FileHandle).fd;
-    const run = this.chain.then(() => writeAll(fd, data, index * this.table.chunk_size));
+    const run = this.chain.then(() => writeFullAt(fd, data, index * this.table.chunk_size));
     this.chain = run.catch(() => {});
     const p: Promise<void> = run.then(
       () => {
@@ -134,21 +135,4 @@ export class PartialFile {
     this.fh = undefined;
     await fh?.close().catch(() => {});
   }
-}
-
-/** pwrite of all of `data` at `position` (short writes continued), on the thread pool. */
-function writeAll(fd: number, data: Buffer, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (off: number) => {
-      fsWrite(fd, data, off, data.byteLength - off, position + off, (err, n) => {
-        if (err) return reject(err);
-        if (off + n < data.byteLength) {
-          if (n === 0) return reject(new Error('write made no progress'));
-          return step(off + n);
-        }
-        resolve();
-      });
-    };
-    step(0);
-  });
 }
